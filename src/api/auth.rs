@@ -1,0 +1,233 @@
+//! `/auth/*` and `/me`: registration, sign-in, token rotation, sign-out.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::enterprises::EnterpriseView;
+use super::json::ApiJson;
+use super::users::UserView;
+use crate::auth::AnyUser;
+use crate::domain::identity::{check_password, parse_country, Email, Role};
+use crate::domain::registration_code::parse_registration_code;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::services::identity::{self, Registration, Rotation};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/register").route(web::post().to(register)))
+        .service(web::resource("/auth/login").route(web::post().to(login)))
+        .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
+        .service(web::resource("/auth/logout").route(web::post().to(logout)))
+        .service(web::resource("/me").route(web::get().to(me)));
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RegisterRequest {
+    pub enterprise: RegisterEnterprise,
+    pub admin: NewAccount,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RegisterEnterprise {
+    pub name: String,
+    pub country: String,
+    pub registration_code: String,
+}
+
+/// Email, password and name of a new account.
+#[derive(Debug, Deserialize)]
+pub struct NewAccount {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+}
+
+/// Checks a new account's fields; `prefix` is its place in the body.
+pub fn validate_account(acc: &NewAccount, prefix: &str, errors: &mut FieldErrors) -> Option<String> {
+    let email = match Email::parse(&acc.email) {
+        Ok(e) => Some(e.into_inner()),
+        Err(m) => {
+            errors.add(format!("{prefix}email"), "email", m);
+            None
+        }
+    };
+    let name = acc.display_name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.add(format!("{prefix}display_name"), "length", "display_name must have 1 to 200 characters");
+    }
+    if let Err(m) = check_password(&acc.password, &acc.email, &acc.display_name) {
+        errors.add(format!("{prefix}password"), "weak_password", m);
+    }
+    email
+}
+
+#[derive(Debug, Serialize)]
+struct RegisterResponse {
+    enterprise: EnterpriseView,
+    user: UserView,
+}
+
+async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> AppResult<HttpResponse> {
+    let mut errors = FieldErrors::new();
+    let legal_name = body.enterprise.name.trim().to_owned();
+    if legal_name.is_empty() || legal_name.chars().count() > 300 {
+        errors.add("enterprise.name", "length", "name must have 1 to 300 characters");
+    }
+    let country =
+        parse_country(&body.enterprise.country).map_err(|m| errors.add("enterprise.country", "country", m)).ok();
+    let code = country.as_deref().and_then(|c| {
+        parse_registration_code(c, &body.enterprise.registration_code)
+            .map_err(|e| errors.add("enterprise.registration_code", e.code(), e.message()))
+            .ok()
+    });
+    let email = validate_account(&body.admin, "admin.", &mut errors);
+    errors.into_result()?;
+    let (Some(country), Some(registration_code), Some(email)) = (country, code, email) else {
+        return Err(AppError::internal("validated registration lost a field"));
+    };
+    let password_hash = state.hasher.hash(body.admin.password).await?;
+    let reg = Registration {
+        legal_name,
+        country,
+        registration_code,
+        email,
+        display_name: body.admin.display_name.trim().to_owned(),
+        password_hash,
+    };
+    let actor = super::actor(&req, None);
+    let (enterprise, user) =
+        state.db.write(move |conn| identity::register(conn, &reg, &actor, crate::db::now())).await?;
+    Ok(HttpResponse::Created().json(RegisterResponse { enterprise: enterprise.into(), user: user.into() }))
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+/// Answer of login and refresh.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+}
+
+fn client_ip(req: &HttpRequest) -> String {
+    // The peer address, not X-Forwarded-For: a client could forge that to
+    // escape the per-address limit. Behind a proxy, configure the proxy to
+    // rate-limit too.
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> AppResult<HttpResponse> {
+    let email = body.email.trim().to_lowercase();
+    let keys = [format!("account:{email}"), format!("ip:{}", client_ip(&req))];
+    if let Some(retry_after_secs) = state.login_throttle.locked(&keys) {
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
+    if body.password.chars().count() > crate::domain::identity::MAX_PASSWORD_CHARS {
+        return Err(AppError::Unauthorized("wrong email or password"));
+    }
+    let lookup = email.clone();
+    let user = state.db.read(move |conn| crate::db::users::find_by_email(conn, &lookup)).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let password_ok = state.hasher.verify(hash, body.password).await?;
+    let user = match user {
+        Some(u) if password_ok && u.active => u,
+        _ => {
+            if let Some(retry_after_secs) = state.login_throttle.record_failure(&keys) {
+                return Err(AppError::TooManyRequests { retry_after_secs });
+            }
+            return Err(AppError::Unauthorized("wrong email or password"));
+        }
+    };
+    let ttl_days = state.settings.auth.refresh_token_ttl_days;
+    let user_id = user.id.clone();
+    let refresh_token = state
+        .db
+        .write(move |conn| identity::issue_refresh(conn, &user_id, &crate::db::new_id(), ttl_days, crate::db::now()))
+        .await?;
+    token_response(&state, &user, refresh_token)
+}
+
+fn token_response(
+    state: &AppState,
+    user: &crate::db::users::UserRow,
+    refresh_token: String,
+) -> AppResult<HttpResponse> {
+    let role: Role = user.role.parse().map_err(AppError::internal)?;
+    let access_token = state.jwt.issue(&user.id, role, user.enterprise_id.as_deref())?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.jwt.ttl_secs(),
+        refresh_token,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+async fn refresh(state: web::Data<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> AppResult<HttpResponse> {
+    let ttl_days = state.settings.auth.refresh_token_ttl_days;
+    if body.refresh_token.len() > 200 {
+        return Err(AppError::Unauthorized("invalid refresh token"));
+    }
+    let outcome = state
+        .db
+        .write(move |conn| identity::rotate_refresh(conn, &body.refresh_token, ttl_days, crate::db::now()))
+        .await?;
+    match outcome {
+        Rotation::Rotated { user, refresh_token } => token_response(&state, &user, refresh_token),
+        Rotation::Refused | Rotation::Reused => Err(AppError::Unauthorized("invalid refresh token")),
+    }
+}
+
+async fn logout(
+    state: web::Data<AppState>,
+    who: AnyUser,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> AppResult<HttpResponse> {
+    let user_id = who.user_id.clone();
+    state.db.write(move |conn| identity::logout(conn, &user_id, &body.refresh_token, crate::db::now())).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize)]
+struct MeResponse {
+    id: String,
+    email: String,
+    role: String,
+    enterprise_id: Option<String>,
+    display_name: String,
+}
+
+async fn me(state: web::Data<AppState>, who: AnyUser) -> AppResult<HttpResponse> {
+    let id = who.user_id.clone();
+    let user = state
+        .db
+        .read(move |conn| crate::db::users::find(conn, &id))
+        .await?
+        .filter(|u| u.active)
+        .ok_or(AppError::Unauthorized("the account no longer exists or is deactivated"))?;
+    Ok(HttpResponse::Ok().json(MeResponse {
+        id: user.id,
+        email: user.email,
+        role: user.role,
+        enterprise_id: user.enterprise_id,
+        display_name: user.display_name,
+    }))
+}

@@ -1,0 +1,70 @@
+//! Cursor pagination shared by every list: `limit` (1..=200, default 50)
+//! and an opaque `cursor`; answers `{"items": [...], "next_cursor": ...}`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+/// The paging part of a list's query string.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PageQuery {
+    /// Text, so that `limit=abc` is our 400 and not a flattening quirk of
+    /// the query-string decoder.
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size, checked.
+    pub fn limit(&self) -> Result<i64, AppError> {
+        let Some(raw) = self.limit.as_deref() else {
+            return Ok(DEFAULT_LIMIT);
+        };
+        match raw.parse::<i64>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Ok(_) => Err(AppError::field("limit", "range", "limit must be between 1 and 200")),
+            Err(_) => Err(AppError::BadRequest("limit must be an integer".into())),
+        }
+    }
+
+    /// The decoded cursor (the sort key of the last item seen).
+    pub fn after(&self) -> Result<Option<String>, AppError> {
+        self.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()
+    }
+}
+
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, AppError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| s.len() <= 200)
+        .ok_or_else(|| AppError::field("cursor", "invalid", "cursor is not one this API gave out"))
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from rows fetched with `limit + 1` (the extra row only
+    /// tells that there is more), mapping each kept row to its item.
+    pub fn from_rows<R>(mut rows: Vec<R>, limit: i64, key: impl Fn(&R) -> String, map: impl FnMut(R) -> T) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(|r| encode_cursor(&key(r))) } else { None };
+        Page { items: rows.into_iter().map(map).collect(), next_cursor }
+    }
+}

@@ -1,0 +1,109 @@
+//! Typed extractors: a handler names the role it needs in its signature.
+//! No token → 401; a valid token of another role → 403.
+
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+
+use crate::domain::identity::Role;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Who is calling, from a verified access token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: String,
+    pub role: Role,
+    pub enterprise_id: Option<String>,
+}
+
+impl Principal {
+    /// The caller's enterprise, for company roles.
+    pub fn enterprise(&self) -> Result<&str, AppError> {
+        self.enterprise_id.as_deref().ok_or_else(|| AppError::forbidden("this action is for company users"))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Principal, AppError> {
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| AppError::internal("application state missing"))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or(AppError::Unauthorized("missing bearer token"))?;
+    let value = value.to_str().map_err(|_| AppError::Unauthorized("malformed Authorization header"))?;
+    let (scheme, token) = value.split_once(' ').ok_or(AppError::Unauthorized("malformed Authorization header"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AppError::Unauthorized("expected a Bearer token"));
+    }
+    let claims = state.jwt.verify(token.trim()).map_err(|e| {
+        tracing::info!(reason = %e, "access token refused");
+        AppError::Unauthorized("invalid or expired token")
+    })?;
+    // A company token must name its enterprise, a customs token must not.
+    if claims.role.is_company() != claims.ent.is_some() {
+        return Err(AppError::Unauthorized("invalid or expired token"));
+    }
+    Ok(Principal { user_id: claims.sub, role: claims.role, enterprise_id: claims.ent })
+}
+
+macro_rules! role_extractor {
+    ($(#[$m:meta])* $name:ident, $allowed:expr, $what:literal) => {
+        $(#[$m])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Principal);
+
+        impl std::ops::Deref for $name {
+            type Target = Principal;
+            fn deref(&self) -> &Principal {
+                &self.0
+            }
+        }
+
+        impl FromRequest for $name {
+            type Error = AppError;
+            type Future = Ready<Result<Self, AppError>>;
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                let allowed: fn(Role) -> bool = $allowed;
+                ready(authenticate(req).and_then(|p| {
+                    if allowed(p.role) {
+                        Ok($name(p))
+                    } else {
+                        Err(AppError::forbidden(concat!("this action is for ", $what)))
+                    }
+                }))
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// Any signed-in user.
+    AnyUser, |_| true, "signed-in users"
+);
+role_extractor!(
+    /// A company user (admin or clerk) of one enterprise.
+    CompanyUser, Role::is_company, "company users"
+);
+role_extractor!(
+    /// A company admin: manages the enterprise's users and webhooks.
+    CompanyAdmin, |r| r == Role::CompanyAdmin, "company admins"
+);
+role_extractor!(
+    /// A customs officer or supervisor.
+    Officer, Role::is_customs, "customs officers"
+);
+role_extractor!(
+    /// A customs supervisor: sites, schedules, capacity and officer accounts.
+    Supervisor, |r| r == Role::Supervisor, "customs supervisors"
+);
+
+impl CompanyUser {
+    /// The caller's enterprise id (always present for company roles).
+    pub fn enterprise_id(&self) -> &str {
+        self.0.enterprise_id.as_deref().unwrap_or_default()
+    }
+}
+
+impl CompanyAdmin {
+    /// The caller's enterprise id (always present for company roles).
+    pub fn enterprise_id(&self) -> &str {
+        self.0.enterprise_id.as_deref().unwrap_or_default()
+    }
+}

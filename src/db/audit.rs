@@ -1,0 +1,221 @@
+//! The `audit_events` table: append-only, hash-chained per entity.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::audit_events;
+use super::DbConnection;
+use crate::domain::audit::{event_hash, EventFields, GENESIS};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEventRow {
+    pub id: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub seq: i64,
+    pub occurred_at: NaiveDateTime,
+    pub actor_id: Option<String>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewAuditEvent<'a> {
+    id: &'a str,
+    entity_type: &'a str,
+    entity_id: &'a str,
+    seq: i64,
+    occurred_at: NaiveDateTime,
+    actor_id: Option<&'a str>,
+    actor_role: Option<&'a str>,
+    action: &'a str,
+    from_state: Option<&'a str>,
+    to_state: Option<&'a str>,
+    reason: Option<&'a str>,
+    request_id: Option<&'a str>,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+/// Who did something, and in which request.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub user_id: Option<String>,
+    pub role: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// A state change to record.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub entity_type: &'a str,
+    pub entity_id: &'a str,
+    pub action: &'a str,
+    pub from_state: Option<&'a str>,
+    pub to_state: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+/// The stored form of a time inside the hash: RFC 3339 UTC, microseconds.
+pub fn hash_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Appends one event to its entity's chain. Call it inside the transaction
+/// of the change, after the entity's own row was written (whose row lock,
+/// or SQLite's single writer, orders concurrent appends; the unique
+/// (entity, seq) key is the backstop).
+pub fn append(conn: &mut DbConnection, actor: &Actor, change: &Change<'_>, now: NaiveDateTime) -> QueryResult<()> {
+    let last: Option<(i64, String)> = audit_events::table
+        .filter(audit_events::entity_type.eq(change.entity_type))
+        .filter(audit_events::entity_id.eq(change.entity_id))
+        .order(audit_events::seq.desc())
+        .select((audit_events::seq, audit_events::hash))
+        .first(conn)
+        .optional()?;
+    let (seq, prev_hash) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS.to_owned()),
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let occurred = hash_time(now);
+    let fields = EventFields {
+        id: &id,
+        entity_type: change.entity_type,
+        entity_id: change.entity_id,
+        seq,
+        occurred_at: &occurred,
+        actor_id: actor.user_id.as_deref(),
+        actor_role: actor.role.as_deref(),
+        action: change.action,
+        from_state: change.from_state,
+        to_state: change.to_state,
+        reason: change.reason,
+        request_id: actor.request_id.as_deref(),
+    };
+    let hash = event_hash(&prev_hash, &fields);
+    diesel::insert_into(audit_events::table)
+        .values(NewAuditEvent {
+            id: &id,
+            entity_type: change.entity_type,
+            entity_id: change.entity_id,
+            seq,
+            occurred_at: now,
+            actor_id: fields.actor_id,
+            actor_role: fields.actor_role,
+            action: change.action,
+            from_state: change.from_state,
+            to_state: change.to_state,
+            reason: change.reason,
+            request_id: fields.request_id,
+            prev_hash: &prev_hash,
+            hash: &hash,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A page of events, newest chain order within an entity, optionally of one
+/// entity type and id.
+pub fn list(
+    conn: &mut DbConnection,
+    entity_type: Option<&str>,
+    entity_id: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEventRow>> {
+    let mut q = audit_events::table.select(AuditEventRow::as_select()).into_boxed();
+    if let Some(t) = entity_type {
+        q = q.filter(audit_events::entity_type.eq(t.to_owned()));
+    }
+    if let Some(i) = entity_id {
+        q = q.filter(audit_events::entity_id.eq(i.to_owned()));
+    }
+    if let Some(c) = after {
+        q = q.filter(audit_events::id.gt(c.to_owned()));
+    }
+    q.order(audit_events::id.asc()).limit(limit).load(conn)
+}
+
+/// Events of one entity in chain order.
+pub fn chain(conn: &mut DbConnection, entity_type: &str, entity_id: &str) -> QueryResult<Vec<AuditEventRow>> {
+    audit_events::table
+        .filter(audit_events::entity_type.eq(entity_type))
+        .filter(audit_events::entity_id.eq(entity_id))
+        .order(audit_events::seq.asc())
+        .select(AuditEventRow::as_select())
+        .load(conn)
+}
+
+/// The first broken link found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BrokenLink {
+    pub entity_type: String,
+    pub entity_id: String,
+    pub seq: i64,
+    pub event_id: String,
+    pub problem: &'static str,
+}
+
+/// Walks every chain (optionally of one entity type) and reports the first
+/// broken link, plus how many events were checked.
+pub fn verify(conn: &mut DbConnection, entity_type: Option<&str>) -> QueryResult<(u64, Option<BrokenLink>)> {
+    let mut q = audit_events::table.select(AuditEventRow::as_select()).into_boxed();
+    if let Some(t) = entity_type {
+        q = q.filter(audit_events::entity_type.eq(t.to_owned()));
+    }
+    let rows = q
+        .order((audit_events::entity_type.asc(), audit_events::entity_id.asc(), audit_events::seq.asc()))
+        .load(conn)?;
+    let mut checked = 0u64;
+    let mut prev: Option<&AuditEventRow> = None;
+    for row in &rows {
+        checked += 1;
+        let same_chain = prev.is_some_and(|p| p.entity_type == row.entity_type && p.entity_id == row.entity_id);
+        let (expected_seq, expected_prev) = match (same_chain, prev) {
+            (true, Some(p)) => (p.seq + 1, p.hash.as_str()),
+            _ => (1, GENESIS),
+        };
+        let broken = |problem| BrokenLink {
+            entity_type: row.entity_type.clone(),
+            entity_id: row.entity_id.clone(),
+            seq: row.seq,
+            event_id: row.id.clone(),
+            problem,
+        };
+        if row.seq != expected_seq {
+            return Ok((checked, Some(broken("missing or reordered event"))));
+        }
+        if row.prev_hash != expected_prev {
+            return Ok((checked, Some(broken("previous-hash link does not match"))));
+        }
+        let occurred = hash_time(row.occurred_at);
+        let fields = EventFields {
+            id: &row.id,
+            entity_type: &row.entity_type,
+            entity_id: &row.entity_id,
+            seq: row.seq,
+            occurred_at: &occurred,
+            actor_id: row.actor_id.as_deref(),
+            actor_role: row.actor_role.as_deref(),
+            action: &row.action,
+            from_state: row.from_state.as_deref(),
+            to_state: row.to_state.as_deref(),
+            reason: row.reason.as_deref(),
+            request_id: row.request_id.as_deref(),
+        };
+        if event_hash(&row.prev_hash, &fields) != row.hash {
+            return Ok((checked, Some(broken("event content does not match its hash"))));
+        }
+        prev = Some(row);
+    }
+    Ok((checked, None))
+}

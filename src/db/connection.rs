@@ -1,0 +1,281 @@
+//! Connections, pools and transactions for both backends.
+//!
+//! The backend is picked from the URL scheme by our own r2d2 manager (never by
+//! trying each backend in turn). SQLite has one writer at a time, so writes go
+//! through a pool of exactly one connection and begin `IMMEDIATE`: writers
+//! queue in the pool instead of fighting over the file lock (SQLITE_BUSY).
+//! Reads get their own pool (WAL lets them run beside the writer).
+//! PostgreSQL uses one pool for both, at READ COMMITTED.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+
+use crate::config::DatabaseSettings;
+
+/// One connection to either backend; queries are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// Reads the backend from the URL scheme and returns it with the
+    /// address diesel expects (a file path for SQLite).
+    pub fn parse_url(url: &str) -> anyhow::Result<(Backend, String)> {
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            if rest.is_empty() {
+                bail!("sqlite URL has no path: use sqlite://path/to/file.db");
+            }
+            Ok((Backend::Sqlite, rest.to_owned()))
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            Ok((Backend::Sqlite, rest.to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok((Backend::Postgres, url.to_owned()))
+        } else {
+            bail!(
+                "database URL must start with sqlite:// or postgres:// (got scheme {:?})",
+                url.split(':').next().unwrap_or("")
+            )
+        }
+    }
+}
+
+/// r2d2 manager that opens the backend named by the URL and prepares each
+/// new connection (SQLite pragmas, PostgreSQL time zone).
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    backend: Backend,
+    address: String,
+}
+
+impl ConnectionManager {
+    /// `connect_timeout_secs` bounds how long a PostgreSQL connect may hang.
+    pub fn new(url: &str, connect_timeout_secs: u64) -> anyhow::Result<Self> {
+        let (backend, mut address) = Backend::parse_url(url)?;
+        if backend == Backend::Postgres && !address.contains("connect_timeout=") {
+            let sep = if address.contains('?') { '&' } else { '?' };
+            address = format!("{address}{sep}connect_timeout={}", connect_timeout_secs.max(1));
+        }
+        Ok(Self { backend, address })
+    }
+}
+
+/// Errors of connecting and of pooled work.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("connecting: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("query: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConnection, DbError> {
+        match self.backend {
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.address)?;
+                // Timestamps are stored as UTC TIMESTAMP; keep the session in UTC too.
+                conn.batch_execute("SET TIME ZONE 'UTC'")?;
+                Ok(DbConnection::Postgres(conn))
+            }
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.address)?;
+                // WAL: readers run beside the one writer. FULL: a commit is on
+                // disk before we answer (a booking acknowledged is never lost).
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = FULL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 5000;",
+                )?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        conn.batch_execute("SELECT 1").map_err(DbError::from)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking()
+            || <DbConnection as TransactionManager<DbConnection>>::is_broken_transaction_manager(conn)
+    }
+}
+
+/// A pool of connections to one backend.
+pub type DbPool = Pool<ConnectionManager>;
+/// A connection on loan from a pool.
+pub type PooledConn = PooledConnection<ConnectionManager>;
+
+/// Errors of running work on the database helper.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError<E> {
+    /// No connection came free in time (answered as 503).
+    #[error("database busy: no connection available")]
+    PoolTimeout,
+    /// The blocking thread pool was shut down or the closure panicked.
+    #[error("blocking task failed")]
+    Canceled,
+    #[error(transparent)]
+    Inner(E),
+}
+
+/// Handle to the database: the pools plus the backend they serve.
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+    read: DbPool,
+    write: DbPool,
+}
+
+impl Db {
+    /// Builds the pools and checks that the database answers, failing fast
+    /// with a readable error when it does not.
+    pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let manager = ConnectionManager::new(&settings.url, settings.connect_timeout_secs)?;
+        let backend = manager.backend;
+        if backend == Backend::Sqlite {
+            ensure_parent_dir(&manager.address)?;
+        }
+        // Fail fast, with the driver's own reason, when the database cannot
+        // be reached (rather than a pool that retries in the background).
+        manager
+            .connect()
+            .with_context(|| format!("cannot connect to the {backend:?} database at {}", redact_url(&settings.url)))?;
+        let build = |size: u32| -> DbPool {
+            Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
+                .build_unchecked(manager.clone())
+        };
+        let read = build(settings.pool_size);
+        let write = match backend {
+            Backend::Sqlite => build(1),
+            Backend::Postgres => read.clone(),
+        };
+        Ok(Self { backend, read, write })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A read connection, waiting at most the pool's acquire timeout.
+    pub fn read_conn(&self) -> Result<PooledConn, r2d2::PoolError> {
+        self.read.get()
+    }
+
+    /// The write connection (the single writer on SQLite).
+    pub fn write_conn(&self) -> Result<PooledConn, r2d2::PoolError> {
+        self.write.get()
+    }
+
+    /// Runs read-only work on a pooled connection, off the async executor,
+    /// inside the caller's tracing span.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let pool = self.read.clone();
+        crate::telemetry::spawn_blocking_in_span(move || {
+            let mut conn = pool.get().map_err(|_| RunError::PoolTimeout)?;
+            f(&mut conn).map_err(RunError::Inner)
+        })
+        .await
+        .map_err(|_| RunError::Canceled)?
+    }
+
+    /// Runs `f` in one write transaction (IMMEDIATE on SQLite), off the async
+    /// executor, inside the caller's tracing span. Commits on `Ok`, rolls back
+    /// on `Err`.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<diesel::result::Error> + Send + 'static,
+    {
+        let pool = self.write.clone();
+        crate::telemetry::spawn_blocking_in_span(move || {
+            let mut conn = pool.get().map_err(|_| RunError::PoolTimeout)?;
+            write_transaction(&mut conn, f).map_err(RunError::Inner)
+        })
+        .await
+        .map_err(|_| RunError::Canceled)?
+    }
+}
+
+/// One write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is
+/// taken up front, so a transaction never fails half-way on lock upgrade),
+/// plain `BEGIN` (READ COMMITTED) on PostgreSQL.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgres(inner) => {
+            <AnsiTransactionManager as TransactionManager<PgConnection>>::begin_transaction(inner)?
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => {
+            // The work's own error is what the caller needs; a failed
+            // rollback marks the connection broken and r2d2 discards it.
+            if let Err(rb) = <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn) {
+                tracing::error!(error = %rb, "rollback failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+fn ensure_parent_dir(path: &str) -> anyhow::Result<()> {
+    if path == ":memory:" || path.starts_with("file:") {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the database folder {}", parent.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The URL without its password, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,98 @@
+//! The `enterprises` table.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::enterprises;
+use super::DbConnection;
+
+/// One enterprise as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = enterprises)]
+pub struct EnterpriseRow {
+    pub id: String,
+    pub legal_name: String,
+    pub country: String,
+    pub registration_code: String,
+    pub customs_code: Option<String>,
+    pub credit_class: String,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A new enterprise.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = enterprises)]
+pub struct NewEnterprise<'a> {
+    pub id: &'a str,
+    pub legal_name: &'a str,
+    pub country: &'a str,
+    pub registration_code: &'a str,
+    pub customs_code: Option<&'a str>,
+    pub credit_class: &'a str,
+    pub status: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewEnterprise<'_>) -> QueryResult<usize> {
+    diesel::insert_into(enterprises::table).values(new).execute(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EnterpriseRow>> {
+    enterprises::table.find(id).select(EnterpriseRow::as_select()).first(conn).optional()
+}
+
+pub fn registration_code_taken(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(enterprises::table.filter(enterprises::registration_code.eq(code))))
+        .get_result(conn)
+}
+
+/// A page of enterprises in id order (UUID v7: registration order), after
+/// `cursor`, optionally of one status.
+pub fn list(
+    conn: &mut DbConnection,
+    status: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<EnterpriseRow>> {
+    let mut q = enterprises::table.select(EnterpriseRow::as_select()).into_boxed();
+    if let Some(s) = status {
+        q = q.filter(enterprises::status.eq(s.to_owned()));
+    }
+    if let Some(c) = after {
+        q = q.filter(enterprises::id.gt(c.to_owned()));
+    }
+    q.order(enterprises::id.asc()).limit(limit).load(conn)
+}
+
+/// Moves the status only if it is still `from`; returns rows changed (0 or 1).
+pub fn update_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(enterprises::table.filter(enterprises::id.eq(id)).filter(enterprises::status.eq(from)))
+        .set((enterprises::status.eq(to), enterprises::updated_at.eq(now)))
+        .execute(conn)
+}
+
+/// Sets the credit class and customs code; returns rows changed.
+pub fn update_classification(
+    conn: &mut DbConnection,
+    id: &str,
+    credit_class: &str,
+    customs_code: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(enterprises::table.find(id))
+        .set((
+            enterprises::credit_class.eq(credit_class),
+            enterprises::customs_code.eq(customs_code),
+            enterprises::updated_at.eq(now),
+        ))
+        .execute(conn)
+}

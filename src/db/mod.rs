@@ -1,0 +1,26 @@
+//! The database: one connection type over SQLite and PostgreSQL, the pools,
+//! migrations, and the helper that runs all database work off the async
+//! executor. One file per table beside this one holds rows, forms and queries.
+
+pub mod connection;
+pub mod migrations;
+pub mod schema;
+
+pub use connection::{Backend, Db, DbConnection, DbError};
+pub mod audit;
+pub mod enterprises;
+pub mod refresh_tokens;
+pub mod users;
+
+/// The current time as stored: UTC, truncated to microseconds (what
+/// PostgreSQL keeps), so that a value reads back exactly as written.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    let t = chrono::Utc::now();
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t).naive_utc()
+}
+
+/// A new time-ordered id (UUID v7) as stored.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

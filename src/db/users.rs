@@ -1,0 +1,74 @@
+//! The `users` table.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::DbConnection;
+
+/// One user as stored (the hash never leaves the server).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub enterprise_id: Option<String>,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub enterprise_id: Option<&'a str>,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub password_hash: &'a str,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<usize> {
+    diesel::insert_into(users::table).values(new).execute(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table.filter(users::email.eq(email)).select(UserRow::as_select()).first(conn).optional()
+}
+
+pub fn email_taken(conn: &mut DbConnection, email: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(users::table.filter(users::email.eq(email)))).get_result(conn)
+}
+
+/// Users of one enterprise, in creation order.
+pub fn list_for_enterprise(conn: &mut DbConnection, enterprise_id: &str) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(users::enterprise_id.eq(enterprise_id))
+        .select(UserRow::as_select())
+        .order(users::id.asc())
+        .load(conn)
+}
+
+/// Deactivates a user of one enterprise; returns rows changed.
+pub fn set_active(
+    conn: &mut DbConnection,
+    id: &str,
+    enterprise_id: &str,
+    active: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(users::table.filter(users::id.eq(id)).filter(users::enterprise_id.eq(enterprise_id)))
+        .set((users::active.eq(active), users::updated_at.eq(now)))
+        .execute(conn)
+}

@@ -1,0 +1,251 @@
+//! One application error type, answered as RFC 9457 `application/problem+json`.
+//!
+//! Handlers return `AppError`; models return `QueryResult` and never HTTP
+//! errors. A 500 logs its cause and hides it: no SQL, stack or secret ever
+//! reaches a response.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::db::connection::RunError;
+
+/// Where problem types are documented; `type` is this plus a slug.
+pub const PROBLEM_BASE: &str = "https://clearway.example/problems/";
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One field that broke a rule.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    /// JSON path of the field, e.g. `items[2].hs_code`.
+    pub field: String,
+    /// Machine-readable reason, e.g. `required`, `check_character`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.into(), message: message.into() }
+    }
+}
+
+/// Collects field errors while validating a whole input.
+#[derive(Debug, Default)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn add(&mut self, field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, code, message));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// `Ok(())` when nothing was collected, else a 422.
+    pub fn into_result(self) -> Result<(), AppError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.0))
+        }
+    }
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// A rule refused a well-formed value (422) with its own problem type.
+    #[error("{detail}")]
+    Unprocessable { kind: &'static str, detail: String },
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{detail}")]
+    Conflict { kind: &'static str, detail: String },
+    #[error("precondition failed")]
+    PreconditionFailed(String),
+    #[error("precondition required")]
+    PreconditionRequired(String),
+    #[error("payload too large")]
+    PayloadTooLarge(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Self {
+        AppError::Conflict { kind, detail: detail.into() }
+    }
+    pub fn unprocessable(kind: &'static str, detail: impl Into<String>) -> Self {
+        AppError::Unprocessable { kind, detail: detail.into() }
+    }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        AppError::Forbidden(detail.into())
+    }
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError::new(field, code, message)])
+    }
+    pub fn internal(context: impl std::fmt::Display) -> Self {
+        AppError::Internal(anyhow::anyhow!("{context}"))
+    }
+
+    /// Problem slug (last part of `type`) and title.
+    fn kind_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            AppError::BadRequest(_) => ("malformed-request", "Malformed request"),
+            AppError::Validation(_) => ("validation", "Invalid input"),
+            AppError::Unprocessable { kind, .. } => (kind, "Request refused by a rule"),
+            AppError::Unauthorized(_) => ("unauthorized", "Authentication required"),
+            AppError::Forbidden(_) => ("forbidden", "Not allowed"),
+            AppError::NotFound => ("not-found", "Not found"),
+            AppError::Conflict { kind, .. } => (kind, "Conflict with the current state"),
+            AppError::PreconditionFailed(_) => ("stale-version", "Precondition failed"),
+            AppError::PreconditionRequired(_) => ("if-match-required", "Precondition required"),
+            AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            AppError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
+            AppError::Unavailable => ("unavailable", "Service temporarily unavailable"),
+            AppError::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            AppError::BadRequest(d)
+            | AppError::Forbidden(d)
+            | AppError::PreconditionFailed(d)
+            | AppError::PreconditionRequired(d)
+            | AppError::PayloadTooLarge(d)
+            | AppError::UnsupportedMediaType(d) => d.clone(),
+            AppError::Unprocessable { detail, .. } | AppError::Conflict { detail, .. } => detail.clone(),
+            AppError::Unauthorized(d) => (*d).to_owned(),
+            AppError::Validation(errs) => format!("{} field(s) are invalid", errs.len()),
+            AppError::NotFound => "no such resource".to_owned(),
+            AppError::TooManyRequests { retry_after_secs } => {
+                format!("too many attempts; retry after {retry_after_secs} s")
+            }
+            AppError::Unavailable => "the database is busy; retry shortly".to_owned(),
+            AppError::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+        }
+    }
+}
+
+/// Body of every error response.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// Builds a problem+json response from its parts.
+pub fn problem_response(
+    status: StatusCode,
+    kind: &str,
+    title: &str,
+    detail: String,
+    errors: Option<Vec<FieldError>>,
+) -> HttpResponse {
+    let body = Problem {
+        type_: format!("{PROBLEM_BASE}{kind}"),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail,
+        errors,
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+        .body(serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()))
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Validation(_) | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            AppError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::Internal(cause) = self {
+            // Full detail in the logs, none in the response.
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let (kind, title) = self.kind_and_title();
+        let errors = match self {
+            AppError::Validation(errs) => Some(errs.clone()),
+            _ => None,
+        };
+        let mut resp = problem_response(self.status_code(), kind, title, self.detail(), errors);
+        match self {
+            AppError::TooManyRequests { retry_after_secs } => {
+                if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            AppError::Unavailable => {
+                resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            }
+            AppError::Unauthorized(_) => {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::NotFound,
+            other => AppError::Internal(anyhow::Error::new(other).context("database")),
+        }
+    }
+}
+
+impl<E: Into<AppError>> From<RunError<E>> for AppError {
+    fn from(e: RunError<E>) -> Self {
+        match e {
+            RunError::PoolTimeout => AppError::Unavailable,
+            RunError::Canceled => AppError::internal("blocking task canceled"),
+            RunError::Inner(inner) => inner.into(),
+        }
+    }
+}
+
+/// Shorthand for handler results.
+pub type AppResult<T> = Result<T, AppError>;

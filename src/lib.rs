@@ -1,0 +1,13 @@
+//! Clearway: customs declarations and 24/7 clearance slot reservations.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,287 @@
+//! Registration, sign-in, token rotation and enterprise status changes.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::auth::refresh;
+use crate::db::audit::{self, Actor, Change};
+use crate::db::enterprises::{self, EnterpriseRow, NewEnterprise};
+use crate::db::refresh_tokens::{self, NewRefreshToken};
+use crate::db::users::{self, NewUser, UserRow};
+use crate::db::{new_id, DbConnection};
+use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus, Role};
+use crate::error::AppError;
+
+/// A validated registration, ready to store.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub legal_name: String,
+    pub country: String,
+    pub registration_code: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+}
+
+/// Maps a unique-key violation to 409; any other error passes through.
+pub fn conflict_on_unique(e: DieselError, what: &'static str) -> AppError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            AppError::conflict("duplicate", format!("{what} is already registered"))
+        }
+        other => other.into(),
+    }
+}
+
+/// Creates the pending enterprise and its first admin, both or neither.
+pub fn register(
+    conn: &mut DbConnection,
+    reg: &Registration,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<(EnterpriseRow, UserRow), AppError> {
+    if enterprises::registration_code_taken(conn, &reg.registration_code)? {
+        return Err(AppError::conflict("duplicate", "this registration code is already registered"));
+    }
+    if users::email_taken(conn, &reg.email)? {
+        return Err(AppError::conflict("duplicate", "this email is already registered"));
+    }
+    let enterprise_id = new_id();
+    let user_id = new_id();
+    enterprises::insert(
+        conn,
+        &NewEnterprise {
+            id: &enterprise_id,
+            legal_name: &reg.legal_name,
+            country: &reg.country,
+            registration_code: &reg.registration_code,
+            customs_code: None,
+            credit_class: CreditClass::General.as_str(),
+            status: EnterpriseStatus::Pending.as_str(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .map_err(|e| conflict_on_unique(e, "this registration code"))?;
+    users::insert(
+        conn,
+        &NewUser {
+            id: &user_id,
+            enterprise_id: Some(&enterprise_id),
+            email: &reg.email,
+            display_name: &reg.display_name,
+            role: Role::CompanyAdmin.as_str(),
+            password_hash: &reg.password_hash,
+            active: true,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .map_err(|e| conflict_on_unique(e, "this email"))?;
+    let actor =
+        Actor { user_id: Some(user_id.clone()), role: Some(Role::CompanyAdmin.as_str().into()), ..actor.clone() };
+    audit::append(
+        conn,
+        &actor,
+        &Change {
+            entity_type: "enterprise",
+            entity_id: &enterprise_id,
+            action: "register",
+            from_state: None,
+            to_state: Some(EnterpriseStatus::Pending.as_str()),
+            reason: None,
+        },
+        now,
+    )?;
+    let enterprise = enterprises::find(conn, &enterprise_id)?.ok_or(AppError::NotFound)?;
+    let user = users::find(conn, &user_id)?.ok_or(AppError::NotFound)?;
+    Ok((enterprise, user))
+}
+
+/// Creates a user of a given role (clerk, officer, supervisor).
+pub fn create_user(
+    conn: &mut DbConnection,
+    enterprise_id: Option<&str>,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: &str,
+    now: NaiveDateTime,
+) -> Result<UserRow, AppError> {
+    if users::email_taken(conn, email)? {
+        return Err(AppError::conflict("duplicate", "this email is already registered"));
+    }
+    let id = new_id();
+    users::insert(
+        conn,
+        &NewUser {
+            id: &id,
+            enterprise_id,
+            email,
+            display_name,
+            role: role.as_str(),
+            password_hash,
+            active: true,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .map_err(|e| conflict_on_unique(e, "this email"))?;
+    users::find(conn, &id)?.ok_or(AppError::NotFound)
+}
+
+/// A fresh refresh token in a family; returns the token shown to the client.
+pub fn issue_refresh(
+    conn: &mut DbConnection,
+    user_id: &str,
+    family_id: &str,
+    ttl_days: i64,
+    now: NaiveDateTime,
+) -> Result<String, AppError> {
+    let token = refresh::generate();
+    refresh_tokens::insert(
+        conn,
+        &NewRefreshToken {
+            id: &new_id(),
+            family_id,
+            user_id,
+            token_hash: &refresh::digest(&token),
+            issued_at: now,
+            expires_at: now + Duration::days(ttl_days),
+        },
+    )?;
+    Ok(token)
+}
+
+/// The outcome of presenting a refresh token.
+pub enum Rotation {
+    /// The token was fresh: here is the user and the replacement.
+    Rotated { user: UserRow, refresh_token: String },
+    /// Unknown, expired or revoked.
+    Refused,
+    /// Already used: a copy is in someone's hands; the family is now revoked.
+    Reused,
+}
+
+/// Rotates a refresh token. Presenting a token that was already used means
+/// it was copied: the whole family (that sign-in) is revoked.
+pub fn rotate_refresh(
+    conn: &mut DbConnection,
+    presented: &str,
+    ttl_days: i64,
+    now: NaiveDateTime,
+) -> Result<Rotation, AppError> {
+    let Some(row) = refresh_tokens::find_by_hash(conn, &refresh::digest(presented))? else {
+        return Ok(Rotation::Refused);
+    };
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Ok(Rotation::Refused);
+    }
+    if row.used_at.is_some() || refresh_tokens::mark_used(conn, &row.id, now)? == 0 {
+        refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+        tracing::warn!(family = %row.family_id, user = %row.user_id, "refresh token reused: family revoked");
+        return Ok(Rotation::Reused);
+    }
+    let Some(user) = users::find(conn, &row.user_id)?.filter(|u| u.active) else {
+        refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+        return Ok(Rotation::Refused);
+    };
+    let refresh_token = issue_refresh(conn, &user.id, &row.family_id, ttl_days, now)?;
+    Ok(Rotation::Rotated { user, refresh_token })
+}
+
+/// Revokes the family of a refresh token owned by `user_id`. Unknown tokens
+/// and other users' tokens are ignored (logout never reveals anything).
+pub fn logout(conn: &mut DbConnection, user_id: &str, presented: &str, now: NaiveDateTime) -> Result<(), AppError> {
+    if let Some(row) = refresh_tokens::find_by_hash(conn, &refresh::digest(presented))? {
+        if row.user_id == user_id {
+            refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies an officer's action to an enterprise's status, with its audit event.
+pub fn change_enterprise_status(
+    conn: &mut DbConnection,
+    id: &str,
+    action: EnterpriseAction,
+    reason: Option<&str>,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<EnterpriseRow, AppError> {
+    let current = enterprises::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let from: EnterpriseStatus = current.status.parse().map_err(AppError::internal)?;
+    let to = action.apply(from).ok_or_else(|| {
+        AppError::conflict("illegal-transition", format!("cannot {} an enterprise that is {from}", action.as_str()))
+    })?;
+    // Guarded by the status read above: a concurrent change makes this 0.
+    if enterprises::update_status(conn, id, from.as_str(), to.as_str(), now)? == 0 {
+        return Err(AppError::conflict("concurrent-change", "the enterprise changed meanwhile; retry"));
+    }
+    audit::append(
+        conn,
+        actor,
+        &Change {
+            entity_type: "enterprise",
+            entity_id: id,
+            action: action.as_str(),
+            from_state: Some(from.as_str()),
+            to_state: Some(to.as_str()),
+            reason,
+        },
+        now,
+    )?;
+    enterprises::find(conn, id)?.ok_or(AppError::NotFound)
+}
+
+/// Sets an enterprise's credit class (and customs code), with its audit event.
+pub fn classify_enterprise(
+    conn: &mut DbConnection,
+    id: &str,
+    credit_class: CreditClass,
+    customs_code: Option<&str>,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<EnterpriseRow, AppError> {
+    let current = enterprises::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let customs_code = customs_code.or(current.customs_code.as_deref()).map(str::to_owned);
+    enterprises::update_classification(conn, id, credit_class.as_str(), customs_code.as_deref(), now)
+        .map_err(|e| conflict_on_unique(e, "this customs code"))?;
+    audit::append(
+        conn,
+        actor,
+        &Change {
+            entity_type: "enterprise",
+            entity_id: id,
+            action: "classify",
+            from_state: Some(&current.credit_class),
+            to_state: Some(credit_class.as_str()),
+            reason: None,
+        },
+        now,
+    )?;
+    enterprises::find(conn, id)?.ok_or(AppError::NotFound)
+}
+
+/// Loads an enterprise and checks it may change things (not suspended).
+pub fn require_writable(conn: &mut DbConnection, enterprise_id: &str) -> Result<EnterpriseRow, AppError> {
+    let e = enterprises::find(conn, enterprise_id)?.ok_or(AppError::NotFound)?;
+    let status: EnterpriseStatus = e.status.parse().map_err(AppError::internal)?;
+    if !status.may_write() {
+        return Err(AppError::forbidden("the enterprise is suspended: it may read but not change anything"));
+    }
+    Ok(e)
+}
+
+/// Loads an enterprise and checks it may file and book (verified).
+pub fn require_trading(conn: &mut DbConnection, enterprise_id: &str) -> Result<EnterpriseRow, AppError> {
+    let e = require_writable(conn, enterprise_id)?;
+    let status: EnterpriseStatus = e.status.parse().map_err(AppError::internal)?;
+    if !status.may_trade() {
+        return Err(AppError::forbidden(format!(
+            "the enterprise is {status}: customs must verify it before it may submit or book"
+        )));
+    }
+    Ok(e)
+}

@@ -1,0 +1,5 @@
+//! Operations that span tables, each in one transaction.
+
+pub mod background;
+pub mod demo;
+pub mod identity;

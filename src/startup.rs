@@ -1,0 +1,160 @@
+//! Building and running the HTTP application.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use anyhow::Context;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::{problem_response, AppError, PROBLEM_JSON};
+use crate::state::AppState;
+
+/// A built application: a bound port and a server ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, binds the listener
+    /// (port 0 picks a free one) and builds the server.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db_settings = settings.database.clone();
+        let db = tokio::task::spawn_blocking(move || -> anyhow::Result<Db> {
+            let db = Db::connect(&db_settings)?;
+            let mut conn = db.write_conn().context("opening a connection for migrations")?;
+            let applied = crate::db::migrations::run_pending(&mut conn)?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "migrations applied");
+            }
+            Ok(db)
+        })
+        .await
+        .context("start-up task failed")??;
+
+        let state = web::Data::new(AppState::new(settings.clone(), db)?);
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, state.clone(), &settings)?;
+        Ok(Self { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state (tests and background tasks use it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let mut workers = crate::services::background::spawn(self.state.clone());
+        let result = self.server.await;
+        workers.abort_all();
+        result
+    }
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -> anyhow::Result<Server> {
+    let body_limit = settings.server.body_limit_bytes;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(json_config(body_limit))
+            .app_data(web::PayloadConfig::new(body_limit))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|err, _| AppError::BadRequest(format!("bad path parameter: {err}")).into()),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|err, _| AppError::BadRequest(format!("bad query string: {err}")).into()),
+            )
+            .configure(crate::api::configure)
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+            .wrap(ErrorHandlers::new().default_handler(ensure_problem_json))
+            .wrap(actix_web::middleware::from_fn(request_id_header))
+            .wrap(TracingLogger::default())
+    })
+    .workers(if settings.server.workers == 0 { num_workers() } else { settings.server.workers })
+    .listen(listener)?
+    .client_request_timeout(Duration::from_secs(settings.server.client_request_timeout_secs))
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .run();
+    Ok(server)
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).content_type_required(true).error_handler(move |err, _req| {
+        use actix_web::error::JsonPayloadError as J;
+        let app = match &err {
+            J::OverflowKnownLength { .. } | J::Overflow { .. } => {
+                AppError::PayloadTooLarge(format!("the body exceeds {limit} bytes"))
+            }
+            J::ContentType => AppError::UnsupportedMediaType("send Content-Type: application/json".into()),
+            J::Deserialize(e) => AppError::BadRequest(format!("invalid JSON body: {e}")),
+            other => AppError::BadRequest(format!("invalid JSON body: {other}")),
+        };
+        app.into()
+    })
+}
+
+/// Turns any error answer that is not yet problem+json (unknown route,
+/// wrong method, framework errors) into one, keeping its status.
+fn ensure_problem_json<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (kind, title, detail) = match status.as_u16() {
+        404 => ("not-found", "Not found", "no such resource".to_owned()),
+        405 => ("method-not-allowed", "Method not allowed", "this resource does not accept that method".to_owned()),
+        413 => ("payload-too-large", "Payload too large", "the body is too large".to_owned()),
+        s if s >= 500 => ("internal", "Internal server error", "an unexpected error occurred".to_owned()),
+        _ => ("http-error", status.canonical_reason().unwrap_or("Error"), status.to_string()),
+    };
+    let (req, old) = res.into_parts();
+    let mut new = problem_response(status, kind, title, detail, None);
+    // Keep headers the framework set for a reason (e.g. Allow on 405).
+    if let Some(allow) = old.headers().get(header::ALLOW) {
+        new.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    let res: ServiceResponse<BoxBody> = ServiceResponse::new(req, new);
+    Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
+}
+
+/// Puts the request id (made by TracingLogger, also in every log line of
+/// the request) on every response.
+async fn request_id_header(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+    let mut res = next.call(req).await?;
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+    }
+    Ok(res)
+}
+
+fn num_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}

@@ -1,0 +1,8 @@
+//! The API test suite: one binary, every test through HTTP, each on a
+//! fresh database, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod identity;
+mod platform;

@@ -1,0 +1,228 @@
+//! The platform: health, error shapes, limits, migrations, CLI.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::api_tests;
+use crate::helpers::{fresh_database, pg_url, Backend, TestApp};
+
+api_tests!(
+    health_probes_answer,
+    malformed_requests_get_problem_json_and_the_server_keeps_serving,
+    request_ids_are_on_every_response,
+    migrations_go_up_down_and_up_again,
+);
+
+async fn health_probes_answer(app: TestApp) {
+    let live = app.get("/health/live", None).await.expect(200);
+    assert_eq!(live.body["status"], "ok");
+    let ready = app.get("/health/ready", None).await.expect(200);
+    assert_eq!(ready.body["database"], "ok");
+}
+
+async fn malformed_requests_get_problem_json_and_the_server_keeps_serving(app: TestApp) {
+    // Malformed JSON.
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::read(r).await.problem(400);
+
+    // Wrong JSON type names the field.
+    let r = app.post("/api/v1/auth/login", None, json!({"email": 42, "password": "x"})).await.problem(400);
+    assert!(r.body["detail"].as_str().unwrap().contains("email"), "{}", r.text);
+
+    // Over the 1 MiB body limit.
+    let big = format!("{{\"email\": \"{}\", \"password\": \"x\"}}", "a".repeat(1_100_000));
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::read(r).await.problem(413);
+
+    // Not JSON at all.
+    let r = app.client.post(app.url("/api/v1/auth/login")).body("email=x").send().await.unwrap();
+    crate::helpers::read(r).await.problem(415);
+
+    // Unknown route, wrong method.
+    app.get("/api/v1/no-such-thing", None).await.problem(404);
+    app.get("/nope", None).await.problem(404);
+    app.call(Method::DELETE, "/health/live", None, None).await.problem(405);
+    app.call(Method::PUT, "/api/v1/auth/login", None, Some(json!({}))).await.problem(405);
+
+    // Bad query parameter type.
+    let customs = app.customs().await;
+    app.get("/api/v1/enterprises?limit=abc", Some(&customs.officer)).await.problem(400);
+    app.get("/api/v1/enterprises?limit=500", Some(&customs.officer)).await.problem(422);
+
+    // Still serving.
+    app.get("/health/ready", None).await.expect(200);
+}
+
+async fn request_ids_are_on_every_response(app: TestApp) {
+    let a = app.get("/health/live", None).await;
+    let b = app.get("/nope", None).await;
+    let (ida, idb) = (a.header("x-request-id").unwrap(), b.header("x-request-id").unwrap());
+    assert!(!ida.is_empty() && !idb.is_empty());
+    assert_ne!(ida, idb);
+}
+
+async fn migrations_go_up_down_and_up_again(app: TestApp) {
+    let url = app.db_url.clone();
+    tokio::task::spawn_blocking(move || {
+        use clearway::db::migrations::{revert_all, run_pending};
+        let manager = clearway::db::connection::ConnectionManager::new(&url, 5).unwrap();
+        let mut conn = diesel::r2d2::ManageConnection::connect(&manager).unwrap();
+        // The app applied everything at start: nothing is pending.
+        assert!(run_pending(&mut conn).unwrap().is_empty());
+        let reverted = revert_all(&mut conn).unwrap();
+        assert!(!reverted.is_empty());
+        let applied = run_pending(&mut conn).unwrap();
+        assert_eq!(applied.len(), reverted.len());
+        assert!(run_pending(&mut conn).unwrap().is_empty());
+    })
+    .await
+    .unwrap();
+    // The app still works on the re-created schema.
+    app.customs().await;
+}
+
+fn versions(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn both_backends_have_the_same_migrations() {
+    let (sqlite, postgres) = (versions("sqlite"), versions("postgres"));
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, postgres);
+    for v in &sqlite {
+        for backend in ["sqlite", "postgres"] {
+            for file in ["up.sql", "down.sql"] {
+                let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("migrations")
+                    .join(backend)
+                    .join(v)
+                    .join(file);
+                assert!(p.is_file(), "{} missing", p.display());
+            }
+        }
+    }
+}
+
+fn clearway(envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clearway"));
+    cmd.env_remove("CLEARWAY_PROFILE").env("CLEARWAY_PROFILE", "test");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn migrate_twice(url: &str) {
+    let first = clearway(&[("CLEARWAY__DATABASE__URL", url)]).arg("migrate").output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied"));
+    let second = clearway(&[("CLEARWAY__DATABASE__URL", url)]).arg("migrate").output().unwrap();
+    assert!(second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("nothing to apply"),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+}
+
+#[test]
+fn cli_migrate_twice_is_a_no_op_the_second_time_sqlite() {
+    let (url, _dir, _) = fresh_database(Backend::Sqlite);
+    migrate_twice(&url);
+}
+
+#[test]
+fn cli_migrate_twice_is_a_no_op_the_second_time_postgres() {
+    if pg_url().is_none() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let (url, _, admin) = fresh_database(Backend::Postgres);
+    migrate_twice(&url);
+    let (admin_url, name) = admin.unwrap();
+    let mut conn = <diesel::PgConnection as diesel::Connection>::establish(&admin_url).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, &format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .unwrap();
+}
+
+#[test]
+fn unreachable_postgres_fails_fast_and_readably() {
+    let started = Instant::now();
+    let out =
+        clearway(&[("CLEARWAY__DATABASE__URL", "postgres://nobody@127.0.0.1:1/none")]).arg("serve").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect to the Postgres database"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn production_refuses_a_weak_or_missing_jwt_secret() {
+    let out = Command::new(env!("CARGO_BIN_EXE_clearway"))
+        .env("CLEARWAY_PROFILE", "production")
+        .env("CLEARWAY__AUTH__JWT_SECRET", "too-short")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"));
+    let out = Command::new(env!("CARGO_BIN_EXE_clearway"))
+        .env("CLEARWAY_PROFILE", "production")
+        .env_remove("CLEARWAY__AUTH__JWT_SECRET")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JWT secret"));
+}
+
+#[test]
+fn create_supervisor_reads_the_password_from_stdin() {
+    use std::io::Write;
+    let (url, _dir, _) = fresh_database(Backend::Sqlite);
+    let mut child = clearway(&[("CLEARWAY__DATABASE__URL", &url)])
+        .args(["create-supervisor", "--email", "Chief@Customs.test"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"Correct-Horse-Battery-9271\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("chief@customs.test"));
+    // A weak password is refused.
+    let mut child = clearway(&[("CLEARWAY__DATABASE__URL", &url)])
+        .args(["create-supervisor", "--email", "two@customs.test"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+}
