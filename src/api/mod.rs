@@ -7,6 +7,8 @@ pub mod enterprises;
 pub mod health;
 pub mod json;
 pub mod pagination;
+pub mod sites;
+pub mod slots;
 pub mod users;
 
 use actix_web::{web, HttpMessage, HttpRequest};
@@ -22,6 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(auth::configure)
             .configure(enterprises::configure)
             .configure(users::configure)
+            .configure(sites::configure)
+            .configure(slots::configure)
             .configure(audit::configure),
     );
 }

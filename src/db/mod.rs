@@ -10,6 +10,9 @@ pub use connection::{Backend, Db, DbConnection, DbError};
 pub mod audit;
 pub mod enterprises;
 pub mod refresh_tokens;
+pub mod schedules;
+pub mod sites;
+pub mod slots;
 pub mod users;
 
 /// The current time as stored: UTC, truncated to microseconds (what

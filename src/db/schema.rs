@@ -64,4 +64,57 @@ diesel::table! {
 diesel::joinable!(users -> enterprises (enterprise_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(enterprises, users, refresh_tokens, audit_events);
+diesel::table! {
+    sites (id) {
+        id -> Text,
+        code -> Text,
+        name -> Text,
+        timezone -> Text,
+        modes -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    schedules (id) {
+        id -> Text,
+        site_id -> Text,
+        mode -> Text,
+        slot_minutes -> Integer,
+        capacity -> Integer,
+        days_of_week -> Integer,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clearance_slots (id) {
+        id -> Text,
+        site_id -> Text,
+        mode -> Text,
+        schedule_id -> Nullable<Text>,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Integer,
+        booked -> Integer,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(schedules -> sites (site_id));
+diesel::joinable!(clearance_slots -> sites (site_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    enterprises,
+    users,
+    refresh_tokens,
+    audit_events,
+    sites,
+    schedules,
+    clearance_slots,
+);

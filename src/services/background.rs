@@ -1,5 +1,7 @@
 //! Background tasks started with the server.
 
+use std::time::Duration;
+
 use actix_web::web;
 use tokio::task::JoinSet;
 
@@ -7,7 +9,23 @@ use crate::state::AppState;
 
 /// Starts every background task; aborting the set stops them.
 pub fn spawn(state: web::Data<AppState>) -> JoinSet<()> {
-    let set = JoinSet::new();
-    let _ = &state;
+    let mut set = JoinSet::new();
+    set.spawn(slot_top_up(state));
     set
+}
+
+/// Keeps the rolling horizon of slots filled: at start, then periodically.
+async fn slot_top_up(state: web::Data<AppState>) {
+    let every = Duration::from_secs(state.settings.slots.topup_interval_minutes.max(1) * 60);
+    let horizon = state.settings.slots.horizon_days;
+    loop {
+        let result =
+            state.db.write(move |conn| crate::services::schedules::top_up_all(conn, horizon, chrono::Utc::now())).await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(slots_created = n, "slot horizon topped up"),
+            Err(e) => tracing::error!(error = %crate::error::AppError::from(e), "slot top-up failed"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }

@@ -2,4 +2,6 @@
 
 pub mod background;
 pub mod demo;
+pub mod displacement;
 pub mod identity;
+pub mod schedules;

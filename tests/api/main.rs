@@ -6,3 +6,4 @@
 mod helpers;
 mod identity;
 mod platform;
+mod slots;

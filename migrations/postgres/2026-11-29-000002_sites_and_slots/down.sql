@@ -1,0 +1,3 @@
+DROP TABLE clearance_slots;
+DROP TABLE schedules;
+DROP TABLE sites;

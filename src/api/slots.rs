@@ -1,0 +1,206 @@
+//! `/slots`: availability for everyone signed in; officers change one slot.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::json::ApiJson;
+use super::pagination::{decode_cursor, Page, PageQuery};
+use crate::auth::{AnyUser, Officer};
+use crate::db::slots::{self, SlotFilter, SlotRow};
+use crate::domain::goods::TransportMode;
+use crate::domain::schedule::{parse_timezone, to_local};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::services::schedules::{self as svc, SlotChange};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/slots").route(web::get().to(list)))
+        .service(web::resource("/slots/{id}").route(web::get().to(get)).route(web::patch().to(change)));
+}
+
+/// Widest time range one `GET /slots` may ask for.
+pub const MAX_RANGE_DAYS: i64 = 31;
+/// Range when the client names none.
+pub const DEFAULT_RANGE_DAYS: i64 = 7;
+
+/// A clearance slot: UTC and the site's local time with its offset.
+#[derive(Debug, Serialize)]
+pub struct SlotView {
+    pub id: String,
+    pub site_id: String,
+    pub mode: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub starts_at_local: DateTime<FixedOffset>,
+    pub ends_at_local: DateTime<FixedOffset>,
+    pub timezone: String,
+    pub capacity: i32,
+    pub booked: i32,
+    pub available: i32,
+    pub status: String,
+}
+
+impl SlotView {
+    pub fn new(s: SlotRow, timezone: String) -> Self {
+        let starts_at = s.starts_at.and_utc();
+        let ends_at = s.ends_at.and_utc();
+        let (starts_at_local, ends_at_local) = match parse_timezone(&timezone) {
+            Ok(tz) => (to_local(starts_at, tz), to_local(ends_at, tz)),
+            Err(_) => (starts_at.fixed_offset(), ends_at.fixed_offset()),
+        };
+        Self {
+            id: s.id,
+            site_id: s.site_id,
+            mode: s.mode,
+            starts_at,
+            ends_at,
+            starts_at_local,
+            ends_at_local,
+            timezone,
+            capacity: s.capacity,
+            booked: s.booked,
+            available: if s.status == "open" { (s.capacity - s.booked).max(0) } else { 0 },
+            status: s.status,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    site_id: Option<String>,
+    mode: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    available: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn parse_time(field: &str, raw: &str, errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            errors.add(
+                field,
+                "datetime",
+                format!("{field} must be an RFC 3339 time with offset, e.g. 2026-12-01T08:00:00+06:00"),
+            )
+        })
+        .ok()
+}
+
+fn slot_cursor(s: &SlotRow) -> String {
+    format!("{}|{}", s.starts_at.and_utc().timestamp_micros(), s.id)
+}
+
+fn parse_slot_cursor(raw: &str) -> Result<(NaiveDateTime, String), AppError> {
+    let bad = || AppError::field("cursor", "invalid", "cursor is not one this API gave out");
+    let decoded = decode_cursor(raw)?;
+    let (micros, id) = decoded.split_once('|').ok_or_else(bad)?;
+    let t = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
+    Ok((t.naive_utc(), id.to_owned()))
+}
+
+async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let limit = PageQuery { limit: q.limit.clone(), cursor: None }.limit()?;
+    let mut errors = FieldErrors::new();
+    let mode =
+        q.mode.as_deref().and_then(|m| m.parse::<TransportMode>().map_err(|e| errors.add("mode", "enum", e)).ok());
+    let from = match q.from.as_deref() {
+        Some(raw) => parse_time("from", raw, &mut errors),
+        None => Some(Utc::now()),
+    };
+    let to = match (q.to.as_deref(), from) {
+        (Some(raw), _) => parse_time("to", raw, &mut errors),
+        (None, Some(f)) => Some(f + Duration::days(DEFAULT_RANGE_DAYS)),
+        (None, None) => None,
+    };
+    if let (Some(f), Some(t)) = (from, to) {
+        if t <= f {
+            errors.add("to", "range", "to must be after from");
+        } else if t - f > Duration::days(MAX_RANGE_DAYS) {
+            errors.add("to", "range", format!("a range may span at most {MAX_RANGE_DAYS} days"));
+        }
+    }
+    let only_available = match q.available.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            errors.add("available", "boolean", "available must be true or false");
+            false
+        }
+    };
+    errors.into_result()?;
+    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_slot_cursor).transpose()?;
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(AppError::internal("validated range lost"));
+    };
+    let filter = SlotFilter {
+        site_id: q.site_id,
+        mode: mode.map(|m| m.as_str().to_owned()),
+        from: from.naive_utc(),
+        to: to.naive_utc(),
+        only_available,
+        after,
+        limit: limit + 1,
+    };
+    let rows = state.db.read(move |conn| slots::list(conn, &filter)).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(s, _)| slot_cursor(s), |(s, tz)| SlotView::new(s, tz))))
+}
+
+async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let (slot, tz) = state.db.read(move |conn| slots::find_with_zone(conn, &id)).await?.ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
+}
+
+#[derive(Debug, Deserialize)]
+struct SlotPatch {
+    capacity: Option<i64>,
+    status: Option<String>,
+    #[serde(default)]
+    displace: bool,
+    reason: Option<String>,
+}
+
+async fn change(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Officer,
+    path: web::Path<String>,
+    ApiJson(body): ApiJson<SlotPatch>,
+) -> AppResult<HttpResponse> {
+    let mut errors = FieldErrors::new();
+    if let Some(c) = body.capacity {
+        if !(0..=10_000).contains(&c) {
+            errors.add("capacity", "range", "capacity must be between 0 and 10000");
+        }
+    }
+    if let Some(s) = &body.status {
+        if s != "open" && s != "closed" {
+            errors.add("status", "enum", "status must be open or closed");
+        }
+    }
+    if body.capacity.is_none() && body.status.is_none() {
+        errors.add("capacity", "required", "give capacity, status or both");
+    }
+    errors.into_result()?;
+    let change = SlotChange {
+        capacity: body.capacity.map(|c| c as i32),
+        status: body.status,
+        displace: body.displace,
+        reason: body.reason.filter(|r| !r.trim().is_empty()),
+    };
+    let actor = super::actor(&req, Some(&who));
+    let id = path.into_inner();
+    let (slot, tz) = state
+        .db
+        .write(move |conn| {
+            svc::change_slot(conn, &id, &change, &actor)?;
+            slots::find_with_zone(conn, &id)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
+}

@@ -1,0 +1,78 @@
+//! The `schedules` table.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::schedules;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = schedules)]
+pub struct ScheduleRow {
+    pub id: String,
+    pub site_id: String,
+    pub mode: String,
+    pub slot_minutes: i32,
+    pub capacity: i32,
+    pub days_of_week: i32,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = schedules)]
+pub struct NewSchedule<'a> {
+    pub id: &'a str,
+    pub site_id: &'a str,
+    pub mode: &'a str,
+    pub slot_minutes: i32,
+    pub capacity: i32,
+    pub days_of_week: i32,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewSchedule<'_>) -> QueryResult<usize> {
+    diesel::insert_into(schedules::table).values(new).execute(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ScheduleRow>> {
+    schedules::table.find(id).select(ScheduleRow::as_select()).first(conn).optional()
+}
+
+/// Schedules of a site (optionally of one mode), oldest first.
+pub fn for_site(conn: &mut DbConnection, site_id: &str, mode: Option<&str>) -> QueryResult<Vec<ScheduleRow>> {
+    let mut q = schedules::table.filter(schedules::site_id.eq(site_id.to_owned())).into_boxed();
+    if let Some(m) = mode {
+        q = q.filter(schedules::mode.eq(m.to_owned()));
+    }
+    q.select(ScheduleRow::as_select()).order(schedules::id.asc()).load(conn)
+}
+
+/// Every schedule still valid on or after `date` (for the top-up task).
+pub fn current(conn: &mut DbConnection, date: NaiveDate) -> QueryResult<Vec<ScheduleRow>> {
+    schedules::table
+        .filter(schedules::valid_to.is_null().or(schedules::valid_to.ge(date)))
+        .select(ScheduleRow::as_select())
+        .order(schedules::id.asc())
+        .load(conn)
+}
+
+/// Changes to a schedule's shape.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = schedules, treat_none_as_null = true)]
+pub struct ScheduleShapeChange {
+    pub capacity: i32,
+    pub days_of_week: i32,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn update_shape(conn: &mut DbConnection, id: &str, change: &ScheduleShapeChange) -> QueryResult<usize> {
+    diesel::update(schedules::table.find(id)).set(change).execute(conn)
+}

@@ -1,0 +1,83 @@
+//! The `sites` table.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::sites;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sites)]
+pub struct SiteRow {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub timezone: String,
+    pub modes: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl SiteRow {
+    /// The transport modes served, as stored (`road,rail`).
+    pub fn mode_list(&self) -> Vec<String> {
+        self.modes.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect()
+    }
+    pub fn serves(&self, mode: &str) -> bool {
+        self.modes.split(',').any(|m| m == mode)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sites)]
+pub struct NewSite<'a> {
+    pub id: &'a str,
+    pub code: &'a str,
+    pub name: &'a str,
+    pub timezone: &'a str,
+    pub modes: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes to a site; `None` leaves a field as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = sites)]
+pub struct SiteChanges {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub modes: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewSite<'_>) -> QueryResult<usize> {
+    diesel::insert_into(sites::table).values(new).execute(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SiteRow>> {
+    sites::table.find(id).select(SiteRow::as_select()).first(conn).optional()
+}
+
+pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<SiteRow>> {
+    sites::table.filter(sites::code.eq(code)).select(SiteRow::as_select()).first(conn).optional()
+}
+
+/// All sites in code order (a customs authority has tens, not thousands).
+pub fn list(conn: &mut DbConnection, after_code: Option<&str>, limit: i64) -> QueryResult<Vec<SiteRow>> {
+    let mut q = sites::table.select(SiteRow::as_select()).into_boxed();
+    if let Some(c) = after_code {
+        q = q.filter(sites::code.gt(c.to_owned()));
+    }
+    q.order(sites::code.asc()).limit(limit).load(conn)
+}
+
+pub fn update(conn: &mut DbConnection, id: &str, changes: &SiteChanges) -> QueryResult<usize> {
+    diesel::update(sites::table.find(id)).set(changes).execute(conn)
+}
+
+/// Takes the site's row lock for the rest of the transaction (PostgreSQL;
+/// SQLite's single writer already serialises). Schedule changes and slot
+/// generation of one site then run one at a time.
+pub fn lock(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(sites::table.find(id)).set(sites::updated_at.eq(now)).execute(conn).map(|n| n == 1)
+}

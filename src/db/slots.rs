@@ -1,0 +1,180 @@
+//! The `clearance_slots` table. `booked` is only ever changed by guarded
+//! single statements (`… WHERE booked < capacity`), never read-then-write;
+//! the table's CHECK refuses `booked > capacity` whatever happens.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{clearance_slots, sites};
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = clearance_slots)]
+pub struct SlotRow {
+    pub id: String,
+    pub site_id: String,
+    pub mode: String,
+    pub schedule_id: Option<String>,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub capacity: i32,
+    pub booked: i32,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = clearance_slots)]
+pub struct NewSlot {
+    pub id: String,
+    pub site_id: String,
+    pub mode: String,
+    pub schedule_id: Option<String>,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub capacity: i32,
+    pub booked: i32,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Inserts new slots in multi-row batches (written per backend: the
+/// two-backend connection type has no batch insert).
+pub fn insert_all(conn: &mut DbConnection, slots: &[NewSlot]) -> QueryResult<usize> {
+    let mut n = 0;
+    for chunk in slots.chunks(200) {
+        let rows = chunk.to_vec();
+        n += match conn {
+            DbConnection::Sqlite(c) => diesel::insert_into(clearance_slots::table).values(rows).execute(c)?,
+            DbConnection::Postgres(c) => diesel::insert_into(clearance_slots::table).values(rows).execute(c)?,
+        };
+    }
+    Ok(n)
+}
+
+/// Starts of the slots that exist for a site and mode in `[from, to)`.
+pub fn existing_starts(
+    conn: &mut DbConnection,
+    site_id: &str,
+    mode: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<NaiveDateTime>> {
+    clearance_slots::table
+        .filter(clearance_slots::site_id.eq(site_id))
+        .filter(clearance_slots::mode.eq(mode))
+        .filter(clearance_slots::starts_at.ge(from))
+        .filter(clearance_slots::starts_at.lt(to))
+        .select(clearance_slots::starts_at)
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
+    clearance_slots::table.find(id).select(SlotRow::as_select()).first(conn).optional()
+}
+
+/// A slot with its site's time zone.
+pub fn find_with_zone(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(SlotRow, String)>> {
+    clearance_slots::table
+        .inner_join(sites::table)
+        .filter(clearance_slots::id.eq(id))
+        .select((SlotRow::as_select(), sites::timezone))
+        .first(conn)
+        .optional()
+}
+
+/// What `GET /slots` asks for.
+#[derive(Debug, Clone)]
+pub struct SlotFilter {
+    pub site_id: Option<String>,
+    pub mode: Option<String>,
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+    pub only_available: bool,
+    /// Resume after this (starts_at, id).
+    pub after: Option<(NaiveDateTime, String)>,
+    pub limit: i64,
+}
+
+/// Slots in `[from, to)` ordered by start then id, each with its site's zone.
+/// One indexed range scan on (site_id, mode, starts_at).
+pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow, String)>> {
+    let mut q = clearance_slots::table
+        .inner_join(sites::table)
+        .filter(clearance_slots::starts_at.ge(f.from))
+        .filter(clearance_slots::starts_at.lt(f.to))
+        .select((SlotRow::as_select(), sites::timezone))
+        .into_boxed();
+    if let Some(s) = &f.site_id {
+        q = q.filter(clearance_slots::site_id.eq(s.clone()));
+    }
+    if let Some(m) = &f.mode {
+        q = q.filter(clearance_slots::mode.eq(m.clone()));
+    }
+    if f.only_available {
+        q = q.filter(clearance_slots::status.eq("open")).filter(clearance_slots::booked.lt(clearance_slots::capacity));
+    }
+    if let Some((t, id)) = &f.after {
+        q = q.filter(
+            clearance_slots::starts_at
+                .gt(*t)
+                .or(clearance_slots::starts_at.eq(*t).and(clearance_slots::id.gt(id.clone()))),
+        );
+    }
+    q.order((clearance_slots::starts_at.asc(), clearance_slots::id.asc())).limit(f.limit).load(conn)
+}
+
+/// Sets a slot's capacity if it is not below the booked count; 0 rows =
+/// more is booked than the new capacity.
+pub fn set_capacity(conn: &mut DbConnection, id: &str, capacity: i32, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::booked.le(capacity)),
+    )
+    .set((clearance_slots::capacity.eq(capacity), clearance_slots::updated_at.eq(now)))
+    .execute(conn)
+}
+
+/// Opens or closes a slot; returns rows changed (0 if already so).
+pub fn set_status(conn: &mut DbConnection, id: &str, from: &str, to: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::status.eq(from)))
+        .set((clearance_slots::status.eq(to), clearance_slots::updated_at.eq(now)))
+        .execute(conn)
+}
+
+/// Takes one place if the slot is open and not full: the capacity check
+/// and the count change are one statement. 1 = taken, 0 = full or closed.
+pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::update(
+        clearance_slots::table
+            .filter(clearance_slots::id.eq(id))
+            .filter(clearance_slots::status.eq("open"))
+            .filter(clearance_slots::booked.lt(clearance_slots::capacity)),
+    )
+    .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
+    .execute(conn)
+}
+
+/// Gives one place back (never below zero).
+pub fn release_place(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::booked.gt(0)))
+        .set(clearance_slots::booked.eq(clearance_slots::booked - 1))
+        .execute(conn)
+}
+
+/// Future slots of a schedule from `from` on, for reshaping.
+pub fn of_schedule_from(conn: &mut DbConnection, schedule_id: &str, from: NaiveDateTime) -> QueryResult<Vec<SlotRow>> {
+    clearance_slots::table
+        .filter(clearance_slots::schedule_id.eq(schedule_id))
+        .filter(clearance_slots::starts_at.ge(from))
+        .select(SlotRow::as_select())
+        .order(clearance_slots::starts_at.asc())
+        .load(conn)
+}
+
+/// Deletes an unbooked slot; 0 if it got a booking meanwhile.
+pub fn delete_if_unbooked(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::delete(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::booked.eq(0)))
+        .execute(conn)
+}

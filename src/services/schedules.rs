@@ -1,0 +1,336 @@
+//! Sites, schedules and slot generation, each in one transaction.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::db::audit::{self, Actor, Change};
+use crate::db::schedules::{self, NewSchedule, ScheduleRow, ScheduleShapeChange};
+use crate::db::sites::{self, NewSite, SiteRow};
+use crate::db::slots::{self, NewSlot};
+use crate::db::{new_id, DbConnection};
+use crate::domain::schedule::{expand, horizon_dates, parse_timezone, validity_overlaps, Weekdays};
+use crate::error::AppError;
+use crate::services::identity::conflict_on_unique;
+
+/// A validated new site.
+#[derive(Debug, Clone)]
+pub struct SiteInput {
+    pub code: String,
+    pub name: String,
+    pub timezone: String,
+    pub modes: Vec<String>,
+}
+
+pub fn create_site(conn: &mut DbConnection, input: &SiteInput, now: NaiveDateTime) -> Result<SiteRow, AppError> {
+    if sites::find_by_code(conn, &input.code)?.is_some() {
+        return Err(AppError::conflict("duplicate", format!("site {} already exists", input.code)));
+    }
+    let id = new_id();
+    sites::insert(
+        conn,
+        &NewSite {
+            id: &id,
+            code: &input.code,
+            name: &input.name,
+            timezone: &input.timezone,
+            modes: &input.modes.join(","),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .map_err(|e| conflict_on_unique(e, "this site code"))?;
+    sites::find(conn, &id)?.ok_or(AppError::NotFound)
+}
+
+/// The shape of a schedule, validated.
+#[derive(Debug, Clone)]
+pub struct ScheduleShape {
+    pub mode: String,
+    pub slot_minutes: u32,
+    pub capacity: i32,
+    pub days: Weekdays,
+    /// `None` = from today (site-local).
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// The site's zone, parsed (a stored zone is always valid).
+pub fn site_zone(site: &SiteRow) -> Result<Tz, AppError> {
+    parse_timezone(&site.timezone).map_err(AppError::internal)
+}
+
+/// Today's date at the site.
+pub fn site_today(tz: Tz, now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&tz).date_naive()
+}
+
+fn refuse_overlap(
+    conn: &mut DbConnection,
+    site_id: &str,
+    mode: &str,
+    validity: (NaiveDate, Option<NaiveDate>),
+    except: Option<&str>,
+) -> Result<(), AppError> {
+    for other in schedules::for_site(conn, site_id, Some(mode))? {
+        if Some(other.id.as_str()) == except {
+            continue;
+        }
+        if validity_overlaps(validity, (other.valid_from, other.valid_to)) {
+            return Err(AppError::conflict(
+                "schedule-overlap",
+                format!(
+                    "schedule {} for {mode} is valid from {} to {} and overlaps this one",
+                    other.id,
+                    other.valid_from,
+                    other.valid_to.map_or("open end".to_owned(), |d| d.to_string())
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a schedule and its slots for the horizon.
+pub fn create_schedule(
+    conn: &mut DbConnection,
+    site_id: &str,
+    shape: &ScheduleShape,
+    horizon_days: u32,
+    now: DateTime<Utc>,
+) -> Result<(ScheduleRow, usize), AppError> {
+    let stamp = crate::db::now();
+    // The site's row lock orders concurrent schedule changes of one site.
+    if !sites::lock(conn, site_id, stamp)? {
+        return Err(AppError::NotFound);
+    }
+    let site = sites::find(conn, site_id)?.ok_or(AppError::NotFound)?;
+    if !site.serves(&shape.mode) {
+        return Err(AppError::field("mode", "not_served", format!("site {} does not serve {}", site.code, shape.mode)));
+    }
+    let tz = site_zone(&site)?;
+    let valid_from = shape.valid_from.unwrap_or_else(|| site_today(tz, now));
+    if shape.valid_to.is_some_and(|to| to < valid_from) {
+        return Err(AppError::field("valid_to", "range", "valid_to must not be before valid_from"));
+    }
+    refuse_overlap(conn, site_id, &shape.mode, (valid_from, shape.valid_to), None)?;
+    let id = new_id();
+    schedules::insert(
+        conn,
+        &NewSchedule {
+            id: &id,
+            site_id,
+            mode: &shape.mode,
+            slot_minutes: shape.slot_minutes as i32,
+            capacity: shape.capacity,
+            days_of_week: shape.days.bits(),
+            valid_from,
+            valid_to: shape.valid_to,
+            created_at: stamp,
+            updated_at: stamp,
+        },
+    )?;
+    let schedule = schedules::find(conn, &id)?.ok_or(AppError::NotFound)?;
+    let created = generate(conn, &site, &schedule, horizon_days, now)?;
+    Ok((schedule, created))
+}
+
+/// Creates the schedule's missing slots within the horizon; idempotent.
+/// Call with the site locked (or on SQLite's single writer).
+pub fn generate(
+    conn: &mut DbConnection,
+    site: &SiteRow,
+    schedule: &ScheduleRow,
+    horizon_days: u32,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let tz = site_zone(site)?;
+    let Some((from, until)) = horizon_dates(site_today(tz, now), horizon_days, schedule.valid_from, schedule.valid_to)
+    else {
+        return Ok(0);
+    };
+    let windows = expand(tz, schedule.slot_minutes as u32, Weekdays::from_bits(schedule.days_of_week), from, until);
+    let (Some(first), Some(last)) = (windows.first(), windows.last()) else {
+        return Ok(0);
+    };
+    let existing: std::collections::HashSet<NaiveDateTime> =
+        slots::existing_starts(conn, &site.id, &schedule.mode, first.starts_at.naive_utc(), last.ends_at.naive_utc())?
+            .into_iter()
+            .collect();
+    let stamp = crate::db::now();
+    let missing: Vec<NewSlot> = windows
+        .iter()
+        .filter(|w| !existing.contains(&w.starts_at.naive_utc()))
+        .map(|w| NewSlot {
+            id: new_id(),
+            site_id: site.id.clone(),
+            mode: schedule.mode.clone(),
+            schedule_id: Some(schedule.id.clone()),
+            starts_at: w.starts_at.naive_utc(),
+            ends_at: w.ends_at.naive_utc(),
+            capacity: schedule.capacity,
+            booked: 0,
+            status: "open".to_owned(),
+            created_at: stamp,
+            updated_at: stamp,
+        })
+        .collect();
+    Ok(slots::insert_all(conn, &missing)?)
+}
+
+/// What changing a schedule did to its future slots.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Reshape {
+    pub slots_created: usize,
+    pub slots_removed: usize,
+    /// Booked slots that no longer fit the shape or the new capacity; they
+    /// are kept as they are (never dropped silently) for officers to handle.
+    pub booked_slots_kept: usize,
+}
+
+/// New values for a schedule; `None` keeps the current one.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleChange {
+    pub capacity: Option<i32>,
+    pub days: Option<Weekdays>,
+    pub valid_from: Option<NaiveDate>,
+    /// `Some(None)` clears the end date.
+    pub valid_to: Option<Option<NaiveDate>>,
+}
+
+/// Changes a schedule and reshapes its future slots: unbooked slots that
+/// no longer fit are removed, booked ones are kept and counted.
+pub fn change_schedule(
+    conn: &mut DbConnection,
+    site_id: &str,
+    schedule_id: &str,
+    change: &ScheduleChange,
+    horizon_days: u32,
+    now: DateTime<Utc>,
+) -> Result<(ScheduleRow, Reshape), AppError> {
+    let stamp = crate::db::now();
+    if !sites::lock(conn, site_id, stamp)? {
+        return Err(AppError::NotFound);
+    }
+    let site = sites::find(conn, site_id)?.ok_or(AppError::NotFound)?;
+    let current = schedules::find(conn, schedule_id)?.filter(|s| s.site_id == site_id).ok_or(AppError::NotFound)?;
+    let valid_from = change.valid_from.unwrap_or(current.valid_from);
+    let valid_to = change.valid_to.unwrap_or(current.valid_to);
+    if valid_to.is_some_and(|to| to < valid_from) {
+        return Err(AppError::field("valid_to", "range", "valid_to must not be before valid_from"));
+    }
+    refuse_overlap(conn, site_id, &current.mode, (valid_from, valid_to), Some(schedule_id))?;
+    let capacity = change.capacity.unwrap_or(current.capacity);
+    let days = change.days.unwrap_or(Weekdays::from_bits(current.days_of_week));
+    schedules::update_shape(
+        conn,
+        schedule_id,
+        &ScheduleShapeChange { capacity, days_of_week: days.bits(), valid_from, valid_to, updated_at: stamp },
+    )?;
+    let schedule = schedules::find(conn, schedule_id)?.ok_or(AppError::NotFound)?;
+    let tz = site_zone(&site)?;
+    let mut report = Reshape::default();
+    for slot in slots::of_schedule_from(conn, schedule_id, now.naive_utc())? {
+        let local_date = slot.starts_at.and_utc().with_timezone(&tz).date_naive();
+        let fits = local_date >= valid_from
+            && valid_to.is_none_or(|to| local_date <= to)
+            && days.contains(chrono::Datelike::weekday(&local_date));
+        if !fits {
+            if slots::delete_if_unbooked(conn, &slot.id)? == 1 {
+                report.slots_removed += 1;
+            } else {
+                report.booked_slots_kept += 1;
+            }
+        } else if slot.capacity != capacity && slots::set_capacity(conn, &slot.id, capacity, stamp)? == 0 {
+            report.booked_slots_kept += 1;
+        }
+    }
+    report.slots_created = generate(conn, &site, &schedule, horizon_days, now)?;
+    Ok((schedule, report))
+}
+
+/// Tops up the rolling horizon of every current schedule; returns slots created.
+pub fn top_up_all(conn: &mut DbConnection, horizon_days: u32, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let mut created = 0;
+    let today = now.date_naive() - chrono::Duration::days(1);
+    for schedule in schedules::current(conn, today)? {
+        if !sites::lock(conn, &schedule.site_id, crate::db::now())? {
+            continue;
+        }
+        if let Some(site) = sites::find(conn, &schedule.site_id)? {
+            created += generate(conn, &site, &schedule, horizon_days, now)?;
+        }
+    }
+    Ok(created)
+}
+
+/// An officer's change to one slot.
+#[derive(Debug, Clone, Default)]
+pub struct SlotChange {
+    pub capacity: Option<i32>,
+    pub status: Option<String>,
+    pub displace: bool,
+    pub reason: Option<String>,
+}
+
+/// Applies capacity and status changes to one slot, with audit events.
+/// Lowering capacity below the booked count is refused unless `displace`
+/// (then the latest bookings are cancelled: see the booking service).
+pub fn change_slot(conn: &mut DbConnection, slot_id: &str, change: &SlotChange, actor: &Actor) -> Result<(), AppError> {
+    let now = crate::db::now();
+    let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
+    if let Some(capacity) = change.capacity {
+        if capacity != slot.capacity {
+            if slots::set_capacity(conn, slot_id, capacity, now)? == 0 {
+                if !change.displace {
+                    let booked = slots::find(conn, slot_id)?.map_or(slot.booked, |s| s.booked);
+                    return Err(AppError::conflict(
+                        "capacity-below-booked",
+                        format!("{booked} places are booked; capacity {capacity} would displace bookings (set \"displace\": true to cancel the latest ones)"),
+                    ));
+                }
+                crate::services::displacement::displace(conn, slot_id, capacity, change.reason.as_deref(), actor, now)?;
+                if slots::set_capacity(conn, slot_id, capacity, now)? == 0 {
+                    return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
+                }
+            }
+            let (from, to) = (slot.capacity.to_string(), capacity.to_string());
+            audit::append(
+                conn,
+                actor,
+                &Change {
+                    entity_type: "slot",
+                    entity_id: slot_id,
+                    action: "capacity",
+                    from_state: Some(&from),
+                    to_state: Some(&to),
+                    reason: change.reason.as_deref(),
+                },
+                now,
+            )?;
+        }
+    }
+    if let Some(status) = change.status.as_deref() {
+        if status != slot.status {
+            if slots::set_status(conn, slot_id, &slot.status, status, now)? == 0 {
+                return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
+            }
+            if status == "closed" {
+                crate::services::displacement::displace(conn, slot_id, 0, change.reason.as_deref(), actor, now)?;
+            }
+            audit::append(
+                conn,
+                actor,
+                &Change {
+                    entity_type: "slot",
+                    entity_id: slot_id,
+                    action: if status == "closed" { "close" } else { "open" },
+                    from_state: Some(&slot.status),
+                    to_state: Some(status),
+                    reason: change.reason.as_deref(),
+                },
+                now,
+            )?;
+        }
+    }
+    Ok(())
+}
