@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod declarations;
 pub mod enterprises;
 pub mod health;
 pub mod json;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(sites::configure)
             .configure(slots::configure)
+            .configure(declarations::configure)
             .configure(audit::configure),
     );
 }

@@ -109,6 +109,60 @@ diesel::table! {
 
 diesel::joinable!(schedules -> sites (site_id));
 diesel::joinable!(clearance_slots -> sites (site_id));
+diesel::table! {
+    declarations (id) {
+        id -> Text,
+        number -> Nullable<Text>,
+        enterprise_id -> Text,
+        created_by -> Text,
+        kind -> Text,
+        site_id -> Text,
+        transport_mode -> Text,
+        consignor -> Text,
+        consignee -> Text,
+        origin_country -> Text,
+        destination_country -> Text,
+        currency -> Text,
+        incoterm -> Text,
+        invoice_total_minor -> BigInt,
+        gross_mass_kg -> Text,
+        status -> Text,
+        risk_lane -> Nullable<Text>,
+        assigned_officer_id -> Nullable<Text>,
+        status_reason -> Nullable<Text>,
+        version -> Integer,
+        submitted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    declaration_items (id) {
+        id -> Text,
+        declaration_id -> Text,
+        line_no -> Integer,
+        hs_code -> Text,
+        description -> Text,
+        quantity -> Text,
+        unit -> Text,
+        net_mass_kg -> Text,
+        value_minor -> BigInt,
+        origin_country -> Text,
+    }
+}
+
+diesel::table! {
+    declaration_counters (site_id, year, kind) {
+        site_id -> Text,
+        year -> Integer,
+        kind -> Text,
+        last_serial -> BigInt,
+    }
+}
+
+diesel::joinable!(declaration_items -> declarations (declaration_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     enterprises,
     users,
@@ -117,4 +171,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sites,
     schedules,
     clearance_slots,
+    declarations,
+    declaration_items,
+    declaration_counters,
 );

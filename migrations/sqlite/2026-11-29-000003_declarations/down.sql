@@ -1,0 +1,3 @@
+DROP TABLE declaration_counters;
+DROP TABLE declaration_items;
+DROP TABLE declarations;

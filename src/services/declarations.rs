@@ -1,0 +1,334 @@
+//! Filing, editing and reviewing declarations. Every status change goes
+//! through `domain::declaration::transition` (the one place the rules
+//! live) and is written with its audit event in the same transaction.
+
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::auth::Principal;
+use crate::db::audit::{self, Actor, Change};
+use crate::db::declarations::{self as rows, DeclarationData, DeclarationRow, ItemRow, NewDeclaration, TransitionFacts};
+use crate::db::{new_id, sites, DbConnection};
+use crate::domain::declaration::{
+    declaration_number, ends_booking, transition, DeclarationAction, DeclarationInput, DeclarationKind, DeclarationPatch,
+    DeclarationStatus, ItemInput, Party, RiskLane, TransitionError, ValidDeclaration,
+};
+use crate::domain::goods::{format_money, parse_currency};
+use crate::error::AppError;
+use crate::services::identity::{require_trading, require_writable};
+
+/// A declaration with its items.
+pub type Full = (DeclarationRow, Vec<ItemRow>);
+
+fn data_of(v: &ValidDeclaration) -> DeclarationData {
+    DeclarationData {
+        kind: v.kind.as_str().to_owned(),
+        site_id: v.site_id.clone(),
+        transport_mode: v.transport_mode.as_str().to_owned(),
+        consignor: v.consignor.clone(),
+        consignee: v.consignee.clone(),
+        origin_country: v.origin_country.clone(),
+        destination_country: v.destination_country.clone(),
+        currency: v.currency.code().to_owned(),
+        incoterm: v.incoterm.as_str().to_owned(),
+        invoice_total_minor: v.invoice_total_minor,
+        gross_mass_kg: v.gross_mass_kg.to_string(),
+    }
+}
+
+fn items_of(declaration_id: &str, v: &ValidDeclaration) -> Vec<ItemRow> {
+    v.items
+        .iter()
+        .map(|i| ItemRow {
+            id: new_id(),
+            declaration_id: declaration_id.to_owned(),
+            line_no: i.line_no,
+            hs_code: i.hs_code.as_str().to_owned(),
+            description: i.description.clone(),
+            quantity: i.quantity.to_string(),
+            unit: i.unit.clone(),
+            net_mass_kg: i.net_mass_kg.to_string(),
+            value_minor: i.value_minor,
+            origin_country: i.origin_country.clone(),
+        })
+        .collect()
+}
+
+/// The stored declaration as wire input, so that a patch can be laid over it.
+pub fn input_of(row: &DeclarationRow, items: &[ItemRow]) -> DeclarationInput {
+    let money = |minor: i64| match parse_currency(&row.currency) {
+        Ok(c) => format_money(minor, c),
+        Err(_) => minor.to_string(),
+    };
+    DeclarationInput {
+        kind: row.kind.clone(),
+        site_id: row.site_id.clone(),
+        transport_mode: row.transport_mode.clone(),
+        consignor: row.consignor.clone(),
+        consignee: row.consignee.clone(),
+        origin_country: row.origin_country.clone(),
+        destination_country: row.destination_country.clone(),
+        currency: row.currency.clone(),
+        incoterm: row.incoterm.clone(),
+        invoice_total: money(row.invoice_total_minor),
+        gross_mass_kg: row.gross_mass_kg.clone(),
+        items: items
+            .iter()
+            .map(|i| ItemInput {
+                hs_code: i.hs_code.clone(),
+                description: i.description.clone(),
+                quantity: i.quantity.clone(),
+                unit: i.unit.clone(),
+                net_mass_kg: i.net_mass_kg.clone(),
+                value: money(i.value_minor),
+                origin_country: i.origin_country.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The site must exist and serve the declaration's transport mode.
+fn check_site(conn: &mut DbConnection, v: &ValidDeclaration) -> Result<(), AppError> {
+    let site = sites::find(conn, &v.site_id)?
+        .ok_or_else(|| AppError::field("site_id", "not_found", "no clearance site has this id"))?;
+    if !site.serves(v.transport_mode.as_str()) {
+        return Err(AppError::field(
+            "transport_mode",
+            "not_served",
+            format!("site {} does not serve {}", site.code, v.transport_mode),
+        ));
+    }
+    Ok(())
+}
+
+/// Files a new draft.
+pub fn create(
+    conn: &mut DbConnection,
+    who: &Principal,
+    v: &ValidDeclaration,
+    actor: &Actor,
+    now: chrono::NaiveDateTime,
+) -> Result<Full, AppError> {
+    let enterprise_id = who.enterprise()?;
+    require_writable(conn, enterprise_id)?;
+    check_site(conn, v)?;
+    let id = new_id();
+    rows::insert(
+        conn,
+        &NewDeclaration {
+            id: &id,
+            enterprise_id,
+            created_by: &who.user_id,
+            status: DeclarationStatus::Draft.as_str(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+        &data_of(v),
+    )?;
+    rows::insert_items(conn, &items_of(&id, v))?;
+    audit::append(
+        conn,
+        actor,
+        &Change {
+            entity_type: "declaration",
+            entity_id: &id,
+            action: "create",
+            from_state: None,
+            to_state: Some(DeclarationStatus::Draft.as_str()),
+            reason: None,
+        },
+        now,
+    )?;
+    load_full(conn, &id)
+}
+
+fn load_full(conn: &mut DbConnection, id: &str) -> Result<Full, AppError> {
+    let row = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let items = rows::items(conn, id)?;
+    Ok((row, items))
+}
+
+/// A declaration as `who` may see it: a company only its own, customs
+/// everything but drafts. Anything else does not exist for the caller.
+pub fn visible(conn: &mut DbConnection, who: &Principal, id: &str) -> Result<DeclarationRow, AppError> {
+    let row = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let allowed = match &who.enterprise_id {
+        Some(e) => *e == row.enterprise_id,
+        None => row.status != DeclarationStatus::Draft.as_str(),
+    };
+    if allowed {
+        Ok(row)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Reads a declaration with its items, for `who`.
+pub fn read(conn: &mut DbConnection, who: &Principal, id: &str) -> Result<Full, AppError> {
+    let row = visible(conn, who, id)?;
+    let items = rows::items(conn, id)?;
+    Ok((row, items))
+}
+
+fn status_of(row: &DeclarationRow) -> Result<DeclarationStatus, AppError> {
+    row.status.parse().map_err(AppError::internal)
+}
+
+fn transition_error(e: TransitionError) -> AppError {
+    match e {
+        TransitionError::WrongParty => AppError::forbidden(e.message()),
+        TransitionError::Illegal { .. } => AppError::conflict("illegal-transition", e.message()),
+    }
+}
+
+/// Edits a draft or a declaration sent back for amendment. `version` is the
+/// one the edit was based on (If-Match): checked in the UPDATE itself.
+pub fn edit(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &str,
+    version: i32,
+    patch: DeclarationPatch,
+    actor: &Actor,
+) -> Result<Full, AppError> {
+    let now = crate::db::now();
+    let row = visible(conn, who, id)?;
+    require_writable(conn, &row.enterprise_id)?;
+    let status = status_of(&row)?;
+    transition(status, DeclarationAction::Edit, Party::Company).map_err(transition_error)?;
+    if row.version != version {
+        return Err(stale(row.version));
+    }
+    let items = rows::items(conn, id)?;
+    let merged = patch.apply(input_of(&row, &items));
+    let valid = crate::domain::declaration::validate(&merged).map_err(AppError::Validation)?;
+    check_site(conn, &valid)?;
+    let editable = [DeclarationStatus::Draft.as_str(), DeclarationStatus::AmendmentRequested.as_str()];
+    if rows::update_data(conn, id, version, &editable, &data_of(&valid), now)? == 0 {
+        // Somebody else changed it since we read it: stale version or state.
+        let current = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
+        return Err(if current.version != version {
+            stale(current.version)
+        } else {
+            AppError::conflict("illegal-transition", format!("cannot edit a declaration that is {}", current.status))
+        });
+    }
+    rows::delete_items(conn, id)?;
+    rows::insert_items(conn, &items_of(id, &valid))?;
+    audit::append(
+        conn,
+        actor,
+        &Change {
+            entity_type: "declaration",
+            entity_id: id,
+            action: "edit",
+            from_state: Some(status.as_str()),
+            to_state: Some(status.as_str()),
+            reason: None,
+        },
+        now,
+    )?;
+    load_full(conn, id)
+}
+
+fn stale(current: i32) -> AppError {
+    AppError::PreconditionFailed(format!(
+        "the declaration changed since you read it (now version {current}); read it again and re-apply your edit"
+    ))
+}
+
+/// What an action needs beyond the declaration.
+#[derive(Debug, Clone, Default)]
+pub struct ActionInput {
+    pub risk_lane: Option<RiskLane>,
+    pub reason: Option<String>,
+}
+
+/// Applies a status action by `who`; returns the declaration after it.
+pub fn act(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &str,
+    action: DeclarationAction,
+    input: &ActionInput,
+    actor: &Actor,
+    clock: DateTime<Utc>,
+) -> Result<Full, AppError> {
+    let now = crate::db::now();
+    let party = if who.role.is_company() { Party::Company } else { Party::Customs };
+    let row = visible(conn, who, id)?;
+    let from = status_of(&row)?;
+    let to = transition(from, action, party).map_err(transition_error)?;
+    if party == Party::Company {
+        if action == DeclarationAction::Submit {
+            require_trading(conn, &row.enterprise_id)?;
+        } else {
+            require_writable(conn, &row.enterprise_id)?;
+        }
+    }
+    if rows::set_status(conn, id, from.as_str(), to.as_str(), now)? == 0 {
+        let current = rows::find(conn, id)?.map_or_else(|| "gone".to_owned(), |r| r.status);
+        return Err(AppError::conflict(
+            "illegal-transition",
+            format!("cannot {} a declaration that is {current} (it changed meanwhile)", action.as_str()),
+        ));
+    }
+    let mut facts = TransitionFacts::default();
+    match action {
+        DeclarationAction::Submit => {
+            facts.submitted_at = Some(now);
+            facts.status_reason = Some(None);
+            if row.number.is_none() {
+                facts.number = Some(assign_number(conn, &row, clock)?);
+            }
+        }
+        DeclarationAction::Claim => facts.assigned_officer_id = Some(who.user_id.clone()),
+        DeclarationAction::Approve => {
+            let lane = input.risk_lane.ok_or_else(|| AppError::field("risk_lane", "required", "approval needs a risk lane"))?;
+            facts.risk_lane = Some(lane.as_str().to_owned());
+        }
+        DeclarationAction::Reject | DeclarationAction::RequestAmendment | DeclarationAction::Cancel => {
+            facts.status_reason = Some(input.reason.clone());
+        }
+        DeclarationAction::Release | DeclarationAction::Edit => {}
+    }
+    // Deciding straight from `submitted` claims it implicitly.
+    if party == Party::Customs && from == DeclarationStatus::Submitted && action != DeclarationAction::Claim {
+        facts.assigned_officer_id = Some(who.user_id.clone());
+    }
+    rows::record_facts(conn, id, &facts)?;
+    audit::append(
+        conn,
+        actor,
+        &Change {
+            entity_type: "declaration",
+            entity_id: id,
+            action: action.as_str(),
+            from_state: Some(from.as_str()),
+            to_state: Some(to.as_str()),
+            reason: input.reason.as_deref(),
+        },
+        now,
+    )?;
+    if ends_booking(to) {
+        let reason = format!("declaration {}", to.as_str());
+        crate::services::bookings::cancel_for_declaration(conn, id, &reason, actor, now)?;
+    }
+    crate::services::outbox::declaration_changed(conn, id, to, now)?;
+    load_full(conn, id)
+}
+
+/// The next number at the declaration's site: site code + site-local year
+/// + kind letter + serial. The site's row lock makes it race-free.
+fn assign_number(conn: &mut DbConnection, row: &DeclarationRow, clock: DateTime<Utc>) -> Result<String, AppError> {
+    let now = crate::db::now();
+    if !sites::lock(conn, &row.site_id, now)? {
+        return Err(AppError::field("site_id", "not_found", "the declaration's site no longer exists"));
+    }
+    let site = sites::find(conn, &row.site_id)?.ok_or(AppError::NotFound)?;
+    let tz = crate::services::schedules::site_zone(&site)?;
+    let year = clock.with_timezone(&tz).year();
+    let kind: DeclarationKind = row.kind.parse().map_err(AppError::internal)?;
+    let serial = rows::next_serial(conn, &row.site_id, year, kind.as_str())?;
+    Ok(declaration_number(&site.code, year, kind, serial))
+}
