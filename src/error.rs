@@ -86,6 +86,9 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable,
+    /// A booking rule refused the request; its kind names the reason.
+    #[error("{}", .0.message())]
+    Refused(crate::domain::booking_policy::Refusal),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -123,6 +126,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             AppError::Unavailable => ("unavailable", "Service temporarily unavailable"),
+            AppError::Refused(r) => (r.kind(), "Booking refused"),
             AppError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -143,6 +147,7 @@ impl AppError {
                 format!("too many attempts; retry after {retry_after_secs} s")
             }
             AppError::Unavailable => "the database is busy; retry shortly".to_owned(),
+            AppError::Refused(r) => r.message(),
             AppError::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
         }
     }
@@ -195,6 +200,7 @@ impl ResponseError for AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Refused(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::CONFLICT),
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -249,3 +255,9 @@ impl<E: Into<AppError>> From<RunError<E>> for AppError {
 
 /// Shorthand for handler results.
 pub type AppResult<T> = Result<T, AppError>;
+
+impl From<crate::domain::booking_policy::Refusal> for AppError {
+    fn from(r: crate::domain::booking_policy::Refusal) -> Self {
+        AppError::Refused(r)
+    }
+}

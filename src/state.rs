@@ -5,6 +5,8 @@ use crate::auth::password::Hasher;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::booking_policy::BookingPolicy;
+use crate::services::bookings::InFlight;
 
 /// Application state, built once at start-up.
 pub struct AppState {
@@ -13,6 +15,9 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub hasher: Hasher,
     pub login_throttle: LoginThrottle,
+    pub booking_policy: BookingPolicy,
+    /// Idempotency keys whose first request is running in this process.
+    pub in_flight: InFlight,
 }
 
 impl AppState {
@@ -21,8 +26,22 @@ impl AppState {
             jwt: JwtKeys::from_settings(&settings.auth)?,
             hasher: Hasher::new(settings.auth.max_concurrent_hashes),
             login_throttle: LoginThrottle::new(settings.auth.failed_logins_per_minute),
+            booking_policy: policy_of(&settings.booking),
+            in_flight: InFlight::default(),
             settings,
             db,
         })
+    }
+}
+
+/// The booking policy from the `[booking]` settings.
+pub fn policy_of(b: &crate::config::BookingSettings) -> BookingPolicy {
+    use chrono::Duration;
+    BookingPolicy {
+        min_notice: Duration::minutes(b.min_notice_minutes),
+        min_notice_advanced: Duration::minutes(b.min_notice_minutes_advanced),
+        horizon: Duration::days(b.horizon_days),
+        cancel_cutoff: Duration::minutes(b.cancel_cutoff_minutes),
+        max_share_percent: b.max_share_percent,
     }
 }

@@ -212,7 +212,9 @@ async fn run_action(
             errors.add("risk_lane", "required", "approval needs a risk lane: green, yellow or red");
             None
         }
-        (DeclarationAction::Approve, Some(l)) => l.parse::<RiskLane>().map_err(|m| errors.add("risk_lane", "enum", m)).ok(),
+        (DeclarationAction::Approve, Some(l)) => {
+            l.parse::<RiskLane>().map_err(|m| errors.add("risk_lane", "enum", m)).ok()
+        }
         _ => None,
     };
     errors.into_result()?;
@@ -277,8 +279,12 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     let page = PageQuery { limit: q.limit.clone(), cursor: q.cursor.clone() };
     let limit = page.limit()?;
     let mut errors = FieldErrors::new();
-    let status = q.status.as_deref().and_then(|s| s.parse::<DeclarationStatus>().map_err(|m| errors.add("status", "enum", m)).ok());
-    let kind = q.kind.as_deref().and_then(|s| s.parse::<DeclarationKind>().map_err(|m| errors.add("kind", "enum", m)).ok());
+    let status = q
+        .status
+        .as_deref()
+        .and_then(|s| s.parse::<DeclarationStatus>().map_err(|m| errors.add("status", "enum", m)).ok());
+    let kind =
+        q.kind.as_deref().and_then(|s| s.parse::<DeclarationKind>().map_err(|m| errors.add("kind", "enum", m)).ok());
     let mut time = |field: &str, raw: Option<&str>| {
         raw.and_then(|r| {
             DateTime::parse_from_rfc3339(r)

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bookings;
 pub mod declarations;
 pub mod enterprises;
 pub mod health;
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(sites::configure)
             .configure(slots::configure)
             .configure(declarations::configure)
+            .configure(bookings::configure)
             .configure(audit::configure),
     );
 }

@@ -173,8 +173,9 @@ pub fn next_serial(conn: &mut DbConnection, site_id: &str, year: i32, kind: &str
         .filter(declaration_counters::site_id.eq(site_id))
         .filter(declaration_counters::year.eq(year))
         .filter(declaration_counters::kind.eq(kind));
-    let changed =
-        diesel::update(key).set(declaration_counters::last_serial.eq(declaration_counters::last_serial + 1)).execute(conn)?;
+    let changed = diesel::update(key)
+        .set(declaration_counters::last_serial.eq(declaration_counters::last_serial + 1))
+        .execute(conn)?;
     if changed == 0 {
         diesel::insert_into(declaration_counters::table)
             .values((
@@ -235,7 +236,11 @@ macro_rules! filtered {
 }
 
 /// A company's declarations in creation order (UUID v7 ids), after `after`.
-pub fn list_for_company(conn: &mut DbConnection, f: &DeclarationFilter, after: Option<&str>) -> QueryResult<Vec<DeclarationRow>> {
+pub fn list_for_company(
+    conn: &mut DbConnection,
+    f: &DeclarationFilter,
+    after: Option<&str>,
+) -> QueryResult<Vec<DeclarationRow>> {
     let mut q = filtered!(f);
     if let Some(a) = after {
         q = q.filter(declarations::id.gt(a.to_owned()));
@@ -251,12 +256,8 @@ pub fn list_queue(
 ) -> QueryResult<Vec<DeclarationRow>> {
     let mut q = filtered!(f).filter(declarations::submitted_at.is_not_null());
     if let Some((t, id)) = after {
-        q = q.filter(
-            declarations::submitted_at
-                .gt(t)
-                .or(declarations::submitted_at.eq(t).and(declarations::id.gt(id))),
-        );
+        q = q
+            .filter(declarations::submitted_at.gt(t).or(declarations::submitted_at.eq(t).and(declarations::id.gt(id))));
     }
     q.order((declarations::submitted_at.asc(), declarations::id.asc())).limit(f.limit).load(conn)
 }
-

@@ -8,6 +8,7 @@ pub mod schema;
 
 pub use connection::{Backend, Db, DbConnection, DbError};
 pub mod audit;
+pub mod bookings;
 pub mod declarations;
 pub mod enterprises;
 pub mod refresh_tokens;

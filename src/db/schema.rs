@@ -163,6 +163,36 @@ diesel::table! {
 
 diesel::joinable!(declaration_items -> declarations (declaration_id));
 
+diesel::table! {
+    bookings (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        declaration_id -> Text,
+        slot_id -> Text,
+        status -> Text,
+        created_by -> Text,
+        cancel_reason -> Nullable<Text>,
+        cancelled_by_role -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (enterprise_id, key) {
+        enterprise_id -> Text,
+        key -> Text,
+        request_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(bookings -> clearance_slots (slot_id));
+diesel::joinable!(bookings -> declarations (declaration_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     enterprises,
     users,
@@ -174,4 +204,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     declarations,
     declaration_items,
     declaration_counters,
+    bookings,
+    idempotency_keys,
 );

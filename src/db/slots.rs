@@ -163,6 +163,14 @@ pub fn release_place(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
         .execute(conn)
 }
 
+/// Puts back a place released earlier in the same transaction (the slot's
+/// row lock is still held, so the count cannot have moved meanwhile).
+pub fn restore_place(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)))
+        .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
+        .execute(conn)
+}
+
 /// Future slots of a schedule from `from` on, for reshaping.
 pub fn of_schedule_from(conn: &mut DbConnection, schedule_id: &str, from: NaiveDateTime) -> QueryResult<Vec<SlotRow>> {
     clearance_slots::table

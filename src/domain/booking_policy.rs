@@ -1,1 +1,353 @@
-//! (being written)
+//! The booking rules: when a company may book, cancel or be marked absent,
+//! how much of one slot it may hold, and the booking lifecycle. Pure: the
+//! booking service asks, the database enforces the counts atomically.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::identity::{text_enum, CreditClass};
+
+text_enum!(
+    /// Where a booking stands.
+    BookingStatus {
+        Confirmed => "confirmed",
+        CheckedIn => "checked_in",
+        Completed => "completed",
+        Cancelled => "cancelled",
+        NoShow => "no_show",
+    }
+);
+
+impl BookingStatus {
+    /// Holds a place in its slot.
+    pub fn is_active(self) -> bool {
+        matches!(self, BookingStatus::Confirmed | BookingStatus::CheckedIn)
+    }
+}
+
+/// An action on a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingAction {
+    Cancel,
+    Reschedule,
+    CheckIn,
+    Complete,
+    NoShow,
+}
+
+impl BookingAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingAction::Cancel => "cancel",
+            BookingAction::Reschedule => "reschedule",
+            BookingAction::CheckIn => "check-in",
+            BookingAction::Complete => "complete",
+            BookingAction::NoShow => "no-show",
+        }
+    }
+}
+
+/// The status an action leads to from `from`, or why not.
+pub fn booking_transition(from: BookingStatus, action: BookingAction) -> Result<BookingStatus, Refusal> {
+    use BookingAction as A;
+    use BookingStatus as S;
+    match (action, from) {
+        (A::Cancel, S::Confirmed) => Ok(S::Cancelled),
+        (A::Reschedule, S::Confirmed) => Ok(S::Confirmed),
+        (A::CheckIn, S::Confirmed) => Ok(S::CheckedIn),
+        (A::Complete, S::CheckedIn) => Ok(S::Completed),
+        (A::NoShow, S::Confirmed) => Ok(S::NoShow),
+        _ => Err(Refusal::BookingState { action: action.as_str(), status: from }),
+    }
+}
+
+/// Configurable limits (per deployment; see `[booking]` in config).
+#[derive(Debug, Clone, Copy)]
+pub struct BookingPolicy {
+    pub min_notice: Duration,
+    pub min_notice_advanced: Duration,
+    pub horizon: Duration,
+    pub cancel_cutoff: Duration,
+    /// Largest share of one slot's capacity one enterprise may hold, percent.
+    pub max_share_percent: i64,
+}
+
+impl Default for BookingPolicy {
+    fn default() -> Self {
+        Self {
+            min_notice: Duration::minutes(120),
+            min_notice_advanced: Duration::minutes(30),
+            horizon: Duration::days(30),
+            cancel_cutoff: Duration::minutes(60),
+            max_share_percent: 50,
+        }
+    }
+}
+
+/// Why a booking request was refused. Each has its own problem type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    SlotFull,
+    ShareExceeded { limit: i64 },
+    TooLate { notice_minutes: i64 },
+    BeyondHorizon { days: i64 },
+    SlotStarted,
+    SlotClosed,
+    DeclarationState { status: String },
+    AlreadyBooked,
+    WrongSiteOrMode,
+    Discredited,
+    NotVerified { status: String },
+    CancelCutoff { minutes: i64 },
+    SlotNotEnded,
+    SameSlot,
+    BookingState { action: &'static str, status: BookingStatus },
+}
+
+impl Refusal {
+    /// Problem type slug.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::SlotFull => "slot-full",
+            Refusal::ShareExceeded { .. } => "share-exceeded",
+            Refusal::TooLate { .. } => "too-late",
+            Refusal::BeyondHorizon { .. } => "beyond-horizon",
+            Refusal::SlotStarted => "slot-started",
+            Refusal::SlotClosed => "slot-closed",
+            Refusal::DeclarationState { .. } => "declaration-state",
+            Refusal::AlreadyBooked => "already-booked",
+            Refusal::WrongSiteOrMode => "wrong-site-or-mode",
+            Refusal::Discredited => "discredited",
+            Refusal::NotVerified { .. } => "enterprise-not-verified",
+            Refusal::CancelCutoff { .. } => "cancel-cutoff",
+            Refusal::SlotNotEnded => "slot-not-ended",
+            Refusal::SameSlot => "same-slot",
+            Refusal::BookingState { .. } => "booking-state",
+        }
+    }
+
+    /// HTTP status: 409 for conflicts with current state, 422 for rules on
+    /// the request's values (timing, site), 403 for who may not book.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::SlotFull
+            | Refusal::ShareExceeded { .. }
+            | Refusal::SlotClosed
+            | Refusal::DeclarationState { .. }
+            | Refusal::AlreadyBooked
+            | Refusal::BookingState { .. } => 409,
+            Refusal::TooLate { .. }
+            | Refusal::BeyondHorizon { .. }
+            | Refusal::SlotStarted
+            | Refusal::WrongSiteOrMode
+            | Refusal::CancelCutoff { .. }
+            | Refusal::SlotNotEnded
+            | Refusal::SameSlot => 422,
+            Refusal::Discredited | Refusal::NotVerified { .. } => 403,
+        }
+    }
+
+    /// What the client is told.
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::SlotFull => "the slot is fully booked".into(),
+            Refusal::ShareExceeded { limit } => {
+                format!("your enterprise already holds its share of this slot ({limit} place(s))")
+            }
+            Refusal::TooLate { notice_minutes } => {
+                format!("bookings close {notice_minutes} minutes before the slot starts")
+            }
+            Refusal::BeyondHorizon { days } => format!("slots can be booked at most {days} days ahead"),
+            Refusal::SlotStarted => "the slot has already started".into(),
+            Refusal::SlotClosed => "the slot is closed".into(),
+            Refusal::DeclarationState { status } => {
+                format!(
+                    "a declaration that is {status} cannot be booked (it must be submitted, under_review or approved)"
+                )
+            }
+            Refusal::AlreadyBooked => "this declaration already has an active booking; reschedule it instead".into(),
+            Refusal::WrongSiteOrMode => "the slot is not at the declaration's site and transport mode".into(),
+            Refusal::Discredited => "discredited enterprises may not book clearance slots".into(),
+            Refusal::NotVerified { status } => {
+                format!("the enterprise is {status}: customs must verify it before it may book")
+            }
+            Refusal::CancelCutoff { minutes } => {
+                format!("bookings can be cancelled or moved until {minutes} minutes before the slot starts")
+            }
+            Refusal::SlotNotEnded => "a no-show can only be recorded after the slot has ended".into(),
+            Refusal::SameSlot => "the booking is already on this slot".into(),
+            Refusal::BookingState { action, status } => format!("cannot {action} a booking that is {status}"),
+        }
+    }
+}
+
+impl BookingPolicy {
+    /// Minimum notice for an enterprise of this credit class.
+    pub fn notice_for(&self, credit: CreditClass) -> Duration {
+        match credit {
+            CreditClass::AdvancedCertified => self.min_notice_advanced,
+            _ => self.min_notice,
+        }
+    }
+
+    /// May this enterprise book at all?
+    pub fn check_credit(&self, credit: CreditClass) -> Result<(), Refusal> {
+        if credit == CreditClass::Discredited {
+            Err(Refusal::Discredited)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Is a slot starting at `starts_at` bookable at `now`?
+    pub fn check_timing(
+        &self,
+        credit: CreditClass,
+        now: DateTime<Utc>,
+        starts_at: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        if starts_at <= now {
+            return Err(Refusal::SlotStarted);
+        }
+        let notice = self.notice_for(credit);
+        if starts_at - now < notice {
+            return Err(Refusal::TooLate { notice_minutes: notice.num_minutes() });
+        }
+        if starts_at - now > self.horizon {
+            return Err(Refusal::BeyondHorizon { days: self.horizon.num_days() });
+        }
+        Ok(())
+    }
+
+    /// Most places one enterprise may hold in a slot of this capacity: the
+    /// configured share of the current capacity, at least one.
+    pub fn share_limit(&self, capacity: i64) -> i64 {
+        (capacity * self.max_share_percent / 100).max(1)
+    }
+
+    /// May a company still cancel or move a booking of a slot starting at `starts_at`?
+    pub fn check_company_cancel(&self, now: DateTime<Utc>, starts_at: DateTime<Utc>) -> Result<(), Refusal> {
+        if starts_at - now < self.cancel_cutoff {
+            Err(Refusal::CancelCutoff { minutes: self.cancel_cutoff.num_minutes() })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A no-show is a fact only once the slot is over.
+    pub fn check_no_show(&self, now: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<(), Refusal> {
+        if now < ends_at {
+            Err(Refusal::SlotNotEnded)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        "2026-12-01T08:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn notice_depends_on_credit_class() {
+        let p = BookingPolicy::default();
+        let start = t0() + Duration::minutes(60);
+        assert_eq!(p.check_timing(CreditClass::General, t0(), start), Err(Refusal::TooLate { notice_minutes: 120 }));
+        assert_eq!(p.check_timing(CreditClass::AdvancedCertified, t0(), start), Ok(()));
+        assert_eq!(
+            p.check_timing(CreditClass::AdvancedCertified, t0(), t0() + Duration::minutes(29)),
+            Err(Refusal::TooLate { notice_minutes: 30 })
+        );
+        assert_eq!(p.check_timing(CreditClass::General, t0(), t0() + Duration::minutes(120)), Ok(()));
+        assert_eq!(p.check_timing(CreditClass::General, t0(), t0()), Err(Refusal::SlotStarted));
+    }
+
+    #[test]
+    fn horizon_is_thirty_days() {
+        let p = BookingPolicy::default();
+        assert_eq!(p.check_timing(CreditClass::General, t0(), t0() + Duration::days(30)), Ok(()));
+        assert_eq!(
+            p.check_timing(CreditClass::General, t0(), t0() + Duration::days(30) + Duration::minutes(1)),
+            Err(Refusal::BeyondHorizon { days: 30 })
+        );
+    }
+
+    #[test]
+    fn share_is_half_the_capacity_and_at_least_one() {
+        let p = BookingPolicy::default();
+        assert_eq!(p.share_limit(10), 5);
+        assert_eq!(p.share_limit(9), 4);
+        assert_eq!(p.share_limit(1), 1);
+        assert_eq!(p.share_limit(0), 1);
+        assert_eq!(BookingPolicy { max_share_percent: 100, ..p }.share_limit(7), 7);
+    }
+
+    #[test]
+    fn cancel_cutoff_and_no_show() {
+        let p = BookingPolicy::default();
+        assert!(p.check_company_cancel(t0(), t0() + Duration::minutes(61)).is_ok());
+        assert_eq!(
+            p.check_company_cancel(t0(), t0() + Duration::minutes(59)),
+            Err(Refusal::CancelCutoff { minutes: 60 })
+        );
+        assert_eq!(p.check_no_show(t0(), t0() + Duration::minutes(1)), Err(Refusal::SlotNotEnded));
+        assert!(p.check_no_show(t0(), t0()).is_ok());
+    }
+
+    #[test]
+    fn discredited_may_not_book() {
+        let p = BookingPolicy::default();
+        assert_eq!(p.check_credit(CreditClass::Discredited), Err(Refusal::Discredited));
+        assert!(p.check_credit(CreditClass::General).is_ok());
+    }
+
+    #[test]
+    fn lifecycle_over_every_pair() {
+        use BookingAction as A;
+        use BookingStatus as S;
+        let allowed = [
+            (A::Cancel, S::Confirmed, S::Cancelled),
+            (A::Reschedule, S::Confirmed, S::Confirmed),
+            (A::CheckIn, S::Confirmed, S::CheckedIn),
+            (A::Complete, S::CheckedIn, S::Completed),
+            (A::NoShow, S::Confirmed, S::NoShow),
+        ];
+        for action in [A::Cancel, A::Reschedule, A::CheckIn, A::Complete, A::NoShow] {
+            for from in S::ALL {
+                let expected = allowed.iter().find(|(a, f, _)| *a == action && f == from).map(|(_, _, to)| *to);
+                match expected {
+                    Some(to) => assert_eq!(booking_transition(*from, action), Ok(to)),
+                    None => assert!(matches!(booking_transition(*from, action), Err(Refusal::BookingState { .. }))),
+                }
+            }
+        }
+        assert!(S::Confirmed.is_active() && S::CheckedIn.is_active() && !S::Cancelled.is_active());
+    }
+
+    #[test]
+    fn refusals_have_distinct_kinds() {
+        let all = [
+            Refusal::SlotFull,
+            Refusal::ShareExceeded { limit: 1 },
+            Refusal::TooLate { notice_minutes: 1 },
+            Refusal::BeyondHorizon { days: 1 },
+            Refusal::SlotStarted,
+            Refusal::SlotClosed,
+            Refusal::DeclarationState { status: "draft".into() },
+            Refusal::AlreadyBooked,
+            Refusal::WrongSiteOrMode,
+            Refusal::Discredited,
+            Refusal::NotVerified { status: "pending".into() },
+            Refusal::CancelCutoff { minutes: 1 },
+            Refusal::SlotNotEnded,
+            Refusal::SameSlot,
+            Refusal::BookingState { action: "cancel", status: BookingStatus::Cancelled },
+        ];
+        let kinds: std::collections::HashSet<_> = all.iter().map(Refusal::kind).collect();
+        assert_eq!(kinds.len(), all.len());
+    }
+}

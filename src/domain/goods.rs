@@ -5,11 +5,10 @@
 //! never through floats, so that what the trader typed is what is stored.
 
 use std::fmt;
-use std::str::FromStr;
 
 use iso_currency::Currency;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::domain::identity::text_enum;
 

@@ -10,7 +10,8 @@ use crate::state::AppState;
 /// Starts every background task; aborting the set stops them.
 pub fn spawn(state: web::Data<AppState>) -> JoinSet<()> {
     let mut set = JoinSet::new();
-    set.spawn(slot_top_up(state));
+    set.spawn(slot_top_up(state.clone()));
+    set.spawn(housekeeping(state));
     set
 }
 
@@ -27,5 +28,19 @@ async fn slot_top_up(state: web::Data<AppState>) {
             Err(e) => tracing::error!(error = %crate::error::AppError::from(e), "slot top-up failed"),
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Forgets idempotency keys past their 24 hours, every ten minutes.
+async fn housekeeping(state: web::Data<AppState>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        let result =
+            state.db.write(|conn| crate::services::bookings::prune_idempotency_keys(conn, chrono::Utc::now())).await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys_pruned = n, "idempotency keys pruned"),
+            Err(e) => tracing::error!(error = %crate::error::AppError::from(e), "idempotency key pruning failed"),
+        }
     }
 }

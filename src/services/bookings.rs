@@ -1,19 +1,538 @@
-//! The booking service (capacity, shares, idempotency).
+//! The booking service: capacity that holds under any concurrency.
+//!
+//! Capacity is taken by one guarded statement (`UPDATE … SET booked =
+//! booked + 1 WHERE booked < capacity AND status = 'open'`), backed by the
+//! table's `CHECK (booked <= capacity)`. Locks are always taken in one
+//! order — declaration row, then slot rows (by id), then booking rows — so
+//! that no two transactions can wait on each other in a cycle. On SQLite
+//! the single writer serialises everything anyway.
 
-use chrono::NaiveDateTime;
+use std::collections::HashSet;
+use std::sync::Mutex;
 
-use crate::db::audit::Actor;
-use crate::db::DbConnection;
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::db::audit::{self, Actor, Change};
+use crate::db::bookings::{self as rows, BookingRow, IdempotencyRow};
+use crate::db::slots::{self, SlotRow};
+use crate::db::{declarations, enterprises, new_id, DbConnection};
+use crate::domain::booking_policy::{booking_transition, BookingAction, BookingPolicy, BookingStatus, Refusal};
+use crate::domain::identity::{CreditClass, EnterpriseStatus};
+use crate::domain::schedule::{parse_timezone, to_local};
 use crate::error::AppError;
+use crate::services::outbox;
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
+
+/// The booking as the API shows it (also what a replay returns).
+#[derive(Debug, Clone, Serialize)]
+pub struct BookingView {
+    pub id: String,
+    pub status: String,
+    pub slot_id: String,
+    pub declaration_id: String,
+    pub enterprise_id: String,
+    pub site_id: String,
+    pub mode: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub starts_at_local: DateTime<chrono::FixedOffset>,
+    pub ends_at_local: DateTime<chrono::FixedOffset>,
+    pub cancel_reason: Option<String>,
+    pub cancelled_by_role: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl BookingView {
+    pub fn new(b: BookingRow, slot: &SlotRow, timezone: &str) -> Self {
+        let (starts_at, ends_at) = (slot.starts_at.and_utc(), slot.ends_at.and_utc());
+        let (starts_at_local, ends_at_local) = match parse_timezone(timezone) {
+            Ok(tz) => (to_local(starts_at, tz), to_local(ends_at, tz)),
+            Err(_) => (starts_at.fixed_offset(), ends_at.fixed_offset()),
+        };
+        Self {
+            id: b.id,
+            status: b.status,
+            slot_id: b.slot_id,
+            declaration_id: b.declaration_id,
+            enterprise_id: b.enterprise_id,
+            site_id: slot.site_id.clone(),
+            mode: slot.mode.clone(),
+            starts_at,
+            ends_at,
+            starts_at_local,
+            ends_at_local,
+            cancel_reason: b.cancel_reason,
+            cancelled_by_role: b.cancelled_by_role,
+            created_at: b.created_at.and_utc(),
+            updated_at: b.updated_at.and_utc(),
+        }
+    }
+}
+
+/// Loads the booking with its slot for the answer.
+pub fn view(conn: &mut DbConnection, id: &str) -> Result<BookingView, AppError> {
+    let b = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let (slot, tz) = slots::find_with_zone(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
+    Ok(BookingView::new(b, &slot, &tz))
+}
+
+/// A booking as `who` may see it: a company only its own (else 404).
+pub fn visible(conn: &mut DbConnection, who: &Principal, id: &str) -> Result<BookingRow, AppError> {
+    let b = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
+    match &who.enterprise_id {
+        Some(e) if *e != b.enterprise_id => Err(AppError::NotFound),
+        _ => Ok(b),
+    }
+}
+
+/// An `Idempotency-Key` with the fingerprint of the request body.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// SHA-256 of the body's canonical JSON (object keys sorted), so that the
+/// same body with its keys in another order is the same request.
+pub fn request_hash(body: &serde_json::Value) -> String {
+    fn canonical(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String((*k).clone()).to_string());
+                    out.push(':');
+                    canonical(&map[*k], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut s = String::new();
+    canonical(body, &mut s);
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Keys whose first request is still running in this process: a retry
+/// that arrives meanwhile is told 409 instead of queueing behind it.
+#[derive(Default)]
+pub struct InFlight(Mutex<HashSet<String>>);
+
+/// Holds a key as in flight until dropped.
+pub struct InFlightGuard<'a> {
+    set: &'a InFlight,
+    key: String,
+}
+
+impl InFlight {
+    /// Claims `key`, or `None` if a request with it is already running.
+    pub fn claim(&self, key: String) -> Option<InFlightGuard<'_>> {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        set.insert(key.clone()).then(|| InFlightGuard { set: self, key })
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut set = self.set.0.lock().unwrap_or_else(|p| p.into_inner());
+        set.remove(&self.key);
+    }
+}
+
+/// The answer to a booking request: status and the exact body bytes.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub replayed: bool,
+}
+
+fn enterprise_may_book(
+    conn: &mut DbConnection,
+    enterprise_id: &str,
+    policy: &BookingPolicy,
+) -> Result<CreditClass, AppError> {
+    let e = enterprises::find(conn, enterprise_id)?.ok_or(AppError::NotFound)?;
+    let status: EnterpriseStatus = e.status.parse().map_err(AppError::internal)?;
+    if status != EnterpriseStatus::Verified {
+        return Err(Refusal::NotVerified { status: e.status }.into());
+    }
+    let credit: CreditClass = e.credit_class.parse().map_err(AppError::internal)?;
+    policy.check_credit(credit)?;
+    Ok(credit)
+}
+
+/// Checks that a slot fits the declaration and the timing rules.
+fn check_slot(
+    slot: &SlotRow,
+    declaration: &declarations::DeclarationRow,
+    credit: CreditClass,
+    policy: &BookingPolicy,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if slot.site_id != declaration.site_id || slot.mode != declaration.transport_mode {
+        return Err(Refusal::WrongSiteOrMode.into());
+    }
+    if slot.status != "open" {
+        return Err(Refusal::SlotClosed.into());
+    }
+    policy.check_timing(credit, now, slot.starts_at.and_utc())?;
+    Ok(())
+}
+
+/// Takes one place in a slot for an enterprise, within its share; the
+/// caller's transaction is rolled back on any refusal.
+fn take_place(
+    conn: &mut DbConnection,
+    slot_id: &str,
+    enterprise_id: &str,
+    policy: &BookingPolicy,
+) -> Result<(), AppError> {
+    if slots::take_place(conn, slot_id)? == 0 {
+        let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
+        return Err(if slot.status != "open" { Refusal::SlotClosed } else { Refusal::SlotFull }.into());
+    }
+    // The UPDATE above holds the slot's row lock until commit: the capacity
+    // and the enterprise's count read now cannot change under us.
+    let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
+    let limit = policy.share_limit(i64::from(slot.capacity));
+    let held = rows::active_in_slot_for(conn, slot_id, enterprise_id)?;
+    if held >= limit {
+        return Err(Refusal::ShareExceeded { limit }.into());
+    }
+    Ok(())
+}
+
+fn already_booked(e: DieselError) -> AppError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Refusal::AlreadyBooked.into(),
+        other => other.into(),
+    }
+}
+
+/// Books a slot for a declaration, in one transaction with its audit event,
+/// outbox event and idempotency record.
+#[allow(clippy::too_many_arguments)]
+pub fn book(
+    conn: &mut DbConnection,
+    who: &Principal,
+    declaration_id: &str,
+    slot_id: &str,
+    key: Option<&IdempotencyKey>,
+    policy: &BookingPolicy,
+    actor: &Actor,
+    clock: DateTime<Utc>,
+) -> Result<Answer, AppError> {
+    let enterprise_id = who.enterprise()?;
+    if let Some(k) = key {
+        if let Some(stored) = rows::find_key(conn, enterprise_id, &k.key)? {
+            if stored.request_hash != k.request_hash {
+                return Err(AppError::unprocessable(
+                    "idempotency-key-reused",
+                    "this Idempotency-Key was used with another request body",
+                ));
+            }
+            return Ok(Answer { status: stored.response_status as u16, body: stored.response_body, replayed: true });
+        }
+    }
+    let now = crate::db::now();
+    let credit = enterprise_may_book(conn, enterprise_id, policy)?;
+    // 1. The declaration (row lock first: see the module comment).
+    if !rows::lock_bookable_declaration(conn, declaration_id, enterprise_id)? {
+        let d = declarations::find(conn, declaration_id)?
+            .filter(|d| d.enterprise_id == enterprise_id)
+            .ok_or(AppError::NotFound)?;
+        return Err(Refusal::DeclarationState { status: d.status }.into());
+    }
+    let declaration = declarations::find(conn, declaration_id)?.ok_or(AppError::NotFound)?;
+    if rows::active_for_declaration(conn, declaration_id)?.is_some() {
+        return Err(Refusal::AlreadyBooked.into());
+    }
+    // 2. The slot.
+    let (slot, tz) = slots::find_with_zone(conn, slot_id)?.ok_or(AppError::NotFound)?;
+    check_slot(&slot, &declaration, credit, policy, clock)?;
+    take_place(conn, slot_id, enterprise_id, policy)?;
+    // 3. The booking.
+    let booking = BookingRow {
+        id: new_id(),
+        enterprise_id: enterprise_id.to_owned(),
+        declaration_id: declaration_id.to_owned(),
+        slot_id: slot_id.to_owned(),
+        status: BookingStatus::Confirmed.as_str().to_owned(),
+        created_by: who.user_id.clone(),
+        cancel_reason: None,
+        cancelled_by_role: None,
+        created_at: now,
+        updated_at: now,
+    };
+    rows::insert(conn, &booking).map_err(already_booked)?;
+    audit::append(
+        conn,
+        actor,
+        &Change {
+            entity_type: "booking",
+            entity_id: &booking.id,
+            action: "book",
+            from_state: None,
+            to_state: Some(BookingStatus::Confirmed.as_str()),
+            reason: None,
+        },
+        now,
+    )?;
+    let view = BookingView::new(booking, &slot, &tz);
+    outbox::booking_event(conn, "booking.confirmed", &view, now)?;
+    let body = serde_json::to_string(&view).map_err(|e| AppError::internal(format!("serialising booking: {e}")))?;
+    if let Some(k) = key {
+        rows::insert_key(
+            conn,
+            &IdempotencyRow {
+                enterprise_id: enterprise_id.to_owned(),
+                key: k.key.clone(),
+                request_hash: k.request_hash.clone(),
+                response_status: 201,
+                response_body: body.clone(),
+                created_at: now,
+                expires_at: now + Duration::hours(IDEMPOTENCY_RETENTION_HOURS),
+            },
+        )
+        .map_err(|e| match e {
+            // Another instance committed the same key first: let the client retry to get its answer.
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                AppError::conflict("idempotency-key-in-flight", "a request with this Idempotency-Key is in progress")
+            }
+            other => other.into(),
+        })?;
+    }
+    Ok(Answer { status: 201, body, replayed: false })
+}
+
+/// Cancels a booking that is `confirmed`, freeing its place exactly once.
+/// Two racing cancels: the guarded status change lets one through.
+fn cancel_one(
+    conn: &mut DbConnection,
+    booking: &BookingRow,
+    reason: Option<&str>,
+    by_role: &str,
+    event: &str,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    // Slot before booking (lock order). If the booking turns out to be
+    // cancelled already, the place is put back while we still hold the lock.
+    let released = slots::release_place(conn, &booking.slot_id)? == 1;
+    if rows::set_status(conn, &booking.id, "confirmed", "cancelled", reason, Some(by_role), now)? == 0 {
+        if released {
+            slots::restore_place(conn, &booking.slot_id)?;
+        }
+        return Ok(false);
+    }
+    audit::append(
+        conn,
+        actor,
+        &Change {
+            entity_type: "booking",
+            entity_id: &booking.id,
+            action: if event == "booking.displaced" { "displace" } else { "cancel" },
+            from_state: Some("confirmed"),
+            to_state: Some("cancelled"),
+            reason,
+        },
+        now,
+    )?;
+    let (slot, tz) = slots::find_with_zone(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+    let after = rows::find(conn, &booking.id)?.ok_or(AppError::NotFound)?;
+    outbox::booking_event(conn, event, &BookingView::new(after, &slot, &tz), now)?;
+    Ok(true)
+}
+
+/// Cancels a booking: a company before the cut-off, customs at any time
+/// with a reason.
+pub fn cancel(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &str,
+    reason: Option<&str>,
+    policy: &BookingPolicy,
+    actor: &Actor,
+    clock: DateTime<Utc>,
+) -> Result<BookingView, AppError> {
+    let now = crate::db::now();
+    let booking = visible(conn, who, id)?;
+    let status: BookingStatus = booking.status.parse().map_err(AppError::internal)?;
+    booking_transition(status, BookingAction::Cancel)?;
+    if who.role.is_company() {
+        let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+        policy.check_company_cancel(clock, slot.starts_at.and_utc())?;
+    } else if reason.is_none() {
+        return Err(AppError::field("reason", "required", "customs give a reason when they cancel a booking"));
+    }
+    rows::lock_declaration(conn, &booking.declaration_id)?;
+    if !cancel_one(conn, &booking, reason, who.role.as_str(), "booking.cancelled", actor, now)? {
+        return Err(Refusal::BookingState { action: "cancel", status: BookingStatus::Cancelled }.into());
+    }
+    view(conn, id)
+}
+
+/// Moves a booking to another slot: the new place is taken and the old one
+/// freed in one transaction, or nothing changes.
+pub fn reschedule(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &str,
+    new_slot_id: &str,
+    policy: &BookingPolicy,
+    actor: &Actor,
+    clock: DateTime<Utc>,
+) -> Result<BookingView, AppError> {
+    let now = crate::db::now();
+    let enterprise_id = who.enterprise()?.to_owned();
+    let booking = visible(conn, who, id)?;
+    let status: BookingStatus = booking.status.parse().map_err(AppError::internal)?;
+    booking_transition(status, BookingAction::Reschedule)?;
+    if booking.slot_id == new_slot_id {
+        return Err(Refusal::SameSlot.into());
+    }
+    let credit = enterprise_may_book(conn, &enterprise_id, policy)?;
+    let old_slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+    policy.check_company_cancel(clock, old_slot.starts_at.and_utc())?;
+    rows::lock_declaration(conn, &booking.declaration_id)?;
+    let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
+    let (new_slot, _) = slots::find_with_zone(conn, new_slot_id)?.ok_or(AppError::NotFound)?;
+    check_slot(&new_slot, &declaration, credit, policy, clock)?;
+    // Both slot rows in id order, so two opposite moves cannot deadlock.
+    if new_slot_id < booking.slot_id.as_str() {
+        take_place(conn, new_slot_id, &enterprise_id, policy)?;
+        slots::release_place(conn, &booking.slot_id)?;
+    } else {
+        slots::release_place(conn, &booking.slot_id)?;
+        take_place(conn, new_slot_id, &enterprise_id, policy)?;
+    }
+    if rows::move_slot(conn, id, &booking.slot_id, new_slot_id, now)? == 0 {
+        return Err(Refusal::BookingState { action: "reschedule", status }.into());
+    }
+    let from = booking.slot_id.clone();
+    audit::append(
+        conn,
+        actor,
+        &Change {
+            entity_type: "booking",
+            entity_id: id,
+            action: "reschedule",
+            from_state: Some(&from),
+            to_state: Some(new_slot_id),
+            reason: None,
+        },
+        now,
+    )?;
+    let v = view(conn, id)?;
+    outbox::booking_event(conn, "booking.rescheduled", &v, now)?;
+    Ok(v)
+}
+
+/// Gate actions by officers: check-in, complete, no-show.
+pub fn gate(
+    conn: &mut DbConnection,
+    id: &str,
+    action: BookingAction,
+    policy: &BookingPolicy,
+    actor: &Actor,
+    clock: DateTime<Utc>,
+) -> Result<BookingView, AppError> {
+    let now = crate::db::now();
+    let booking = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let from: BookingStatus = booking.status.parse().map_err(AppError::internal)?;
+    let to = booking_transition(from, action)?;
+    if action == BookingAction::NoShow {
+        let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+        policy.check_no_show(clock, slot.ends_at.and_utc())?;
+    }
+    // A no-show frees nothing: the slot's time is over. A completed
+    // clearance keeps its place too (it was used).
+    if rows::set_status(conn, id, from.as_str(), to.as_str(), None, None, now)? == 0 {
+        return Err(AppError::conflict("concurrent-change", "the booking changed meanwhile; retry"));
+    }
+    audit::append(
+        conn,
+        actor,
+        &Change {
+            entity_type: "booking",
+            entity_id: id,
+            action: action.as_str(),
+            from_state: Some(from.as_str()),
+            to_state: Some(to.as_str()),
+            reason: None,
+        },
+        now,
+    )?;
+    view(conn, id)
+}
 
 /// Cancels the active booking of a declaration that was rejected or
 /// cancelled, freeing its place. Returns whether there was one.
 pub fn cancel_for_declaration(
-    _conn: &mut DbConnection,
-    _declaration_id: &str,
-    _reason: &str,
-    _actor: &Actor,
-    _now: NaiveDateTime,
+    conn: &mut DbConnection,
+    declaration_id: &str,
+    reason: &str,
+    actor: &Actor,
+    now: NaiveDateTime,
 ) -> Result<bool, AppError> {
-    Ok(false)
+    let Some(booking) = rows::active_for_declaration(conn, declaration_id)? else {
+        return Ok(false);
+    };
+    if booking.status != BookingStatus::Confirmed.as_str() {
+        return Ok(false);
+    }
+    let role = actor.role.clone().unwrap_or_else(|| "system".into());
+    cancel_one(conn, &booking, Some(reason), &role, "booking.cancelled", actor, now)
+}
+
+/// Cancels the latest confirmed bookings of a slot until at most `keep`
+/// remain active; returns how many were displaced.
+pub fn displace(
+    conn: &mut DbConnection,
+    slot_id: &str,
+    keep: i32,
+    reason: Option<&str>,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
+    let excess = (slot.booked - keep).max(0) as usize;
+    let reason = reason.unwrap_or("displaced by customs: slot capacity reduced or slot closed");
+    let role = actor.role.clone().unwrap_or_else(|| "officer".into());
+    let mut displaced = 0;
+    for booking in rows::confirmed_in_slot_latest_first(conn, slot_id)?.into_iter().take(excess) {
+        if cancel_one(conn, &booking, Some(reason), &role, "booking.displaced", actor, now)? {
+            displaced += 1;
+        }
+    }
+    Ok(displaced)
+}
+
+/// Forgets idempotency keys older than their retention.
+pub fn prune_idempotency_keys(conn: &mut DbConnection, clock: DateTime<Utc>) -> Result<usize, AppError> {
+    Ok(rows::prune_keys(conn, clock.naive_utc())?)
 }

@@ -6,11 +6,13 @@ use chrono::{DateTime, Datelike, Utc};
 
 use crate::auth::Principal;
 use crate::db::audit::{self, Actor, Change};
-use crate::db::declarations::{self as rows, DeclarationData, DeclarationRow, ItemRow, NewDeclaration, TransitionFacts};
+use crate::db::declarations::{
+    self as rows, DeclarationData, DeclarationRow, ItemRow, NewDeclaration, TransitionFacts,
+};
 use crate::db::{new_id, sites, DbConnection};
 use crate::domain::declaration::{
-    declaration_number, ends_booking, transition, DeclarationAction, DeclarationInput, DeclarationKind, DeclarationPatch,
-    DeclarationStatus, ItemInput, Party, RiskLane, TransitionError, ValidDeclaration,
+    declaration_number, ends_booking, transition, DeclarationAction, DeclarationInput, DeclarationKind,
+    DeclarationPatch, DeclarationStatus, ItemInput, Party, RiskLane, TransitionError, ValidDeclaration,
 };
 use crate::domain::goods::{format_money, parse_currency};
 use crate::error::AppError;
@@ -284,7 +286,9 @@ pub fn act(
         }
         DeclarationAction::Claim => facts.assigned_officer_id = Some(who.user_id.clone()),
         DeclarationAction::Approve => {
-            let lane = input.risk_lane.ok_or_else(|| AppError::field("risk_lane", "required", "approval needs a risk lane"))?;
+            let lane = input
+                .risk_lane
+                .ok_or_else(|| AppError::field("risk_lane", "required", "approval needs a risk lane"))?;
             facts.risk_lane = Some(lane.as_str().to_owned());
         }
         DeclarationAction::Reject | DeclarationAction::RequestAmendment | DeclarationAction::Cancel => {

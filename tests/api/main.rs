@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bookings;
+mod declarations;
 mod helpers;
 mod identity;
 mod platform;

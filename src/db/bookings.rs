@@ -1,0 +1,186 @@
+//! The `bookings` and `idempotency_keys` tables. Status changes are guarded
+//! (`WHERE status = …`), so that of two racing cancels exactly one wins
+//! and frees the place.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{bookings, clearance_slots, declarations, idempotency_keys};
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = bookings)]
+pub struct BookingRow {
+    pub id: String,
+    pub enterprise_id: String,
+    pub declaration_id: String,
+    pub slot_id: String,
+    pub status: String,
+    pub created_by: String,
+    pub cancel_reason: Option<String>,
+    pub cancelled_by_role: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &BookingRow) -> QueryResult<usize> {
+    diesel::insert_into(bookings::table).values(row.clone()).execute(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<BookingRow>> {
+    bookings::table.find(id).select(BookingRow::as_select()).first(conn).optional()
+}
+
+/// The declaration's active booking, if any.
+pub fn active_for_declaration(conn: &mut DbConnection, declaration_id: &str) -> QueryResult<Option<BookingRow>> {
+    bookings::table
+        .filter(bookings::declaration_id.eq(declaration_id))
+        .filter(bookings::status.eq_any(["confirmed", "checked_in"]))
+        .select(BookingRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Active bookings an enterprise holds in a slot. Read after the slot's
+/// guarded UPDATE in the same transaction: that row lock (or SQLite's one
+/// writer) keeps every other booking of the slot out until commit.
+pub fn active_in_slot_for(conn: &mut DbConnection, slot_id: &str, enterprise_id: &str) -> QueryResult<i64> {
+    bookings::table
+        .filter(bookings::slot_id.eq(slot_id))
+        .filter(bookings::enterprise_id.eq(enterprise_id))
+        .filter(bookings::status.eq_any(["confirmed", "checked_in"]))
+        .count()
+        .get_result(conn)
+}
+
+/// Confirmed bookings of a slot, latest first (the first to be displaced).
+pub fn confirmed_in_slot_latest_first(conn: &mut DbConnection, slot_id: &str) -> QueryResult<Vec<BookingRow>> {
+    bookings::table
+        .filter(bookings::slot_id.eq(slot_id))
+        .filter(bookings::status.eq("confirmed"))
+        .order(bookings::id.desc())
+        .select(BookingRow::as_select())
+        .load(conn)
+}
+
+/// Moves a booking from `from` to `to` status; 0 rows = it was not in `from`.
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+    reason: Option<&str>,
+    by_role: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(bookings::table.filter(bookings::id.eq(id)).filter(bookings::status.eq(from)))
+        .set((
+            bookings::status.eq(to),
+            bookings::cancel_reason.eq(reason),
+            bookings::cancelled_by_role.eq(by_role),
+            bookings::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Moves a confirmed booking from one slot to another; 0 rows = it is no
+/// longer confirmed on `from_slot`.
+pub fn move_slot(
+    conn: &mut DbConnection,
+    id: &str,
+    from_slot: &str,
+    to_slot: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        bookings::table
+            .filter(bookings::id.eq(id))
+            .filter(bookings::slot_id.eq(from_slot))
+            .filter(bookings::status.eq("confirmed")),
+    )
+    .set((bookings::slot_id.eq(to_slot), bookings::updated_at.eq(now)))
+    .execute(conn)
+}
+
+/// A page of bookings (company: its own; customs: by site/slot), id order.
+#[derive(Debug, Clone, Default)]
+pub struct BookingFilter {
+    pub enterprise_id: Option<String>,
+    pub slot_id: Option<String>,
+    pub site_id: Option<String>,
+    pub declaration_id: Option<String>,
+    pub status: Option<String>,
+    pub limit: i64,
+}
+
+pub fn list(conn: &mut DbConnection, f: &BookingFilter, after: Option<&str>) -> QueryResult<Vec<BookingRow>> {
+    let mut q = bookings::table.inner_join(clearance_slots::table).select(BookingRow::as_select()).into_boxed();
+    if let Some(e) = &f.enterprise_id {
+        q = q.filter(bookings::enterprise_id.eq(e.clone()));
+    }
+    if let Some(s) = &f.slot_id {
+        q = q.filter(bookings::slot_id.eq(s.clone()));
+    }
+    if let Some(s) = &f.site_id {
+        q = q.filter(clearance_slots::site_id.eq(s.clone()));
+    }
+    if let Some(d) = &f.declaration_id {
+        q = q.filter(bookings::declaration_id.eq(d.clone()));
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(bookings::status.eq(s.clone()));
+    }
+    if let Some(a) = after {
+        q = q.filter(bookings::id.gt(a.to_owned()));
+    }
+    q.order(bookings::id.asc()).limit(f.limit).load(conn)
+}
+
+/// Takes the declaration's row lock if it belongs to the enterprise and
+/// is in a bookable state; false otherwise. Declarations are locked before
+/// slots and slots before bookings, everywhere, so no two transactions
+/// wait on each other in a cycle.
+pub fn lock_bookable_declaration(conn: &mut DbConnection, id: &str, enterprise_id: &str) -> QueryResult<bool> {
+    diesel::update(
+        declarations::table
+            .filter(declarations::id.eq(id))
+            .filter(declarations::enterprise_id.eq(enterprise_id))
+            .filter(declarations::status.eq_any(["submitted", "under_review", "approved"])),
+    )
+    .set(declarations::updated_at.eq(declarations::updated_at))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Takes the declaration's row lock (see `lock_bookable_declaration`).
+pub fn lock_declaration(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    diesel::update(declarations::table.filter(declarations::id.eq(id)))
+        .set(declarations::updated_at.eq(declarations::updated_at))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyRow {
+    pub enterprise_id: String,
+    pub key: String,
+    pub request_hash: String,
+    pub response_status: i32,
+    pub response_body: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn find_key(conn: &mut DbConnection, enterprise_id: &str, key: &str) -> QueryResult<Option<IdempotencyRow>> {
+    idempotency_keys::table.find((enterprise_id, key)).select(IdempotencyRow::as_select()).first(conn).optional()
+}
+
+pub fn insert_key(conn: &mut DbConnection, row: &IdempotencyRow) -> QueryResult<usize> {
+    diesel::insert_into(idempotency_keys::table).values(row.clone()).execute(conn)
+}
+
+/// Forgets keys past their retention; returns how many.
+pub fn prune_keys(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::expires_at.lt(now))).execute(conn)
+}
