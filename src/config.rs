@@ -88,6 +88,7 @@ pub struct Settings {
     pub slots: SlotSettings,
     pub booking: BookingSettings,
     pub demo: DemoSettings,
+    pub webhooks: WebhookSettings,
 }
 
 fn default_profile() -> Profile {
@@ -168,6 +169,18 @@ pub struct BookingSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    pub worker_enabled: bool,
+    pub poll_interval_ms: u64,
+    pub max_attempts: i32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    pub request_timeout_secs: u64,
+    pub lease_secs: i64,
+    pub allow_private_targets: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct DemoSettings {
     pub seed_on_start: bool,
 }
@@ -219,6 +232,9 @@ impl Settings {
         }
         if self.booking.max_share_percent <= 0 || self.booking.max_share_percent > 100 {
             bail!("booking.max_share_percent must be within 1..=100");
+        }
+        if self.profile.is_production() && self.webhooks.allow_private_targets {
+            bail!("webhooks.allow_private_targets must stay false in production (SSRF)");
         }
         if self.slots.horizon_days == 0 || self.slots.horizon_days > 366 {
             bail!("slots.horizon_days must be within 1..=366");

@@ -7,6 +7,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::db::connection::RunError;
 
@@ -16,7 +17,8 @@ pub const PROBLEM_BASE: &str = "https://clearway.example/problems/";
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One field that broke a rule.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(example = json!({"field": "items[0].hs_code", "code": "format", "message": "hs_code has 6 to 10 digits"}))]
 pub struct FieldError {
     /// JSON path of the field, e.g. `items[2].hs_code`.
     pub field: String,
@@ -153,14 +155,30 @@ impl AppError {
     }
 }
 
-/// Body of every error response.
-#[derive(Debug, Serialize)]
+/// Body of every error response: an RFC 9457 problem detail, sent as
+/// `application/problem+json`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "https://clearway.example/problems/validation",
+    "title": "Invalid input",
+    "status": 422,
+    "detail": "1 field(s) are invalid",
+    "errors": [{"field": "invoice_total", "code": "sum", "message": "the items' values must sum to the invoice total"}]
+}))]
 pub struct Problem {
+    /// URI of the problem type: `https://clearway.example/problems/` plus a slug
+    /// such as `not-found`, `validation`, `slot-full` or `illegal-transition`.
     #[serde(rename = "type")]
+    #[schema(format = "uri")]
     pub type_: String,
+    /// Short summary of the problem type.
     pub title: String,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
+    /// What went wrong with this request.
     pub detail: String,
+    /// The fields that broke a rule (validation errors, 422 only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
 }

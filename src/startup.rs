@@ -40,6 +40,7 @@ impl Application {
         .await
         .context("start-up task failed")??;
 
+        crate::metrics::handle();
         let state = web::Data::new(AppState::new(settings.clone(), db)?);
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
@@ -84,6 +85,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -
             .configure(crate::api::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
             .wrap(ErrorHandlers::new().default_handler(ensure_problem_json))
+            .wrap(actix_web::middleware::from_fn(crate::metrics::track_http))
             .wrap(actix_web::middleware::from_fn(request_id_header))
             .wrap(TracingLogger::default())
     })

@@ -1,36 +1,53 @@
 //! `/audit`: officers read the trail and verify its hash chains.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::Endpoint;
 use crate::auth::Officer;
 use crate::db::audit::{self, AuditEventRow, BrokenLink};
 use crate::error::AppResult;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/audit").route(web::get().to(list)))
-        .service(web::resource("/audit/verify").route(web::get().to(verify)));
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/audit", |r| r.to(list)),
+        Endpoint::new(Method::GET, "/audit/verify", |r| r.to(verify)),
+    ]
 }
 
+super::pagination::page_schema!(AuditEventPage, AuditEventView, "One page of audit events.");
+
 /// One audit event as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
 pub struct AuditEventView {
     pub id: String,
+    /// `enterprise`, `declaration`, `booking` or `slot`.
+    #[schema(example = "declaration")]
     pub entity_type: String,
     pub entity_id: String,
+    /// Position in the entity's chain, from 1.
     pub seq: i64,
     pub occurred_at: DateTime<Utc>,
+    /// Who; `null` for the system or a self-registration.
     pub actor_id: Option<String>,
     pub actor_role: Option<String>,
+    #[schema(example = "submit")]
     pub action: String,
     pub from_state: Option<String>,
     pub to_state: Option<String>,
     pub reason: Option<String>,
+    /// The `X-Request-Id` of the request that made the change.
     pub request_id: Option<String>,
+    /// Hash of the previous event of the same entity (hex).
     pub prev_hash: String,
+    /// Hash of this event (hex), chained over `prev_hash`.
     pub hash: String,
 }
 
@@ -55,18 +72,41 @@ impl From<AuditEventRow> for AuditEventView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only events of this entity type.
     entity_type: Option<String>,
+    /// Only events of this entity.
     entity_id: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page, with the same filters.
+    cursor: Option<String>,
 }
 
+/// List audit events (officers), in id (time) order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "list_audit_events",
+    tag = "audit",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of audit events", body = AuditEventPage),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let limit = q.page.limit()?;
-    let after = q.page.after()?;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let limit = page.limit()?;
+    let after = page.after()?;
     let rows = state
         .db
         .read(move |conn| {
@@ -76,18 +116,52 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id.clone(), AuditEventView::from)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VerifyQuery {
+    /// Only the chains of this entity type.
     entity_type: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// Result of verifying the hash chains.
+#[derive(Debug, Serialize, ToSchema)]
 struct VerifyReport {
+    /// Every chain is intact.
     valid: bool,
     events_checked: u64,
+    /// The first broken link found, if any.
+    #[schema(value_type = Option<BrokenLinkDoc>)]
     first_broken: Option<BrokenLink>,
 }
 
+/// A broken link of a hash chain: the schema of `db::audit::BrokenLink`,
+/// which the tests hold to the same fields.
+#[derive(ToSchema)]
+#[schema(as = BrokenLink)]
+pub struct BrokenLinkDoc {
+    pub entity_type: String,
+    pub entity_id: String,
+    pub seq: i64,
+    pub event_id: String,
+    /// What is wrong, e.g. `event content does not match its hash`.
+    pub problem: String,
+}
+
+/// Verify the audit trail's hash chains (officers): detects tampering.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    operation_id = "verify_audit_chains",
+    tag = "audit",
+    security(("bearer" = [])),
+    params(VerifyQuery),
+    responses(
+        (status = 200, description = "The verification report", body = VerifyReport),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    ),
+)]
 async fn verify(state: web::Data<AppState>, _who: Officer, q: web::Query<VerifyQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let (checked, broken) = state.db.read(move |conn| audit::verify(conn, q.entity_type.as_deref())).await?;

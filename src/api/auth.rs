@@ -1,44 +1,62 @@
 //! `/auth/*` and `/me`: registration, sign-in, token rotation, sign-out.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::enterprises::EnterpriseView;
 use super::json::ApiJson;
+use super::openapi as doc;
 use super::users::UserView;
+use super::Endpoint;
 use crate::auth::AnyUser;
 use crate::domain::identity::{check_password, parse_country, Email, Role};
 use crate::domain::registration_code::parse_registration_code;
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::identity::{self, Registration, Rotation};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/auth/register").route(web::post().to(register)))
-        .service(web::resource("/auth/login").route(web::post().to(login)))
-        .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
-        .service(web::resource("/auth/logout").route(web::post().to(logout)))
-        .service(web::resource("/me").route(web::get().to(me)));
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::POST, "/auth/register", |r| r.to(register)),
+        Endpoint::new(Method::POST, "/auth/login", |r| r.to(login)),
+        Endpoint::new(Method::POST, "/auth/refresh", |r| r.to(refresh)),
+        Endpoint::new(Method::POST, "/auth/logout", |r| r.to(logout)),
+        Endpoint::new(Method::GET, "/me", |r| r.to(me)),
+    ]
 }
 
-#[derive(Debug, Deserialize)]
+/// A company registers itself: the enterprise and its first `company_admin`.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     pub enterprise: RegisterEnterprise,
     pub admin: NewAccount,
 }
 
-#[derive(Debug, Deserialize)]
+/// The enterprise being registered.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterEnterprise {
+    /// Legal name, 1 to 300 characters.
     pub name: String,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "CN")]
     pub country: String,
+    /// For CN a Unified Social Credit Code (18 characters, GB 32100-2015 check
+    /// character); otherwise an EORI-shaped code. Unique.
+    #[schema(example = "91350100M000100Y43")]
     pub registration_code: String,
 }
 
 /// Email, password and name of a new account.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewAccount {
+    #[schema(format = Email)]
     pub email: String,
+    /// At least 12 characters, not too common, not the email or name.
+    #[schema(format = Password)]
     pub password: String,
+    /// 1 to 200 characters.
     pub display_name: String,
 }
 
@@ -61,12 +79,39 @@ pub fn validate_account(acc: &NewAccount, prefix: &str, errors: &mut FieldErrors
     email
 }
 
-#[derive(Debug, Serialize)]
+/// The registered enterprise (`pending` until an officer verifies it) and its admin.
+#[derive(Debug, Serialize, ToSchema)]
 struct RegisterResponse {
     enterprise: EnterpriseView,
     user: UserView,
 }
 
+/// Register a company: its enterprise and first company_admin user.
+///
+/// The enterprise stays `pending` until an officer verifies it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    operation_id = "register",
+    tag = "auth",
+    request_body(
+        content = RegisterRequest,
+        example = json!({
+            "enterprise": {"name": "Kashgar Silk Road Trading Co., Ltd.", "country": "CN",
+                "registration_code": "91350100M000100Y43"},
+            "admin": {"email": "admin@kashgar-trading.example", "password": "Correct-Horse-Battery-9271",
+                "display_name": "Aygul Tursun"}
+        }),
+    ),
+    responses(
+        (status = 201, description = "Registered", body = RegisterResponse),
+        (status = 400, response = doc::BadRequest),
+        (status = 409, description = "Registration code or email already taken", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -104,18 +149,27 @@ async fn register(
     Ok(HttpResponse::Created().json(RegisterResponse { enterprise: enterprise.into(), user: user.into() }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Credentials.
+#[derive(Debug, Deserialize, ToSchema)]
 struct LoginRequest {
+    #[schema(format = Email)]
     email: String,
+    #[schema(format = Password)]
     password: String,
 }
 
 /// Answer of login and refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// JWT to send as `Authorization: Bearer <access_token>`.
     access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
     token_type: &'static str,
+    /// Lifetime of the access token in seconds.
+    #[schema(example = 900)]
     expires_in: i64,
+    /// Opaque; exchange it at `/auth/refresh` (rotated on use) or revoke it at `/auth/logout`.
     refresh_token: String,
 }
 
@@ -126,6 +180,27 @@ fn client_ip(req: &HttpRequest) -> String {
     req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
+/// Sign in: exchange email and password for an access and a refresh token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    operation_id = "login",
+    tag = "auth",
+    request_body(
+        content = LoginRequest,
+        example = json!({"email": "admin@kashgar-trading.example", "password": "Correct-Horse-Battery-9271"}),
+    ),
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, description = "Wrong email or password", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+        (status = 429, response = doc::TooManyRequests),
+    ),
+)]
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -176,11 +251,31 @@ fn token_response(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A refresh token.
+#[derive(Debug, Deserialize, ToSchema)]
 struct RefreshRequest {
     refresh_token: String,
 }
 
+/// Rotate a refresh token: a new token pair; the old refresh token is used up.
+///
+/// Reusing a used refresh token revokes that whole session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    operation_id = "refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, description = "Used, revoked, expired or unknown refresh token", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn refresh(state: web::Data<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> AppResult<HttpResponse> {
     let ttl_days = state.settings.auth.refresh_token_ttl_days;
     if body.refresh_token.len() > 200 {
@@ -196,6 +291,23 @@ async fn refresh(state: web::Data<AppState>, ApiJson(body): ApiJson<RefreshReque
     }
 }
 
+/// Sign out: revoke a refresh token of the signed-in user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    operation_id = "logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn logout(
     state: web::Data<AppState>,
     who: AnyUser,
@@ -206,15 +318,30 @@ async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Serialize)]
+/// The signed-in user.
+#[derive(Debug, Serialize, ToSchema)]
 struct MeResponse {
     id: String,
     email: String,
+    /// `company_admin`, `company_clerk`, `officer` or `supervisor`.
     role: String,
+    /// The user's enterprise; `null` for customs accounts.
     enterprise_id: Option<String>,
     display_name: String,
 }
 
+/// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    operation_id = "get_me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = MeResponse),
+        (status = 401, response = doc::Unauthorized),
+    ),
+)]
 async fn me(state: web::Data<AppState>, who: AnyUser) -> AppResult<HttpResponse> {
     let id = who.user_id.clone();
     let user = state

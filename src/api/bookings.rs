@@ -1,33 +1,79 @@
 //! `/bookings`: companies book, cancel and move clearance slots; officers
 //! run the gate (check-in, complete, no-show).
 
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::json::{parse, ApiJson};
+use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::Endpoint;
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::db::bookings::{self as rows, BookingFilter};
 use crate::domain::booking_policy::{BookingAction, BookingStatus};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::bookings::{self as svc, IdempotencyKey};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/bookings").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/bookings/{id}").route(web::get().to(get)))
-        .service(web::resource("/bookings/{id}/cancel").route(web::post().to(cancel)))
-        .service(web::resource("/bookings/{id}/reschedule").route(web::post().to(reschedule)))
-        .service(web::resource("/bookings/{id}/check-in").route(web::post().to(check_in)))
-        .service(web::resource("/bookings/{id}/complete").route(web::post().to(complete)))
-        .service(web::resource("/bookings/{id}/no-show").route(web::post().to(no_show)));
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/bookings", |r| r.to(list)),
+        Endpoint::new(Method::POST, "/bookings", |r| r.to(create)),
+        Endpoint::new(Method::GET, "/bookings/{id}", |r| r.to(get)),
+        Endpoint::new(Method::POST, "/bookings/{id}/cancel", |r| r.to(cancel)),
+        Endpoint::new(Method::POST, "/bookings/{id}/reschedule", |r| r.to(reschedule)),
+        Endpoint::new(Method::POST, "/bookings/{id}/check-in", |r| r.to(check_in)),
+        Endpoint::new(Method::POST, "/bookings/{id}/complete", |r| r.to(complete)),
+        Endpoint::new(Method::POST, "/bookings/{id}/no-show", |r| r.to(no_show)),
+    ]
 }
 
-#[derive(Debug, Deserialize)]
+super::pagination::page_schema!(BookingPage, BookingDoc, "One page of bookings.");
+
+/// A booking as the API shows it: the schema of
+/// `services::bookings::BookingView` (also what a replay returns), which the
+/// tests hold to the same fields.
+#[derive(ToSchema)]
+#[schema(as = Booking)]
+pub struct BookingDoc {
+    pub id: String,
+    /// `confirmed`, `checked_in`, `completed`, `cancelled` or `no_show`.
+    #[schema(example = "confirmed")]
+    pub status: String,
+    pub slot_id: String,
+    pub declaration_id: String,
+    pub enterprise_id: String,
+    /// The slot's site.
+    pub site_id: String,
+    /// The slot's transport mode.
+    #[schema(example = "road")]
+    pub mode: String,
+    /// The slot's start, UTC.
+    pub starts_at: DateTime<Utc>,
+    /// The slot's end, UTC.
+    pub ends_at: DateTime<Utc>,
+    /// The slot's start with the site's UTC offset.
+    pub starts_at_local: DateTime<FixedOffset>,
+    /// The slot's end with the site's UTC offset.
+    pub ends_at_local: DateTime<FixedOffset>,
+    /// Why it was cancelled (by the company, by customs, or displaced).
+    pub cancel_reason: Option<String>,
+    /// Role of who cancelled it.
+    pub cancelled_by_role: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Book one slot for one declaration.
+#[derive(Debug, Deserialize, ToSchema)]
 struct NewBooking {
+    /// A `submitted`, `under_review` or `approved` declaration of the caller's
+    /// enterprise, without an active booking.
     declaration_id: String,
+    /// An open slot at the declaration's site and transport mode.
     slot_id: String,
 }
 
@@ -49,6 +95,43 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
     Ok(Some(key.to_owned()))
 }
 
+/// Book a slot for a declaration (company users of a verified enterprise).
+///
+/// Send an `Idempotency-Key` to retry safely: a retry with the same key and
+/// body answers the first status and body and books nothing more.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings",
+    operation_id = "create_booking",
+    tag = "bookings",
+    security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Optional, recommended: 1 to 255 visible ASCII characters, unique per intended booking \
+                (scoped to the enterprise, kept at least 24 hours)",
+            example = "b1d7c8e2-booking-0001"),
+    ),
+    request_body(
+        content = NewBooking,
+        example = json!({"declaration_id": "0190f7a3-1b2c-7e44-8a9b-0c1d2e3f4a5b",
+            "slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8b"}),
+    ),
+    responses(
+        (status = 201, description = "Booked (or the replay of a booking made with the same key and body)",
+            body = BookingDoc,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answer is a replay"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "Not a company user, or the enterprise is not verified, is suspended or is discredited", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Slot full or closed, the enterprise's share reached, the declaration already booked \
+            or not bookable, or a request with this Idempotency-Key still in progress", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, description = "Invalid input, too late or too early to book, wrong site or mode, \
+            or the Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -81,7 +164,18 @@ async fn create(
         .write(move |conn| {
             svc::book(conn, &principal, &body.declaration_id, &body.slot_id, key.as_ref(), &policy, &actor, Utc::now())
         })
-        .await?;
+        .await
+        .map_err(AppError::from);
+    match &answer {
+        Ok(a) if !a.replayed => crate::metrics::booking_created(),
+        Ok(_) => {}
+        Err(AppError::Refused(r)) => crate::metrics::booking_refused(r.kind()),
+        Err(AppError::Conflict { kind, .. }) | Err(AppError::Unprocessable { kind, .. }) => {
+            crate::metrics::booking_refused(kind)
+        }
+        Err(_) => {}
+    }
+    let answer = answer?;
     let status = actix_web::http::StatusCode::from_u16(answer.status).unwrap_or(actix_web::http::StatusCode::CREATED);
     let mut resp = HttpResponse::build(status);
     resp.insert_header((header::CONTENT_TYPE, "application/json"));
@@ -91,6 +185,20 @@ async fn create(
     Ok(resp.body(answer.body))
 }
 
+/// One booking; a company sees only its own.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings/{id}",
+    operation_id = "get_booking",
+    tag = "bookings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Booking id")),
+    responses(
+        (status = 200, description = "The booking", body = BookingDoc),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let principal = who.0;
@@ -104,16 +212,39 @@ async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) 
     Ok(HttpResponse::Ok().json(v))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only bookings of this slot.
     slot_id: Option<String>,
+    /// Only bookings at this site.
     site_id: Option<String>,
+    /// Only bookings of this declaration.
     declaration_id: Option<String>,
+    /// Only bookings in this status.
     status: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page, with the same filters.
     cursor: Option<String>,
 }
 
+/// List bookings (a company: its own), in creation order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings",
+    operation_id = "list_bookings",
+    tag = "bookings",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of bookings", body = BookingPage),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let page = PageQuery { limit: q.limit, cursor: q.cursor };
@@ -149,11 +280,33 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Optional body of a cancellation.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = BookingCancellation)]
 struct ReasonBody {
+    /// Why, up to 1000 characters.
     reason: Option<String>,
 }
 
+/// Cancel a booking and free its place: a company its own (until the cancel
+/// cut-off), customs any (with a reason).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/cancel",
+    operation_id = "cancel_booking",
+    tag = "bookings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Booking id")),
+    request_body(content = Option<ReasonBody>, description = "Optional", example = json!({"reason": "truck delayed at the border"})),
+    responses(
+        (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Not cancellable in its current status", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Past the cancel cut-off, or an invalid reason", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 async fn cancel(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -176,11 +329,34 @@ async fn cancel(
     Ok(HttpResponse::Ok().json(v))
 }
 
-#[derive(Debug, Deserialize)]
+/// The slot to move to.
+#[derive(Debug, Deserialize, ToSchema)]
 struct RescheduleBody {
     slot_id: String,
 }
 
+/// Move a booking to another slot, atomically: the new place is taken and the
+/// old freed, or nothing changes (company users).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/reschedule",
+    operation_id = "reschedule_booking",
+    tag = "bookings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Booking id")),
+    request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"})),
+    responses(
+        (status = 200, description = "The booking on its new slot", body = BookingDoc),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "New slot full or closed, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, description = "Too late or too early for the new slot, the same slot, or a wrong site or mode", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 async fn reschedule(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -212,6 +388,22 @@ async fn gate_action(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Check a confirmed booking in at the gate (officers).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/check-in",
+    operation_id = "check_in_booking",
+    tag = "bookings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Booking id")),
+    responses(
+        (status = 200, description = "The booking, `checked_in`", body = BookingDoc),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 async fn check_in(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -221,6 +413,22 @@ async fn check_in(
     gate_action(req, state, who, path.into_inner(), BookingAction::CheckIn).await
 }
 
+/// Complete a checked_in booking (officers).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/complete",
+    operation_id = "complete_booking",
+    tag = "bookings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Booking id")),
+    responses(
+        (status = 200, description = "The booking, `completed`", body = BookingDoc),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Not `checked_in`", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 async fn complete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -230,6 +438,23 @@ async fn complete(
     gate_action(req, state, who, path.into_inner(), BookingAction::Complete).await
 }
 
+/// Mark a confirmed booking as a no-show once its slot has ended (officers).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/no-show",
+    operation_id = "no_show_booking",
+    tag = "bookings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Booking id")),
+    responses(
+        (status = 200, description = "The booking, `no_show`", body = BookingDoc),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "The slot has not ended yet", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 async fn no_show(
     req: HttpRequest,
     state: web::Data<AppState>,

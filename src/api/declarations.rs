@@ -1,75 +1,119 @@
 //! `/declarations`: companies file and edit, officers review. Status
 //! changes are POSTs to action sub-resources.
 
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::audit::AuditEventView;
 use super::json::ApiJson;
+use super::openapi as doc;
 use super::pagination::{decode_cursor, Page, PageQuery};
+use super::Endpoint;
 use crate::auth::{AnyUser, CompanyUser, Officer, Principal};
 use crate::db::declarations::{self as rows, DeclarationFilter, DeclarationRow, ItemRow};
 use crate::domain::declaration::{
     validate, DeclarationAction, DeclarationInput, DeclarationKind, DeclarationPatch, DeclarationStatus, RiskLane,
 };
 use crate::domain::goods::{format_money, parse_currency};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::declarations::{self as svc, ActionInput, Full};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/declarations").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/declarations/{id}").route(web::get().to(get)).route(web::patch().to(edit)))
-        .service(web::resource("/declarations/{id}/history").route(web::get().to(history)))
-        .service(web::resource("/declarations/{id}/submit").route(web::post().to(submit)))
-        .service(web::resource("/declarations/{id}/cancel").route(web::post().to(cancel)))
-        .service(web::resource("/declarations/{id}/review").route(web::post().to(review)))
-        .service(web::resource("/declarations/{id}/approve").route(web::post().to(approve)))
-        .service(web::resource("/declarations/{id}/reject").route(web::post().to(reject)))
-        .service(web::resource("/declarations/{id}/request-amendment").route(web::post().to(request_amendment)))
-        .service(web::resource("/declarations/{id}/release").route(web::post().to(release)));
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/declarations", |r| r.to(list)),
+        Endpoint::new(Method::POST, "/declarations", |r| r.to(create)),
+        Endpoint::new(Method::GET, "/declarations/{id}", |r| r.to(get)),
+        Endpoint::new(Method::PATCH, "/declarations/{id}", |r| r.to(edit)),
+        Endpoint::new(Method::GET, "/declarations/{id}/history", |r| r.to(history)),
+        Endpoint::new(Method::POST, "/declarations/{id}/submit", |r| r.to(submit)),
+        Endpoint::new(Method::POST, "/declarations/{id}/cancel", |r| r.to(cancel)),
+        Endpoint::new(Method::POST, "/declarations/{id}/review", |r| r.to(review)),
+        Endpoint::new(Method::POST, "/declarations/{id}/approve", |r| r.to(approve)),
+        Endpoint::new(Method::POST, "/declarations/{id}/reject", |r| r.to(reject)),
+        Endpoint::new(Method::POST, "/declarations/{id}/request-amendment", |r| r.to(request_amendment)),
+        Endpoint::new(Method::POST, "/declarations/{id}/release", |r| r.to(release)),
+    ]
 }
 
+super::pagination::page_schema!(DeclarationPage, DeclarationView, "One page of declarations (without their items).");
+
 /// One item line as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeclarationItem)]
 pub struct ItemView {
+    /// 1-based position in the declaration.
     pub line_no: i32,
+    #[schema(example = "8471300000")]
     pub hs_code: String,
     pub description: String,
+    /// Decimal string.
+    #[schema(example = "120")]
     pub quantity: String,
+    #[schema(example = "PCE")]
     pub unit: String,
+    /// Decimal string, kilograms.
+    #[schema(example = "240.500")]
     pub net_mass_kg: String,
+    /// Decimal string in the declaration's currency.
+    #[schema(example = "1250.00")]
     pub value: String,
+    /// ISO 3166-1 alpha-2.
     pub origin_country: String,
 }
 
 /// A declaration as the API shows it; money and masses are decimal strings.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Declaration)]
 pub struct DeclarationView {
     pub id: String,
+    /// Assigned at submission: site code + year + `I`/`E`/`T` + serial.
     pub number: Option<String>,
     pub enterprise_id: String,
+    /// `import`, `export` or `transit`.
+    #[schema(example = "import")]
     pub kind: String,
     pub site_id: String,
+    /// `road`, `rail` or `air`.
+    #[schema(example = "road")]
     pub transport_mode: String,
     pub consignor: String,
     pub consignee: String,
+    /// ISO 3166-1 alpha-2.
     pub origin_country: String,
+    /// ISO 3166-1 alpha-2.
     pub destination_country: String,
+    /// ISO 4217.
+    #[schema(example = "USD")]
     pub currency: String,
+    /// Incoterms 2020.
+    #[schema(example = "FCA")]
     pub incoterm: String,
+    /// Decimal string in `currency`; the items' values sum to it.
+    #[schema(example = "1250.00")]
     pub invoice_total: String,
+    /// Decimal string, kilograms.
+    #[schema(example = "260.000")]
     pub gross_mass_kg: String,
+    /// `draft`, `submitted`, `under_review`, `amendment_requested`, `approved`,
+    /// `released`, `rejected` or `cancelled`.
+    #[schema(example = "draft")]
     pub status: String,
+    /// `green`, `yellow` or `red`; set on approval.
     pub risk_lane: Option<String>,
+    /// The officer who claimed it for review.
     pub assigned_officer_id: Option<String>,
+    /// Reason of the last rejection, amendment request or cancellation.
     pub status_reason: Option<String>,
+    /// Version for `If-Match`; also the `ETag`.
     pub version: i32,
     pub submitted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Item lines; absent in lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<ItemView>>,
 }
@@ -130,6 +174,35 @@ fn respond(status: actix_web::http::StatusCode, (row, items): Full) -> HttpRespo
     HttpResponse::build(status).insert_header((header::ETAG, tag)).json(DeclarationView::new(row, Some(items)))
 }
 
+/// File a new declaration, as a draft (company users).
+#[utoipa::path(
+    post,
+    path = "/api/v1/declarations",
+    operation_id = "create_declaration",
+    tag = "declarations",
+    security(("bearer" = [])),
+    request_body(
+        content = DeclarationInput,
+        example = json!({
+            "kind": "import", "site_id": "0190f7a2-5c1e-7d33-9b7e-3f6a1c2d4e5f", "transport_mode": "road",
+            "consignor": "Almaty Electronics LLP", "consignee": "Kashgar Silk Road Trading Co., Ltd.",
+            "origin_country": "KZ", "destination_country": "CN", "currency": "USD", "incoterm": "FCA",
+            "invoice_total": "1250.00", "gross_mass_kg": "260.000",
+            "items": [{"hs_code": "8471300000", "description": "Laptop computers", "quantity": "120",
+                "unit": "PCE", "net_mass_kg": "240.500", "value": "1250.00", "origin_country": "KZ"}]
+        }),
+    ),
+    responses(
+        (status = 201, description = "The new draft", body = DeclarationView,
+            headers(("ETag" = String, description = "The version, for `If-Match`"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -143,6 +216,21 @@ async fn create(
     Ok(respond(actix_web::http::StatusCode::CREATED, full))
 }
 
+/// One declaration with its items; a company sees only its own.
+#[utoipa::path(
+    get,
+    path = "/api/v1/declarations/{id}",
+    operation_id = "get_declaration",
+    tag = "declarations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Declaration id")),
+    responses(
+        (status = 200, description = "The declaration", body = DeclarationView,
+            headers(("ETag" = String, description = "The version, for `If-Match`"))),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let principal = who.0;
@@ -169,6 +257,35 @@ fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
         .map_err(|_| AppError::PreconditionFailed("If-Match does not match the current version".into()))
 }
 
+/// Edit a draft or amendment_requested declaration (its enterprise's users).
+///
+/// Present fields replace the stored ones; `items` replaces the whole list.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/declarations/{id}",
+    operation_id = "edit_declaration",
+    tag = "declarations",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Declaration id"),
+        ("If-Match" = String, Header, description = "The `ETag` of the version the edit is based on", example = "\"1\""),
+    ),
+    request_body(content = DeclarationPatch, example = json!({"consignee": "Kashgar Silk Road Trading Co., Ltd. (Khorgos branch)"})),
+    responses(
+        (status = 200, description = "The edited declaration", body = DeclarationView,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Not editable in its current status", body = Problem, content_type = PROBLEM_JSON),
+        (status = 412, response = doc::PreconditionFailed),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+        (status = 428, response = doc::PreconditionRequired),
+    ),
+)]
 async fn edit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -184,9 +301,13 @@ async fn edit(
     Ok(respond(actix_web::http::StatusCode::OK, full))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Optional body of a declaration action.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = DeclarationActionBody)]
 struct ActionBody {
+    /// `green`, `yellow` or `red`; required to approve.
     risk_lane: Option<String>,
+    /// Up to 1000 characters; required to reject or request an amendment.
     reason: Option<String>,
 }
 
@@ -228,8 +349,11 @@ fn body_of(body: Option<ApiJson<ActionBody>>) -> ActionBody {
     body.map(|ApiJson(b)| b).unwrap_or_default()
 }
 
+/// An action handler; the attributes before the name (doc comment,
+/// `#[utoipa::path]`) go on the generated function.
 macro_rules! action_handler {
-    ($name:ident, $extractor:ty, $action:expr) => {
+    ($(#[$meta:meta])* $name:ident, $extractor:ty, $action:expr) => {
+        $(#[$meta])*
         async fn $name(
             req: HttpRequest,
             state: web::Data<AppState>,
@@ -242,22 +366,194 @@ macro_rules! action_handler {
     };
 }
 
-action_handler!(submit, CompanyUser, DeclarationAction::Submit);
-action_handler!(cancel, CompanyUser, DeclarationAction::Cancel);
-action_handler!(review, Officer, DeclarationAction::Claim);
-action_handler!(approve, Officer, DeclarationAction::Approve);
-action_handler!(reject, Officer, DeclarationAction::Reject);
-action_handler!(request_amendment, Officer, DeclarationAction::RequestAmendment);
-action_handler!(release, Officer, DeclarationAction::Release);
+action_handler!(
+    /// Submit a draft (or resubmit an amendment_requested) declaration; it gets its number (company users).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/declarations/{id}/submit",
+        operation_id = "submit_declaration",
+        tag = "declarations",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Declaration id")),
+        request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
+    responses(
+            (status = 200, description = "The declaration, `submitted`", body = DeclarationView,
+                headers(("ETag" = String, description = "The new version"))),
+            (status = 401, response = doc::Unauthorized),
+            (status = 403, description = "Not a company user, or the enterprise is not verified or is suspended", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, response = doc::NotFound),
+            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, response = doc::Unprocessable),
+        ),
+    )]
+    submit,
+    CompanyUser,
+    DeclarationAction::Submit
+);
+action_handler!(
+    /// Cancel a declaration before approval (company users); its booking is cancelled.
+    #[utoipa::path(
+        post,
+        path = "/api/v1/declarations/{id}/cancel",
+        operation_id = "cancel_declaration",
+        tag = "declarations",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Declaration id")),
+        request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
+    responses(
+            (status = 200, description = "The declaration, `cancelled`", body = DeclarationView,
+                headers(("ETag" = String, description = "The new version"))),
+            (status = 401, response = doc::Unauthorized),
+            (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, response = doc::NotFound),
+            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, response = doc::Unprocessable),
+        ),
+    )]
+    cancel,
+    CompanyUser,
+    DeclarationAction::Cancel
+);
+action_handler!(
+    /// Claim a submitted declaration for review (officers): under_review, assigned to the caller.
+    #[utoipa::path(
+        post,
+        path = "/api/v1/declarations/{id}/review",
+        operation_id = "review_declaration",
+        tag = "declarations",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Declaration id")),
+        request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
+    responses(
+            (status = 200, description = "The declaration, `under_review`", body = DeclarationView,
+                headers(("ETag" = String, description = "The new version"))),
+            (status = 401, response = doc::Unauthorized),
+            (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, response = doc::Unprocessable),
+        ),
+    )]
+    review,
+    Officer,
+    DeclarationAction::Claim
+);
+action_handler!(
+    /// Approve a declaration with a risk lane (officers).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/declarations/{id}/approve",
+        operation_id = "approve_declaration",
+        tag = "declarations",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Declaration id")),
+        request_body(content = Option<ActionBody>, description = "Optional", example = json!({"risk_lane": "green"})),
+    responses(
+            (status = 200, description = "The declaration, `approved`", body = DeclarationView,
+                headers(("ETag" = String, description = "The new version"))),
+            (status = 401, response = doc::Unauthorized),
+            (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, response = doc::Unprocessable),
+        ),
+    )]
+    approve,
+    Officer,
+    DeclarationAction::Approve
+);
+action_handler!(
+    /// Reject a declaration with a reason (officers); final. Its booking is cancelled.
+    #[utoipa::path(
+        post,
+        path = "/api/v1/declarations/{id}/reject",
+        operation_id = "reject_declaration",
+        tag = "declarations",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Declaration id")),
+        request_body(content = Option<ActionBody>, description = "Optional", example = json!({"reason": "invoice does not match the goods inspected"})),
+    responses(
+            (status = 200, description = "The declaration, `rejected`", body = DeclarationView,
+                headers(("ETag" = String, description = "The new version"))),
+            (status = 401, response = doc::Unauthorized),
+            (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, response = doc::Unprocessable),
+        ),
+    )]
+    reject,
+    Officer,
+    DeclarationAction::Reject
+);
+action_handler!(
+    /// Send a declaration back to its enterprise for amendment, with a reason (officers).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/declarations/{id}/request-amendment",
+        operation_id = "request_declaration_amendment",
+        tag = "declarations",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Declaration id")),
+        request_body(content = Option<ActionBody>, description = "Optional", example = json!({"reason": "item 2: HS code does not match the description"})),
+    responses(
+            (status = 200, description = "The declaration, `amendment_requested`", body = DeclarationView,
+                headers(("ETag" = String, description = "The new version"))),
+            (status = 401, response = doc::Unauthorized),
+            (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, response = doc::Unprocessable),
+        ),
+    )]
+    request_amendment,
+    Officer,
+    DeclarationAction::RequestAmendment
+);
+action_handler!(
+    /// Release the goods of an approved declaration (officers).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/declarations/{id}/release",
+        operation_id = "release_declaration",
+        tag = "declarations",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Declaration id")),
+        request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
+    responses(
+            (status = 200, description = "The declaration, `released`", body = DeclarationView,
+                headers(("ETag" = String, description = "The new version"))),
+            (status = 401, response = doc::Unauthorized),
+            (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, response = doc::Unprocessable),
+        ),
+    )]
+    release,
+    Officer,
+    DeclarationAction::Release
+);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only declarations in this status.
     status: Option<String>,
+    /// Only declarations for this site.
     site_id: Option<String>,
+    /// `import`, `export` or `transit`.
     kind: Option<String>,
+    /// Submitted at or after this time (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     submitted_from: Option<String>,
+    /// Submitted before this time (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
     submitted_to: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page, with the same filters.
     cursor: Option<String>,
 }
 
@@ -274,6 +570,22 @@ fn parse_queue_cursor(raw: &str) -> Result<(NaiveDateTime, String), AppError> {
     Ok((t.naive_utc(), id.to_owned()))
 }
 
+/// List declarations: a company its own (creation order), customs the review
+/// queue (oldest submission first; drafts are never shown to customs).
+#[utoipa::path(
+    get,
+    path = "/api/v1/declarations",
+    operation_id = "list_declarations",
+    tag = "declarations",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of declarations (without items)", body = DeclarationPage),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let page = PageQuery { limit: q.limit.clone(), cursor: q.cursor.clone() };
@@ -323,6 +635,20 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// A declaration's audit events, oldest first (one page, next_cursor is always null).
+#[utoipa::path(
+    get,
+    path = "/api/v1/declarations/{id}/history",
+    operation_id = "declaration_history",
+    tag = "declarations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Declaration id")),
+    responses(
+        (status = 200, description = "The declaration's audit events", body = super::audit::AuditEventPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
 async fn history(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let principal = who.0;

@@ -1,37 +1,55 @@
 //! `/enterprises`: officers verify, suspend, reinstate and classify;
 //! a company sees only its own.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::json::ApiJson;
+use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::Endpoint;
 use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
 use crate::services::identity;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/enterprises").route(web::get().to(list)))
-        .service(web::resource("/enterprises/{id}").route(web::get().to(get)))
-        .service(web::resource("/enterprises/{id}/verify").route(web::post().to(verify)))
-        .service(web::resource("/enterprises/{id}/suspend").route(web::post().to(suspend)))
-        .service(web::resource("/enterprises/{id}/reinstate").route(web::post().to(reinstate)))
-        .service(web::resource("/enterprises/{id}/credit-class").route(web::post().to(classify)));
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/enterprises", |r| r.to(list)),
+        Endpoint::new(Method::GET, "/enterprises/{id}", |r| r.to(get)),
+        Endpoint::new(Method::POST, "/enterprises/{id}/verify", |r| r.to(verify)),
+        Endpoint::new(Method::POST, "/enterprises/{id}/suspend", |r| r.to(suspend)),
+        Endpoint::new(Method::POST, "/enterprises/{id}/reinstate", |r| r.to(reinstate)),
+        Endpoint::new(Method::POST, "/enterprises/{id}/credit-class", |r| r.to(classify)),
+    ]
 }
 
+super::pagination::page_schema!(EnterprisePage, EnterpriseView, "One page of enterprises.");
+
 /// An enterprise as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Enterprise)]
 pub struct EnterpriseView {
     pub id: String,
+    /// Legal name.
     pub name: String,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "CN")]
     pub country: String,
+    #[schema(example = "91350100M000100Y43")]
     pub registration_code: String,
+    /// 10-digit customs code, once an officer has set it.
     pub customs_code: Option<String>,
+    /// `advanced_certified`, `general` or `discredited`.
+    #[schema(example = "general")]
     pub credit_class: String,
+    /// `pending`, `verified` or `suspended`.
+    #[schema(example = "pending")]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -53,17 +71,39 @@ impl From<EnterpriseRow> for EnterpriseView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only enterprises in this status: `pending`, `verified` or `suspended`.
     status: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
+/// List enterprises (officers), in registration order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/enterprises",
+    operation_id = "list_enterprises",
+    tag = "enterprises",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of enterprises", body = EnterprisePage),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let limit = q.page.limit()?;
-    let after = q.page.after()?;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let limit = page.limit()?;
+    let after = page.after()?;
     let status = q
         .status
         .as_deref()
@@ -76,6 +116,20 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id.clone(), EnterpriseView::from)))
 }
 
+/// One enterprise; a company user sees only its own.
+#[utoipa::path(
+    get,
+    path = "/api/v1/enterprises/{id}",
+    operation_id = "get_enterprise",
+    tag = "enterprises",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Enterprise id")),
+    responses(
+        (status = 200, description = "The enterprise", body = EnterpriseView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     // A company sees only its own enterprise; another one does not exist for it.
@@ -86,8 +140,11 @@ async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) 
     Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Optional body of a status change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = EnterpriseStatusChange)]
 struct ReasonBody {
+    /// Why; required to suspend.
     reason: Option<String>,
 }
 
@@ -116,6 +173,23 @@ fn optional_body(body: Option<ApiJson<ReasonBody>>) -> ReasonBody {
     body.map(|ApiJson(b)| b).unwrap_or_default()
 }
 
+/// Verify a pending enterprise (officers): it may then file declarations and book.
+#[utoipa::path(
+    post,
+    path = "/api/v1/enterprises/{id}/verify",
+    operation_id = "verify_enterprise",
+    tag = "enterprises",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Enterprise id")),
+    request_body(content = Option<ReasonBody>, description = "Optional; an absent or unreadable body means no reason"),
+    responses(
+        (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 async fn verify(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -127,6 +201,24 @@ async fn verify(
     change_status(req, state, who, path.into_inner(), EnterpriseAction::Verify, reason).await
 }
 
+/// Suspend an enterprise (officers): it can read but not write. Needs a reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/enterprises/{id}/suspend",
+    operation_id = "suspend_enterprise",
+    tag = "enterprises",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Enterprise id")),
+    request_body(content = Option<ReasonBody>, description = "Optional; an absent or unreadable body means no reason"),
+    responses(
+        (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn suspend(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -138,6 +230,23 @@ async fn suspend(
     change_status(req, state, who, path.into_inner(), EnterpriseAction::Suspend, reason).await
 }
 
+/// Reinstate a suspended enterprise (officers).
+#[utoipa::path(
+    post,
+    path = "/api/v1/enterprises/{id}/reinstate",
+    operation_id = "reinstate_enterprise",
+    tag = "enterprises",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Enterprise id")),
+    request_body(content = Option<ReasonBody>, description = "Optional; an absent or unreadable body means no reason"),
+    responses(
+        (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 async fn reinstate(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -149,12 +258,38 @@ async fn reinstate(
     change_status(req, state, who, path.into_inner(), EnterpriseAction::Reinstate, reason).await
 }
 
-#[derive(Debug, Deserialize)]
+/// A new credit class (and optionally the customs code).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"credit_class": "advanced_certified", "customs_code": "6501234567"}))]
 struct ClassifyBody {
+    /// `advanced_certified`, `general` or `discredited`.
     credit_class: String,
+    /// Exactly 10 digits.
+    #[schema(pattern = "^[0-9]{10}$")]
     customs_code: Option<String>,
 }
 
+/// Set an enterprise's credit class (officers).
+#[utoipa::path(
+    post,
+    path = "/api/v1/enterprises/{id}/credit-class",
+    operation_id = "classify_enterprise",
+    tag = "enterprises",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Enterprise id")),
+    request_body = ClassifyBody,
+    responses(
+        (status = 200, description = "The reclassified enterprise", body = EnterpriseView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn classify(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,24 +1,65 @@
 //! Liveness and readiness probes (no token).
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::openapi as doc;
+use super::Endpoint;
 use crate::error::AppResult;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health/live").route(web::get().to(live)))
-        .service(web::resource("/health/ready").route(web::get().to(ready)));
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/health/live", |r| r.to(live)),
+        Endpoint::new(Method::GET, "/health/ready", |r| r.to(ready)),
+    ]
 }
 
-/// The process is up.
+/// Answer of the liveness probe.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
+pub struct Live {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// Answer of the readiness probe.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok", "database": "ok"}))]
+pub struct Ready {
+    /// Always `ok`.
+    pub status: &'static str,
+    /// `ok`: the database answered.
+    pub database: &'static str,
+}
+
+/// Liveness: the process is up.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    operation_id = "health_live",
+    tag = "health",
+    responses((status = 200, description = "The process is up", body = Live)),
+)]
 async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Live { status: "ok" })
 }
 
-/// The process can reach its database.
+/// Readiness: the process can reach its database.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    operation_id = "health_ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database is reachable", body = Ready),
+        (status = 503, response = doc::Unavailable),
+    ),
+)]
 async fn ready(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     state.db.read(|conn| conn.batch_execute("SELECT 1")).await?;
-    Ok(HttpResponse::Ok().json(json!({"status": "ok", "database": "ok"})))
+    Ok(HttpResponse::Ok().json(Ready { status: "ok", database: "ok" }))
 }

@@ -4,6 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use crate::error::AppError;
 
@@ -11,11 +12,15 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
 /// The paging part of a list's query string.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Text, so that `limit=abc` is our 400 and not a flattening quirk of
-    /// the query-string decoder.
+    // Text, so that `limit=abc` is our 400 and not a flattening quirk of
+    // the query-string decoder.
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page, with the same filters.
     pub cursor: Option<String>,
 }
 
@@ -57,6 +62,23 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
+
+/// Declares `$name`, the OpenAPI schema of `Page<$item>`. (utoipa inlines
+/// the arguments of a generic schema; a named page type instead refers to
+/// its item's schema. The tests hold these to `Page`'s fields.)
+macro_rules! page_schema {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(utoipa::ToSchema)]
+        pub struct $name {
+            /// The items of this page, in the list's stable order.
+            pub items: Vec<$item>,
+            /// Pass as `cursor` to read the next page; `null` on the last page.
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+pub(crate) use page_schema;
 
 impl<T> Page<T> {
     /// Builds a page from rows fetched with `limit + 1` (the extra row only

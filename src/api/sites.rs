@@ -1,41 +1,58 @@
 //! `/sites` and `/sites/{id}/schedules`: supervisors run sites and their
 //! 24/7 schedules; everyone signed in can read them.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::json::ApiJson;
+use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::Endpoint;
 use crate::auth::{AnyUser, Supervisor};
 use crate::db::schedules::ScheduleRow;
 use crate::db::sites::{self, SiteChanges, SiteRow};
 use crate::domain::goods::TransportMode;
 use crate::domain::schedule::{parse_site_code, parse_slot_minutes, parse_timezone, Weekdays};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/sites").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/sites/{id}").route(web::get().to(get)).route(web::patch().to(update)))
-        .service(
-            web::resource("/sites/{id}/schedules")
-                .route(web::get().to(list_schedules))
-                .route(web::post().to(create_schedule)),
-        )
-        .service(web::resource("/sites/{id}/schedules/{schedule_id}").route(web::patch().to(change_schedule)));
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/sites", |r| r.to(list)),
+        Endpoint::new(Method::POST, "/sites", |r| r.to(create)),
+        Endpoint::new(Method::GET, "/sites/{id}", |r| r.to(get)),
+        Endpoint::new(Method::PATCH, "/sites/{id}", |r| r.to(update)),
+        Endpoint::new(Method::GET, "/sites/{id}/schedules", |r| r.to(list_schedules)),
+        Endpoint::new(Method::POST, "/sites/{id}/schedules", |r| r.to(create_schedule)),
+        Endpoint::new(Method::PATCH, "/sites/{id}/schedules/{schedule_id}", |r| r.to(change_schedule)),
+    ]
 }
 
+super::pagination::page_schema!(SitePage, SiteView, "One page of sites.");
+
+super::pagination::page_schema!(SchedulePage, ScheduleView, "A site's schedules (one page).");
+
 /// A clearance site as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Site)]
 pub struct SiteView {
     pub id: String,
+    /// UN/LOCODE-shaped code.
+    #[schema(example = "CNKHG")]
     pub code: String,
     pub name: String,
+    /// IANA time zone.
+    #[schema(example = "Asia/Urumqi")]
     pub timezone: String,
     /// The site's current UTC offset, e.g. `+06:00`.
+    #[schema(example = "+06:00")]
     pub utc_offset: String,
+    /// Transport modes served: `road`, `rail`, `air`.
+    #[schema(example = json!(["road", "rail"]))]
     pub modes: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -57,11 +74,19 @@ impl From<SiteRow> for SiteView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A new clearance site.
+#[derive(Debug, Deserialize, ToSchema)]
 struct NewSiteBody {
+    /// UN/LOCODE-shaped: an ISO 3166 country code and 3 characters A-Z or 2-9. Unique.
+    #[schema(example = "CNKHG", pattern = "^[A-Z]{2}[A-Z2-9]{3}$")]
     code: String,
+    /// 1 to 200 characters.
     name: String,
+    /// IANA time zone name; cannot change later.
+    #[schema(example = "Asia/Urumqi")]
     timezone: String,
+    /// At least one of `road`, `rail`, `air`.
+    #[schema(example = json!(["road", "rail"]))]
     modes: Vec<String>,
 }
 
@@ -80,6 +105,29 @@ fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<String> {
     out
 }
 
+/// Create a clearance site (supervisors).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites",
+    operation_id = "create_site",
+    tag = "sites",
+    security(("bearer" = [])),
+    request_body(
+        content = NewSiteBody,
+        example = json!({"code": "CNKHG", "name": "Khorgos Road Port", "timezone": "Asia/Urumqi",
+            "modes": ["road", "rail"]}),
+    ),
+    responses(
+        (status = 201, description = "The new site", body = SiteView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, description = "Site code already taken", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn create(
     state: web::Data<AppState>,
     _who: Supervisor,
@@ -101,6 +149,21 @@ async fn create(
     Ok(HttpResponse::Created().json(SiteView::from(site)))
 }
 
+/// List clearance sites, ordered by code.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites",
+    operation_id = "list_sites",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of sites", body = SitePage),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery>) -> AppResult<HttpResponse> {
     let limit = q.limit()?;
     let after = q.after()?;
@@ -108,19 +171,57 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |s| s.code.clone(), SiteView::from)))
 }
 
+/// One clearance site.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}",
+    operation_id = "get_site",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Site id")),
+    responses(
+        (status = 200, description = "The site", body = SiteView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
 async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let site = state.db.read(move |conn| sites::find(conn, &id)).await?.ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().json(SiteView::from(site)))
 }
 
-#[derive(Debug, Deserialize)]
+/// Changes to a site; absent fields keep their value.
+#[derive(Debug, Deserialize, ToSchema)]
 struct SitePatch {
+    /// 1 to 200 characters.
     name: Option<String>,
+    /// Replaces the list of transport modes.
     modes: Option<Vec<String>>,
+    /// Cannot change: any value is refused (422 `immutable`).
     timezone: Option<String>,
 }
 
+/// Rename a site or change its transport modes (supervisors).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/sites/{id}",
+    operation_id = "update_site",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Site id")),
+    request_body(content = SitePatch, example = json!({"name": "Khorgos International Road Port"})),
+    responses(
+        (status = 200, description = "The updated site", body = SiteView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn update(
     state: web::Data<AppState>,
     _who: Supervisor,
@@ -154,15 +255,26 @@ async fn update(
 }
 
 /// A schedule as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Schedule)]
 pub struct ScheduleView {
     pub id: String,
     pub site_id: String,
+    /// `road`, `rail` or `air`.
+    #[schema(example = "road")]
     pub mode: String,
+    /// Slot length in minutes; divides 24 hours.
+    #[schema(example = 60)]
     pub slot_minutes: i32,
+    /// Places per slot.
+    #[schema(example = 20)]
     pub capacity: i32,
+    /// Days of the week served, `mon` … `sun`.
+    #[schema(value_type = Vec<String>, example = json!(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]))]
     pub days: Vec<&'static str>,
+    /// First day of validity.
     pub valid_from: NaiveDate,
+    /// Last day of validity; `null`: open-ended.
     pub valid_to: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
 }
@@ -183,7 +295,8 @@ impl From<ScheduleRow> for ScheduleView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The new schedule and how many slots were generated for the horizon.
+#[derive(Debug, Serialize, ToSchema)]
 struct ScheduleCreated {
     #[serde(flatten)]
     schedule: ScheduleView,
@@ -193,14 +306,25 @@ struct ScheduleCreated {
 /// Most slots a schedule may offer at once.
 const MAX_CAPACITY: i64 = 10_000;
 
-#[derive(Debug, Deserialize)]
+/// A new schedule for one transport mode of a site. Defaults: 24/7,
+/// 60-minute slots, valid from today without end.
+#[derive(Debug, Deserialize, ToSchema)]
 struct NewScheduleBody {
+    /// `road`, `rail` or `air`; one the site serves.
+    #[schema(example = "road")]
     mode: String,
+    /// 5 to 1440, dividing 24 hours (15, 30, 60, 90, 120, …).
     #[serde(default = "default_slot_minutes")]
+    #[schema(default = 60, minimum = 5, maximum = 1440)]
     slot_minutes: i64,
+    /// Places per slot, 0 to 10000.
+    #[schema(minimum = 0, maximum = 10000)]
     capacity: i64,
+    /// Days of the week served (`mon` … `sun`); default every day.
     days: Option<Vec<String>>,
+    /// Default: today.
     valid_from: Option<NaiveDate>,
+    /// Default: open-ended. Not before `valid_from`.
     valid_to: Option<NaiveDate>,
 }
 
@@ -219,6 +343,32 @@ fn check_days(days: Option<&Vec<String>>, errors: &mut FieldErrors) -> Option<We
     days.and_then(|d| Weekdays::parse(d).map_err(|m| errors.add("days", "weekday", m)).ok())
 }
 
+/// Add a schedule to a site (supervisors); its slots for the booking horizon
+/// exist on return. Two schedules of one site and mode may not overlap in validity.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sites/{id}/schedules",
+    operation_id = "create_schedule",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Site id")),
+    request_body(
+        content = NewScheduleBody,
+        example = json!({"mode": "road", "slot_minutes": 60, "capacity": 20,
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "valid_from": "2026-01-01"}),
+    ),
+    responses(
+        (status = 201, description = "The new schedule", body = ScheduleCreated),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Overlaps another schedule of the same site and mode", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn create_schedule(
     state: web::Data<AppState>,
     _who: Supervisor,
@@ -252,6 +402,20 @@ async fn create_schedule(
     Ok(HttpResponse::Created().json(ScheduleCreated { schedule: schedule.into(), slots_created }))
 }
 
+/// A site's schedules (one page, next_cursor is always null).
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{id}/schedules",
+    operation_id = "list_schedules",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Site id")),
+    responses(
+        (status = 200, description = "The site's schedules", body = SchedulePage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
 async fn list_schedules(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let site_id = path.into_inner();
     let rows = state
@@ -264,12 +428,18 @@ async fn list_schedules(state: web::Data<AppState>, _who: AnyUser, path: web::Pa
     Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(ScheduleView::from).collect(), next_cursor: None }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Changes to a schedule; absent fields keep their value.
+#[derive(Debug, Deserialize, ToSchema)]
 struct SchedulePatch {
+    /// Places per slot, 0 to 10000.
+    #[schema(minimum = 0, maximum = 10000)]
     capacity: Option<i64>,
+    /// Days of the week served (`mon` … `sun`).
     days: Option<Vec<String>>,
     valid_from: Option<NaiveDate>,
+    /// `null` makes the schedule open-ended; absent keeps the end date.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
     valid_to: Option<Option<NaiveDate>>,
 }
 
@@ -278,14 +448,53 @@ fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
     Ok(Some(Option::deserialize(d)?))
 }
 
-#[derive(Debug, Serialize)]
+/// The changed schedule and what the change did to its future slots.
+#[derive(Debug, Serialize, ToSchema)]
 struct ScheduleChanged {
     #[serde(flatten)]
     schedule: ScheduleView,
     #[serde(flatten)]
+    #[schema(value_type = ReshapeDoc)]
     reshape: svc::Reshape,
 }
 
+/// What changing a schedule did to its future slots (the schema of
+/// `services::schedules::Reshape`, which the tests hold to the same fields).
+#[derive(ToSchema)]
+#[schema(as = Reshape)]
+pub struct ReshapeDoc {
+    pub slots_created: usize,
+    pub slots_removed: usize,
+    /// Booked slots that no longer fit the shape or the new capacity; they
+    /// are kept as they are for officers to handle.
+    pub booked_slots_kept: usize,
+}
+
+/// Change a schedule's capacity, days or validity (supervisors); future
+/// unbooked slots are regenerated, booked ones are kept.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/sites/{id}/schedules/{schedule_id}",
+    operation_id = "change_schedule",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Site id"),
+        ("schedule_id" = String, Path, description = "Schedule id"),
+    ),
+    request_body(content = SchedulePatch, example = json!({"capacity": 30, "valid_to": null})),
+    responses(
+        (status = 200, description = "The changed schedule", body = ScheduleChanged),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "The new validity overlaps another schedule of the same site and mode", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn change_schedule(
     state: web::Data<AppState>,
     _who: Supervisor,

@@ -1,23 +1,32 @@
 //! `/slots`: availability for everyone signed in; officers change one slot.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::json::ApiJson;
+use super::openapi as doc;
 use super::pagination::{decode_cursor, Page, PageQuery};
+use super::Endpoint;
 use crate::auth::{AnyUser, Officer};
 use crate::db::slots::{self, SlotFilter, SlotRow};
 use crate::domain::goods::TransportMode;
 use crate::domain::schedule::{parse_timezone, to_local};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::schedules::{self as svc, SlotChange};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/slots").route(web::get().to(list)))
-        .service(web::resource("/slots/{id}").route(web::get().to(get)).route(web::patch().to(change)));
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/slots", |r| r.to(list)),
+        Endpoint::new(Method::GET, "/slots/{id}", |r| r.to(get)),
+        Endpoint::new(Method::PATCH, "/slots/{id}", |r| r.to(change)),
+    ]
 }
+
+super::pagination::page_schema!(SlotPage, SlotView, "One page of slots.");
 
 /// Widest time range one `GET /slots` may ask for.
 pub const MAX_RANGE_DAYS: i64 = 31;
@@ -25,19 +34,35 @@ pub const MAX_RANGE_DAYS: i64 = 31;
 pub const DEFAULT_RANGE_DAYS: i64 = 7;
 
 /// A clearance slot: UTC and the site's local time with its offset.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Slot)]
 pub struct SlotView {
     pub id: String,
     pub site_id: String,
+    /// `road`, `rail` or `air`.
+    #[schema(example = "road")]
     pub mode: String,
+    /// Start, UTC.
+    #[schema(example = "2026-12-01T02:00:00Z")]
     pub starts_at: DateTime<Utc>,
+    /// End, UTC.
+    #[schema(example = "2026-12-01T03:00:00Z")]
     pub ends_at: DateTime<Utc>,
+    /// Start with the site's UTC offset.
+    #[schema(example = "2026-12-01T08:00:00+06:00")]
     pub starts_at_local: DateTime<FixedOffset>,
+    /// End with the site's UTC offset.
+    #[schema(example = "2026-12-01T09:00:00+06:00")]
     pub ends_at_local: DateTime<FixedOffset>,
+    /// The site's IANA time zone.
+    #[schema(example = "Asia/Urumqi")]
     pub timezone: String,
     pub capacity: i32,
     pub booked: i32,
+    /// Free places: `capacity - booked` while open, else 0.
     pub available: i32,
+    /// `open` or `closed`.
+    #[schema(example = "open")]
     pub status: String,
 }
 
@@ -66,14 +91,26 @@ impl SlotView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only slots of this site.
     site_id: Option<String>,
+    /// Only slots of this transport mode: `road`, `rail` or `air`.
     mode: Option<String>,
+    /// Slots starting at or after this time (RFC 3339 with offset); default now.
+    #[param(value_type = Option<DateTime<Utc>>, example = "2026-12-01T00:00:00+06:00")]
     from: Option<String>,
+    /// Slots starting before this time; default `from` + 7 days, at most 31 days after `from`.
+    #[param(value_type = Option<DateTime<Utc>>)]
     to: Option<String>,
+    /// `true`: only open slots with free places.
+    #[param(value_type = Option<bool>)]
     available: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page, with the same filters.
     cursor: Option<String>,
 }
 
@@ -102,6 +139,21 @@ fn parse_slot_cursor(raw: &str) -> Result<(NaiveDateTime, String), AppError> {
     Ok((t.naive_utc(), id.to_owned()))
 }
 
+/// Availability: slots with from ≤ starts_at < to, ordered by start.
+#[utoipa::path(
+    get,
+    path = "/api/v1/slots",
+    operation_id = "list_slots",
+    tag = "slots",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of slots", body = SlotPage),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let limit = PageQuery { limit: q.limit.clone(), cursor: None }.limit()?;
@@ -150,21 +202,63 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(s, _)| slot_cursor(s), |(s, tz)| SlotView::new(s, tz))))
 }
 
+/// One slot.
+#[utoipa::path(
+    get,
+    path = "/api/v1/slots/{id}",
+    operation_id = "get_slot",
+    tag = "slots",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Slot id")),
+    responses(
+        (status = 200, description = "The slot", body = SlotView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
 async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let (slot, tz) = state.db.read(move |conn| slots::find_with_zone(conn, &id)).await?.ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
 }
 
-#[derive(Debug, Deserialize)]
+/// A change to one slot: capacity, status or both.
+#[derive(Debug, Deserialize, ToSchema)]
 struct SlotPatch {
+    /// New capacity, 0 to 10000; below the booked count needs `displace`.
+    #[schema(minimum = 0, maximum = 10000)]
     capacity: Option<i64>,
+    /// `open` or `closed`; closing cancels the slot's bookings.
     status: Option<String>,
+    /// Allow a capacity below the booked count: the latest bookings are cancelled.
     #[serde(default)]
     displace: bool,
+    /// Why; recorded on cancelled bookings and in the audit trail.
     reason: Option<String>,
 }
 
+/// Change one slot's capacity or close it (officers). Cancelled bookings'
+/// owners are notified.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/slots/{id}",
+    operation_id = "change_slot",
+    tag = "slots",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Slot id")),
+    request_body(content = SlotPatch, example = json!({"capacity": 5, "displace": true, "reason": "lane closed for repairs"})),
+    responses(
+        (status = 200, description = "The changed slot", body = SlotView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "Capacity below the booked count without `displace`, or a concurrent change", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn change(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,31 +1,42 @@
 //! Users: company admins manage their clerks; supervisors create customs
 //! accounts (`POST /officers`).
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::auth::{validate_account, NewAccount};
 use super::json::ApiJson;
+use super::openapi as doc;
+use super::Endpoint;
 use crate::auth::{CompanyAdmin, Supervisor};
 use crate::db::users::{self, UserRow};
 use crate::domain::identity::Role;
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::identity;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/users").route(web::get().to(list_own)).route(web::post().to(add_clerk)))
-        .service(web::resource("/users/{id}/deactivate").route(web::post().to(deactivate)))
-        .service(web::resource("/officers").route(web::post().to(create_officer)));
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/users", |r| r.to(list_own)),
+        Endpoint::new(Method::POST, "/users", |r| r.to(add_clerk)),
+        Endpoint::new(Method::POST, "/users/{id}/deactivate", |r| r.to(deactivate)),
+        Endpoint::new(Method::POST, "/officers", |r| r.to(create_officer)),
+    ]
 }
 
 /// A user as the API shows it (never the password hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
     pub id: String,
     pub email: String,
+    /// `company_admin`, `company_clerk`, `officer` or `supervisor`.
+    #[schema(example = "company_admin")]
     pub role: String,
+    /// The user's enterprise; `null` for customs accounts.
     pub enterprise_id: Option<String>,
     pub display_name: String,
     pub active: bool,
@@ -46,12 +57,26 @@ impl From<UserRow> for UserView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The enterprise's users: one page, `next_cursor` is always `null`.
+#[derive(Debug, Serialize, ToSchema)]
 struct UserList {
     items: Vec<UserView>,
     next_cursor: Option<String>,
 }
 
+/// List the users of the caller's enterprise (company admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    operation_id = "list_users",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The enterprise's users", body = UserList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    ),
+)]
 async fn list_own(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
     let ent = who.enterprise_id().to_owned();
     let rows = state.db.read(move |conn| users::list_for_enterprise(conn, &ent)).await?;
@@ -74,6 +99,29 @@ async fn prepare_account(
     Ok(Some((email, acc.display_name.trim().to_owned(), hash)))
 }
 
+/// Add a company_clerk to the caller's enterprise (company admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    operation_id = "add_clerk",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body(
+        content = NewAccount,
+        example = json!({"email": "clerk@kashgar-trading.example", "password": "Correct-Horse-Battery-9271",
+            "display_name": "Dilnur Abdulla"}),
+    ),
+    responses(
+        (status = 201, description = "The new clerk", body = UserView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "Not a company admin, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "Email already registered", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn add_clerk(
     state: web::Data<AppState>,
     who: CompanyAdmin,
@@ -94,6 +142,22 @@ async fn add_clerk(
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }
 
+/// Deactivate a user of the caller's enterprise and revoke their sessions (company admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/deactivate",
+    operation_id = "deactivate_user",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The deactivated user", body = UserView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "Not a company admin, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, response = doc::NotFound),
+        (status = 409, description = "An admin cannot deactivate their own account", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
 async fn deactivate(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     if id == who.user_id {
@@ -115,14 +179,42 @@ async fn deactivate(state: web::Data<AppState>, who: CompanyAdmin, path: web::Pa
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new customs account.
+#[derive(Debug, Deserialize, ToSchema)]
 struct NewOfficer {
+    #[schema(format = Email)]
     email: String,
+    #[schema(format = Password)]
     password: String,
     display_name: String,
+    /// `officer` or `supervisor`.
+    #[schema(example = "officer")]
     role: String,
 }
 
+/// Create a customs account, officer or supervisor (supervisors).
+#[utoipa::path(
+    post,
+    path = "/api/v1/officers",
+    operation_id = "create_officer",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body(
+        content = NewOfficer,
+        example = json!({"email": "officer.li@customs.example", "password": "Correct-Horse-Battery-9271",
+            "display_name": "Li Wei", "role": "officer"}),
+    ),
+    responses(
+        (status = 201, description = "The new account", body = UserView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, description = "Email already registered", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
 async fn create_officer(
     state: web::Data<AppState>,
     _who: Supervisor,

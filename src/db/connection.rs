@@ -99,11 +99,12 @@ impl ManageConnection for ConnectionManager {
                 let mut conn = SqliteConnection::establish(&self.address)?;
                 // WAL: readers run beside the one writer. FULL: a commit is on
                 // disk before we answer (a booking acknowledged is never lost).
+                // busy_timeout first: switching to WAL itself may meet a lock.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL;
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = FULL;
-                     PRAGMA foreign_keys = ON;
-                     PRAGMA busy_timeout = 5000;",
+                     PRAGMA foreign_keys = ON;",
                 )?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -177,6 +178,14 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Connections of each pool (`read`, and `write` on SQLite), for metrics.
+    pub fn pool_states(&self) -> Vec<(&'static str, r2d2::State)> {
+        match self.backend {
+            Backend::Sqlite => vec![("read", self.read.state()), ("write", self.write.state())],
+            Backend::Postgres => vec![("main", self.read.state())],
+        }
     }
 
     /// A read connection, waiting at most the pool's acquire timeout.

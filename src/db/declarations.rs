@@ -229,7 +229,8 @@ macro_rules! filtered {
             q = q.filter(declarations::submitted_at.lt(t));
         }
         if f.exclude_drafts {
-            q = q.filter(declarations::status.ne("draft"));
+            // Never submitted (drafts, also cancelled ones) stays private.
+            q = q.filter(declarations::submitted_at.is_not_null());
         }
         q
     }};

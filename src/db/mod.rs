@@ -16,6 +16,7 @@ pub mod schedules;
 pub mod sites;
 pub mod slots;
 pub mod users;
+pub mod webhooks;
 
 /// The current time as stored: UTC, truncated to microseconds (what
 /// PostgreSQL keeps), so that a value reads back exactly as written.

@@ -250,57 +250,76 @@ pub const QUANTITY_SCALE: u32 = 3;
 /// A declaration as filed over the wire, before any rule is checked.
 ///
 /// Absent fields default to empty so that `validate` reports every missing one at once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct DeclarationInput {
     /// `import`, `export` or `transit`.
+    #[schema(required = true)]
     pub kind: String,
     /// Clearance site id; its existence is the database layer's to check.
+    #[schema(required = true)]
     pub site_id: String,
     /// `road`, `rail` or `air`.
+    #[schema(required = true)]
     pub transport_mode: String,
     /// Name of the sender.
+    #[schema(required = true)]
     pub consignor: String,
     /// Name of the receiver.
+    #[schema(required = true)]
     pub consignee: String,
     /// ISO 3166-1 alpha-2.
+    #[schema(required = true)]
     pub origin_country: String,
     /// ISO 3166-1 alpha-2.
+    #[schema(required = true)]
     pub destination_country: String,
     /// ISO 4217 alphabetic code.
+    #[schema(required = true)]
     pub currency: String,
     /// Incoterms 2020 code.
+    #[schema(required = true)]
     pub incoterm: String,
     /// Decimal string in the currency.
+    #[schema(required = true)]
     pub invoice_total: String,
     /// Decimal string, kilograms.
+    #[schema(required = true)]
     pub gross_mass_kg: String,
     /// Item lines, in order.
+    #[schema(required = true)]
     pub items: Vec<ItemInput>,
 }
 
 /// One item line as filed over the wire.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ItemInput {
     /// 6 to 10 digit HS code.
+    #[schema(required = true)]
     pub hs_code: String,
     /// Commercial description of the goods.
+    #[schema(required = true)]
     pub description: String,
     /// Decimal string.
+    #[schema(required = true)]
     pub quantity: String,
     /// Unit of the quantity, e.g. `KGM` or `PCE`.
+    #[schema(required = true)]
     pub unit: String,
     /// Decimal string, kilograms.
+    #[schema(required = true)]
     pub net_mass_kg: String,
     /// Decimal string in the declaration's currency.
+    #[schema(required = true)]
     pub value: String,
     /// ISO 3166-1 alpha-2.
+    #[schema(required = true)]
     pub origin_country: String,
 }
 
 /// A partial update: present fields replace the stored ones, `items` replaces the whole list.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct DeclarationPatch {
     /// See [`DeclarationInput::kind`].

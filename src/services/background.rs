@@ -11,6 +11,9 @@ use crate::state::AppState;
 pub fn spawn(state: web::Data<AppState>) -> JoinSet<()> {
     let mut set = JoinSet::new();
     set.spawn(slot_top_up(state.clone()));
+    if state.settings.webhooks.worker_enabled {
+        set.spawn(crate::services::webhooks::run_worker(state.clone()));
+    }
     set.spawn(housekeeping(state));
     set
 }

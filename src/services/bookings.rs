@@ -349,6 +349,11 @@ fn cancel_one(
         }
         return Ok(false);
     }
+    crate::metrics::booking_cancelled(match (event, by_role) {
+        ("booking.displaced", _) => "displacement",
+        (_, "company_admin" | "company_clerk") => "company",
+        _ => "customs",
+    });
     audit::append(
         conn,
         actor,

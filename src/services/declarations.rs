@@ -141,6 +141,7 @@ pub fn create(
         },
         now,
     )?;
+    crate::services::outbox::declaration_changed(conn, &id, DeclarationStatus::Draft, now)?;
     load_full(conn, &id)
 }
 
@@ -150,13 +151,15 @@ fn load_full(conn: &mut DbConnection, id: &str) -> Result<Full, AppError> {
     Ok((row, items))
 }
 
-/// A declaration as `who` may see it: a company only its own, customs
-/// everything but drafts. Anything else does not exist for the caller.
+/// A declaration as `who` may see it: a company only its own, customs only
+/// what was submitted to them at least once (a draft, even a cancelled
+/// one, is the company's own business). Anything else does not exist for
+/// the caller.
 pub fn visible(conn: &mut DbConnection, who: &Principal, id: &str) -> Result<DeclarationRow, AppError> {
     let row = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
     let allowed = match &who.enterprise_id {
         Some(e) => *e == row.enterprise_id,
-        None => row.status != DeclarationStatus::Draft.as_str(),
+        None => row.submitted_at.is_some(),
     };
     if allowed {
         Ok(row)
@@ -314,6 +317,7 @@ pub fn act(
         },
         now,
     )?;
+    crate::metrics::declaration_transition(action.as_str(), to.as_str());
     if ends_booking(to) {
         let reason = format!("declaration {}", to.as_str());
         crate::services::bookings::cancel_for_declaration(conn, id, &reason, actor, now)?;

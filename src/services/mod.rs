@@ -8,3 +8,4 @@ pub mod displacement;
 pub mod identity;
 pub mod outbox;
 pub mod schedules;
+pub mod webhooks;

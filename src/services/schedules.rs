@@ -174,7 +174,9 @@ pub fn generate(
             updated_at: stamp,
         })
         .collect();
-    Ok(slots::insert_all(conn, &missing)?)
+    let created = slots::insert_all(conn, &missing)?;
+    crate::metrics::slot_generation(created);
+    Ok(created)
 }
 
 /// What changing a schedule did to its future slots.

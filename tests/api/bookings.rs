@@ -87,6 +87,10 @@ pub async fn submitted_declaration(app: &TestApp, token: &str, site: &str) -> St
     id
 }
 
+pub async fn book_slot(app: &TestApp, token: &str, declaration: &str, slot: &str) -> crate::helpers::Resp {
+    book(app, token, declaration, slot).await
+}
+
 async fn book(app: &TestApp, token: &str, declaration: &str, slot: &str) -> crate::helpers::Resp {
     app.post("/api/v1/bookings", Some(token), json!({"declaration_id": declaration, "slot_id": slot})).await
 }

@@ -142,6 +142,25 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     }
 }
 
+/// Starts a second app on an existing database (a restart): it does not
+/// own the database, the first app's cleanup drops it.
+pub async fn spawn_app_on(backend: Backend, db_url: &str) -> TestApp {
+    let settings = test_settings(db_url);
+    let app = Application::build(settings).await.expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        backend,
+        db_url: db_url.to_owned(),
+        state,
+        _sqlite_dir: None,
+        pg_admin: None,
+    }
+}
+
 /// A response read whole.
 #[derive(Debug)]
 pub struct Resp {

@@ -7,5 +7,7 @@ mod bookings;
 mod declarations;
 mod helpers;
 mod identity;
+mod openapi;
 mod platform;
 mod slots;
+mod webhooks;

@@ -226,3 +226,19 @@ fn create_supervisor_reads_the_password_from_stdin() {
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_exposed_in_prometheus_format() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    app.get("/health/live", None).await.expect(200);
+    app.get("/api/v1/nope", None).await.problem(404);
+    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    // By route template and status, never by raw path.
+    assert!(text.contains("http_requests_total{method=\"GET\",route=\"/health/live\",status=\"200\"}"), "{text}");
+    assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    assert!(!text.contains("/api/v1/nope"));
+    assert!(text.contains("db_pool_connections_idle"), "{text}");
+}

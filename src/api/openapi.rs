@@ -1,0 +1,337 @@
+//! The OpenAPI 3.1 contract, generated from the handlers' `#[utoipa::path]`
+//! attributes and the DTOs' `ToSchema` derives, served at
+//! `GET /api-docs/openapi.json`; Swagger UI (vendored, works offline) at `/docs`.
+//!
+//! Every error is RFC 9457 `application/problem+json` ([`Problem`]); the
+//! reusable responses below name them once, and each operation lists the
+//! 4xx ones it can answer. Any operation may also answer 500 or 503, added
+//! to all of them as `5XX` by [`ApiDocExtras`].
+
+use std::sync::LazyLock;
+
+use actix_web::http::{header, Method};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{PathItem, Ref, RefOr};
+use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use super::Endpoint;
+use crate::error::{AppError, AppResult, Problem};
+
+/// Where the document is served.
+pub const OPENAPI_JSON_PATH: &str = "/api-docs/openapi.json";
+/// Name of the bearer security scheme.
+pub const BEARER: &str = "bearer";
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![Endpoint::new(Method::GET, OPENAPI_JSON_PATH, |r| r.to(openapi_json))]
+}
+
+/// The whole API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Clearway API",
+        version = env!("CARGO_PKG_VERSION"),
+        description = "Customs declarations and 24/7 clearance slot reservations.\n\n\
+            JSON over HTTP under `/api/v1`. Times are RFC 3339 with offset; money and masses are \
+            decimal strings (`\"1250.00\"`). Every error is RFC 9457 `application/problem+json`. \
+            Lists answer `{\"items\": [...], \"next_cursor\": null | \"...\"}`; pass `cursor` for the \
+            next page with the same filters.\n\n\
+            Sign in with `POST /api/v1/auth/login` and send the access token as \
+            `Authorization: Bearer <token>`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&ApiDocExtras),
+    paths(
+        super::health::live,
+        super::health::ready,
+        super::metrics::metrics,
+        openapi_json,
+        super::auth::register,
+        super::auth::login,
+        super::auth::refresh,
+        super::auth::logout,
+        super::auth::me,
+        super::enterprises::list,
+        super::enterprises::get,
+        super::enterprises::verify,
+        super::enterprises::suspend,
+        super::enterprises::reinstate,
+        super::enterprises::classify,
+        super::users::list_own,
+        super::users::add_clerk,
+        super::users::deactivate,
+        super::users::create_officer,
+        super::sites::list,
+        super::sites::create,
+        super::sites::get,
+        super::sites::update,
+        super::sites::list_schedules,
+        super::sites::create_schedule,
+        super::sites::change_schedule,
+        super::slots::list,
+        super::slots::get,
+        super::slots::change,
+        super::declarations::list,
+        super::declarations::create,
+        super::declarations::get,
+        super::declarations::edit,
+        super::declarations::history,
+        super::declarations::submit,
+        super::declarations::cancel,
+        super::declarations::review,
+        super::declarations::approve,
+        super::declarations::reject,
+        super::declarations::request_amendment,
+        super::declarations::release,
+        super::bookings::list,
+        super::bookings::create,
+        super::bookings::get,
+        super::bookings::cancel,
+        super::bookings::reschedule,
+        super::bookings::check_in,
+        super::bookings::complete,
+        super::bookings::no_show,
+        super::webhooks::list,
+        super::webhooks::create,
+        super::webhooks::get,
+        super::webhooks::remove,
+        super::webhooks::deliveries,
+        super::webhooks::redeliver,
+        super::audit::list,
+        super::audit::verify,
+    ),
+    components(responses(
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PreconditionFailed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+        PreconditionRequired,
+        TooManyRequests,
+        Unavailable,
+        ServerError,
+    )),
+    tags(
+        (name = "health", description = "Liveness and readiness probes (no token)"),
+        (name = "docs", description = "This document (no token)"),
+        (name = "auth", description = "Registration, sign-in, token rotation, sign-out and the signed-in user"),
+        (name = "enterprises", description = "Companies: officers verify, suspend, reinstate and classify them"),
+        (name = "users", description = "Company users (managed by their admin) and customs accounts"),
+        (name = "sites", description = "Clearance sites and their 24/7 schedules"),
+        (name = "slots", description = "Clearance slots: availability, capacity, closing"),
+        (name = "declarations", description = "Customs declarations: filing, editing, review; state changes are POSTs to actions"),
+        (name = "bookings", description = "Slot bookings: book, cancel, reschedule; the gate (check-in, complete, no-show)"),
+        (name = "webhooks", description = "Signed push notifications to the company's systems, with a delivery log"),
+        (name = "audit", description = "The hash-chained audit trail (officers)"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// What the derive cannot say: the bearer scheme, and the `5XX` answer
+/// every operation may give.
+pub struct ApiDocExtras;
+
+impl Modify for ApiDocExtras {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "The access token from `POST /api/v1/auth/login` or `/auth/refresh` (15 minutes).",
+                    ))
+                    .build(),
+            ),
+        );
+        for item in openapi.paths.paths.values_mut() {
+            for op in operations(item) {
+                op.responses
+                    .responses
+                    .entry("5XX".to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("ServerError")));
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.options.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The document as served: built and serialised once.
+static DOCUMENT: LazyLock<Result<Bytes, String>> =
+    LazyLock::new(|| ApiDoc::openapi().to_json().map(Bytes::from).map_err(|e| e.to_string()));
+
+/// This OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/api-docs/openapi.json",
+    operation_id = "get_openapi",
+    tag = "docs",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)),
+)]
+async fn openapi_json() -> AppResult<HttpResponse> {
+    let body = DOCUMENT.as_ref().map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(body.clone()))
+}
+
+/// Registers Swagger UI at `/docs/` (and `/docs`, which redirects there).
+/// Its files come from the `utoipa-swagger-ui-vendored` crate, embedded at
+/// build time: nothing is fetched from a CDN, at build time or in the browser.
+pub fn configure_ui(cfg: &mut web::ServiceConfig) {
+    let config = Config::new([OPENAPI_JSON_PATH])
+        // The default validator badge would call validator.swagger.io.
+        .validator_url("none")
+        .persist_authorization(true);
+    cfg.service(web::resource("/docs").route(web::get().to(docs_redirect)))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(config));
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::Found().insert_header((header::LOCATION, "/docs/")).finish()
+}
+
+// Reusable error responses. Each is a `Problem` sent as problem+json.
+
+/// Malformed request: invalid JSON, a wrong JSON type, or a bad path or query parameter.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/malformed-request", "title": "Malformed request",
+        "status": 400, "detail": "capacity: invalid type: string \"ten\", expected i64"})
+)]
+pub struct BadRequest(pub Problem);
+
+/// Missing, malformed or expired bearer token (or wrong credentials).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer`")),
+    example = json!({"type": "https://clearway.example/problems/unauthorized", "title": "Authentication required",
+        "status": 401, "detail": "missing bearer token"})
+)]
+pub struct Unauthorized(pub Problem);
+
+/// The caller's role, or its enterprise's status (pending, suspended, discredited), may not do this.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/forbidden", "title": "Not allowed",
+        "status": 403, "detail": "this action is for officers"})
+)]
+pub struct Forbidden(pub Problem);
+
+/// No such resource, or one of another enterprise.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/not-found", "title": "Not found",
+        "status": 404, "detail": "no such resource"})
+)]
+pub struct NotFound(pub Problem);
+
+/// Conflict with the current state: illegal transition, duplicate, slot full, share reached, already booked.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/slot-full", "title": "Booking refused",
+        "status": 409, "detail": "the slot is fully booked"})
+)]
+pub struct Conflict(pub Problem);
+
+/// `If-Match` names a version that is not the current one.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/stale-version", "title": "Precondition failed",
+        "status": 412, "detail": "the declaration changed since you read it"})
+)]
+pub struct PreconditionFailed(pub Problem);
+
+/// The body exceeds the server's limit.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/payload-too-large", "title": "Payload too large",
+        "status": 413, "detail": "the body exceeds 1048576 bytes"})
+)]
+pub struct PayloadTooLarge(pub Problem);
+
+/// The body is not sent as `Content-Type: application/json`.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/unsupported-media-type",
+        "title": "Unsupported media type", "status": 415, "detail": "send Content-Type: application/json"})
+)]
+pub struct UnsupportedMediaType(pub Problem);
+
+/// A value breaks a rule: validation (with `errors`, one per field), or a booking rule (too late, beyond the horizon, ...).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/validation", "title": "Invalid input",
+        "status": 422, "detail": "1 field(s) are invalid",
+        "errors": [{"field": "email", "code": "required", "message": "email is required"}]})
+)]
+pub struct Unprocessable(pub Problem);
+
+/// `If-Match` is missing (or `*`).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/if-match-required", "title": "Precondition required",
+        "status": 428, "detail": "send If-Match with the ETag you read"})
+)]
+pub struct PreconditionRequired(pub Problem);
+
+/// Too many attempts; retry after the time given.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "Seconds to wait")),
+    example = json!({"type": "https://clearway.example/problems/too-many-requests", "title": "Too many requests",
+        "status": 429, "detail": "too many attempts; retry after 60 s"})
+)]
+pub struct TooManyRequests(pub Problem);
+
+/// The database is busy or unreachable; retry shortly.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "Seconds to wait")),
+    example = json!({"type": "https://clearway.example/problems/unavailable", "title": "Service temporarily unavailable",
+        "status": 503, "detail": "the database is busy; retry shortly"})
+)]
+pub struct Unavailable(pub Problem);
+
+/// An unexpected error (500, logged; no detail is given) or a busy database (503, with `Retry-After`).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "https://clearway.example/problems/internal", "title": "Internal server error",
+        "status": 500, "detail": "an unexpected error occurred; it has been logged"})
+)]
+pub struct ServerError(pub Problem);

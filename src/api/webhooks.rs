@@ -1,0 +1,325 @@
+//! `/webhooks`: company admins register signed push endpoints, read the
+//! delivery log and ask for a redelivery.
+
+use actix_web::http::Method;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::json::ApiJson;
+use super::openapi as doc;
+use super::pagination::{Page, PageQuery};
+use super::Endpoint;
+use crate::auth::CompanyAdmin;
+use crate::db::webhooks::{self as rows, AttemptRow, DeliveryRow, WebhookRow};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::services::outbox::event_types;
+use crate::services::webhooks::{check_url, register};
+use crate::state::AppState;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/webhooks", |r| r.to(list)),
+        Endpoint::new(Method::POST, "/webhooks", |r| r.to(create)),
+        Endpoint::new(Method::GET, "/webhooks/{id}", |r| r.to(get)),
+        Endpoint::new(Method::DELETE, "/webhooks/{id}", |r| r.to(remove)),
+        Endpoint::new(Method::GET, "/webhooks/{id}/deliveries", |r| r.to(deliveries)),
+        Endpoint::new(Method::POST, "/webhooks/{id}/deliveries/{delivery_id}/redeliver", |r| r.to(redeliver)),
+    ]
+}
+
+super::pagination::page_schema!(WebhookPage, WebhookView, "The enterprise's endpoints (one page).");
+super::pagination::page_schema!(DeliveryPage, DeliveryView, "One page of an endpoint's deliveries, newest first.");
+
+/// An endpoint as listed (the secret is shown only when created).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    /// The HMAC-SHA256 signing key, present only in the answer that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl WebhookView {
+    fn new(w: WebhookRow, with_secret: bool) -> Self {
+        Self {
+            events: w.event_list(),
+            id: w.id,
+            url: w.url,
+            created_at: w.created_at.and_utc(),
+            secret: with_secret.then_some(w.secret),
+        }
+    }
+}
+
+/// A new endpoint: an https URL (http on loopback in development and test)
+/// and the event types it wants.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewWebhook {
+    #[schema(example = "https://erp.example.com/clearway/events")]
+    url: String,
+    #[schema(example = json!(["booking.confirmed", "booking.cancelled", "declaration.approved"]))]
+    events: Vec<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    operation_id = "create_webhook",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    request_body(
+        content = NewWebhook,
+        example = json!({"url": "https://erp.example.com/clearway/events", "events": ["booking.confirmed", "declaration.approved"]}),
+    ),
+    responses(
+        (status = 201, description = "The endpoint, with its signing secret (shown once)", body = WebhookView),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "Not a company admin, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
+async fn create(
+    state: web::Data<AppState>,
+    who: CompanyAdmin,
+    ApiJson(body): ApiJson<NewWebhook>,
+) -> AppResult<HttpResponse> {
+    let mut errors = FieldErrors::new();
+    let allow_private = state.settings.webhooks.allow_private_targets;
+    if body.url.len() > 2000 {
+        errors.add("url", "length", "url must have at most 2000 characters");
+    } else if let Err(m) = check_url(&body.url, allow_private) {
+        errors.add("url", "url", m);
+    }
+    let known = event_types();
+    let mut events: Vec<String> = Vec::new();
+    for (i, e) in body.events.iter().enumerate() {
+        if !known.contains(e) {
+            errors.add(format!("events[{i}]"), "enum", format!("unknown event type; one of {}", known.join(", ")));
+        } else if !events.contains(e) {
+            events.push(e.clone());
+        }
+    }
+    if body.events.is_empty() {
+        errors.add("events", "required", "subscribe to at least one event type");
+    }
+    errors.into_result()?;
+    let ent = who.enterprise_id().to_owned();
+    let url = body.url.trim().to_owned();
+    let hook = state.db.write(move |conn| register(conn, &ent, &url, &events, crate::db::now())).await?;
+    Ok(HttpResponse::Created().json(WebhookView::new(hook, true)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    operation_id = "list_webhooks",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The enterprise's active endpoints (without secrets)", body = WebhookPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+    ),
+)]
+async fn list(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
+    let ent = who.enterprise_id().to_owned();
+    let hooks = state.db.read(move |conn| rows::list_for(conn, &ent)).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items: hooks.into_iter().map(|h| WebhookView::new(h, false)).collect::<Vec<_>>(),
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}",
+    operation_id = "get_webhook",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses(
+        (status = 200, description = "The endpoint (without its secret)", body = WebhookView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
+async fn get(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let ent = who.enterprise_id().to_owned();
+    let id = path.into_inner();
+    let hook = state
+        .db
+        .read(move |conn| rows::find_for(conn, &id, &ent))
+        .await?
+        .filter(|h| h.active)
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(WebhookView::new(hook, false)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{id}",
+    operation_id = "delete_webhook",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses(
+        (status = 204, description = "Removed; pending deliveries to it are dropped"),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
+async fn remove(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let ent = who.enterprise_id().to_owned();
+    let id = path.into_inner();
+    let changed = state.db.write(move |conn| rows::deactivate(conn, &id, &ent, crate::db::now())).await?;
+    if changed == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// One attempt in the delivery log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// A delivery of one event to one endpoint, with its attempts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub log: Vec<AttemptView>,
+}
+
+impl DeliveryView {
+    fn new(d: DeliveryRow, event_type: String, log: Vec<AttemptRow>) -> Self {
+        Self {
+            next_attempt_at: (d.status == "pending").then(|| d.next_attempt_at.and_utc()),
+            id: d.id,
+            event_id: d.event_id,
+            event_type,
+            status: d.status,
+            attempts: d.attempts,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            delivered_at: d.delivered_at.map(|t| t.and_utc()),
+            created_at: d.created_at.and_utc(),
+            log: log
+                .into_iter()
+                .map(|a| AttemptView {
+                    attempted_at: a.attempted_at.and_utc(),
+                    status_code: a.status_code,
+                    error: a.error,
+                    duration_ms: a.duration_ms,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}/deliveries",
+    operation_id = "list_webhook_deliveries",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Endpoint id"), PageQuery),
+    responses(
+        (status = 200, description = "The delivery log, newest first", body = DeliveryPage),
+        (status = 400, response = doc::BadRequest),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 422, response = doc::Unprocessable),
+    ),
+)]
+async fn deliveries(
+    state: web::Data<AppState>,
+    who: CompanyAdmin,
+    path: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let limit = q.limit()?;
+    let before = q.after()?;
+    let ent = who.enterprise_id().to_owned();
+    let id = path.into_inner();
+    let (views, more) = state
+        .db
+        .read(move |conn| -> Result<_, AppError> {
+            rows::find_for(conn, &id, &ent)?.ok_or(AppError::NotFound)?;
+            let list = rows::deliveries_of(conn, &id, before.as_deref(), limit + 1)?;
+            let more = list.len() as i64 > limit;
+            let mut views = Vec::new();
+            for d in list.into_iter().take(limit as usize) {
+                let event_type = rows::find_event(conn, &d.event_id)?.map(|e| e.event_type).unwrap_or_default();
+                let log = rows::attempts_of(conn, &d.id)?;
+                views.push(DeliveryView::new(d, event_type, log));
+            }
+            Ok((views, more))
+        })
+        .await?;
+    let next_cursor = if more { views.last().map(|v| super::pagination::encode_cursor(&v.id)) } else { None };
+    Ok(HttpResponse::Ok().json(Page { items: views, next_cursor }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    operation_id = "redeliver_webhook",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Endpoint id"),
+        ("delivery_id" = String, Path, description = "Delivery id"),
+    ),
+    responses(
+        (status = 202, description = "Queued again; the same event (same id) will be sent", body = DeliveryView),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+    ),
+)]
+async fn redeliver(
+    state: web::Data<AppState>,
+    who: CompanyAdmin,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    let ent = who.enterprise_id().to_owned();
+    let (id, delivery_id) = path.into_inner();
+    let view = state
+        .db
+        .write(move |conn| -> Result<_, AppError> {
+            rows::find_for(conn, &id, &ent)?.filter(|h| h.active).ok_or(AppError::NotFound)?;
+            let d =
+                rows::find_delivery(conn, &delivery_id)?.filter(|d| d.webhook_id == id).ok_or(AppError::NotFound)?;
+            rows::requeue(conn, &d.id, crate::db::now())?;
+            let d = rows::find_delivery(conn, &delivery_id)?.ok_or(AppError::NotFound)?;
+            let event_type = rows::find_event(conn, &d.event_id)?.map(|e| e.event_type).unwrap_or_default();
+            let log = rows::attempts_of(conn, &d.id)?;
+            Ok(DeliveryView::new(d, event_type, log))
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(view))
+}

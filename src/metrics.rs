@@ -1,0 +1,88 @@
+//! Prometheus metrics through the `metrics` facade: HTTP requests by route
+//! template and status, booking and declaration outcomes, database pools,
+//! slot generation. Rendered by `GET /metrics`.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets, seconds: the booking target is p99 ≤ 100 ms.
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder once (several apps in one test
+/// process share it) and returns its handle.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Middleware: counts and times every request by method, route template
+/// (never the raw path: ids would explode the label set) and status.
+pub async fn track_http(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let res = next.call(req).await?;
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    Ok(res)
+}
+
+/// A booking was confirmed.
+pub fn booking_created() {
+    metrics::counter!("bookings_created_total").increment(1);
+}
+
+/// A booking request was refused, by reason (problem type slug).
+pub fn booking_refused(reason: &str) {
+    metrics::counter!("bookings_refused_total", "reason" => reason.to_owned()).increment(1);
+}
+
+/// A booking was cancelled (by the company, by customs, displaced or cascaded).
+pub fn booking_cancelled(how: &'static str) {
+    metrics::counter!("bookings_cancelled_total", "by" => how).increment(1);
+}
+
+/// A declaration changed state.
+pub fn declaration_transition(action: &'static str, to: &'static str) {
+    metrics::counter!("declaration_transitions_total", "action" => action, "to" => to).increment(1);
+}
+
+/// One run of slot generation (top-up or schedule change).
+pub fn slot_generation(created: usize) {
+    metrics::counter!("slot_generation_runs_total").increment(1);
+    metrics::counter!("slots_generated_total").increment(created as u64);
+}
+
+/// Sets the pool gauges and renders the text exposition.
+pub fn render(db: &crate::db::Db) -> String {
+    for (pool, state) in db.pool_states() {
+        let in_use = state.connections.saturating_sub(state.idle_connections);
+        metrics::gauge!("db_pool_connections_in_use", "pool" => pool).set(f64::from(in_use));
+        metrics::gauge!("db_pool_connections_idle", "pool" => pool).set(f64::from(state.idle_connections));
+    }
+    handle().map(PrometheusHandle::render).unwrap_or_default()
+}

@@ -1,0 +1,342 @@
+//! Webhook endpoints and the delivery worker.
+//!
+//! Deliveries are leased (`claim` is a guarded UPDATE), so any number of
+//! instances may run the worker: each delivery is sent by the worker that
+//! holds its lease, at least once; a worker that dies loses its lease when
+//! it expires. A slow or dead receiver only ever holds a worker task, never
+//! an API request.
+
+use std::net::IpAddr;
+use std::time::{Duration as StdDuration, Instant};
+
+use actix_web::web;
+use chrono::{Duration, NaiveDateTime, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::config::WebhookSettings;
+use crate::db::webhooks::{self as rows, AttemptRow, WebhookRow};
+use crate::db::{new_id, DbConnection};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Checks an endpoint URL: https (http only where private targets are
+/// allowed, i.e. development and test), and in production no loopback,
+/// private or link-local literal address (SSRF).
+pub fn check_url(raw: &str, allow_private: bool) -> Result<reqwest::Url, &'static str> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| "url must be an absolute http(s) URL")?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        "http" => return Err("url must use https"),
+        _ => return Err("url must use https"),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("url must not carry credentials");
+    }
+    let host = url.host_str().ok_or("url needs a host")?;
+    if !allow_private {
+        if host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") {
+            return Err("url must not point at this machine");
+        }
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            if !is_public(ip) {
+                return Err("url must not point at a private, loopback or link-local address");
+            }
+        }
+    }
+    Ok(url)
+}
+
+/// Whether an address is reachable on the public internet (not loopback,
+/// private, link-local, carrier-grade NAT, unspecified or multicast).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || o[0] == 0)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// A new signing secret (shown once).
+pub fn new_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("whsec_{}", hex::encode(bytes))
+}
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    // HMAC accepts keys of any length; this cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Creates an endpoint for an enterprise.
+pub fn register(
+    conn: &mut DbConnection,
+    enterprise_id: &str,
+    url: &str,
+    events: &[String],
+    now: NaiveDateTime,
+) -> Result<WebhookRow, AppError> {
+    crate::services::identity::require_writable(conn, enterprise_id)?;
+    let row = WebhookRow {
+        id: new_id(),
+        enterprise_id: enterprise_id.to_owned(),
+        url: url.to_owned(),
+        events: events.join(","),
+        secret: new_secret(),
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    rows::insert(conn, &row)?;
+    Ok(row)
+}
+
+/// Delay before attempt `attempts + 1`: exponential with full jitter in
+/// its upper half, so that retries of many deliveries spread out.
+pub fn backoff(settings: &WebhookSettings, attempts: i32) -> Duration {
+    let exp = attempts.clamp(0, 20) as u32;
+    let base = settings.backoff_base_ms.saturating_mul(1u64 << exp);
+    let capped = base.min(settings.backoff_max_secs.saturating_mul(1000)).max(1);
+    let jittered = capped / 2 + rand::random_range(0..=capped / 2);
+    Duration::milliseconds(jittered as i64)
+}
+
+/// Runs the delivery worker until the task is aborted.
+pub async fn run_worker(state: web::Data<AppState>) {
+    let settings = state.settings.webhooks.clone();
+    let owner = format!("worker-{}", new_id());
+    let client = match reqwest::Client::builder()
+        .timeout(StdDuration::from_secs(settings.request_timeout_secs.max(1)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Clearway-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook worker cannot build its HTTP client; not delivering");
+            return;
+        }
+    };
+    let poll = StdDuration::from_millis(settings.poll_interval_ms.max(10));
+    loop {
+        let now = crate::db::now();
+        let until = now + Duration::seconds(settings.lease_secs.max(5));
+        let who = owner.clone();
+        let claimed = state
+            .db
+            .write(move |conn| -> Result<Vec<String>, AppError> {
+                let mut mine = Vec::new();
+                for id in rows::due(conn, now, 16)? {
+                    if rows::claim(conn, &id, &who, now, until)? == 1 {
+                        mine.push(id);
+                    }
+                }
+                Ok(mine)
+            })
+            .await;
+        match claimed {
+            Ok(ids) if !ids.is_empty() => {
+                // Deliver the batch concurrently; each is bounded by the client timeout.
+                let sends = ids.into_iter().map(|id| deliver(&state, &client, &settings, id, owner.clone()));
+                futures_util::future::join_all(sends).await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %AppError::from(e), "claiming webhook deliveries failed"),
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// Sends one leased delivery and records the attempt.
+async fn deliver(state: &AppState, client: &reqwest::Client, settings: &WebhookSettings, id: String, owner: String) {
+    let lookup = id.clone();
+    let loaded = state
+        .db
+        .read(move |conn| -> Result<_, AppError> {
+            let d = rows::find_delivery(conn, &lookup)?.ok_or(AppError::NotFound)?;
+            let e = rows::find_event(conn, &d.event_id)?.ok_or(AppError::NotFound)?;
+            let h = rows::find(conn, &d.webhook_id)?.ok_or(AppError::NotFound)?;
+            Ok((d, e, h))
+        })
+        .await;
+    let (delivery, event, hook) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!(delivery = %id, error = %AppError::from(e), "loading webhook delivery failed");
+            return;
+        }
+    };
+    let started = Instant::now();
+    let outcome = send(client, settings, &hook, &event.id, &event.payload).await;
+    let elapsed = started.elapsed().as_millis() as i64;
+    let now = crate::db::now();
+    let (status, next, code, error, delivered_at) = match &outcome {
+        Ok(code) if (200..300).contains(code) => ("delivered", now, Some(*code), None, Some(now)),
+        other => {
+            let (code, error) = match other {
+                Ok(code) => (Some(*code), Some(format!("receiver answered {code}"))),
+                Err(e) => (None, Some(e.clone())),
+            };
+            let attempts = delivery.attempts + 1;
+            let status = if attempts >= settings.max_attempts { "dead" } else { "pending" };
+            (status, now + backoff(settings, attempts - 1), code, error, None)
+        }
+    };
+    if !hook.active {
+        tracing::info!(webhook = %hook.id, "endpoint was removed; delivery dropped");
+    }
+    let status = if hook.active { status } else { "dead" };
+    let error_text = error.clone();
+    let result = state
+        .db
+        .write(move |conn| -> Result<(), AppError> {
+            rows::insert_attempt(
+                conn,
+                &AttemptRow {
+                    id: new_id(),
+                    delivery_id: id.clone(),
+                    attempted_at: now,
+                    status_code: code,
+                    error: error_text.clone(),
+                    duration_ms: elapsed,
+                },
+            )?;
+            rows::finish_attempt(conn, &id, &owner, status, next, code, error_text.as_deref(), delivered_at, now)?;
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => {
+            tracing::info!(event = %event.id, webhook = %hook.id, status, code, error = ?error, "webhook attempt")
+        }
+        Err(e) => tracing::error!(error = %AppError::from(e), "recording webhook attempt failed"),
+    }
+}
+
+/// POSTs the event; `Ok(status)` when the receiver answered at all.
+async fn send(
+    client: &reqwest::Client,
+    settings: &WebhookSettings,
+    hook: &WebhookRow,
+    event_id: &str,
+    payload: &str,
+) -> Result<i32, String> {
+    if !hook.active {
+        return Err("endpoint removed".into());
+    }
+    let url = check_url(&hook.url, settings.allow_private_targets).map_err(str::to_owned)?;
+    if !settings.allow_private_targets {
+        // Resolve now and refuse private answers (DNS may have changed since registration).
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs =
+            tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| format!("resolving {host}: {e}"))?;
+        if addrs.into_iter().any(|a| !is_public(a.ip())) {
+            return Err(format!("{host} resolves to a non-public address; refused"));
+        }
+    }
+    let t = Utc::now().timestamp();
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-clearway-event-id", event_id)
+        .header("x-clearway-signature", signature(&hook.secret, t, payload))
+        .body(payload.to_owned())
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                "timed out".to_owned()
+            } else {
+                format!("request failed: {}", e.without_url())
+            }
+        })?;
+    Ok(i32::from(resp.status().as_u16()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_for_ssrf() {
+        assert!(check_url("https://erp.example.com/hooks", false).is_ok());
+        assert!(check_url("http://erp.example.com/hooks", false).is_err());
+        assert!(check_url("http://127.0.0.1:9000/h", true).is_ok());
+        for bad in [
+            "https://127.0.0.1/h",
+            "https://10.1.2.3/h",
+            "https://192.168.0.5/h",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/h",
+            "https://[fd00::1]/h",
+            "https://localhost/h",
+            "https://user:pw@example.com/h",
+            "ftp://example.com/h",
+            "not a url",
+        ] {
+            assert!(check_url(bad, false).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn signature_is_hmac_of_timestamp_and_body() {
+        // Known answer: HMAC-SHA256("key", "1.{}")
+        let sig = signature("key", 1, "{}");
+        assert!(sig.starts_with("t=1,v1="));
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"key").unwrap();
+        mac.update(b"1.{}");
+        assert_eq!(sig, format!("t=1,v1={}", hex::encode(mac.finalize().into_bytes())));
+        assert_ne!(signature("other", 1, "{}"), sig);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let s = WebhookSettings {
+            worker_enabled: true,
+            poll_interval_ms: 100,
+            max_attempts: 5,
+            backoff_base_ms: 1000,
+            backoff_max_secs: 60,
+            request_timeout_secs: 5,
+            lease_secs: 30,
+            allow_private_targets: false,
+        };
+        for attempt in 0..10 {
+            let d = backoff(&s, attempt).num_milliseconds();
+            let full = (1000u64 << attempt).min(60_000) as i64;
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d}");
+        }
+    }
+}

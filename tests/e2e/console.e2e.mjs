@@ -1,0 +1,652 @@
+// End-to-end test of the Clearway console in headless Chromium (Debian's
+// package, driven by playwright-core). Run by run.sh, which starts the server.
+//
+// The flow of the issue: a company registers, an officer verifies it, the
+// company files (with validation errors first) and submits a declaration and
+// books a slot from the heat map (then moves it); the officer approves the
+// declaration and checks the truck in at the gate. Along the way: screenshots
+// for the README, accessibility checks (labels, names, contrast), no CSP
+// violation or script error, and the tablet layout.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const BASE = process.env.BASE_URL;
+const SHOTS = process.env.SCREENSHOT_DIR;
+const ARTIFACTS = process.env.ARTIFACT_DIR || '/tmp/clearway-e2e';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SUPERVISOR = { email: process.env.SUPERVISOR_EMAIL, password: process.env.SUPERVISOR_PASSWORD };
+const PASSWORD = 'E2e-Company-Password-2026';
+const OFFICER = { email: 'officer@customs.e2e.test', password: 'Silk-Road-Inspector-2026' };
+const TZ_OFFSET_MS = 6 * 3600 * 1000; // Asia/Urumqi, UTC+06:00 all year
+const LAPTOP = { width: 1280, height: 800 };
+const TABLET = { width: 820, height: 1180 };
+
+if (!BASE || !SHOTS || !SUPERVISOR.email) {
+  console.error('run me through tests/e2e/run.sh');
+  process.exit(2);
+}
+mkdirSync(SHOTS, { recursive: true });
+mkdirSync(ARTIFACTS, { recursive: true });
+
+// ---- a tiny runner ----------------------------------------------------------
+
+const results = [];
+let aborted = false;
+const pages = [];
+
+async function step(name, fn) {
+  if (aborted) {
+    results.push({ name, status: 'skipped' });
+    console.log(`- skipped: ${name}`);
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, status: 'passed' });
+    console.log(`ok ${results.length} - ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    results.push({ name, status: 'failed' });
+    console.log(`not ok ${results.length} - ${name}\n   ${String(err && err.stack ? err.stack : err).split('\n').join('\n   ')}`);
+    aborted = true;
+    for (const [i, p] of pages.entries()) {
+      const path = join(ARTIFACTS, `failure-${results.length}-${i}.png`);
+      await p.screenshot({ path, fullPage: true }).catch(() => {});
+      console.log(`   screenshot: ${path} (${p.url()})`);
+      if (p.calls.length) console.log(`   last API calls:\n     ${p.calls.join('\n     ')}`);
+    }
+  }
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+
+/** Polls until fn() is truthy. */
+async function until(fn, message, timeout = 15000) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out: ${message} (last: ${last})`);
+}
+
+async function textOf(locator) {
+  return (await locator.textContent()) || '';
+}
+
+async function expectText(locator, text, timeout) {
+  await until(async () => (await textOf(locator)).includes(text), `“${text}” in ${locator}`, timeout);
+}
+
+// ---- the API, for set-up and cross-checks -----------------------------------
+
+async function api(method, path, token, body, headers = {}) {
+  const res = await fetch(`${BASE}/api/v1${path}`, {
+    method,
+    headers: {
+      Accept: 'application/json',
+      ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+  return json;
+}
+
+async function login(email, password) {
+  return (await api('POST', '/auth/login', null, { email, password })).access_token;
+}
+
+function localDate(offsetDays = 0) {
+  return new Date(Date.now() + TZ_OFFSET_MS + offsetDays * 86400000).toISOString().slice(0, 10);
+}
+
+function cotton(siteId, overrides = {}) {
+  return {
+    kind: 'import',
+    site_id: siteId,
+    transport_mode: 'road',
+    consignor: 'Tashkent Textile Export LLC',
+    consignee: 'Background Trading GmbH',
+    origin_country: 'UZ',
+    destination_country: 'CN',
+    currency: 'CNY',
+    incoterm: 'FCA',
+    invoice_total: '1000.00',
+    gross_mass_kg: '1300',
+    items: [{ hs_code: '520512', description: 'Single cotton yarn', quantity: '1200', unit: 'KGM', net_mass_kg: '1200', value: '1000.00', origin_country: 'UZ' }],
+    ...overrides,
+  };
+}
+
+// ---- page checks ------------------------------------------------------------
+
+/** Labels, accessible names, alt texts, one h1, and text contrast (WCAG AA). */
+async function accessibility(page, where) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const visible = (el) => {
+      const r = el.getBoundingClientRect();
+      const s = getComputedStyle(el);
+      return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
+    };
+    const describe = (el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.split(' ').join('.')}` : ''}`;
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      if (el.type === 'hidden') continue;
+      const named = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+      if (!named) out.push(`unlabelled control ${describe(el)}`);
+    }
+    for (const el of document.querySelectorAll('button, a[href]')) {
+      const name = (el.getAttribute('aria-label') || el.textContent || '').trim();
+      if (!name) out.push(`no accessible name: ${describe(el)}`);
+    }
+    for (const el of document.querySelectorAll('img')) {
+      if (!el.hasAttribute('alt')) out.push(`img without alt: ${el.src}`);
+    }
+    const h1s = document.querySelectorAll('main h1');
+    if (h1s.length !== 1) out.push(`${h1s.length} h1 in main`);
+    if (!document.documentElement.lang) out.push('no lang on html');
+
+    // Text contrast against the first opaque background behind it.
+    const parse = (c) => {
+      const m = /rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?\)/.exec(c);
+      return m ? [Number(m[1]), Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])] : null;
+    };
+    const lum = ([r, g, b]) => {
+      const f = (v) => {
+        v /= 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const bgOf = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const s = getComputedStyle(e);
+        const c = parse(s.backgroundColor);
+        if (s.backgroundImage && s.backgroundImage !== 'none' && !(c && c[3] === 1)) return null; // gradient: skip
+        if (c && c[3] === 1) return c;
+      }
+      return [255, 255, 255, 1];
+    };
+    const seen = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || !n.textContent.trim() || seen.has(el)) continue;
+      seen.add(el);
+      if (!visible(el) || el.closest('.visually-hidden, [disabled], [aria-disabled="true"], [aria-busy="true"], dialog:not([open]), option')) continue;
+      const s = getComputedStyle(el);
+      const fg = parse(s.color);
+      const bg = bgOf(el);
+      if (!fg || !bg) continue;
+      const opacity = Number(s.opacity);
+      if (opacity < 1) continue;
+      const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      const size = parseFloat(s.fontSize);
+      const bold = Number(s.fontWeight) >= 700;
+      const large = size >= 24 || (bold && size >= 18.66);
+      const need = large ? 3 : 4.5;
+      if (ratio < need) out.push(`contrast ${ratio.toFixed(2)} < ${need} for “${n.textContent.trim().slice(0, 40)}” (${describe(el)})`);
+    }
+    return out;
+  });
+  assert(problems.length === 0, `${where}: accessibility problems:\n     ${problems.join('\n     ')}`);
+}
+
+/** Nothing wider than the viewport (the page scrolls only vertically). */
+async function fitsWidth(page, where) {
+  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  assert(scroll <= width, `${where}: page is ${scroll}px wide in a ${width}px viewport`);
+}
+
+async function shot(page, name, opts = {}) {
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => {
+    document.getElementById('live')?.replaceChildren();
+    document.activeElement?.blur?.();
+  });
+  await page.screenshot({ path: join(SHOTS, name), ...opts });
+}
+
+/** A fresh tab watching for script errors and CSP violations. */
+async function newPage(browser, viewport = LAPTOP) {
+  const context = await browser.newContext({ viewport, locale: 'en-GB', timezoneId: 'Europe/Berlin' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.errors = [];
+  page.calls = [];
+  page.on('response', (r) => {
+    if (!r.url().includes('/api/')) return;
+    page.calls.push(`${r.request().method()} ${r.url().replace(BASE, '')} → ${r.status()}`);
+    if (page.calls.length > 12) page.calls.shift();
+  });
+  page.on('pageerror', (e) => page.errors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    const t = m.text();
+    if (/Content Security Policy|Refused to/i.test(t) || (m.type() === 'error' && !/Failed to load resource/.test(t))) {
+      page.errors.push(`console ${m.type()}: ${t}`);
+    }
+  });
+  pages.push(page);
+  return page;
+}
+
+function noErrors(page) {
+  assert(page.errors.length === 0, `errors in the page:\n     ${page.errors.join('\n     ')}`);
+}
+
+async function signIn(page, email, password) {
+  await page.goto(`${BASE}/#/login`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#who .who-name').waitFor();
+}
+
+async function go(page, hash, heading) {
+  await page.evaluate((h) => {
+    location.hash = h;
+  }, hash);
+  if (heading) await expectText(page.locator('main h1'), heading);
+  await page.locator('main[aria-busy="true"]').waitFor({ state: 'detached' }).catch(() => {});
+}
+
+// ---- the run ------------------------------------------------------------------
+
+const run = Date.now().toString(36);
+const company = {
+  name: 'Khorgos Gateway Logistics LLP',
+  email: `admin-${run}@khorgos-gateway.e2e.test`,
+  code: `DE${String(Date.now()).slice(-12)}`,
+};
+const ctx = {};
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+try {
+  await step('set-up through the API: officer, site CNKHG (Asia/Urumqi, road), 24/7 schedule', async () => {
+    ctx.supervisor = await login(SUPERVISOR.email, SUPERVISOR.password);
+    await api('POST', '/officers', ctx.supervisor, { ...OFFICER, display_name: 'Gulnara Officer', role: 'officer' });
+    ctx.officer = await login(OFFICER.email, OFFICER.password);
+    const site = await api('POST', '/sites', ctx.supervisor, { code: 'CNKHG', name: 'Khorgos Road Port', timezone: 'Asia/Urumqi', modes: ['road'] });
+    ctx.site = site;
+    const sch = await api('POST', `/sites/${site.id}/schedules`, ctx.supervisor, { mode: 'road', slot_minutes: 60, capacity: 6 });
+    assert(sch.slots_created > 24 * 7, `slots created: ${sch.slots_created}`);
+  });
+
+  await step('set-up: other companies book some of tomorrow’s slots (so the heat map has colours)', async () => {
+    const tomorrow = localDate(1);
+    const slots = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${tomorrow}T00:00:00+06:00`)}&to=${encodeURIComponent(`${localDate(2)}T00:00:00+06:00`)}&limit=200`, ctx.officer)).items;
+    const at = (hh) => slots.find((s) => s.starts_at_local.slice(11, 13) === hh);
+    const plan = {
+      A: [['09', 3], ['10', 2], ['11', 3], ['13', 2]],
+      B: [['09', 3], ['11', 1], ['13', 3], ['15', 1]],
+    };
+    for (const [tag, bookings] of Object.entries(plan)) {
+      const email = `bg-${tag.toLowerCase()}-${run}@background.e2e.test`;
+      const reg = await api('POST', '/auth/register', null, {
+        enterprise: { name: `Background ${tag} Trading GmbH`, country: 'DE', registration_code: `DE${tag}${run}`.toUpperCase().slice(0, 17) },
+        admin: { email, password: PASSWORD, display_name: `Background ${tag}` },
+      });
+      await api('POST', `/enterprises/${reg.enterprise.id}/verify`, ctx.officer, {});
+      const token = await login(email, PASSWORD);
+      for (const [hh, n] of bookings) {
+        for (let i = 0; i < n; i += 1) {
+          const d = await api('POST', '/declarations', token, cotton(ctx.site.id));
+          await api('POST', `/declarations/${d.id}/submit`, token, {});
+          await api('POST', '/bookings', token, { declaration_id: d.id, slot_id: at(hh).id });
+        }
+      }
+    }
+    await api('PATCH', `/slots/${at('16').id}`, ctx.officer, { status: 'closed', reason: 'lane maintenance' });
+    await api('PATCH', `/slots/${at('17').id}`, ctx.officer, { capacity: 2 });
+  });
+
+  let pageC;
+  let pageO;
+
+  await step('the console is served at / with a strict CSP; the sign-in page is accessible', async () => {
+    const res = await fetch(`${BASE}/`);
+    assert(res.ok, `GET / → ${res.status}`);
+    const csp = res.headers.get('content-security-policy') || '';
+    assert(csp.includes("default-src 'self'") && !csp.includes('unsafe-inline'), `CSP: ${csp}`);
+    pageC = await newPage(browser);
+    await pageC.goto(`${BASE}/`);
+    await expectText(pageC.locator('main h1'), 'Sign in to Clearway');
+    await accessibility(pageC, 'sign-in');
+    await shot(pageC, '01-login.png');
+    noErrors(pageC);
+  });
+
+  await step('a company registers itself and lands on its declarations, pending verification', async () => {
+    await pageC.getByRole('link', { name: 'Register your company' }).click();
+    await expectText(pageC.locator('main h1'), 'Register a company');
+    // Client-side checks first.
+    await pageC.getByRole('button', { name: 'Register' }).click();
+    await expectText(pageC.locator('.field[data-for="admin.password"] .msg.client'), 'At least 12 characters');
+    await accessibility(pageC, 'register');
+    await pageC.getByLabel('Legal name of the enterprise').fill(company.name);
+    await pageC.getByLabel('Country').fill('DE');
+    await pageC.getByLabel('Registration code').fill(company.code);
+    await pageC.getByLabel('Your name').fill('Aygul Tursun');
+    await pageC.getByLabel('Your email').fill(company.email);
+    await pageC.getByLabel('Password').fill(PASSWORD);
+    await pageC.getByRole('button', { name: 'Register' }).click();
+    await expectText(pageC.locator('main h1'), 'Declarations');
+    await expectText(pageC.locator('main .alert.warning'), 'waiting for verification');
+    await expectText(pageC.locator('#who'), company.name);
+    noErrors(pageC);
+  });
+
+  await step('an officer signs in and verifies the enterprise from the waiting list', async () => {
+    pageO = await newPage(browser);
+    await signIn(pageO, OFFICER.email, OFFICER.password);
+    await expectText(pageO.locator('main h1'), 'review queue');
+    await pageO.getByRole('link', { name: 'Enterprises' }).click();
+    await expectText(pageO.locator('main h1'), 'Enterprises');
+    const row = pageO.locator('tbody tr', { hasText: company.name });
+    await row.waitFor();
+    await accessibility(pageO, 'enterprises');
+    await shot(pageO, '08-officer-enterprises.png');
+    await row.getByRole('button', { name: /Verify/ }).click();
+    await expectText(pageO.locator('#live'), 'verified');
+    await until(async () => (await pageO.locator('tbody tr', { hasText: company.name }).count()) === 0, 'the row leaves the waiting list');
+    noErrors(pageO);
+  });
+
+  await step('declaration form: client checks, then the server’s messages beside the fields', async () => {
+    await go(pageC, '#/declarations/new', 'New declaration');
+    await until(async () => (await pageC.locator('main .alert', { hasText: 'waiting for verification' }).count()) === 0, 'the pending banner is gone');
+    // Empty required fields: the console's own checks, no request.
+    await pageC.getByLabel('Consignee (receiver)').fill('');
+    await pageC.getByRole('button', { name: 'Save and submit' }).click();
+    await expectText(pageC.locator('.summary-slot'), 'Please correct');
+    await expectText(pageC.locator('.field[data-for="consignor"] .msg.client'), 'Enter the consignor');
+    await expectText(pageC.locator('.field[data-for="items[0].hs_code"] .msg.client'), '6 to 10 digits');
+    // Values that only the server can refuse: unknown country, HS chapter 77.
+    const f = (label) => pageC.getByLabel(label, { exact: false });
+    await f('Consignor (sender)').fill('Tashkent Textile Export LLC');
+    await f('Consignee (receiver)').fill(company.name);
+    await f('Country of origin').fill('XX');
+    await f('Country of destination').fill('CN');
+    await f('Invoice total').fill('1250.00');
+    await f('Gross mass (kg)').fill('1600.5');
+    const item = (i, key) => pageC.locator(`.field[data-for="items[${i}].${key}"] input`);
+    await item(0, 'hs_code').fill('770000');
+    await item(0, 'description').fill('Single cotton yarn, uncombed');
+    await item(0, 'quantity').fill('1200');
+    await item(0, 'net_mass_kg').fill('1200');
+    await item(0, 'value').fill('1000');
+    await item(0, 'origin_country').fill('UZ');
+    await pageC.getByRole('button', { name: 'Add item' }).click();
+    await item(1, 'hs_code').fill('5205220000');
+    await item(1, 'description').fill('Single cotton yarn, combed');
+    await item(1, 'quantity').fill('300');
+    await item(1, 'net_mass_kg').fill('300');
+    await item(1, 'value').fill('250.00');
+    await item(1, 'origin_country').fill('UZ');
+    await pageC.getByRole('button', { name: 'Save draft' }).click();
+    await expectText(pageC.locator('.summary-slot'), 'The server refused');
+    await expectText(pageC.locator('.field[data-for="origin_country"] .msg.server'), 'Server');
+    await expectText(pageC.locator('.field[data-for="items[0].hs_code"] .msg.server'), 'Server');
+    // While the user edits, the console's own check appears beside the server's message.
+    await f('Country of origin').fill('X');
+    await f('Country of destination').focus();
+    await expectText(pageC.locator('.field[data-for="origin_country"] .msg.client'), 'Two letters');
+    await expectText(pageC.locator('.field[data-for="origin_country"] .msg.server'), 'ISO 3166-1');
+    const drafts = await api('GET', '/declarations', await login(company.email, PASSWORD));
+    assert(drafts.items.length === 0, 'nothing was stored by the refused save');
+    await accessibility(pageC, 'declaration form with errors');
+    await pageC.locator('.summary-slot').scrollIntoViewIfNeeded();
+    await shot(pageC, '03-declaration-form-errors.png', { fullPage: true });
+    // Tablet: the form reflows.
+    await pageC.setViewportSize(TABLET);
+    await fitsWidth(pageC, 'declaration form (tablet)');
+    await pageC.setViewportSize(LAPTOP);
+    noErrors(pageC);
+  });
+
+  await step('the company corrects the declaration and submits it; it gets its number', async () => {
+    const f = (label) => pageC.getByLabel(label, { exact: false });
+    await f('Country of origin').fill('UZ');
+    await f('Invoice total').fill('1250.00');
+    await pageC.locator('.field[data-for="items[0].hs_code"] input').fill('520512');
+    await pageC.getByRole('button', { name: 'Save and submit' }).click();
+    await expectText(pageC.locator('main h1'), 'Declaration CNKHG');
+    ctx.number = (await textOf(pageC.locator('main h1'))).replace('Declaration ', '').trim();
+    assert(/^CNKHG\d{4}I/.test(ctx.number), `number ${ctx.number}`);
+    await expectText(pageC.locator('main .facts'), 'Submitted');
+    await expectText(pageC.locator('main .facts'), 'UTC+06:00 Asia/Urumqi');
+    await go(pageC, '#/declarations', 'Declarations');
+    const row = pageC.locator('tbody tr', { hasText: ctx.number });
+    await expectText(row, 'Submitted');
+    // A second draft, so that the list shows more than one state.
+    await go(pageC, '#/declarations/new', 'New declaration');
+    await pageC.getByLabel('Consignor (sender)').fill('Almaty Electronics LLP');
+    await pageC.getByLabel('Country of origin').fill('KZ');
+    await pageC.getByLabel('Invoice total').fill('1250.00');
+    await pageC.getByLabel('Gross mass (kg)').fill('260');
+    const item = (key) => pageC.locator(`.field[data-for="items[0].${key}"] input`);
+    await item('hs_code').fill('8471300000');
+    await item('description').fill('Laptop computers');
+    await item('quantity').fill('120');
+    await item('unit').fill('PCE');
+    await item('net_mass_kg').fill('240.5');
+    await item('value').fill('1250.00');
+    await item('origin_country').fill('KZ');
+    await pageC.getByRole('button', { name: 'Save draft' }).click();
+    await expectText(pageC.locator('main h1'), 'Declaration Draft');
+    await go(pageC, '#/declarations', 'Declarations');
+    await expectText(pageC.locator('tbody'), 'Draft');
+    await accessibility(pageC, 'declarations');
+    noErrors(pageC);
+  });
+
+  await step('the company books a slot from the heat map (keyboard works, times in the site’s zone)', async () => {
+    await pageC.locator('tbody tr', { hasText: ctx.number }).getByRole('link', { name: /Book a slot/ }).click();
+    await expectText(pageC.locator('main h1'), 'Book a clearance slot');
+    await pageC.locator('table.heatmap button.cell').first().waitFor();
+    const selected = await pageC.locator('#declaration-select').inputValue();
+    assert(selected, 'a declaration is preselected');
+    await expectText(pageC.locator('table.heatmap caption'), 'UTC+06:00 Asia/Urumqi');
+    // Colour is not the only cue: each cell says its number and has a label.
+    const full = pageC.locator('button.cell.heat-0').first();
+    assert(await full.count(), 'a full slot is shown');
+    assert((await full.getAttribute('aria-label')).includes('0 of 6 places free'), 'full slot label');
+    // Arrow keys move between cells.
+    const first = pageC.locator('table.heatmap button.cell[tabindex="0"]');
+    await first.focus();
+    const before = await first.getAttribute('data-slot');
+    await pageC.keyboard.press('ArrowDown');
+    const after = await pageC.evaluate(() => document.activeElement.dataset.slot);
+    assert(after && after !== before, 'ArrowDown moved the focus');
+    await accessibility(pageC, 'heat map');
+    await shot(pageC, '04-slot-heatmap.png', { fullPage: true });
+    // Book the first slot at least 2.5 h ahead (minimum notice is 2 h).
+    const target = await pageC.evaluate(() => {
+      const soon = Date.now() + 150 * 60000;
+      const cell = [...document.querySelectorAll('button.cell:not([aria-disabled])')]
+        .filter((b) => new Date(b.dataset.start).getTime() >= soon)
+        .sort((a, b) => new Date(a.dataset.start) - new Date(b.dataset.start))[0];
+      return cell && cell.dataset.slot;
+    });
+    assert(target, 'a bookable slot exists');
+    ctx.firstSlot = target;
+    await pageC.locator(`button.cell[data-slot="${target}"]`).click();
+    const dlg = pageC.getByRole('dialog');
+    await expectText(dlg, 'UTC+06:00 Asia/Urumqi');
+    await dlg.getByRole('button', { name: 'Book slot' }).click();
+    await expectText(pageC.locator('.form-result'), 'Slot booked');
+    await until(async () => (await pageC.locator(`button.cell[data-slot="${target}"]`).getAttribute('data-free')) === '5', 'the cell shows one place less');
+    noErrors(pageC);
+  });
+
+  await step('the heat map works on a tablet (820×1180)', async () => {
+    await pageC.setViewportSize(TABLET);
+    await go(pageC, '#/book', 'Book a clearance slot');
+    await pageC.locator('table.heatmap button.cell').first().waitFor();
+    await fitsWidth(pageC, 'heat map (tablet)');
+    await accessibility(pageC, 'heat map (tablet)');
+    await shot(pageC, '09-slot-heatmap-tablet.png');
+    await pageC.setViewportSize(LAPTOP);
+  });
+
+  await step('the company reschedules the booking to a later slot', async () => {
+    await go(pageC, '#/bookings', 'Bookings');
+    const row = pageC.locator('tbody tr', { hasText: ctx.number });
+    await expectText(row, 'Confirmed');
+    await expectText(row, 'UTC+06:00 Asia/Urumqi');
+    await row.getByRole('link', { name: 'Reschedule' }).click();
+    await expectText(pageC.locator('main h1'), 'Reschedule a booking');
+    await pageC.locator('button.cell.current').waitFor();
+    const target = await pageC.evaluate((old) => {
+      const cells = [...document.querySelectorAll('button.cell:not([aria-disabled])')].sort((a, b) => new Date(a.dataset.start) - new Date(b.dataset.start));
+      const i = cells.findIndex((c) => c.dataset.slot === old);
+      return cells[i + 1] && cells[i + 1].dataset.slot;
+    }, ctx.firstSlot);
+    assert(target, 'a later slot exists');
+    await pageC.locator(`button.cell[data-slot="${target}"]`).click();
+    await pageC.getByRole('dialog').getByRole('button', { name: 'Move booking' }).click();
+    await expectText(pageC.locator('.form-result'), 'Booking moved');
+    const bookings = await api('GET', '/bookings', await login(company.email, PASSWORD));
+    const active = bookings.items.filter((b) => b.status === 'confirmed');
+    assert(active.length === 1 && active[0].slot_id === target, `one booking, on the new slot: ${JSON.stringify(active)}`);
+    ctx.bookingId = active[0].id;
+    await go(pageC, '#/bookings', 'Bookings');
+    await accessibility(pageC, 'bookings');
+    await shot(pageC, '10-company-bookings.png');
+    await go(pageC, '#/declarations', 'Declarations');
+    await expectText(pageC.locator('tbody tr', { hasText: ctx.number }), 'UTC+06:00 Asia/Urumqi');
+    await shot(pageC, '02-company-declarations.png');
+    noErrors(pageC);
+  });
+
+  await step('the officer approves the declaration from the review queue (risk lane)', async () => {
+    await go(pageO, '#/review', 'review queue');
+    const row = pageO.locator('tbody tr', { hasText: ctx.number });
+    await row.waitFor();
+    await expectText(row, company.name);
+    await expectText(row, 'UTC+06:00 Asia/Urumqi');
+    await accessibility(pageO, 'review queue');
+    await shot(pageO, '05-officer-review-queue.png');
+    await row.getByRole('link', { name: /Review/ }).first().click();
+    await expectText(pageO.locator('main h1'), `Review ${ctx.number}`);
+    await accessibility(pageO, 'review page');
+    await pageO.setViewportSize(TABLET);
+    await fitsWidth(pageO, 'review page (tablet)');
+    await pageO.setViewportSize(LAPTOP);
+    await pageO.getByLabel(/Yellow/).check();
+    await pageO.getByRole('button', { name: 'Approve', exact: true }).click();
+    await expectText(pageO.locator('main .facts'), 'Approved');
+    await expectText(pageO.locator('main .facts'), 'Yellow lane');
+    noErrors(pageO);
+  });
+
+  await step('the capacity board shows booked vs capacity for today and tomorrow; an officer changes one', async () => {
+    await go(pageO, '#/capacity', 'Capacity board');
+    await expectText(pageO.locator('main'), 'Tomorrow');
+    await expectText(pageO.locator('main .zone-note'), 'UTC+06:00 Asia/Urumqi');
+    await expectText(pageO.locator('main'), '6 / 6');
+    await expectText(pageO.locator('main'), 'Closed');
+    await accessibility(pageO, 'capacity board');
+    const tomorrow = pageO.locator('section.board-day').nth(1);
+    await tomorrow.locator('h2').scrollIntoViewIfNeeded();
+    await shot(pageO, '06-capacity-board.png');
+    // Set an empty slot's capacity (tomorrow 20:00) to 8.
+    const row = tomorrow.locator('tbody tr', { hasText: '20:00–21:00' });
+    await row.getByRole('button', { name: /Change/ }).click();
+    const dlg = pageO.getByRole('dialog');
+    await dlg.getByLabel('Capacity (places)').fill('8');
+    await accessibility(pageO, 'slot change dialog');
+    await dlg.getByRole('button', { name: 'Save change' }).click();
+    await expectText(pageO.locator('section.board-day').nth(1).locator('tbody tr', { hasText: '20:00–21:00' }), '0 / 8');
+    // Below the booked count: refused, then displaced on confirmation (tomorrow 11:00 has 4 booked).
+    const busy = pageO.locator('section.board-day').nth(1).locator('tbody tr', { hasText: '11:00–12:00' });
+    await busy.getByRole('button', { name: /Change/ }).click();
+    await pageO.getByRole('dialog').getByLabel('Capacity (places)').fill('3');
+    await pageO.getByRole('dialog').getByLabel(/Reason/).fill('one lane closed for repairs');
+    await pageO.getByRole('dialog').getByRole('button', { name: 'Save change' }).click();
+    await expectText(pageO.getByRole('dialog'), 'below the 4 bookings');
+    await pageO.getByRole('dialog').getByRole('button', { name: 'Displace bookings' }).click();
+    await expectText(pageO.locator('section.board-day').nth(1).locator('tbody tr', { hasText: '11:00–12:00' }), '3 / 3');
+    await pageO.setViewportSize(TABLET);
+    await fitsWidth(pageO, 'capacity board (tablet)');
+    await pageO.setViewportSize(LAPTOP);
+    noErrors(pageO);
+  });
+
+  await step('at the gate the officer checks the truck in, then completes it', async () => {
+    await go(pageO, '#/gate', 'Gate');
+    const row = pageO.locator('tbody tr', { hasText: ctx.number });
+    await row.waitFor();
+    await expectText(row, 'Yellow lane');
+    await expectText(row, company.name);
+    await expectText(row, 'UTC+06:00 Asia/Urumqi');
+    await accessibility(pageO, 'gate');
+    await shot(pageO, '07-gate.png');
+    await row.getByRole('button', { name: /Check in/ }).click();
+    await expectText(pageO.locator('#live'), 'checked in');
+    const r2 = pageO.locator('tbody tr', { hasText: ctx.number });
+    await expectText(r2, 'Checked in');
+    const b = await api('GET', `/bookings/${ctx.bookingId}`, ctx.officer);
+    assert(b.status === 'checked_in', `booking status ${b.status}`);
+    await pageO.setViewportSize(TABLET);
+    await fitsWidth(pageO, 'gate (tablet)');
+    await pageO.setViewportSize(LAPTOP);
+    await r2.getByRole('button', { name: /Complete/ }).click();
+    await expectText(pageO.locator('#live'), 'completed');
+    await until(async () => (await api('GET', `/bookings/${ctx.bookingId}`, ctx.officer)).status === 'completed', 'the booking is completed');
+    noErrors(pageO);
+  });
+
+  await step('the company sees the outcome; signing out ends the session', async () => {
+    await go(pageC, '#/bookings?show=all', 'Bookings');
+    await expectText(pageC.locator('tbody tr', { hasText: ctx.number }), 'Completed');
+    await go(pageC, '#/declarations', 'Declarations');
+    await expectText(pageC.locator('tbody tr', { hasText: ctx.number }), 'Approved');
+    await pageC.getByRole('button', { name: 'Sign out' }).click();
+    await expectText(pageC.locator('main h1'), 'Sign in');
+    const stored = await pageC.evaluate(() => Object.keys(sessionStorage).length);
+    assert(stored === 0, 'no token left in sessionStorage');
+    noErrors(pageC);
+  });
+
+  await step('an expired access token is refreshed transparently', async () => {
+    await signIn(pageC, company.email, PASSWORD);
+    await pageC.evaluate(() => sessionStorage.setItem('clearway.access_token', 'expired.token.value'));
+    await go(pageC, '#/bookings?show=all', 'Bookings');
+    await expectText(pageC.locator('main tbody'), ctx.number);
+    const token = await pageC.evaluate(() => sessionStorage.getItem('clearway.access_token'));
+    assert(token && token !== 'expired.token.value', 'a new access token was stored');
+    noErrors(pageC);
+  });
+} finally {
+  await browser.close().catch(() => {});
+}
+
+const count = (s) => results.filter((r) => r.status === s).length;
+const passed = count('passed');
+const failed = count('failed');
+const skipped = count('skipped');
+console.log(`screenshots in ${SHOTS}`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed || skipped ? 1 : 0);

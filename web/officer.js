@@ -1,0 +1,583 @@
+// Customs pages: enterprises to verify, the declaration review queue, the
+// site capacity board, the gate, and (supervisors) sites and schedules.
+
+import * as api from './api.js';
+import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage } from './ui.js';
+import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan } from './time.js';
+import { byId, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime } from './company.js';
+
+/** Enterprise names, read once each. */
+const enterpriseCache = new Map();
+async function enterprise(id) {
+  if (!enterpriseCache.has(id)) {
+    enterpriseCache.set(id, api.get(`/enterprises/${id}`).catch(() => ({ id, name: id })));
+  }
+  return enterpriseCache.get(id);
+}
+
+// ---- enterprises ---------------------------------------------------------
+
+export async function enterprisesPage(ctx) {
+  const status = ctx.query.status ?? 'pending';
+  const list = await api.all('/enterprises', { status: status || undefined });
+  for (const e of list) enterpriseCache.set(e.id, Promise.resolve(e));
+  const rows = list.map((e) => {
+    const actions = h('div', { class: 'row-actions' });
+    const act = (verb, label, cls, needsReason) => {
+      const b = h('button', {
+        type: 'button',
+        class: `${cls} small`,
+        onclick: async () => {
+          let body = {};
+          if (needsReason) {
+            const reason = field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, attrs: { rows: 3, maxlength: 1000 } });
+            const ok = await dialog({ title: `${label} ${e.name}?`, body: reason, confirm: label, danger: verb === 'suspend' });
+            if (!ok) return;
+            body = { reason: ok.get('reason') };
+          }
+          try {
+            await busy(b, () => api.post(`/enterprises/${e.id}/${verb}`, body));
+            enterpriseCache.delete(e.id);
+            announce(`${e.name}: ${verb === 'verify' ? 'verified' : verb === 'suspend' ? 'suspended' : 'reinstated'}.`, 'success');
+            ctx.refresh();
+          } catch (err) {
+            b.closest('td').append(errorBox(err, `Could not ${verb}`));
+          }
+        },
+      }, label, h('span', { class: 'visually-hidden' }, ` ${e.name}`));
+      actions.append(b);
+    };
+    if (e.status === 'pending') act('verify', 'Verify', 'primary');
+    if (e.status === 'verified') act('suspend', 'Suspend', 'danger', true);
+    if (e.status === 'suspended') act('reinstate', 'Reinstate', 'secondary');
+    return {
+      attrs: { dataset: { row: e.id } },
+      cells: [
+        e.name,
+        e.country,
+        h('span', { class: 'mono' }, e.registration_code),
+        e.credit_class.replace('_', ' '),
+        inZone(e.created_at, 'UTC'),
+        badge(e.status),
+        actions,
+      ],
+    };
+  });
+  const tabs = [['pending', 'Waiting for verification'], ['verified', 'Verified'], ['suspended', 'Suspended'], ['', 'All']];
+  return h(
+    'div',
+    {},
+    pageTitle('Enterprises'),
+    h(
+      'nav',
+      { class: 'filters', 'aria-label': 'Filter by status' },
+      tabs.map(([s, label]) => h('a', { href: `#/enterprises?status=${s}`, 'aria-current': status === s ? 'page' : null }, label)),
+    ),
+    table({
+      caption: status === 'pending' ? 'Enterprises waiting for verification, oldest first' : `Enterprises${status ? ` (${status})` : ''}, in registration order`,
+      columns: ['Legal name', 'Country', 'Registration code', 'Credit class', 'Registered', 'Status', 'Actions'],
+      rows,
+      empty: status === 'pending' ? 'No enterprise is waiting for verification.' : 'No enterprises.',
+    }),
+  );
+}
+
+// ---- review queue --------------------------------------------------------
+
+export async function reviewQueuePage(ctx) {
+  const status = ctx.query.status ?? 'waiting';
+  const siteFilter = ctx.query.site || '';
+  const sites = await ctx.sites();
+  const sitesById = byId(sites);
+  let list;
+  if (status === 'waiting') {
+    const [a, b] = await Promise.all([
+      api.all('/declarations', { status: 'submitted', site_id: siteFilter || undefined }),
+      api.all('/declarations', { status: 'under_review', site_id: siteFilter || undefined }),
+    ]);
+    list = a.concat(b).sort((x, y) => (x.submitted_at < y.submitted_at ? -1 : 1));
+  } else {
+    list = await api.all('/declarations', { status: status || undefined, site_id: siteFilter || undefined });
+  }
+  const ents = await Promise.all(list.map((d) => enterprise(d.enterprise_id)));
+  const rows = list.map((d, i) => {
+    const site = sitesById[d.site_id];
+    return {
+      attrs: { dataset: { row: d.id, status: d.status } },
+      cells: [
+        h('a', { href: `#/review/${d.id}`, class: 'mono' }, declarationName(d)),
+        ents[i].name,
+        d.kind[0].toUpperCase() + d.kind.slice(1),
+        site ? `${site.code} (${d.transport_mode})` : d.site_id,
+        h('span', { class: 'num' }, money(d.invoice_total, d.currency)),
+        site ? inZone(d.submitted_at, site.timezone) : d.submitted_at,
+        h('div', {}, badge(d.status), d.assigned_officer_id === ctx.me.id ? h('span', { class: 'muted' }, ' (yours)') : null),
+        h('a', { href: `#/review/${d.id}`, class: 'button-link primary small' }, 'Review', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)),
+      ],
+    };
+  });
+  const tabs = [['waiting', 'Waiting (submitted and under review)'], ['amendment_requested', 'Amendment requested'], ['approved', 'Approved'], ['rejected', 'Rejected'], ['released', 'Released'], ['', 'All']];
+  const siteSelect = h(
+    'select',
+    { id: 'queue-site', onchange: (e) => ctx.navigate(`#/review?status=${status}&site=${e.target.value}`) },
+    h('option', { value: '' }, 'All sites'),
+    sites.map((s) => h('option', { value: s.id, selected: s.id === siteFilter }, `${s.code} · ${s.name}`)),
+  );
+  return h(
+    'div',
+    {},
+    pageTitle('Declaration review queue'),
+    h(
+      'div',
+      { class: 'toolbar' },
+      h(
+        'nav',
+        { class: 'filters', 'aria-label': 'Filter by status' },
+        tabs.map(([s, label]) => h('a', { href: `#/review?status=${s}&site=${siteFilter}`, 'aria-current': status === s ? 'page' : null }, label)),
+      ),
+      h('div', { class: 'field inline' }, h('label', { for: 'queue-site' }, 'Site'), siteSelect),
+    ),
+    table({
+      caption: status === 'waiting' ? 'Declarations waiting for review, oldest submission first' : 'Declarations',
+      columns: ['Number', 'Enterprise', 'Kind', 'Site', 'Invoice total', 'Submitted (site time)', 'Status', ''],
+      rows,
+      empty: 'The queue is empty.',
+    }),
+  );
+}
+
+export async function reviewPage(ctx) {
+  const [id] = ctx.params;
+  const [d, sites] = await Promise.all([api.get(`/declarations/${id}`), ctx.sites()]);
+  const site = byId(sites)[d.site_id];
+  const ent = await enterprise(d.enterprise_id);
+  const result = h('div', { class: 'form-result', 'aria-live': 'polite' });
+  const decide = ['submitted', 'under_review'].includes(d.status);
+
+  async function act(action, body, button, done) {
+    replace(result);
+    try {
+      const after = await busy(button, () => api.post(`/declarations/${d.id}/${action}`, body));
+      announce(`${declarationName(after)}: ${done}.`, 'success');
+      ctx.refresh();
+    } catch (err) {
+      const wrap = button.closest('form');
+      for (const fe of err.fieldErrors) {
+        const f = wrap && wrap.querySelector(`.field[data-for="${fe.field}"]`);
+        if (f) setMessage(f, 'server', fe.message);
+      }
+      replace(result, errorBox(err, 'Not done'));
+    }
+  }
+
+  const panels = h('div', { class: 'decision' });
+  if (d.status === 'submitted') {
+    const claim = h('button', { type: 'button', class: 'secondary', onclick: () => act('review', {}, claim, 'claimed for review') }, 'Claim for review');
+    panels.append(h('p', {}, claim, ' ', h('span', { class: 'muted' }, 'Optional: approving, rejecting or asking for an amendment claims it too.')));
+  }
+  if (decide) {
+    const lanes = h(
+      'fieldset',
+      { class: 'field lanes', dataset: { for: 'risk_lane' } },
+      h('legend', {}, 'Risk lane'),
+      ['green', 'yellow', 'red'].map((l) =>
+        h('label', { class: `lane-choice lane-${l}` }, h('input', { type: 'radio', name: 'risk_lane', value: l, checked: l === 'green' }), ` ${l[0].toUpperCase()}${l.slice(1)}`, h('span', { class: 'hint' }, l === 'green' ? ' — release on documents' : l === 'yellow' ? ' — document check' : ' — physical inspection')),
+      ),
+      h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
+    );
+    const approveForm = h('form', { class: 'card', 'aria-labelledby': 'approve-h' }, h('h2', { id: 'approve-h' }, 'Approve'), lanes);
+    const approveBtn = h('button', { type: 'submit', class: 'primary' }, 'Approve');
+    approveForm.append(h('div', { class: 'actions left' }, approveBtn));
+    approveForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      act('approve', { risk_lane: new FormData(approveForm).get('risk_lane') }, approveBtn, 'approved');
+    });
+
+    const reasonForm = (action, title, label, cls, done) => {
+      const reason = field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, hint: 'Sent to the company; up to 1000 characters.', attrs: { rows: 3, maxlength: 1000 } });
+      const headingId = `${action}-h`;
+      const form = h('form', { class: 'card', 'aria-labelledby': headingId, novalidate: true }, h('h2', { id: headingId }, title), reason);
+      const btn = h('button', { type: 'submit', class: cls }, label);
+      form.append(h('div', { class: 'actions left' }, btn));
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        const text = new FormData(form).get('reason').trim();
+        setMessage(reason, 'server', '');
+        setMessage(reason, 'client', text ? '' : 'Give the company a reason.');
+        if (!text) {
+          reason.querySelector('textarea').focus();
+          return;
+        }
+        act(action, { reason: text }, btn, done);
+      });
+      return form;
+    };
+    panels.append(
+      h(
+        'div',
+        { class: 'decision-grid' },
+        approveForm,
+        reasonForm('request-amendment', 'Request an amendment', 'Request amendment', 'secondary', 'amendment requested'),
+        reasonForm('reject', 'Reject', 'Reject', 'danger', 'rejected'),
+      ),
+    );
+  }
+  if (d.status === 'approved') {
+    const rel = h('button', { type: 'button', class: 'primary', onclick: () => act('release', {}, rel, 'released') }, 'Release goods');
+    panels.append(h('p', {}, rel));
+  }
+  return h(
+    'div',
+    {},
+    pageTitle(`Review ${declarationName(d)}`),
+    h('p', {}, h('a', { href: '#/review' }, '← Review queue')),
+    h('p', { class: 'lead' }, `Filed by ${ent.name} (${ent.country}, ${ent.registration_code}, credit class ${ent.credit_class ? ent.credit_class.replace('_', ' ') : '—'}).`),
+    result,
+    panels,
+    declarationFacts(d, site),
+    itemsTable(d),
+    await historyList(d, site),
+  );
+}
+
+// ---- site picker shared by the board and the gate --------------------------
+
+function sitePicker(ctx, sites, current, extra = {}) {
+  const select = h(
+    'select',
+    {
+      id: 'board-site',
+      onchange: (e) => {
+        sessionStorage.setItem('clearway.site', e.target.value);
+        const q = new URLSearchParams({ ...extra, site: e.target.value });
+        ctx.navigate(`${location.hash.split('?')[0]}?${q}`);
+      },
+    },
+    sites.map((s) => h('option', { value: s.id, selected: s.id === current.id }, `${s.code} · ${s.name}`)),
+  );
+  return h('div', { class: 'field inline' }, h('label', { for: 'board-site' }, 'Site'), select);
+}
+
+function chosenSite(ctx, sites) {
+  const id = ctx.query.site || sessionStorage.getItem('clearway.site');
+  return sites.find((s) => s.id === id) || sites[0];
+}
+
+// ---- capacity board --------------------------------------------------------
+
+export async function capacityPage(ctx) {
+  const sites = await ctx.sites();
+  const site = chosenSite(ctx, sites);
+  if (!site) return h('div', {}, pageTitle('Capacity board'), h('p', { class: 'empty' }, 'No clearance sites yet.'));
+  const mode = site.modes.includes(ctx.query.mode) ? ctx.query.mode : site.modes[0];
+  const showEnded = ctx.query.ended === '1';
+  const today = todayIn(site.timezone);
+  const days = [today, addDays(today, 1)];
+  const slots = await api.all('/slots', { site_id: site.id, mode, from: midnight(site.timezone, today), to: midnight(site.timezone, addDays(today, 2)) });
+  const now = new Date();
+  const here = (extra) => `#/capacity?${new URLSearchParams({ site: site.id, mode, ended: showEnded ? '1' : '0', ...extra })}`;
+  const modeSelect = h(
+    'select',
+    { id: 'board-mode', onchange: (e) => ctx.navigate(here({ mode: e.target.value })) },
+    site.modes.map((m) => h('option', { value: m, selected: m === mode }, m)),
+  );
+
+  async function change(slot, span, button) {
+    const capacity = field({ label: 'Capacity (places)', name: 'capacity', type: 'number', value: String(slot.capacity), required: true, hint: `${slot.booked} booked now.`, attrs: { min: 0, max: 10000, class: 'short' } });
+    const status = field({ label: 'Status', name: 'status', value: slot.status, options: [{ value: 'open', label: 'Open' }, { value: 'closed', label: 'Closed (cancels its bookings)' }] });
+    const reason = field({ label: 'Reason (recorded, and sent to companies whose bookings are cancelled)', name: 'reason', type: 'textarea', attrs: { rows: 2, maxlength: 1000 } });
+    const ok = await dialog({ title: `Change slot ${span}`, body: [h('p', { class: 'muted' }, `${site.code} ${slot.mode}, ${slotSpan(slot)}`), capacity, status, reason], confirm: 'Save change' });
+    if (!ok) {
+      button.focus();
+      return;
+    }
+    const body = {};
+    const cap = Number(ok.get('capacity'));
+    if (!Number.isInteger(cap) || cap < 0 || cap > 10000) {
+      announce('Capacity must be a whole number from 0 to 10000.', 'error');
+      return;
+    }
+    if (cap !== slot.capacity) body.capacity = cap;
+    if (ok.get('status') !== slot.status) body.status = ok.get('status');
+    if (ok.get('reason')) body.reason = ok.get('reason');
+    if (body.capacity === undefined && body.status === undefined) {
+      announce('Nothing changed.');
+      return;
+    }
+    const box = button.closest('tr').querySelector('.row-msg');
+    const send = (b) => busy(button, () => api.call('PATCH', `/slots/${slot.id}`, { body: b }));
+    try {
+      await send(body);
+      announce(`Slot ${span}: ${body.status === 'closed' ? 'closed' : body.status === 'open' ? 'reopened' : `capacity ${body.capacity}`}.`, 'success');
+      ctx.refresh();
+    } catch (err) {
+      if (err.status === 409 && body.capacity !== undefined && !body.displace) {
+        const again = await dialog({
+          title: `Capacity ${body.capacity} is below the ${slot.booked} bookings`,
+          body: h('p', {}, 'Displace the latest bookings? They are cancelled with your reason and their companies are notified.'),
+          confirm: 'Displace bookings',
+          danger: true,
+        });
+        if (again) {
+          try {
+            await send({ ...body, displace: true });
+            announce(`Slot ${span}: capacity ${body.capacity}; bookings displaced.`, 'success');
+            ctx.refresh();
+            return;
+          } catch (err2) {
+            replace(box, errorBox(err2, 'Not changed'));
+            return;
+          }
+        }
+      }
+      replace(box, errorBox(err, 'Not changed'));
+    }
+  }
+
+  const sections = days.map((day) => {
+    const all = slots.filter((s) => localParts(s.starts_at_local).date === day);
+    const ended = all.filter((s) => new Date(s.ends_at) <= now);
+    const list = showEnded ? all : all.filter((s) => new Date(s.ends_at) > now);
+    const booked = all.reduce((a, s) => a + s.booked, 0);
+    const open = all.filter((s) => s.status === 'open').reduce((a, s) => a + s.capacity, 0);
+    const offset = all[0] ? localParts(all[0].starts_at_local).offset : currentOffset(site.timezone);
+    const rows = list.map((s) => {
+      const p = localParts(s.starts_at_local);
+      const e = localParts(s.ends_at_local);
+      const span = `${p.time}–${e.time}`;
+      const isEnded = new Date(s.ends_at) <= now;
+      const pct = s.capacity ? Math.round((100 * s.booked) / s.capacity) : 0;
+      const btn = isEnded
+        ? h('span', { class: 'muted' }, 'ended')
+        : h('button', { type: 'button', class: 'secondary small', onclick: (ev) => change(s, span, ev.currentTarget) }, 'Change', h('span', { class: 'visually-hidden' }, ` slot ${span}`));
+      return {
+        attrs: { dataset: { row: s.id }, class: isEnded ? 'ended' : null },
+        cells: [
+          h('span', { class: 'mono' }, span),
+          h(
+            'div',
+            { class: 'usage' },
+            h('meter', { min: 0, max: Math.max(1, s.capacity), value: s.booked, high: Math.max(1, s.capacity) * 0.85, optimum: 0, 'aria-hidden': 'true' }),
+            h('span', { class: 'usage-text' }, `${s.booked} / ${s.capacity}`, h('span', { class: 'visually-hidden' }, ' booked'), h('span', { class: 'muted' }, ` ${pct} %`)),
+          ),
+          badge(s.status),
+          h('div', {}, btn, h('div', { class: 'row-msg', 'aria-live': 'polite' })),
+        ],
+      };
+    });
+    return h(
+      'section',
+      { class: 'board-day', 'aria-labelledby': `day-${day}` },
+      h('h2', { id: `day-${day}` }, day === today ? 'Today' : 'Tomorrow', h('span', { class: 'sub' }, ` ${longDay(day)}`)),
+      h(
+        'p',
+        { class: 'day-summary' },
+        `${booked} booked of ${open} open places`,
+        ended.length && !showEnded ? h('span', { class: 'muted' }, ` · ${ended.length} ended slot${ended.length === 1 ? '' : 's'} hidden`) : null,
+      ),
+      table({
+        caption: `${site.code} ${mode}, ${longDay(day)}, ${zoneLabel(offset, site.timezone)}`,
+        columns: ['Slot', 'Booked / capacity', 'Status', ''],
+        rows,
+        empty: all.length ? 'Every slot of this day has ended.' : 'No slots on this day.',
+        className: 'board',
+      }),
+    );
+  });
+
+  return h(
+    'div',
+    {},
+    pageTitle('Capacity board'),
+    h(
+      'div',
+      { class: 'toolbar' },
+      sitePicker(ctx, sites, site, { mode }),
+      h('div', { class: 'field inline' }, h('label', { for: 'board-mode' }, 'Mode'), modeSelect),
+      h('a', { href: here({ ended: showEnded ? '0' : '1' }) }, showEnded ? 'Hide ended slots' : 'Show ended slots'),
+      h('p', { class: 'zone-note' }, `Times in ${zoneLabel(currentOffset(site.timezone), site.timezone)}`),
+    ),
+    h('div', { class: 'board-days' }, sections),
+  );
+}
+
+// ---- gate ----------------------------------------------------------------
+
+export async function gatePage(ctx) {
+  const sites = await ctx.sites();
+  const site = chosenSite(ctx, sites);
+  if (!site) return h('div', {}, pageTitle('Gate'), h('p', { class: 'empty' }, 'No clearance sites yet.'));
+  const today = todayIn(site.timezone);
+  const from = new Date(midnight(site.timezone, today));
+  const to = new Date(midnight(site.timezone, addDays(today, 2)));
+  const all = await api.all('/bookings', { site_id: site.id });
+  const show = ctx.query.show || 'open';
+  const inWindow = all.filter((b) => new Date(b.starts_at) >= from && new Date(b.starts_at) < to);
+  const list = inWindow
+    .filter((b) => (show === 'open' ? ['confirmed', 'checked_in'].includes(b.status) : b.status !== 'cancelled'))
+    .sort((a, b) => (a.starts_at < b.starts_at ? -1 : a.starts_at > b.starts_at ? 1 : 0));
+  const decls = await Promise.all(list.map((b) => api.get(`/declarations/${b.declaration_id}`).catch(() => null)));
+  const ents = await Promise.all(list.map((b) => enterprise(b.enterprise_id)));
+  const now = new Date();
+  const filterInput = h('input', { type: 'search', id: 'gate-filter', placeholder: 'e.g. CNKHG2026I', autocomplete: 'off' });
+  const rows = list.map((b, i) => {
+    const d = decls[i];
+    const actions = h('div', { class: 'row-actions' });
+    const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
+    const name = d ? declarationName(d) : b.declaration_id;
+    const gate = (verb, label, cls, done) => {
+      const btn = h('button', {
+        type: 'button',
+        class: `${cls} small`,
+        onclick: async () => {
+          replace(msg);
+          try {
+            await busy(btn, () => api.post(`/bookings/${b.id}/${verb}`));
+            announce(`${name}: ${done}.`, 'success');
+            ctx.refresh();
+          } catch (err) {
+            replace(msg, errorBox(err, `Could not ${label.toLowerCase()}`));
+          }
+        },
+      }, label, h('span', { class: 'visually-hidden' }, ` ${name}`));
+      actions.append(btn);
+    };
+    if (b.status === 'confirmed') {
+      gate('check-in', 'Check in', 'primary', 'checked in');
+      if (new Date(b.ends_at) <= now) gate('no-show', 'No-show', 'danger', 'marked as no-show');
+    }
+    if (b.status === 'checked_in') gate('complete', 'Complete', 'primary', 'completed');
+    return {
+      attrs: { dataset: { row: b.id, status: b.status, search: `${name} ${ents[i].name}`.toLowerCase() } },
+      cells: [
+        slotTime(b, site),
+        h('span', { class: 'mono' }, name),
+        ents[i].name,
+        d ? laneBadge(d.risk_lane) : '—',
+        d ? badge(d.status) : '—',
+        badge(b.status),
+        h('div', {}, actions, msg),
+      ],
+    };
+  });
+  const tbl = table({
+    caption: `Bookings at ${site.code}, today and tomorrow (${zoneLabel(currentOffset(site.timezone), site.timezone)})`,
+    columns: ['Slot (site time)', 'Declaration', 'Enterprise', 'Risk lane', 'Declaration status', 'Booking', 'Gate actions'],
+    rows,
+    empty: show === 'open' ? 'Nobody is expected today or tomorrow.' : 'No bookings today or tomorrow.',
+  });
+  filterInput.addEventListener('input', () => {
+    const q = filterInput.value.trim().toLowerCase();
+    for (const tr of tbl.querySelectorAll('tbody tr')) tr.hidden = Boolean(q) && !tr.dataset.search.includes(q);
+  });
+  return h(
+    'div',
+    {},
+    pageTitle('Gate'),
+    h(
+      'div',
+      { class: 'toolbar' },
+      sitePicker(ctx, sites, site, { show }),
+      h('div', { class: 'field inline' }, h('label', { for: 'gate-filter' }, 'Find declaration or enterprise'), filterInput),
+    ),
+    h(
+      'nav',
+      { class: 'filters', 'aria-label': 'Which bookings' },
+      h('a', { href: `#/gate?site=${site.id}&show=open`, 'aria-current': show === 'open' ? 'page' : null }, 'Expected and at the gate'),
+      h('a', { href: `#/gate?site=${site.id}&show=all`, 'aria-current': show === 'all' ? 'page' : null }, 'All today and tomorrow'),
+    ),
+    h('p', { class: 'muted' }, `${longDay(today)} and ${longDay(addDays(today, 1))}, ${site.name}.`),
+    tbl,
+  );
+}
+
+// ---- sites and schedules (supervisors) -------------------------------------
+
+const COMMON_ZONES = ['Asia/Urumqi', 'Asia/Shanghai', 'Asia/Almaty', 'Asia/Tashkent', 'Asia/Bishkek', 'Europe/Tallinn', 'Europe/Riga', 'Europe/Warsaw', 'UTC'];
+
+export async function sitesPage(ctx) {
+  const sites = await ctx.sites(true);
+  const schedules = await Promise.all(sites.map((s) => api.get(`/sites/${s.id}/schedules`).then((r) => r.items).catch(() => [])));
+  const result = h('div', { class: 'form-result', 'aria-live': 'polite' });
+
+  const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : COMMON_ZONES;
+  const f = {
+    code: field({ label: 'Code (UN/LOCODE)', name: 'code', required: true, hint: 'e.g. CNKHG', attrs: { maxlength: 5, class: 'short upper' } }),
+    name: field({ label: 'Name', name: 'name', required: true, attrs: { maxlength: 200 } }),
+    timezone: field({ label: 'Time zone (IANA)', name: 'timezone', required: true, value: 'Asia/Urumqi', hint: 'Cannot change later.', attrs: { list: 'zones' } }),
+  };
+  const modes = h(
+    'fieldset',
+    { class: 'field checks', dataset: { for: 'modes' } },
+    h('legend', {}, 'Transport modes'),
+    ['road', 'rail', 'air'].map((m) => h('label', {}, h('input', { type: 'checkbox', name: 'modes', value: m, checked: m === 'road' }), ` ${m}`)),
+    h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
+  );
+  const siteForm = h(
+    'form',
+    { class: 'card', novalidate: true, 'aria-labelledby': 'new-site-h' },
+    h('h2', { id: 'new-site-h' }, 'New clearance site'),
+    h('div', { class: 'grid' }, f.code, f.name, f.timezone, modes),
+    h('datalist', { id: 'zones' }, zones.map((z) => h('option', { value: z }))),
+    h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'primary' }, 'Create site')),
+  );
+  siteForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const fd = new FormData(siteForm);
+    const body = { code: String(fd.get('code')).trim().toUpperCase(), name: String(fd.get('name')).trim(), timezone: String(fd.get('timezone')).trim(), modes: fd.getAll('modes') };
+    for (const [k, w] of Object.entries(f)) setMessage(w, 'server', '');
+    setMessage(f.code, 'client', /^[A-Z]{2}[A-Z2-9]{3}$/.test(body.code) ? '' : 'Two country letters and three letters or digits 2–9.');
+    setMessage(f.name, 'client', body.name ? '' : 'Enter a name.');
+    setMessage(modes, 'client', body.modes.length ? '' : 'Choose at least one mode.');
+    if (siteForm.querySelector('[aria-invalid=true]') || !body.modes.length) return;
+    try {
+      await busy(e.submitter, () => api.post('/sites', body));
+      announce(`Site ${body.code} created. Add a schedule to open slots.`, 'success');
+      ctx.refresh();
+    } catch (err) {
+      for (const fe of err.fieldErrors) {
+        const w = f[fe.field] || (fe.field.startsWith('modes') ? modes : null);
+        if (w) setMessage(w, 'server', fe.message);
+      }
+      replace(result, errorBox(err, 'Site not created'));
+    }
+  });
+
+  const cards = sites.map((s, i) => {
+    const sch = schedules[i];
+    const form = h('form', { class: 'inline-form', novalidate: true });
+    const modeSel = field({ label: 'Mode', name: 'mode', options: s.modes.map((m) => ({ value: m, label: m })) });
+    const minutes = field({ label: 'Slot length (min)', name: 'slot_minutes', value: '60', options: [15, 30, 60, 120, 240].map((m) => ({ value: m, label: String(m) })) });
+    const cap = field({ label: 'Capacity per slot', name: 'capacity', type: 'number', value: '10', attrs: { min: 0, max: 10000, class: 'short' } });
+    const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
+    form.append(modeSel, minutes, cap, h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'secondary' }, 'Add 24/7 schedule')), msg);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const fd = new FormData(form);
+      replace(msg);
+      try {
+        const r = await busy(e.submitter, () => api.post(`/sites/${s.id}/schedules`, { mode: fd.get('mode'), slot_minutes: Number(fd.get('slot_minutes')), capacity: Number(fd.get('capacity')) }));
+        announce(`Schedule added to ${s.code}: ${r.slots_created} slots opened.`, 'success');
+        ctx.refresh();
+      } catch (err) {
+        replace(msg, errorBox(err, 'Schedule not added'));
+      }
+    });
+    return h(
+      'section',
+      { class: 'card', 'aria-labelledby': `site-${s.id}` },
+      h('h2', { id: `site-${s.id}` }, siteLabel(s)),
+      h('p', {}, `${zoneLabel(s.utc_offset, s.timezone)} · modes: ${s.modes.join(', ')}`),
+      table({
+        caption: `Schedules of ${s.code}`,
+        columns: ['Mode', 'Slot length', 'Capacity', 'Days', 'Valid'],
+        rows: sch.map((x) => [x.mode, `${x.slot_minutes} min`, String(x.capacity), x.days.join(' '), `${x.valid_from} → ${x.valid_to || 'open-ended'}`]),
+        empty: 'No schedule: this site has no slots yet.',
+      }),
+      form,
+    );
+  });
+
+  return h('div', {}, pageTitle('Sites and schedules'), result, siteForm, cards);
+}
+

@@ -1,0 +1,270 @@
+// Small DOM helpers. Text always goes in as text nodes (never innerHTML), so
+// nothing the API returns can become markup.
+
+/**
+ * h('button', {class: 'primary', onclick: fn}, 'Save') → <button>.
+ * Attributes: `class`, `for`, `on<event>` handlers, booleans (true → present,
+ * false/null → absent), `dataset` object; children: nodes, strings, arrays.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') {
+      el.addEventListener(k.slice(2), v);
+    } else if (k === 'dataset') {
+      Object.assign(el.dataset, v);
+    } else if (k === 'value' && 'value' in el) {
+      el.value = v;
+    } else if (v === true) {
+      el.setAttribute(k, '');
+    } else {
+      el.setAttribute(k, String(v));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+let uid = 0;
+/** A unique id for label/field/message wiring. */
+export function nextId(prefix = 'f') {
+  uid += 1;
+  return `${prefix}-${uid}`;
+}
+
+/** Replaces an element's children. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/** Speaks a message through the polite live region (and shows it as a toast). */
+export function announce(message, kind = 'info') {
+  const region = document.getElementById('live');
+  if (!region) return;
+  region.replaceChildren(h('p', { class: `toast ${kind}` }, message));
+  clearTimeout(announce.timer);
+  announce.timer = setTimeout(() => region.replaceChildren(), 8000);
+}
+
+const STATUS_LABELS = {
+  draft: 'Draft',
+  submitted: 'Submitted',
+  under_review: 'Under review',
+  amendment_requested: 'Amendment requested',
+  approved: 'Approved',
+  released: 'Released',
+  rejected: 'Rejected',
+  cancelled: 'Cancelled',
+  confirmed: 'Confirmed',
+  checked_in: 'Checked in',
+  completed: 'Completed',
+  no_show: 'No-show',
+  pending: 'Pending verification',
+  verified: 'Verified',
+  suspended: 'Suspended',
+  open: 'Open',
+  closed: 'Closed',
+};
+
+export function statusLabel(status) {
+  return STATUS_LABELS[status] || status;
+}
+
+/** A status as a badge: text first, colour only as a second cue. */
+export function badge(status) {
+  return h('span', { class: `badge badge-${status}` }, statusLabel(status));
+}
+
+export function laneBadge(lane) {
+  if (!lane) return h('span', { class: 'muted' }, '—');
+  return h('span', { class: `badge lane-${lane}` }, `${lane[0].toUpperCase()}${lane.slice(1)} lane`);
+}
+
+/** An error box (role=alert) for an ApiError or any Error. */
+export function errorBox(err, heading = 'That did not work') {
+  const list = (err.fieldErrors || []).map((e) => h('li', {}, `${e.field}: ${e.message}`));
+  return h(
+    'div',
+    { class: 'alert error', role: 'alert' },
+    h('p', { class: 'alert-title' }, heading),
+    h('p', {}, describe(err)),
+    list.length ? h('ul', {}, list) : null,
+  );
+}
+
+/** One sentence for an error, with the HTTP status when there is one. */
+export function describe(err) {
+  if (!err) return '';
+  if (err.status) {
+    const p = err.problem || {};
+    const text = p.detail || p.title || err.message;
+    return `${text} (HTTP ${err.status})`;
+  }
+  return err.message || String(err);
+}
+
+/** A page heading that receives focus after navigation. */
+export function pageTitle(text, ...extra) {
+  return h('div', { class: 'page-head' }, h('h1', { tabindex: '-1', id: 'page-title' }, text), ...extra);
+}
+
+/**
+ * A labelled form control with slots for a hint, a client-side message and
+ * a server message, side by side with the field.
+ */
+export function field({ label, name, type = 'text', value = '', hint, required, options, attrs = {}, control }) {
+  const id = nextId(name.replace(/[^a-z0-9]/gi, '-'));
+  const hintId = hint ? `${id}-hint` : null;
+  const clientId = `${id}-client`;
+  const serverId = `${id}-server`;
+  const describedBy = [hintId, clientId, serverId].filter(Boolean).join(' ');
+  let input = control;
+  if (!input && options) {
+    input = h(
+      'select',
+      { id, name, required, 'aria-describedby': describedBy, ...attrs },
+      options.map((o) => h('option', { value: o.value, selected: String(o.value) === String(value) }, o.label)),
+    );
+  } else if (!input && type === 'textarea') {
+    input = h('textarea', { id, name, required, 'aria-describedby': describedBy, ...attrs });
+    input.value = value ?? '';
+  } else if (!input) {
+    input = h('input', { id, name, type, required, 'aria-describedby': describedBy, ...attrs });
+    input.value = value ?? '';
+  } else {
+    input.id = id;
+    input.setAttribute('aria-describedby', describedBy);
+  }
+  input.dataset.field = name;
+  const wrap = h(
+    'div',
+    { class: 'field', dataset: { for: name } },
+    h('label', { for: id }, label, required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null),
+    input,
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
+    h(
+      'div',
+      { class: 'messages' },
+      h('p', { class: 'msg client', id: clientId, dataset: { kind: 'client' } }),
+      h('p', { class: 'msg server', id: serverId, dataset: { kind: 'server' } }),
+    ),
+  );
+  return wrap;
+}
+
+/** Shows (or clears) a field's client-side or server message. */
+export function setMessage(fieldWrap, kind, text) {
+  const p = fieldWrap.querySelector(`.msg.${kind}`);
+  if (!p) return;
+  p.replaceChildren();
+  if (text) {
+    p.append(h('span', { class: 'msg-source' }, kind === 'client' ? 'Check: ' : 'Server: '), text);
+  }
+  const input = fieldWrap.querySelector('input, select, textarea');
+  const invalid = fieldWrap.querySelector('.msg.client')?.textContent || fieldWrap.querySelector('.msg.server')?.textContent;
+  if (input) input.setAttribute('aria-invalid', invalid ? 'true' : 'false');
+  fieldWrap.classList.toggle('invalid', Boolean(invalid));
+}
+
+/**
+ * Live client-side checking of one field: shown when the user leaves it,
+ * updated while they type once shown. Leaving it for a button skips the
+ * check (the button's own action checks everything), so that the layout
+ * does not move under the pointer between mousedown and click.
+ */
+export function liveCheck(wrap, check, onInput) {
+  const input = wrap.querySelector('input, select, textarea');
+  input.addEventListener('blur', (e) => {
+    if (e.relatedTarget && e.relatedTarget.closest('button, [role=button]')) return;
+    setMessage(wrap, 'client', check(input.value));
+  });
+  input.addEventListener('input', () => {
+    if (wrap.querySelector('.msg.client').textContent) setMessage(wrap, 'client', check(input.value));
+    if (onInput) onInput();
+  });
+}
+
+/** A modal dialog; resolves with the value of the button that closed it. */
+export function dialog({ title, body, confirm = 'Confirm', cancel = 'Cancel', danger = false }) {
+  return new Promise((resolve) => {
+    const titleId = nextId('dlg');
+    const form = h('form', { method: 'dialog' });
+    const dlg = h(
+      'dialog',
+      { class: 'dialog', 'aria-labelledby': titleId },
+      h('h2', { id: titleId }, title),
+      form,
+    );
+    form.append(
+      h('div', { class: 'dialog-body' }, body),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'submit', value: 'cancel', class: 'secondary' }, cancel),
+        h('button', { type: 'submit', value: 'ok', class: danger ? 'danger' : 'primary' }, confirm),
+      ),
+    );
+    dlg.addEventListener('close', () => {
+      const result = dlg.returnValue === 'ok' ? new FormData(form) : null;
+      dlg.remove();
+      resolve(result);
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+  });
+}
+
+/** Runs an action from a button: disables it meanwhile, reports the outcome. */
+export async function busy(button, fn) {
+  const old = button.disabled;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    return await fn();
+  } finally {
+    button.disabled = old;
+    button.removeAttribute('aria-busy');
+  }
+}
+
+/** A table with a caption and column headers; rows are arrays of cells. */
+export function table({ caption, columns, rows, empty = 'Nothing here yet.', className = '' }) {
+  if (!rows.length) return h('p', { class: 'empty' }, empty);
+  return h(
+    'div',
+    { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: '0' },
+    h(
+      'table',
+      { class: `data ${className}` },
+      h('caption', {}, caption),
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'tbody',
+        {},
+        rows.map((r) =>
+          h(
+            'tr',
+            r.attrs || {},
+            (r.cells || r).map((c, i) => (i === 0 && r.header !== false ? h('th', { scope: 'row' }, c) : h('td', {}, c))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** A loading placeholder announced to assistive technology. */
+export function loading(text = 'Loading…') {
+  return h('p', { class: 'loading', role: 'status' }, text);
+}
