@@ -101,6 +101,7 @@ pub struct ServerSettings {
     pub port: u16,
     pub body_limit_bytes: usize,
     pub client_request_timeout_secs: u64,
+    pub request_timeout_secs: u64,
     pub shutdown_timeout_secs: u64,
     pub workers: usize,
 }

@@ -88,6 +88,9 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable,
+    /// The request took longer than the server's deadline.
+    #[error("request timed out")]
+    RequestTimeout(u64),
     /// A booking rule refused the request; its kind names the reason.
     #[error("{}", .0.message())]
     Refused(crate::domain::booking_policy::Refusal),
@@ -128,6 +131,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             AppError::Unavailable => ("unavailable", "Service temporarily unavailable"),
+            AppError::RequestTimeout(_) => ("timeout", "Request timed out"),
             AppError::Refused(r) => (r.kind(), "Booking refused"),
             AppError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -149,6 +153,7 @@ impl AppError {
                 format!("too many attempts; retry after {retry_after_secs} s")
             }
             AppError::Unavailable => "the database is busy; retry shortly".to_owned(),
+            AppError::RequestTimeout(secs) => format!("the request took longer than {secs} s"),
             AppError::Refused(r) => r.message(),
             AppError::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
         }
@@ -217,7 +222,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::RequestTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Refused(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::CONFLICT),
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -240,7 +245,7 @@ impl ResponseError for AppError {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
             }
-            AppError::Unavailable => {
+            AppError::Unavailable | AppError::RequestTimeout(_) => {
                 resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             }
             AppError::Unauthorized(_) => {
@@ -256,6 +261,12 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => AppError::NotFound,
+            // The database went away mid-request (restart, failover): the
+            // client may retry; r2d2 replaces the broken connection.
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
+                tracing::warn!(error = %info.message(), "database connection closed");
+                AppError::Unavailable
+            }
             other => AppError::Internal(anyhow::Error::new(other).context("database")),
         }
     }

@@ -69,6 +69,7 @@ impl Application {
 
 fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -> anyhow::Result<Server> {
     let body_limit = settings.server.body_limit_bytes;
+    let request_timeout = Duration::from_secs(settings.server.request_timeout_secs.max(1));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -85,6 +86,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -
             .configure(crate::api::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
             .wrap(ErrorHandlers::new().default_handler(ensure_problem_json))
+            .wrap(actix_web::middleware::from_fn(move |req, next| request_deadline(req, next, request_timeout)))
             .wrap(actix_web::middleware::from_fn(crate::metrics::track_http))
             .wrap(actix_web::middleware::from_fn(request_id_header))
             .wrap(TracingLogger::default())
@@ -159,4 +161,22 @@ async fn request_id_header(
 
 fn num_workers() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+/// Ends a request that takes longer than `limit` (a client trickling its
+/// body, a stuck dependency) with 503, so that it stops holding a worker.
+/// Database work already handed to the blocking pool still finishes; a
+/// client that retries with its Idempotency-Key gets that outcome.
+async fn request_deadline(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+    limit: Duration,
+) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(limit_secs = limit.as_secs(), "request timed out");
+            Err(AppError::RequestTimeout(limit.as_secs()).into())
+        }
+    }
 }

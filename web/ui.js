@@ -1,4 +1,4 @@
-// Small DOM helpers. Text always goes in as text nodes (never innerHTML), so
+// Small DOM helpers. Text always goes in as text nodes (never parsed as HTML), so
 // nothing the API returns can become markup.
 
 /**

@@ -7,7 +7,10 @@
 //! Reads get their own pool (WAL lets them run beside the writer).
 //! PostgreSQL uses one pool for both, at READ COMMITTED.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use anyhow::{bail, Context};
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -145,6 +148,11 @@ pub struct Db {
     backend: Backend,
     read: DbPool,
     write: DbPool,
+    /// Bound the blocking work queued per pool: requests wait here, on the
+    /// async side and in arrival order, not in blocking threads.
+    read_permits: Arc<Semaphore>,
+    write_permits: Arc<Semaphore>,
+    acquire_timeout: Duration,
 }
 
 impl Db {
@@ -173,7 +181,15 @@ impl Db {
             Backend::Sqlite => build(1),
             Backend::Postgres => read.clone(),
         };
-        Ok(Self { backend, read, write })
+        let write_size = if backend == Backend::Sqlite { 1 } else { settings.pool_size as usize };
+        Ok(Self {
+            backend,
+            read,
+            write,
+            read_permits: Arc::new(Semaphore::new(settings.pool_size as usize)),
+            write_permits: Arc::new(Semaphore::new(write_size)),
+            acquire_timeout: Duration::from_secs(settings.acquire_timeout_secs.max(1)),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -198,6 +214,16 @@ impl Db {
         self.write.get()
     }
 
+    /// Waits (asynchronously) for a turn on a pool, at most the acquire
+    /// timeout: past it the request is answered 503 with Retry-After.
+    async fn permit<E>(&self, permits: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, RunError<E>> {
+        match tokio::time::timeout(self.acquire_timeout, permits.clone().acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(RunError::Canceled),
+            Err(_) => Err(RunError::PoolTimeout),
+        }
+    }
+
     /// Runs read-only work on a pooled connection, off the async executor,
     /// inside the caller's tracing span.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
@@ -207,7 +233,9 @@ impl Db {
         E: Send + 'static,
     {
         let pool = self.read.clone();
+        let permit = self.permit(&self.read_permits).await?;
         crate::telemetry::spawn_blocking_in_span(move || {
+            let _permit = permit;
             let mut conn = pool.get().map_err(|_| RunError::PoolTimeout)?;
             f(&mut conn).map_err(RunError::Inner)
         })
@@ -225,7 +253,9 @@ impl Db {
         E: From<diesel::result::Error> + Send + 'static,
     {
         let pool = self.write.clone();
+        let permit = self.permit(&self.write_permits).await?;
         crate::telemetry::spawn_blocking_in_span(move || {
+            let _permit = permit;
             let mut conn = pool.get().map_err(|_| RunError::PoolTimeout)?;
             write_transaction(&mut conn, f).map_err(RunError::Inner)
         })

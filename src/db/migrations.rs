@@ -4,7 +4,11 @@ use anyhow::{anyhow, Context};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::connection::{ConnectionManager, DbConnection};
+use diesel::connection::SimpleConnection;
 use diesel::r2d2::ManageConnection;
+
+/// Advisory lock key that serialises migrations across instances ("CLRWAY").
+const MIGRATION_LOCK: i64 = 0x434c_5257_4159;
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -14,7 +18,16 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 pub fn run_pending(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     let applied = match conn {
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map(versions),
-        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES).map(versions),
+        DbConnection::Postgres(c) => {
+            // Several instances start together: one migrates, the others
+            // wait on this session lock and then find nothing pending.
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .map_err(|e| anyhow!("taking the migration lock: {e}"))?;
+            let result = c.run_pending_migrations(POSTGRES).map(versions);
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                .map_err(|e| anyhow!("releasing the migration lock: {e}"))?;
+            result
+        }
     };
     applied.map_err(|e| anyhow!("applying migrations: {e}"))
 }

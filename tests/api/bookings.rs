@@ -582,3 +582,68 @@ async fn tenants_see_only_their_bookings(app: TestApp) {
     app.get(&format!("/api/v1/bookings/{ba}"), Some(&clerk)).await.expect(200);
     app.get(&format!("/api/v1/bookings/{ba}"), Some(&w.customs.officer)).await.expect(200);
 }
+
+/// Two instances on one PostgreSQL database, hammered together: the capacity
+/// holds because it lives in the database, not in either process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_never_overbook() {
+    if crate::helpers::pg_url().is_none() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let one = crate::helpers::spawn_app(Backend::Postgres).await;
+    let two = crate::helpers::spawn_app_on(Backend::Postgres, &one.db_url).await;
+    let w = world(&one, 10, 60).await;
+    let slot = tomorrow_slot(&one, &w, 5).await;
+    let mut attempts = Vec::new();
+    for tag in ["i-north", "i-south", "i-east", "i-west"] {
+        let c = one.verified_company(tag, &w.customs.officer).await;
+        for i in 0..16 {
+            let d = submitted_declaration(&one, &c.admin, &w.site).await;
+            // Alternate instances, and retry each request once with its key on the other one.
+            attempts.push((c.enterprise_id.clone(), c.admin.clone(), d, i % 2 == 0));
+        }
+    }
+    let futures = attempts.iter().map(|(ent, token, decl, first)| {
+        let (a, b) = if *first { (&one, &two) } else { (&two, &one) };
+        let body = json!({"declaration_id": decl, "slot_id": slot});
+        let key = format!("k-{decl}");
+        async move {
+            let r1 = a
+                .call_with(
+                    Method::POST,
+                    "/api/v1/bookings",
+                    Some(token),
+                    Some(body.clone()),
+                    &[("Idempotency-Key", &key)],
+                )
+                .await;
+            let r2 = b
+                .call_with(Method::POST, "/api/v1/bookings", Some(token), Some(body), &[("Idempotency-Key", &key)])
+                .await;
+            (ent.clone(), r1, r2)
+        }
+    });
+    let results = futures_util::future::join_all(futures).await;
+    let mut created = std::collections::HashSet::new();
+    let mut per_enterprise = std::collections::HashMap::<String, i64>::new();
+    for (ent, r1, r2) in &results {
+        for r in [r1, r2] {
+            assert!(r.status.as_u16() < 500, "{}", r.text);
+        }
+        if r1.status.as_u16() == 201 {
+            // The retry on the other instance replays the same booking.
+            assert_eq!(r2.status.as_u16(), 201, "{}", r2.text);
+            assert_eq!(r1.text, r2.text);
+            if created.insert(r1.str("/id")) {
+                *per_enterprise.entry(ent.clone()).or_default() += 1;
+            }
+        } else {
+            assert_eq!(r1.status.as_u16(), 409, "{}", r1.text);
+        }
+    }
+    assert_eq!(created.len(), 10);
+    assert!(per_enterprise.values().all(|&n| n <= 5));
+    assert_eq!(slot_state(&two, &w.customs.officer, &slot).await.1, 10);
+    drop(two);
+}

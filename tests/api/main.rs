@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bookings;
+mod console;
 mod declarations;
 mod helpers;
 mod identity;

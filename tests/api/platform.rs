@@ -242,3 +242,30 @@ async fn metrics_are_exposed_in_prometheus_format() {
     assert!(!text.contains("/api/v1/nope"));
     assert!(text.contains("db_pool_connections_idle"), "{text}");
 }
+
+/// A client that trickles its body is cut off at the request deadline with a
+/// 503, and others are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_do_not_starve_others() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.server.request_timeout_secs = 1).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    for _ in 0..8 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"em")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    let started = Instant::now();
+    for _ in 0..20 {
+        app.get("/health/ready", None).await.expect(200);
+    }
+    assert!(started.elapsed() < Duration::from_secs(1), "others were starved");
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), slow[0].read(&mut buf)).await.unwrap().unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert!(head.contains("application/problem+json"), "{head}");
+}

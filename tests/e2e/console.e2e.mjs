@@ -301,6 +301,7 @@ try {
       A: [['09', 3], ['10', 2], ['11', 3], ['13', 2]],
       B: [['09', 3], ['11', 1], ['13', 3], ['15', 1]],
     };
+    ctx.bg = {};
     for (const [tag, bookings] of Object.entries(plan)) {
       const email = `bg-${tag.toLowerCase()}-${run}@background.e2e.test`;
       const reg = await api('POST', '/auth/register', null, {
@@ -314,6 +315,7 @@ try {
           const d = await api('POST', '/declarations', token, cotton(ctx.site.id));
           await api('POST', `/declarations/${d.id}/submit`, token, {});
           await api('POST', '/bookings', token, { declaration_id: d.id, slot_id: at(hh).id });
+          (ctx.bg[hh] = ctx.bg[hh] || []).push(d.id);
         }
       }
     }
@@ -461,6 +463,17 @@ try {
     noErrors(pageC);
   });
 
+  await step('the company edits its draft (the edit carries the version it was based on)', async () => {
+    await pageC.locator('tbody tr', { hasText: 'Draft' }).getByRole('link', { name: /Edit/ }).click();
+    await expectText(pageC.locator('main h1'), 'Edit declaration');
+    await pageC.getByLabel('Consignor (sender)').fill('Almaty Electronics LLP (Khorgos branch)');
+    await pageC.getByRole('button', { name: 'Save draft' }).click();
+    await expectText(pageC.locator('main .facts'), 'Khorgos branch');
+    await expectText(pageC.locator('main .facts'), 'Version2');
+    await go(pageC, '#/declarations', 'Declarations');
+    noErrors(pageC);
+  });
+
   await step('the company books a slot from the heat map (keyboard works, times in the site’s zone)', async () => {
     await pageC.locator('tbody tr', { hasText: ctx.number }).getByRole('link', { name: /Book a slot/ }).click();
     await expectText(pageC.locator('main h1'), 'Book a clearance slot');
@@ -561,6 +574,22 @@ try {
     noErrors(pageO);
   });
 
+  await step('the officer asks for an amendment of one declaration and rejects another', async () => {
+    await go(pageO, `#/review/${ctx.bg['13'][0]}`, 'Review');
+    const amend = pageO.locator('form', { has: pageO.getByRole('heading', { name: 'Request an amendment' }) });
+    await amend.getByRole('button', { name: 'Request amendment' }).click();
+    await expectText(amend.locator('.msg.client'), 'Give the company a reason');
+    await amend.getByLabel(/Reason/).fill('item 1: the HS code does not match the description');
+    await amend.getByRole('button', { name: 'Request amendment' }).click();
+    await expectText(pageO.locator('main .facts'), 'Amendment requested');
+    await go(pageO, `#/review/${ctx.bg['15'][0]}`, 'Review');
+    const reject = pageO.locator('form', { has: pageO.getByRole('heading', { name: 'Reject' }) });
+    await reject.getByLabel(/Reason/).fill('the invoice does not match the goods inspected');
+    await reject.getByRole('button', { name: 'Reject' }).click();
+    await expectText(pageO.locator('main .facts'), 'Rejected');
+    noErrors(pageO);
+  });
+
   await step('the capacity board shows booked vs capacity for today and tomorrow; an officer changes one', async () => {
     await go(pageO, '#/capacity', 'Capacity board');
     await expectText(pageO.locator('main'), 'Tomorrow');
@@ -628,6 +657,28 @@ try {
     const stored = await pageC.evaluate(() => Object.keys(sessionStorage).length);
     assert(stored === 0, 'no token left in sessionStorage');
     noErrors(pageC);
+  });
+
+  await step('a supervisor adds a site and a schedule from the console', async () => {
+    const pageS = await newPage(browser);
+    await signIn(pageS, SUPERVISOR.email, SUPERVISOR.password);
+    await pageS.getByRole('link', { name: 'Sites & schedules' }).click();
+    await expectText(pageS.locator('main h1'), 'Sites and schedules');
+    await expectText(pageS.locator('main'), 'CNKHG · Khorgos Road Port');
+    await pageS.getByLabel('Code (UN/LOCODE)').fill('CNALA');
+    await pageS.getByLabel(/^Name/).fill('Alashankou Rail Port');
+    await pageS.getByRole('checkbox', { name: 'road' }).uncheck();
+    await pageS.getByRole('checkbox', { name: 'rail' }).check();
+    await pageS.getByRole('button', { name: 'Create site' }).click();
+    const card = pageS.locator('section.card', { hasText: 'CNALA · Alashankou Rail Port' });
+    await card.waitFor();
+    await card.getByLabel('Slot length (min)').selectOption('120');
+    await card.getByLabel('Capacity per slot').fill('4');
+    await card.getByRole('button', { name: 'Add 24/7 schedule' }).click();
+    await expectText(pageS.locator('section.card', { hasText: 'CNALA' }).locator('tbody'), '120 min');
+    await accessibility(pageS, 'sites');
+    await shot(pageS, '11-supervisor-sites.png', { fullPage: true });
+    noErrors(pageS);
   });
 
   await step('an expired access token is refreshed transparently', async () => {
