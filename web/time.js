@@ -103,7 +103,8 @@ export function inZone(isoUtc, timezone) {
   if (!isoUtc) return '—';
   const p = partsInZone(new Date(isoUtc), timezone || 'UTC');
   const d = dateOf(p.date);
-  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p.time} ${zoneLabel(p.offset, timezone || 'UTC')}`;
+  const zone = !timezone || timezone === 'UTC' ? 'UTC' : zoneLabel(p.offset, timezone);
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p.time} ${zone}`;
 }
 
 /** The current offset of a zone right now. */
