@@ -76,6 +76,13 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
             let accounts = tokio::task::spawn_blocking(move || crate::services::demo::seed(&db)).await??;
             crate::services::demo::print_accounts(&accounts);
         }
+        println!(
+            "Clearway console: http://{}:{}/   API docs: http://{}:{}/docs",
+            settings.server.host,
+            app.port(),
+            settings.server.host,
+            app.port()
+        );
         tracing::info!(
             profile = %settings.profile,
             address = %format!("http://{}:{}", settings.server.host, app.port()),

@@ -222,11 +222,13 @@ struct ListQuery {
     /// Only bookings of this declaration.
     declaration_id: Option<String>,
     /// Only bookings in this status.
+    #[param(inline, value_type = Option<doc::BookingStatusValue>)]
     status: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page, with the same filters.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     cursor: Option<String>,
 }
 
@@ -285,6 +287,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
 #[schema(as = BookingCancellation)]
 struct ReasonBody {
     /// Why, up to 1000 characters.
+    #[schema(schema_with = doc::reason_optional)]
     reason: Option<String>,
 }
 

@@ -539,10 +539,12 @@ action_handler!(
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only declarations in this status.
+    #[param(inline, value_type = Option<doc::DeclarationStatusValue>)]
     status: Option<String>,
     /// Only declarations for this site.
     site_id: Option<String>,
     /// `import`, `export` or `transit`.
+    #[param(inline, value_type = Option<doc::DeclarationKindValue>)]
     kind: Option<String>,
     /// Submitted at or after this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
@@ -554,6 +556,7 @@ struct ListQuery {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page, with the same filters.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     cursor: Option<String>,
 }
 

@@ -75,11 +75,13 @@ impl From<EnterpriseRow> for EnterpriseView {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only enterprises in this status: `pending`, `verified` or `suspended`.
+    #[param(inline, value_type = Option<doc::EnterpriseStatusValue>)]
     status: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     cursor: Option<String>,
 }
 
@@ -263,6 +265,7 @@ async fn reinstate(
 #[schema(example = json!({"credit_class": "advanced_certified", "customs_code": "6501234567"}))]
 struct ClassifyBody {
     /// `advanced_certified`, `general` or `discredited`.
+    #[schema(value_type = doc::CreditClassValue)]
     credit_class: String,
     /// Exactly 10 digits.
     #[schema(pattern = "^[0-9]{10}$")]

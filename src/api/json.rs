@@ -45,3 +45,111 @@ pub fn parse<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppErro
         }
     })
 }
+
+/// `#[serde(deserialize_with = "integer")]`: a JSON integer as JSON Schema
+/// defines it, which includes a number with a zero fraction (`60.0`).
+/// serde reads `60.0` as a float and would refuse it for an `i64`, although
+/// the document declares the field `type: integer`. A real fraction (`60.5`)
+/// or a value beyond `i64` is still a 400 naming the field.
+pub fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    d.deserialize_any(IntegerVisitor)
+}
+
+/// [`integer`] for an optional field (`null` or absent is `None`).
+pub fn opt_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    d.deserialize_option(OptIntegerVisitor)
+}
+
+struct IntegerVisitor;
+
+impl serde::de::Visitor<'_> for IntegerVisitor {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("i64")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+        // Exactly representable and in range: -2^63 ≤ v < 2^63.
+        if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
+            Ok(v as i64)
+        } else {
+            Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
+        }
+    }
+}
+
+struct OptIntegerVisitor;
+
+impl<'de> serde::de::Visitor<'de> for OptIntegerVisitor {
+    type Value = Option<i64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("i64 or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<i64>, D::Error> {
+        integer(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::parse;
+    use crate::error::AppError;
+
+    #[derive(Debug, Deserialize)]
+    struct Body {
+        #[serde(deserialize_with = "super::integer")]
+        n: i64,
+        #[serde(default, deserialize_with = "super::opt_integer")]
+        m: Option<i64>,
+    }
+
+    #[test]
+    fn integers_include_numbers_with_a_zero_fraction() {
+        let b: Body = parse(json!({"n": 60.0, "m": -3.0})).unwrap();
+        assert_eq!((b.n, b.m), (60, Some(-3)));
+        let b: Body = parse(json!({"n": 60, "m": null})).unwrap();
+        assert_eq!((b.n, b.m), (60, None));
+        let b: Body = parse(json!({"n": 1})).unwrap();
+        assert_eq!(b.m, None);
+    }
+
+    #[test]
+    fn fractions_strings_and_huge_numbers_are_a_400_naming_the_field() {
+        for (body, field) in [
+            (json!({"n": 60.5}), "n"),
+            (json!({"n": "60"}), "n"),
+            (json!({"n": 1e19}), "n"),
+            (json!({"n": 18446744073709551615u64}), "n"),
+            (json!({"n": 1, "m": 0.25}), "m"),
+            (json!({"n": 1, "m": "x"}), "m"),
+        ] {
+            match parse::<Body>(body.clone()) {
+                Err(AppError::BadRequest(d)) => assert!(d.starts_with(&format!("{field}: ")), "{body}: {d}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+}

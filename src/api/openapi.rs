@@ -7,14 +7,16 @@
 //! 4xx ones it can answer. Any operation may also answer 500 or 503, added
 //! to all of them as `5XX` by [`ApiDocExtras`].
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use actix_web::http::{header, Method};
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{PathItem, Ref, RefOr};
-use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::Endpoint;
@@ -104,21 +106,36 @@ pub fn endpoints() -> Vec<Endpoint> {
         super::audit::list,
         super::audit::verify,
     ),
-    components(responses(
-        BadRequest,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        Conflict,
-        PreconditionFailed,
-        PayloadTooLarge,
-        UnsupportedMediaType,
-        Unprocessable,
-        PreconditionRequired,
-        TooManyRequests,
-        Unavailable,
-        ServerError,
-    )),
+    components(
+        schemas(
+            TransportModeValue,
+            EnterpriseStatusValue,
+            CreditClassValue,
+            CustomsRoleValue,
+            DeclarationStatusValue,
+            DeclarationKindValue,
+            RiskLaneValue,
+            BookingStatusValue,
+            SlotStatusValue,
+            WeekdayValue,
+            WebhookEventTypeValue,
+        ),
+        responses(
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Conflict,
+            PreconditionFailed,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Unprocessable,
+            PreconditionRequired,
+            TooManyRequests,
+            Unavailable,
+            ServerError,
+        ),
+    ),
     tags(
         (name = "health", description = "Liveness and readiness probes (no token)"),
         (name = "docs", description = "This document (no token)"),
@@ -211,6 +228,245 @@ pub fn configure_ui(cfg: &mut web::ServiceConfig) {
 
 async fn docs_redirect() -> HttpResponse {
     HttpResponse::Found().insert_header((header::LOCATION, "/docs/")).finish()
+}
+
+// Request values the server checks against a closed list. Each schema takes
+// its values from the code that does the checking, so the document and the
+// server cannot drift apart; a value outside the list is a 422.
+
+/// Declares a named string enumeration schema (`$name` in the document).
+macro_rules! string_enum {
+    ($(#[doc = $doc:literal])+ $ty:ident, $name:literal, $values:expr) => {
+        $(#[doc = $doc])+
+        pub struct $ty;
+
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                let description = [$($doc),+].map(str::trim).join(" ");
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some($values))
+                    .description(Some(description))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $ty {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// A transport mode.
+    TransportModeValue,
+    "TransportMode",
+    crate::domain::goods::TransportMode::ALL.iter().map(|m| m.as_str())
+);
+string_enum!(
+    /// Where an enterprise stands with customs.
+    EnterpriseStatusValue,
+    "EnterpriseStatus",
+    crate::domain::identity::EnterpriseStatus::ALL.iter().map(|s| s.as_str())
+);
+string_enum!(
+    /// An enterprise's customs credit class.
+    CreditClassValue,
+    "CreditClass",
+    crate::domain::identity::CreditClass::ALL.iter().map(|c| c.as_str())
+);
+string_enum!(
+    /// The role of a customs account.
+    CustomsRoleValue,
+    "CustomsRole",
+    crate::domain::identity::Role::ALL.iter().filter(|r| r.is_customs()).map(|r| r.as_str())
+);
+string_enum!(
+    /// Where a declaration stands in its review.
+    DeclarationStatusValue,
+    "DeclarationStatus",
+    crate::domain::declaration::DeclarationStatus::ALL.iter().map(|s| s.as_str())
+);
+string_enum!(
+    /// Direction of the goods across the border.
+    DeclarationKindValue,
+    "DeclarationKind",
+    crate::domain::declaration::DeclarationKind::ALL.iter().map(|k| k.as_str())
+);
+string_enum!(
+    /// Inspection channel assigned on approval.
+    RiskLaneValue,
+    "RiskLane",
+    crate::domain::declaration::RiskLane::ALL.iter().map(|l| l.as_str())
+);
+string_enum!(
+    /// Where a booking stands.
+    BookingStatusValue,
+    "BookingStatus",
+    crate::domain::booking_policy::BookingStatus::ALL.iter().map(|s| s.as_str())
+);
+string_enum!(
+    /// Whether a slot takes bookings.
+    SlotStatusValue,
+    "SlotStatus",
+    super::slots::SLOT_STATUSES
+);
+string_enum!(
+    /// A day of the week (full English names such as `monday` are understood too).
+    WeekdayValue,
+    "Weekday",
+    crate::domain::schedule::Weekdays::ALL.names()
+);
+string_enum!(
+    /// A webhook event type.
+    WebhookEventTypeValue,
+    "WebhookEventType",
+    crate::services::outbox::event_types()
+);
+
+/// `type: [<t>, "null"]`: the field may be `null` (which means absent).
+fn nullable(t: Type) -> SchemaType {
+    SchemaType::from_iter([t, Type::Null])
+}
+
+/// An array of `T` values: at least one, each at most once when `unique`.
+fn list_of<T: ToSchema>(description: &str, unique: bool, null: bool) -> Schema {
+    ArrayBuilder::new()
+        .schema_type(if null { nullable(Type::Array) } else { SchemaType::new(Type::Array) })
+        .items(Ref::from_schema_name(T::name()))
+        .min_items(Some(1))
+        .unique_items(unique)
+        .description(Some(description))
+        .into()
+}
+
+/// `modes` of a new site.
+pub fn site_modes() -> Schema {
+    list_of::<TransportModeValue>("Transport modes served: at least one, each once.", true, false)
+}
+
+/// `modes` of a site change (`null`: unchanged).
+pub fn site_modes_change() -> Schema {
+    list_of::<TransportModeValue>(
+        "Replaces the list of transport modes: at least one, each once; `null` or absent keeps it.",
+        true,
+        true,
+    )
+}
+
+/// `days` of a schedule (`null`: the default, or unchanged).
+pub fn schedule_days() -> Schema {
+    list_of::<WeekdayValue>("Days of the week served, at least one; default every day.", false, true)
+}
+
+/// `events` of a new webhook endpoint.
+pub fn webhook_events() -> Schema {
+    list_of::<WebhookEventTypeValue>("Event types to receive, at least one (a repeated one counts once).", false, false)
+}
+
+/// What `str::trim` removes (Unicode White_Space), spelled out because
+/// regular expression engines disagree on `\s` (Python's also has U+001C–U+001F).
+const TRIMMED: &str = r"\t\n\x0B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// A pattern for text that has 1 to `max` characters once trimmed; with
+/// `blank_ok`, blank text (which the server reads as absent) matches too.
+fn trimmed_pattern(max: usize, blank_ok: bool) -> String {
+    let inner = format!(r"[^{TRIMMED}]([\s\S]{{0,{}}}[^{TRIMMED}])?", max.saturating_sub(2));
+    let inner = if blank_ok { format!("({inner})?") } else { inner };
+    format!(r"^[{TRIMMED}]*{inner}[{TRIMMED}]*$")
+}
+
+fn text(description: &str, max: usize, blank_ok: bool, null: bool) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(if null { nullable(Type::String) } else { SchemaType::new(Type::String) })
+        .pattern(Some(trimmed_pattern(max, blank_ok)))
+        .description(Some(description))
+        .into()
+}
+
+/// A required reason: text, not blank, at most 1000 characters once trimmed.
+pub fn reason_required() -> Schema {
+    text("Why: 1 to 1000 characters, surrounding white space not counted.", 1000, false, false)
+}
+
+/// An optional reason: at most 1000 characters once trimmed; blank or `null` means none.
+pub fn reason_optional() -> Schema {
+    text(
+        "Why, optional: up to 1000 characters, surrounding white space not counted; blank means none.",
+        1000,
+        true,
+        true,
+    )
+}
+
+/// The reason of a suspension: required, not blank.
+pub fn suspension_reason() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("[^{TRIMMED}]")))
+        .description(Some("Why the enterprise is suspended; required, not blank."))
+        .into()
+}
+
+/// A new site name (`null`: unchanged).
+pub fn site_name_change() -> Schema {
+    text("1 to 200 characters, surrounding white space not counted; `null` or absent keeps it.", 200, false, true)
+}
+
+/// A field whose only accepted value is `null` (or its absence).
+pub fn only_null(description: &str) -> Schema {
+    ObjectBuilder::new().schema_type(Type::Null).description(Some(description)).into()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimmed_text_patterns_count_what_trim_keeps() {
+        // The server's rule: `trim()` then 1..=max characters. Checked here
+        // against the pattern with a small hand-written matcher of the same
+        // shape, so the pattern cannot silently drift from the rule.
+        let p = trimmed_pattern(5, false);
+        assert!(p.starts_with('^') && p.ends_with('$'));
+        assert!(p.contains("{0,3}"));
+        let blank = trimmed_pattern(1000, true);
+        assert!(blank.contains("{0,998}") && blank.contains(")?)?"));
+        // Every character `trim` removes is in the class, and no other
+        // character below U+3001 is.
+        let class: Vec<char> =
+            (0u32..=0x3000).filter_map(char::from_u32).filter(|c| format!("{c}").trim().is_empty()).collect();
+        for c in class {
+            let listed = match c as u32 {
+                0x09..=0x0D
+                | 0x20
+                | 0x85
+                | 0xA0
+                | 0x1680
+                | 0x2000..=0x200A
+                | 0x2028
+                | 0x2029
+                | 0x202F
+                | 0x205F
+                | 0x3000 => true,
+                _ => false,
+            };
+            assert!(listed, "U+{:04X} is trimmed but not in the pattern's class", c as u32);
+        }
+    }
+
+    #[test]
+    fn value_lists_come_from_the_checking_code() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let values = |name: &str| doc["components"]["schemas"][name]["enum"].as_array().unwrap().len();
+        assert_eq!(values("TransportMode"), 3);
+        assert_eq!(values("CustomsRole"), 2);
+        assert_eq!(values("Weekday"), 7);
+        assert_eq!(values("WebhookEventType"), crate::services::outbox::event_types().len());
+    }
 }
 
 // Reusable error responses. Each is a `Problem` sent as problem+json.

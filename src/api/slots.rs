@@ -32,6 +32,8 @@ super::pagination::page_schema!(SlotPage, SlotView, "One page of slots.");
 pub const MAX_RANGE_DAYS: i64 = 31;
 /// Range when the client names none.
 pub const DEFAULT_RANGE_DAYS: i64 = 7;
+/// What a slot's `status` may be.
+pub const SLOT_STATUSES: [&str; 2] = ["open", "closed"];
 
 /// A clearance slot: UTC and the site's local time with its offset.
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,6 +99,7 @@ struct ListQuery {
     /// Only slots of this site.
     site_id: Option<String>,
     /// Only slots of this transport mode: `road`, `rail` or `air`.
+    #[param(inline, value_type = Option<doc::TransportModeValue>)]
     mode: Option<String>,
     /// Slots starting at or after this time (RFC 3339 with offset); default now.
     #[param(value_type = Option<DateTime<Utc>>, example = "2026-12-01T00:00:00+06:00")]
@@ -111,6 +114,7 @@ struct ListQuery {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page, with the same filters.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     cursor: Option<String>,
 }
 
@@ -226,9 +230,11 @@ async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>)
 #[derive(Debug, Deserialize, ToSchema)]
 struct SlotPatch {
     /// New capacity, 0 to 10000; below the booked count needs `displace`.
+    #[serde(default, deserialize_with = "super::json::opt_integer")]
     #[schema(minimum = 0, maximum = 10000)]
     capacity: Option<i64>,
     /// `open` or `closed`; closing cancels the slot's bookings.
+    #[schema(value_type = Option<doc::SlotStatusValue>)]
     status: Option<String>,
     /// Allow a capacity below the booked count: the latest bookings are cancelled.
     #[serde(default)]
@@ -273,7 +279,7 @@ async fn change(
         }
     }
     if let Some(s) = &body.status {
-        if s != "open" && s != "closed" {
+        if !SLOT_STATUSES.contains(&s.as_str()) {
             errors.add("status", "enum", "status must be open or closed");
         }
     }

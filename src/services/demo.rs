@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use crate::db::connection::write_transaction;
-use crate::db::{enterprises, users, Db};
+use crate::db::{sites, users, Db};
 use crate::domain::identity::{EnterpriseAction, Role};
 use crate::error::AppError;
 use crate::services::identity::{self, Registration};
@@ -58,7 +58,8 @@ pub fn seed(db: &Db) -> anyhow::Result<Vec<DemoAccount>> {
                 now,
             )?;
         }
-        let _ = enterprises::find;
+        seed_sites(conn, now)?;
+        seed_declaration_and_booking(conn, &actor)?;
         Ok(())
     })
     .map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?;
@@ -72,8 +73,121 @@ pub fn seed(db: &Db) -> anyhow::Result<Vec<DemoAccount>> {
 
 /// Prints the demo accounts (development only: these are public knowledge).
 pub fn print_accounts(accounts: &[DemoAccount]) {
-    println!("Demo accounts (development profile only):");
+    println!("Demo accounts (development profile only; sites CNKHG, CNHGS, CNAKA, CNURC open 24/7):");
     for a in accounts {
         println!("  {:<14} {:<36} password: {}", a.role, a.email, a.password);
     }
+}
+
+/// The four Xinjiang clearance sites, open 24/7 (Urumqi also by air).
+const SITES: &[(&str, &str, &[&str])] = &[
+    ("CNKHG", "Kashgar Comprehensive Bonded Zone", &["road", "rail"]),
+    ("CNHGS", "Horgos Comprehensive Bonded Zone", &["road", "rail"]),
+    ("CNAKA", "Alataw Pass Comprehensive Bonded Zone", &["road", "rail"]),
+    ("CNURC", "Urumqi Comprehensive Bonded Zone", &["road", "rail", "air"]),
+];
+
+fn seed_sites(conn: &mut crate::db::DbConnection, now: chrono::NaiveDateTime) -> Result<(), AppError> {
+    use crate::domain::schedule::Weekdays;
+    use crate::services::schedules::{create_schedule, create_site, ScheduleShape, SiteInput};
+    for (code, name, modes) in SITES {
+        if sites::find_by_code(conn, code)?.is_some() {
+            continue;
+        }
+        let input = SiteInput {
+            code: (*code).to_owned(),
+            name: (*name).to_owned(),
+            timezone: "Asia/Urumqi".to_owned(),
+            modes: modes.iter().map(|m| (*m).to_owned()).collect(),
+        };
+        let site = create_site(conn, &input, now)?;
+        for mode in *modes {
+            let (slot_minutes, capacity) = match *mode {
+                "road" => (60, 12),
+                "rail" => (120, 4),
+                _ => (60, 2),
+            };
+            let shape = ScheduleShape {
+                mode: (*mode).to_owned(),
+                slot_minutes,
+                capacity,
+                days: Weekdays::ALL,
+                valid_from: None,
+                valid_to: None,
+            };
+            create_schedule(conn, &site.id, &shape, 30, chrono::Utc::now())?;
+        }
+    }
+    Ok(())
+}
+
+/// One submitted declaration with a booking tomorrow at Kashgar, so that
+/// the console has something to show.
+fn seed_declaration_and_booking(
+    conn: &mut crate::db::DbConnection,
+    actor: &crate::db::audit::Actor,
+) -> Result<(), AppError> {
+    use crate::auth::Principal;
+    use crate::domain::declaration::{validate, DeclarationAction, DeclarationInput, ItemInput};
+    let Some(admin) = users::find_by_email(conn, COMPANY_ADMIN)? else { return Ok(()) };
+    let Some(enterprise_id) = admin.enterprise_id.clone() else { return Ok(()) };
+    let who =
+        Principal { user_id: admin.id.clone(), role: Role::CompanyAdmin, enterprise_id: Some(enterprise_id.clone()) };
+    let filter = crate::db::declarations::DeclarationFilter {
+        enterprise_id: Some(enterprise_id),
+        limit: 1,
+        ..Default::default()
+    };
+    if !crate::db::declarations::list_for_company(conn, &filter, None)?.is_empty() {
+        return Ok(());
+    }
+    let Some(site) = sites::find_by_code(conn, "CNKHG")? else { return Ok(()) };
+    let input = DeclarationInput {
+        kind: "import".into(),
+        site_id: site.id.clone(),
+        transport_mode: "road".into(),
+        consignor: "Almaty Textile LLP".into(),
+        consignee: "Kashgar Silk Road Trading Co., Ltd.".into(),
+        origin_country: "KZ".into(),
+        destination_country: "CN".into(),
+        currency: "CNY".into(),
+        incoterm: "FCA".into(),
+        invoice_total: "86400.00".into(),
+        gross_mass_kg: "12450".into(),
+        items: vec![ItemInput {
+            hs_code: "520512".into(),
+            description: "Cotton yarn, single, uncombed, 80 bales".into(),
+            quantity: "12000".into(),
+            unit: "KGM".into(),
+            net_mass_kg: "12000".into(),
+            value: "86400.00".into(),
+            origin_country: "KZ".into(),
+        }],
+    };
+    let valid = validate(&input).map_err(AppError::Validation)?;
+    let (declaration, _) = crate::services::declarations::create(conn, &who, &valid, actor, crate::db::now())?;
+    let clock = chrono::Utc::now();
+    crate::services::declarations::act(
+        conn,
+        &who,
+        &declaration.id,
+        DeclarationAction::Submit,
+        &Default::default(),
+        actor,
+        clock,
+    )?;
+    let filter = crate::db::slots::SlotFilter {
+        site_id: Some(site.id),
+        mode: Some("road".into()),
+        from: (clock + chrono::Duration::hours(20)).naive_utc(),
+        to: (clock + chrono::Duration::hours(30)).naive_utc(),
+        only_available: true,
+        after: None,
+        limit: 1,
+    };
+    if let Some((slot, _)) = crate::db::slots::list(conn, &filter)?.into_iter().next() {
+        let policy = crate::domain::booking_policy::BookingPolicy::default();
+        crate::services::bookings::book(conn, &who, &declaration.id, &slot.id, None, &policy, actor, clock)?;
+    }
+    Ok(())
 }
