@@ -53,8 +53,8 @@ pub struct RegisterEnterprise {
 pub struct NewAccount {
     #[schema(format = Email)]
     pub email: String,
-    /// At least 12 characters, not too common, not the email or name.
-    #[schema(format = Password)]
+    /// 12 to 256 characters, not too common, not the email or name.
+    #[schema(format = Password, min_length = 12, max_length = 256)]
     pub password: String,
     /// 1 to 200 characters.
     pub display_name: String,

@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::json::{parse, ApiJson};
+use super::json::{parse, ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
 use super::Endpoint;
@@ -300,7 +300,7 @@ struct ReasonBody {
     tag = "bookings",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Booking id")),
-    request_body(content = Option<ReasonBody>, description = "Optional", example = json!({"reason": "truck delayed at the border"})),
+    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"})),
     responses(
         (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
         (status = 401, response = doc::Unauthorized),
@@ -315,9 +315,9 @@ async fn cancel(
     state: web::Data<AppState>,
     who: AnyUser,
     path: web::Path<String>,
-    body: Option<ApiJson<ReasonBody>>,
+    OptionalJson(body): OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
-    let reason = body.and_then(|ApiJson(b)| b.reason).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    let reason = body.and_then(|b| b.reason).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
         return Err(AppError::field("reason", "length", "reason must have at most 1000 characters"));
     }

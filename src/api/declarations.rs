@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::audit::AuditEventView;
-use super::json::ApiJson;
+use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{decode_cursor, Page, PageQuery};
 use super::Endpoint;
@@ -268,7 +268,8 @@ fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Declaration id"),
-        ("If-Match" = String, Header, description = "The `ETag` of the version the edit is based on", example = "\"1\""),
+        ("If-Match" = String, Header, description = "The `ETag` of the version the edit is based on", example = "\"1\"",
+            pattern = r#"^(W/)?"[0-9]+"$"#),
     ),
     request_body(content = DeclarationPatch, example = json!({"consignee": "Kashgar Silk Road Trading Co., Ltd. (Khorgos branch)"})),
     responses(
@@ -308,7 +309,28 @@ struct ActionBody {
     /// `green`, `yellow` or `red`; required to approve.
     risk_lane: Option<String>,
     /// Up to 1000 characters; required to reject or request an amendment.
+    #[schema(schema_with = doc::reason_optional)]
     reason: Option<String>,
+}
+
+/// Body of an approval: the risk lane is required.
+#[derive(ToSchema)]
+#[schema(as = DeclarationApproval)]
+#[allow(dead_code)] // documents the body `ActionBody` reads for this action
+struct ApprovalBody {
+    #[schema(value_type = doc::RiskLaneValue)]
+    risk_lane: String,
+    #[schema(schema_with = doc::reason_optional)]
+    reason: Option<String>,
+}
+
+/// Body of a rejection or an amendment request: the reason is required.
+#[derive(ToSchema)]
+#[schema(as = DeclarationReason)]
+#[allow(dead_code)] // documents the body `ActionBody` reads for these actions
+struct ReasonBody {
+    #[schema(schema_with = doc::reason_required)]
+    reason: String,
 }
 
 async fn run_action(
@@ -345,8 +367,8 @@ async fn run_action(
     Ok(respond(actix_web::http::StatusCode::OK, full))
 }
 
-fn body_of(body: Option<ApiJson<ActionBody>>) -> ActionBody {
-    body.map(|ApiJson(b)| b).unwrap_or_default()
+fn body_of(OptionalJson(body): OptionalJson<ActionBody>) -> ActionBody {
+    body.unwrap_or_default()
 }
 
 /// An action handler; the attributes before the name (doc comment,
@@ -359,7 +381,7 @@ macro_rules! action_handler {
             state: web::Data<AppState>,
             who: $extractor,
             path: web::Path<String>,
-            body: Option<ApiJson<ActionBody>>,
+            body: OptionalJson<ActionBody>,
         ) -> AppResult<HttpResponse> {
             run_action(req, state, who.0, path.into_inner(), $action, body_of(body)).await
         }
@@ -447,7 +469,7 @@ action_handler!(
         tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = Option<ActionBody>, description = "Optional", example = json!({"risk_lane": "green"})),
+        request_body(content = ApprovalBody, description = "The risk lane (required)", example = json!({"risk_lane": "green"})),
     responses(
             (status = 200, description = "The declaration, `approved`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
@@ -471,7 +493,7 @@ action_handler!(
         tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = Option<ActionBody>, description = "Optional", example = json!({"reason": "invoice does not match the goods inspected"})),
+        request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "invoice does not match the goods inspected"})),
     responses(
             (status = 200, description = "The declaration, `rejected`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
@@ -495,7 +517,7 @@ action_handler!(
         tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = Option<ActionBody>, description = "Optional", example = json!({"reason": "item 2: HS code does not match the description"})),
+        request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "item 2: HS code does not match the description"})),
     responses(
             (status = 200, description = "The declaration, `amendment_requested`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::json::ApiJson;
+use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
 use super::Endpoint;
@@ -171,8 +171,17 @@ async fn change_status(
     Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))
 }
 
-fn optional_body(body: Option<ApiJson<ReasonBody>>) -> ReasonBody {
-    body.map(|ApiJson(b)| b).unwrap_or_default()
+/// Body of a suspension: the reason is required.
+#[derive(ToSchema)]
+#[schema(as = EnterpriseSuspension)]
+#[allow(dead_code)] // documents the body `ReasonBody` reads for this action
+struct SuspensionBody {
+    #[schema(schema_with = doc::suspension_reason)]
+    reason: String,
+}
+
+fn optional_body(OptionalJson(body): OptionalJson<ReasonBody>) -> ReasonBody {
+    body.unwrap_or_default()
 }
 
 /// Verify a pending enterprise (officers): it may then file declarations and book.
@@ -183,7 +192,7 @@ fn optional_body(body: Option<ApiJson<ReasonBody>>) -> ReasonBody {
     tag = "enterprises",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Enterprise id")),
-    request_body(content = Option<ReasonBody>, description = "Optional; an absent or unreadable body means no reason"),
+    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
     responses(
         (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
         (status = 401, response = doc::Unauthorized),
@@ -197,7 +206,7 @@ async fn verify(
     state: web::Data<AppState>,
     who: Officer,
     path: web::Path<String>,
-    body: Option<ApiJson<ReasonBody>>,
+    body: OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
     let reason = optional_body(body).reason;
     change_status(req, state, who, path.into_inner(), EnterpriseAction::Verify, reason).await
@@ -211,7 +220,7 @@ async fn verify(
     tag = "enterprises",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Enterprise id")),
-    request_body(content = Option<ReasonBody>, description = "Optional; an absent or unreadable body means no reason"),
+    request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"})),
     responses(
         (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
         (status = 401, response = doc::Unauthorized),
@@ -226,7 +235,7 @@ async fn suspend(
     state: web::Data<AppState>,
     who: Officer,
     path: web::Path<String>,
-    body: Option<ApiJson<ReasonBody>>,
+    body: OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
     let reason = optional_body(body).reason;
     change_status(req, state, who, path.into_inner(), EnterpriseAction::Suspend, reason).await
@@ -240,7 +249,7 @@ async fn suspend(
     tag = "enterprises",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Enterprise id")),
-    request_body(content = Option<ReasonBody>, description = "Optional; an absent or unreadable body means no reason"),
+    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
     responses(
         (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
         (status = 401, response = doc::Unauthorized),
@@ -254,7 +263,7 @@ async fn reinstate(
     state: web::Data<AppState>,
     who: Officer,
     path: web::Path<String>,
-    body: Option<ApiJson<ReasonBody>>,
+    body: OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
     let reason = optional_body(body).reason;
     change_status(req, state, who, path.into_inner(), EnterpriseAction::Reinstate, reason).await

@@ -3,6 +3,7 @@
 //! Malformed JSON or a wrong JSON type is 400 (with the field's path); a
 //! missing required field is a rule broken by the value, 422 `required`.
 
+use actix_web::http::header;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -24,6 +25,44 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             parse(value).map(ApiJson).map_err(Into::into)
         })
     }
+}
+
+/// An optional JSON body. No body at all (no `Content-Length`, or `0`, and
+/// no `Transfer-Encoding`) or a JSON `null` is `None`; a body that is there
+/// is read exactly like [`ApiJson`]: 415 when it is not sent as JSON, 413
+/// above the limit, 400 for malformed JSON or a wrong type (naming the
+/// field). (actix's `Option<ApiJson<T>>` would turn all of those into
+/// `None` and silently drop what the client sent.)
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !has_body(req) {
+            return Box::pin(async { Ok(OptionalJson(None)) });
+        }
+        let value = ApiJson::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let ApiJson(value) = value.await?;
+            if value.is_null() {
+                return Ok(OptionalJson(None));
+            }
+            parse(value).map(|v| OptionalJson(Some(v))).map_err(Into::into)
+        })
+    }
+}
+
+/// Whether the request announces a body (HTTP/1.1: `Content-Length` above 0,
+/// or `Transfer-Encoding`).
+fn has_body(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return true;
+    }
+    headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.to_str().map_or(true, |v| v.trim() != "0"))
 }
 
 /// Deserialises a JSON value into `T`, naming the field on failure.

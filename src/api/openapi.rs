@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use actix_web::http::{header, Method};
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{PathItem, Ref, RefOr};
 use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
@@ -325,6 +325,26 @@ string_enum!(
     "WebhookEventType",
     crate::services::outbox::event_types()
 );
+
+/// `base` (an object schema's name) with at least one of `fields` given and
+/// not `null`: `allOf: [base, anyOf: [{required: [field], field: schema}, …]]`.
+pub fn with_one_of_required<'a>(
+    base: &str,
+    fields: impl IntoIterator<Item = (&'a str, RefOr<Schema>)>,
+    description: &str,
+) -> RefOr<Schema> {
+    let any = fields
+        .into_iter()
+        .fold(AnyOfBuilder::new(), |any, (field, schema)| {
+            any.item(ObjectBuilder::new().property(field, schema).required(field))
+        });
+    AllOfBuilder::new().item(Ref::from_schema_name(base)).item(any).description(Some(description)).into()
+}
+
+/// An integer (not `null`).
+pub fn integer() -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::Integer).into()
+}
 
 /// `type: [<t>, "null"]`: the field may be `null` (which means absent).
 fn nullable(t: Type) -> SchemaType {

@@ -86,7 +86,7 @@ struct NewSiteBody {
     #[schema(example = "Asia/Urumqi")]
     timezone: String,
     /// At least one of `road`, `rail`, `air`.
-    #[schema(example = json!(["road", "rail"]))]
+    #[schema(schema_with = doc::site_modes, example = json!(["road", "rail"]))]
     modes: Vec<String>,
 }
 
@@ -195,11 +195,18 @@ async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>)
 #[derive(Debug, Deserialize, ToSchema)]
 struct SitePatch {
     /// 1 to 200 characters.
+    #[schema(schema_with = doc::site_name_change)]
     name: Option<String>,
     /// Replaces the list of transport modes.
+    #[schema(schema_with = doc::site_modes_change)]
     modes: Option<Vec<String>>,
-    /// Cannot change: any value is refused (422 `immutable`).
+    /// Cannot change: only `null` (or leaving it out) is accepted; any value is refused (422 `immutable`).
+    #[schema(schema_with = immutable_timezone)]
     timezone: Option<String>,
+}
+
+fn immutable_timezone() -> utoipa::openapi::schema::Schema {
+    doc::only_null("A site's time zone cannot change: only `null` (or leaving it out) is accepted; any value is refused (422 `immutable`).")
 }
 
 /// Rename a site or change its transport modes (supervisors).
@@ -311,16 +318,18 @@ const MAX_CAPACITY: i64 = 10_000;
 #[derive(Debug, Deserialize, ToSchema)]
 struct NewScheduleBody {
     /// `road`, `rail` or `air`; one the site serves.
-    #[schema(example = "road")]
+    #[schema(value_type = doc::TransportModeValue, example = "road")]
     mode: String,
     /// 5 to 1440, dividing 24 hours (15, 30, 60, 90, 120, …).
-    #[serde(default = "default_slot_minutes")]
+    #[serde(default = "default_slot_minutes", deserialize_with = "super::json::integer")]
     #[schema(default = 60, minimum = 5, maximum = 1440)]
     slot_minutes: i64,
     /// Places per slot, 0 to 10000.
+    #[serde(deserialize_with = "super::json::integer")]
     #[schema(minimum = 0, maximum = 10000)]
     capacity: i64,
     /// Days of the week served (`mon` … `sun`); default every day.
+    #[schema(schema_with = doc::schedule_days)]
     days: Option<Vec<String>>,
     /// Default: today.
     valid_from: Option<NaiveDate>,
@@ -432,9 +441,11 @@ async fn list_schedules(state: web::Data<AppState>, _who: AnyUser, path: web::Pa
 #[derive(Debug, Deserialize, ToSchema)]
 struct SchedulePatch {
     /// Places per slot, 0 to 10000.
+    #[serde(default, deserialize_with = "super::json::opt_integer")]
     #[schema(minimum = 0, maximum = 10000)]
     capacity: Option<i64>,
     /// Days of the week served (`mon` … `sun`).
+    #[schema(schema_with = doc::schedule_days)]
     days: Option<Vec<String>>,
     valid_from: Option<NaiveDate>,
     /// `null` makes the schedule open-ended; absent keeps the end date.

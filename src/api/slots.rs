@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::json::ApiJson;
 use super::openapi as doc;
@@ -243,6 +243,30 @@ struct SlotPatch {
     reason: Option<String>,
 }
 
+/// The body of `PATCH /slots/{id}`: a [`SlotPatch`] that gives `capacity`, `status` or both.
+struct SlotChangeBody;
+
+impl utoipa::PartialSchema for SlotChangeBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        doc::with_one_of_required(
+            &SlotPatch::name(),
+            [("capacity", doc::integer()), ("status", doc::SlotStatusValue::schema())],
+            "A change to one slot: `capacity`, `status` or both (not `null`).",
+        )
+    }
+}
+
+impl ToSchema for SlotChangeBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SlotChange")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        schemas.push((SlotPatch::name().into_owned(), SlotPatch::schema()));
+        SlotPatch::schemas(schemas);
+    }
+}
+
 /// Change one slot's capacity or close it (officers). Cancelled bookings'
 /// owners are notified.
 #[utoipa::path(
@@ -252,7 +276,7 @@ struct SlotPatch {
     tag = "slots",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Slot id")),
-    request_body(content = SlotPatch, example = json!({"capacity": 5, "displace": true, "reason": "lane closed for repairs"})),
+    request_body(content = SlotChangeBody, example = json!({"capacity": 5, "displace": true, "reason": "lane closed for repairs"})),
     responses(
         (status = 200, description = "The changed slot", body = SlotView),
         (status = 400, response = doc::BadRequest),

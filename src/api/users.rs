@@ -184,11 +184,12 @@ async fn deactivate(state: web::Data<AppState>, who: CompanyAdmin, path: web::Pa
 struct NewOfficer {
     #[schema(format = Email)]
     email: String,
-    #[schema(format = Password)]
+    /// 12 to 256 characters, not too common, not the email or name.
+    #[schema(format = Password, min_length = 12, max_length = 256)]
     password: String,
     display_name: String,
     /// `officer` or `supervisor`.
-    #[schema(example = "officer")]
+    #[schema(value_type = doc::CustomsRoleValue, example = "officer")]
     role: String,
 }
 

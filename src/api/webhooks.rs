@@ -62,7 +62,7 @@ impl WebhookView {
 pub struct NewWebhook {
     #[schema(example = "https://erp.example.com/clearway/events")]
     url: String,
-    #[schema(example = json!(["booking.confirmed", "booking.cancelled", "declaration.approved"]))]
+    #[schema(schema_with = doc::webhook_events, example = json!(["booking.confirmed", "booking.cancelled", "declaration.approved"]))]
     events: Vec<String>,
 }
 
