@@ -86,7 +86,14 @@ async fn wait_ready(client: &reqwest::Client, base: &str) -> Duration {
     }
 }
 
-async fn call(client: &reqwest::Client, method: reqwest::Method, url: String, token: Option<&str>, body: Option<Value>, key: Option<&str>) -> Result<(u16, Value), String> {
+async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> Result<(u16, Value), String> {
     let mut req = client.request(method, url).timeout(Duration::from_secs(10));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -151,26 +158,67 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
 
     // Customs, a site, slots, companies and submitted declarations.
     let sup = login(&client, &base, "chief@customs.test").await;
-    let (s, _) = post(&client, &base, "/api/v1/officers", Some(&sup), json!({"email": "gate@customs.test", "password": PASSWORD, "display_name": "Gate Officer", "role": "officer"})).await;
+    let (s, _) = post(
+        &client,
+        &base,
+        "/api/v1/officers",
+        Some(&sup),
+        json!({"email": "gate@customs.test", "password": PASSWORD, "display_name": "Gate Officer", "role": "officer"}),
+    )
+    .await;
     assert_eq!(s, 201);
     let officer = login(&client, &base, "gate@customs.test").await;
-    let (s, site) = post(&client, &base, "/api/v1/sites", Some(&sup), json!({"code": "CNKHG", "name": "Kashgar", "timezone": "Asia/Urumqi", "modes": ["road"]})).await;
+    let (s, site) = post(
+        &client,
+        &base,
+        "/api/v1/sites",
+        Some(&sup),
+        json!({"code": "CNKHG", "name": "Kashgar", "timezone": "Asia/Urumqi", "modes": ["road"]}),
+    )
+    .await;
     assert_eq!(s, 201, "{site}");
     let site_id = site["id"].as_str().unwrap().to_owned();
-    let (s, _) = post(&client, &base, &format!("/api/v1/sites/{site_id}/schedules"), Some(&sup), json!({"mode": "road", "slot_minutes": 60, "capacity": 4})).await;
+    let (s, _) = post(
+        &client,
+        &base,
+        &format!("/api/v1/sites/{site_id}/schedules"),
+        Some(&sup),
+        json!({"mode": "road", "slot_minutes": 60, "capacity": 4}),
+    )
+    .await;
     assert_eq!(s, 201);
     let from = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339().replace('+', "%2B");
-    let (_, slots) = call(&client, reqwest::Method::GET, format!("{base}/api/v1/slots?site_id={site_id}&from={from}&limit=40"), Some(&sup), None, None).await.unwrap();
-    let slot_ids: Vec<String> = slots["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+    let (_, slots) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{base}/api/v1/slots?site_id={site_id}&from={from}&limit=40"),
+        Some(&sup),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let slot_ids: Vec<String> =
+        slots["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
     let mut companies = Vec::new();
     for i in 0..COMPANIES {
         let email = format!("admin{i}@trader.test");
-        let (s, v) = post(&client, &base, "/api/v1/auth/register", None, json!({
+        let (s, v) = post(
+            &client,
+            &base,
+            "/api/v1/auth/register",
+            None,
+            json!({
             "enterprise": {"name": format!("Trader {i}"), "country": "KZ", "registration_code": format!("KZ{i:06}")},
-            "admin": {"email": email, "password": PASSWORD, "display_name": format!("Admin {i}")}})).await;
+            "admin": {"email": email, "password": PASSWORD, "display_name": format!("Admin {i}")}}),
+        )
+        .await;
         assert_eq!(s, 201, "{v}");
         let ent = v["enterprise"]["id"].as_str().unwrap().to_owned();
-        assert_eq!(post(&client, &base, &format!("/api/v1/enterprises/{ent}/verify"), Some(&officer), json!({})).await.0, 200);
+        assert_eq!(
+            post(&client, &base, &format!("/api/v1/enterprises/{ent}/verify"), Some(&officer), json!({})).await.0,
+            200
+        );
         let token = login(&client, &base, &email).await;
         let mut declarations = Vec::new();
         for _ in 0..DECLARATIONS_PER_COMPANY {
@@ -181,12 +229,20 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
             let (s, d) = post(&client, &base, "/api/v1/declarations", Some(&token), body).await;
             assert_eq!(s, 201, "{d}");
             let id = d["id"].as_str().unwrap().to_owned();
-            assert_eq!(post(&client, &base, &format!("/api/v1/declarations/{id}/submit"), Some(&token), json!({})).await.0, 200);
+            assert_eq!(
+                post(&client, &base, &format!("/api/v1/declarations/{id}/submit"), Some(&token), json!({})).await.0,
+                200
+            );
             declarations.push(id);
         }
         companies.push(Company { token, declarations });
     }
-    println!("setup: {} slots (capacity 4), {} companies x {} submitted declarations", slot_ids.len(), COMPANIES, DECLARATIONS_PER_COMPANY);
+    println!(
+        "setup: {} slots (capacity 4), {} companies x {} submitted declarations",
+        slot_ids.len(),
+        COMPANIES,
+        DECLARATIONS_PER_COMPANY
+    );
 
     // Load: every client books for its company's declarations, retrying each
     // request with its Idempotency-Key until it gets a definite answer, and
@@ -198,8 +254,15 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
     let slot_ids = Arc::new(slot_ids);
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
-        let (client, base, ledger, stop, next, companies, slot_ids) =
-            (client.clone(), base.clone(), ledger.clone(), stop.clone(), next.clone(), companies.clone(), slot_ids.clone());
+        let (client, base, ledger, stop, next, companies, slot_ids) = (
+            client.clone(),
+            base.clone(),
+            ledger.clone(),
+            stop.clone(),
+            next.clone(),
+            companies.clone(),
+            slot_ids.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let company = &companies[c % COMPANIES];
             let mut mine: Vec<String> = Vec::new();
@@ -213,7 +276,16 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
                 let body = json!({"declaration_id": decl, "slot_id": slot});
                 // Retry the same key until a definite answer (2xx/4xx) or the end.
                 loop {
-                    match call(&client, reqwest::Method::POST, format!("{base}/api/v1/bookings"), Some(&company.token), Some(body.clone()), Some(&key)).await {
+                    match call(
+                        &client,
+                        reqwest::Method::POST,
+                        format!("{base}/api/v1/bookings"),
+                        Some(&company.token),
+                        Some(body.clone()),
+                        Some(&key),
+                    )
+                    .await
+                    {
                         Ok((201, v)) => {
                             let id = v["id"].as_str().unwrap().to_owned();
                             let mut l = ledger.lock().unwrap();
@@ -238,7 +310,16 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
                 if round % 3 == 0 && !mine.is_empty() {
                     let id = mine.remove(0);
                     loop {
-                        match call(&client, reqwest::Method::POST, format!("{base}/api/v1/bookings/{id}/cancel"), Some(&company.token), Some(json!({})), None).await {
+                        match call(
+                            &client,
+                            reqwest::Method::POST,
+                            format!("{base}/api/v1/bookings/{id}/cancel"),
+                            Some(&company.token),
+                            Some(json!({})),
+                            None,
+                        )
+                        .await
+                        {
                             Ok((200, _)) => {
                                 ledger.lock().unwrap().cancelled.insert(id);
                                 break;
@@ -288,11 +369,17 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
         let before = ledger.lock().unwrap().acknowledged.len();
         let version = std::fs::read_dir("/etc/postgresql").unwrap().next().unwrap().unwrap().file_name();
         let version = version.to_string_lossy().into_owned();
-        let out = Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", "stop", "-m", "immediate"]).output().unwrap();
+        let out = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &version, "main", "stop", "-m", "immediate"])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let stopped = Instant::now();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let out = Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", "start"]).output().unwrap();
+        let out = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &version, "main", "start"])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         loop {
             if ledger.lock().unwrap().acknowledged.len() > before {
@@ -319,7 +406,8 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
         .select((bookings::id, bookings::declaration_id, bookings::slot_id, bookings::status))
         .load(&mut conn)
         .unwrap();
-    let by_id: HashMap<&str, (&str, &str)> = rows.iter().map(|(id, d, _, st)| (id.as_str(), (d.as_str(), st.as_str()))).collect();
+    let by_id: HashMap<&str, (&str, &str)> =
+        rows.iter().map(|(id, d, _, st)| (id.as_str(), (d.as_str(), st.as_str()))).collect();
     let ledger = ledger.lock().unwrap();
     for (id, decl) in &ledger.acknowledged {
         let (d, status) = by_id.get(id.as_str()).unwrap_or_else(|| panic!("acknowledged booking {id} is missing"));
@@ -328,8 +416,10 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
             assert_eq!(*status, "cancelled", "cancel of {id} was acknowledged");
         }
     }
-    let slots: Vec<(String, i32, i32)> =
-        clearance_slots::table.select((clearance_slots::id, clearance_slots::capacity, clearance_slots::booked)).load(&mut conn).unwrap();
+    let slots: Vec<(String, i32, i32)> = clearance_slots::table
+        .select((clearance_slots::id, clearance_slots::capacity, clearance_slots::booked))
+        .load(&mut conn)
+        .unwrap();
     let mut active: HashMap<&str, i32> = HashMap::new();
     for (_, _, slot, status) in &rows {
         if status == "confirmed" || status == "checked_in" {
@@ -339,7 +429,11 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
     let mut over = 0;
     for (id, capacity, booked) in &slots {
         assert!(booked <= capacity, "slot {id} over capacity");
-        assert_eq!(*booked, active.get(id.as_str()).copied().unwrap_or(0), "slot {id}: booked differs from its active bookings");
+        assert_eq!(
+            *booked,
+            active.get(id.as_str()).copied().unwrap_or(0),
+            "slot {id}: booked differs from its active bookings"
+        );
         over += i32::from(booked > capacity);
     }
     // Every booking row came from exactly one key, and no key made two.
@@ -361,9 +455,16 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
     drop(conn);
 
     println!("ran {:.1} s with {CLIENTS} clients", elapsed.as_secs_f64());
-    println!("bookings acknowledged (2xx): {}   cancels acknowledged: {}", ledger.acknowledged.len(), ledger.cancelled.len());
+    println!(
+        "bookings acknowledged (2xx): {}   cancels acknowledged: {}",
+        ledger.acknowledged.len(),
+        ledger.cancelled.len()
+    );
     println!("booking rows: {}   idempotency keys: {}", rows.len(), answers.len());
-    println!("retries: {}   transport errors: {}   5xx answers: {}", ledger.retries, ledger.transport_errors, ledger.server_errors);
+    println!(
+        "retries: {}   transport errors: {}   5xx answers: {}",
+        ledger.retries, ledger.transport_errors, ledger.server_errors
+    );
     for (what, d) in &recoveries {
         println!("first acknowledged booking after {what}: {:.2} s", d.as_secs_f64());
     }
