@@ -7,6 +7,8 @@ COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
 COPY tests ./tests
+COPY benches ./benches
+COPY web ./web
 RUN cargo build --release --locked --bin clearway
 
 # Runtime stage: a slim image, a non-root user, nothing but the binary.

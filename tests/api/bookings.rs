@@ -647,3 +647,124 @@ async fn two_instances_on_one_postgres_never_overbook() {
     assert_eq!(slot_state(&two, &w.customs.officer, &slot).await.1, 10);
     drop(two);
 }
+
+/// The exact status of every endpoint added after identity, for each kind
+/// of caller (the identity matrix lives in identity.rs).
+async fn role_matrix_of_sites_declarations_bookings_webhooks(app: TestApp) {
+    let w = world(&app, 10, 60).await;
+    let officer = w.customs.officer.clone();
+    let sup = w.customs.supervisor.clone();
+    let a = app.verified_company("mx-a", &officer).await;
+    let b = app.verified_company("mx-b", &officer).await;
+    let clerk = app.add_clerk(&a).await;
+    let site = w.site.clone();
+    let slot = tomorrow_slot(&app, &w, 0).await;
+    let da = submitted_declaration(&app, &a.admin, &w.site).await;
+    let booking = book(&app, &a.admin, &da, &slot).await.expect(201).str("/id");
+    let db = submitted_declaration(&app, &b.admin, &w.site).await;
+    let schedule = app.get(&format!("/api/v1/sites/{site}/schedules"), Some(&sup)).await.expect(200).body["items"][0]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hook = app
+        .post(
+            "/api/v1/webhooks",
+            Some(&a.admin),
+            json!({"url": "https://erp.example.com/h", "events": ["booking.confirmed"]}),
+        )
+        .await
+        .expect(201)
+        .str("/id");
+    let none = uuid::Uuid::now_v7().to_string();
+
+    let callers: [(&str, Option<&str>); 6] = [
+        ("anonymous", None),
+        ("company A admin", Some(&a.admin)),
+        ("company A clerk", Some(&clerk)),
+        ("company B admin", Some(&b.admin)),
+        ("officer", Some(&officer)),
+        ("supervisor", Some(&sup)),
+    ];
+    let bad_site = json!({"code": "bad"});
+    // Bodies are chosen so that an allowed caller reaches validation (422) or
+    // a state conflict (409) without changing anything.
+    let cases: Vec<(Method, String, Value, [u16; 6])> = vec![
+        (Method::GET, "/api/v1/sites".into(), Value::Null, [401, 200, 200, 200, 200, 200]),
+        (Method::POST, "/api/v1/sites".into(), bad_site.clone(), [401, 403, 403, 403, 403, 422]),
+        (Method::GET, format!("/api/v1/sites/{site}"), Value::Null, [401, 200, 200, 200, 200, 200]),
+        (Method::PATCH, format!("/api/v1/sites/{site}"), json!({"name": ""}), [401, 403, 403, 403, 403, 422]),
+        (Method::GET, format!("/api/v1/sites/{site}/schedules"), Value::Null, [401, 200, 200, 200, 200, 200]),
+        (
+            Method::POST,
+            format!("/api/v1/sites/{site}/schedules"),
+            json!({"mode": "road", "capacity": -1}),
+            [401, 403, 403, 403, 403, 422],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/sites/{site}/schedules/{schedule}"),
+            json!({"capacity": -1}),
+            [401, 403, 403, 403, 403, 422],
+        ),
+        (Method::GET, format!("/api/v1/slots?site_id={site}&limit=1"), Value::Null, [401, 200, 200, 200, 200, 200]),
+        (Method::GET, format!("/api/v1/slots/{slot}"), Value::Null, [401, 200, 200, 200, 200, 200]),
+        (Method::PATCH, format!("/api/v1/slots/{slot}"), json!({"capacity": -1}), [401, 403, 403, 403, 422, 422]),
+        (Method::GET, "/api/v1/declarations".into(), Value::Null, [401, 200, 200, 200, 200, 200]),
+        (Method::POST, "/api/v1/declarations".into(), json!({"kind": "import"}), [401, 422, 422, 422, 403, 403]),
+        (Method::GET, format!("/api/v1/declarations/{da}"), Value::Null, [401, 200, 200, 404, 200, 200]),
+        (Method::GET, format!("/api/v1/declarations/{da}/history"), Value::Null, [401, 200, 200, 404, 200, 200]),
+        (Method::PATCH, format!("/api/v1/declarations/{da}"), json!({}), [401, 428, 428, 428, 403, 403]),
+        (Method::POST, format!("/api/v1/declarations/{da}/submit"), json!({}), [401, 409, 409, 404, 403, 403]),
+        (Method::POST, format!("/api/v1/declarations/{da}/approve"), json!({}), [401, 403, 403, 403, 422, 422]),
+        (Method::POST, format!("/api/v1/declarations/{da}/reject"), json!({}), [401, 403, 403, 403, 422, 422]),
+        (Method::POST, format!("/api/v1/declarations/{da}/release"), json!({}), [401, 403, 403, 403, 409, 409]),
+        (Method::POST, format!("/api/v1/declarations/{none}/review"), json!({}), [401, 403, 403, 403, 404, 404]),
+        (Method::GET, "/api/v1/bookings".into(), Value::Null, [401, 200, 200, 200, 200, 200]),
+        (
+            Method::POST,
+            "/api/v1/bookings".into(),
+            json!({"declaration_id": db, "slot_id": slot}),
+            [401, 404, 404, 201, 403, 403],
+        ),
+        (Method::GET, format!("/api/v1/bookings/{booking}"), Value::Null, [401, 200, 200, 404, 200, 200]),
+        (
+            Method::POST,
+            format!("/api/v1/bookings/{booking}/reschedule"),
+            json!({"slot_id": slot}),
+            [401, 422, 422, 404, 403, 403],
+        ),
+        (Method::POST, format!("/api/v1/bookings/{booking}/complete"), json!({}), [401, 403, 403, 403, 409, 409]),
+        (Method::POST, format!("/api/v1/bookings/{none}/check-in"), json!({}), [401, 403, 403, 403, 404, 404]),
+        (Method::POST, format!("/api/v1/bookings/{booking}/no-show"), json!({}), [401, 403, 403, 403, 422, 422]),
+        (Method::GET, "/api/v1/webhooks".into(), Value::Null, [401, 200, 403, 200, 403, 403]),
+        (
+            Method::POST,
+            "/api/v1/webhooks".into(),
+            json!({"url": "ftp://x", "events": []}),
+            [401, 422, 403, 422, 403, 403],
+        ),
+        (Method::GET, format!("/api/v1/webhooks/{hook}"), Value::Null, [401, 200, 403, 404, 403, 403]),
+        (Method::GET, format!("/api/v1/webhooks/{hook}/deliveries"), Value::Null, [401, 200, 403, 404, 403, 403]),
+        (
+            Method::POST,
+            format!("/api/v1/webhooks/{hook}/deliveries/{none}/redeliver"),
+            json!({}),
+            [401, 404, 403, 404, 403, 403],
+        ),
+        (Method::GET, "/api/v1/audit".into(), Value::Null, [401, 403, 403, 403, 200, 200]),
+        (Method::GET, "/metrics".into(), Value::Null, [200, 200, 200, 200, 200, 200]),
+    ];
+    for (method, path, body, expected) in cases {
+        for ((who, token), want) in callers.iter().zip(expected) {
+            let body = if body.is_null() { None } else { Some(body.clone()) };
+            let r = app.call(method.clone(), &path, *token, body).await;
+            assert_eq!(r.status.as_u16(), want, "{who} {method} {path}: {}", r.text);
+        }
+    }
+    // B's booking above really exists; nothing else changed: A's booking is still confirmed.
+    let r = app.get(&format!("/api/v1/bookings/{booking}"), Some(&a.admin)).await.expect(200);
+    assert_eq!(r.body["status"], "confirmed");
+}
+
+api_tests!(role_matrix_of_sites_declarations_bookings_webhooks);
