@@ -307,7 +307,7 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 // Every third round, cancel the oldest of ours.
-                if round % 3 == 0 && !mine.is_empty() {
+                if round.is_multiple_of(3) && !mine.is_empty() {
                     let id = mine.remove(0);
                     loop {
                         match call(

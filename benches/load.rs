@@ -12,13 +12,18 @@
 //! Knobs (environment): `BENCH_BOOKINGS` bookings per measured run (default
 //! 4000), `BENCH_CLIENTS` concurrent clients / threads (default 64),
 //! `BENCH_SLOT_GETS` sequential `GET /slots` requests (default 500),
-//! `BENCH_POOL_SIZE` database pool size (default 16), `BENCH_BACKENDS`
+//! `BENCH_POOL_SIZE` database pool size (default 16), `BENCH_ORDER` (`abba`
+//! by default, `http-first`, `direct-first`), `BENCH_BACKENDS`
 //! (`sqlite,postgres` by default).
 //!
-//! Per backend: setup (not measured) → warm-up → scenario A (bookings spread
-//! over 1,000 slots) over HTTP, then the same transaction direct → scenario B
-//! (one hot slot of capacity 10,000) over HTTP, then direct → `GET /slots`
-//! for one site-week → invariants checked through SQL after every run.
+//! Per backend: setup (not measured: app, customs, site, schedule, 8 verified
+//! companies, submitted declarations made through the service functions) →
+//! warm-up → scenario A (bookings spread over 1,000 slots) → scenario B (one
+//! hot slot raised to capacity 10,000) → `GET /slots` for one site-week.
+//! Each scenario runs over HTTP and straight at the database (the same
+//! `book` transaction in `write_transaction` on the app's write pool), in
+//! halves ordered HTTP, direct, direct, HTTP; the invariants are checked
+//! through SQL after every part.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,11 +84,14 @@ struct RunResult {
     statuses: BTreeMap<u16, usize>,
     samples: Vec<String>,
     elapsed: Duration,
+    /// Direct runs: time spent holding a write connection (checkout to return), summed.
+    held: Duration,
 }
 
 impl RunResult {
     fn merge(&mut self, other: RunResult) {
         self.latencies_us.extend(other.latencies_us);
+        self.held += other.held;
         self.ok_ids.extend(other.ok_ids);
         for (k, v) in other.statuses {
             *self.statuses.entry(k).or_default() += v;
@@ -576,18 +584,24 @@ fn direct_run(db: &Db, policy: BookingPolicy, principals: &[Principal], jobs: &[
                         let actor = actor_of(who);
                         let t0 = Instant::now();
                         let outcome = match db.write_conn() {
-                            Ok(mut conn) => write_transaction(&mut conn, |c| {
-                                clearway::services::bookings::book(
-                                    c,
-                                    who,
-                                    &job.declaration,
-                                    &job.slot,
-                                    None,
-                                    &policy,
-                                    &actor,
-                                    Utc::now(),
-                                )
-                            }),
+                            Ok(mut conn) => {
+                                let checked_out = Instant::now();
+                                let outcome = write_transaction(&mut conn, |c| {
+                                    clearway::services::bookings::book(
+                                        c,
+                                        who,
+                                        &job.declaration,
+                                        &job.slot,
+                                        None,
+                                        &policy,
+                                        &actor,
+                                        Utc::now(),
+                                    )
+                                });
+                                r.held += checked_out.elapsed();
+                                drop(conn);
+                                outcome
+                            }
                             Err(_) => Err(AppError::Unavailable),
                         };
                         let latency = t0.elapsed();
@@ -618,6 +632,58 @@ async fn direct_run_async(w: &World, jobs: Vec<Job>, threads: usize) -> RunResul
     let policy = w.state.booking_policy;
     let principals: Vec<Principal> = w.companies.iter().map(|c| c.principal.clone()).collect();
     tokio::task::spawn_blocking(move || direct_run(&db, policy, &principals, &jobs, threads)).await.expect("direct run")
+}
+
+/// Which jobs of a path one part of a scenario runs.
+#[derive(Clone, Copy)]
+enum Part {
+    FirstHalf,
+    SecondHalf,
+    Whole,
+}
+
+/// The order of the HTTP and direct parts of a scenario (`BENCH_ORDER`): `abba` (default:
+/// HTTP, direct, direct, HTTP by halves, so that a drift during the scenario — tables and WAL
+/// growing, neighbours on the machine — weighs on both paths alike), `http-first` or `direct-first`.
+fn order() -> &'static [(bool, Part)] {
+    match std::env::var("BENCH_ORDER").as_deref() {
+        Ok("http-first") => &[(true, Part::Whole), (false, Part::Whole)],
+        Ok("direct-first") => &[(false, Part::Whole), (true, Part::Whole)],
+        _ => &[(true, Part::FirstHalf), (false, Part::FirstHalf), (false, Part::SecondHalf), (true, Part::SecondHalf)],
+    }
+}
+
+/// Runs one scenario's HTTP and direct jobs in the order of `order()`, checks the invariants
+/// after every part, and returns (HTTP, direct), each with the elapsed times of its parts summed.
+async fn run_pair(
+    w: &World,
+    acked: &mut Vec<String>,
+    http_jobs: Vec<Job>,
+    direct_jobs: Vec<Job>,
+    clients: usize,
+) -> (RunResult, RunResult) {
+    let halves = |mut jobs: Vec<Job>| {
+        let second = jobs.split_off(jobs.len() / 2);
+        [Some(jobs), Some(second)]
+    };
+    let mut store = [halves(http_jobs), halves(direct_jobs)];
+    let (mut http, mut direct) = (RunResult::default(), RunResult::default());
+    for &(is_http, part) in order() {
+        let halves = &mut store[usize::from(!is_http)];
+        let jobs: Vec<Job> = match part {
+            Part::FirstHalf => halves[0].take().unwrap_or_default(),
+            Part::SecondHalf => halves[1].take().unwrap_or_default(),
+            Part::Whole => halves.iter_mut().flat_map(|h| h.take().unwrap_or_default()).collect(),
+        };
+        let r = if is_http { http_run(w, jobs, clients).await } else { direct_run_async(w, jobs, clients).await };
+        acked.extend(r.ok_ids.iter().cloned());
+        check_invariants(&w.state, acked).await;
+        let total = if is_http { &mut http } else { &mut direct };
+        let elapsed = total.elapsed + r.elapsed;
+        total.merge(r);
+        total.elapsed = elapsed;
+    }
+    (http, direct)
 }
 
 // ---------------------------------------------------------------- invariants
@@ -734,6 +800,22 @@ fn print_line(label: &str, s: &Summary) {
     );
 }
 
+/// How busy the write connections were during a direct run: the share of the run's time that
+/// a connection was checked out (SQLite: of its one writer; PostgreSQL: of the whole pool), and
+/// the mean time one transaction held it, pool wait excluded.
+fn print_held(w: &World, r: &RunResult) {
+    let connections = match w.state.db.backend() {
+        clearway::db::Backend::Sqlite => 1.0,
+        clearway::db::Backend::Postgres => f64::from(w.state.settings.database.pool_size),
+    };
+    let n = r.latencies_us.len().max(1) as f64;
+    println!(
+        "    direct: write connection(s) held {:.0}% of the run, {:.2} ms per transaction (pool wait excluded)",
+        100.0 * r.held.as_secs_f64() / (r.elapsed.as_secs_f64() * connections).max(1e-9),
+        1000.0 * r.held.as_secs_f64() / n
+    );
+}
+
 fn print_samples(r: &RunResult) {
     for s in &r.samples {
         println!("    e.g. {}", s.chars().take(300).collect::<String>());
@@ -798,19 +880,15 @@ async fn run_backend(backend: &'static str, db_url: &str, rows: &mut Vec<Row>, s
 
     // Scenario A: spread over 1,000 slots; the direct run books for other companies than the HTTP run.
     println!("scenario A: {bookings} bookings over {SPREAD_SLOTS} slots, {clients} clients");
-    let jobs = spread_jobs(&mut w, 0..SPREAD_SLOTS, bookings, 0);
-    let mut a_http = http_run(&w, jobs, clients).await;
-    acked.extend(a_http.ok_ids.iter().cloned());
-    check_invariants(&w.state, &acked).await;
-    let jobs = spread_jobs(&mut w, 0..SPREAD_SLOTS, bookings, 4);
-    let mut a_direct = direct_run_async(&w, jobs, clients).await;
-    acked.extend(a_direct.ok_ids.iter().cloned());
-    check_invariants(&w.state, &acked).await;
+    let http_jobs = spread_jobs(&mut w, 0..SPREAD_SLOTS, bookings, 0);
+    let direct_jobs = spread_jobs(&mut w, 0..SPREAD_SLOTS, bookings, 4);
+    let (mut a_http, mut a_direct) = run_pair(&w, &mut acked, http_jobs, direct_jobs, clients).await;
     let (h, d) = (summarise(&mut a_http), summarise(&mut a_direct));
     print_line("HTTP POST /bookings", &h);
     print_samples(&a_http);
     print_line("direct book() transaction", &d);
     print_samples(&a_direct);
+    print_held(&w, &a_direct);
     let ratio = h.rate / d.rate.max(1e-9);
     println!("  ratio HTTP/direct: {ratio:.2} (target {}) → {}", target_text(backend), verdict(backend, ratio, h.p99));
     rows.push(Row { backend, scenario: "A: 1,000 slots", http: h, direct: d });
@@ -824,19 +902,15 @@ async fn run_backend(backend: &'static str, db_url: &str, rows: &mut Vec<Row>, s
         let body = json!({"capacity": HOT_CAPACITY});
         w.http.expect(reqwest::Method::PATCH, &path, Some(&w.officer), Some(body), 200).await;
     }
-    let jobs = hot_jobs(&mut w, &hot_http, bookings);
-    let mut b_http = http_run(&w, jobs, clients).await;
-    acked.extend(b_http.ok_ids.iter().cloned());
-    check_invariants(&w.state, &acked).await;
-    let jobs = hot_jobs(&mut w, &hot_direct, bookings);
-    let mut b_direct = direct_run_async(&w, jobs, clients).await;
-    acked.extend(b_direct.ok_ids.iter().cloned());
-    check_invariants(&w.state, &acked).await;
+    let http_jobs = hot_jobs(&mut w, &hot_http, bookings);
+    let direct_jobs = hot_jobs(&mut w, &hot_direct, bookings);
+    let (mut b_http, mut b_direct) = run_pair(&w, &mut acked, http_jobs, direct_jobs, clients).await;
     let (h, d) = (summarise(&mut b_http), summarise(&mut b_direct));
     print_line("HTTP POST /bookings", &h);
     print_samples(&b_http);
     print_line("direct book() transaction", &d);
     print_samples(&b_direct);
+    print_held(&w, &b_direct);
     let ratio = h.rate / d.rate.max(1e-9);
     println!("  ratio HTTP/direct: {ratio:.2} (target {}) → {}", target_text(backend), verdict(backend, ratio, h.p99));
     rows.push(Row { backend, scenario: "B: one hot slot", http: h, direct: d });

@@ -31,11 +31,13 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<BookingRow>
     bookings::table.find(id).select(BookingRow::as_select()).first(conn).optional()
 }
 
-/// The declaration's active booking, if any.
+/// The declaration's active booking, if any. The status test is literal
+/// SQL, not bound parameters, so that SQLite can use the partial unique
+/// index (whose WHERE is the same text) instead of scanning every booking.
 pub fn active_for_declaration(conn: &mut DbConnection, declaration_id: &str) -> QueryResult<Option<BookingRow>> {
     bookings::table
         .filter(bookings::declaration_id.eq(declaration_id))
-        .filter(bookings::status.eq_any(["confirmed", "checked_in"]))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status IN ('confirmed', 'checked_in')"))
         .select(BookingRow::as_select())
         .first(conn)
         .optional()
