@@ -303,11 +303,14 @@ struct ReasonBody {
     request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"})),
     responses(
         (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
+        (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
         (status = 409, description = "Not cancellable in its current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "Past the cancel cut-off, or an invalid reason", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 422, description = "Past the cancel cut-off, a reason over 1000 characters, or customs cancelling without a reason", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
 async fn cancel(

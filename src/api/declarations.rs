@@ -398,13 +398,16 @@ action_handler!(
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
-    responses(
+        responses(
             (status = 200, description = "The declaration, `submitted`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
+            (status = 400, response = doc::BadRequest),
             (status = 401, response = doc::Unauthorized),
             (status = 403, description = "Not a company user, or the enterprise is not verified or is suspended", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, response = doc::NotFound),
+            (status = 404, response = doc::NotFound),
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 413, response = doc::PayloadTooLarge),
+            (status = 415, response = doc::UnsupportedMediaType),
             (status = 422, response = doc::Unprocessable),
         ),
     )]
@@ -422,13 +425,16 @@ action_handler!(
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
-    responses(
+        responses(
             (status = 200, description = "The declaration, `cancelled`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
+            (status = 400, response = doc::BadRequest),
             (status = 401, response = doc::Unauthorized),
             (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, response = doc::NotFound),
+            (status = 404, response = doc::NotFound),
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 413, response = doc::PayloadTooLarge),
+            (status = 415, response = doc::UnsupportedMediaType),
             (status = 422, response = doc::Unprocessable),
         ),
     )]
@@ -446,13 +452,16 @@ action_handler!(
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
-    responses(
+        responses(
             (status = 200, description = "The declaration, `under_review`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
+            (status = 400, response = doc::BadRequest),
             (status = 401, response = doc::Unauthorized),
             (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+            (status = 404, response = doc::NotFound),
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 413, response = doc::PayloadTooLarge),
+            (status = 415, response = doc::UnsupportedMediaType),
             (status = 422, response = doc::Unprocessable),
         ),
     )]
@@ -470,13 +479,16 @@ action_handler!(
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ApprovalBody, description = "The risk lane (required)", example = json!({"risk_lane": "green"})),
-    responses(
+        responses(
             (status = 200, description = "The declaration, `approved`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
+            (status = 400, response = doc::BadRequest),
             (status = 401, response = doc::Unauthorized),
             (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+            (status = 404, response = doc::NotFound),
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 413, response = doc::PayloadTooLarge),
+            (status = 415, response = doc::UnsupportedMediaType),
             (status = 422, response = doc::Unprocessable),
         ),
     )]
@@ -494,13 +506,16 @@ action_handler!(
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "invoice does not match the goods inspected"})),
-    responses(
+        responses(
             (status = 200, description = "The declaration, `rejected`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
+            (status = 400, response = doc::BadRequest),
             (status = 401, response = doc::Unauthorized),
             (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+            (status = 404, response = doc::NotFound),
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 413, response = doc::PayloadTooLarge),
+            (status = 415, response = doc::UnsupportedMediaType),
             (status = 422, response = doc::Unprocessable),
         ),
     )]
@@ -518,13 +533,16 @@ action_handler!(
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "item 2: HS code does not match the description"})),
-    responses(
+        responses(
             (status = 200, description = "The declaration, `amendment_requested`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
+            (status = 400, response = doc::BadRequest),
             (status = 401, response = doc::Unauthorized),
             (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+            (status = 404, response = doc::NotFound),
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 413, response = doc::PayloadTooLarge),
+            (status = 415, response = doc::UnsupportedMediaType),
             (status = 422, response = doc::Unprocessable),
         ),
     )]
@@ -542,13 +560,16 @@ action_handler!(
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
-    responses(
+        responses(
             (status = 200, description = "The declaration, `released`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
+            (status = 400, response = doc::BadRequest),
             (status = 401, response = doc::Unauthorized),
             (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+            (status = 404, response = doc::NotFound),
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            (status = 413, response = doc::PayloadTooLarge),
+            (status = 415, response = doc::UnsupportedMediaType),
             (status = 422, response = doc::Unprocessable),
         ),
     )]

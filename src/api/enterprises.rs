@@ -195,10 +195,13 @@ fn optional_body(OptionalJson(body): OptionalJson<ReasonBody>) -> ReasonBody {
     request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
     responses(
         (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
+        (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
         (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
     ),
 )]
 async fn verify(
@@ -223,10 +226,13 @@ async fn verify(
     request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"})),
     responses(
         (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
+        (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
         (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
         (status = 422, response = doc::Unprocessable),
     ),
 )]
@@ -252,10 +258,13 @@ async fn suspend(
     request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
     responses(
         (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
+        (status = 400, response = doc::BadRequest),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
         (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
     ),
 )]
 async fn reinstate(

@@ -2,6 +2,8 @@
 //!
 //! Malformed JSON or a wrong JSON type is 400 (with the field's path); a
 //! missing required field is a rule broken by the value, 422 `required`.
+//! Every body of this API is a JSON object: anything else is a 400 too
+//! (serde alone would read a struct from an array of its fields in order).
 
 use actix_web::http::header;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
@@ -22,6 +24,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let value = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
             let web::Json(value) = value.await?;
+            require_object(&value)?;
             parse(value).map(ApiJson).map_err(Into::into)
         })
     }
@@ -44,15 +47,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
         if !has_body(req) {
             return Box::pin(async { Ok(OptionalJson(None)) });
         }
-        let value = ApiJson::<serde_json::Value>::from_request(req, payload);
+        let value = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
-            let ApiJson(value) = value.await?;
+            let web::Json(value) = value.await?;
             if value.is_null() {
                 return Ok(OptionalJson(None));
             }
+            require_object(&value)?;
             parse(value).map(|v| OptionalJson(Some(v))).map_err(Into::into)
         })
     }
+}
+
+/// A body must be a JSON object.
+fn require_object(value: &serde_json::Value) -> Result<(), AppError> {
+    use serde_json::Value;
+    let found = match value {
+        Value::Object(_) => return Ok(()),
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+    };
+    Err(AppError::BadRequest(format!("body: expected a JSON object, found {found}")))
 }
 
 /// Whether the request announces a body (HTTP/1.1: `Content-Length` above 0,
@@ -163,6 +181,19 @@ mod tests {
         n: i64,
         #[serde(default, deserialize_with = "super::opt_integer")]
         m: Option<i64>,
+    }
+
+    #[test]
+    fn a_body_is_an_object() {
+        assert!(super::require_object(&json!({"n": 1})).is_ok());
+        for body in [json!([null, null]), json!(null), json!(true), json!(1), json!("x")] {
+            match super::require_object(&body) {
+                Err(AppError::BadRequest(d)) => assert!(d.starts_with("body: expected a JSON object"), "{d}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        // Why: serde reads a struct from an array of its fields.
+        assert!(parse::<Body>(json!([5, null])).is_ok());
     }
 
     #[test]

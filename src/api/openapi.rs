@@ -333,11 +333,9 @@ pub fn with_one_of_required<'a>(
     fields: impl IntoIterator<Item = (&'a str, RefOr<Schema>)>,
     description: &str,
 ) -> RefOr<Schema> {
-    let any = fields
-        .into_iter()
-        .fold(AnyOfBuilder::new(), |any, (field, schema)| {
-            any.item(ObjectBuilder::new().property(field, schema).required(field))
-        });
+    let any = fields.into_iter().fold(AnyOfBuilder::new(), |any, (field, schema)| {
+        any.item(ObjectBuilder::new().property(field, schema).required(field))
+    });
     AllOfBuilder::new().item(Ref::from_schema_name(base)).item(any).description(Some(description)).into()
 }
 
@@ -352,19 +350,25 @@ fn nullable(t: Type) -> SchemaType {
 }
 
 /// An array of `T` values: at least one, each at most once when `unique`.
-fn list_of<T: ToSchema>(description: &str, unique: bool, null: bool) -> Schema {
+fn list_of<T: ToSchema>(description: &str, unique: bool, null: bool, example: Option<serde_json::Value>) -> Schema {
     ArrayBuilder::new()
         .schema_type(if null { nullable(Type::Array) } else { SchemaType::new(Type::Array) })
         .items(Ref::from_schema_name(T::name()))
         .min_items(Some(1))
         .unique_items(unique)
         .description(Some(description))
+        .examples(example)
         .into()
 }
 
 /// `modes` of a new site.
 pub fn site_modes() -> Schema {
-    list_of::<TransportModeValue>("Transport modes served: at least one, each once.", true, false)
+    list_of::<TransportModeValue>(
+        "Transport modes served: at least one, each once.",
+        true,
+        false,
+        Some(serde_json::json!(["road", "rail"])),
+    )
 }
 
 /// `modes` of a site change (`null`: unchanged).
@@ -373,17 +377,28 @@ pub fn site_modes_change() -> Schema {
         "Replaces the list of transport modes: at least one, each once; `null` or absent keeps it.",
         true,
         true,
+        None,
     )
 }
 
-/// `days` of a schedule (`null`: the default, or unchanged).
+/// `days` of a new schedule (`null`: every day).
 pub fn schedule_days() -> Schema {
-    list_of::<WeekdayValue>("Days of the week served, at least one; default every day.", false, true)
+    list_of::<WeekdayValue>("Days of the week served, at least one; `null` or absent: every day.", false, true, None)
+}
+
+/// `days` of a schedule change (`null`: unchanged).
+pub fn schedule_days_change() -> Schema {
+    list_of::<WeekdayValue>("Days of the week served, at least one; `null` or absent keeps them.", false, true, None)
 }
 
 /// `events` of a new webhook endpoint.
 pub fn webhook_events() -> Schema {
-    list_of::<WebhookEventTypeValue>("Event types to receive, at least one (a repeated one counts once).", false, false)
+    list_of::<WebhookEventTypeValue>(
+        "Event types to receive, at least one (a repeated one counts once).",
+        false,
+        false,
+        Some(serde_json::json!(["booking.confirmed", "booking.cancelled", "declaration.approved"])),
+    )
 }
 
 /// What `str::trim` removes (Unicode White_Space), spelled out because
@@ -438,55 +453,6 @@ pub fn site_name_change() -> Schema {
 /// A field whose only accepted value is `null` (or its absence).
 pub fn only_null(description: &str) -> Schema {
     ObjectBuilder::new().schema_type(Type::Null).description(Some(description)).into()
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trimmed_text_patterns_count_what_trim_keeps() {
-        // The server's rule: `trim()` then 1..=max characters. Checked here
-        // against the pattern with a small hand-written matcher of the same
-        // shape, so the pattern cannot silently drift from the rule.
-        let p = trimmed_pattern(5, false);
-        assert!(p.starts_with('^') && p.ends_with('$'));
-        assert!(p.contains("{0,3}"));
-        let blank = trimmed_pattern(1000, true);
-        assert!(blank.contains("{0,998}") && blank.contains(")?)?"));
-        // Every character `trim` removes is in the class, and no other
-        // character below U+3001 is.
-        let class: Vec<char> =
-            (0u32..=0x3000).filter_map(char::from_u32).filter(|c| format!("{c}").trim().is_empty()).collect();
-        for c in class {
-            let listed = match c as u32 {
-                0x09..=0x0D
-                | 0x20
-                | 0x85
-                | 0xA0
-                | 0x1680
-                | 0x2000..=0x200A
-                | 0x2028
-                | 0x2029
-                | 0x202F
-                | 0x205F
-                | 0x3000 => true,
-                _ => false,
-            };
-            assert!(listed, "U+{:04X} is trimmed but not in the pattern's class", c as u32);
-        }
-    }
-
-    #[test]
-    fn value_lists_come_from_the_checking_code() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
-        let values = |name: &str| doc["components"]["schemas"][name]["enum"].as_array().unwrap().len();
-        assert_eq!(values("TransportMode"), 3);
-        assert_eq!(values("CustomsRole"), 2);
-        assert_eq!(values("Weekday"), 7);
-        assert_eq!(values("WebhookEventType"), crate::services::outbox::event_types().len());
-    }
 }
 
 // Reusable error responses. Each is a `Problem` sent as problem+json.
@@ -611,3 +577,36 @@ pub struct Unavailable(pub Problem);
         "status": 500, "detail": "an unexpected error occurred; it has been logged"})
 )]
 pub struct ServerError(pub Problem);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trimmed_class_is_exactly_what_trim_removes() {
+        // The ranges spelled in `TRIMMED`.
+        let listed = |c: u32| matches!(c, 0x09..=0x0D | 0x20 | 0x85 | 0xA0 | 0x1680 | 0x2000..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000);
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(c.is_whitespace(), listed(c as u32), "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn trimmed_patterns_allow_1_to_max_characters_between_white_space() {
+        let ws = format!("[{TRIMMED}]");
+        let keep = format!("[^{TRIMMED}]");
+        assert_eq!(trimmed_pattern(5, false), format!(r"^{ws}*{keep}([\s\S]{{0,3}}{keep})?{ws}*$"));
+        assert_eq!(trimmed_pattern(1000, true), format!(r"^{ws}*({keep}([\s\S]{{0,998}}{keep})?)?{ws}*$"));
+    }
+
+    #[test]
+    fn value_lists_come_from_the_checking_code() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let values = |name: &str| doc["components"]["schemas"][name]["enum"].as_array().unwrap().len();
+        assert_eq!(values("TransportMode"), 3);
+        assert_eq!(values("CustomsRole"), 2);
+        assert_eq!(values("Weekday"), 7);
+        assert_eq!(values("WebhookEventType"), crate::services::outbox::event_types().len());
+    }
+}

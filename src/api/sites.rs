@@ -86,7 +86,7 @@ struct NewSiteBody {
     #[schema(example = "Asia/Urumqi")]
     timezone: String,
     /// At least one of `road`, `rail`, `air`.
-    #[schema(schema_with = doc::site_modes, example = json!(["road", "rail"]))]
+    #[schema(schema_with = doc::site_modes)]
     modes: Vec<String>,
 }
 
@@ -445,7 +445,7 @@ struct SchedulePatch {
     #[schema(minimum = 0, maximum = 10000)]
     capacity: Option<i64>,
     /// Days of the week served (`mon` … `sun`).
-    #[schema(schema_with = doc::schedule_days)]
+    #[schema(schema_with = doc::schedule_days_change)]
     days: Option<Vec<String>>,
     valid_from: Option<NaiveDate>,
     /// `null` makes the schedule open-ended; absent keeps the end date.

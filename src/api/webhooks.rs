@@ -62,7 +62,7 @@ impl WebhookView {
 pub struct NewWebhook {
     #[schema(example = "https://erp.example.com/clearway/events")]
     url: String,
-    #[schema(schema_with = doc::webhook_events, example = json!(["booking.confirmed", "booking.cancelled", "declaration.approved"]))]
+    #[schema(schema_with = doc::webhook_events)]
     events: Vec<String>,
 }
 
@@ -268,7 +268,8 @@ async fn deliveries(
     let (views, more) = state
         .db
         .read(move |conn| -> Result<_, AppError> {
-            rows::find_for(conn, &id, &ent)?.ok_or(AppError::NotFound)?;
+            // A removed endpoint is gone, its log too (as for GET and redeliver).
+            rows::find_for(conn, &id, &ent)?.filter(|h| h.active).ok_or(AppError::NotFound)?;
             let list = rows::deliveries_of(conn, &id, before.as_deref(), limit + 1)?;
             let more = list.len() as i64 > limit;
             let mut views = Vec::new();
