@@ -94,11 +94,10 @@ pub fn parse<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppErro
             AppError::Validation(vec![FieldError::new(field, "required", format!("{name} is required"))])
         } else {
             let field = if path == "." { String::new() } else { path };
-            let mut e = AppError::BadRequest(format!("{}: {inner}", if field.is_empty() { "body" } else { &field }));
-            if let AppError::BadRequest(ref mut d) = e {
-                d.truncate(300);
-            }
-            e
+            let detail = format!("{}: {inner}", if field.is_empty() { "body" } else { &field });
+            // Bound the echo of client input, cutting on a character boundary
+            // (a byte cut inside a multi-byte character would panic).
+            AppError::BadRequest(detail.chars().take(300).collect())
         }
     })
 }

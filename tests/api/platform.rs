@@ -269,3 +269,22 @@ async fn slow_clients_are_cut_off_and_do_not_starve_others() {
     assert!(head.starts_with("HTTP/1.1 503"), "{head}");
     assert!(head.contains("application/problem+json"), "{head}");
 }
+
+/// A long wrong-type value full of multi-byte characters: the echo in the
+/// 400 is bounded, and shortening it never cuts inside a character.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_unicode_type_errors_are_400_not_a_panic() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let customs = app.customs().await;
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/slots/{}", uuid::Uuid::now_v7()),
+            Some(&customs.officer),
+            Some(json!({"capacity": format!("x{}", "喀什".repeat(200))})),
+        )
+        .await
+        .problem(400);
+    assert!(r.body["detail"].as_str().unwrap().chars().count() <= 300);
+    app.get("/health/live", None).await.expect(200);
+}
