@@ -4,7 +4,7 @@
 # customs supervisor, on a fresh SQLite database seeded through the API.
 # Exits non-zero if either run reports a failure.
 #
-#   tools/schemathesis.sh                      # 100 examples per operation (a few minutes)
+#   tools/schemathesis.sh                      # 100 examples per operation (about 10 minutes on 2 cores)
 #   ST_MAX_EXAMPLES=300 tools/schemathesis.sh  # more
 #
 # Environment (all optional):

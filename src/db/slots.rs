@@ -181,8 +181,18 @@ pub fn of_schedule_from(conn: &mut DbConnection, schedule_id: &str, from: NaiveD
         .load(conn)
 }
 
-/// Deletes an unbooked slot; 0 if it got a booking meanwhile.
+/// Deletes a slot that no booking references (active or past); 0 if it has
+/// one (got a booking meanwhile, or keeps a cancelled one's history).
 pub fn delete_if_unbooked(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
-    diesel::delete(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::booked.eq(0)))
-        .execute(conn)
+    use super::schema::bookings;
+    // `booked` counts the active bookings only: a cancelled (or completed,
+    // no-show) booking still references its slot, so that slot is kept.
+    let referenced = diesel::dsl::exists(bookings::table.filter(bookings::slot_id.eq(id)));
+    diesel::delete(
+        clearance_slots::table
+            .filter(clearance_slots::id.eq(id))
+            .filter(clearance_slots::booked.eq(0))
+            .filter(diesel::dsl::not(referenced)),
+    )
+    .execute(conn)
 }

@@ -768,3 +768,31 @@ async fn role_matrix_of_sites_declarations_bookings_webhooks(app: TestApp) {
 }
 
 api_tests!(role_matrix_of_sites_declarations_bookings_webhooks);
+
+/// A slot whose only booking was cancelled still carries that booking's
+/// history: shortening the schedule keeps it instead of failing (found by
+/// schemathesis as a 500).
+async fn shortening_a_schedule_keeps_slots_with_booking_history(app: TestApp) {
+    let w = world(&app, 4, 60).await;
+    let a = app.verified_company("history", &w.customs.officer).await;
+    let slot = tomorrow_slot(&app, &w, 0).await;
+    let d = submitted_declaration(&app, &a.admin, &w.site).await;
+    let b = book(&app, &a.admin, &d, &slot).await.expect(201).str("/id");
+    app.post(&format!("/api/v1/bookings/{b}/cancel"), Some(&a.admin), json!({})).await.expect(200);
+    let sched = app.get(&format!("/api/v1/sites/{}/schedules", w.site), Some(&w.customs.supervisor)).await.expect(200);
+    let schedule = sched.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let valid_from = sched.body["items"][0]["valid_from"].as_str().unwrap().to_owned();
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/sites/{}/schedules/{schedule}", w.site),
+            Some(&w.customs.supervisor),
+            Some(json!({"valid_to": valid_from})),
+        )
+        .await
+        .expect(200);
+    assert!(r.body["booked_slots_kept"].as_u64().unwrap() >= 1, "{}", r.text);
+    app.get(&format!("/api/v1/bookings/{b}"), Some(&a.admin)).await.expect(200);
+}
+
+api_tests!(shortening_a_schedule_keeps_slots_with_booking_history);
