@@ -3,14 +3,14 @@
 
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::audit::AuditEventView;
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
-use super::pagination::{decode_cursor, Page, PageQuery};
+use super::pagination::{Page, PageQuery};
 use super::Endpoint;
 use crate::auth::{AnyUser, CompanyUser, Officer, Principal};
 use crate::db::declarations::{self as rows, DeclarationFilter, DeclarationRow, ItemRow};
@@ -604,16 +604,7 @@ struct ListQuery {
 }
 
 fn queue_cursor(d: &DeclarationRow) -> String {
-    let t = d.submitted_at.map_or(0, |t| t.and_utc().timestamp_micros());
-    format!("{t}|{}", d.id)
-}
-
-fn parse_queue_cursor(raw: &str) -> Result<(NaiveDateTime, String), AppError> {
-    let bad = || AppError::field("cursor", "invalid", "cursor is not one this API gave out");
-    let decoded = decode_cursor(raw)?;
-    let (micros, id) = decoded.split_once('|').ok_or_else(bad)?;
-    let t = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
-    Ok((t.naive_utc(), id.to_owned()))
+    super::pagination::time_id_key(d.submitted_at.unwrap_or_default(), &d.id)
 }
 
 /// List declarations: a company its own (creation order), customs the review
@@ -674,7 +665,8 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
         let rows = state.db.read(move |conn| rows::list_for_company(conn, &filter, after.as_deref())).await?;
         Page::from_rows(rows, limit, |d| d.id.clone(), |d| DeclarationView::new(d, None))
     } else {
-        let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_queue_cursor).transpose()?;
+        let after =
+            q.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
         let rows = state.db.read(move |conn| rows::list_queue(conn, &filter, after)).await?;
         Page::from_rows(rows, limit, queue_cursor, |d| DeclarationView::new(d, None))
     };

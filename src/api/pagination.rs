@@ -91,3 +91,17 @@ impl<T> Page<T> {
         Page { items: rows.into_iter().map(map).collect(), next_cursor }
     }
 }
+
+/// The sort key of lists ordered by (time, id): `<micros>|<id>`.
+pub fn time_id_key(t: chrono::NaiveDateTime, id: &str) -> String {
+    format!("{}|{id}", t.and_utc().timestamp_micros())
+}
+
+/// Reads a cursor made from [`time_id_key`].
+pub fn decode_time_cursor(raw: &str) -> Result<(chrono::NaiveDateTime, String), AppError> {
+    let bad = || AppError::field("cursor", "invalid", "cursor is not one this API gave out");
+    let decoded = decode_cursor(raw)?;
+    let (micros, id) = decoded.split_once('|').ok_or_else(bad)?;
+    let t = chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
+    Ok((t.naive_utc(), id.to_owned()))
+}

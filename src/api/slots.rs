@@ -2,13 +2,13 @@
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::json::ApiJson;
 use super::openapi as doc;
-use super::pagination::{decode_cursor, Page, PageQuery};
+use super::pagination::{Page, PageQuery};
 use super::Endpoint;
 use crate::auth::{AnyUser, Officer};
 use crate::db::slots::{self, SlotFilter, SlotRow};
@@ -132,15 +132,7 @@ fn parse_time(field: &str, raw: &str, errors: &mut FieldErrors) -> Option<DateTi
 }
 
 fn slot_cursor(s: &SlotRow) -> String {
-    format!("{}|{}", s.starts_at.and_utc().timestamp_micros(), s.id)
-}
-
-fn parse_slot_cursor(raw: &str) -> Result<(NaiveDateTime, String), AppError> {
-    let bad = || AppError::field("cursor", "invalid", "cursor is not one this API gave out");
-    let decoded = decode_cursor(raw)?;
-    let (micros, id) = decoded.split_once('|').ok_or_else(bad)?;
-    let t = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
-    Ok((t.naive_utc(), id.to_owned()))
+    super::pagination::time_id_key(s.starts_at, &s.id)
 }
 
 /// Availability: slots with from ≤ starts_at < to, ordered by start.
@@ -189,7 +181,7 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
         }
     };
     errors.into_result()?;
-    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_slot_cursor).transpose()?;
+    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
     let (Some(from), Some(to)) = (from, to) else {
         return Err(AppError::internal("validated range lost"));
     };
