@@ -81,10 +81,27 @@ pub fn append(conn: &mut DbConnection, actor: &Actor, change: &Change<'_>, now: 
         .select((audit_events::seq, audit_events::hash))
         .first(conn)
         .optional()?;
-    let (seq, prev_hash) = match last {
-        Some((s, h)) => (s + 1, h),
-        None => (1, GENESIS.to_owned()),
-    };
+    match last {
+        Some((seq, prev_hash)) => write_event(conn, actor, change, seq + 1, &prev_hash, now),
+        None => write_event(conn, actor, change, 1, GENESIS, now),
+    }
+}
+
+/// Records the first event of an entity created in this same transaction:
+/// its chain is known to be empty, so there is nothing to look up (the
+/// unique (entity, seq) key would refuse a second first event).
+pub fn start_chain(conn: &mut DbConnection, actor: &Actor, change: &Change<'_>, now: NaiveDateTime) -> QueryResult<()> {
+    write_event(conn, actor, change, 1, GENESIS, now)
+}
+
+fn write_event(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    change: &Change<'_>,
+    seq: i64,
+    prev_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     let id = uuid::Uuid::now_v7().to_string();
     let occurred = hash_time(now);
     let fields = EventFields {
@@ -101,7 +118,7 @@ pub fn append(conn: &mut DbConnection, actor: &Actor, change: &Change<'_>, now: 
         reason: change.reason,
         request_id: actor.request_id.as_deref(),
     };
-    let hash = event_hash(&prev_hash, &fields);
+    let hash = event_hash(prev_hash, &fields);
     diesel::insert_into(audit_events::table)
         .values(NewAuditEvent {
             id: &id,
@@ -116,7 +133,7 @@ pub fn append(conn: &mut DbConnection, actor: &Actor, change: &Change<'_>, now: 
             to_state: change.to_state,
             reason: change.reason,
             request_id: fields.request_id,
-            prev_hash: &prev_hash,
+            prev_hash,
             hash: &hash,
         })
         .execute(conn)?;

@@ -173,6 +173,7 @@ impl Db {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
+                .test_on_check_out(false)
                 .connection_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
                 .build_unchecked(manager.clone())
         };

@@ -144,8 +144,10 @@ pub fn set_status(conn: &mut DbConnection, id: &str, from: &str, to: &str, now: 
 }
 
 /// Takes one place if the slot is open and not full: the capacity check
-/// and the count change are one statement. 1 = taken, 0 = full or closed.
-pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+/// and the count change are one statement. Returns the slot's capacity
+/// as of the change (`None` = full or closed, nothing taken). From here to
+/// commit the transaction holds the slot's row lock.
+pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<Option<i32>> {
     diesel::update(
         clearance_slots::table
             .filter(clearance_slots::id.eq(id))
@@ -153,7 +155,9 @@ pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
             .filter(clearance_slots::booked.lt(clearance_slots::capacity)),
     )
     .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
-    .execute(conn)
+    .returning(clearance_slots::capacity)
+    .get_result(conn)
+    .optional()
 }
 
 /// Gives one place back (never below zero).

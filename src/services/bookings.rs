@@ -6,6 +6,15 @@
 //! order — declaration row, then slot rows (by id), then booking rows — so
 //! that no two transactions can wait on each other in a cycle. On SQLite
 //! the single writer serialises everything anyway.
+//!
+//! A new booking writes its own rows (booking, audit event, outbox event,
+//! idempotency key) before it takes the slot's row lock, and takes that
+//! lock last, so that a busy slot is held for two statements and the
+//! commit rather than for the whole transaction. This keeps the order
+//! above: rows nobody else can see yet cannot be waited on, except through
+//! a unique index — one active booking per declaration (guarded by the
+//! declaration's lock, held already) and the idempotency key (only other
+//! bookings insert keys, and a booking waiting on a key holds no slot).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -176,51 +185,83 @@ fn enterprise_may_book(
     policy: &BookingPolicy,
 ) -> Result<CreditClass, AppError> {
     let e = enterprises::find(conn, enterprise_id)?.ok_or(AppError::NotFound)?;
-    let status: EnterpriseStatus = e.status.parse().map_err(AppError::internal)?;
-    if status != EnterpriseStatus::Verified {
-        return Err(Refusal::NotVerified { status: e.status }.into());
+    standing_allows_booking(&e.status, &e.credit_class, policy)
+}
+
+/// A verified enterprise whose credit class the policy accepts may book.
+fn standing_allows_booking(status: &str, credit_class: &str, policy: &BookingPolicy) -> Result<CreditClass, AppError> {
+    let parsed: EnterpriseStatus = status.parse().map_err(AppError::internal)?;
+    if parsed != EnterpriseStatus::Verified {
+        return Err(Refusal::NotVerified { status: status.to_owned() }.into());
     }
-    let credit: CreditClass = e.credit_class.parse().map_err(AppError::internal)?;
+    let credit: CreditClass = credit_class.parse().map_err(AppError::internal)?;
     policy.check_credit(credit)?;
     Ok(credit)
 }
 
-/// Checks that a slot fits the declaration and the timing rules.
+/// Checks that a slot fits the declaration (`site_id`, `mode`) and the
+/// timing rules, and refuses early a slot seen full. That reading takes no
+/// lock: it only saves a doomed transaction its writes; what grants a
+/// place is the guarded UPDATE in `take_place`.
 fn check_slot(
     slot: &SlotRow,
-    declaration: &declarations::DeclarationRow,
+    (site_id, mode): (&str, &str),
     credit: CreditClass,
     policy: &BookingPolicy,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    if slot.site_id != declaration.site_id || slot.mode != declaration.transport_mode {
+    if slot.site_id != site_id || slot.mode != mode {
         return Err(Refusal::WrongSiteOrMode.into());
     }
     if slot.status != "open" {
         return Err(Refusal::SlotClosed.into());
     }
     policy.check_timing(credit, now, slot.starts_at.and_utc())?;
+    if slot.booked >= slot.capacity {
+        return Err(Refusal::SlotFull.into());
+    }
     Ok(())
 }
 
+/// Whether the booking that takes a place is already a row of its slot
+/// (a new booking is inserted first, a moved one is moved after).
+#[derive(Debug, Clone, Copy)]
+enum OwnBooking {
+    AlreadyInSlot,
+    NotYetInSlot,
+}
+
+impl OwnBooking {
+    fn counted(self) -> i64 {
+        match self {
+            OwnBooking::AlreadyInSlot => 1,
+            OwnBooking::NotYetInSlot => 0,
+        }
+    }
+}
+
 /// Takes one place in a slot for an enterprise, within its share; the
-/// caller's transaction is rolled back on any refusal.
+/// caller's transaction is rolled back on any refusal. From the UPDATE on,
+/// the transaction holds the slot's row lock until it ends, so callers do
+/// this as late as they can: on a busy slot every other booking waits for
+/// that lock.
 fn take_place(
     conn: &mut DbConnection,
     slot_id: &str,
     enterprise_id: &str,
     policy: &BookingPolicy,
+    own: OwnBooking,
 ) -> Result<(), AppError> {
-    if slots::take_place(conn, slot_id)? == 0 {
+    let Some(capacity) = slots::take_place(conn, slot_id)? else {
         let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
         return Err(if slot.status != "open" { Refusal::SlotClosed } else { Refusal::SlotFull }.into());
-    }
-    // The UPDATE above holds the slot's row lock until commit: the capacity
-    // and the enterprise's count read now cannot change under us.
-    let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
-    let limit = policy.share_limit(i64::from(slot.capacity));
-    let held = rows::active_in_slot_for(conn, slot_id, enterprise_id)?;
-    if held >= limit {
+    };
+    // The row lock keeps every other booking of this slot out until commit
+    // (SQLite: the single writer), so the capacity returned and the count
+    // read now cannot change under us.
+    let limit = policy.share_limit(i64::from(capacity));
+    let held_before = rows::active_in_slot_for(conn, slot_id, enterprise_id)? - own.counted();
+    if held_before >= limit {
         return Err(Refusal::ShareExceeded { limit }.into());
     }
     Ok(())
@@ -259,23 +300,24 @@ pub fn book(
         }
     }
     let now = crate::db::now();
-    let credit = enterprise_may_book(conn, enterprise_id, policy)?;
-    // 1. The declaration (row lock first: see the module comment).
+    // 1. The declaration: its row lock first (see the module comment), then
+    // what the booking needs to know of it, in one read.
     if !rows::lock_bookable_declaration(conn, declaration_id, enterprise_id)? {
+        enterprise_may_book(conn, enterprise_id, policy)?;
         let d = declarations::find(conn, declaration_id)?
             .filter(|d| d.enterprise_id == enterprise_id)
             .ok_or(AppError::NotFound)?;
         return Err(Refusal::DeclarationState { status: d.status }.into());
     }
-    let declaration = declarations::find(conn, declaration_id)?.ok_or(AppError::NotFound)?;
-    if rows::active_for_declaration(conn, declaration_id)?.is_some() {
+    let context = rows::booking_context(conn, declaration_id)?.ok_or(AppError::NotFound)?;
+    let credit = standing_allows_booking(&context.enterprise_status, &context.credit_class, policy)?;
+    if context.has_active_booking {
         return Err(Refusal::AlreadyBooked.into());
     }
-    // 2. The slot.
+    // 2. The slot, as last committed: does it fit at all?
     let (slot, tz) = slots::find_with_zone(conn, slot_id)?.ok_or(AppError::NotFound)?;
-    check_slot(&slot, &declaration, credit, policy, clock)?;
-    take_place(conn, slot_id, enterprise_id, policy)?;
-    // 3. The booking.
+    check_slot(&slot, (&context.site_id, &context.transport_mode), credit, policy, clock)?;
+    // 3. Every write of the booking, before the slot's row lock is taken.
     let booking = BookingRow {
         id: new_id(),
         enterprise_id: enterprise_id.to_owned(),
@@ -289,7 +331,7 @@ pub fn book(
         updated_at: now,
     };
     rows::insert(conn, &booking).map_err(already_booked)?;
-    audit::append(
+    audit::start_chain(
         conn,
         actor,
         &Change {
@@ -326,6 +368,9 @@ pub fn book(
             other => other.into(),
         })?;
     }
+    // 4. The place, last: the slot's row lock is held from here to commit
+    // only, so bookings of one busy slot queue for as short a time as can be.
+    take_place(conn, slot_id, enterprise_id, policy, OwnBooking::AlreadyInSlot)?;
     Ok(Answer { status: 201, body, replayed: false })
 }
 
@@ -426,14 +471,14 @@ pub fn reschedule(
     rows::lock_declaration(conn, &booking.declaration_id)?;
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
     let (new_slot, _) = slots::find_with_zone(conn, new_slot_id)?.ok_or(AppError::NotFound)?;
-    check_slot(&new_slot, &declaration, credit, policy, clock)?;
+    check_slot(&new_slot, (&declaration.site_id, &declaration.transport_mode), credit, policy, clock)?;
     // Both slot rows in id order, so two opposite moves cannot deadlock.
     if new_slot_id < booking.slot_id.as_str() {
-        take_place(conn, new_slot_id, &enterprise_id, policy)?;
+        take_place(conn, new_slot_id, &enterprise_id, policy, OwnBooking::NotYetInSlot)?;
         slots::release_place(conn, &booking.slot_id)?;
     } else {
         slots::release_place(conn, &booking.slot_id)?;
-        take_place(conn, new_slot_id, &enterprise_id, policy)?;
+        take_place(conn, new_slot_id, &enterprise_id, policy, OwnBooking::NotYetInSlot)?;
     }
     if rows::move_slot(conn, id, &booking.slot_id, new_slot_id, now)? == 0 {
         return Err(Refusal::BookingState { action: "reschedule", status }.into());
