@@ -43,9 +43,27 @@ pub fn active_for_declaration(conn: &mut DbConnection, declaration_id: &str) -> 
         .optional()
 }
 
-/// Active bookings an enterprise holds in a slot. Read after the slot's
-/// guarded UPDATE in the same transaction: that row lock (or SQLite's one
-/// writer) keeps every other booking of the slot out until commit.
+/// Takes, until the transaction ends, the lock on an enterprise's share
+/// of a slot: every transaction that adds a booking of `enterprise_id` to
+/// `slot_id` takes it first, so the count `active_in_slot_for` reads after
+/// it cannot grow before commit (it can only shrink, by a cancel, which
+/// errs on the safe side). Taken after the declaration's lock and before
+/// any slot row: see the lock order in `services::bookings`.
+///
+/// PostgreSQL: a transaction-scoped advisory lock on a hash of the pair (a
+/// collision only makes two pairs queue together). SQLite: nothing to do,
+/// its single writer already runs one booking at a time.
+pub fn lock_share(conn: &mut DbConnection, slot_id: &str, enterprise_id: &str) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(format!("share:{slot_id}:{enterprise_id}"))
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Active bookings an enterprise holds in a slot. Stable until commit when
+/// read after `lock_share` of the same pair.
 pub fn active_in_slot_for(conn: &mut DbConnection, slot_id: &str, enterprise_id: &str) -> QueryResult<i64> {
     bookings::table
         .filter(bookings::slot_id.eq(slot_id))
@@ -138,20 +156,37 @@ pub fn list(conn: &mut DbConnection, f: &BookingFilter, after: Option<&str>) -> 
     q.order(bookings::id.asc()).limit(f.limit).load(conn)
 }
 
+/// Runs a one-row select of an id as a row lock until commit: `FOR NO
+/// KEY UPDATE` on PostgreSQL (it queues behind and blocks every UPDATE of
+/// the row, as an UPDATE would, without writing a new row version); a
+/// plain read on SQLite, whose `BEGIN IMMEDIATE` already holds the only
+/// write lock. Evaluates to whether the row was there.
+macro_rules! lock_row {
+    ($conn:expr, $query:expr) => {
+        match $conn {
+            DbConnection::Postgres(pg) => $query.for_no_key_update().first::<String>(pg).optional(),
+            DbConnection::Sqlite(lite) => $query.first::<String>(lite).optional(),
+        }
+        .map(|row| row.is_some())
+    };
+}
+
 /// Takes the declaration's row lock if it belongs to the enterprise and
 /// is in a bookable state; false otherwise. Declarations are locked before
 /// slots and slots before bookings, everywhere, so no two transactions
 /// wait on each other in a cycle.
 pub fn lock_bookable_declaration(conn: &mut DbConnection, id: &str, enterprise_id: &str) -> QueryResult<bool> {
-    diesel::update(
-        declarations::table
-            .filter(declarations::id.eq(id))
-            .filter(declarations::enterprise_id.eq(enterprise_id))
-            .filter(declarations::status.eq_any(["submitted", "under_review", "approved"])),
-    )
-    .set(declarations::updated_at.eq(declarations::updated_at))
-    .execute(conn)
-    .map(|n| n == 1)
+    let q = declarations::table
+        .filter(declarations::id.eq(id))
+        .filter(declarations::enterprise_id.eq(enterprise_id))
+        .filter(declarations::status.eq_any(["submitted", "under_review", "approved"]))
+        .select(declarations::id);
+    lock_row!(conn, q)
+}
+
+/// Takes the declaration's row lock (see `lock_bookable_declaration`).
+pub fn lock_declaration(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    lock_row!(conn, declarations::table.filter(declarations::id.eq(id)).select(declarations::id))
 }
 
 /// What a booking needs to know of the declaration it has just locked:
@@ -186,14 +221,6 @@ pub fn booking_context(conn: &mut DbConnection, declaration_id: &str) -> QueryRe
         ))
         .first(conn)
         .optional()
-}
-
-/// Takes the declaration's row lock (see `lock_bookable_declaration`).
-pub fn lock_declaration(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
-    diesel::update(declarations::table.filter(declarations::id.eq(id)))
-        .set(declarations::updated_at.eq(declarations::updated_at))
-        .execute(conn)
-        .map(|n| n == 1)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

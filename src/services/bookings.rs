@@ -2,19 +2,22 @@
 //!
 //! Capacity is taken by one guarded statement (`UPDATE … SET booked =
 //! booked + 1 WHERE booked < capacity AND status = 'open'`), backed by the
-//! table's `CHECK (booked <= capacity)`. Locks are always taken in one
-//! order — declaration row, then slot rows (by id), then booking rows — so
-//! that no two transactions can wait on each other in a cycle. On SQLite
-//! the single writer serialises everything anyway.
+//! table's `CHECK (booked <= capacity)`.
 //!
-//! A new booking writes its own rows (booking, audit event, outbox event,
-//! idempotency key) before it takes the slot's row lock, and takes that
-//! lock last, so that a busy slot is held for two statements and the
-//! commit rather than for the whole transaction. This keeps the order
-//! above: rows nobody else can see yet cannot be waited on, except through
-//! a unique index — one active booking per declaration (guarded by the
-//! declaration's lock, held already) and the idempotency key (only other
-//! bookings insert keys, and a booking waiting on a key holds no slot).
+//! Locks are always taken in one order — declaration row, then the
+//! enterprise's share of the slot (`db::bookings::lock_share`), then slot
+//! rows (by id), then booking rows — so that no two transactions can wait
+//! on each other in a cycle. On SQLite the single writer serialises
+//! everything anyway.
+//!
+//! A new booking counts its enterprise's places under the share lock,
+//! writes its own rows (booking, audit event, outbox event, idempotency
+//! key), and takes the slot's row lock last: a busy slot is held for one
+//! UPDATE and the commit, not for the whole transaction. Rows nobody else
+//! can see yet cannot be waited on, except through a unique index — one
+//! active booking per declaration (guarded by the declaration's lock, held
+//! already) and the idempotency key (only other bookings insert keys, and
+//! a booking waiting on a key holds no slot).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -201,7 +204,7 @@ fn standing_allows_booking(status: &str, credit_class: &str, policy: &BookingPol
 
 /// Checks that a slot fits the declaration (`site_id`, `mode`) and the
 /// timing rules, and refuses early a slot seen full. That reading takes no
-/// lock: it only saves a doomed transaction its writes; what grants a
+/// lock: it only spares a doomed transaction its writes; what grants a
 /// place is the guarded UPDATE in `take_place`.
 fn check_slot(
     slot: &SlotRow,
@@ -223,48 +226,48 @@ fn check_slot(
     Ok(())
 }
 
-/// Whether the booking that takes a place is already a row of its slot
-/// (a new booking is inserted first, a moved one is moved after).
-#[derive(Debug, Clone, Copy)]
-enum OwnBooking {
-    AlreadyInSlot,
-    NotYetInSlot,
+/// How many places the enterprise holds in the slot before this booking,
+/// read under the share lock so that it cannot grow until commit. Refused
+/// early if already at the share of the capacity last committed; the final
+/// word is `take_place`'s, against the capacity under the slot's lock.
+fn share_held_before(
+    conn: &mut DbConnection,
+    slot: &SlotRow,
+    enterprise_id: &str,
+    policy: &BookingPolicy,
+) -> Result<i64, AppError> {
+    rows::lock_share(conn, &slot.id, enterprise_id)?;
+    let held = rows::active_in_slot_for(conn, &slot.id, enterprise_id)?;
+    check_share(held, slot.capacity, policy)?;
+    Ok(held)
 }
 
-impl OwnBooking {
-    fn counted(self) -> i64 {
-        match self {
-            OwnBooking::AlreadyInSlot => 1,
-            OwnBooking::NotYetInSlot => 0,
-        }
+fn check_share(held_before: i64, capacity: i32, policy: &BookingPolicy) -> Result<(), AppError> {
+    let limit = policy.share_limit(i64::from(capacity));
+    if held_before >= limit {
+        return Err(Refusal::ShareExceeded { limit }.into());
     }
+    Ok(())
 }
 
-/// Takes one place in a slot for an enterprise, within its share; the
-/// caller's transaction is rolled back on any refusal. From the UPDATE on,
-/// the transaction holds the slot's row lock until it ends, so callers do
-/// this as late as they can: on a busy slot every other booking waits for
-/// that lock.
+/// Takes one place in a slot for an enterprise that held `held_before`
+/// places there (from `share_held_before`); the caller's transaction is
+/// rolled back on any refusal. From the UPDATE on, the transaction holds
+/// the slot's row lock until it ends, so callers do this as late as they
+/// can: on a busy slot every other booking queues for that lock.
 fn take_place(
     conn: &mut DbConnection,
     slot_id: &str,
-    enterprise_id: &str,
+    held_before: i64,
     policy: &BookingPolicy,
-    own: OwnBooking,
 ) -> Result<(), AppError> {
     let Some(capacity) = slots::take_place(conn, slot_id)? else {
         let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
         return Err(if slot.status != "open" { Refusal::SlotClosed } else { Refusal::SlotFull }.into());
     };
-    // The row lock keeps every other booking of this slot out until commit
-    // (SQLite: the single writer), so the capacity returned and the count
-    // read now cannot change under us.
-    let limit = policy.share_limit(i64::from(capacity));
-    let held_before = rows::active_in_slot_for(conn, slot_id, enterprise_id)? - own.counted();
-    if held_before >= limit {
-        return Err(Refusal::ShareExceeded { limit }.into());
-    }
-    Ok(())
+    // The capacity as of our change: an officer may have lowered it since
+    // it was read, and the share is a share of the current capacity.
+    check_share(held_before, capacity, policy)
 }
 
 fn already_booked(e: DieselError) -> AppError {
@@ -317,6 +320,7 @@ pub fn book(
     // 2. The slot, as last committed: does it fit at all?
     let (slot, tz) = slots::find_with_zone(conn, slot_id)?.ok_or(AppError::NotFound)?;
     check_slot(&slot, (&context.site_id, &context.transport_mode), credit, policy, clock)?;
+    let held_before = share_held_before(conn, &slot, enterprise_id, policy)?;
     // 3. Every write of the booking, before the slot's row lock is taken.
     let booking = BookingRow {
         id: new_id(),
@@ -370,7 +374,7 @@ pub fn book(
     }
     // 4. The place, last: the slot's row lock is held from here to commit
     // only, so bookings of one busy slot queue for as short a time as can be.
-    take_place(conn, slot_id, enterprise_id, policy, OwnBooking::AlreadyInSlot)?;
+    take_place(conn, slot_id, held_before, policy)?;
     Ok(Answer { status: 201, body, replayed: false })
 }
 
@@ -472,13 +476,14 @@ pub fn reschedule(
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
     let (new_slot, _) = slots::find_with_zone(conn, new_slot_id)?.ok_or(AppError::NotFound)?;
     check_slot(&new_slot, (&declaration.site_id, &declaration.transport_mode), credit, policy, clock)?;
+    let held_before = share_held_before(conn, &new_slot, &enterprise_id, policy)?;
     // Both slot rows in id order, so two opposite moves cannot deadlock.
     if new_slot_id < booking.slot_id.as_str() {
-        take_place(conn, new_slot_id, &enterprise_id, policy, OwnBooking::NotYetInSlot)?;
+        take_place(conn, new_slot_id, held_before, policy)?;
         slots::release_place(conn, &booking.slot_id)?;
     } else {
         slots::release_place(conn, &booking.slot_id)?;
-        take_place(conn, new_slot_id, &enterprise_id, policy, OwnBooking::NotYetInSlot)?;
+        take_place(conn, new_slot_id, held_before, policy)?;
     }
     if rows::move_slot(conn, id, &booking.slot_id, new_slot_id, now)? == 0 {
         return Err(Refusal::BookingState { action: "reschedule", status }.into());
