@@ -156,42 +156,9 @@ pub fn list(conn: &mut DbConnection, f: &BookingFilter, after: Option<&str>) -> 
     q.order(bookings::id.asc()).limit(f.limit).load(conn)
 }
 
-/// Runs a one-row select of an id as a row lock until commit: `FOR NO
-/// KEY UPDATE` on PostgreSQL (it queues behind and blocks every UPDATE of
-/// the row, as an UPDATE would, without writing a new row version); a
-/// plain read on SQLite, whose `BEGIN IMMEDIATE` already holds the only
-/// write lock. Evaluates to whether the row was there.
-macro_rules! lock_row {
-    ($conn:expr, $query:expr) => {
-        match $conn {
-            DbConnection::Postgres(pg) => $query.for_no_key_update().first::<String>(pg).optional(),
-            DbConnection::Sqlite(lite) => $query.first::<String>(lite).optional(),
-        }
-        .map(|row| row.is_some())
-    };
-}
-
-/// Takes the declaration's row lock if it belongs to the enterprise and
-/// is in a bookable state; false otherwise. Declarations are locked before
-/// slots and slots before bookings, everywhere, so no two transactions
-/// wait on each other in a cycle.
-pub fn lock_bookable_declaration(conn: &mut DbConnection, id: &str, enterprise_id: &str) -> QueryResult<bool> {
-    let q = declarations::table
-        .filter(declarations::id.eq(id))
-        .filter(declarations::enterprise_id.eq(enterprise_id))
-        .filter(declarations::status.eq_any(["submitted", "under_review", "approved"]))
-        .select(declarations::id);
-    lock_row!(conn, q)
-}
-
-/// Takes the declaration's row lock (see `lock_bookable_declaration`).
-pub fn lock_declaration(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
-    lock_row!(conn, declarations::table.filter(declarations::id.eq(id)).select(declarations::id))
-}
-
-/// What a booking needs to know of the declaration it has just locked:
-/// where and how it clears, its enterprise's standing, and whether it
-/// already holds an active booking. One statement instead of three.
+/// What a booking needs to know of the declaration it locks: where and
+/// how it clears, its enterprise's standing, and whether it already holds
+/// an active booking.
 #[derive(Debug, Clone, Queryable)]
 pub struct BookingContext {
     pub site_id: String,
@@ -201,7 +168,18 @@ pub struct BookingContext {
     pub has_active_booking: bool,
 }
 
-pub fn booking_context(conn: &mut DbConnection, declaration_id: &str) -> QueryResult<Option<BookingContext>> {
+/// Takes the declaration's row lock if it belongs to the enterprise and is
+/// in a bookable state, and reads the booking's context in the same
+/// statement; `None` (and no lock) otherwise. Declarations are locked
+/// before slots and slots before bookings, everywhere, so no two
+/// transactions wait on each other in a cycle.
+///
+/// The enterprise's standing and the active-booking test are subqueries,
+/// so that only the declaration's row is locked. On PostgreSQL they read
+/// the statement's snapshot, which may predate a booking committed by the
+/// transaction this one queued behind: the unique index on active
+/// bookings catches that one when the booking is inserted.
+pub fn lock_for_booking(conn: &mut DbConnection, id: &str, enterprise_id: &str) -> QueryResult<Option<BookingContext>> {
     // Literal status test, as in `active_for_declaration`, so that SQLite
     // uses the partial unique index.
     let active = bookings::table.filter(bookings::declaration_id.eq(declarations::id)).filter(diesel::dsl::sql::<
@@ -209,18 +187,36 @@ pub fn booking_context(conn: &mut DbConnection, declaration_id: &str) -> QueryRe
     >(
         "bookings.status IN ('confirmed', 'checked_in')",
     ));
-    declarations::table
-        .inner_join(enterprises::table.on(enterprises::id.eq(declarations::enterprise_id)))
-        .filter(declarations::id.eq(declaration_id))
+    let enterprise = enterprises::table.filter(enterprises::id.eq(declarations::enterprise_id));
+    let q = declarations::table
+        .filter(declarations::id.eq(id))
+        .filter(declarations::enterprise_id.eq(enterprise_id))
+        .filter(declarations::status.eq_any(["submitted", "under_review", "approved"]))
         .select((
             declarations::site_id,
             declarations::transport_mode,
-            enterprises::status,
-            enterprises::credit_class,
+            enterprise.select(enterprises::status).single_value().assume_not_null(),
+            enterprise.select(enterprises::credit_class).single_value().assume_not_null(),
             diesel::dsl::exists(active),
-        ))
-        .first(conn)
-        .optional()
+        ));
+    match conn {
+        DbConnection::Postgres(pg) => q.for_no_key_update().first(pg).optional(),
+        DbConnection::Sqlite(lite) => q.first(lite).optional(),
+    }
+}
+
+/// Takes the declaration's row lock: `FOR NO KEY UPDATE` on PostgreSQL (it
+/// queues behind and blocks every UPDATE of the row, as an UPDATE would,
+/// without writing a new row version); a plain read on SQLite, whose
+/// `BEGIN IMMEDIATE` already holds the only write lock. False if there is
+/// no such declaration.
+pub fn lock_declaration(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    let q = declarations::table.filter(declarations::id.eq(id)).select(declarations::id);
+    match conn {
+        DbConnection::Postgres(pg) => q.for_no_key_update().first::<String>(pg).optional(),
+        DbConnection::Sqlite(lite) => q.first::<String>(lite).optional(),
+    }
+    .map(|row| row.is_some())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

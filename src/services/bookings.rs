@@ -10,14 +10,14 @@
 //! on each other in a cycle. On SQLite the single writer serialises
 //! everything anyway.
 //!
-//! A new booking counts its enterprise's places under the share lock,
-//! writes its own rows (booking, audit event, outbox event, idempotency
-//! key), and takes the slot's row lock last: a busy slot is held for one
-//! UPDATE and the commit, not for the whole transaction. Rows nobody else
-//! can see yet cannot be waited on, except through a unique index — one
-//! active booking per declaration (guarded by the declaration's lock, held
-//! already) and the idempotency key (only other bookings insert keys, and
-//! a booking waiting on a key holds no slot).
+//! A new booking first writes its own rows (booking, audit event, outbox
+//! event, idempotency key), then takes the share lock and counts, then the
+//! slot's row lock: a busy slot is held for one UPDATE and the commit, not
+//! for the whole transaction. Rows nobody else can see yet cannot be
+//! waited on, except through a unique index — one active booking per
+//! declaration (guarded by the declaration's lock, held already) and the
+//! idempotency key (only other bookings insert keys, and a booking waiting
+//! on a key holds no share and no slot).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -226,7 +226,15 @@ fn check_slot(
     Ok(())
 }
 
-/// How many places the enterprise holds in the slot before this booking,
+/// Whether the booking about to take a place is already a row of that
+/// slot: a new booking is inserted before, a moved one is moved after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnBooking {
+    InSlot,
+    NotInSlot,
+}
+
+/// How many places the enterprise holds in the slot besides this booking,
 /// read under the share lock so that it cannot grow until commit. Refused
 /// early if already at the share of the capacity last committed; the final
 /// word is `take_place`'s, against the capacity under the slot's lock.
@@ -234,10 +242,14 @@ fn share_held_before(
     conn: &mut DbConnection,
     slot: &SlotRow,
     enterprise_id: &str,
+    own: OwnBooking,
     policy: &BookingPolicy,
 ) -> Result<i64, AppError> {
     rows::lock_share(conn, &slot.id, enterprise_id)?;
-    let held = rows::active_in_slot_for(conn, &slot.id, enterprise_id)?;
+    let mut held = rows::active_in_slot_for(conn, &slot.id, enterprise_id)?;
+    if own == OwnBooking::InSlot {
+        held -= 1;
+    }
     check_share(held, slot.capacity, policy)?;
     Ok(held)
 }
@@ -303,16 +315,15 @@ pub fn book(
         }
     }
     let now = crate::db::now();
-    // 1. The declaration: its row lock first (see the module comment), then
-    // what the booking needs to know of it, in one read.
-    if !rows::lock_bookable_declaration(conn, declaration_id, enterprise_id)? {
+    // 1. The declaration: its row lock first (see the module comment), and
+    // what the booking needs to know of it, in one statement.
+    let Some(context) = rows::lock_for_booking(conn, declaration_id, enterprise_id)? else {
         enterprise_may_book(conn, enterprise_id, policy)?;
         let d = declarations::find(conn, declaration_id)?
             .filter(|d| d.enterprise_id == enterprise_id)
             .ok_or(AppError::NotFound)?;
         return Err(Refusal::DeclarationState { status: d.status }.into());
-    }
-    let context = rows::booking_context(conn, declaration_id)?.ok_or(AppError::NotFound)?;
+    };
     let credit = standing_allows_booking(&context.enterprise_status, &context.credit_class, policy)?;
     if context.has_active_booking {
         return Err(Refusal::AlreadyBooked.into());
@@ -320,7 +331,6 @@ pub fn book(
     // 2. The slot, as last committed: does it fit at all?
     let (slot, tz) = slots::find_with_zone(conn, slot_id)?.ok_or(AppError::NotFound)?;
     check_slot(&slot, (&context.site_id, &context.transport_mode), credit, policy, clock)?;
-    let held_before = share_held_before(conn, &slot, enterprise_id, policy)?;
     // 3. Every write of the booking, before the slot's row lock is taken.
     let booking = BookingRow {
         id: new_id(),
@@ -372,8 +382,10 @@ pub fn book(
             other => other.into(),
         })?;
     }
-    // 4. The place, last: the slot's row lock is held from here to commit
-    // only, so bookings of one busy slot queue for as short a time as can be.
+    // 4. The share and the place, last: the share lock and the slot's row
+    // lock are held from here to commit only, so that bookings of one busy
+    // slot (or of one enterprise in it) queue for as short a time as can be.
+    let held_before = share_held_before(conn, &slot, enterprise_id, OwnBooking::InSlot, policy)?;
     take_place(conn, slot_id, held_before, policy)?;
     Ok(Answer { status: 201, body, replayed: false })
 }
@@ -476,7 +488,7 @@ pub fn reschedule(
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
     let (new_slot, _) = slots::find_with_zone(conn, new_slot_id)?.ok_or(AppError::NotFound)?;
     check_slot(&new_slot, (&declaration.site_id, &declaration.transport_mode), credit, policy, clock)?;
-    let held_before = share_held_before(conn, &new_slot, &enterprise_id, policy)?;
+    let held_before = share_held_before(conn, &new_slot, &enterprise_id, OwnBooking::NotInSlot, policy)?;
     // Both slot rows in id order, so two opposite moves cannot deadlock.
     if new_slot_id < booking.slot_id.as_str() {
         take_place(conn, new_slot_id, held_before, policy)?;
