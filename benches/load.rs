@@ -12,7 +12,7 @@
 //! Knobs (environment): `BENCH_BOOKINGS` bookings per measured run (default
 //! 4000), `BENCH_CLIENTS` concurrent clients / threads (default 64),
 //! `BENCH_SLOT_GETS` sequential `GET /slots` requests (default 500),
-//! `BENCH_POOL_SIZE` database pool size (default 16), `BENCH_ORDER` (`abba`
+//! `BENCH_POOL_SIZE` database pool size (default 8, the app's default), `BENCH_ORDER` (`abba`
 //! by default, `http-first`, `direct-first`), `BENCH_BACKENDS`
 //! (`sqlite,postgres` by default).
 //!
@@ -316,7 +316,7 @@ struct World {
 fn bench_settings(db_url: &str) -> Settings {
     let mut s = Settings::load_profile(Profile::Test).expect("test settings");
     s.database.url = db_url.to_owned();
-    s.database.pool_size = env_usize("BENCH_POOL_SIZE", 16).max(1) as u32;
+    s.database.pool_size = env_usize("BENCH_POOL_SIZE", 8).max(1) as u32;
     s.server.port = 0;
     s.server.workers = 2;
     s.booking.min_notice_minutes = 0;

@@ -173,7 +173,11 @@ impl Db {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
-                .test_on_check_out(false)
+                // Kept on (r2d2's default): the `SELECT 1` on checkout costs a
+                // round trip, but a connection that died with a database
+                // restart is not marked broken by diesel when its next BEGIN
+                // fails, and would otherwise go on failing from the pool.
+                .test_on_check_out(true)
                 .connection_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
                 .build_unchecked(manager.clone())
         };
