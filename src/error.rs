@@ -262,8 +262,12 @@ impl From<diesel::result::Error> for AppError {
         match e {
             diesel::result::Error::NotFound => AppError::NotFound,
             // The database went away mid-request (restart, failover): the
-            // client may retry; r2d2 replaces the broken connection.
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, info) => {
+            // client may retry; diesel marks the connection broken and r2d2 drops it.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => {
                 tracing::warn!(error = %info.message(), "database connection closed");
                 AppError::Unavailable
             }

@@ -173,11 +173,12 @@ impl Db {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
-                // Kept on (r2d2's default): the `SELECT 1` on checkout costs a
-                // round trip, but a connection that died with a database
-                // restart is not marked broken by diesel when its next BEGIN
-                // fails, and would otherwise go on failing from the pool.
-                .test_on_check_out(true)
+                // No `SELECT 1` at every checkout (a round trip per request):
+                // a connection that died (database restart) fails its next
+                // statement, diesel then finds libpq's status unknown and
+                // marks it broken, and r2d2 drops it on return — one 503, not
+                // a dead connection lent out again (tests/api/platform.rs).
+                .test_on_check_out(false)
                 .connection_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
                 .build_unchecked(manager.clone())
         };

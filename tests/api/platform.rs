@@ -288,3 +288,63 @@ async fn long_unicode_type_errors_are_400_not_a_panic() {
     assert!(r.body["detail"].as_str().unwrap().chars().count() <= 300);
     app.get("/health/live", None).await.expect(200);
 }
+
+/// PostgreSQL ends every connection of the app, as a database restart does.
+/// The pool does not test connections at checkout: each dead connection
+/// answers at most one 503 (retryable) and is then replaced, so the service
+/// recovers by itself, for reads and for writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_lost_with_the_database_are_replaced() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let Some(admin_url) = pg_url() else {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    };
+    let app = crate::helpers::spawn_app(Backend::Postgres).await;
+    let supervisor = app.create_supervisor_named("lost-connections@customs.test").await;
+    let pool_size = app.state.settings.database.pool_size as usize;
+    // Fill the pool with open connections.
+    let warm = (0..pool_size).map(|_| app.get("/health/ready", None));
+    for r in futures_util::future::join_all(warm).await {
+        r.expect(200);
+    }
+    let db_name = app.db_url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db_name}' AND pid <> pg_backend_pid()"
+        ))
+        .unwrap();
+
+    // Reads: a 503 per dead connection at most, then 200s.
+    let mut unavailable = 0;
+    for _ in 0..pool_size + 5 {
+        let r = app.get("/health/ready", None).await;
+        match r.status.as_u16() {
+            200 => {}
+            503 => unavailable += 1,
+            other => panic!("unexpected status {other}: {:?}", r.body),
+        }
+    }
+    assert!((1..=pool_size).contains(&unavailable), "{unavailable} answers 503 for {pool_size} lost connections");
+    for _ in 0..5 {
+        app.get("/health/ready", None).await.expect(200);
+    }
+    // Writes (a login stores a refresh token): the same, then they succeed.
+    let mut logged_in = false;
+    for _ in 0..=pool_size {
+        let body = serde_json::json!({"email": "lost-connections@customs.test", "password": crate::helpers::PASSWORD});
+        let r = app.post("/api/v1/auth/login", None, body).await;
+        match r.status.as_u16() {
+            200 => {
+                logged_in = true;
+                break;
+            }
+            503 => {}
+            other => panic!("unexpected status {other}: {:?}", r.body),
+        }
+    }
+    assert!(logged_in, "no login succeeded after the connections were lost");
+    app.get("/api/v1/sites", Some(&supervisor)).await.expect(200);
+}
