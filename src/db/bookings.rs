@@ -43,27 +43,9 @@ pub fn active_for_declaration(conn: &mut DbConnection, declaration_id: &str) -> 
         .optional()
 }
 
-/// Takes, until the transaction ends, the lock on an enterprise's share
-/// of a slot: every transaction that adds a booking of `enterprise_id` to
-/// `slot_id` takes it first, so the count `active_in_slot_for` reads after
-/// it cannot grow before commit (it can only shrink, by a cancel, which
-/// errs on the safe side). Taken after the declaration's lock and before
-/// any slot row: see the lock order in `services::bookings`.
-///
-/// PostgreSQL: a transaction-scoped advisory lock on a hash of the pair (a
-/// collision only makes two pairs queue together). SQLite: nothing to do,
-/// its single writer already runs one booking at a time.
-pub fn lock_share(conn: &mut DbConnection, slot_id: &str, enterprise_id: &str) -> QueryResult<()> {
-    if let DbConnection::Postgres(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<diesel::sql_types::Text, _>(format!("share:{slot_id}:{enterprise_id}"))
-            .execute(pg)?;
-    }
-    Ok(())
-}
-
-/// Active bookings an enterprise holds in a slot. Stable until commit when
-/// read after `lock_share` of the same pair.
+/// Active bookings an enterprise holds in a slot. Read after the slot's
+/// guarded UPDATE in the same transaction: that row lock (or SQLite's one
+/// writer) keeps every other booking of the slot out until commit.
 pub fn active_in_slot_for(conn: &mut DbConnection, slot_id: &str, enterprise_id: &str) -> QueryResult<i64> {
     bookings::table
         .filter(bookings::slot_id.eq(slot_id))

@@ -143,11 +143,18 @@ pub fn set_status(conn: &mut DbConnection, id: &str, from: &str, to: &str, now: 
         .execute(conn)
 }
 
+/// A slot's capacity and places taken, as of a change to them.
+#[derive(Debug, Clone, Copy, Queryable)]
+pub struct Places {
+    pub capacity: i32,
+    pub booked: i32,
+}
+
 /// Takes one place if the slot is open and not full: the capacity check
-/// and the count change are one statement. Returns the slot's capacity
-/// as of the change (`None` = full or closed, nothing taken). From here to
+/// and the count change are one statement. Returns the slot's places after
+/// the change (`None` = full or closed, nothing taken). From here to
 /// commit the transaction holds the slot's row lock.
-pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<Option<i32>> {
+pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Places>> {
     diesel::update(
         clearance_slots::table
             .filter(clearance_slots::id.eq(id))
@@ -155,7 +162,7 @@ pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<Option<i32>>
             .filter(clearance_slots::booked.lt(clearance_slots::capacity)),
     )
     .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
-    .returning(clearance_slots::capacity)
+    .returning((clearance_slots::capacity, clearance_slots::booked))
     .get_result(conn)
     .optional()
 }

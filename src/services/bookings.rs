@@ -4,20 +4,18 @@
 //! booked + 1 WHERE booked < capacity AND status = 'open'`), backed by the
 //! table's `CHECK (booked <= capacity)`.
 //!
-//! Locks are always taken in one order — declaration row, then the
-//! enterprise's share of the slot (`db::bookings::lock_share`), then slot
-//! rows (by id), then booking rows — so that no two transactions can wait
-//! on each other in a cycle. On SQLite the single writer serialises
+//! Locks are always taken in one order — declaration row, then slot rows
+//! (by id), then booking rows — so that no two transactions can wait on
+//! each other in a cycle. On SQLite the single writer serialises
 //! everything anyway.
 //!
 //! A new booking first writes its own rows (booking, audit event, outbox
-//! event, idempotency key), then takes the share lock and counts, then the
-//! slot's row lock: a busy slot is held for one UPDATE and the commit, not
-//! for the whole transaction. Rows nobody else can see yet cannot be
-//! waited on, except through a unique index — one active booking per
-//! declaration (guarded by the declaration's lock, held already) and the
-//! idempotency key (only other bookings insert keys, and a booking waiting
-//! on a key holds no share and no slot).
+//! event, idempotency key) and takes the slot's row lock last: a busy slot
+//! is held for one UPDATE and the commit, not for the whole transaction.
+//! Rows nobody else can see yet cannot be waited on, except through a
+//! unique index — one active booking per declaration (guarded by the
+//! declaration's lock, held already) and the idempotency key (only other
+//! bookings insert keys, and a booking waiting on a key holds no slot).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -226,60 +224,47 @@ fn check_slot(
     Ok(())
 }
 
-/// Whether the booking about to take a place is already a row of that
-/// slot: a new booking is inserted before, a moved one is moved after.
+/// Whether the booking taking a place is already a row of that slot: a
+/// new booking is inserted before, a moved one is moved after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OwnBooking {
     InSlot,
     NotInSlot,
 }
 
-/// How many places the enterprise holds in the slot besides this booking,
-/// read under the share lock so that it cannot grow until commit. Refused
-/// early if already at the share of the capacity last committed; the final
-/// word is `take_place`'s, against the capacity under the slot's lock.
-fn share_held_before(
-    conn: &mut DbConnection,
-    slot: &SlotRow,
-    enterprise_id: &str,
-    own: OwnBooking,
-    policy: &BookingPolicy,
-) -> Result<i64, AppError> {
-    rows::lock_share(conn, &slot.id, enterprise_id)?;
-    let mut held = rows::active_in_slot_for(conn, &slot.id, enterprise_id)?;
-    if own == OwnBooking::InSlot {
-        held -= 1;
-    }
-    check_share(held, slot.capacity, policy)?;
-    Ok(held)
-}
-
-fn check_share(held_before: i64, capacity: i32, policy: &BookingPolicy) -> Result<(), AppError> {
-    let limit = policy.share_limit(i64::from(capacity));
-    if held_before >= limit {
-        return Err(Refusal::ShareExceeded { limit }.into());
-    }
-    Ok(())
-}
-
-/// Takes one place in a slot for an enterprise that held `held_before`
-/// places there (from `share_held_before`); the caller's transaction is
-/// rolled back on any refusal. From the UPDATE on, the transaction holds
-/// the slot's row lock until it ends, so callers do this as late as they
-/// can: on a busy slot every other booking queues for that lock.
+/// Takes one place in a slot for an enterprise, within its share; the
+/// caller's transaction is rolled back on any refusal. From the UPDATE on,
+/// the transaction holds the slot's row lock until it ends, so callers do
+/// this as late as they can: on a busy slot every other booking queues for
+/// that lock.
 fn take_place(
     conn: &mut DbConnection,
     slot_id: &str,
-    held_before: i64,
+    enterprise_id: &str,
+    own: OwnBooking,
     policy: &BookingPolicy,
 ) -> Result<(), AppError> {
-    let Some(capacity) = slots::take_place(conn, slot_id)? else {
+    let Some(taken) = slots::take_place(conn, slot_id)? else {
         let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
         return Err(if slot.status != "open" { Refusal::SlotClosed } else { Refusal::SlotFull }.into());
     };
-    // The capacity as of our change: an officer may have lowered it since
-    // it was read, and the share is a share of the current capacity.
-    check_share(held_before, capacity, policy)
+    // The row lock (SQLite: the single writer) keeps every other booking of
+    // this slot from committing until we do, so the capacity and count read
+    // now stay true; the share is of the capacity as of our change.
+    let limit = policy.share_limit(i64::from(taken.capacity));
+    // The enterprise holds at most every other place taken: only when those
+    // could reach the limit is it worth counting its own.
+    if i64::from(taken.booked) - 1 < limit {
+        return Ok(());
+    }
+    let mut held = rows::active_in_slot_for(conn, slot_id, enterprise_id)?;
+    if own == OwnBooking::InSlot {
+        held -= 1;
+    }
+    if held >= limit {
+        return Err(Refusal::ShareExceeded { limit }.into());
+    }
+    Ok(())
 }
 
 fn already_booked(e: DieselError) -> AppError {
@@ -382,11 +367,10 @@ pub fn book(
             other => other.into(),
         })?;
     }
-    // 4. The share and the place, last: the share lock and the slot's row
-    // lock are held from here to commit only, so that bookings of one busy
-    // slot (or of one enterprise in it) queue for as short a time as can be.
-    let held_before = share_held_before(conn, &slot, enterprise_id, OwnBooking::InSlot, policy)?;
-    take_place(conn, slot_id, held_before, policy)?;
+    // 4. The place, last: the slot's row lock is held from here to commit
+    // only, so that bookings of one busy slot queue for as short a time as
+    // can be.
+    take_place(conn, slot_id, enterprise_id, OwnBooking::InSlot, policy)?;
     Ok(Answer { status: 201, body, replayed: false })
 }
 
@@ -488,14 +472,13 @@ pub fn reschedule(
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
     let (new_slot, _) = slots::find_with_zone(conn, new_slot_id)?.ok_or(AppError::NotFound)?;
     check_slot(&new_slot, (&declaration.site_id, &declaration.transport_mode), credit, policy, clock)?;
-    let held_before = share_held_before(conn, &new_slot, &enterprise_id, OwnBooking::NotInSlot, policy)?;
     // Both slot rows in id order, so two opposite moves cannot deadlock.
     if new_slot_id < booking.slot_id.as_str() {
-        take_place(conn, new_slot_id, held_before, policy)?;
+        take_place(conn, new_slot_id, &enterprise_id, OwnBooking::NotInSlot, policy)?;
         slots::release_place(conn, &booking.slot_id)?;
     } else {
         slots::release_place(conn, &booking.slot_id)?;
-        take_place(conn, new_slot_id, held_before, policy)?;
+        take_place(conn, new_slot_id, &enterprise_id, OwnBooking::NotInSlot, policy)?;
     }
     if rows::move_slot(conn, id, &booking.slot_id, new_slot_id, now)? == 0 {
         return Err(Refusal::BookingState { action: "reschedule", status }.into());

@@ -289,6 +289,17 @@ async fn reschedule_moves_atomically(app: TestApp) {
     assert_eq!(slot_state(&app, &a.admin, &s2).await.1, 2);
     let kept = app.get(&format!("/api/v1/bookings/{booking}"), Some(&a.admin)).await.expect(200);
     assert_eq!(kept.body["slot_id"], s1.as_str());
+    // To a slot with room where A already holds its share (1 of capacity 2): refused, nothing moves.
+    let s4 = tomorrow_slot(&app, &w, 3).await;
+    let da3 = submitted_declaration(&app, &a.admin, &w.site).await;
+    book(&app, &a.admin, &da3, &s4).await.expect(201);
+    let r = app
+        .post(&format!("/api/v1/bookings/{booking}/reschedule"), Some(&a.admin), json!({"slot_id": s4}))
+        .await
+        .problem(409);
+    assert!(r.body["type"].as_str().unwrap().ends_with("/share-exceeded"), "{}", r.text);
+    assert_eq!(slot_state(&app, &a.admin, &s1).await.1, 1, "old booking kept");
+    assert_eq!(slot_state(&app, &a.admin, &s4).await.1, 1, "no place taken");
     // To a free slot: moved, old freed, new taken.
     let s3 = tomorrow_slot(&app, &w, 2).await;
     let moved = app
