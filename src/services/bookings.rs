@@ -267,9 +267,14 @@ fn take_place(
     Ok(())
 }
 
-fn already_booked(e: DieselError) -> AppError {
+/// What a refused booking INSERT means: the declaration got an active
+/// booking meanwhile (unique index), or the slot was deleted meanwhile by a
+/// schedule change (foreign key; the declaration is locked, the enterprise
+/// and user are never deleted).
+fn booking_insert_refused(e: DieselError) -> AppError {
     match e {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Refusal::AlreadyBooked.into(),
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => AppError::NotFound,
         other => other.into(),
     }
 }
@@ -329,7 +334,7 @@ pub fn book(
         created_at: now,
         updated_at: now,
     };
-    rows::insert(conn, &booking).map_err(already_booked)?;
+    rows::insert(conn, &booking).map_err(booking_insert_refused)?;
     audit::start_chain(
         conn,
         actor,
