@@ -13,6 +13,7 @@ api_tests!(
     sixty_four_clients_on_one_slot_never_overbook,
     idempotency_keys_replay_refuse_and_scope,
     concurrent_retries_with_one_key_book_once,
+    one_declaration_booked_at_once_onto_many_slots_books_once,
     double_cancel_frees_once,
     reschedule_moves_atomically,
     every_refusal_says_why,
@@ -244,6 +245,37 @@ async fn concurrent_retries_with_one_key_book_once(app: TestApp) {
         }
     }
     assert_eq!(slot_state(&app, &a.admin, &slot).await.1, 1, "one key books once");
+}
+
+/// Eight requests (no key) book one declaration onto eight slots at once:
+/// exactly one is booked, the others are told `already-booked`. On
+/// PostgreSQL the requests queue on the declaration's row lock, and those
+/// behind the first may read an active-booking test from before its commit:
+/// the unique index on active bookings answers for them.
+async fn one_declaration_booked_at_once_onto_many_slots_books_once(app: TestApp) {
+    let w = world(&app, 10, 60).await;
+    let a = app.verified_company("one-decl", &w.customs.officer).await;
+    let d = submitted_declaration(&app, &a.admin, &w.site).await;
+    let mut slots = Vec::new();
+    for i in 0..8 {
+        slots.push(tomorrow_slot(&app, &w, i).await);
+    }
+    let tries = slots.iter().map(|slot| book(&app, &a.admin, &d, slot));
+    let results = futures_util::future::join_all(tries).await;
+    let mut booked = 0;
+    for r in &results {
+        match r.status.as_u16() {
+            201 => booked += 1,
+            409 => assert!(r.body["type"].as_str().unwrap().ends_with("/already-booked"), "{}", r.text),
+            s => panic!("unexpected {s}: {}", r.text),
+        }
+    }
+    assert_eq!(booked, 1, "one declaration, one active booking");
+    let mut places = 0;
+    for slot in &slots {
+        places += slot_state(&app, &a.admin, slot).await.1;
+    }
+    assert_eq!(places, 1, "exactly one place taken over the eight slots");
 }
 
 async fn double_cancel_frees_once(app: TestApp) {
