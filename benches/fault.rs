@@ -73,6 +73,27 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Waits until a booking is acknowledged beyond the `before` first ones;
+/// panics if none comes within `limit` of `since`.
+async fn first_booking_after(ledger: &Mutex<Ledger>, before: usize, since: Instant, limit: Duration, what: &str) {
+    while ledger.lock().unwrap().acknowledged.len() <= before {
+        assert!(since.elapsed() < limit, "no booking within {limit:?} of {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Runs `pg_ctlcluster <version> main <action…>` on the local cluster.
+fn pg_ctlcluster(action: &[&str]) {
+    let version = std::fs::read_dir("/etc/postgresql").unwrap().next().unwrap().unwrap().file_name();
+    let version = version.to_string_lossy().into_owned();
+    let out = Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", &version, "main"])
+        .args(action)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 async fn wait_ready(client: &reqwest::Client, base: &str) -> Duration {
     let started = Instant::now();
     loop {
@@ -354,40 +375,17 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
         server.start();
         let restarted = Instant::now();
         wait_ready(&client, &base).await;
-        // Time to the first acknowledged booking after the restart.
-        loop {
-            if ledger.lock().unwrap().acknowledged.len() > before {
-                break;
-            }
-            assert!(restarted.elapsed() < Duration::from_secs(30), "no booking within 30 s of restart {k}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        first_booking_after(&ledger, before, restarted, Duration::from_secs(30), &format!("restart {k}")).await;
         recoveries.push(("kill -9", restarted.elapsed()));
     }
     if pg_admin.is_some() {
         tokio::time::sleep(pause).await;
         let before = ledger.lock().unwrap().acknowledged.len();
-        let version = std::fs::read_dir("/etc/postgresql").unwrap().next().unwrap().unwrap().file_name();
-        let version = version.to_string_lossy().into_owned();
-        let out = Command::new("pg_ctlcluster")
-            .args(["--skip-systemctl-redirect", &version, "main", "stop", "-m", "immediate"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        pg_ctlcluster(&["stop", "-m", "immediate"]);
         let stopped = Instant::now();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let out = Command::new("pg_ctlcluster")
-            .args(["--skip-systemctl-redirect", &version, "main", "start"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        loop {
-            if ledger.lock().unwrap().acknowledged.len() > before {
-                break;
-            }
-            assert!(stopped.elapsed() < Duration::from_secs(60), "no booking within 60 s of the database restart");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        pg_ctlcluster(&["start"]);
+        first_booking_after(&ledger, before, stopped, Duration::from_secs(60), "the database restart").await;
         recoveries.push(("PostgreSQL stop -m immediate + start", stopped.elapsed()));
     }
     tokio::time::sleep(pause).await;

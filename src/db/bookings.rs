@@ -31,13 +31,18 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<BookingRow>
     bookings::table.find(id).select(BookingRow::as_select()).first(conn).optional()
 }
 
-/// The declaration's active booking, if any. The status test is literal
-/// SQL, not bound parameters, so that SQLite can use the partial unique
-/// index (whose WHERE is the same text) instead of scanning every booking.
+/// "The booking is active", written as literal SQL, not bound parameters,
+/// so that SQLite can use the partial unique index on active bookings
+/// (whose WHERE is the same test) instead of scanning every booking.
+fn is_active() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql("bookings.status IN ('confirmed', 'checked_in')")
+}
+
+/// The declaration's active booking, if any (by the partial unique index).
 pub fn active_for_declaration(conn: &mut DbConnection, declaration_id: &str) -> QueryResult<Option<BookingRow>> {
     bookings::table
         .filter(bookings::declaration_id.eq(declaration_id))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status IN ('confirmed', 'checked_in')"))
+        .filter(is_active())
         .select(BookingRow::as_select())
         .first(conn)
         .optional()
@@ -162,13 +167,7 @@ pub struct BookingContext {
 /// transaction this one queued behind: the unique index on active
 /// bookings catches that one when the booking is inserted.
 pub fn lock_for_booking(conn: &mut DbConnection, id: &str, enterprise_id: &str) -> QueryResult<Option<BookingContext>> {
-    // Literal status test, as in `active_for_declaration`, so that SQLite
-    // uses the partial unique index.
-    let active = bookings::table.filter(bookings::declaration_id.eq(declarations::id)).filter(diesel::dsl::sql::<
-        diesel::sql_types::Bool,
-    >(
-        "bookings.status IN ('confirmed', 'checked_in')",
-    ));
+    let active = bookings::table.filter(bookings::declaration_id.eq(declarations::id)).filter(is_active());
     let enterprise = enterprises::table.filter(enterprises::id.eq(declarations::enterprise_id));
     let q = declarations::table
         .filter(declarations::id.eq(id))
