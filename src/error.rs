@@ -10,53 +10,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::connection::RunError;
+use crate::domain::booking_policy::Refusal;
 
 /// Where problem types are documented; `type` is this plus a slug.
 pub const PROBLEM_BASE: &str = "https://clearway.example/problems/";
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// One field that broke a rule.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
-#[schema(example = json!({"field": "items[0].hs_code", "code": "format", "message": "hs_code has 6 to 10 digits"}))]
-pub struct FieldError {
-    /// JSON path of the field, e.g. `items[2].hs_code`.
-    pub field: String,
-    /// Machine-readable reason, e.g. `required`, `check_character`.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code: code.into(), message: message.into() }
-    }
-}
-
-/// Collects field errors while validating a whole input.
-#[derive(Debug, Default)]
-pub struct FieldErrors(pub Vec<FieldError>);
-
-impl FieldErrors {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn add(&mut self, field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, code, message));
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    /// `Ok(())` when nothing was collected, else a 422.
-    pub fn into_result(self) -> Result<(), AppError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self.0))
-        }
-    }
-}
+pub use crate::domain::fields::{FieldError, FieldErrors, Invalid};
 
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +35,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    /// An id named in the request body that does not exist (or is another
+    /// enterprise's): the answer says which.
+    #[error("no {what} {id}")]
+    Missing { what: &'static str, id: String },
     #[error("{detail}")]
     Conflict { kind: &'static str, detail: String },
     #[error("precondition failed")]
@@ -93,7 +58,7 @@ pub enum AppError {
     RequestTimeout(u64),
     /// A booking rule refused the request; its kind names the reason.
     #[error("{}", .0.message())]
-    Refused(crate::domain::booking_policy::Refusal),
+    Refused(Refusal),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -111,6 +76,32 @@ impl AppError {
     pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
         AppError::Validation(vec![FieldError::new(field, code, message)])
     }
+    /// The HTTP status of a booking refusal: 409 for conflicts with the
+    /// current state, 422 for rules on the request's values (timing, site),
+    /// 403 for who may not book.
+    fn refusal_status(r: &Refusal) -> StatusCode {
+        match r {
+            Refusal::SlotFull
+            | Refusal::ShareExceeded { .. }
+            | Refusal::SlotClosed
+            | Refusal::DeclarationState { .. }
+            | Refusal::AlreadyBooked
+            | Refusal::BookingState { .. } => StatusCode::CONFLICT,
+            Refusal::TooLate { .. }
+            | Refusal::BeyondHorizon { .. }
+            | Refusal::SlotStarted
+            | Refusal::WrongSiteOrMode
+            | Refusal::CancelCutoff { .. }
+            | Refusal::SlotNotEnded
+            | Refusal::SameSlot => StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::Discredited | Refusal::NotVerified { .. } => StatusCode::FORBIDDEN,
+        }
+    }
+    /// A 404 that names the missing id (from a request body, where the
+    /// path does not tell which one was not found).
+    pub fn missing(what: &'static str, id: impl Into<String>) -> Self {
+        AppError::Missing { what, id: id.into() }
+    }
     pub fn internal(context: impl std::fmt::Display) -> Self {
         AppError::Internal(anyhow::anyhow!("{context}"))
     }
@@ -123,7 +114,7 @@ impl AppError {
             AppError::Unprocessable { kind, .. } => (kind, "Request refused by a rule"),
             AppError::Unauthorized(_) => ("unauthorized", "Authentication required"),
             AppError::Forbidden(_) => ("forbidden", "Not allowed"),
-            AppError::NotFound => ("not-found", "Not found"),
+            AppError::NotFound | AppError::Missing { .. } => ("not-found", "Not found"),
             AppError::Conflict { kind, .. } => (kind, "Conflict with the current state"),
             AppError::PreconditionFailed(_) => ("stale-version", "Precondition failed"),
             AppError::PreconditionRequired(_) => ("if-match-required", "Precondition required"),
@@ -149,6 +140,7 @@ impl AppError {
             AppError::Unauthorized(d) => (*d).to_owned(),
             AppError::Validation(errs) => format!("{} field(s) are invalid", errs.len()),
             AppError::NotFound => "no such resource".to_owned(),
+            AppError::Missing { what, id } => format!("there is no {what} with id {id} that you may use"),
             AppError::TooManyRequests { retry_after_secs } => {
                 format!("too many attempts; retry after {retry_after_secs} s")
             }
@@ -215,7 +207,7 @@ impl ResponseError for AppError {
             AppError::Validation(_) | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::Missing { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
@@ -223,7 +215,7 @@ impl ResponseError for AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable | AppError::RequestTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Refused(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::CONFLICT),
+            AppError::Refused(r) => Self::refusal_status(r),
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -289,8 +281,14 @@ impl<E: Into<AppError>> From<RunError<E>> for AppError {
 /// Shorthand for handler results.
 pub type AppResult<T> = Result<T, AppError>;
 
-impl From<crate::domain::booking_policy::Refusal> for AppError {
-    fn from(r: crate::domain::booking_policy::Refusal) -> Self {
+impl From<Refusal> for AppError {
+    fn from(r: Refusal) -> Self {
         AppError::Refused(r)
+    }
+}
+
+impl From<Invalid> for AppError {
+    fn from(Invalid(errors): Invalid) -> Self {
+        AppError::Validation(errors)
     }
 }

@@ -3,6 +3,7 @@
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Hasher;
 use crate::auth::throttle::LoginThrottle;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::booking_policy::BookingPolicy;
@@ -12,6 +13,8 @@ use crate::services::bookings::InFlight;
 pub struct AppState {
     pub settings: Settings,
     pub db: Db,
+    /// The one clock every request and background task reads.
+    pub clock: Clock,
     pub jwt: JwtKeys,
     pub hasher: Hasher,
     pub login_throttle: LoginThrottle,
@@ -30,6 +33,7 @@ impl AppState {
             in_flight: InFlight::default(),
             settings,
             db,
+            clock: Clock::system(),
         })
     }
 }

@@ -11,7 +11,7 @@
 
 use clearway::api::auth::{validate_account, RegisterRequest};
 use clearway::api::json::parse;
-use clearway::domain::declaration::{validate, DeclarationInput, DeclarationPatch};
+use clearway::domain::declaration_form::{validate, DeclarationInput, DeclarationPatch};
 use clearway::domain::registration_code::parse_registration_code;
 use clearway::error::FieldErrors;
 use libfuzzer_sys::fuzz_target;

@@ -6,7 +6,7 @@
 //! to the same value.
 #![no_main]
 
-use clearway::domain::declaration::{validate, DeclarationInput, DeclarationPatch, ItemInput, ValidDeclaration};
+use clearway::domain::declaration_form::{validate, DeclarationInput, DeclarationPatch, ItemInput, ValidDeclaration};
 use clearway::domain::goods::format_money;
 use libfuzzer_sys::fuzz_target;
 

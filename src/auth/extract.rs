@@ -1,10 +1,13 @@
-//! Typed extractors: a handler names the role it needs in its signature.
-//! No token → 401; a valid token of another role → 403.
+//! Typed extractors: a handler names the role it needs in its signature
+//! and receives the request's context (caller, request id, one reading of
+//! the clock). No token → 401; a valid token of another role → 403.
 
 use std::future::{ready, Ready};
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpRequest};
+use tracing_actix_web::RequestId;
 
+use crate::context::{PublicRequest, RequestContext};
 use crate::domain::identity::Role;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -24,8 +27,23 @@ impl Principal {
     }
 }
 
+fn app_state(req: &HttpRequest) -> Result<&web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>().ok_or_else(|| AppError::internal("application state missing"))
+}
+
+fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|r| r.to_string())
+}
+
+/// The context of a signed-in request.
+fn context(req: &HttpRequest) -> Result<RequestContext, AppError> {
+    let caller = authenticate(req)?;
+    let now = app_state(req)?.clock.now();
+    Ok(RequestContext { caller, request_id: request_id(req), now })
+}
+
 fn authenticate(req: &HttpRequest) -> Result<Principal, AppError> {
-    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| AppError::internal("application state missing"))?;
+    let state = app_state(req)?;
     let value = req.headers().get(header::AUTHORIZATION).ok_or(AppError::Unauthorized("missing bearer token"))?;
     let value = value.to_str().map_err(|_| AppError::Unauthorized("malformed Authorization header"))?;
     let (scheme, token) = value.split_once(' ').ok_or(AppError::Unauthorized("malformed Authorization header"))?;
@@ -47,11 +65,11 @@ macro_rules! role_extractor {
     ($(#[$m:meta])* $name:ident, $allowed:expr, $what:literal) => {
         $(#[$m])*
         #[derive(Debug, Clone)]
-        pub struct $name(pub Principal);
+        pub struct $name(pub RequestContext);
 
         impl std::ops::Deref for $name {
-            type Target = Principal;
-            fn deref(&self) -> &Principal {
+            type Target = RequestContext;
+            fn deref(&self) -> &RequestContext {
                 &self.0
             }
         }
@@ -61,9 +79,9 @@ macro_rules! role_extractor {
             type Future = Ready<Result<Self, AppError>>;
             fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
                 let allowed: fn(Role) -> bool = $allowed;
-                ready(authenticate(req).and_then(|p| {
-                    if allowed(p.role) {
-                        Ok($name(p))
+                ready(context(req).and_then(|ctx| {
+                    if allowed(ctx.caller.role) {
+                        Ok($name(ctx))
                     } else {
                         Err(AppError::forbidden(concat!("this action is for ", $what)))
                     }
@@ -97,13 +115,32 @@ role_extractor!(
 impl CompanyUser {
     /// The caller's enterprise id (always present for company roles).
     pub fn enterprise_id(&self) -> &str {
-        self.0.enterprise_id.as_deref().unwrap_or_default()
+        self.0.caller.enterprise_id.as_deref().unwrap_or_default()
     }
 }
 
 impl CompanyAdmin {
     /// The caller's enterprise id (always present for company roles).
     pub fn enterprise_id(&self) -> &str {
-        self.0.enterprise_id.as_deref().unwrap_or_default()
+        self.0.caller.enterprise_id.as_deref().unwrap_or_default()
+    }
+}
+
+/// A request without a token: its id and its instant.
+#[derive(Debug, Clone)]
+pub struct Public(pub PublicRequest);
+
+impl std::ops::Deref for Public {
+    type Target = PublicRequest;
+    fn deref(&self) -> &PublicRequest {
+        &self.0
+    }
+}
+
+impl FromRequest for Public {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(app_state(req).map(|state| Public(PublicRequest { request_id: request_id(req), now: state.clock.now() })))
     }
 }

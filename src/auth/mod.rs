@@ -7,4 +7,4 @@ pub mod password;
 pub mod refresh;
 pub mod throttle;
 
-pub use extract::{AnyUser, CompanyAdmin, CompanyUser, Officer, Principal, Supervisor};
+pub use extract::{AnyUser, CompanyAdmin, CompanyUser, Officer, Principal, Public, Supervisor};

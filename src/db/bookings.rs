@@ -5,8 +5,13 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{bookings, clearance_slots, declarations, enterprises, idempotency_keys};
+use super::schema::{bookings, clearance_slots, declarations, enterprises, idempotency_keys, sites};
+use super::slots::SlotRow;
 use super::DbConnection;
+use crate::domain::booking_policy::BookingStatus;
+use crate::domain::declaration::DeclarationStatus;
+use crate::domain::goods::TransportMode;
+use crate::domain::identity::{CreditClass, EnterpriseStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = bookings)]
@@ -15,7 +20,7 @@ pub struct BookingRow {
     pub enterprise_id: String,
     pub declaration_id: String,
     pub slot_id: String,
-    pub status: String,
+    pub status: BookingStatus,
     pub created_by: String,
     pub cancel_reason: Option<String>,
     pub cancelled_by_role: Option<String>,
@@ -31,11 +36,16 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<BookingRow>
     bookings::table.find(id).select(BookingRow::as_select()).first(conn).optional()
 }
 
-/// "The booking is active", written as literal SQL, not bound parameters,
-/// so that SQLite can use the partial unique index on active bookings
-/// (whose WHERE is the same test) instead of scanning every booking.
+/// [`BookingStatus::ACTIVE`] as SQL text: the WHERE of the partial unique
+/// index on active bookings (one per declaration) in both migrations. The
+/// one status literal outside the domain, because SQLite uses a partial
+/// index only when the query's test is the index's, written out, not bound
+/// parameters; a test holds it equal to the domain's set.
+pub const ACTIVE_BOOKING_SQL: &str = "bookings.status IN ('confirmed', 'checked_in')";
+
+/// "The booking is active", as the partial index needs it (see above).
 fn is_active() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql("bookings.status IN ('confirmed', 'checked_in')")
+    diesel::dsl::sql(ACTIVE_BOOKING_SQL)
 }
 
 /// The declaration's active booking, if any (by the partial unique index).
@@ -55,7 +65,7 @@ pub fn active_in_slot_for(conn: &mut DbConnection, slot_id: &str, enterprise_id:
     bookings::table
         .filter(bookings::slot_id.eq(slot_id))
         .filter(bookings::enterprise_id.eq(enterprise_id))
-        .filter(bookings::status.eq_any(["confirmed", "checked_in"]))
+        .filter(bookings::status.eq_any(BookingStatus::ACTIVE))
         .count()
         .get_result(conn)
 }
@@ -64,7 +74,7 @@ pub fn active_in_slot_for(conn: &mut DbConnection, slot_id: &str, enterprise_id:
 pub fn confirmed_in_slot_latest_first(conn: &mut DbConnection, slot_id: &str) -> QueryResult<Vec<BookingRow>> {
     bookings::table
         .filter(bookings::slot_id.eq(slot_id))
-        .filter(bookings::status.eq("confirmed"))
+        .filter(bookings::status.eq(BookingStatus::Confirmed))
         .order(bookings::id.desc())
         .select(BookingRow::as_select())
         .load(conn)
@@ -74,8 +84,8 @@ pub fn confirmed_in_slot_latest_first(conn: &mut DbConnection, slot_id: &str) ->
 pub fn set_status(
     conn: &mut DbConnection,
     id: &str,
-    from: &str,
-    to: &str,
+    from: BookingStatus,
+    to: BookingStatus,
     reason: Option<&str>,
     by_role: Option<&str>,
     now: NaiveDateTime,
@@ -103,7 +113,7 @@ pub fn move_slot(
         bookings::table
             .filter(bookings::id.eq(id))
             .filter(bookings::slot_id.eq(from_slot))
-            .filter(bookings::status.eq("confirmed")),
+            .filter(bookings::status.eq(BookingStatus::Confirmed)),
     )
     .set((bookings::slot_id.eq(to_slot), bookings::updated_at.eq(now)))
     .execute(conn)
@@ -116,12 +126,21 @@ pub struct BookingFilter {
     pub slot_id: Option<String>,
     pub site_id: Option<String>,
     pub declaration_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<BookingStatus>,
     pub limit: i64,
 }
 
-pub fn list(conn: &mut DbConnection, f: &BookingFilter, after: Option<&str>) -> QueryResult<Vec<BookingRow>> {
-    let mut q = bookings::table.inner_join(clearance_slots::table).select(BookingRow::as_select()).into_boxed();
+/// A page of bookings with their slots and sites' time zones, in one
+/// joined query (what the list answers are built from).
+pub fn list_views(
+    conn: &mut DbConnection,
+    f: &BookingFilter,
+    after: Option<&str>,
+) -> QueryResult<Vec<(BookingRow, SlotRow, String)>> {
+    let mut q = bookings::table
+        .inner_join(clearance_slots::table.inner_join(sites::table))
+        .select((BookingRow::as_select(), SlotRow::as_select(), sites::timezone))
+        .into_boxed();
     if let Some(e) = &f.enterprise_id {
         q = q.filter(bookings::enterprise_id.eq(e.clone()));
     }
@@ -135,7 +154,7 @@ pub fn list(conn: &mut DbConnection, f: &BookingFilter, after: Option<&str>) -> 
         q = q.filter(bookings::declaration_id.eq(d.clone()));
     }
     if let Some(s) = &f.status {
-        q = q.filter(bookings::status.eq(s.clone()));
+        q = q.filter(bookings::status.eq(*s));
     }
     if let Some(a) = after {
         q = q.filter(bookings::id.gt(a.to_owned()));
@@ -149,9 +168,9 @@ pub fn list(conn: &mut DbConnection, f: &BookingFilter, after: Option<&str>) -> 
 #[derive(Debug, Clone, Queryable)]
 pub struct BookingContext {
     pub site_id: String,
-    pub transport_mode: String,
-    pub enterprise_status: String,
-    pub credit_class: String,
+    pub transport_mode: TransportMode,
+    pub enterprise_status: EnterpriseStatus,
+    pub credit_class: CreditClass,
     pub has_active_booking: bool,
 }
 
@@ -172,7 +191,7 @@ pub fn lock_for_booking(conn: &mut DbConnection, id: &str, enterprise_id: &str) 
     let q = declarations::table
         .filter(declarations::id.eq(id))
         .filter(declarations::enterprise_id.eq(enterprise_id))
-        .filter(declarations::status.eq_any(["submitted", "under_review", "approved"]))
+        .filter(declarations::status.eq_any(DeclarationStatus::BOOKABLE))
         .select((
             declarations::site_id,
             declarations::transport_mode,
@@ -223,4 +242,24 @@ pub fn insert_key(conn: &mut DbConnection, row: &IdempotencyRow) -> QueryResult<
 /// Forgets keys past their retention; returns how many.
 pub fn prune_keys(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(idempotency_keys::table.filter(idempotency_keys::expires_at.lt(now))).execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ACTIVE_BOOKING_SQL;
+    use crate::domain::booking_policy::BookingStatus;
+
+    /// The partial index's literal and the domain's set are the same set.
+    #[test]
+    fn the_active_booking_literal_is_the_domain_set() {
+        let listed: Vec<String> = BookingStatus::ACTIVE.iter().map(|s| format!("'{s}'")).collect();
+        assert_eq!(ACTIVE_BOOKING_SQL, format!("bookings.status IN ({})", listed.join(", ")));
+        for migration in [
+            include_str!("../../migrations/sqlite/2026-11-29-000004_bookings/up.sql"),
+            include_str!("../../migrations/postgres/2026-11-29-000004_bookings/up.sql"),
+        ] {
+            let index_where = format!("WHERE status IN ({})", listed.join(", "));
+            assert!(migration.contains(&index_where), "the partial index's WHERE must be {index_where}");
+        }
+    }
 }

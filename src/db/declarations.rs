@@ -5,6 +5,8 @@ use diesel::prelude::*;
 
 use super::schema::{declaration_counters, declaration_items, declarations};
 use super::DbConnection;
+use crate::domain::declaration::{DeclarationKind, DeclarationStatus, RiskLane};
+use crate::domain::goods::TransportMode;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = declarations)]
@@ -13,9 +15,9 @@ pub struct DeclarationRow {
     pub number: Option<String>,
     pub enterprise_id: String,
     pub created_by: String,
-    pub kind: String,
+    pub kind: DeclarationKind,
     pub site_id: String,
-    pub transport_mode: String,
+    pub transport_mode: TransportMode,
     pub consignor: String,
     pub consignee: String,
     pub origin_country: String,
@@ -24,8 +26,8 @@ pub struct DeclarationRow {
     pub incoterm: String,
     pub invoice_total_minor: i64,
     pub gross_mass_kg: String,
-    pub status: String,
-    pub risk_lane: Option<String>,
+    pub status: DeclarationStatus,
+    pub risk_lane: Option<RiskLane>,
     pub assigned_officer_id: Option<String>,
     pub status_reason: Option<String>,
     pub version: i32,
@@ -53,9 +55,9 @@ pub struct ItemRow {
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = declarations)]
 pub struct DeclarationData {
-    pub kind: String,
+    pub kind: DeclarationKind,
     pub site_id: String,
-    pub transport_mode: String,
+    pub transport_mode: TransportMode,
     pub consignor: String,
     pub consignee: String,
     pub origin_country: String,
@@ -72,7 +74,7 @@ pub struct NewDeclaration<'a> {
     pub id: &'a str,
     pub enterprise_id: &'a str,
     pub created_by: &'a str,
-    pub status: &'a str,
+    pub status: DeclarationStatus,
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -117,7 +119,7 @@ pub fn update_data(
     conn: &mut DbConnection,
     id: &str,
     version: i32,
-    editable: &[&str],
+    editable: &[DeclarationStatus],
     data: &DeclarationData,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
@@ -125,7 +127,7 @@ pub fn update_data(
         declarations::table
             .filter(declarations::id.eq(id))
             .filter(declarations::version.eq(version))
-            .filter(declarations::status.eq_any(editable.iter().map(|s| s.to_string()).collect::<Vec<_>>())),
+            .filter(declarations::status.eq_any(editable)),
     )
     .set((data, declarations::version.eq(declarations::version + 1), declarations::updated_at.eq(now)))
     .execute(conn)
@@ -133,7 +135,13 @@ pub fn update_data(
 
 /// Moves the status if it is still `from`; bumps the version. 0 rows =
 /// somebody moved it first.
-pub fn set_status(conn: &mut DbConnection, id: &str, from: &str, to: &str, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: DeclarationStatus,
+    to: DeclarationStatus,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(declarations::table.filter(declarations::id.eq(id)).filter(declarations::status.eq(from)))
         .set((
             declarations::status.eq(to),
@@ -149,7 +157,7 @@ pub fn set_status(conn: &mut DbConnection, id: &str, from: &str, to: &str, now: 
 pub struct TransitionFacts {
     pub number: Option<String>,
     pub submitted_at: Option<NaiveDateTime>,
-    pub risk_lane: Option<String>,
+    pub risk_lane: Option<RiskLane>,
     pub assigned_officer_id: Option<String>,
     pub status_reason: Option<Option<String>>,
 }
@@ -168,7 +176,7 @@ pub fn record_facts(conn: &mut DbConnection, id: &str, facts: &TransitionFacts) 
 
 /// Next serial of a site, year and kind. Call with the site row locked:
 /// the read of the counter and its change are then not interleaved.
-pub fn next_serial(conn: &mut DbConnection, site_id: &str, year: i32, kind: &str) -> QueryResult<i64> {
+pub fn next_serial(conn: &mut DbConnection, site_id: &str, year: i32, kind: DeclarationKind) -> QueryResult<i64> {
     let key = declaration_counters::table
         .filter(declaration_counters::site_id.eq(site_id))
         .filter(declaration_counters::year.eq(year))
@@ -195,9 +203,9 @@ pub fn next_serial(conn: &mut DbConnection, site_id: &str, year: i32, kind: &str
 pub struct DeclarationFilter {
     /// A company sees only its own.
     pub enterprise_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<DeclarationStatus>,
     pub site_id: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<DeclarationKind>,
     pub submitted_from: Option<NaiveDateTime>,
     pub submitted_to: Option<NaiveDateTime>,
     /// Customs never see drafts.
@@ -214,13 +222,13 @@ macro_rules! filtered {
             q = q.filter(declarations::enterprise_id.eq(e.clone()));
         }
         if let Some(s) = &f.status {
-            q = q.filter(declarations::status.eq(s.clone()));
+            q = q.filter(declarations::status.eq(*s));
         }
         if let Some(s) = &f.site_id {
             q = q.filter(declarations::site_id.eq(s.clone()));
         }
         if let Some(k) = &f.kind {
-            q = q.filter(declarations::kind.eq(k.clone()));
+            q = q.filter(declarations::kind.eq(*k));
         }
         if let Some(t) = f.submitted_from {
             q = q.filter(declarations::submitted_at.ge(t));

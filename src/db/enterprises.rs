@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::enterprises;
 use super::DbConnection;
+use crate::domain::identity::{CreditClass, EnterpriseStatus};
 
 /// One enterprise as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -15,8 +16,8 @@ pub struct EnterpriseRow {
     pub country: String,
     pub registration_code: String,
     pub customs_code: Option<String>,
-    pub credit_class: String,
-    pub status: String,
+    pub credit_class: CreditClass,
+    pub status: EnterpriseStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -30,8 +31,8 @@ pub struct NewEnterprise<'a> {
     pub country: &'a str,
     pub registration_code: &'a str,
     pub customs_code: Option<&'a str>,
-    pub credit_class: &'a str,
-    pub status: &'a str,
+    pub credit_class: CreditClass,
+    pub status: EnterpriseStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -53,13 +54,13 @@ pub fn registration_code_taken(conn: &mut DbConnection, code: &str) -> QueryResu
 /// `cursor`, optionally of one status.
 pub fn list(
     conn: &mut DbConnection,
-    status: Option<&str>,
+    status: Option<EnterpriseStatus>,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<EnterpriseRow>> {
     let mut q = enterprises::table.select(EnterpriseRow::as_select()).into_boxed();
     if let Some(s) = status {
-        q = q.filter(enterprises::status.eq(s.to_owned()));
+        q = q.filter(enterprises::status.eq(s));
     }
     if let Some(c) = after {
         q = q.filter(enterprises::id.gt(c.to_owned()));
@@ -71,8 +72,8 @@ pub fn list(
 pub fn update_status(
     conn: &mut DbConnection,
     id: &str,
-    from: &str,
-    to: &str,
+    from: EnterpriseStatus,
+    to: EnterpriseStatus,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     diesel::update(enterprises::table.filter(enterprises::id.eq(id)).filter(enterprises::status.eq(from)))
@@ -84,7 +85,7 @@ pub fn update_status(
 pub fn update_classification(
     conn: &mut DbConnection,
     id: &str,
-    credit_class: &str,
+    credit_class: CreditClass,
     customs_code: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {

@@ -5,13 +5,14 @@ use diesel::prelude::*;
 
 use super::schema::schedules;
 use super::DbConnection;
+use crate::domain::goods::TransportMode;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = schedules)]
 pub struct ScheduleRow {
     pub id: String,
     pub site_id: String,
-    pub mode: String,
+    pub mode: TransportMode,
     pub slot_minutes: i32,
     pub capacity: i32,
     pub days_of_week: i32,
@@ -26,7 +27,7 @@ pub struct ScheduleRow {
 pub struct NewSchedule<'a> {
     pub id: &'a str,
     pub site_id: &'a str,
-    pub mode: &'a str,
+    pub mode: TransportMode,
     pub slot_minutes: i32,
     pub capacity: i32,
     pub days_of_week: i32,
@@ -45,10 +46,10 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ScheduleRow
 }
 
 /// Schedules of a site (optionally of one mode), oldest first.
-pub fn for_site(conn: &mut DbConnection, site_id: &str, mode: Option<&str>) -> QueryResult<Vec<ScheduleRow>> {
+pub fn for_site(conn: &mut DbConnection, site_id: &str, mode: Option<TransportMode>) -> QueryResult<Vec<ScheduleRow>> {
     let mut q = schedules::table.filter(schedules::site_id.eq(site_id.to_owned())).into_boxed();
     if let Some(m) = mode {
-        q = q.filter(schedules::mode.eq(m.to_owned()));
+        q = q.filter(schedules::mode.eq(m));
     }
     q.select(ScheduleRow::as_select()).order(schedules::id.asc()).load(conn)
 }

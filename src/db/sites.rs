@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::sites;
 use super::DbConnection;
+use crate::domain::goods::TransportMode;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sites)]
@@ -20,11 +21,12 @@ pub struct SiteRow {
 
 impl SiteRow {
     /// The transport modes served, as stored (`road,rail`).
-    pub fn mode_list(&self) -> Vec<String> {
-        self.modes.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect()
+    /// The transport modes served (stored as a comma-separated list).
+    pub fn mode_list(&self) -> Vec<TransportMode> {
+        self.modes.split(',').filter_map(|m| m.parse().ok()).collect()
     }
-    pub fn serves(&self, mode: &str) -> bool {
-        self.modes.split(',').any(|m| m == mode)
+    pub fn serves(&self, mode: TransportMode) -> bool {
+        self.modes.split(',').any(|m| m == mode.as_str())
     }
 }
 

@@ -7,19 +7,21 @@ use diesel::prelude::*;
 
 use super::schema::{clearance_slots, sites};
 use super::DbConnection;
+use crate::domain::goods::TransportMode;
+use crate::domain::slot::SlotStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = clearance_slots)]
 pub struct SlotRow {
     pub id: String,
     pub site_id: String,
-    pub mode: String,
+    pub mode: TransportMode,
     pub schedule_id: Option<String>,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
     pub capacity: i32,
     pub booked: i32,
-    pub status: String,
+    pub status: SlotStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -29,13 +31,13 @@ pub struct SlotRow {
 pub struct NewSlot {
     pub id: String,
     pub site_id: String,
-    pub mode: String,
+    pub mode: TransportMode,
     pub schedule_id: Option<String>,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
     pub capacity: i32,
     pub booked: i32,
-    pub status: String,
+    pub status: SlotStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -58,7 +60,7 @@ pub fn insert_all(conn: &mut DbConnection, slots: &[NewSlot]) -> QueryResult<usi
 pub fn existing_starts(
     conn: &mut DbConnection,
     site_id: &str,
-    mode: &str,
+    mode: TransportMode,
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<NaiveDateTime>> {
@@ -89,7 +91,7 @@ pub fn find_with_zone(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(
 #[derive(Debug, Clone)]
 pub struct SlotFilter {
     pub site_id: Option<String>,
-    pub mode: Option<String>,
+    pub mode: Option<TransportMode>,
     pub from: NaiveDateTime,
     pub to: NaiveDateTime,
     pub only_available: bool,
@@ -111,10 +113,12 @@ pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow
         q = q.filter(clearance_slots::site_id.eq(s.clone()));
     }
     if let Some(m) = &f.mode {
-        q = q.filter(clearance_slots::mode.eq(m.clone()));
+        q = q.filter(clearance_slots::mode.eq(*m));
     }
     if f.only_available {
-        q = q.filter(clearance_slots::status.eq("open")).filter(clearance_slots::booked.lt(clearance_slots::capacity));
+        q = q
+            .filter(clearance_slots::status.eq(SlotStatus::Open))
+            .filter(clearance_slots::booked.lt(clearance_slots::capacity));
     }
     if let Some((t, id)) = &f.after {
         q = q.filter(
@@ -137,7 +141,13 @@ pub fn set_capacity(conn: &mut DbConnection, id: &str, capacity: i32, now: Naive
 }
 
 /// Opens or closes a slot; returns rows changed (0 if already so).
-pub fn set_status(conn: &mut DbConnection, id: &str, from: &str, to: &str, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: SlotStatus,
+    to: SlotStatus,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::status.eq(from)))
         .set((clearance_slots::status.eq(to), clearance_slots::updated_at.eq(now)))
         .execute(conn)
@@ -158,7 +168,7 @@ pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Place
     diesel::update(
         clearance_slots::table
             .filter(clearance_slots::id.eq(id))
-            .filter(clearance_slots::status.eq("open"))
+            .filter(clearance_slots::status.eq(SlotStatus::Open))
             .filter(clearance_slots::booked.lt(clearance_slots::capacity)),
     )
     .set(clearance_slots::booked.eq(clearance_slots::booked + 1))

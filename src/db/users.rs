@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::users;
 use super::DbConnection;
+use crate::domain::identity::Role;
 
 /// One user as stored (the hash never leaves the server).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -14,7 +15,7 @@ pub struct UserRow {
     pub enterprise_id: Option<String>,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub active: bool,
     pub created_at: NaiveDateTime,
@@ -28,7 +29,7 @@ pub struct NewUser<'a> {
     pub enterprise_id: Option<&'a str>,
     pub email: &'a str,
     pub display_name: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub password_hash: &'a str,
     pub active: bool,
     pub created_at: NaiveDateTime,

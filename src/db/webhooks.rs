@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use super::schema::{outbox_events, webhook_attempts, webhook_deliveries, webhooks};
 use super::DbConnection;
+use crate::domain::webhook::DeliveryStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhooks)]
@@ -91,7 +92,7 @@ pub struct DeliveryRow {
     pub id: String,
     pub event_id: String,
     pub webhook_id: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub lease_owner: Option<String>,
@@ -110,7 +111,7 @@ pub fn insert_delivery(conn: &mut DbConnection, row: &DeliveryRow) -> QueryResul
 /// Deliveries due now and not held by a live lease, oldest first.
 pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
     webhook_deliveries::table
-        .filter(webhook_deliveries::status.eq("pending"))
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .filter(webhook_deliveries::leased_until.is_null().or(webhook_deliveries::leased_until.lt(now)))
         .order(webhook_deliveries::next_attempt_at.asc())
@@ -131,7 +132,7 @@ pub fn claim(
     diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::id.eq(id))
-            .filter(webhook_deliveries::status.eq("pending"))
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
             .filter(webhook_deliveries::leased_until.is_null().or(webhook_deliveries::leased_until.lt(now))),
     )
     .set((webhook_deliveries::lease_owner.eq(owner), webhook_deliveries::leased_until.eq(until)))
@@ -148,7 +149,7 @@ pub fn finish_attempt(
     conn: &mut DbConnection,
     id: &str,
     owner: &str,
-    status: &str,
+    status: DeliveryStatus,
     next_attempt_at: NaiveDateTime,
     status_code: Option<i32>,
     error: Option<&str>,
@@ -178,7 +179,7 @@ pub fn finish_attempt(
 pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq(id)))
         .set((
-            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::status.eq(DeliveryStatus::Pending),
             webhook_deliveries::next_attempt_at.eq(now),
             webhook_deliveries::lease_owner.eq(None::<String>),
             webhook_deliveries::leased_until.eq(None::<NaiveDateTime>),

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::domain::identity::{text_enum, CreditClass};
+use crate::domain::declaration::DeclarationStatus;
+use crate::domain::identity::{CreditClass, EnterpriseStatus};
+use crate::text_enum::text_enum;
 
 text_enum!(
     /// Where a booking stands.
@@ -18,9 +20,12 @@ text_enum!(
 );
 
 impl BookingStatus {
+    /// The states in which a booking holds a place in its slot.
+    pub const ACTIVE: &'static [BookingStatus] = &[BookingStatus::Confirmed, BookingStatus::CheckedIn];
+
     /// Holds a place in its slot.
     pub fn is_active(self) -> bool {
-        matches!(self, BookingStatus::Confirmed | BookingStatus::CheckedIn)
+        BookingStatus::ACTIVE.contains(&self)
     }
 }
 
@@ -92,11 +97,11 @@ pub enum Refusal {
     BeyondHorizon { days: i64 },
     SlotStarted,
     SlotClosed,
-    DeclarationState { status: String },
+    DeclarationState { status: DeclarationStatus },
     AlreadyBooked,
     WrongSiteOrMode,
     Discredited,
-    NotVerified { status: String },
+    NotVerified { status: EnterpriseStatus },
     CancelCutoff { minutes: i64 },
     SlotNotEnded,
     SameSlot,
@@ -122,27 +127,6 @@ impl Refusal {
             Refusal::SlotNotEnded => "slot-not-ended",
             Refusal::SameSlot => "same-slot",
             Refusal::BookingState { .. } => "booking-state",
-        }
-    }
-
-    /// HTTP status: 409 for conflicts with current state, 422 for rules on
-    /// the request's values (timing, site), 403 for who may not book.
-    pub fn status(&self) -> u16 {
-        match self {
-            Refusal::SlotFull
-            | Refusal::ShareExceeded { .. }
-            | Refusal::SlotClosed
-            | Refusal::DeclarationState { .. }
-            | Refusal::AlreadyBooked
-            | Refusal::BookingState { .. } => 409,
-            Refusal::TooLate { .. }
-            | Refusal::BeyondHorizon { .. }
-            | Refusal::SlotStarted
-            | Refusal::WrongSiteOrMode
-            | Refusal::CancelCutoff { .. }
-            | Refusal::SlotNotEnded
-            | Refusal::SameSlot => 422,
-            Refusal::Discredited | Refusal::NotVerified { .. } => 403,
         }
     }
 
@@ -337,11 +321,11 @@ mod tests {
             Refusal::BeyondHorizon { days: 1 },
             Refusal::SlotStarted,
             Refusal::SlotClosed,
-            Refusal::DeclarationState { status: "draft".into() },
+            Refusal::DeclarationState { status: DeclarationStatus::Draft },
             Refusal::AlreadyBooked,
             Refusal::WrongSiteOrMode,
             Refusal::Discredited,
-            Refusal::NotVerified { status: "pending".into() },
+            Refusal::NotVerified { status: EnterpriseStatus::Pending },
             Refusal::CancelCutoff { minutes: 1 },
             Refusal::SlotNotEnded,
             Refusal::SameSlot,

@@ -10,7 +10,7 @@ use iso_currency::Currency;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::domain::identity::text_enum;
+use crate::text_enum::text_enum;
 
 /// A Harmonized System commodity code: 6 to 10 digits, nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

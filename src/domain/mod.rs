@@ -1,9 +1,14 @@
-//! Pure rules and value types of the customs domain: no diesel, no actix.
+//! Pure rules and value types of the customs domain: no database, no HTTP.
 
 pub mod audit;
 pub mod booking_policy;
 pub mod declaration;
+pub mod declaration_form;
+pub mod fields;
 pub mod goods;
 pub mod identity;
+pub mod ids;
 pub mod registration_code;
 pub mod schedule;
+pub mod slot;
+pub mod webhook;

@@ -26,34 +26,48 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
+use crate::context::RequestContext;
 use crate::db::audit::{self, Actor, Change};
-use crate::db::bookings::{self as rows, BookingRow, IdempotencyRow};
+use crate::db::bookings::{self as rows, BookingFilter, BookingRow, IdempotencyRow};
 use crate::db::slots::{self, SlotRow};
 use crate::db::{declarations, enterprises, new_id, DbConnection};
 use crate::domain::booking_policy::{booking_transition, BookingAction, BookingPolicy, BookingStatus, Refusal};
+use crate::domain::goods::TransportMode;
+use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::domain::identity::{CreditClass, EnterpriseStatus};
 use crate::domain::schedule::{parse_timezone, to_local};
+use crate::domain::slot::SlotStatus;
 use crate::error::AppError;
 use crate::services::outbox;
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
 
-/// The booking as the API shows it (also what a replay returns).
-#[derive(Debug, Clone, Serialize)]
+/// A booking of a clearance slot, with where and when it clears (also
+/// what a replay of the request that made it returns).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Booking)]
 pub struct BookingView {
     pub id: String,
-    pub status: String,
+    pub status: BookingStatus,
     pub slot_id: String,
     pub declaration_id: String,
     pub enterprise_id: String,
+    /// The slot's site.
     pub site_id: String,
-    pub mode: String,
+    /// The slot's transport mode.
+    pub mode: TransportMode,
+    /// The slot's start, UTC.
     pub starts_at: DateTime<Utc>,
+    /// The slot's end, UTC.
     pub ends_at: DateTime<Utc>,
+    /// The slot's start with the site's UTC offset.
     pub starts_at_local: DateTime<chrono::FixedOffset>,
+    /// The slot's end with the site's UTC offset.
     pub ends_at_local: DateTime<chrono::FixedOffset>,
+    /// Why it was cancelled (by the company, by customs, or displaced).
     pub cancel_reason: Option<String>,
+    /// Role of who cancelled it.
     pub cancelled_by_role: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -73,7 +87,7 @@ impl BookingView {
             declaration_id: b.declaration_id,
             enterprise_id: b.enterprise_id,
             site_id: slot.site_id.clone(),
-            mode: slot.mode.clone(),
+            mode: slot.mode,
             starts_at,
             ends_at,
             starts_at_local,
@@ -87,15 +101,33 @@ impl BookingView {
 }
 
 /// Loads the booking with its slot for the answer.
-pub fn view(conn: &mut DbConnection, id: &str) -> Result<BookingView, AppError> {
-    let b = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
+pub fn view(conn: &mut DbConnection, id: &BookingId) -> Result<BookingView, AppError> {
+    let b = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
     let (slot, tz) = slots::find_with_zone(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
     Ok(BookingView::new(b, &slot, &tz))
 }
 
+/// One booking as the caller may see it (a company only its own: else 404).
+#[tracing::instrument(skip_all, fields(booking = %id))]
+pub fn read(conn: &mut DbConnection, who: &Principal, id: &BookingId) -> Result<BookingView, AppError> {
+    visible(conn, who, id)?;
+    view(conn, id)
+}
+
+/// One page of bookings as views, read with one joined query; `more` tells
+/// whether another page follows.
+pub fn list(conn: &mut DbConnection, filter: &BookingFilter, after: Option<&str>) -> Result<(Vec<BookingView>, bool), AppError> {
+    let wanted = filter.limit;
+    let page = BookingFilter { limit: wanted + 1, ..filter.clone() };
+    let rows = rows::list_views(conn, &page, after)?;
+    let more = rows.len() as i64 > wanted;
+    let views = rows.into_iter().take(wanted as usize).map(|(b, slot, tz)| BookingView::new(b, &slot, &tz)).collect();
+    Ok((views, more))
+}
+
 /// A booking as `who` may see it: a company only its own (else 404).
-pub fn visible(conn: &mut DbConnection, who: &Principal, id: &str) -> Result<BookingRow, AppError> {
-    let b = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
+pub fn visible(conn: &mut DbConnection, who: &Principal, id: &BookingId) -> Result<BookingRow, AppError> {
+    let b = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
     match &who.enterprise_id {
         Some(e) if *e != b.enterprise_id => Err(AppError::NotFound),
         _ => Ok(b),
@@ -186,16 +218,18 @@ fn enterprise_may_book(
     policy: &BookingPolicy,
 ) -> Result<CreditClass, AppError> {
     let e = enterprises::find(conn, enterprise_id)?.ok_or(AppError::NotFound)?;
-    standing_allows_booking(&e.status, &e.credit_class, policy)
+    standing_allows_booking(e.status, e.credit_class, policy)
 }
 
 /// A verified enterprise whose credit class the policy accepts may book.
-fn standing_allows_booking(status: &str, credit_class: &str, policy: &BookingPolicy) -> Result<CreditClass, AppError> {
-    let parsed: EnterpriseStatus = status.parse().map_err(AppError::internal)?;
-    if parsed != EnterpriseStatus::Verified {
-        return Err(Refusal::NotVerified { status: status.to_owned() }.into());
+fn standing_allows_booking(
+    status: EnterpriseStatus,
+    credit: CreditClass,
+    policy: &BookingPolicy,
+) -> Result<CreditClass, AppError> {
+    if !status.may_trade() {
+        return Err(Refusal::NotVerified { status }.into());
     }
-    let credit: CreditClass = credit_class.parse().map_err(AppError::internal)?;
     policy.check_credit(credit)?;
     Ok(credit)
 }
@@ -206,7 +240,7 @@ fn standing_allows_booking(status: &str, credit_class: &str, policy: &BookingPol
 /// place is the guarded UPDATE in `take_place`.
 fn check_slot(
     slot: &SlotRow,
-    (site_id, mode): (&str, &str),
+    (site_id, mode): (&str, TransportMode),
     credit: CreditClass,
     policy: &BookingPolicy,
     now: DateTime<Utc>,
@@ -214,7 +248,7 @@ fn check_slot(
     if slot.site_id != site_id || slot.mode != mode {
         return Err(Refusal::WrongSiteOrMode.into());
     }
-    if slot.status != "open" {
+    if slot.status != SlotStatus::Open {
         return Err(Refusal::SlotClosed.into());
     }
     policy.check_timing(credit, now, slot.starts_at.and_utc())?;
@@ -246,7 +280,7 @@ fn take_place(
 ) -> Result<(), AppError> {
     let Some(taken) = slots::take_place(conn, slot_id)? else {
         let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
-        return Err(if slot.status != "open" { Refusal::SlotClosed } else { Refusal::SlotFull }.into());
+        return Err(if slot.status != SlotStatus::Open { Refusal::SlotClosed } else { Refusal::SlotFull }.into());
     };
     // The row lock (SQLite: the single writer) keeps every other booking of
     // this slot from committing until we do, so the capacity and count read
@@ -281,18 +315,17 @@ fn booking_insert_refused(e: DieselError) -> AppError {
 
 /// Books a slot for a declaration, in one transaction with its audit event,
 /// outbox event and idempotency record.
-#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(declaration = %declaration_id, slot = %slot_id))]
 pub fn book(
     conn: &mut DbConnection,
-    who: &Principal,
-    declaration_id: &str,
-    slot_id: &str,
+    ctx: &RequestContext,
+    declaration_id: &DeclarationId,
+    slot_id: &SlotId,
     key: Option<&IdempotencyKey>,
     policy: &BookingPolicy,
-    actor: &Actor,
-    clock: DateTime<Utc>,
 ) -> Result<Answer, AppError> {
-    let enterprise_id = who.enterprise()?;
+    let enterprise_id = ctx.caller.enterprise()?;
+    let (declaration_id, slot_id) = (declaration_id.as_str(), slot_id.as_str());
     if let Some(k) = key {
         if let Some(stored) = rows::find_key(conn, enterprise_id, &k.key)? {
             if stored.request_hash != k.request_hash {
@@ -304,31 +337,31 @@ pub fn book(
             return Ok(Answer { status: stored.response_status as u16, body: stored.response_body, replayed: true });
         }
     }
-    let now = crate::db::now();
+    let now = ctx.stamp();
     // 1. The declaration: its row lock first (see the module comment), and
     // what the booking needs to know of it, in one statement.
     let Some(context) = rows::lock_for_booking(conn, declaration_id, enterprise_id)? else {
         enterprise_may_book(conn, enterprise_id, policy)?;
         let d = declarations::find(conn, declaration_id)?
             .filter(|d| d.enterprise_id == enterprise_id)
-            .ok_or(AppError::NotFound)?;
+            .ok_or_else(|| AppError::missing("declaration", declaration_id))?;
         return Err(Refusal::DeclarationState { status: d.status }.into());
     };
-    let credit = standing_allows_booking(&context.enterprise_status, &context.credit_class, policy)?;
+    let credit = standing_allows_booking(context.enterprise_status, context.credit_class, policy)?;
     if context.has_active_booking {
         return Err(Refusal::AlreadyBooked.into());
     }
     // 2. The slot, as last committed: does it fit at all?
-    let (slot, tz) = slots::find_with_zone(conn, slot_id)?.ok_or(AppError::NotFound)?;
-    check_slot(&slot, (&context.site_id, &context.transport_mode), credit, policy, clock)?;
+    let (slot, tz) = slots::find_with_zone(conn, slot_id)?.ok_or_else(|| AppError::missing("slot", slot_id))?;
+    check_slot(&slot, (&context.site_id, context.transport_mode), credit, policy, ctx.now)?;
     // 3. Every write of the booking, before the slot's row lock is taken.
     let booking = BookingRow {
         id: new_id(),
         enterprise_id: enterprise_id.to_owned(),
         declaration_id: declaration_id.to_owned(),
         slot_id: slot_id.to_owned(),
-        status: BookingStatus::Confirmed.as_str().to_owned(),
-        created_by: who.user_id.clone(),
+        status: BookingStatus::Confirmed,
+        created_by: ctx.caller.user_id.clone(),
         cancel_reason: None,
         cancelled_by_role: None,
         created_at: now,
@@ -337,7 +370,7 @@ pub fn book(
     rows::insert(conn, &booking).map_err(booking_insert_refused)?;
     audit::start_chain(
         conn,
-        actor,
+        &ctx.actor(),
         &Change {
             entity_type: "booking",
             entity_id: &booking.id,
@@ -393,7 +426,8 @@ fn cancel_one(
     // Slot before booking (lock order). If the booking turns out to be
     // cancelled already, the place is put back while we still hold the lock.
     let released = slots::release_place(conn, &booking.slot_id)? == 1;
-    if rows::set_status(conn, &booking.id, "confirmed", "cancelled", reason, Some(by_role), now)? == 0 {
+    let (from, to) = (BookingStatus::Confirmed, BookingStatus::Cancelled);
+    if rows::set_status(conn, &booking.id, from, to, reason, Some(by_role), now)? == 0 {
         if released {
             slots::restore_place(conn, &booking.slot_id)?;
         }
@@ -411,8 +445,8 @@ fn cancel_one(
             entity_type: "booking",
             entity_id: &booking.id,
             action: if event == "booking.displaced" { "displace" } else { "cancel" },
-            from_state: Some("confirmed"),
-            to_state: Some("cancelled"),
+            from_state: Some(from.as_str()),
+            to_state: Some(to.as_str()),
             reason,
         },
         now,
@@ -425,27 +459,25 @@ fn cancel_one(
 
 /// Cancels a booking: a company before the cut-off, customs at any time
 /// with a reason.
+#[tracing::instrument(skip_all, fields(booking = %id))]
 pub fn cancel(
     conn: &mut DbConnection,
-    who: &Principal,
-    id: &str,
+    ctx: &RequestContext,
+    id: &BookingId,
     reason: Option<&str>,
     policy: &BookingPolicy,
-    actor: &Actor,
-    clock: DateTime<Utc>,
 ) -> Result<BookingView, AppError> {
-    let now = crate::db::now();
-    let booking = visible(conn, who, id)?;
-    let status: BookingStatus = booking.status.parse().map_err(AppError::internal)?;
-    booking_transition(status, BookingAction::Cancel)?;
-    if who.role.is_company() {
+    let booking = visible(conn, &ctx.caller, id)?;
+    booking_transition(booking.status, BookingAction::Cancel)?;
+    if ctx.caller.role.is_company() {
         let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-        policy.check_company_cancel(clock, slot.starts_at.and_utc())?;
+        policy.check_company_cancel(ctx.now, slot.starts_at.and_utc())?;
     } else if reason.is_none() {
         return Err(AppError::field("reason", "required", "customs give a reason when they cancel a booking"));
     }
     rows::lock_declaration(conn, &booking.declaration_id)?;
-    if !cancel_one(conn, &booking, reason, who.role.as_str(), "booking.cancelled", actor, now)? {
+    let role = ctx.caller.role.as_str();
+    if !cancel_one(conn, &booking, reason, role, "booking.cancelled", &ctx.actor(), ctx.stamp())? {
         return Err(Refusal::BookingState { action: "cancel", status: BookingStatus::Cancelled }.into());
     }
     view(conn, id)
@@ -453,20 +485,20 @@ pub fn cancel(
 
 /// Moves a booking to another slot: the new place is taken and the old one
 /// freed in one transaction, or nothing changes.
+#[tracing::instrument(skip_all, fields(booking = %id, slot = %new_slot_id))]
 pub fn reschedule(
     conn: &mut DbConnection,
-    who: &Principal,
-    id: &str,
-    new_slot_id: &str,
+    ctx: &RequestContext,
+    id: &BookingId,
+    new_slot_id: &SlotId,
     policy: &BookingPolicy,
-    actor: &Actor,
-    clock: DateTime<Utc>,
 ) -> Result<BookingView, AppError> {
-    let now = crate::db::now();
-    let enterprise_id = who.enterprise()?.to_owned();
-    let booking = visible(conn, who, id)?;
-    let status: BookingStatus = booking.status.parse().map_err(AppError::internal)?;
+    let (now, clock) = (ctx.stamp(), ctx.now);
+    let enterprise_id = ctx.caller.enterprise()?.to_owned();
+    let booking = visible(conn, &ctx.caller, id)?;
+    let status = booking.status;
     booking_transition(status, BookingAction::Reschedule)?;
+    let new_slot_id = new_slot_id.as_str();
     if booking.slot_id == new_slot_id {
         return Err(Refusal::SameSlot.into());
     }
@@ -475,8 +507,9 @@ pub fn reschedule(
     policy.check_company_cancel(clock, old_slot.starts_at.and_utc())?;
     rows::lock_declaration(conn, &booking.declaration_id)?;
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
-    let (new_slot, _) = slots::find_with_zone(conn, new_slot_id)?.ok_or(AppError::NotFound)?;
-    check_slot(&new_slot, (&declaration.site_id, &declaration.transport_mode), credit, policy, clock)?;
+    let (new_slot, _) =
+        slots::find_with_zone(conn, new_slot_id)?.ok_or_else(|| AppError::missing("slot", new_slot_id))?;
+    check_slot(&new_slot, (&declaration.site_id, declaration.transport_mode), credit, policy, clock)?;
     // Both slot rows in id order, so two opposite moves cannot deadlock.
     if new_slot_id < booking.slot_id.as_str() {
         take_place(conn, new_slot_id, &enterprise_id, OwnBooking::NotInSlot, policy)?;
@@ -485,16 +518,16 @@ pub fn reschedule(
         slots::release_place(conn, &booking.slot_id)?;
         take_place(conn, new_slot_id, &enterprise_id, OwnBooking::NotInSlot, policy)?;
     }
-    if rows::move_slot(conn, id, &booking.slot_id, new_slot_id, now)? == 0 {
+    if rows::move_slot(conn, id.as_str(), &booking.slot_id, new_slot_id, now)? == 0 {
         return Err(Refusal::BookingState { action: "reschedule", status }.into());
     }
     let from = booking.slot_id.clone();
     audit::append(
         conn,
-        actor,
+        &ctx.actor(),
         &Change {
             entity_type: "booking",
-            entity_id: id,
+            entity_id: id.as_str(),
             action: "reschedule",
             from_state: Some(&from),
             to_state: Some(new_slot_id),
@@ -508,33 +541,33 @@ pub fn reschedule(
 }
 
 /// Gate actions by officers: check-in, complete, no-show.
+#[tracing::instrument(skip_all, fields(booking = %id, action = action.as_str()))]
 pub fn gate(
     conn: &mut DbConnection,
-    id: &str,
+    ctx: &RequestContext,
+    id: &BookingId,
     action: BookingAction,
     policy: &BookingPolicy,
-    actor: &Actor,
-    clock: DateTime<Utc>,
 ) -> Result<BookingView, AppError> {
-    let now = crate::db::now();
-    let booking = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
-    let from: BookingStatus = booking.status.parse().map_err(AppError::internal)?;
+    let now = ctx.stamp();
+    let booking = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
+    let from = booking.status;
     let to = booking_transition(from, action)?;
     if action == BookingAction::NoShow {
         let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-        policy.check_no_show(clock, slot.ends_at.and_utc())?;
+        policy.check_no_show(ctx.now, slot.ends_at.and_utc())?;
     }
     // A no-show frees nothing: the slot's time is over. A completed
     // clearance keeps its place too (it was used).
-    if rows::set_status(conn, id, from.as_str(), to.as_str(), None, None, now)? == 0 {
+    if rows::set_status(conn, id.as_str(), from, to, None, None, now)? == 0 {
         return Err(AppError::conflict("concurrent-change", "the booking changed meanwhile; retry"));
     }
     audit::append(
         conn,
-        actor,
+        &ctx.actor(),
         &Change {
             entity_type: "booking",
-            entity_id: id,
+            entity_id: id.as_str(),
             action: action.as_str(),
             from_state: Some(from.as_str()),
             to_state: Some(to.as_str()),
@@ -557,7 +590,7 @@ pub fn cancel_for_declaration(
     let Some(booking) = rows::active_for_declaration(conn, declaration_id)? else {
         return Ok(false);
     };
-    if booking.status != BookingStatus::Confirmed.as_str() {
+    if booking.status != BookingStatus::Confirmed {
         return Ok(false);
     }
     let role = actor.role.clone().unwrap_or_else(|| "system".into());

@@ -5,27 +5,30 @@
 use chrono::{DateTime, Datelike, Utc};
 
 use crate::auth::Principal;
-use crate::db::audit::{self, Actor, Change};
+use crate::db::audit::{self, Change};
 use crate::db::declarations::{
     self as rows, DeclarationData, DeclarationRow, ItemRow, NewDeclaration, TransitionFacts,
 };
 use crate::db::{new_id, sites, DbConnection};
+use crate::context::RequestContext;
 use crate::domain::declaration::{
-    declaration_number, ends_booking, transition, DeclarationAction, DeclarationInput, DeclarationKind,
-    DeclarationPatch, DeclarationStatus, ItemInput, Party, RiskLane, TransitionError, ValidDeclaration,
+    declaration_number, ends_booking, transition, DeclarationAction, DeclarationStatus, Party, RiskLane,
+    TransitionError,
 };
+use crate::domain::ids::DeclarationId;
+use crate::domain::declaration_form::{DeclarationInput, DeclarationPatch, ItemInput, ValidDeclaration};
 use crate::domain::goods::{format_money, parse_currency};
 use crate::error::AppError;
-use crate::services::identity::{require_trading, require_writable};
+use crate::services::identity::require_trading;
 
 /// A declaration with its items.
 pub type Full = (DeclarationRow, Vec<ItemRow>);
 
 fn data_of(v: &ValidDeclaration) -> DeclarationData {
     DeclarationData {
-        kind: v.kind.as_str().to_owned(),
+        kind: v.kind,
         site_id: v.site_id.clone(),
-        transport_mode: v.transport_mode.as_str().to_owned(),
+        transport_mode: v.transport_mode,
         consignor: v.consignor.clone(),
         consignee: v.consignee.clone(),
         origin_country: v.origin_country.clone(),
@@ -62,9 +65,9 @@ pub fn input_of(row: &DeclarationRow, items: &[ItemRow]) -> DeclarationInput {
         Err(_) => minor.to_string(),
     };
     DeclarationInput {
-        kind: row.kind.clone(),
+        kind: row.kind.as_str().to_owned(),
         site_id: row.site_id.clone(),
-        transport_mode: row.transport_mode.clone(),
+        transport_mode: row.transport_mode.as_str().to_owned(),
         consignor: row.consignor.clone(),
         consignee: row.consignee.clone(),
         origin_country: row.origin_country.clone(),
@@ -92,7 +95,7 @@ pub fn input_of(row: &DeclarationRow, items: &[ItemRow]) -> DeclarationInput {
 fn check_site(conn: &mut DbConnection, v: &ValidDeclaration) -> Result<(), AppError> {
     let site = sites::find(conn, &v.site_id)?
         .ok_or_else(|| AppError::field("site_id", "not_found", "no clearance site has this id"))?;
-    if !site.serves(v.transport_mode.as_str()) {
+    if !site.serves(v.transport_mode) {
         return Err(AppError::field(
             "transport_mode",
             "not_served",
@@ -103,15 +106,10 @@ fn check_site(conn: &mut DbConnection, v: &ValidDeclaration) -> Result<(), AppEr
 }
 
 /// Files a new draft.
-pub fn create(
-    conn: &mut DbConnection,
-    who: &Principal,
-    v: &ValidDeclaration,
-    actor: &Actor,
-    now: chrono::NaiveDateTime,
-) -> Result<Full, AppError> {
-    let enterprise_id = who.enterprise()?;
-    require_writable(conn, enterprise_id)?;
+#[tracing::instrument(skip_all, fields(site = %v.site_id))]
+pub fn create(conn: &mut DbConnection, ctx: &RequestContext, v: &ValidDeclaration) -> Result<Full, AppError> {
+    let now = ctx.stamp();
+    let enterprise_id = ctx.caller.enterprise()?;
     check_site(conn, v)?;
     let id = new_id();
     rows::insert(
@@ -119,8 +117,8 @@ pub fn create(
         &NewDeclaration {
             id: &id,
             enterprise_id,
-            created_by: &who.user_id,
-            status: DeclarationStatus::Draft.as_str(),
+            created_by: &ctx.caller.user_id,
+            status: DeclarationStatus::Draft,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -130,7 +128,7 @@ pub fn create(
     rows::insert_items(conn, &items_of(&id, v))?;
     audit::append(
         conn,
-        actor,
+        &ctx.actor(),
         &Change {
             entity_type: "declaration",
             entity_id: &id,
@@ -155,8 +153,8 @@ fn load_full(conn: &mut DbConnection, id: &str) -> Result<Full, AppError> {
 /// what was submitted to them at least once (a draft, even a cancelled
 /// one, is the company's own business). Anything else does not exist for
 /// the caller.
-pub fn visible(conn: &mut DbConnection, who: &Principal, id: &str) -> Result<DeclarationRow, AppError> {
-    let row = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
+pub fn visible(conn: &mut DbConnection, who: &Principal, id: &DeclarationId) -> Result<DeclarationRow, AppError> {
+    let row = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
     let allowed = match &who.enterprise_id {
         Some(e) => *e == row.enterprise_id,
         None => row.submitted_at.is_some(),
@@ -169,14 +167,10 @@ pub fn visible(conn: &mut DbConnection, who: &Principal, id: &str) -> Result<Dec
 }
 
 /// Reads a declaration with its items, for `who`.
-pub fn read(conn: &mut DbConnection, who: &Principal, id: &str) -> Result<Full, AppError> {
+pub fn read(conn: &mut DbConnection, who: &Principal, id: &DeclarationId) -> Result<Full, AppError> {
     let row = visible(conn, who, id)?;
-    let items = rows::items(conn, id)?;
+    let items = rows::items(conn, id.as_str())?;
     Ok((row, items))
-}
-
-fn status_of(row: &DeclarationRow) -> Result<DeclarationStatus, AppError> {
-    row.status.parse().map_err(AppError::internal)
 }
 
 fn transition_error(e: TransitionError) -> AppError {
@@ -188,28 +182,27 @@ fn transition_error(e: TransitionError) -> AppError {
 
 /// Edits a draft or a declaration sent back for amendment. `version` is the
 /// one the edit was based on (If-Match): checked in the UPDATE itself.
+#[tracing::instrument(skip_all, fields(declaration = %declaration_id, version))]
 pub fn edit(
     conn: &mut DbConnection,
-    who: &Principal,
-    id: &str,
+    ctx: &RequestContext,
+    declaration_id: &DeclarationId,
     version: i32,
     patch: DeclarationPatch,
-    actor: &Actor,
 ) -> Result<Full, AppError> {
-    let now = crate::db::now();
-    let row = visible(conn, who, id)?;
-    require_writable(conn, &row.enterprise_id)?;
-    let status = status_of(&row)?;
+    let now = ctx.stamp();
+    let row = visible(conn, &ctx.caller, declaration_id)?;
+    let id = declaration_id.as_str();
+    let status = row.status;
     transition(status, DeclarationAction::Edit, Party::Company).map_err(transition_error)?;
     if row.version != version {
         return Err(stale(row.version));
     }
     let items = rows::items(conn, id)?;
     let merged = patch.apply(input_of(&row, &items));
-    let valid = crate::domain::declaration::validate(&merged).map_err(AppError::Validation)?;
+    let valid = crate::domain::declaration_form::validate(&merged).map_err(AppError::Validation)?;
     check_site(conn, &valid)?;
-    let editable = [DeclarationStatus::Draft.as_str(), DeclarationStatus::AmendmentRequested.as_str()];
-    if rows::update_data(conn, id, version, &editable, &data_of(&valid), now)? == 0 {
+    if rows::update_data(conn, id, version, DeclarationStatus::EDITABLE, &data_of(&valid), now)? == 0 {
         // Somebody else changed it since we read it: stale version or state.
         let current = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
         return Err(if current.version != version {
@@ -222,7 +215,7 @@ pub fn edit(
     rows::insert_items(conn, &items_of(id, &valid))?;
     audit::append(
         conn,
-        actor,
+        &ctx.actor(),
         &Change {
             entity_type: "declaration",
             entity_id: id,
@@ -250,29 +243,25 @@ pub struct ActionInput {
 }
 
 /// Applies a status action by `who`; returns the declaration after it.
+#[tracing::instrument(skip_all, fields(declaration = %declaration_id, action = action.as_str()))]
 pub fn act(
     conn: &mut DbConnection,
-    who: &Principal,
-    id: &str,
+    ctx: &RequestContext,
+    declaration_id: &DeclarationId,
     action: DeclarationAction,
     input: &ActionInput,
-    actor: &Actor,
-    clock: DateTime<Utc>,
 ) -> Result<Full, AppError> {
-    let now = crate::db::now();
+    let (now, who, actor) = (ctx.stamp(), &ctx.caller, &ctx.actor());
     let party = if who.role.is_company() { Party::Company } else { Party::Customs };
-    let row = visible(conn, who, id)?;
-    let from = status_of(&row)?;
+    let row = visible(conn, who, declaration_id)?;
+    let id = declaration_id.as_str();
+    let from = row.status;
     let to = transition(from, action, party).map_err(transition_error)?;
-    if party == Party::Company {
-        if action == DeclarationAction::Submit {
-            require_trading(conn, &row.enterprise_id)?;
-        } else {
-            require_writable(conn, &row.enterprise_id)?;
-        }
+    if party == Party::Company && action == DeclarationAction::Submit {
+        require_trading(conn, &row.enterprise_id)?;
     }
-    if rows::set_status(conn, id, from.as_str(), to.as_str(), now)? == 0 {
-        let current = rows::find(conn, id)?.map_or_else(|| "gone".to_owned(), |r| r.status);
+    if rows::set_status(conn, id, from, to, now)? == 0 {
+        let current = rows::find(conn, id)?.map_or_else(|| "gone".to_owned(), |r| r.status.to_string());
         return Err(AppError::conflict(
             "illegal-transition",
             format!("cannot {} a declaration that is {current} (it changed meanwhile)", action.as_str()),
@@ -284,7 +273,7 @@ pub fn act(
             facts.submitted_at = Some(now);
             facts.status_reason = Some(None);
             if row.number.is_none() {
-                facts.number = Some(assign_number(conn, &row, clock)?);
+                facts.number = Some(assign_number(conn, &row, ctx.now)?);
             }
         }
         DeclarationAction::Claim => facts.assigned_officer_id = Some(who.user_id.clone()),
@@ -292,7 +281,7 @@ pub fn act(
             let lane = input
                 .risk_lane
                 .ok_or_else(|| AppError::field("risk_lane", "required", "approval needs a risk lane"))?;
-            facts.risk_lane = Some(lane.as_str().to_owned());
+            facts.risk_lane = Some(lane);
         }
         DeclarationAction::Reject | DeclarationAction::RequestAmendment | DeclarationAction::Cancel => {
             facts.status_reason = Some(input.reason.clone());
@@ -329,14 +318,12 @@ pub fn act(
 /// The next number at the declaration's site: site code + site-local year
 /// + kind letter + serial. The site's row lock makes it race-free.
 fn assign_number(conn: &mut DbConnection, row: &DeclarationRow, clock: DateTime<Utc>) -> Result<String, AppError> {
-    let now = crate::db::now();
-    if !sites::lock(conn, &row.site_id, now)? {
+    if !sites::lock(conn, &row.site_id, clock.naive_utc())? {
         return Err(AppError::field("site_id", "not_found", "the declaration's site no longer exists"));
     }
     let site = sites::find(conn, &row.site_id)?.ok_or(AppError::NotFound)?;
     let tz = crate::services::schedules::site_zone(&site)?;
     let year = clock.with_timezone(&tz).year();
-    let kind: DeclarationKind = row.kind.parse().map_err(AppError::internal)?;
-    let serial = rows::next_serial(conn, &row.site_id, year, kind.as_str())?;
-    Ok(declaration_number(&site.code, year, kind, serial))
+    let serial = rows::next_serial(conn, &row.site_id, year, row.kind)?;
+    Ok(declaration_number(&site.code, year, row.kind, serial))
 }

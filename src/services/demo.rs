@@ -2,9 +2,14 @@
 
 use anyhow::Context;
 
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::context::RequestContext;
 use crate::db::connection::write_transaction;
-use crate::db::{sites, users, Db};
+use crate::db::{sites, users, Db, DbConnection};
+use crate::domain::goods::TransportMode;
 use crate::domain::identity::{EnterpriseAction, Role};
+use crate::domain::ids::{EnterpriseId, SiteId};
 use crate::error::AppError;
 use crate::services::identity::{self, Registration};
 
@@ -25,10 +30,12 @@ const COMPANY_CLERK: &str = "clerk@kashgar-trading.demo.test";
 
 /// Creates what is missing of the demo data; running it again changes nothing.
 pub fn seed(db: &Db) -> anyhow::Result<Vec<DemoAccount>> {
+    let clock = Clock::system();
     let mut conn = db.write_conn().context("opening a connection for demo data")?;
     let hash = crate::auth::password::hash_blocking(DEMO_PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
     write_transaction(&mut conn, |conn| -> Result<(), AppError> {
-        let now = crate::db::now();
+        let at = clock.now();
+        let now = at.naive_utc();
         let actor = crate::db::audit::Actor { user_id: None, role: Some("system".into()), request_id: None };
         for (email, name, role) in
             [(SUPERVISOR, "Demo Supervisor", Role::Supervisor), (OFFICER, "Demo Officer", Role::Officer)]
@@ -47,7 +54,9 @@ pub fn seed(db: &Db) -> anyhow::Result<Vec<DemoAccount>> {
                 password_hash: hash.clone(),
             };
             let (enterprise, _) = identity::register(conn, &reg, &actor, now)?;
-            identity::change_enterprise_status(conn, &enterprise.id, EnterpriseAction::Verify, None, &actor, now)?;
+            let officer = acting_as(conn, OFFICER, at)?;
+            let id = EnterpriseId::new(enterprise.id.clone());
+            identity::change_enterprise_status(conn, &officer, &id, EnterpriseAction::Verify, None)?;
             identity::create_user(
                 conn,
                 Some(&enterprise.id),
@@ -58,8 +67,10 @@ pub fn seed(db: &Db) -> anyhow::Result<Vec<DemoAccount>> {
                 now,
             )?;
         }
-        seed_sites(conn, now)?;
-        seed_declaration_and_booking(conn, &actor)?;
+        let supervisor = acting_as(conn, SUPERVISOR, at)?;
+        seed_sites(conn, &supervisor)?;
+        let admin = acting_as(conn, COMPANY_ADMIN, at)?;
+        seed_declaration_and_booking(conn, &admin)?;
         Ok(())
     })
     .map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?;
@@ -80,14 +91,22 @@ pub fn print_accounts(accounts: &[DemoAccount]) {
 }
 
 /// The four Xinjiang clearance sites, open 24/7 (Urumqi also by air).
-const SITES: &[(&str, &str, &[&str])] = &[
-    ("CNKHG", "Kashgar Comprehensive Bonded Zone", &["road", "rail"]),
-    ("CNHGS", "Horgos Comprehensive Bonded Zone", &["road", "rail"]),
-    ("CNAKA", "Alataw Pass Comprehensive Bonded Zone", &["road", "rail"]),
-    ("CNURC", "Urumqi Comprehensive Bonded Zone", &["road", "rail", "air"]),
+const SITES: &[(&str, &str, &[TransportMode])] = &[
+    ("CNKHG", "Kashgar Comprehensive Bonded Zone", &[TransportMode::Road, TransportMode::Rail]),
+    ("CNHGS", "Horgos Comprehensive Bonded Zone", &[TransportMode::Road, TransportMode::Rail]),
+    ("CNAKA", "Alataw Pass Comprehensive Bonded Zone", &[TransportMode::Road, TransportMode::Rail]),
+    ("CNURC", "Urumqi Comprehensive Bonded Zone", &[TransportMode::Road, TransportMode::Rail, TransportMode::Air]),
 ];
 
-fn seed_sites(conn: &mut crate::db::DbConnection, now: chrono::NaiveDateTime) -> Result<(), AppError> {
+/// The demo data is written as the demo accounts would write it, so that
+/// its audit trail names them.
+fn acting_as(conn: &mut DbConnection, email: &str, now: chrono::DateTime<chrono::Utc>) -> Result<RequestContext, AppError> {
+    let user = users::find_by_email(conn, email)?.ok_or(AppError::NotFound)?;
+    let caller = Principal { user_id: user.id, role: user.role, enterprise_id: user.enterprise_id };
+    Ok(RequestContext { caller, request_id: None, now })
+}
+
+fn seed_sites(conn: &mut DbConnection, supervisor: &RequestContext) -> Result<(), AppError> {
     use crate::domain::schedule::Weekdays;
     use crate::services::schedules::{create_schedule, create_site, ScheduleShape, SiteInput};
     for (code, name, modes) in SITES {
@@ -98,24 +117,24 @@ fn seed_sites(conn: &mut crate::db::DbConnection, now: chrono::NaiveDateTime) ->
             code: (*code).to_owned(),
             name: (*name).to_owned(),
             timezone: "Asia/Urumqi".to_owned(),
-            modes: modes.iter().map(|m| (*m).to_owned()).collect(),
+            modes: modes.to_vec(),
         };
-        let site = create_site(conn, &input, now)?;
+        let site = create_site(conn, supervisor, &input)?;
         for mode in *modes {
-            let (slot_minutes, capacity) = match *mode {
-                "road" => (60, 12),
-                "rail" => (120, 4),
-                _ => (60, 2),
+            let (slot_minutes, capacity) = match mode {
+                TransportMode::Road => (60, 12),
+                TransportMode::Rail => (120, 4),
+                TransportMode::Air => (60, 2),
             };
             let shape = ScheduleShape {
-                mode: (*mode).to_owned(),
+                mode: *mode,
                 slot_minutes,
                 capacity,
                 days: Weekdays::ALL,
                 valid_from: None,
                 valid_to: None,
             };
-            create_schedule(conn, &site.id, &shape, 30, chrono::Utc::now())?;
+            create_schedule(conn, supervisor, &SiteId::new(site.id.clone()), &shape, 30)?;
         }
     }
     Ok(())
@@ -123,16 +142,11 @@ fn seed_sites(conn: &mut crate::db::DbConnection, now: chrono::NaiveDateTime) ->
 
 /// One submitted declaration with a booking tomorrow at Kashgar, so that
 /// the console has something to show.
-fn seed_declaration_and_booking(
-    conn: &mut crate::db::DbConnection,
-    actor: &crate::db::audit::Actor,
-) -> Result<(), AppError> {
-    use crate::auth::Principal;
-    use crate::domain::declaration::{validate, DeclarationAction, DeclarationInput, ItemInput};
-    let Some(admin) = users::find_by_email(conn, COMPANY_ADMIN)? else { return Ok(()) };
-    let Some(enterprise_id) = admin.enterprise_id.clone() else { return Ok(()) };
-    let who =
-        Principal { user_id: admin.id.clone(), role: Role::CompanyAdmin, enterprise_id: Some(enterprise_id.clone()) };
+fn seed_declaration_and_booking(conn: &mut DbConnection, admin: &RequestContext) -> Result<(), AppError> {
+    use crate::domain::declaration::DeclarationAction;
+    use crate::domain::declaration_form::{validate, DeclarationInput, ItemInput};
+    use crate::domain::ids::{DeclarationId, SlotId};
+    let enterprise_id = admin.caller.enterprise()?.to_owned();
     let filter = crate::db::declarations::DeclarationFilter {
         enterprise_id: Some(enterprise_id),
         limit: 1,
@@ -165,20 +179,13 @@ fn seed_declaration_and_booking(
         }],
     };
     let valid = validate(&input).map_err(AppError::Validation)?;
-    let (declaration, _) = crate::services::declarations::create(conn, &who, &valid, actor, crate::db::now())?;
-    let clock = chrono::Utc::now();
-    crate::services::declarations::act(
-        conn,
-        &who,
-        &declaration.id,
-        DeclarationAction::Submit,
-        &Default::default(),
-        actor,
-        clock,
-    )?;
+    let (declaration, _) = crate::services::declarations::create(conn, admin, &valid)?;
+    let declaration_id = DeclarationId::new(declaration.id);
+    crate::services::declarations::act(conn, admin, &declaration_id, DeclarationAction::Submit, &Default::default())?;
+    let clock = admin.now;
     let filter = crate::db::slots::SlotFilter {
         site_id: Some(site.id),
-        mode: Some("road".into()),
+        mode: Some(TransportMode::Road),
         from: (clock + chrono::Duration::hours(20)).naive_utc(),
         to: (clock + chrono::Duration::hours(30)).naive_utc(),
         only_available: true,
@@ -187,7 +194,7 @@ fn seed_declaration_and_booking(
     };
     if let Some((slot, _)) = crate::db::slots::list(conn, &filter)?.into_iter().next() {
         let policy = crate::domain::booking_policy::BookingPolicy::default();
-        crate::services::bookings::book(conn, &who, &declaration.id, &slot.id, None, &policy, actor, clock)?;
+        crate::services::bookings::book(conn, admin, &declaration_id, &SlotId::new(slot.id), None, &policy)?;
     }
     Ok(())
 }

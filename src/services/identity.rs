@@ -9,7 +9,9 @@ use crate::db::enterprises::{self, EnterpriseRow, NewEnterprise};
 use crate::db::refresh_tokens::{self, NewRefreshToken};
 use crate::db::users::{self, NewUser, UserRow};
 use crate::db::{new_id, DbConnection};
+use crate::context::RequestContext;
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus, Role};
+use crate::domain::ids::EnterpriseId;
 use crate::error::AppError;
 
 /// A validated registration, ready to store.
@@ -56,8 +58,8 @@ pub fn register(
             country: &reg.country,
             registration_code: &reg.registration_code,
             customs_code: None,
-            credit_class: CreditClass::General.as_str(),
-            status: EnterpriseStatus::Pending.as_str(),
+            credit_class: CreditClass::General,
+            status: EnterpriseStatus::Pending,
             created_at: now,
             updated_at: now,
         },
@@ -70,7 +72,7 @@ pub fn register(
             enterprise_id: Some(&enterprise_id),
             email: &reg.email,
             display_name: &reg.display_name,
-            role: Role::CompanyAdmin.as_str(),
+            role: Role::CompanyAdmin,
             password_hash: &reg.password_hash,
             active: true,
             created_at: now,
@@ -119,7 +121,7 @@ pub fn create_user(
             enterprise_id,
             email,
             display_name,
-            role: role.as_str(),
+            role,
             password_hash,
             active: true,
             created_at: now,
@@ -202,26 +204,27 @@ pub fn logout(conn: &mut DbConnection, user_id: &str, presented: &str, now: Naiv
 }
 
 /// Applies an officer's action to an enterprise's status, with its audit event.
+#[tracing::instrument(skip_all, fields(enterprise = %enterprise_id, action = action.as_str()))]
 pub fn change_enterprise_status(
     conn: &mut DbConnection,
-    id: &str,
+    ctx: &RequestContext,
+    enterprise_id: &EnterpriseId,
     action: EnterpriseAction,
     reason: Option<&str>,
-    actor: &Actor,
-    now: NaiveDateTime,
 ) -> Result<EnterpriseRow, AppError> {
+    let (id, now) = (enterprise_id.as_str(), ctx.stamp());
     let current = enterprises::find(conn, id)?.ok_or(AppError::NotFound)?;
-    let from: EnterpriseStatus = current.status.parse().map_err(AppError::internal)?;
+    let from = current.status;
     let to = action.apply(from).ok_or_else(|| {
         AppError::conflict("illegal-transition", format!("cannot {} an enterprise that is {from}", action.as_str()))
     })?;
     // Guarded by the status read above: a concurrent change makes this 0.
-    if enterprises::update_status(conn, id, from.as_str(), to.as_str(), now)? == 0 {
+    if enterprises::update_status(conn, id, from, to, now)? == 0 {
         return Err(AppError::conflict("concurrent-change", "the enterprise changed meanwhile; retry"));
     }
     audit::append(
         conn,
-        actor,
+        &ctx.actor(),
         &Change {
             entity_type: "enterprise",
             entity_id: id,
@@ -236,26 +239,27 @@ pub fn change_enterprise_status(
 }
 
 /// Sets an enterprise's credit class (and customs code), with its audit event.
+#[tracing::instrument(skip_all, fields(enterprise = %enterprise_id, credit_class = credit_class.as_str()))]
 pub fn classify_enterprise(
     conn: &mut DbConnection,
-    id: &str,
+    ctx: &RequestContext,
+    enterprise_id: &EnterpriseId,
     credit_class: CreditClass,
     customs_code: Option<&str>,
-    actor: &Actor,
-    now: NaiveDateTime,
 ) -> Result<EnterpriseRow, AppError> {
+    let (id, now) = (enterprise_id.as_str(), ctx.stamp());
     let current = enterprises::find(conn, id)?.ok_or(AppError::NotFound)?;
     let customs_code = customs_code.or(current.customs_code.as_deref()).map(str::to_owned);
-    enterprises::update_classification(conn, id, credit_class.as_str(), customs_code.as_deref(), now)
+    enterprises::update_classification(conn, id, credit_class, customs_code.as_deref(), now)
         .map_err(|e| conflict_on_unique(e, "this customs code"))?;
     audit::append(
         conn,
-        actor,
+        &ctx.actor(),
         &Change {
             entity_type: "enterprise",
             entity_id: id,
             action: "classify",
-            from_state: Some(&current.credit_class),
+            from_state: Some(current.credit_class.as_str()),
             to_state: Some(credit_class.as_str()),
             reason: None,
         },
@@ -265,11 +269,13 @@ pub fn classify_enterprise(
 }
 
 /// Loads an enterprise and checks it may change things (not suspended).
+/// Called for every write a company makes, by `services::write`.
 pub fn require_writable(conn: &mut DbConnection, enterprise_id: &str) -> Result<EnterpriseRow, AppError> {
     let e = enterprises::find(conn, enterprise_id)?.ok_or(AppError::NotFound)?;
-    let status: EnterpriseStatus = e.status.parse().map_err(AppError::internal)?;
-    if !status.may_write() {
-        return Err(AppError::forbidden("the enterprise is suspended: it may read but not change anything"));
+    if !e.status.may_write() {
+        return Err(AppError::forbidden(
+            "the enterprise is suspended: it may read but not change anything until customs reinstate it",
+        ));
     }
     Ok(e)
 }
@@ -277,7 +283,7 @@ pub fn require_writable(conn: &mut DbConnection, enterprise_id: &str) -> Result<
 /// Loads an enterprise and checks it may file and book (verified).
 pub fn require_trading(conn: &mut DbConnection, enterprise_id: &str) -> Result<EnterpriseRow, AppError> {
     let e = require_writable(conn, enterprise_id)?;
-    let status: EnterpriseStatus = e.status.parse().map_err(AppError::internal)?;
+    let status = e.status;
     if !status.may_trade() {
         return Err(AppError::forbidden(format!(
             "the enterprise is {status}: customs must verify it before it may submit or book"

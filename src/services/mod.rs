@@ -1,4 +1,6 @@
-//! Operations that span tables, each in one transaction.
+//! Operations that span tables, each in one transaction. Every write a
+//! signed-in caller makes goes through [`write`]; each operation writes its
+//! own audit event in the same transaction as its change.
 
 pub mod background;
 pub mod bookings;
@@ -8,4 +10,30 @@ pub mod displacement;
 pub mod identity;
 pub mod outbox;
 pub mod schedules;
+pub mod users;
 pub mod webhooks;
+
+use crate::context::RequestContext;
+use crate::db::{Db, DbConnection};
+use crate::error::AppError;
+
+/// Runs one write on behalf of a signed-in caller, in one transaction off
+/// the async executor. The one place where the enterprise-status rule is
+/// enforced for every write a company makes: a suspended enterprise may
+/// read but not change anything (checked in the same transaction as the
+/// change, so a suspension that commits first is always seen).
+pub async fn write<T, F>(db: &Db, ctx: &RequestContext, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &RequestContext) -> Result<T, AppError> + Send + 'static,
+{
+    let ctx = ctx.clone();
+    db.write(move |conn| {
+        if let Some(enterprise_id) = ctx.caller.enterprise_id.as_deref() {
+            identity::require_writable(conn, enterprise_id)?;
+        }
+        f(conn, &ctx)
+    })
+    .await
+    .map_err(AppError::from)
+}

@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::db::webhooks::{self as rows, DeliveryRow, EventRow};
 use crate::db::{declarations, new_id, DbConnection};
-use crate::domain::declaration::DeclarationStatus;
+use crate::domain::declaration::{DeclarationKind, DeclarationStatus, RiskLane};
+use crate::domain::webhook::DeliveryStatus;
 use crate::error::AppError;
 use crate::services::bookings::BookingView;
 
@@ -58,7 +59,7 @@ pub fn record<T: Serialize>(
                 id: new_id(),
                 event_id: id.clone(),
                 webhook_id: hook.id,
-                status: "pending".into(),
+                status: DeliveryStatus::Pending,
                 attempts: 0,
                 next_attempt_at: now,
                 lease_owner: None,
@@ -78,11 +79,11 @@ pub fn record<T: Serialize>(
 struct DeclarationEventData {
     id: String,
     number: Option<String>,
-    status: String,
-    kind: String,
+    status: DeclarationStatus,
+    kind: DeclarationKind,
     site_id: String,
     enterprise_id: String,
-    risk_lane: Option<String>,
+    risk_lane: Option<RiskLane>,
     reason: Option<String>,
     version: i32,
 }

@@ -3,11 +3,15 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::db::audit::{self, Actor, Change};
+use crate::db::audit::{self, Change};
 use crate::db::schedules::{self, NewSchedule, ScheduleRow, ScheduleShapeChange};
 use crate::db::sites::{self, NewSite, SiteRow};
 use crate::db::slots::{self, NewSlot};
+use crate::context::RequestContext;
 use crate::db::{new_id, DbConnection};
+use crate::domain::goods::TransportMode;
+use crate::domain::ids::{SiteId, SlotId};
+use crate::domain::slot::SlotStatus;
 use crate::domain::schedule::{expand, horizon_dates, parse_timezone, validity_overlaps, Weekdays};
 use crate::error::AppError;
 use crate::services::identity::conflict_on_unique;
@@ -18,10 +22,13 @@ pub struct SiteInput {
     pub code: String,
     pub name: String,
     pub timezone: String,
-    pub modes: Vec<String>,
+    pub modes: Vec<TransportMode>,
 }
 
-pub fn create_site(conn: &mut DbConnection, input: &SiteInput, now: NaiveDateTime) -> Result<SiteRow, AppError> {
+/// Creates a clearance site, with its audit event.
+#[tracing::instrument(skip_all, fields(code = %input.code))]
+pub fn create_site(conn: &mut DbConnection, ctx: &RequestContext, input: &SiteInput) -> Result<SiteRow, AppError> {
+    let now = ctx.stamp();
     if sites::find_by_code(conn, &input.code)?.is_some() {
         return Err(AppError::conflict("duplicate", format!("site {} already exists", input.code)));
     }
@@ -33,19 +40,70 @@ pub fn create_site(conn: &mut DbConnection, input: &SiteInput, now: NaiveDateTim
             code: &input.code,
             name: &input.name,
             timezone: &input.timezone,
-            modes: &input.modes.join(","),
+            modes: &input.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
             created_at: now,
             updated_at: now,
         },
     )
     .map_err(|e| conflict_on_unique(e, "this site code"))?;
+    audit::append(
+        conn,
+        &ctx.actor(),
+        &Change {
+            entity_type: "site",
+            entity_id: &id,
+            action: "create",
+            from_state: None,
+            to_state: Some(&input.code),
+            reason: None,
+        },
+        now,
+    )?;
     sites::find(conn, &id)?.ok_or(AppError::NotFound)
+}
+
+/// A site's new name and modes; `None` keeps the current one.
+#[derive(Debug, Clone, Default)]
+pub struct SiteUpdate {
+    pub name: Option<String>,
+    pub modes: Option<Vec<TransportMode>>,
+}
+
+/// Renames a site or changes its modes, with its audit event.
+#[tracing::instrument(skip_all, fields(site = %site_id))]
+pub fn update_site(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    site_id: &SiteId,
+    update: &SiteUpdate,
+) -> Result<SiteRow, AppError> {
+    let (id, now) = (site_id.as_str(), ctx.stamp());
+    let modes = update.modes.as_ref().map(|m| m.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","));
+    let changes = sites::SiteChanges { name: update.name.clone(), timezone: None, modes, updated_at: Some(now) };
+    if sites::update(conn, id, &changes)? == 0 {
+        return Err(AppError::NotFound);
+    }
+    let site = sites::find(conn, id)?.ok_or(AppError::NotFound)?;
+    audit::append(
+        conn,
+        &ctx.actor(),
+        &Change {
+            entity_type: "site",
+            entity_id: id,
+            action: "update",
+            from_state: None,
+            to_state: Some(&format!("{} ({})", site.name, site.modes)),
+            reason: None,
+        },
+        now,
+    )?;
+    Ok(site)
 }
 
 /// The shape of a schedule, validated.
 #[derive(Debug, Clone)]
 pub struct ScheduleShape {
-    pub mode: String,
+    pub mode: TransportMode,
     pub slot_minutes: u32,
     pub capacity: i32,
     pub days: Weekdays,
@@ -67,7 +125,7 @@ pub fn site_today(tz: Tz, now: DateTime<Utc>) -> NaiveDate {
 fn refuse_overlap(
     conn: &mut DbConnection,
     site_id: &str,
-    mode: &str,
+    mode: TransportMode,
     validity: (NaiveDate, Option<NaiveDate>),
     except: Option<&str>,
 ) -> Result<(), AppError> {
@@ -90,21 +148,22 @@ fn refuse_overlap(
     Ok(())
 }
 
-/// Creates a schedule and its slots for the horizon.
+/// Creates a schedule and its slots for the horizon, with its audit event.
+#[tracing::instrument(skip_all, fields(site = %site_id, mode = shape.mode.as_str()))]
 pub fn create_schedule(
     conn: &mut DbConnection,
-    site_id: &str,
+    ctx: &RequestContext,
+    site_id: &SiteId,
     shape: &ScheduleShape,
     horizon_days: u32,
-    now: DateTime<Utc>,
 ) -> Result<(ScheduleRow, usize), AppError> {
-    let stamp = crate::db::now();
+    let (now, stamp, site_id) = (ctx.now, ctx.stamp(), site_id.as_str());
     // The site's row lock orders concurrent schedule changes of one site.
     if !sites::lock(conn, site_id, stamp)? {
         return Err(AppError::NotFound);
     }
     let site = sites::find(conn, site_id)?.ok_or(AppError::NotFound)?;
-    if !site.serves(&shape.mode) {
+    if !site.serves(shape.mode) {
         return Err(AppError::field("mode", "not_served", format!("site {} does not serve {}", site.code, shape.mode)));
     }
     let tz = site_zone(&site)?;
@@ -112,14 +171,14 @@ pub fn create_schedule(
     if shape.valid_to.is_some_and(|to| to < valid_from) {
         return Err(AppError::field("valid_to", "range", "valid_to must not be before valid_from"));
     }
-    refuse_overlap(conn, site_id, &shape.mode, (valid_from, shape.valid_to), None)?;
+    refuse_overlap(conn, site_id, shape.mode, (valid_from, shape.valid_to), None)?;
     let id = new_id();
     schedules::insert(
         conn,
         &NewSchedule {
             id: &id,
             site_id,
-            mode: &shape.mode,
+            mode: shape.mode,
             slot_minutes: shape.slot_minutes as i32,
             capacity: shape.capacity,
             days_of_week: shape.days.bits(),
@@ -131,7 +190,40 @@ pub fn create_schedule(
     )?;
     let schedule = schedules::find(conn, &id)?.ok_or(AppError::NotFound)?;
     let created = generate(conn, &site, &schedule, horizon_days, now)?;
+    audit_schedule(conn, ctx, &schedule, "create")?;
     Ok((schedule, created))
+}
+
+/// A schedule change's audit event: the shape it has after the change.
+fn audit_schedule(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    schedule: &ScheduleRow,
+    action: &str,
+) -> Result<(), AppError> {
+    let shape = format!(
+        "{} every {} min, capacity {}, days {:#09b}, {} to {}",
+        schedule.mode,
+        schedule.slot_minutes,
+        schedule.capacity,
+        schedule.days_of_week,
+        schedule.valid_from,
+        schedule.valid_to.map_or("open end".to_owned(), |d| d.to_string())
+    );
+    audit::append(
+        conn,
+        &ctx.actor(),
+        &Change {
+            entity_type: "schedule",
+            entity_id: &schedule.id,
+            action,
+            from_state: None,
+            to_state: Some(&shape),
+            reason: None,
+        },
+        ctx.stamp(),
+    )?;
+    Ok(())
 }
 
 /// Creates the schedule's missing slots within the horizon; idempotent.
@@ -153,23 +245,23 @@ pub fn generate(
         return Ok(0);
     };
     let existing: std::collections::HashSet<NaiveDateTime> =
-        slots::existing_starts(conn, &site.id, &schedule.mode, first.starts_at.naive_utc(), last.ends_at.naive_utc())?
+        slots::existing_starts(conn, &site.id, schedule.mode, first.starts_at.naive_utc(), last.ends_at.naive_utc())?
             .into_iter()
             .collect();
-    let stamp = crate::db::now();
+    let stamp = now.naive_utc();
     let missing: Vec<NewSlot> = windows
         .iter()
         .filter(|w| !existing.contains(&w.starts_at.naive_utc()))
         .map(|w| NewSlot {
             id: new_id(),
             site_id: site.id.clone(),
-            mode: schedule.mode.clone(),
+            mode: schedule.mode,
             schedule_id: Some(schedule.id.clone()),
             starts_at: w.starts_at.naive_utc(),
             ends_at: w.ends_at.naive_utc(),
             capacity: schedule.capacity,
             booked: 0,
-            status: "open".to_owned(),
+            status: SlotStatus::Open,
             created_at: stamp,
             updated_at: stamp,
         })
@@ -201,15 +293,16 @@ pub struct ScheduleChange {
 
 /// Changes a schedule and reshapes its future slots: unbooked slots that
 /// no longer fit are removed, booked ones are kept and counted.
+#[tracing::instrument(skip_all, fields(site = %site_id, schedule = %schedule_id))]
 pub fn change_schedule(
     conn: &mut DbConnection,
-    site_id: &str,
+    ctx: &RequestContext,
+    site_id: &SiteId,
     schedule_id: &str,
     change: &ScheduleChange,
     horizon_days: u32,
-    now: DateTime<Utc>,
 ) -> Result<(ScheduleRow, Reshape), AppError> {
-    let stamp = crate::db::now();
+    let (now, stamp, site_id) = (ctx.now, ctx.stamp(), site_id.as_str());
     if !sites::lock(conn, site_id, stamp)? {
         return Err(AppError::NotFound);
     }
@@ -220,7 +313,7 @@ pub fn change_schedule(
     if valid_to.is_some_and(|to| to < valid_from) {
         return Err(AppError::field("valid_to", "range", "valid_to must not be before valid_from"));
     }
-    refuse_overlap(conn, site_id, &current.mode, (valid_from, valid_to), Some(schedule_id))?;
+    refuse_overlap(conn, site_id, current.mode, (valid_from, valid_to), Some(schedule_id))?;
     let capacity = change.capacity.unwrap_or(current.capacity);
     let days = change.days.unwrap_or(Weekdays::from_bits(current.days_of_week));
     schedules::update_shape(
@@ -247,6 +340,7 @@ pub fn change_schedule(
         }
     }
     report.slots_created = generate(conn, &site, &schedule, horizon_days, now)?;
+    audit_schedule(conn, ctx, &schedule, "change")?;
     Ok((schedule, report))
 }
 
@@ -255,7 +349,7 @@ pub fn top_up_all(conn: &mut DbConnection, horizon_days: u32, now: DateTime<Utc>
     let mut created = 0;
     let today = now.date_naive() - chrono::Duration::days(1);
     for schedule in schedules::current(conn, today)? {
-        if !sites::lock(conn, &schedule.site_id, crate::db::now())? {
+        if !sites::lock(conn, &schedule.site_id, now.naive_utc())? {
             continue;
         }
         if let Some(site) = sites::find(conn, &schedule.site_id)? {
@@ -269,7 +363,7 @@ pub fn top_up_all(conn: &mut DbConnection, horizon_days: u32, now: DateTime<Utc>
 #[derive(Debug, Clone, Default)]
 pub struct SlotChange {
     pub capacity: Option<i32>,
-    pub status: Option<String>,
+    pub status: Option<SlotStatus>,
     pub displace: bool,
     pub reason: Option<String>,
 }
@@ -277,8 +371,14 @@ pub struct SlotChange {
 /// Applies capacity and status changes to one slot, with audit events.
 /// Lowering capacity below the booked count is refused unless `displace`
 /// (then the latest bookings are cancelled: see the booking service).
-pub fn change_slot(conn: &mut DbConnection, slot_id: &str, change: &SlotChange, actor: &Actor) -> Result<(), AppError> {
-    let now = crate::db::now();
+#[tracing::instrument(skip_all, fields(slot = %slot_id))]
+pub fn change_slot(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    slot_id: &SlotId,
+    change: &SlotChange,
+) -> Result<(), AppError> {
+    let (now, actor, slot_id) = (ctx.stamp(), &ctx.actor(), slot_id.as_str());
     let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
     if let Some(capacity) = change.capacity {
         if capacity != slot.capacity {
@@ -311,12 +411,12 @@ pub fn change_slot(conn: &mut DbConnection, slot_id: &str, change: &SlotChange, 
             )?;
         }
     }
-    if let Some(status) = change.status.as_deref() {
+    if let Some(status) = change.status {
         if status != slot.status {
-            if slots::set_status(conn, slot_id, &slot.status, status, now)? == 0 {
+            if slots::set_status(conn, slot_id, slot.status, status, now)? == 0 {
                 return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
             }
-            if status == "closed" {
+            if status == SlotStatus::Closed {
                 crate::services::displacement::displace(conn, slot_id, 0, change.reason.as_deref(), actor, now)?;
             }
             audit::append(
@@ -325,9 +425,9 @@ pub fn change_slot(conn: &mut DbConnection, slot_id: &str, change: &SlotChange, 
                 &Change {
                     entity_type: "slot",
                     entity_id: slot_id,
-                    action: if status == "closed" { "close" } else { "open" },
-                    from_state: Some(&slot.status),
-                    to_state: Some(status),
+                    action: if status == SlotStatus::Closed { "close" } else { "open" },
+                    from_state: Some(slot.status.as_str()),
+                    to_state: Some(status.as_str()),
                     reason: change.reason.as_deref(),
                 },
                 now,

@@ -10,13 +10,17 @@ use std::net::IpAddr;
 use std::time::{Duration as StdDuration, Instant};
 
 use actix_web::web;
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{Duration, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::config::WebhookSettings;
-use crate::db::webhooks::{self as rows, AttemptRow, WebhookRow};
+use crate::context::RequestContext;
+use crate::db::audit::{self, Change};
+use crate::db::webhooks::{self as rows, AttemptRow, DeliveryRow, WebhookRow};
 use crate::db::{new_id, DbConnection};
+use crate::domain::ids::WebhookId;
+use crate::domain::webhook::DeliveryStatus;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -97,15 +101,15 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Creates an endpoint for an enterprise.
+/// Creates an endpoint for the caller's enterprise, with its audit event.
+#[tracing::instrument(skip_all)]
 pub fn register(
     conn: &mut DbConnection,
-    enterprise_id: &str,
+    ctx: &RequestContext,
     url: &str,
     events: &[String],
-    now: NaiveDateTime,
 ) -> Result<WebhookRow, AppError> {
-    crate::services::identity::require_writable(conn, enterprise_id)?;
+    let (enterprise_id, now) = (ctx.caller.enterprise()?, ctx.stamp());
     let row = WebhookRow {
         id: new_id(),
         enterprise_id: enterprise_id.to_owned(),
@@ -117,7 +121,51 @@ pub fn register(
         updated_at: now,
     };
     rows::insert(conn, &row)?;
+    audit_webhook(conn, ctx, &row.id, "register", Some(url))?;
     Ok(row)
+}
+
+/// Removes one of the caller's endpoints (it stops receiving deliveries).
+#[tracing::instrument(skip_all, fields(webhook = %webhook_id))]
+pub fn remove(conn: &mut DbConnection, ctx: &RequestContext, webhook_id: &WebhookId) -> Result<(), AppError> {
+    let enterprise_id = ctx.caller.enterprise()?;
+    if rows::deactivate(conn, webhook_id.as_str(), enterprise_id, ctx.stamp())? == 0 {
+        return Err(AppError::NotFound);
+    }
+    audit_webhook(conn, ctx, webhook_id.as_str(), "remove", None)
+}
+
+/// Queues one delivery of one of the caller's live endpoints again, now.
+#[tracing::instrument(skip_all, fields(webhook = %webhook_id, delivery = %delivery_id))]
+pub fn redeliver(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    webhook_id: &WebhookId,
+    delivery_id: &str,
+) -> Result<DeliveryRow, AppError> {
+    let enterprise_id = ctx.caller.enterprise()?;
+    let id = webhook_id.as_str();
+    rows::find_for(conn, id, enterprise_id)?.filter(|h| h.active).ok_or(AppError::NotFound)?;
+    let d = rows::find_delivery(conn, delivery_id)?.filter(|d| d.webhook_id == id).ok_or(AppError::NotFound)?;
+    rows::requeue(conn, &d.id, ctx.stamp())?;
+    audit_webhook(conn, ctx, id, "redeliver", Some(delivery_id))?;
+    rows::find_delivery(conn, delivery_id)?.ok_or(AppError::NotFound)
+}
+
+fn audit_webhook(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    webhook_id: &str,
+    action: &str,
+    what: Option<&str>,
+) -> Result<(), AppError> {
+    audit::append(
+        conn,
+        &ctx.actor(),
+        &Change { entity_type: "webhook", entity_id: webhook_id, action, from_state: None, to_state: what, reason: None },
+        ctx.stamp(),
+    )?;
+    Ok(())
 }
 
 /// Delay before attempt `attempts + 1`: exponential with full jitter in
@@ -199,23 +247,23 @@ async fn deliver(state: &AppState, client: &reqwest::Client, settings: &WebhookS
     let started = Instant::now();
     let outcome = send(client, settings, &hook, &event.id, &event.payload).await;
     let elapsed = started.elapsed().as_millis() as i64;
-    let now = crate::db::now();
+    let now = state.clock.now().naive_utc();
     let (status, next, code, error, delivered_at) = match &outcome {
-        Ok(code) if (200..300).contains(code) => ("delivered", now, Some(*code), None, Some(now)),
+        Ok(code) if (200..300).contains(code) => (DeliveryStatus::Delivered, now, Some(*code), None, Some(now)),
         other => {
             let (code, error) = match other {
                 Ok(code) => (Some(*code), Some(format!("receiver answered {code}"))),
                 Err(e) => (None, Some(e.clone())),
             };
             let attempts = delivery.attempts + 1;
-            let status = if attempts >= settings.max_attempts { "dead" } else { "pending" };
+            let status = if attempts >= settings.max_attempts { DeliveryStatus::Dead } else { DeliveryStatus::Pending };
             (status, now + backoff(settings, attempts - 1), code, error, None)
         }
     };
     if !hook.active {
         tracing::info!(webhook = %hook.id, "endpoint was removed; delivery dropped");
     }
-    let status = if hook.active { status } else { "dead" };
+    let status = if hook.active { status } else { DeliveryStatus::Dead };
     let error_text = error.clone();
     let result = state
         .db
@@ -237,7 +285,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, settings: &WebhookS
         .await;
     match result {
         Ok(()) => {
-            tracing::info!(event = %event.id, webhook = %hook.id, status, code, error = ?error, "webhook attempt")
+            tracing::info!(event = %event.id, webhook = %hook.id, status = status.as_str(), code, error = ?error, "webhook attempt")
         }
         Err(e) => tracing::error!(error = %AppError::from(e), "recording webhook attempt failed"),
     }
