@@ -35,13 +35,15 @@ use actix_web::ResponseError;
 use chrono::{NaiveDateTime, SecondsFormat, Utc};
 use clearway::auth::Principal;
 use clearway::config::{Profile, Settings};
-use clearway::db::audit::Actor;
+use clearway::context::RequestContext;
 use clearway::db::connection::write_transaction;
 use clearway::db::schema::{bookings, clearance_slots};
 use clearway::db::Db;
 use clearway::domain::booking_policy::BookingPolicy;
-use clearway::domain::declaration::{DeclarationAction, DeclarationInput};
+use clearway::domain::declaration::DeclarationAction;
+use clearway::domain::declaration_form::DeclarationInput;
 use clearway::domain::identity::Role;
+use clearway::domain::ids::{DeclarationId, SlotId};
 use clearway::error::AppError;
 use clearway::services::declarations::ActionInput;
 use clearway::startup::Application;
@@ -342,17 +344,14 @@ fn declaration_input(site: &str) -> DeclarationInput {
     .expect("declaration input")
 }
 
-fn actor_of(p: &Principal) -> Actor {
-    Actor {
-        user_id: Some(p.user_id.clone()),
-        role: Some(p.role.as_str().to_owned()),
-        request_id: Some(uuid::Uuid::new_v4().to_string()),
-    }
+/// The context of one request by `p`, now.
+fn context_of(p: &Principal) -> RequestContext {
+    RequestContext { caller: p.clone(), request_id: Some(uuid::Uuid::new_v4().to_string()), now: Utc::now() }
 }
 
 /// Submitted declarations created through the service functions, in batches of one write transaction each.
 async fn make_declarations(state: &Data<AppState>, who: &Principal, site: &str, count: usize) -> Vec<String> {
-    let valid = clearway::domain::declaration::validate(&declaration_input(site))
+    let valid = clearway::domain::declaration_form::validate(&declaration_input(site))
         .unwrap_or_else(|e| panic!("invalid declaration: {e:?}"));
     let mut ids = Vec::with_capacity(count);
     while ids.len() < count {
@@ -361,19 +360,17 @@ async fn make_declarations(state: &Data<AppState>, who: &Principal, site: &str, 
         let batch = state
             .db
             .write(move |conn| {
-                let actor = actor_of(&who);
+                let ctx = context_of(&who);
                 let mut out = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let (row, _) =
-                        clearway::services::declarations::create(conn, &who, &valid, &actor, clearway::db::now())?;
+                    let (row, _) = clearway::services::declarations::create(conn, &ctx, &valid)?;
+                    let id = DeclarationId::new(row.id.clone());
                     clearway::services::declarations::act(
                         conn,
-                        &who,
-                        &row.id,
+                        &ctx,
+                        &id,
                         DeclarationAction::Submit,
                         &ActionInput::default(),
-                        &actor,
-                        Utc::now(),
                     )?;
                     out.push(row.id);
                 }
@@ -591,22 +588,15 @@ fn direct_run(db: &Db, policy: BookingPolicy, principals: &[Principal], jobs: &[
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(job) = jobs.get(i) else { break };
                         let who = &principals[job.company];
-                        let actor = actor_of(who);
+                        let ctx = context_of(who);
+                        let (declaration, slot) =
+                            (DeclarationId::new(job.declaration.clone()), SlotId::new(job.slot.clone()));
                         let t0 = Instant::now();
                         let outcome = match db.write_conn() {
                             Ok(mut conn) => {
                                 let checked_out = Instant::now();
                                 let outcome = write_transaction(&mut conn, |c| {
-                                    clearway::services::bookings::book(
-                                        c,
-                                        who,
-                                        &job.declaration,
-                                        &job.slot,
-                                        None,
-                                        &policy,
-                                        &actor,
-                                        Utc::now(),
-                                    )
+                                    clearway::services::bookings::book(c, &ctx, &declaration, &slot, None, &policy)
                                 });
                                 r.held += checked_out.elapsed();
                                 drop(conn);

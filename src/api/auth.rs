@@ -10,7 +10,7 @@ use super::json::ApiJson;
 use super::openapi as doc;
 use super::users::UserView;
 use super::Endpoint;
-use crate::auth::AnyUser;
+use crate::auth::{AnyUser, Public};
 use crate::domain::identity::{check_password, parse_country, Email, Role};
 use crate::domain::registration_code::parse_registration_code;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
@@ -113,7 +113,7 @@ struct RegisterResponse {
     ),
 )]
 async fn register(
-    req: HttpRequest,
+    request: Public,
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
@@ -143,9 +143,8 @@ async fn register(
         display_name: body.admin.display_name.trim().to_owned(),
         password_hash,
     };
-    let actor = super::actor(&req, None);
-    let (enterprise, user) =
-        state.db.write(move |conn| identity::register(conn, &reg, &actor, crate::db::now())).await?;
+    let (actor, now) = (request.actor(), request.stamp());
+    let (enterprise, user) = state.db.write(move |conn| identity::register(conn, &reg, &actor, now)).await?;
     Ok(HttpResponse::Created().json(RegisterResponse { enterprise: enterprise.into(), user: user.into() }))
 }
 
@@ -241,8 +240,7 @@ fn token_response(
     user: &crate::db::users::UserRow,
     refresh_token: String,
 ) -> AppResult<HttpResponse> {
-    let role: Role = user.role.parse().map_err(AppError::internal)?;
-    let access_token = state.jwt.issue(&user.id, role, user.enterprise_id.as_deref())?;
+    let access_token = state.jwt.issue(&user.id, user.role, user.enterprise_id.as_deref())?;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -323,8 +321,7 @@ async fn logout(
 struct MeResponse {
     id: String,
     email: String,
-    /// `company_admin`, `company_clerk`, `officer` or `supervisor`.
-    role: String,
+    role: Role,
     /// The user's enterprise; `null` for customs accounts.
     enterprise_id: Option<String>,
     display_name: String,

@@ -12,9 +12,11 @@ use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
 use super::Endpoint;
 use crate::auth::{AnyUser, CompanyUser, Officer};
-use crate::db::bookings::{self as rows, BookingFilter};
+use crate::db::bookings::BookingFilter;
 use crate::domain::booking_policy::{BookingAction, BookingStatus};
+use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::services;
 use crate::services::bookings::{self as svc, IdempotencyKey};
 use crate::state::AppState;
 
@@ -156,16 +158,12 @@ async fn create(
         None => None,
     };
     let key = key.map(|k| IdempotencyKey { key: k, request_hash: hash });
-    let actor = super::actor(&req, Some(&who));
     let policy = state.booking_policy;
-    let principal = who.0;
-    let answer = state
-        .db
-        .write(move |conn| {
-            svc::book(conn, &principal, &body.declaration_id, &body.slot_id, key.as_ref(), &policy, &actor, Utc::now())
-        })
-        .await
-        .map_err(AppError::from);
+    let (declaration_id, slot_id) = (DeclarationId::new(body.declaration_id), SlotId::new(body.slot_id));
+    let answer = services::write(&state.db, &who, move |conn, ctx| {
+        svc::book(conn, ctx, &declaration_id, &slot_id, key.as_ref(), &policy)
+    })
+    .await;
     match &answer {
         Ok(a) if !a.replayed => crate::metrics::booking_created(),
         Ok(_) => {}
@@ -200,15 +198,9 @@ async fn create(
     ),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    let principal = who.0;
-    let v = state
-        .db
-        .read(move |conn| {
-            svc::visible(conn, &principal, &id)?;
-            svc::view(conn, &id)
-        })
-        .await?;
+    let id = BookingId::new(path.into_inner());
+    let caller = who.0.caller;
+    let v = state.db.read(move |conn| svc::read(conn, &caller, &id)).await?;
     Ok(HttpResponse::Ok().json(v))
 }
 
@@ -262,22 +254,10 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
         slot_id: q.slot_id,
         site_id: q.site_id,
         declaration_id: q.declaration_id,
-        status: status.map(|s| s.as_str().to_owned()),
-        limit: limit + 1,
+        status,
+        limit,
     };
-    let views = state
-        .db
-        .read(move |conn| {
-            let rows = rows::list(conn, &filter, after.as_deref())?;
-            let more = rows.len() as i64 > limit;
-            let mut views = Vec::with_capacity(rows.len());
-            for b in rows.into_iter().take(limit as usize) {
-                views.push(svc::view(conn, &b.id)?);
-            }
-            Ok::<_, AppError>((views, more))
-        })
-        .await?;
-    let (items, more) = views;
+    let (items, more) = state.db.read(move |conn| svc::list(conn, &filter, after.as_deref())).await?;
     let next_cursor = if more { items.last().map(|v| super::pagination::encode_cursor(&v.id)) } else { None };
     Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
 }
@@ -314,7 +294,6 @@ struct ReasonBody {
     ),
 )]
 async fn cancel(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: AnyUser,
     path: web::Path<String>,
@@ -324,13 +303,9 @@ async fn cancel(
     if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
         return Err(AppError::field("reason", "length", "reason must have at most 1000 characters"));
     }
-    let actor = super::actor(&req, Some(&who));
     let policy = state.booking_policy;
-    let principal = who.0;
-    let id = path.into_inner();
-    let v = state
-        .db
-        .write(move |conn| svc::cancel(conn, &principal, &id, reason.as_deref(), &policy, &actor, Utc::now()))
+    let id = BookingId::new(path.into_inner());
+    let v = services::write(&state.db, &who, move |conn, ctx| svc::cancel(conn, ctx, &id, reason.as_deref(), &policy))
         .await?;
     Ok(HttpResponse::Ok().json(v))
 }
@@ -364,33 +339,27 @@ struct RescheduleBody {
     ),
 )]
 async fn reschedule(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: CompanyUser,
     path: web::Path<String>,
     ApiJson(body): ApiJson<RescheduleBody>,
 ) -> AppResult<HttpResponse> {
-    let actor = super::actor(&req, Some(&who));
     let policy = state.booking_policy;
-    let principal = who.0;
-    let id = path.into_inner();
-    let v = state
-        .db
-        .write(move |conn| svc::reschedule(conn, &principal, &id, &body.slot_id, &policy, &actor, Utc::now()))
-        .await?;
+    let (id, slot_id) = (BookingId::new(path.into_inner()), SlotId::new(body.slot_id));
+    let v =
+        services::write(&state.db, &who, move |conn, ctx| svc::reschedule(conn, ctx, &id, &slot_id, &policy)).await?;
     Ok(HttpResponse::Ok().json(v))
 }
 
 async fn gate_action(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
     id: String,
     action: BookingAction,
 ) -> AppResult<HttpResponse> {
-    let actor = super::actor(&req, Some(&who));
     let policy = state.booking_policy;
-    let v = state.db.write(move |conn| svc::gate(conn, &id, action, &policy, &actor, Utc::now())).await?;
+    let id = BookingId::new(id);
+    let v = services::write(&state.db, &who, move |conn, ctx| svc::gate(conn, ctx, &id, action, &policy)).await?;
     Ok(HttpResponse::Ok().json(v))
 }
 
@@ -410,13 +379,8 @@ async fn gate_action(
         (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn check_in(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    gate_action(req, state, who, path.into_inner(), BookingAction::CheckIn).await
+async fn check_in(state: web::Data<AppState>, who: Officer, path: web::Path<String>) -> AppResult<HttpResponse> {
+    gate_action(state, who, path.into_inner(), BookingAction::CheckIn).await
 }
 
 /// Complete a checked_in booking (officers).
@@ -435,13 +399,8 @@ async fn check_in(
         (status = 409, description = "Not `checked_in`", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn complete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    gate_action(req, state, who, path.into_inner(), BookingAction::Complete).await
+async fn complete(state: web::Data<AppState>, who: Officer, path: web::Path<String>) -> AppResult<HttpResponse> {
+    gate_action(state, who, path.into_inner(), BookingAction::Complete).await
 }
 
 /// Mark a confirmed booking as a no-show once its slot has ended (officers).
@@ -461,11 +420,6 @@ async fn complete(
         (status = 422, description = "The slot has not ended yet", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn no_show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    gate_action(req, state, who, path.into_inner(), BookingAction::NoShow).await
+async fn no_show(state: web::Data<AppState>, who: Officer, path: web::Path<String>) -> AppResult<HttpResponse> {
+    gate_action(state, who, path.into_inner(), BookingAction::NoShow).await
 }

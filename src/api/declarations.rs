@@ -12,13 +12,18 @@ use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
 use super::Endpoint;
-use crate::auth::{AnyUser, CompanyUser, Officer, Principal};
+use crate::auth::{AnyUser, CompanyUser, Officer};
+use crate::context::RequestContext;
 use crate::db::declarations::{self as rows, DeclarationFilter, DeclarationRow, ItemRow};
 use crate::domain::declaration::{
-    validate, DeclarationAction, DeclarationInput, DeclarationKind, DeclarationPatch, DeclarationStatus, RiskLane,
+    allowed_actions, is_bookable, DeclarationAction, DeclarationKind, DeclarationStatus, Party, RiskLane,
 };
+use crate::domain::declaration_form::{validate, DeclarationInput, DeclarationPatch};
+use crate::domain::goods::TransportMode;
 use crate::domain::goods::{format_money, parse_currency};
+use crate::domain::ids::DeclarationId;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::services;
 use crate::services::declarations::{self as svc, ActionInput, Full};
 use crate::state::AppState;
 
@@ -73,13 +78,9 @@ pub struct DeclarationView {
     /// Assigned at submission: site code + year + `I`/`E`/`T` + serial.
     pub number: Option<String>,
     pub enterprise_id: String,
-    /// `import`, `export` or `transit`.
-    #[schema(example = "import")]
-    pub kind: String,
+    pub kind: DeclarationKind,
     pub site_id: String,
-    /// `road`, `rail` or `air`.
-    #[schema(example = "road")]
-    pub transport_mode: String,
+    pub transport_mode: TransportMode,
     pub consignor: String,
     pub consignee: String,
     /// ISO 3166-1 alpha-2.
@@ -98,12 +99,15 @@ pub struct DeclarationView {
     /// Decimal string, kilograms.
     #[schema(example = "260.000")]
     pub gross_mass_kg: String,
-    /// `draft`, `submitted`, `under_review`, `amendment_requested`, `approved`,
-    /// `released`, `rejected` or `cancelled`.
-    #[schema(example = "draft")]
-    pub status: String,
-    /// `green`, `yellow` or `red`; set on approval.
-    pub risk_lane: Option<String>,
+    pub status: DeclarationStatus,
+    /// Set on approval.
+    pub risk_lane: Option<RiskLane>,
+    /// What the caller may do with it now: `edit`, `submit`, `review`,
+    /// `approve`, `reject`, `request-amendment`, `release`, `cancel`.
+    #[schema(example = json!(["edit", "submit", "cancel"]))]
+    pub allowed_actions: Vec<&'static str>,
+    /// Whether a clearance slot may be booked for it in its current status.
+    pub bookable: bool,
     /// The officer who claimed it for review.
     pub assigned_officer_id: Option<String>,
     /// Reason of the last rejection, amendment request or cancellation.
@@ -119,7 +123,8 @@ pub struct DeclarationView {
 }
 
 impl DeclarationView {
-    pub fn new(d: DeclarationRow, items: Option<Vec<ItemRow>>) -> Self {
+    /// The answer for a caller of `party`.
+    pub fn new(d: DeclarationRow, items: Option<Vec<ItemRow>>, party: Party) -> Self {
         let currency = parse_currency(&d.currency).ok();
         let money = |minor: i64| currency.map_or_else(|| minor.to_string(), |c| format_money(minor, c));
         let items = items.map(|list| {
@@ -152,6 +157,8 @@ impl DeclarationView {
             incoterm: d.incoterm,
             gross_mass_kg: d.gross_mass_kg,
             status: d.status,
+            allowed_actions: allowed_actions(d.status, party).into_iter().map(DeclarationAction::as_str).collect(),
+            bookable: is_bookable(d.status),
             risk_lane: d.risk_lane,
             assigned_officer_id: d.assigned_officer_id,
             status_reason: d.status_reason,
@@ -169,9 +176,9 @@ pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
-fn respond(status: actix_web::http::StatusCode, (row, items): Full) -> HttpResponse {
+fn respond(status: actix_web::http::StatusCode, (row, items): Full, party: Party) -> HttpResponse {
     let tag = etag(row.version);
-    HttpResponse::build(status).insert_header((header::ETAG, tag)).json(DeclarationView::new(row, Some(items)))
+    HttpResponse::build(status).insert_header((header::ETAG, tag)).json(DeclarationView::new(row, Some(items), party))
 }
 
 /// File a new declaration, as a draft (company users).
@@ -204,16 +211,13 @@ fn respond(status: actix_web::http::StatusCode, (row, items): Full) -> HttpRespo
     ),
 )]
 async fn create(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: CompanyUser,
     ApiJson(body): ApiJson<DeclarationInput>,
 ) -> AppResult<HttpResponse> {
     let valid = validate(&body).map_err(AppError::Validation)?;
-    let actor = super::actor(&req, Some(&who));
-    let principal = who.0;
-    let full = state.db.write(move |conn| svc::create(conn, &principal, &valid, &actor, crate::db::now())).await?;
-    Ok(respond(actix_web::http::StatusCode::CREATED, full))
+    let full = services::write(&state.db, &who, move |conn, ctx| svc::create(conn, ctx, &valid)).await?;
+    Ok(respond(actix_web::http::StatusCode::CREATED, full, Party::Company))
 }
 
 /// One declaration with its items; a company sees only its own.
@@ -232,10 +236,11 @@ async fn create(
     ),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    let principal = who.0;
-    let full = state.db.read(move |conn| svc::read(conn, &principal, &id)).await?;
-    Ok(respond(actix_web::http::StatusCode::OK, full))
+    let id = DeclarationId::new(path.into_inner());
+    let party = who.party();
+    let caller = who.0.caller;
+    let full = state.db.read(move |conn| svc::read(conn, &caller, &id)).await?;
+    Ok(respond(actix_web::http::StatusCode::OK, full, party))
 }
 
 /// Reads `If-Match`: missing is 428; a tag that is not a version of ours
@@ -295,11 +300,9 @@ async fn edit(
     ApiJson(patch): ApiJson<DeclarationPatch>,
 ) -> AppResult<HttpResponse> {
     let version = if_match(&req)?;
-    let actor = super::actor(&req, Some(&who));
-    let principal = who.0;
-    let id = path.into_inner();
-    let full = state.db.write(move |conn| svc::edit(conn, &principal, &id, version, patch, &actor)).await?;
-    Ok(respond(actix_web::http::StatusCode::OK, full))
+    let id = DeclarationId::new(path.into_inner());
+    let full = services::write(&state.db, &who, move |conn, ctx| svc::edit(conn, ctx, &id, version, patch)).await?;
+    Ok(respond(actix_web::http::StatusCode::OK, full, Party::Company))
 }
 
 /// Optional body of a declaration action.
@@ -334,9 +337,8 @@ struct ReasonBody {
 }
 
 async fn run_action(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    who: Principal,
+    who: RequestContext,
     id: String,
     action: DeclarationAction,
     body: ActionBody,
@@ -361,10 +363,11 @@ async fn run_action(
         _ => None,
     };
     errors.into_result()?;
-    let actor = super::actor(&req, Some(&who));
     let input = ActionInput { risk_lane, reason };
-    let full = state.db.write(move |conn| svc::act(conn, &who, &id, action, &input, &actor, Utc::now())).await?;
-    Ok(respond(actix_web::http::StatusCode::OK, full))
+    let party = who.party();
+    let id = DeclarationId::new(id);
+    let full = services::write(&state.db, &who, move |conn, ctx| svc::act(conn, ctx, &id, action, &input)).await?;
+    Ok(respond(actix_web::http::StatusCode::OK, full, party))
 }
 
 fn body_of(OptionalJson(body): OptionalJson<ActionBody>) -> ActionBody {
@@ -377,13 +380,12 @@ macro_rules! action_handler {
     ($(#[$meta:meta])* $name:ident, $extractor:ty, $action:expr) => {
         $(#[$meta])*
         async fn $name(
-            req: HttpRequest,
             state: web::Data<AppState>,
             who: $extractor,
             path: web::Path<String>,
             body: OptionalJson<ActionBody>,
         ) -> AppResult<HttpResponse> {
-            run_action(req, state, who.0, path.into_inner(), $action, body_of(body)).await
+            run_action(state, who.0, path.into_inner(), $action, body_of(body)).await
         }
     };
 }
@@ -650,11 +652,12 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
         // Drafts are the company's own business until submitted.
         return Ok(HttpResponse::Ok().json(Page::<DeclarationView> { items: vec![], next_cursor: None }));
     }
+    let party = who.party();
     let filter = DeclarationFilter {
         enterprise_id: who.enterprise_id.clone(),
-        status: status.map(|s| s.as_str().to_owned()),
+        status,
         site_id: q.site_id,
-        kind: kind.map(|k| k.as_str().to_owned()),
+        kind,
         submitted_from,
         submitted_to,
         exclude_drafts: !is_company,
@@ -663,12 +666,12 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     let page = if is_company {
         let after = page.after()?;
         let rows = state.db.read(move |conn| rows::list_for_company(conn, &filter, after.as_deref())).await?;
-        Page::from_rows(rows, limit, |d| d.id.clone(), |d| DeclarationView::new(d, None))
+        Page::from_rows(rows, limit, |d| d.id.clone(), |d| DeclarationView::new(d, None, party))
     } else {
         let after =
             q.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
         let rows = state.db.read(move |conn| rows::list_queue(conn, &filter, after)).await?;
-        Page::from_rows(rows, limit, queue_cursor, |d| DeclarationView::new(d, None))
+        Page::from_rows(rows, limit, queue_cursor, |d| DeclarationView::new(d, None, party))
     };
     Ok(HttpResponse::Ok().json(page))
 }
@@ -688,13 +691,13 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     ),
 )]
 async fn history(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    let principal = who.0;
+    let id = DeclarationId::new(path.into_inner());
+    let caller = who.0.caller;
     let events = state
         .db
         .read(move |conn| {
-            svc::visible(conn, &principal, &id)?;
-            Ok::<_, AppError>(crate::db::audit::chain(conn, "declaration", &id)?)
+            svc::visible(conn, &caller, &id)?;
+            Ok::<_, AppError>(crate::db::audit::chain(conn, "declaration", id.as_str())?)
         })
         .await?;
     Ok(HttpResponse::Ok()

@@ -2,7 +2,7 @@
 //! a company sees only its own.
 
 use actix_web::http::Method;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,7 +14,9 @@ use super::Endpoint;
 use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus};
+use crate::domain::ids::EnterpriseId;
 use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
+use crate::services;
 use crate::services::identity;
 use crate::state::AppState;
 
@@ -45,12 +47,8 @@ pub struct EnterpriseView {
     pub registration_code: String,
     /// 10-digit customs code, once an officer has set it.
     pub customs_code: Option<String>,
-    /// `advanced_certified`, `general` or `discredited`.
-    #[schema(example = "general")]
-    pub credit_class: String,
-    /// `pending`, `verified` or `suspended`.
-    #[schema(example = "pending")]
-    pub status: String,
+    pub credit_class: CreditClass,
+    pub status: EnterpriseStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -111,10 +109,7 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
         .as_deref()
         .map(|s| s.parse::<EnterpriseStatus>().map_err(|m| AppError::field("status", "enum", m)))
         .transpose()?;
-    let rows = state
-        .db
-        .read(move |conn| enterprises::list(conn, status.map(|s| s.as_str()), after.as_deref(), limit + 1))
-        .await?;
+    let rows = state.db.read(move |conn| enterprises::list(conn, status, after.as_deref(), limit + 1)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id.clone(), EnterpriseView::from)))
 }
 
@@ -151,7 +146,6 @@ struct ReasonBody {
 }
 
 async fn change_status(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
     id: String,
@@ -161,13 +155,11 @@ async fn change_status(
     if action == EnterpriseAction::Suspend && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         return Err(AppError::field("reason", "required", "a suspension needs a reason"));
     }
-    let actor = super::actor(&req, Some(&who));
-    let row = state
-        .db
-        .write(move |conn| {
-            identity::change_enterprise_status(conn, &id, action, reason.as_deref(), &actor, crate::db::now())
-        })
-        .await?;
+    let id = EnterpriseId::new(id);
+    let row = services::write(&state.db, &who, move |conn, ctx| {
+        identity::change_enterprise_status(conn, ctx, &id, action, reason.as_deref())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))
 }
 
@@ -205,14 +197,13 @@ fn optional_body(OptionalJson(body): OptionalJson<ReasonBody>) -> ReasonBody {
     ),
 )]
 async fn verify(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
     path: web::Path<String>,
     body: OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
     let reason = optional_body(body).reason;
-    change_status(req, state, who, path.into_inner(), EnterpriseAction::Verify, reason).await
+    change_status(state, who, path.into_inner(), EnterpriseAction::Verify, reason).await
 }
 
 /// Suspend an enterprise (officers): it can read but not write. Needs a reason.
@@ -237,14 +228,13 @@ async fn verify(
     ),
 )]
 async fn suspend(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
     path: web::Path<String>,
     body: OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
     let reason = optional_body(body).reason;
-    change_status(req, state, who, path.into_inner(), EnterpriseAction::Suspend, reason).await
+    change_status(state, who, path.into_inner(), EnterpriseAction::Suspend, reason).await
 }
 
 /// Reinstate a suspended enterprise (officers).
@@ -268,14 +258,13 @@ async fn suspend(
     ),
 )]
 async fn reinstate(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
     path: web::Path<String>,
     body: OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
     let reason = optional_body(body).reason;
-    change_status(req, state, who, path.into_inner(), EnterpriseAction::Reinstate, reason).await
+    change_status(state, who, path.into_inner(), EnterpriseAction::Reinstate, reason).await
 }
 
 /// A new credit class (and optionally the customs code).
@@ -312,7 +301,6 @@ struct ClassifyBody {
     ),
 )]
 async fn classify(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
     path: web::Path<String>,
@@ -324,13 +312,10 @@ async fn classify(
             return Err(AppError::field("customs_code", "format", "customs_code has exactly 10 digits"));
         }
     }
-    let id = path.into_inner();
-    let actor = super::actor(&req, Some(&who));
-    let row = state
-        .db
-        .write(move |conn| {
-            identity::classify_enterprise(conn, &id, class, body.customs_code.as_deref(), &actor, crate::db::now())
-        })
-        .await?;
+    let id = EnterpriseId::new(path.into_inner());
+    let row = services::write(&state.db, &who, move |conn, ctx| {
+        identity::classify_enterprise(conn, ctx, &id, class, body.customs_code.as_deref())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))
 }

@@ -13,11 +13,13 @@ use super::pagination::{Page, PageQuery};
 use super::Endpoint;
 use crate::auth::{AnyUser, Supervisor};
 use crate::db::schedules::ScheduleRow;
-use crate::db::sites::{self, SiteChanges, SiteRow};
+use crate::db::sites::{self, SiteRow};
 use crate::domain::goods::TransportMode;
+use crate::domain::ids::SiteId;
 use crate::domain::schedule::{parse_site_code, parse_slot_minutes, parse_timezone, Weekdays};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
-use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput};
+use crate::services;
+use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput, SiteUpdate};
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -53,7 +55,7 @@ pub struct SiteView {
     pub utc_offset: String,
     /// Transport modes served: `road`, `rail`, `air`.
     #[schema(example = json!(["road", "rail"]))]
-    pub modes: Vec<String>,
+    pub modes: Vec<TransportMode>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -90,11 +92,11 @@ struct NewSiteBody {
     modes: Vec<String>,
 }
 
-fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<TransportMode> {
+    let mut out: Vec<TransportMode> = Vec::new();
     for (i, m) in modes.iter().enumerate() {
         match m.parse::<TransportMode>() {
-            Ok(mode) if !out.iter().any(|o| o == mode.as_str()) => out.push(mode.as_str().to_owned()),
+            Ok(mode) if !out.contains(&mode) => out.push(mode),
             Ok(_) => errors.add(format!("modes[{i}]"), "duplicate", "mode listed twice"),
             Err(msg) => errors.add(format!("modes[{i}]"), "enum", msg),
         }
@@ -130,7 +132,7 @@ fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<String> {
 )]
 async fn create(
     state: web::Data<AppState>,
-    _who: Supervisor,
+    who: Supervisor,
     ApiJson(body): ApiJson<NewSiteBody>,
 ) -> AppResult<HttpResponse> {
     let mut errors = FieldErrors::new();
@@ -145,7 +147,7 @@ async fn create(
     let modes = check_modes(&body.modes, &mut errors);
     errors.into_result()?;
     let input = SiteInput { code: code.unwrap_or_default(), name, timezone: body.timezone, modes };
-    let site = state.db.write(move |conn| svc::create_site(conn, &input, crate::db::now())).await?;
+    let site = services::write(&state.db, &who, move |conn, ctx| svc::create_site(conn, ctx, &input)).await?;
     Ok(HttpResponse::Created().json(SiteView::from(site)))
 }
 
@@ -231,7 +233,7 @@ fn immutable_timezone() -> utoipa::openapi::schema::Schema {
 )]
 async fn update(
     state: web::Data<AppState>,
-    _who: Supervisor,
+    who: Supervisor,
     path: web::Path<String>,
     ApiJson(body): ApiJson<SitePatch>,
 ) -> AppResult<HttpResponse> {
@@ -240,24 +242,16 @@ async fn update(
     if name.as_ref().is_some_and(|n| n.is_empty() || n.chars().count() > 200) {
         errors.add("name", "length", "name must have 1 to 200 characters");
     }
-    let modes = body.modes.as_ref().map(|m| check_modes(m, &mut errors).join(","));
+    let modes = body.modes.as_ref().map(|m| check_modes(m, &mut errors));
     if body.timezone.is_some() {
         // Slots are generated in the site's zone; moving the zone would
         // relabel every booked slot.
         errors.add("timezone", "immutable", "a site's time zone cannot change once created");
     }
     errors.into_result()?;
-    let id = path.into_inner();
-    let site = state
-        .db
-        .write(move |conn| {
-            let changes = SiteChanges { name, timezone: None, modes, updated_at: Some(crate::db::now()) };
-            if sites::update(conn, &id, &changes)? == 0 {
-                return Err(AppError::NotFound);
-            }
-            sites::find(conn, &id)?.ok_or(AppError::NotFound)
-        })
-        .await?;
+    let id = SiteId::new(path.into_inner());
+    let update = SiteUpdate { name, modes };
+    let site = services::write(&state.db, &who, move |conn, ctx| svc::update_site(conn, ctx, &id, &update)).await?;
     Ok(HttpResponse::Ok().json(SiteView::from(site)))
 }
 
@@ -267,9 +261,7 @@ async fn update(
 pub struct ScheduleView {
     pub id: String,
     pub site_id: String,
-    /// `road`, `rail` or `air`.
-    #[schema(example = "road")]
-    pub mode: String,
+    pub mode: TransportMode,
     /// Slot length in minutes; divides 24 hours.
     #[schema(example = 60)]
     pub slot_minutes: i32,
@@ -380,7 +372,7 @@ fn check_days(days: Option<&Vec<String>>, errors: &mut FieldErrors) -> Option<We
 )]
 async fn create_schedule(
     state: web::Data<AppState>,
-    _who: Supervisor,
+    who: Supervisor,
     path: web::Path<String>,
     ApiJson(body): ApiJson<NewScheduleBody>,
 ) -> AppResult<HttpResponse> {
@@ -397,7 +389,7 @@ async fn create_schedule(
     }
     errors.into_result()?;
     let shape = ScheduleShape {
-        mode: mode.map(|m| m.as_str().to_owned()).unwrap_or_default(),
+        mode: mode.unwrap_or(TransportMode::Road),
         slot_minutes: slot_minutes.unwrap_or(60),
         capacity,
         days,
@@ -405,9 +397,10 @@ async fn create_schedule(
         valid_to: body.valid_to,
     };
     let horizon = state.settings.slots.horizon_days;
-    let site_id = path.into_inner();
+    let site_id = SiteId::new(path.into_inner());
     let (schedule, slots_created) =
-        state.db.write(move |conn| svc::create_schedule(conn, &site_id, &shape, horizon, Utc::now())).await?;
+        services::write(&state.db, &who, move |conn, ctx| svc::create_schedule(conn, ctx, &site_id, &shape, horizon))
+            .await?;
     Ok(HttpResponse::Created().json(ScheduleCreated { schedule: schedule.into(), slots_created }))
 }
 
@@ -508,7 +501,7 @@ pub struct ReshapeDoc {
 )]
 async fn change_schedule(
     state: web::Data<AppState>,
-    _who: Supervisor,
+    who: Supervisor,
     path: web::Path<(String, String)>,
     ApiJson(body): ApiJson<SchedulePatch>,
 ) -> AppResult<HttpResponse> {
@@ -519,9 +512,10 @@ async fn change_schedule(
     let change = ScheduleChange { capacity, days, valid_from: body.valid_from, valid_to: body.valid_to };
     let horizon = state.settings.slots.horizon_days;
     let (site_id, schedule_id) = path.into_inner();
-    let (schedule, reshape) = state
-        .db
-        .write(move |conn| svc::change_schedule(conn, &site_id, &schedule_id, &change, horizon, Utc::now()))
-        .await?;
+    let site_id = SiteId::new(site_id);
+    let (schedule, reshape) = services::write(&state.db, &who, move |conn, ctx| {
+        svc::change_schedule(conn, ctx, &site_id, &schedule_id, &change, horizon)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(ScheduleChanged { schedule: schedule.into(), reshape }))
 }

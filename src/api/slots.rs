@@ -1,7 +1,7 @@
 //! `/slots`: availability for everyone signed in; officers change one slot.
 
 use actix_web::http::Method;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
@@ -13,8 +13,11 @@ use super::Endpoint;
 use crate::auth::{AnyUser, Officer};
 use crate::db::slots::{self, SlotFilter, SlotRow};
 use crate::domain::goods::TransportMode;
+use crate::domain::ids::SlotId;
 use crate::domain::schedule::{parse_timezone, to_local};
+use crate::domain::slot::SlotStatus;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::services;
 use crate::services::schedules::{self as svc, SlotChange};
 use crate::state::AppState;
 
@@ -41,9 +44,7 @@ pub const SLOT_STATUSES: [&str; 2] = ["open", "closed"];
 pub struct SlotView {
     pub id: String,
     pub site_id: String,
-    /// `road`, `rail` or `air`.
-    #[schema(example = "road")]
-    pub mode: String,
+    pub mode: TransportMode,
     /// Start, UTC.
     #[schema(example = "2026-12-01T02:00:00Z")]
     pub starts_at: DateTime<Utc>,
@@ -63,9 +64,7 @@ pub struct SlotView {
     pub booked: i32,
     /// Free places: `capacity - booked` while open, else 0.
     pub available: i32,
-    /// `open` or `closed`.
-    #[schema(example = "open")]
-    pub status: String,
+    pub status: SlotStatus,
 }
 
 impl SlotView {
@@ -87,7 +86,7 @@ impl SlotView {
             timezone,
             capacity: s.capacity,
             booked: s.booked,
-            available: if s.status == "open" { (s.capacity - s.booked).max(0) } else { 0 },
+            available: if s.status == SlotStatus::Open { (s.capacity - s.booked).max(0) } else { 0 },
             status: s.status,
         }
     }
@@ -187,7 +186,7 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
     };
     let filter = SlotFilter {
         site_id: q.site_id,
-        mode: mode.map(|m| m.as_str().to_owned()),
+        mode,
         from: from.naive_utc(),
         to: to.naive_utc(),
         only_available,
@@ -282,7 +281,6 @@ impl ToSchema for SlotChangeBody {
     ),
 )]
 async fn change(
-    req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
     path: web::Path<String>,
@@ -294,29 +292,24 @@ async fn change(
             errors.add("capacity", "range", "capacity must be between 0 and 10000");
         }
     }
-    if let Some(s) = &body.status {
-        if !SLOT_STATUSES.contains(&s.as_str()) {
-            errors.add("status", "enum", "status must be open or closed");
-        }
-    }
+    let status = body.status.as_deref().and_then(|s| {
+        s.parse::<SlotStatus>().map_err(|_| errors.add("status", "enum", "status must be open or closed")).ok()
+    });
     if body.capacity.is_none() && body.status.is_none() {
         errors.add("capacity", "required", "give capacity, status or both");
     }
     errors.into_result()?;
     let change = SlotChange {
         capacity: body.capacity.map(|c| c as i32),
-        status: body.status,
+        status,
         displace: body.displace,
         reason: body.reason.filter(|r| !r.trim().is_empty()),
     };
-    let actor = super::actor(&req, Some(&who));
-    let id = path.into_inner();
-    let (slot, tz) = state
-        .db
-        .write(move |conn| {
-            svc::change_slot(conn, &id, &change, &actor)?;
-            slots::find_with_zone(conn, &id)?.ok_or(AppError::NotFound)
-        })
-        .await?;
+    let id = SlotId::new(path.into_inner());
+    let (slot, tz) = services::write(&state.db, &who, move |conn, ctx| {
+        svc::change_slot(conn, ctx, &id, &change)?;
+        Ok(slots::find_with_zone(conn, id.as_str())?.ok_or(AppError::NotFound)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
 }

@@ -12,10 +12,11 @@ use super::json::ApiJson;
 use super::openapi as doc;
 use super::Endpoint;
 use crate::auth::{CompanyAdmin, Supervisor};
-use crate::db::users::{self, UserRow};
+use crate::db::users::UserRow;
 use crate::domain::identity::Role;
+use crate::domain::ids::UserId;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
-use crate::services::identity;
+use crate::services::{self, users};
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -33,9 +34,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 pub struct UserView {
     pub id: String,
     pub email: String,
-    /// `company_admin`, `company_clerk`, `officer` or `supervisor`.
-    #[schema(example = "company_admin")]
-    pub role: String,
+    pub role: Role,
     /// The user's enterprise; `null` for customs accounts.
     pub enterprise_id: Option<String>,
     pub display_name: String,
@@ -79,7 +78,7 @@ struct UserList {
 )]
 async fn list_own(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
     let ent = who.enterprise_id().to_owned();
-    let rows = state.db.read(move |conn| users::list_for_enterprise(conn, &ent)).await?;
+    let rows = state.db.read(move |conn| crate::db::users::list_for_enterprise(conn, &ent)).await?;
     // An enterprise has few users: one page, no cursor.
     Ok(HttpResponse::Ok().json(UserList { items: rows.into_iter().map(UserView::from).collect(), next_cursor: None }))
 }
@@ -89,14 +88,14 @@ async fn prepare_account(
     state: &AppState,
     acc: NewAccount,
     errors: &mut FieldErrors,
-) -> AppResult<Option<(String, String, String)>> {
+) -> AppResult<Option<users::NewAccount>> {
     let email = validate_account(&acc, "", errors);
     if !errors.is_empty() {
         return Ok(None);
     }
     let email = email.ok_or_else(|| AppError::internal("validated email missing"))?;
     let hash = state.hasher.hash(acc.password).await?;
-    Ok(Some((email, acc.display_name.trim().to_owned(), hash)))
+    Ok(Some(users::NewAccount { email, display_name: acc.display_name.trim().to_owned(), password_hash: hash }))
 }
 
 /// Add a company_clerk to the caller's enterprise (company admins).
@@ -130,15 +129,8 @@ async fn add_clerk(
     let mut errors = FieldErrors::new();
     let prepared = prepare_account(&state, body, &mut errors).await?;
     errors.into_result()?;
-    let (email, name, hash) = prepared.ok_or_else(|| AppError::internal("account not prepared"))?;
-    let ent = who.enterprise_id().to_owned();
-    let user = state
-        .db
-        .write(move |conn| {
-            identity::require_writable(conn, &ent)?;
-            identity::create_user(conn, Some(&ent), &email, &name, Role::CompanyClerk, &hash, crate::db::now())
-        })
-        .await?;
+    let account = prepared.ok_or_else(|| AppError::internal("account not prepared"))?;
+    let user = services::write(&state.db, &who, move |conn, ctx| users::add_clerk(conn, ctx, &account)).await?;
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }
 
@@ -159,23 +151,8 @@ async fn add_clerk(
     ),
 )]
 async fn deactivate(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    if id == who.user_id {
-        return Err(AppError::conflict("self-deactivation", "an admin cannot deactivate their own account"));
-    }
-    let ent = who.enterprise_id().to_owned();
-    let user = state
-        .db
-        .write(move |conn| {
-            identity::require_writable(conn, &ent)?;
-            let now = crate::db::now();
-            if users::set_active(conn, &id, &ent, false, now)? == 0 {
-                return Err(AppError::NotFound);
-            }
-            crate::db::refresh_tokens::revoke_user(conn, &id, now)?;
-            users::find(conn, &id)?.ok_or(AppError::NotFound)
-        })
-        .await?;
+    let id = UserId::new(path.into_inner());
+    let user = services::write(&state.db, &who, move |conn, ctx| users::deactivate(conn, ctx, &id)).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
@@ -218,7 +195,7 @@ struct NewOfficer {
 )]
 async fn create_officer(
     state: web::Data<AppState>,
-    _who: Supervisor,
+    who: Supervisor,
     ApiJson(body): ApiJson<NewOfficer>,
 ) -> AppResult<HttpResponse> {
     let mut errors = FieldErrors::new();
@@ -232,10 +209,9 @@ async fn create_officer(
     let acc = NewAccount { email: body.email, password: body.password, display_name: body.display_name };
     let prepared = prepare_account(&state, acc, &mut errors).await?;
     errors.into_result()?;
-    let ((email, name, hash), role) = prepared.zip(role).ok_or_else(|| AppError::internal("account not prepared"))?;
-    let user = state
-        .db
-        .write(move |conn| identity::create_user(conn, None, &email, &name, role, &hash, crate::db::now()))
-        .await?;
+    let (account, role) = prepared.zip(role).ok_or_else(|| AppError::internal("account not prepared"))?;
+    let user =
+        services::write(&state.db, &who, move |conn, ctx| users::create_customs_account(conn, ctx, &account, role))
+            .await?;
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }

@@ -13,9 +13,12 @@ use super::pagination::{Page, PageQuery};
 use super::Endpoint;
 use crate::auth::CompanyAdmin;
 use crate::db::webhooks::{self as rows, AttemptRow, DeliveryRow, WebhookRow};
+use crate::domain::ids::WebhookId;
+use crate::domain::webhook::DeliveryStatus;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::services;
 use crate::services::outbox::event_types;
-use crate::services::webhooks::{check_url, register};
+use crate::services::webhooks::{self as svc, check_url, register};
 use crate::state::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -111,9 +114,8 @@ async fn create(
         errors.add("events", "required", "subscribe to at least one event type");
     }
     errors.into_result()?;
-    let ent = who.enterprise_id().to_owned();
     let url = body.url.trim().to_owned();
-    let hook = state.db.write(move |conn| register(conn, &ent, &url, &events, crate::db::now())).await?;
+    let hook = services::write(&state.db, &who, move |conn, ctx| register(conn, ctx, &url, &events)).await?;
     Ok(HttpResponse::Created().json(WebhookView::new(hook, true)))
 }
 
@@ -179,12 +181,8 @@ async fn get(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<Stri
     ),
 )]
 async fn remove(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
-    let ent = who.enterprise_id().to_owned();
-    let id = path.into_inner();
-    let changed = state.db.write(move |conn| rows::deactivate(conn, &id, &ent, crate::db::now())).await?;
-    if changed == 0 {
-        return Err(AppError::NotFound);
-    }
+    let id = WebhookId::new(path.into_inner());
+    services::write(&state.db, &who, move |conn, ctx| svc::remove(conn, ctx, &id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -203,7 +201,7 @@ pub struct DeliveryView {
     pub id: String,
     pub event_id: String,
     pub event_type: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status_code: Option<i32>,
@@ -216,7 +214,7 @@ pub struct DeliveryView {
 impl DeliveryView {
     fn new(d: DeliveryRow, event_type: String, log: Vec<AttemptRow>) -> Self {
         Self {
-            next_attempt_at: (d.status == "pending").then(|| d.next_attempt_at.and_utc()),
+            next_attempt_at: (d.status == DeliveryStatus::Pending).then(|| d.next_attempt_at.and_utc()),
             id: d.id,
             event_id: d.event_id,
             event_type,
@@ -264,23 +262,10 @@ async fn deliveries(
     let limit = q.limit()?;
     let before = q.after()?;
     let ent = who.enterprise_id().to_owned();
-    let id = path.into_inner();
-    let (views, more) = state
-        .db
-        .read(move |conn| -> Result<_, AppError> {
-            // A removed endpoint is gone, its log too (as for GET and redeliver).
-            rows::find_for(conn, &id, &ent)?.filter(|h| h.active).ok_or(AppError::NotFound)?;
-            let list = rows::deliveries_of(conn, &id, before.as_deref(), limit + 1)?;
-            let more = list.len() as i64 > limit;
-            let mut views = Vec::new();
-            for d in list.into_iter().take(limit as usize) {
-                let event_type = rows::find_event(conn, &d.event_id)?.map(|e| e.event_type).unwrap_or_default();
-                let log = rows::attempts_of(conn, &d.id)?;
-                views.push(DeliveryView::new(d, event_type, log));
-            }
-            Ok((views, more))
-        })
-        .await?;
+    let id = WebhookId::new(path.into_inner());
+    let (logs, more) = state.db.read(move |conn| svc::deliveries(conn, &ent, &id, before.as_deref(), limit)).await?;
+    let views: Vec<DeliveryView> =
+        logs.into_iter().map(|(d, event_type, log)| DeliveryView::new(d, event_type, log)).collect();
     let next_cursor = if more { views.last().map(|v| super::pagination::encode_cursor(&v.id)) } else { None };
     Ok(HttpResponse::Ok().json(Page { items: views, next_cursor }))
 }
@@ -307,20 +292,9 @@ async fn redeliver(
     who: CompanyAdmin,
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
-    let ent = who.enterprise_id().to_owned();
     let (id, delivery_id) = path.into_inner();
-    let view = state
-        .db
-        .write(move |conn| -> Result<_, AppError> {
-            rows::find_for(conn, &id, &ent)?.filter(|h| h.active).ok_or(AppError::NotFound)?;
-            let d =
-                rows::find_delivery(conn, &delivery_id)?.filter(|d| d.webhook_id == id).ok_or(AppError::NotFound)?;
-            rows::requeue(conn, &d.id, crate::db::now())?;
-            let d = rows::find_delivery(conn, &delivery_id)?.ok_or(AppError::NotFound)?;
-            let event_type = rows::find_event(conn, &d.event_id)?.map(|e| e.event_type).unwrap_or_default();
-            let log = rows::attempts_of(conn, &d.id)?;
-            Ok(DeliveryView::new(d, event_type, log))
-        })
-        .await?;
-    Ok(HttpResponse::Accepted().json(view))
+    let id = WebhookId::new(id);
+    let (d, event_type, log) =
+        services::write(&state.db, &who, move |conn, ctx| svc::redeliver(conn, ctx, &id, &delivery_id)).await?;
+    Ok(HttpResponse::Accepted().json(DeliveryView::new(d, event_type, log)))
 }

@@ -188,16 +188,18 @@ pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryRe
         .execute(conn)
 }
 
-/// A page of an endpoint's deliveries, newest first.
+/// A page of an endpoint's deliveries with their event types, newest
+/// first, in one joined query.
 pub fn deliveries_of(
     conn: &mut DbConnection,
     webhook_id: &str,
     before: Option<&str>,
     limit: i64,
-) -> QueryResult<Vec<DeliveryRow>> {
+) -> QueryResult<Vec<(DeliveryRow, String)>> {
     let mut q = webhook_deliveries::table
+        .inner_join(outbox_events::table)
         .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_owned()))
-        .select(DeliveryRow::as_select())
+        .select((DeliveryRow::as_select(), outbox_events::event_type))
         .into_boxed();
     if let Some(b) = before {
         q = q.filter(webhook_deliveries::id.lt(b.to_owned()));
@@ -220,10 +222,11 @@ pub fn insert_attempt(conn: &mut DbConnection, row: &AttemptRow) -> QueryResult<
     diesel::insert_into(webhook_attempts::table).values(row.clone()).execute(conn)
 }
 
-pub fn attempts_of(conn: &mut DbConnection, delivery_id: &str) -> QueryResult<Vec<AttemptRow>> {
+/// The attempts of several deliveries (one page's), oldest first.
+pub fn attempts_of(conn: &mut DbConnection, delivery_ids: &[String]) -> QueryResult<Vec<AttemptRow>> {
     webhook_attempts::table
-        .filter(webhook_attempts::delivery_id.eq(delivery_id))
-        .order(webhook_attempts::attempted_at.asc())
+        .filter(webhook_attempts::delivery_id.eq_any(delivery_ids))
+        .order((webhook_attempts::attempted_at.asc(), webhook_attempts::id.asc()))
         .select(AttemptRow::as_select())
         .load(conn)
 }

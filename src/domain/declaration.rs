@@ -200,6 +200,12 @@ pub fn transition(
     Ok(to)
 }
 
+/// The actions `by` may take on a declaration in state `from`, in the
+/// order of [`DeclarationAction::ALL`]: what the console offers.
+pub fn allowed_actions(from: DeclarationStatus, by: Party) -> Vec<DeclarationAction> {
+    DeclarationAction::ALL.iter().copied().filter(|a| transition(from, *a, by).is_ok()).collect()
+}
+
 /// No action leads anywhere from here.
 pub fn is_final(s: DeclarationStatus) -> bool {
     matches!(s, DeclarationStatus::Released | DeclarationStatus::Rejected | DeclarationStatus::Cancelled)
@@ -385,5 +391,4 @@ mod tests {
         assert_eq!(declaration_number("CNAKA", 2026, DeclarationKind::Transit, 999_999), "CNAKA2026T999999");
         assert_eq!(declaration_number("CNURC", 2026, DeclarationKind::Import, 1_000_000), "CNURC2026I1000000");
     }
-
 }

@@ -759,4 +759,3 @@ mod tests {
         assert_eq!(empty.apply(kashgar_cotton()), kashgar_cotton());
     }
 }
-

@@ -33,8 +33,8 @@ use crate::db::slots::{self, SlotRow};
 use crate::db::{declarations, enterprises, new_id, DbConnection};
 use crate::domain::booking_policy::{booking_transition, BookingAction, BookingPolicy, BookingStatus, Refusal};
 use crate::domain::goods::TransportMode;
-use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::domain::identity::{CreditClass, EnterpriseStatus};
+use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::SlotStatus;
 use crate::error::AppError;
@@ -116,7 +116,11 @@ pub fn read(conn: &mut DbConnection, who: &Principal, id: &BookingId) -> Result<
 
 /// One page of bookings as views, read with one joined query; `more` tells
 /// whether another page follows.
-pub fn list(conn: &mut DbConnection, filter: &BookingFilter, after: Option<&str>) -> Result<(Vec<BookingView>, bool), AppError> {
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &BookingFilter,
+    after: Option<&str>,
+) -> Result<(Vec<BookingView>, bool), AppError> {
     let wanted = filter.limit;
     let page = BookingFilter { limit: wanted + 1, ..filter.clone() };
     let rows = rows::list_views(conn, &page, after)?;

@@ -5,19 +5,19 @@
 use chrono::{DateTime, Datelike, Utc};
 
 use crate::auth::Principal;
+use crate::context::RequestContext;
 use crate::db::audit::{self, Change};
 use crate::db::declarations::{
     self as rows, DeclarationData, DeclarationRow, ItemRow, NewDeclaration, TransitionFacts,
 };
 use crate::db::{new_id, sites, DbConnection};
-use crate::context::RequestContext;
 use crate::domain::declaration::{
     declaration_number, ends_booking, transition, DeclarationAction, DeclarationStatus, Party, RiskLane,
     TransitionError,
 };
-use crate::domain::ids::DeclarationId;
 use crate::domain::declaration_form::{DeclarationInput, DeclarationPatch, ItemInput, ValidDeclaration};
 use crate::domain::goods::{format_money, parse_currency};
+use crate::domain::ids::DeclarationId;
 use crate::error::AppError;
 use crate::services::identity::require_trading;
 

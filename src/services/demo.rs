@@ -100,7 +100,11 @@ const SITES: &[(&str, &str, &[TransportMode])] = &[
 
 /// The demo data is written as the demo accounts would write it, so that
 /// its audit trail names them.
-fn acting_as(conn: &mut DbConnection, email: &str, now: chrono::DateTime<chrono::Utc>) -> Result<RequestContext, AppError> {
+fn acting_as(
+    conn: &mut DbConnection,
+    email: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<RequestContext, AppError> {
     let user = users::find_by_email(conn, email)?.ok_or(AppError::NotFound)?;
     let caller = Principal { user_id: user.id, role: user.role, enterprise_id: user.enterprise_id };
     Ok(RequestContext { caller, request_id: None, now })

@@ -4,12 +4,12 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::refresh;
+use crate::context::RequestContext;
 use crate::db::audit::{self, Actor, Change};
 use crate::db::enterprises::{self, EnterpriseRow, NewEnterprise};
 use crate::db::refresh_tokens::{self, NewRefreshToken};
 use crate::db::users::{self, NewUser, UserRow};
 use crate::db::{new_id, DbConnection};
-use crate::context::RequestContext;
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus, Role};
 use crate::domain::ids::EnterpriseId;
 use crate::error::AppError;

@@ -3,16 +3,16 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::context::RequestContext;
 use crate::db::audit::{self, Change};
 use crate::db::schedules::{self, NewSchedule, ScheduleRow, ScheduleShapeChange};
 use crate::db::sites::{self, NewSite, SiteRow};
 use crate::db::slots::{self, NewSlot};
-use crate::context::RequestContext;
 use crate::db::{new_id, DbConnection};
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::{SiteId, SlotId};
-use crate::domain::slot::SlotStatus;
 use crate::domain::schedule::{expand, horizon_dates, parse_timezone, validity_overlaps, Weekdays};
+use crate::domain::slot::SlotStatus;
 use crate::error::AppError;
 use crate::services::identity::conflict_on_unique;
 

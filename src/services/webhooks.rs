@@ -142,14 +142,51 @@ pub fn redeliver(
     ctx: &RequestContext,
     webhook_id: &WebhookId,
     delivery_id: &str,
-) -> Result<DeliveryRow, AppError> {
+) -> Result<DeliveryLog, AppError> {
     let enterprise_id = ctx.caller.enterprise()?;
     let id = webhook_id.as_str();
     rows::find_for(conn, id, enterprise_id)?.filter(|h| h.active).ok_or(AppError::NotFound)?;
     let d = rows::find_delivery(conn, delivery_id)?.filter(|d| d.webhook_id == id).ok_or(AppError::NotFound)?;
     rows::requeue(conn, &d.id, ctx.stamp())?;
     audit_webhook(conn, ctx, id, "redeliver", Some(delivery_id))?;
-    rows::find_delivery(conn, delivery_id)?.ok_or(AppError::NotFound)
+    let d = rows::find_delivery(conn, delivery_id)?.ok_or(AppError::NotFound)?;
+    let event_type = rows::find_event(conn, &d.event_id)?.map(|e| e.event_type).unwrap_or_default();
+    let mut logs = with_attempts(conn, vec![(d, event_type)])?;
+    logs.pop().ok_or(AppError::NotFound)
+}
+
+/// One delivery with its event type and its attempts, oldest first.
+pub type DeliveryLog = (DeliveryRow, String, Vec<AttemptRow>);
+
+/// One page of the deliveries of one of the caller's live endpoints,
+/// newest first, with their attempts: two queries whatever the page size.
+pub fn deliveries(
+    conn: &mut DbConnection,
+    enterprise_id: &str,
+    webhook_id: &WebhookId,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<DeliveryLog>, bool), AppError> {
+    let id = webhook_id.as_str();
+    // A removed endpoint is gone, its log too (as for GET and redeliver).
+    rows::find_for(conn, id, enterprise_id)?.filter(|h| h.active).ok_or(AppError::NotFound)?;
+    let mut page = rows::deliveries_of(conn, id, before, limit + 1)?;
+    let more = page.len() as i64 > limit;
+    page.truncate(limit as usize);
+    Ok((with_attempts(conn, page)?, more))
+}
+
+fn with_attempts(conn: &mut DbConnection, page: Vec<(DeliveryRow, String)>) -> Result<Vec<DeliveryLog>, AppError> {
+    let ids: Vec<String> = page.iter().map(|(d, _)| d.id.clone()).collect();
+    let mut attempts = rows::attempts_of(conn, &ids)?;
+    Ok(page
+        .into_iter()
+        .map(|(d, event_type)| {
+            let (mine, rest): (Vec<_>, Vec<_>) = attempts.drain(..).partition(|a| a.delivery_id == d.id);
+            attempts = rest;
+            (d, event_type, mine)
+        })
+        .collect())
 }
 
 fn audit_webhook(
@@ -162,7 +199,14 @@ fn audit_webhook(
     audit::append(
         conn,
         &ctx.actor(),
-        &Change { entity_type: "webhook", entity_id: webhook_id, action, from_state: None, to_state: what, reason: None },
+        &Change {
+            entity_type: "webhook",
+            entity_id: webhook_id,
+            action,
+            from_state: None,
+            to_state: what,
+            reason: None,
+        },
         ctx.stamp(),
     )?;
     Ok(())

@@ -22,6 +22,7 @@ api_tests!(
     displacement_and_closing_cancel_latest_bookings,
     company_cancel_cut_off,
     tenants_see_only_their_bookings,
+    a_suspended_enterprise_changes_nothing_and_every_write_is_audited,
 );
 
 /// A site with a road schedule, customs accounts, and the site id.
@@ -424,8 +425,12 @@ async fn every_refusal_says_why(app: TestApp) {
     assert_eq!(kind(&book(&app, &p.admin, &dp, &s_free).await.problem(403)), "enterprise-not-verified");
     // Officers do not book; unknown slot or declaration is 404; bad body 400/422.
     book(&app, &officer, &d2, &s_free).await.problem(403);
-    book(&app, &a.admin, &d2, &uuid::Uuid::now_v7().to_string()).await.problem(404);
-    book(&app, &a.admin, &uuid::Uuid::now_v7().to_string(), &s_free).await.problem(404);
+    let missing_slot = uuid::Uuid::now_v7().to_string();
+    let r = book(&app, &a.admin, &d2, &missing_slot).await.problem(404);
+    assert!(r.body["detail"].as_str().unwrap().contains(&format!("slot with id {missing_slot}")), "{}", r.body);
+    let missing_declaration = uuid::Uuid::now_v7().to_string();
+    let r = book(&app, &a.admin, &missing_declaration, &s_free).await.problem(404);
+    assert!(r.body["detail"].as_str().unwrap().contains(&format!("declaration with id {missing_declaration}")));
     app.post("/api/v1/bookings", Some(&a.admin), json!({"declaration_id": 5, "slot_id": s_free})).await.problem(400);
     app.post("/api/v1/bookings", Some(&a.admin), json!({"slot_id": s_free})).await.problem(422);
     // Nothing was booked by any refusal.
@@ -491,19 +496,6 @@ async fn rejection_and_cancellation_cascade(app: TestApp) {
     assert_eq!(actions, ["book", "cancel"]);
 }
 
-/// Moves a slot into the past (time passing), so that gate rules can be tested.
-async fn age_slot(app: &TestApp, slot: &str) {
-    let sql = format!(
-        "UPDATE clearance_slots SET starts_at = '2020-01-01 08:00:00', ends_at = '2020-01-01 09:00:00' WHERE id = '{slot}'"
-    );
-    app.state
-        .db
-        .write(move |conn| diesel::connection::SimpleConnection::batch_execute(conn, &sql))
-        .await
-        .map_err(|_| "age slot")
-        .unwrap();
-}
-
 async fn gate_actions_check_in_complete_no_show(app: TestApp) {
     let w = world(&app, 4, 60).await;
     let a = app.verified_company("gate", &w.customs.officer).await;
@@ -524,7 +516,8 @@ async fn gate_actions_check_in_complete_no_show(app: TestApp) {
     // No-show only after the slot ended.
     let r = app.post(&format!("/api/v1/bookings/{b2}/no-show"), Some(&officer), json!({})).await.problem(422);
     assert!(r.body["type"].as_str().unwrap().ends_with("/slot-not-ended"));
-    age_slot(&app, &slot).await;
+    // Time passes: the application's clock moves past the slot's end.
+    app.state.clock.advance(chrono::Duration::days(3));
     let r = app.post(&format!("/api/v1/bookings/{b2}/no-show"), Some(&officer), json!({})).await.expect(200);
     assert_eq!(r.body["status"], "no_show");
     app.post(&format!("/api/v1/bookings/{b2}/cancel"), Some(&a.admin), json!({})).await.problem(409);
@@ -839,3 +832,51 @@ async fn shortening_a_schedule_keeps_slots_with_booking_history(app: TestApp) {
 }
 
 api_tests!(shortening_a_schedule_keeps_slots_with_booking_history);
+
+/// Every company write goes through one gate: a suspended enterprise may
+/// read but not cancel a booking, remove or redeliver a webhook, file or
+/// book; and the writes that used to skip the service layer are audited.
+async fn a_suspended_enterprise_changes_nothing_and_every_write_is_audited(app: TestApp) {
+    let w = world(&app, 4, 60).await;
+    let officer = w.customs.officer.clone();
+    let a = app.verified_company("gate-susp", &officer).await;
+    let slot = tomorrow_slot(&app, &w, 0).await;
+    let d = submitted_declaration(&app, &a.admin, &w.site).await;
+    let b = book(&app, &a.admin, &d, &slot).await.expect(201).str("/id");
+    let hook = app
+        .post(
+            "/api/v1/webhooks",
+            Some(&a.admin),
+            json!({"url": "http://127.0.0.1:9/hook", "events": ["booking.cancelled"]}),
+        )
+        .await
+        .expect(201)
+        .str("/id");
+    app.post(&format!("/api/v1/enterprises/{}/suspend", a.enterprise_id), Some(&officer), json!({"reason": "audit"}))
+        .await
+        .expect(200);
+    // Reads still work.
+    app.get(&format!("/api/v1/bookings/{b}"), Some(&a.admin)).await.expect(200);
+    app.get("/api/v1/webhooks", Some(&a.admin)).await.expect(200);
+    // Writes do not, whichever resource they touch.
+    app.post(&format!("/api/v1/bookings/{b}/cancel"), Some(&a.admin), json!({})).await.problem(403);
+    app.call(Method::DELETE, &format!("/api/v1/webhooks/{hook}"), Some(&a.admin), None).await.problem(403);
+    let deliveries = format!("/api/v1/webhooks/{hook}/deliveries/{}/redeliver", uuid::Uuid::now_v7());
+    app.post(&deliveries, Some(&a.admin), json!({})).await.problem(403);
+    app.post("/api/v1/declarations", Some(&a.admin), declaration_body(&w.site)).await.problem(403);
+    // Nothing changed.
+    let r = app.get(&format!("/api/v1/bookings/{b}"), Some(&a.admin)).await.expect(200);
+    assert_eq!(r.body["status"], "confirmed");
+    assert_eq!(
+        app.get(&format!("/api/v1/webhooks/{hook}"), Some(&a.admin)).await.expect(200).body["id"],
+        hook.as_str()
+    );
+    // Webhook registration, site and schedule creation are audited with their actor.
+    for (entity, id) in [("webhook", hook.as_str()), ("site", w.site.as_str())] {
+        let r =
+            app.get(&format!("/api/v1/audit?entity_type={entity}&entity_id={id}"), Some(&officer)).await.expect(200);
+        let items = r.body["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "no audit event for {entity} {id}");
+        assert!(items[0]["actor_id"].is_string(), "{entity} event without its actor: {}", items[0]);
+    }
+}

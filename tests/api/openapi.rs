@@ -169,12 +169,12 @@ async fn mirrored_schemas_have_the_fields_of_the_types_they_describe() {
     let t = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
     let booking = clearway::services::bookings::BookingView {
         id: "b".into(),
-        status: "confirmed".into(),
+        status: clearway::domain::booking_policy::BookingStatus::Confirmed,
         slot_id: "s".into(),
         declaration_id: "d".into(),
         enterprise_id: "e".into(),
         site_id: "site".into(),
-        mode: "road".into(),
+        mode: clearway::domain::goods::TransportMode::Road,
         starts_at: t,
         ends_at: t,
         starts_at_local: t.fixed_offset(),
