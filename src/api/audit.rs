@@ -1,6 +1,5 @@
 //! `/audit`: officers read the trail and verify its hash chains.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,18 +7,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::Officer;
 use crate::db::audit::{self, AuditEventRow, BrokenLink};
 use crate::error::AppResult;
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/audit", |r| r.to(list)),
-        Endpoint::new(Method::GET, "/audit/verify", |r| r.to(verify)),
-    ]
-}
+super::route_table!("audit": list, verify);
 
 super::pagination::page_schema!(AuditEventPage, AuditEventView, "One page of audit events.");
 
@@ -92,15 +85,11 @@ struct ListQuery {
     get,
     path = "/api/v1/audit",
     operation_id = "list_audit_events",
-    tag = "audit",
     security(("bearer" = [])),
     params(ListQuery),
     responses(
         (status = 200, description = "One page of audit events", body = AuditEventPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Restricted,
     ),
 )]
 async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
@@ -153,14 +142,11 @@ pub struct BrokenLinkDoc {
     get,
     path = "/api/v1/audit/verify",
     operation_id = "verify_audit_chains",
-    tag = "audit",
     security(("bearer" = [])),
     params(VerifyQuery),
     responses(
         (status = 200, description = "The verification report", body = VerifyReport),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::Restricted, doc::BadRequest,
     ),
 )]
 async fn verify(state: web::Data<AppState>, _who: Officer, q: web::Query<VerifyQuery>) -> AppResult<HttpResponse> {

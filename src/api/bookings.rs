@@ -1,7 +1,7 @@
 //! `/bookings`: companies book, cancel and move clearance slots; officers
 //! run the gate (check-in, complete, no-show).
 
-use actix_web::http::{header, Method};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::{parse, ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::db::bookings::{self as rows, BookingFilter};
 use crate::domain::booking_policy::{BookingAction, BookingStatus};
@@ -18,18 +17,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::bookings::{self as svc, IdempotencyKey};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/bookings", |r| r.to(list)),
-        Endpoint::new(Method::POST, "/bookings", |r| r.to(create)),
-        Endpoint::new(Method::GET, "/bookings/{id}", |r| r.to(get)),
-        Endpoint::new(Method::POST, "/bookings/{id}/cancel", |r| r.to(cancel)),
-        Endpoint::new(Method::POST, "/bookings/{id}/reschedule", |r| r.to(reschedule)),
-        Endpoint::new(Method::POST, "/bookings/{id}/check-in", |r| r.to(check_in)),
-        Endpoint::new(Method::POST, "/bookings/{id}/complete", |r| r.to(complete)),
-        Endpoint::new(Method::POST, "/bookings/{id}/no-show", |r| r.to(no_show)),
-    ]
-}
+super::route_table!("bookings": list, create, get, cancel, reschedule, check_in, complete, no_show);
 
 super::pagination::page_schema!(BookingPage, BookingDoc, "One page of bookings.");
 
@@ -103,7 +91,6 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
     post,
     path = "/api/v1/bookings",
     operation_id = "create_booking",
-    tag = "bookings",
     security(("bearer" = [])),
     params(
         ("Idempotency-Key" = Option<String>, Header,
@@ -120,14 +107,10 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
         (status = 201, description = "Booked (or the replay of a booking made with the same key and body)",
             body = BookingDoc,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answer is a replay"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 403, description = "Not a company user, or the enterprise is not verified, is suspended or is discredited", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, response = doc::NotFound),
         (status = 409, description = "Slot full or closed, the enterprise's share reached, the declaration already booked \
             or not bookable, or a request with this Idempotency-Key still in progress", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
         (status = 422, description = "Invalid input, too late or too early to book, wrong site or mode, \
             or the Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM_JSON),
     ),
@@ -190,13 +173,11 @@ async fn create(
     get,
     path = "/api/v1/bookings/{id}",
     operation_id = "get_booking",
-    tag = "bookings",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Booking id")),
     responses(
         (status = 200, description = "The booking", body = BookingDoc),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -237,14 +218,11 @@ struct ListQuery {
     get,
     path = "/api/v1/bookings",
     operation_id = "list_bookings",
-    tag = "bookings",
     security(("bearer" = [])),
     params(ListQuery),
     responses(
         (status = 200, description = "One page of bookings", body = BookingPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Unauthorized,
     ),
 )]
 async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
@@ -297,19 +275,13 @@ struct ReasonBody {
     post,
     path = "/api/v1/bookings/{id}/cancel",
     operation_id = "cancel_booking",
-    tag = "bookings",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Booking id")),
     request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"})),
     responses(
         (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Not cancellable in its current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
         (status = 422, description = "Past the cancel cut-off, a reason over 1000 characters, or customs cancelling without a reason", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
@@ -347,19 +319,13 @@ struct RescheduleBody {
     post,
     path = "/api/v1/bookings/{id}/reschedule",
     operation_id = "reschedule_booking",
-    tag = "bookings",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Booking id")),
     request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"})),
     responses(
         (status = 200, description = "The booking on its new slot", body = BookingDoc),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "New slot full or closed, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
         (status = 422, description = "Too late or too early for the new slot, the same slot, or a wrong site or mode", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
@@ -399,14 +365,11 @@ async fn gate_action(
     post,
     path = "/api/v1/bookings/{id}/check-in",
     operation_id = "check_in_booking",
-    tag = "bookings",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Booking id")),
     responses(
         (status = 200, description = "The booking, `checked_in`", body = BookingDoc),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::NotFound,
         (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
@@ -424,14 +387,11 @@ async fn check_in(
     post,
     path = "/api/v1/bookings/{id}/complete",
     operation_id = "complete_booking",
-    tag = "bookings",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Booking id")),
     responses(
         (status = 200, description = "The booking, `completed`", body = BookingDoc),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::NotFound,
         (status = 409, description = "Not `checked_in`", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
@@ -449,14 +409,11 @@ async fn complete(
     post,
     path = "/api/v1/bookings/{id}/no-show",
     operation_id = "no_show_booking",
-    tag = "bookings",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Booking id")),
     responses(
         (status = 200, description = "The booking, `no_show`", body = BookingDoc),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::NotFound,
         (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, description = "The slot has not ended yet", body = Problem, content_type = PROBLEM_JSON),
     ),

@@ -1,7 +1,7 @@
 //! `/declarations`: companies file and edit, officers review. Status
 //! changes are POSTs to action sub-resources.
 
-use actix_web::http::{header, Method};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,6 @@ use super::audit::AuditEventView;
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, CompanyUser, Officer, Principal};
 use crate::db::declarations::{self as rows, DeclarationFilter, DeclarationRow, ItemRow};
 use crate::domain::declaration::{
@@ -22,22 +21,21 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::declarations::{self as svc, ActionInput, Full};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/declarations", |r| r.to(list)),
-        Endpoint::new(Method::POST, "/declarations", |r| r.to(create)),
-        Endpoint::new(Method::GET, "/declarations/{id}", |r| r.to(get)),
-        Endpoint::new(Method::PATCH, "/declarations/{id}", |r| r.to(edit)),
-        Endpoint::new(Method::GET, "/declarations/{id}/history", |r| r.to(history)),
-        Endpoint::new(Method::POST, "/declarations/{id}/submit", |r| r.to(submit)),
-        Endpoint::new(Method::POST, "/declarations/{id}/cancel", |r| r.to(cancel)),
-        Endpoint::new(Method::POST, "/declarations/{id}/review", |r| r.to(review)),
-        Endpoint::new(Method::POST, "/declarations/{id}/approve", |r| r.to(approve)),
-        Endpoint::new(Method::POST, "/declarations/{id}/reject", |r| r.to(reject)),
-        Endpoint::new(Method::POST, "/declarations/{id}/request-amendment", |r| r.to(request_amendment)),
-        Endpoint::new(Method::POST, "/declarations/{id}/release", |r| r.to(release)),
-    ]
-}
+super::route_table!(
+    "declarations":
+    list,
+    create,
+    get,
+    edit,
+    history,
+    submit,
+    cancel,
+    review,
+    approve,
+    reject,
+    request_amendment,
+    release,
+);
 
 super::pagination::page_schema!(DeclarationPage, DeclarationView, "One page of declarations (without their items).");
 
@@ -179,7 +177,6 @@ fn respond(status: actix_web::http::StatusCode, (row, items): Full) -> HttpRespo
     post,
     path = "/api/v1/declarations",
     operation_id = "create_declaration",
-    tag = "declarations",
     security(("bearer" = [])),
     request_body(
         content = DeclarationInput,
@@ -195,12 +192,8 @@ fn respond(status: actix_web::http::StatusCode, (row, items): Full) -> HttpRespo
     responses(
         (status = 201, description = "The new draft", body = DeclarationView,
             headers(("ETag" = String, description = "The version, for `If-Match`"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
+        doc::JsonBody, doc::Restricted,
         (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn create(
@@ -221,14 +214,12 @@ async fn create(
     get,
     path = "/api/v1/declarations/{id}",
     operation_id = "get_declaration",
-    tag = "declarations",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Declaration id")),
     responses(
         (status = 200, description = "The declaration", body = DeclarationView,
             headers(("ETag" = String, description = "The version, for `If-Match`"))),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -264,7 +255,6 @@ fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
     patch,
     path = "/api/v1/declarations/{id}",
     operation_id = "edit_declaration",
-    tag = "declarations",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Declaration id"),
@@ -275,16 +265,8 @@ fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
     responses(
         (status = 200, description = "The edited declaration", body = DeclarationView,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound, doc::PreconditionFailed, doc::PreconditionRequired,
         (status = 409, description = "Not editable in its current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 412, response = doc::PreconditionFailed),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
-        (status = 428, response = doc::PreconditionRequired),
     ),
 )]
 async fn edit(
@@ -394,21 +376,15 @@ action_handler!(
         post,
         path = "/api/v1/declarations/{id}/submit",
         operation_id = "submit_declaration",
-        tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `submitted`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
             (status = 403, description = "Not a company user, or the enterprise is not verified or is suspended", body = Problem, content_type = PROBLEM_JSON),
-            (status = 404, response = doc::NotFound),
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
         ),
     )]
     submit,
@@ -421,21 +397,15 @@ action_handler!(
         post,
         path = "/api/v1/declarations/{id}/cancel",
         operation_id = "cancel_declaration",
-        tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `cancelled`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
             (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-            (status = 404, response = doc::NotFound),
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
         ),
     )]
     cancel,
@@ -448,21 +418,14 @@ action_handler!(
         post,
         path = "/api/v1/declarations/{id}/review",
         operation_id = "review_declaration",
-        tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `under_review`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
         ),
     )]
     review,
@@ -475,21 +438,14 @@ action_handler!(
         post,
         path = "/api/v1/declarations/{id}/approve",
         operation_id = "approve_declaration",
-        tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ApprovalBody, description = "The risk lane (required)", example = json!({"risk_lane": "green"})),
         responses(
             (status = 200, description = "The declaration, `approved`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
         ),
     )]
     approve,
@@ -502,21 +458,14 @@ action_handler!(
         post,
         path = "/api/v1/declarations/{id}/reject",
         operation_id = "reject_declaration",
-        tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "invoice does not match the goods inspected"})),
         responses(
             (status = 200, description = "The declaration, `rejected`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
         ),
     )]
     reject,
@@ -529,21 +478,14 @@ action_handler!(
         post,
         path = "/api/v1/declarations/{id}/request-amendment",
         operation_id = "request_declaration_amendment",
-        tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "item 2: HS code does not match the description"})),
         responses(
             (status = 200, description = "The declaration, `amendment_requested`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
         ),
     )]
     request_amendment,
@@ -556,21 +498,14 @@ action_handler!(
         post,
         path = "/api/v1/declarations/{id}/release",
         operation_id = "release_declaration",
-        tag = "declarations",
         security(("bearer" = [])),
         params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `released`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
             (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
         ),
     )]
     release,
@@ -613,14 +548,11 @@ fn queue_cursor(d: &DeclarationRow) -> String {
     get,
     path = "/api/v1/declarations",
     operation_id = "list_declarations",
-    tag = "declarations",
     security(("bearer" = [])),
     params(ListQuery),
     responses(
         (status = 200, description = "One page of declarations (without items)", body = DeclarationPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Unauthorized,
     ),
 )]
 async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
@@ -678,13 +610,11 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     get,
     path = "/api/v1/declarations/{id}/history",
     operation_id = "declaration_history",
-    tag = "declarations",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Declaration id")),
     responses(
         (status = 200, description = "The declaration's audit events", body = super::audit::AuditEventPage),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn history(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {

@@ -1,7 +1,6 @@
 //! `/enterprises`: officers verify, suspend, reinstate and classify;
 //! a company sees only its own.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus};
@@ -18,16 +16,7 @@ use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
 use crate::services::identity;
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/enterprises", |r| r.to(list)),
-        Endpoint::new(Method::GET, "/enterprises/{id}", |r| r.to(get)),
-        Endpoint::new(Method::POST, "/enterprises/{id}/verify", |r| r.to(verify)),
-        Endpoint::new(Method::POST, "/enterprises/{id}/suspend", |r| r.to(suspend)),
-        Endpoint::new(Method::POST, "/enterprises/{id}/reinstate", |r| r.to(reinstate)),
-        Endpoint::new(Method::POST, "/enterprises/{id}/credit-class", |r| r.to(classify)),
-    ]
-}
+super::route_table!("enterprises": list, get, verify, suspend, reinstate, classify);
 
 super::pagination::page_schema!(EnterprisePage, EnterpriseView, "One page of enterprises.");
 
@@ -90,15 +79,11 @@ struct ListQuery {
     get,
     path = "/api/v1/enterprises",
     operation_id = "list_enterprises",
-    tag = "enterprises",
     security(("bearer" = [])),
     params(ListQuery),
     responses(
         (status = 200, description = "One page of enterprises", body = EnterprisePage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Restricted,
     ),
 )]
 async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
@@ -123,13 +108,11 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
     get,
     path = "/api/v1/enterprises/{id}",
     operation_id = "get_enterprise",
-    tag = "enterprises",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Enterprise id")),
     responses(
         (status = 200, description = "The enterprise", body = EnterpriseView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -189,19 +172,13 @@ fn optional_body(OptionalJson(body): OptionalJson<ReasonBody>) -> ReasonBody {
     post,
     path = "/api/v1/enterprises/{id}/verify",
     operation_id = "verify_enterprise",
-    tag = "enterprises",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Enterprise id")),
     request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
     responses(
         (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::BadRequest, doc::NotFound, doc::PayloadTooLarge, doc::UnsupportedMediaType,
         (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
     ),
 )]
 async fn verify(
@@ -220,20 +197,13 @@ async fn verify(
     post,
     path = "/api/v1/enterprises/{id}/suspend",
     operation_id = "suspend_enterprise",
-    tag = "enterprises",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Enterprise id")),
     request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"})),
     responses(
         (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn suspend(
@@ -252,19 +222,13 @@ async fn suspend(
     post,
     path = "/api/v1/enterprises/{id}/reinstate",
     operation_id = "reinstate_enterprise",
-    tag = "enterprises",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Enterprise id")),
     request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
     responses(
         (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::BadRequest, doc::NotFound, doc::PayloadTooLarge, doc::UnsupportedMediaType,
         (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
     ),
 )]
 async fn reinstate(
@@ -295,20 +259,12 @@ struct ClassifyBody {
     post,
     path = "/api/v1/enterprises/{id}/credit-class",
     operation_id = "classify_enterprise",
-    tag = "enterprises",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Enterprise id")),
     request_body = ClassifyBody,
     responses(
         (status = 200, description = "The reclassified enterprise", body = EnterpriseView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, response = doc::Conflict),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
+        doc::JsonBody, doc::Restricted, doc::NotFound, doc::Conflict,
     ),
 )]
 async fn classify(

@@ -1,22 +1,15 @@
 //! Liveness and readiness probes (no token).
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::openapi as doc;
-use super::Endpoint;
 use crate::error::AppResult;
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/health/live", |r| r.to(live)),
-        Endpoint::new(Method::GET, "/health/ready", |r| r.to(ready)),
-    ]
-}
+super::route_table!("health": live, ready);
 
 /// Answer of the liveness probe.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,7 +34,6 @@ pub struct Ready {
     get,
     path = "/health/live",
     operation_id = "health_live",
-    tag = "health",
     responses((status = 200, description = "The process is up", body = Live)),
 )]
 async fn live() -> HttpResponse {
@@ -53,10 +45,9 @@ async fn live() -> HttpResponse {
     get,
     path = "/health/ready",
     operation_id = "health_ready",
-    tag = "health",
     responses(
         (status = 200, description = "The database is reachable", body = Ready),
-        (status = 503, response = doc::Unavailable),
+        doc::Unavailable,
     ),
 )]
 async fn ready(state: web::Data<AppState>) -> AppResult<HttpResponse> {

@@ -1,7 +1,6 @@
 //! `/sites` and `/sites/{id}/schedules`: supervisors run sites and their
 //! 24/7 schedules; everyone signed in can read them.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,6 @@ use utoipa::ToSchema;
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, Supervisor};
 use crate::db::schedules::ScheduleRow;
 use crate::db::sites::{self, SiteChanges, SiteRow};
@@ -20,17 +18,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/sites", |r| r.to(list)),
-        Endpoint::new(Method::POST, "/sites", |r| r.to(create)),
-        Endpoint::new(Method::GET, "/sites/{id}", |r| r.to(get)),
-        Endpoint::new(Method::PATCH, "/sites/{id}", |r| r.to(update)),
-        Endpoint::new(Method::GET, "/sites/{id}/schedules", |r| r.to(list_schedules)),
-        Endpoint::new(Method::POST, "/sites/{id}/schedules", |r| r.to(create_schedule)),
-        Endpoint::new(Method::PATCH, "/sites/{id}/schedules/{schedule_id}", |r| r.to(change_schedule)),
-    ]
-}
+super::route_table!("sites": list, create, get, update, list_schedules, create_schedule, change_schedule);
 
 super::pagination::page_schema!(SitePage, SiteView, "One page of sites.");
 
@@ -110,7 +98,6 @@ fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<String> {
     post,
     path = "/api/v1/sites",
     operation_id = "create_site",
-    tag = "sites",
     security(("bearer" = [])),
     request_body(
         content = NewSiteBody,
@@ -119,13 +106,8 @@ fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<String> {
     ),
     responses(
         (status = 201, description = "The new site", body = SiteView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::JsonBody, doc::Restricted,
         (status = 409, description = "Site code already taken", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn create(
@@ -154,14 +136,11 @@ async fn create(
     get,
     path = "/api/v1/sites",
     operation_id = "list_sites",
-    tag = "sites",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
         (status = 200, description = "One page of sites", body = SitePage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Unauthorized,
     ),
 )]
 async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery>) -> AppResult<HttpResponse> {
@@ -176,13 +155,11 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery
     get,
     path = "/api/v1/sites/{id}",
     operation_id = "get_site",
-    tag = "sites",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Site id")),
     responses(
         (status = 200, description = "The site", body = SiteView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -214,19 +191,12 @@ fn immutable_timezone() -> utoipa::openapi::schema::Schema {
     patch,
     path = "/api/v1/sites/{id}",
     operation_id = "update_site",
-    tag = "sites",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Site id")),
     request_body(content = SitePatch, example = json!({"name": "Khorgos International Road Port"})),
     responses(
         (status = 200, description = "The updated site", body = SiteView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
     ),
 )]
 async fn update(
@@ -358,7 +328,6 @@ fn check_days(days: Option<&Vec<String>>, errors: &mut FieldErrors) -> Option<We
     post,
     path = "/api/v1/sites/{id}/schedules",
     operation_id = "create_schedule",
-    tag = "sites",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Site id")),
     request_body(
@@ -368,14 +337,8 @@ fn check_days(days: Option<&Vec<String>>, errors: &mut FieldErrors) -> Option<We
     ),
     responses(
         (status = 201, description = "The new schedule", body = ScheduleCreated),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Overlaps another schedule of the same site and mode", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn create_schedule(
@@ -416,13 +379,11 @@ async fn create_schedule(
     get,
     path = "/api/v1/sites/{id}/schedules",
     operation_id = "list_schedules",
-    tag = "sites",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Site id")),
     responses(
         (status = 200, description = "The site's schedules", body = SchedulePage),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn list_schedules(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -487,7 +448,6 @@ pub struct ReshapeDoc {
     patch,
     path = "/api/v1/sites/{id}/schedules/{schedule_id}",
     operation_id = "change_schedule",
-    tag = "sites",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Site id"),
@@ -496,14 +456,8 @@ pub struct ReshapeDoc {
     request_body(content = SchedulePatch, example = json!({"capacity": 30, "valid_to": null})),
     responses(
         (status = 200, description = "The changed schedule", body = ScheduleChanged),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "The new validity overlaps another schedule of the same site and mode", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn change_schedule(

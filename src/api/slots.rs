@@ -1,6 +1,5 @@
 //! `/slots`: availability for everyone signed in; officers change one slot.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,7 +8,6 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, Officer};
 use crate::db::slots::{self, SlotFilter, SlotRow};
 use crate::domain::goods::TransportMode;
@@ -18,13 +16,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::schedules::{self as svc, SlotChange};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/slots", |r| r.to(list)),
-        Endpoint::new(Method::GET, "/slots/{id}", |r| r.to(get)),
-        Endpoint::new(Method::PATCH, "/slots/{id}", |r| r.to(change)),
-    ]
-}
+super::route_table!("slots": list, get, change);
 
 super::pagination::page_schema!(SlotPage, SlotView, "One page of slots.");
 
@@ -140,14 +132,11 @@ fn slot_cursor(s: &SlotRow) -> String {
     get,
     path = "/api/v1/slots",
     operation_id = "list_slots",
-    tag = "slots",
     security(("bearer" = [])),
     params(ListQuery),
     responses(
         (status = 200, description = "One page of slots", body = SlotPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Unauthorized,
     ),
 )]
 async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
@@ -203,13 +192,11 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
     get,
     path = "/api/v1/slots/{id}",
     operation_id = "get_slot",
-    tag = "slots",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Slot id")),
     responses(
         (status = 200, description = "The slot", body = SlotView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -265,20 +252,13 @@ impl ToSchema for SlotChangeBody {
     patch,
     path = "/api/v1/slots/{id}",
     operation_id = "change_slot",
-    tag = "slots",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Slot id")),
     request_body(content = SlotChangeBody, example = json!({"capacity": 5, "displace": true, "reason": "lane closed for repairs"})),
     responses(
         (status = 200, description = "The changed slot", body = SlotView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Capacity below the booked count without `displace`, or a concurrent change", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn change(

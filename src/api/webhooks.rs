@@ -1,7 +1,6 @@
 //! `/webhooks`: company admins register signed push endpoints, read the
 //! delivery log and ask for a redelivery.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,6 @@ use utoipa::ToSchema;
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::CompanyAdmin;
 use crate::db::webhooks::{self as rows, AttemptRow, DeliveryRow, WebhookRow};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
@@ -18,16 +16,7 @@ use crate::services::outbox::event_types;
 use crate::services::webhooks::{check_url, register};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/webhooks", |r| r.to(list)),
-        Endpoint::new(Method::POST, "/webhooks", |r| r.to(create)),
-        Endpoint::new(Method::GET, "/webhooks/{id}", |r| r.to(get)),
-        Endpoint::new(Method::DELETE, "/webhooks/{id}", |r| r.to(remove)),
-        Endpoint::new(Method::GET, "/webhooks/{id}/deliveries", |r| r.to(deliveries)),
-        Endpoint::new(Method::POST, "/webhooks/{id}/deliveries/{delivery_id}/redeliver", |r| r.to(redeliver)),
-    ]
-}
+super::route_table!("webhooks": list, create, get, remove, deliveries, redeliver);
 
 super::pagination::page_schema!(WebhookPage, WebhookView, "The enterprise's endpoints (one page).");
 super::pagination::page_schema!(DeliveryPage, DeliveryView, "One page of an endpoint's deliveries, newest first.");
@@ -70,7 +59,6 @@ pub struct NewWebhook {
     post,
     path = "/api/v1/webhooks",
     operation_id = "create_webhook",
-    tag = "webhooks",
     security(("bearer" = [])),
     request_body(
         content = NewWebhook,
@@ -78,12 +66,8 @@ pub struct NewWebhook {
     ),
     responses(
         (status = 201, description = "The endpoint, with its signing secret (shown once)", body = WebhookView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
+        doc::JsonBody, doc::Restricted,
         (status = 403, description = "Not a company admin, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn create(
@@ -121,12 +105,10 @@ async fn create(
     get,
     path = "/api/v1/webhooks",
     operation_id = "list_webhooks",
-    tag = "webhooks",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The enterprise's active endpoints (without secrets)", body = WebhookPage),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::Restricted,
     ),
 )]
 async fn list(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
@@ -142,14 +124,11 @@ async fn list(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpRe
     get,
     path = "/api/v1/webhooks/{id}",
     operation_id = "get_webhook",
-    tag = "webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 200, description = "The endpoint (without its secret)", body = WebhookView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -168,14 +147,11 @@ async fn get(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<Stri
     delete,
     path = "/api/v1/webhooks/{id}",
     operation_id = "delete_webhook",
-    tag = "webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 204, description = "Removed; pending deliveries to it are dropped"),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::NotFound,
     ),
 )]
 async fn remove(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -243,16 +219,11 @@ impl DeliveryView {
     get,
     path = "/api/v1/webhooks/{id}/deliveries",
     operation_id = "list_webhook_deliveries",
-    tag = "webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Endpoint id"), PageQuery),
     responses(
         (status = 200, description = "The delivery log, newest first", body = DeliveryPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Restricted, doc::NotFound,
     ),
 )]
 async fn deliveries(
@@ -289,7 +260,6 @@ async fn deliveries(
     post,
     path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
     operation_id = "redeliver_webhook",
-    tag = "webhooks",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Endpoint id"),
@@ -297,9 +267,7 @@ async fn deliveries(
     ),
     responses(
         (status = 202, description = "Queued again; the same event (same id) will be sent", body = DeliveryView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::NotFound,
     ),
 )]
 async fn redeliver(
