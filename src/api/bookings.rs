@@ -262,6 +262,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
 
 /// Optional body of a cancellation.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = BookingCancellation)]
 struct ReasonBody {
     /// Why, up to 1000 characters.
@@ -269,27 +270,32 @@ struct ReasonBody {
     reason: Option<String>,
 }
 
-/// Cancel a booking and free its place: a company its own (until the cancel
-/// cut-off), customs any (with a reason).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/cancel",
-    operation_id = "cancel_booking",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"})),
-    responses(
-        (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
-        doc::JsonBody, doc::Restricted, doc::NotFound,
-        (status = 409, description = "Not cancellable in its current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "Past the cancel cut-off, a reason over 1000 characters, or customs cancelling without a reason", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn cancel(
+super::action!(
+    /// Cancel a booking and free its place: a company its own (until the cancel
+    /// cut-off), customs any (with a reason).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/bookings/{id}/cancel",
+        operation_id = "cancel_booking",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Booking id")),
+        request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"})),
+        responses(
+            (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
+            (status = 409, description = "Not cancellable in its current status", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, description = "Past the cancel cut-off, a reason over 1000 characters, customs cancelling without a reason, or an unknown field in the body", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    cancel: AnyUser, OptionalJson<ReasonBody> => cancel_booking
+);
+
+/// Cancels a booking for whoever may cancel it.
+async fn cancel_booking(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: AnyUser,
-    path: web::Path<String>,
+    id: String,
     OptionalJson(body): OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
     let reason = body.and_then(|b| b.reason).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
@@ -299,7 +305,6 @@ async fn cancel(
     let actor = super::actor(&req, Some(&who));
     let policy = state.booking_policy;
     let principal = who.0;
-    let id = path.into_inner();
     let v = state
         .db
         .write(move |conn| svc::cancel(conn, &principal, &id, reason.as_deref(), &policy, &actor, Utc::now()))
@@ -309,37 +314,42 @@ async fn cancel(
 
 /// The slot to move to.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct RescheduleBody {
     slot_id: String,
 }
 
-/// Move a booking to another slot, atomically: the new place is taken and the
-/// old freed, or nothing changes (company users).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/reschedule",
-    operation_id = "reschedule_booking",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"})),
-    responses(
-        (status = 200, description = "The booking on its new slot", body = BookingDoc),
-        doc::JsonBody, doc::Restricted, doc::NotFound,
-        (status = 409, description = "New slot full or closed, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "Too late or too early for the new slot, the same slot, or a wrong site or mode", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn reschedule(
+super::action!(
+    /// Move a booking to another slot, atomically: the new place is taken and the
+    /// old freed, or nothing changes (company users).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/bookings/{id}/reschedule",
+        operation_id = "reschedule_booking",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Booking id")),
+        request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"})),
+        responses(
+            (status = 200, description = "The booking on its new slot", body = BookingDoc),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
+            (status = 409, description = "New slot full or closed, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, description = "Too late or too early for the new slot, the same slot, a wrong site or mode, or an invalid body", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    reschedule: CompanyUser, ApiJson<RescheduleBody> => move_booking
+);
+
+/// Moves a booking of the caller's enterprise.
+async fn move_booking(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: CompanyUser,
-    path: web::Path<String>,
+    id: String,
     ApiJson(body): ApiJson<RescheduleBody>,
 ) -> AppResult<HttpResponse> {
     let actor = super::actor(&req, Some(&who));
     let policy = state.booking_policy;
     let principal = who.0;
-    let id = path.into_inner();
     let v = state
         .db
         .write(move |conn| svc::reschedule(conn, &principal, &id, &body.slot_id, &policy, &actor, Utc::now()))
@@ -347,11 +357,13 @@ async fn reschedule(
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Runs a gate action (check-in, complete, no-show); they take no body.
 async fn gate_action(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
     id: String,
+    _body: (),
     action: BookingAction,
 ) -> AppResult<HttpResponse> {
     let actor = super::actor(&req, Some(&who));
@@ -360,69 +372,57 @@ async fn gate_action(
     Ok(HttpResponse::Ok().json(v))
 }
 
-/// Check a confirmed booking in at the gate (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/check-in",
-    operation_id = "check_in_booking",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    responses(
-        (status = 200, description = "The booking, `checked_in`", body = BookingDoc),
-        doc::Restricted, doc::NotFound,
-        (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn check_in(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    gate_action(req, state, who, path.into_inner(), BookingAction::CheckIn).await
-}
+doc::response_set!(
+    /// What a gate action may answer besides the booking.
+    GateErrors = doc::Restricted | doc::NotFound
+);
 
-/// Complete a checked_in booking (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/complete",
-    operation_id = "complete_booking",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    responses(
-        (status = 200, description = "The booking, `completed`", body = BookingDoc),
-        doc::Restricted, doc::NotFound,
-        (status = 409, description = "Not `checked_in`", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn complete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    gate_action(req, state, who, path.into_inner(), BookingAction::Complete).await
-}
-
-/// Mark a confirmed booking as a no-show once its slot has ended (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/no-show",
-    operation_id = "no_show_booking",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    responses(
-        (status = 200, description = "The booking, `no_show`", body = BookingDoc),
-        doc::Restricted, doc::NotFound,
-        (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "The slot has not ended yet", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn no_show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    gate_action(req, state, who, path.into_inner(), BookingAction::NoShow).await
-}
+super::action!(
+    /// Check a confirmed booking in at the gate (officers).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/bookings/{id}/check-in",
+        operation_id = "check_in_booking",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Booking id")),
+        responses(
+            (status = 200, description = "The booking, `checked_in`", body = BookingDoc),
+            GateErrors,
+            (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    check_in: Officer, () => gate_action, BookingAction::CheckIn
+);
+super::action!(
+    /// Complete a checked_in booking (officers).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/bookings/{id}/complete",
+        operation_id = "complete_booking",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Booking id")),
+        responses(
+            (status = 200, description = "The booking, `completed`", body = BookingDoc),
+            GateErrors,
+            (status = 409, description = "Not `checked_in`", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    complete: Officer, () => gate_action, BookingAction::Complete
+);
+super::action!(
+    /// Mark a confirmed booking as a no-show once its slot has ended (officers).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/bookings/{id}/no-show",
+        operation_id = "no_show_booking",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Booking id")),
+        responses(
+            (status = 200, description = "The booking, `no_show`", body = BookingDoc),
+            GateErrors,
+            (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, description = "The slot has not ended yet", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    no_show: Officer, () => gate_action, BookingAction::NoShow
+);

@@ -315,14 +315,18 @@ struct ReasonBody {
     reason: String,
 }
 
+/// Runs one action on a declaration: the handlers below differ only in
+/// the caller they accept and the action.
 async fn run_action(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Principal,
+    who: impl std::ops::Deref<Target = Principal>,
     id: String,
+    OptionalJson(body): OptionalJson<ActionBody>,
     action: DeclarationAction,
-    body: ActionBody,
 ) -> AppResult<HttpResponse> {
+    let who = Principal::clone(&who);
+    let body = body.unwrap_or_default();
     let mut errors = FieldErrors::new();
     let reason = body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
@@ -349,28 +353,13 @@ async fn run_action(
     Ok(respond(actix_web::http::StatusCode::OK, full))
 }
 
-fn body_of(OptionalJson(body): OptionalJson<ActionBody>) -> ActionBody {
-    body.unwrap_or_default()
-}
+doc::response_set!(
+    /// What a declaration action may answer besides the declaration.
+    ActionErrors = doc::JsonBody | doc::Restricted | doc::NotFound;
+    409 => "Illegal transition from the current status (named in `detail`)"
+);
 
-/// An action handler; the attributes before the name (doc comment,
-/// `#[utoipa::path]`) go on the generated function.
-macro_rules! action_handler {
-    ($(#[$meta:meta])* $name:ident, $extractor:ty, $action:expr) => {
-        $(#[$meta])*
-        async fn $name(
-            req: HttpRequest,
-            state: web::Data<AppState>,
-            who: $extractor,
-            path: web::Path<String>,
-            body: OptionalJson<ActionBody>,
-        ) -> AppResult<HttpResponse> {
-            run_action(req, state, who.0, path.into_inner(), $action, body_of(body)).await
-        }
-    };
-}
-
-action_handler!(
+super::action!(
     /// Submit a draft (or resubmit an amendment_requested) declaration; it gets its number (company users).
     #[utoipa::path(
         post,
@@ -382,16 +371,13 @@ action_handler!(
         responses(
             (status = 200, description = "The declaration, `submitted`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            doc::JsonBody, doc::Restricted, doc::NotFound,
+            ActionErrors,
             (status = 403, description = "Not a company user, or the enterprise is not verified or is suspended", body = Problem, content_type = PROBLEM_JSON),
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
         ),
     )]
-    submit,
-    CompanyUser,
-    DeclarationAction::Submit
+    submit: CompanyUser, OptionalJson<ActionBody> => run_action, DeclarationAction::Submit
 );
-action_handler!(
+super::action!(
     /// Cancel a declaration before approval (company users); its booking is cancelled.
     #[utoipa::path(
         post,
@@ -403,16 +389,13 @@ action_handler!(
         responses(
             (status = 200, description = "The declaration, `cancelled`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            doc::JsonBody, doc::Restricted, doc::NotFound,
+            ActionErrors,
             (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
         ),
     )]
-    cancel,
-    CompanyUser,
-    DeclarationAction::Cancel
+    cancel: CompanyUser, OptionalJson<ActionBody> => run_action, DeclarationAction::Cancel
 );
-action_handler!(
+super::action!(
     /// Claim a submitted declaration for review (officers): under_review, assigned to the caller.
     #[utoipa::path(
         post,
@@ -424,15 +407,12 @@ action_handler!(
         responses(
             (status = 200, description = "The declaration, `under_review`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            doc::JsonBody, doc::Restricted, doc::NotFound,
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            ActionErrors,
         ),
     )]
-    review,
-    Officer,
-    DeclarationAction::Claim
+    review: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Claim
 );
-action_handler!(
+super::action!(
     /// Approve a declaration with a risk lane (officers).
     #[utoipa::path(
         post,
@@ -444,15 +424,12 @@ action_handler!(
         responses(
             (status = 200, description = "The declaration, `approved`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            doc::JsonBody, doc::Restricted, doc::NotFound,
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            ActionErrors,
         ),
     )]
-    approve,
-    Officer,
-    DeclarationAction::Approve
+    approve: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Approve
 );
-action_handler!(
+super::action!(
     /// Reject a declaration with a reason (officers); final. Its booking is cancelled.
     #[utoipa::path(
         post,
@@ -464,15 +441,12 @@ action_handler!(
         responses(
             (status = 200, description = "The declaration, `rejected`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            doc::JsonBody, doc::Restricted, doc::NotFound,
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            ActionErrors,
         ),
     )]
-    reject,
-    Officer,
-    DeclarationAction::Reject
+    reject: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Reject
 );
-action_handler!(
+super::action!(
     /// Send a declaration back to its enterprise for amendment, with a reason (officers).
     #[utoipa::path(
         post,
@@ -484,15 +458,12 @@ action_handler!(
         responses(
             (status = 200, description = "The declaration, `amendment_requested`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            doc::JsonBody, doc::Restricted, doc::NotFound,
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            ActionErrors,
         ),
     )]
-    request_amendment,
-    Officer,
-    DeclarationAction::RequestAmendment
+    request_amendment: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::RequestAmendment
 );
-action_handler!(
+super::action!(
     /// Release the goods of an approved declaration (officers).
     #[utoipa::path(
         post,
@@ -504,13 +475,10 @@ action_handler!(
         responses(
             (status = 200, description = "The declaration, `released`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            doc::JsonBody, doc::Restricted, doc::NotFound,
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
+            ActionErrors,
         ),
     )]
-    release,
-    Officer,
-    DeclarationAction::Release
+    release: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Release
 );
 
 #[derive(Debug, Deserialize, IntoParams)]

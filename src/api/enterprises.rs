@@ -12,7 +12,7 @@ use super::pagination::{Page, PageQuery};
 use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus};
-use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
+use crate::error::{AppError, AppResult};
 use crate::services::identity;
 use crate::state::AppState;
 
@@ -127,20 +127,32 @@ async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) 
 
 /// Optional body of a status change.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = EnterpriseStatusChange)]
 struct ReasonBody {
     /// Why; required to suspend.
     reason: Option<String>,
 }
 
+/// Body of a suspension: the reason is required.
+#[derive(ToSchema)]
+#[schema(as = EnterpriseSuspension)]
+#[allow(dead_code)] // documents the body `ReasonBody` reads for this action
+struct SuspensionBody {
+    #[schema(schema_with = doc::suspension_reason)]
+    reason: String,
+}
+
+/// Runs a status change (verify, suspend, reinstate).
 async fn change_status(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
     id: String,
+    OptionalJson(body): OptionalJson<ReasonBody>,
     action: EnterpriseAction,
-    reason: Option<String>,
 ) -> AppResult<HttpResponse> {
+    let reason = body.unwrap_or_default().reason;
     if action == EnterpriseAction::Suspend && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         return Err(AppError::field("reason", "required", "a suspension needs a reason"));
     }
@@ -154,96 +166,55 @@ async fn change_status(
     Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))
 }
 
-/// Body of a suspension: the reason is required.
-#[derive(ToSchema)]
-#[schema(as = EnterpriseSuspension)]
-#[allow(dead_code)] // documents the body `ReasonBody` reads for this action
-struct SuspensionBody {
-    #[schema(schema_with = doc::suspension_reason)]
-    reason: String,
-}
+doc::response_set!(
+    /// What a status change may answer besides the enterprise.
+    StatusChangeErrors = doc::JsonBody | doc::Restricted | doc::NotFound;
+    409 => "Not allowed from the enterprise's current status"
+);
 
-fn optional_body(OptionalJson(body): OptionalJson<ReasonBody>) -> ReasonBody {
-    body.unwrap_or_default()
-}
-
-/// Verify a pending enterprise (officers): it may then file declarations and book.
-#[utoipa::path(
-    post,
-    path = "/api/v1/enterprises/{id}/verify",
-    operation_id = "verify_enterprise",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Enterprise id")),
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
-    responses(
-        (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
-        doc::Restricted, doc::BadRequest, doc::NotFound, doc::PayloadTooLarge, doc::UnsupportedMediaType,
-        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn verify(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-    body: OptionalJson<ReasonBody>,
-) -> AppResult<HttpResponse> {
-    let reason = optional_body(body).reason;
-    change_status(req, state, who, path.into_inner(), EnterpriseAction::Verify, reason).await
-}
-
-/// Suspend an enterprise (officers): it can read but not write. Needs a reason.
-#[utoipa::path(
-    post,
-    path = "/api/v1/enterprises/{id}/suspend",
-    operation_id = "suspend_enterprise",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Enterprise id")),
-    request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"})),
-    responses(
-        (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
-        doc::JsonBody, doc::Restricted, doc::NotFound,
-        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn suspend(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-    body: OptionalJson<ReasonBody>,
-) -> AppResult<HttpResponse> {
-    let reason = optional_body(body).reason;
-    change_status(req, state, who, path.into_inner(), EnterpriseAction::Suspend, reason).await
-}
-
-/// Reinstate a suspended enterprise (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/enterprises/{id}/reinstate",
-    operation_id = "reinstate_enterprise",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Enterprise id")),
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
-    responses(
-        (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
-        doc::Restricted, doc::BadRequest, doc::NotFound, doc::PayloadTooLarge, doc::UnsupportedMediaType,
-        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn reinstate(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-    body: OptionalJson<ReasonBody>,
-) -> AppResult<HttpResponse> {
-    let reason = optional_body(body).reason;
-    change_status(req, state, who, path.into_inner(), EnterpriseAction::Reinstate, reason).await
-}
+super::action!(
+    /// Verify a pending enterprise (officers): it may then file declarations and book.
+    #[utoipa::path(
+        post,
+        path = "/api/v1/enterprises/{id}/verify",
+        operation_id = "verify_enterprise",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Enterprise id")),
+        request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
+        responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
+    )]
+    verify: Officer, OptionalJson<ReasonBody> => change_status, EnterpriseAction::Verify
+);
+super::action!(
+    /// Suspend an enterprise (officers): it can read but not write. Needs a reason.
+    #[utoipa::path(
+        post,
+        path = "/api/v1/enterprises/{id}/suspend",
+        operation_id = "suspend_enterprise",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Enterprise id")),
+        request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"})),
+        responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
+    )]
+    suspend: Officer, OptionalJson<ReasonBody> => change_status, EnterpriseAction::Suspend
+);
+super::action!(
+    /// Reinstate a suspended enterprise (officers).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/enterprises/{id}/reinstate",
+        operation_id = "reinstate_enterprise",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Enterprise id")),
+        request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
+        responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
+    )]
+    reinstate: Officer, OptionalJson<ReasonBody> => change_status, EnterpriseAction::Reinstate
+);
 
 /// A new credit class (and optionally the customs code).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"credit_class": "advanced_certified", "customs_code": "6501234567"}))]
 struct ClassifyBody {
     /// `advanced_certified`, `general` or `discredited`.
@@ -254,24 +225,29 @@ struct ClassifyBody {
     customs_code: Option<String>,
 }
 
-/// Set an enterprise's credit class (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/enterprises/{id}/credit-class",
-    operation_id = "classify_enterprise",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Enterprise id")),
-    request_body = ClassifyBody,
-    responses(
-        (status = 200, description = "The reclassified enterprise", body = EnterpriseView),
-        doc::JsonBody, doc::Restricted, doc::NotFound, doc::Conflict,
-    ),
-)]
-async fn classify(
+super::action!(
+    /// Set an enterprise's credit class (officers).
+    #[utoipa::path(
+        post,
+        path = "/api/v1/enterprises/{id}/credit-class",
+        operation_id = "classify_enterprise",
+        security(("bearer" = [])),
+        params(("id" = String, Path, description = "Enterprise id")),
+        request_body = ClassifyBody,
+        responses(
+            (status = 200, description = "The reclassified enterprise", body = EnterpriseView),
+            doc::JsonBody, doc::Restricted, doc::NotFound, doc::Conflict,
+        ),
+    )]
+    classify: Officer, ApiJson<ClassifyBody> => classify_enterprise
+);
+
+/// Sets the credit class (and the customs code, when given).
+async fn classify_enterprise(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Officer,
-    path: web::Path<String>,
+    id: String,
     ApiJson(body): ApiJson<ClassifyBody>,
 ) -> AppResult<HttpResponse> {
     let class: CreditClass = body.credit_class.parse().map_err(|m| AppError::field("credit_class", "enum", m))?;
@@ -280,7 +256,6 @@ async fn classify(
             return Err(AppError::field("customs_code", "format", "customs_code has exactly 10 digits"));
         }
     }
-    let id = path.into_inner();
     let actor = super::actor(&req, Some(&who));
     let row = state
         .db
