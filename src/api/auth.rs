@@ -19,6 +19,7 @@ super::route_table!("auth": register, login, refresh, logout, me);
 
 /// A company registers itself: the enterprise and its first `company_admin`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub enterprise: RegisterEnterprise,
     pub admin: NewAccount,
@@ -26,6 +27,7 @@ pub struct RegisterRequest {
 
 /// The enterprise being registered.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterEnterprise {
     /// Legal name, 1 to 300 characters.
     pub name: String,
@@ -40,6 +42,7 @@ pub struct RegisterEnterprise {
 
 /// Email, password and name of a new account.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewAccount {
     #[schema(format = Email)]
     pub email: String,
@@ -137,6 +140,7 @@ async fn register(
 
 /// Credentials.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct LoginRequest {
     #[schema(format = Email)]
     email: String,
@@ -234,6 +238,7 @@ fn token_response(
 
 /// A refresh token.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct RefreshRequest {
     refresh_token: String,
 }

@@ -57,6 +57,7 @@ pub struct BookingDoc {
 
 /// Book one slot for one declaration.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct NewBooking {
     /// A `submitted`, `under_review` or `approved` declaration of the caller's
     /// enterprise, without an active booking.

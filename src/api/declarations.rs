@@ -286,6 +286,7 @@ async fn edit(
 
 /// Optional body of a declaration action.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = DeclarationActionBody)]
 struct ActionBody {
     /// `green`, `yellow` or `red`; required to approve.

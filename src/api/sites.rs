@@ -64,6 +64,7 @@ impl From<SiteRow> for SiteView {
 
 /// A new clearance site.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct NewSiteBody {
     /// UN/LOCODE-shaped: an ISO 3166 country code and 3 characters A-Z or 2-9. Unique.
     #[schema(example = "CNKHG", pattern = "^[A-Z]{2}[A-Z2-9]{3}$")]
@@ -170,6 +171,7 @@ async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>)
 
 /// Changes to a site; absent fields keep their value.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct SitePatch {
     /// 1 to 200 characters.
     #[schema(schema_with = doc::site_name_change)]
@@ -286,6 +288,7 @@ const MAX_CAPACITY: i64 = 10_000;
 /// A new schedule for one transport mode of a site. Defaults: 24/7,
 /// 60-minute slots, valid from today without end.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct NewScheduleBody {
     /// `road`, `rail` or `air`; one the site serves.
     #[schema(value_type = doc::TransportModeValue, example = "road")]
@@ -400,6 +403,7 @@ async fn list_schedules(state: web::Data<AppState>, _who: AnyUser, path: web::Pa
 
 /// Changes to a schedule; absent fields keep their value.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct SchedulePatch {
     /// Places per slot, 0 to 10000.
     #[serde(default, deserialize_with = "super::json::opt_integer")]

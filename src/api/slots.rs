@@ -207,6 +207,7 @@ async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>)
 
 /// A change to one slot: capacity, status or both.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct SlotPatch {
     /// New capacity, 0 to 10000; below the booked count needs `displace`.
     #[serde(default, deserialize_with = "super::json::opt_integer")]

@@ -163,6 +163,7 @@ async fn deactivate(state: web::Data<AppState>, who: CompanyAdmin, path: web::Pa
 
 /// A new customs account.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct NewOfficer {
     #[schema(format = Email)]
     email: String,

@@ -48,6 +48,7 @@ impl WebhookView {
 /// A new endpoint: an https URL (http on loopback in development and test)
 /// and the event types it wants.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     #[schema(example = "https://erp.example.com/clearway/events")]
     url: String,
