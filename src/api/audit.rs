@@ -124,8 +124,9 @@ struct VerifyReport {
     first_broken: Option<BrokenLink>,
 }
 
-/// A broken link of a hash chain: the schema of `db::audit::BrokenLink`,
-/// which the tests hold to the same fields.
+// The schema of `db::audit::BrokenLink`, which the tests hold to the same
+// fields.
+/// A broken link of a hash chain: the first event that does not match.
 #[derive(ToSchema)]
 #[schema(as = BrokenLink)]
 pub struct BrokenLinkDoc {

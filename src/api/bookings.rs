@@ -21,9 +21,9 @@ super::route_table!("bookings": list, create, get, cancel, reschedule, check_in,
 
 super::pagination::page_schema!(BookingPage, BookingDoc, "One page of bookings.");
 
-/// A booking as the API shows it: the schema of
-/// `services::bookings::BookingView` (also what a replay returns), which the
-/// tests hold to the same fields.
+// The schema of `services::bookings::BookingView` (also what a replay
+// returns), which the tests hold to the same fields.
+/// A booking as the API shows it, with its slot's site, mode and times.
 #[derive(ToSchema)]
 #[schema(as = Booking)]
 pub struct BookingDoc {

@@ -434,8 +434,9 @@ struct ScheduleChanged {
     reshape: svc::Reshape,
 }
 
-/// What changing a schedule did to its future slots (the schema of
-/// `services::schedules::Reshape`, which the tests hold to the same fields).
+// The schema of `services::schedules::Reshape`, which the tests hold to the
+// same fields.
+/// What changing a schedule did to its future slots.
 #[derive(ToSchema)]
 #[schema(as = Reshape)]
 pub struct ReshapeDoc {

@@ -45,8 +45,9 @@ impl WebhookView {
     }
 }
 
-/// A new endpoint: an https URL (http on loopback in development and test)
-/// and the event types it wants.
+/// A new endpoint: an https URL (not to a loopback, private or link-local
+/// address; a server set up for development also accepts http and such
+/// addresses) and the event types it wants.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
