@@ -12,7 +12,7 @@ use crate::db::audit::{self, AuditEventRow, BrokenLink};
 use crate::error::AppResult;
 use crate::state::AppState;
 
-super::route_table!("audit": list, verify);
+super::route_table!("audit", bearer: list, verify);
 
 super::pagination::page_schema!(AuditEventPage, AuditEventView, "One page of audit events.");
 
@@ -72,21 +72,16 @@ struct ListQuery {
     entity_type: Option<String>,
     /// Only events of this entity.
     entity_id: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page, with the same filters.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 /// List audit events (officers), in id (time) order.
 #[utoipa::path(
-    get,
-    path = "/api/v1/audit",
-    operation_id = "list_audit_events",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/audit", operation_id = "list_audit_events",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of audit events", body = AuditEventPage),
         doc::Query, doc::Restricted,
@@ -94,9 +89,8 @@ struct ListQuery {
 )]
 async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let limit = page.limit()?;
-    let after = page.after()?;
+    let limit = q.page.limit()?;
+    let after = q.page.after()?;
     let rows = state
         .db
         .read(move |conn| {
@@ -140,10 +134,7 @@ pub struct BrokenLinkDoc {
 
 /// Verify the audit trail's hash chains (officers): detects tampering.
 #[utoipa::path(
-    get,
-    path = "/api/v1/audit/verify",
-    operation_id = "verify_audit_chains",
-    security(("bearer" = [])),
+    get, path = "/api/v1/audit/verify", operation_id = "verify_audit_chains",
     params(VerifyQuery),
     responses(
         (status = 200, description = "The verification report", body = VerifyReport),

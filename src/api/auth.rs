@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::identity::{self, Registration, Rotation};
 use crate::state::AppState;
 
-super::route_table!("auth": register, login, refresh, logout, me);
+super::route_table!("auth", public: register, login, refresh; bearer: logout, me);
 
 /// A company registers itself: the enterprise and its first `company_admin`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -83,9 +83,7 @@ struct RegisterResponse {
 ///
 /// The enterprise stays `pending` until an officer verifies it.
 #[utoipa::path(
-    post,
-    path = "/api/v1/auth/register",
-    operation_id = "register",
+    post, path = "/api/v1/auth/register", operation_id = "register",
     request_body(
         content = RegisterRequest,
         example = json!({
@@ -172,9 +170,7 @@ fn client_ip(req: &HttpRequest) -> String {
 
 /// Sign in: exchange email and password for an access and a refresh token.
 #[utoipa::path(
-    post,
-    path = "/api/v1/auth/login",
-    operation_id = "login",
+    post, path = "/api/v1/auth/login", operation_id = "login",
     request_body(
         content = LoginRequest,
         example = json!({"email": "admin@kashgar-trading.example", "password": "Correct-Horse-Battery-9271"}),
@@ -247,9 +243,7 @@ struct RefreshRequest {
 ///
 /// Reusing a used refresh token revokes that whole session.
 #[utoipa::path(
-    post,
-    path = "/api/v1/auth/refresh",
-    operation_id = "refresh",
+    post, path = "/api/v1/auth/refresh", operation_id = "refresh",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair", body = TokenResponse,
@@ -275,10 +269,7 @@ async fn refresh(state: web::Data<AppState>, ApiJson(body): ApiJson<RefreshReque
 
 /// Sign out: revoke a refresh token of the signed-in user.
 #[utoipa::path(
-    post,
-    path = "/api/v1/auth/logout",
-    operation_id = "logout",
-    security(("bearer" = [])),
+    post, path = "/api/v1/auth/logout", operation_id = "logout",
     request_body = RefreshRequest,
     responses(
         (status = 204, description = "Signed out"),
@@ -309,10 +300,7 @@ struct MeResponse {
 
 /// The signed-in user.
 #[utoipa::path(
-    get,
-    path = "/api/v1/me",
-    operation_id = "get_me",
-    security(("bearer" = [])),
+    get, path = "/api/v1/me", operation_id = "get_me",
     responses(
         (status = 200, description = "The signed-in user", body = MeResponse),
         doc::Unauthorized,

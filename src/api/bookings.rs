@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::bookings::{self as svc, IdempotencyKey};
 use crate::state::AppState;
 
-super::route_table!("bookings": list, create, get, cancel, reschedule, check_in, complete, no_show);
+super::route_table!("bookings", bearer: list, create, get, cancel, reschedule, check_in, complete, no_show);
 
 super::pagination::page_schema!(BookingPage, BookingDoc, "One page of bookings.");
 
@@ -89,10 +89,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
 /// Send an `Idempotency-Key` to retry safely: a retry with the same key and
 /// body answers the first status and body and books nothing more.
 #[utoipa::path(
-    post,
-    path = "/api/v1/bookings",
-    operation_id = "create_booking",
-    security(("bearer" = [])),
+    post, path = "/api/v1/bookings", operation_id = "create_booking",
     params(
         ("Idempotency-Key" = Option<String>, Header,
             description = "Optional, recommended: 1 to 255 visible ASCII characters, unique per intended booking \
@@ -171,10 +168,7 @@ async fn create(
 
 /// One booking; a company sees only its own.
 #[utoipa::path(
-    get,
-    path = "/api/v1/bookings/{id}",
-    operation_id = "get_booking",
-    security(("bearer" = [])),
+    get, path = "/api/v1/bookings/{id}", operation_id = "get_booking",
     params(("id" = String, Path, description = "Booking id")),
     responses(
         (status = 200, description = "The booking", body = BookingDoc),
@@ -206,21 +200,16 @@ struct ListQuery {
     /// Only bookings in this status.
     #[param(inline, value_type = Option<doc::BookingStatusValue>)]
     status: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page, with the same filters.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 /// List bookings (a company: its own), in creation order.
 #[utoipa::path(
-    get,
-    path = "/api/v1/bookings",
-    operation_id = "list_bookings",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/bookings", operation_id = "list_bookings",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of bookings", body = BookingPage),
         doc::Query, doc::Unauthorized,
@@ -228,9 +217,8 @@ struct ListQuery {
 )]
 async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let limit = page.limit()?;
-    let after = page.after()?;
+    let limit = q.page.limit()?;
+    let after = q.page.after()?;
     let status = q
         .status
         .as_deref()
@@ -275,11 +263,8 @@ super::action!(
     /// Cancel a booking and free its place: a company its own (until the cancel
     /// cut-off), customs any (with a reason).
     #[utoipa::path(
-        post,
-        path = "/api/v1/bookings/{id}/cancel",
-        operation_id = "cancel_booking",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Booking id")),
+        post, path = "/api/v1/bookings/{id}/cancel", operation_id = "cancel_booking",
+            params(("id" = String, Path, description = "Booking id")),
         request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"})),
         responses(
             (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
@@ -324,11 +309,8 @@ super::action!(
     /// Move a booking to another slot, atomically: the new place is taken and the
     /// old freed, or nothing changes (company users).
     #[utoipa::path(
-        post,
-        path = "/api/v1/bookings/{id}/reschedule",
-        operation_id = "reschedule_booking",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Booking id")),
+        post, path = "/api/v1/bookings/{id}/reschedule", operation_id = "reschedule_booking",
+            params(("id" = String, Path, description = "Booking id")),
         request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"})),
         responses(
             (status = 200, description = "The booking on its new slot", body = BookingDoc),
@@ -381,11 +363,8 @@ doc::response_set!(
 super::action!(
     /// Check a confirmed booking in at the gate (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/bookings/{id}/check-in",
-        operation_id = "check_in_booking",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Booking id")),
+        post, path = "/api/v1/bookings/{id}/check-in", operation_id = "check_in_booking",
+            params(("id" = String, Path, description = "Booking id")),
         responses(
             (status = 200, description = "The booking, `checked_in`", body = BookingDoc),
             GateErrors,
@@ -397,11 +376,8 @@ super::action!(
 super::action!(
     /// Complete a checked_in booking (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/bookings/{id}/complete",
-        operation_id = "complete_booking",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Booking id")),
+        post, path = "/api/v1/bookings/{id}/complete", operation_id = "complete_booking",
+            params(("id" = String, Path, description = "Booking id")),
         responses(
             (status = 200, description = "The booking, `completed`", body = BookingDoc),
             GateErrors,
@@ -413,11 +389,8 @@ super::action!(
 super::action!(
     /// Mark a confirmed booking as a no-show once its slot has ended (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/bookings/{id}/no-show",
-        operation_id = "no_show_booking",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Booking id")),
+        post, path = "/api/v1/bookings/{id}/no-show", operation_id = "no_show_booking",
+            params(("id" = String, Path, description = "Booking id")),
         responses(
             (status = 200, description = "The booking, `no_show`", body = BookingDoc),
             GateErrors,

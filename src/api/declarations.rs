@@ -22,19 +22,8 @@ use crate::services::declarations::{self as svc, ActionInput, Full};
 use crate::state::AppState;
 
 super::route_table!(
-    "declarations":
-    list,
-    create,
-    get,
-    edit,
-    history,
-    submit,
-    cancel,
-    review,
-    approve,
-    reject,
-    request_amendment,
-    release,
+    "declarations",
+    bearer: list, create, get, edit, history, submit, cancel, review, approve, reject, request_amendment, release
 );
 
 super::pagination::page_schema!(DeclarationPage, DeclarationView, "One page of declarations (without their items).");
@@ -174,10 +163,7 @@ fn respond(status: actix_web::http::StatusCode, (row, items): Full) -> HttpRespo
 
 /// File a new declaration, as a draft (company users).
 #[utoipa::path(
-    post,
-    path = "/api/v1/declarations",
-    operation_id = "create_declaration",
-    security(("bearer" = [])),
+    post, path = "/api/v1/declarations", operation_id = "create_declaration",
     request_body(
         content = DeclarationInput,
         example = json!({
@@ -211,10 +197,7 @@ async fn create(
 
 /// One declaration with its items; a company sees only its own.
 #[utoipa::path(
-    get,
-    path = "/api/v1/declarations/{id}",
-    operation_id = "get_declaration",
-    security(("bearer" = [])),
+    get, path = "/api/v1/declarations/{id}", operation_id = "get_declaration",
     params(("id" = String, Path, description = "Declaration id")),
     responses(
         (status = 200, description = "The declaration", body = DeclarationView,
@@ -252,10 +235,7 @@ fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
 ///
 /// Present fields replace the stored ones; `items` replaces the whole list.
 #[utoipa::path(
-    patch,
-    path = "/api/v1/declarations/{id}",
-    operation_id = "edit_declaration",
-    security(("bearer" = [])),
+    patch, path = "/api/v1/declarations/{id}", operation_id = "edit_declaration",
     params(
         ("id" = String, Path, description = "Declaration id"),
         ("If-Match" = String, Header, description = "The `ETag` of the version the edit is based on", example = "\"1\"",
@@ -363,11 +343,8 @@ doc::response_set!(
 super::action!(
     /// Submit a draft (or resubmit an amendment_requested) declaration; it gets its number (company users).
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/submit",
-        operation_id = "submit_declaration",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/submit", operation_id = "submit_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `submitted`", body = DeclarationView,
@@ -381,11 +358,8 @@ super::action!(
 super::action!(
     /// Cancel a declaration before approval (company users); its booking is cancelled.
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/cancel",
-        operation_id = "cancel_declaration",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/cancel", operation_id = "cancel_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `cancelled`", body = DeclarationView,
@@ -399,11 +373,8 @@ super::action!(
 super::action!(
     /// Claim a submitted declaration for review (officers): under_review, assigned to the caller.
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/review",
-        operation_id = "review_declaration",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/review", operation_id = "review_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `under_review`", body = DeclarationView,
@@ -416,11 +387,8 @@ super::action!(
 super::action!(
     /// Approve a declaration with a risk lane (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/approve",
-        operation_id = "approve_declaration",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/approve", operation_id = "approve_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ApprovalBody, description = "The risk lane (required)", example = json!({"risk_lane": "green"})),
         responses(
             (status = 200, description = "The declaration, `approved`", body = DeclarationView,
@@ -433,11 +401,8 @@ super::action!(
 super::action!(
     /// Reject a declaration with a reason (officers); final. Its booking is cancelled.
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/reject",
-        operation_id = "reject_declaration",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/reject", operation_id = "reject_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "invoice does not match the goods inspected"})),
         responses(
             (status = 200, description = "The declaration, `rejected`", body = DeclarationView,
@@ -450,11 +415,8 @@ super::action!(
 super::action!(
     /// Send a declaration back to its enterprise for amendment, with a reason (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/request-amendment",
-        operation_id = "request_declaration_amendment",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/request-amendment", operation_id = "request_declaration_amendment",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "item 2: HS code does not match the description"})),
         responses(
             (status = 200, description = "The declaration, `amendment_requested`", body = DeclarationView,
@@ -467,11 +429,8 @@ super::action!(
 super::action!(
     /// Release the goods of an approved declaration (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/release",
-        operation_id = "release_declaration",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/release", operation_id = "release_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `released`", body = DeclarationView,
@@ -499,12 +458,10 @@ struct ListQuery {
     /// Submitted before this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
     submitted_to: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page, with the same filters.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 fn queue_cursor(d: &DeclarationRow) -> String {
@@ -514,11 +471,8 @@ fn queue_cursor(d: &DeclarationRow) -> String {
 /// List declarations: a company its own (creation order), customs the review
 /// queue (oldest submission first; drafts are never shown to customs).
 #[utoipa::path(
-    get,
-    path = "/api/v1/declarations",
-    operation_id = "list_declarations",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/declarations", operation_id = "list_declarations",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of declarations (without items)", body = DeclarationPage),
         doc::Query, doc::Unauthorized,
@@ -526,7 +480,7 @@ fn queue_cursor(d: &DeclarationRow) -> String {
 )]
 async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let page = PageQuery { limit: q.limit.clone(), cursor: q.cursor.clone() };
+    let page = q.page.clone();
     let limit = page.limit()?;
     let mut errors = FieldErrors::new();
     let status = q
@@ -567,7 +521,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
         Page::from_rows(rows, limit, |d| d.id.clone(), |d| DeclarationView::new(d, None))
     } else {
         let after =
-            q.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
+            page.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
         let rows = state.db.read(move |conn| rows::list_queue(conn, &filter, after)).await?;
         Page::from_rows(rows, limit, queue_cursor, |d| DeclarationView::new(d, None))
     };
@@ -576,10 +530,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
 
 /// A declaration's audit events, oldest first (one page, next_cursor is always null).
 #[utoipa::path(
-    get,
-    path = "/api/v1/declarations/{id}/history",
-    operation_id = "declaration_history",
-    security(("bearer" = [])),
+    get, path = "/api/v1/declarations/{id}/history", operation_id = "declaration_history",
     params(("id" = String, Path, description = "Declaration id")),
     responses(
         (status = 200, description = "The declaration's audit events", body = super::audit::AuditEventPage),

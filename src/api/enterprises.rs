@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::identity;
 use crate::state::AppState;
 
-super::route_table!("enterprises": list, get, verify, suspend, reinstate, classify);
+super::route_table!("enterprises", bearer: list, get, verify, suspend, reinstate, classify);
 
 super::pagination::page_schema!(EnterprisePage, EnterpriseView, "One page of enterprises.");
 
@@ -66,21 +66,16 @@ struct ListQuery {
     /// Only enterprises in this status: `pending`, `verified` or `suspended`.
     #[param(inline, value_type = Option<doc::EnterpriseStatusValue>)]
     status: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 /// List enterprises (officers), in registration order.
 #[utoipa::path(
-    get,
-    path = "/api/v1/enterprises",
-    operation_id = "list_enterprises",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/enterprises", operation_id = "list_enterprises",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of enterprises", body = EnterprisePage),
         doc::Query, doc::Restricted,
@@ -88,9 +83,8 @@ struct ListQuery {
 )]
 async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let limit = page.limit()?;
-    let after = page.after()?;
+    let limit = q.page.limit()?;
+    let after = q.page.after()?;
     let status = q
         .status
         .as_deref()
@@ -105,10 +99,7 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
 
 /// One enterprise; a company user sees only its own.
 #[utoipa::path(
-    get,
-    path = "/api/v1/enterprises/{id}",
-    operation_id = "get_enterprise",
-    security(("bearer" = [])),
+    get, path = "/api/v1/enterprises/{id}", operation_id = "get_enterprise",
     params(("id" = String, Path, description = "Enterprise id")),
     responses(
         (status = 200, description = "The enterprise", body = EnterpriseView),
@@ -175,11 +166,8 @@ doc::response_set!(
 super::action!(
     /// Verify a pending enterprise (officers): it may then file declarations and book.
     #[utoipa::path(
-        post,
-        path = "/api/v1/enterprises/{id}/verify",
-        operation_id = "verify_enterprise",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Enterprise id")),
+        post, path = "/api/v1/enterprises/{id}/verify", operation_id = "verify_enterprise",
+            params(("id" = String, Path, description = "Enterprise id")),
         request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
         responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
     )]
@@ -188,11 +176,8 @@ super::action!(
 super::action!(
     /// Suspend an enterprise (officers): it can read but not write. Needs a reason.
     #[utoipa::path(
-        post,
-        path = "/api/v1/enterprises/{id}/suspend",
-        operation_id = "suspend_enterprise",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Enterprise id")),
+        post, path = "/api/v1/enterprises/{id}/suspend", operation_id = "suspend_enterprise",
+            params(("id" = String, Path, description = "Enterprise id")),
         request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"})),
         responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
     )]
@@ -201,11 +186,8 @@ super::action!(
 super::action!(
     /// Reinstate a suspended enterprise (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/enterprises/{id}/reinstate",
-        operation_id = "reinstate_enterprise",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Enterprise id")),
+        post, path = "/api/v1/enterprises/{id}/reinstate", operation_id = "reinstate_enterprise",
+            params(("id" = String, Path, description = "Enterprise id")),
         request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
         responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
     )]
@@ -228,11 +210,8 @@ struct ClassifyBody {
 super::action!(
     /// Set an enterprise's credit class (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/enterprises/{id}/credit-class",
-        operation_id = "classify_enterprise",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Enterprise id")),
+        post, path = "/api/v1/enterprises/{id}/credit-class", operation_id = "classify_enterprise",
+            params(("id" = String, Path, description = "Enterprise id")),
         request_body = ClassifyBody,
         responses(
             (status = 200, description = "The reclassified enterprise", body = EnterpriseView),

@@ -9,7 +9,7 @@ use super::openapi as doc;
 use crate::error::AppResult;
 use crate::state::AppState;
 
-super::route_table!("health": live, ready);
+super::route_table!("health", public: live, ready);
 
 /// Answer of the liveness probe.
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,9 +31,7 @@ pub struct Ready {
 
 /// Liveness: the process is up.
 #[utoipa::path(
-    get,
-    path = "/health/live",
-    operation_id = "health_live",
+    get, path = "/health/live", operation_id = "health_live",
     responses((status = 200, description = "The process is up", body = Live)),
 )]
 async fn live() -> HttpResponse {
@@ -42,9 +40,7 @@ async fn live() -> HttpResponse {
 
 /// Readiness: the process can reach its database.
 #[utoipa::path(
-    get,
-    path = "/health/ready",
-    operation_id = "health_ready",
+    get, path = "/health/ready", operation_id = "health_ready",
     responses(
         (status = 200, description = "The database is reachable", body = Ready),
         doc::Unavailable,

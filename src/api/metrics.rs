@@ -5,12 +5,10 @@ use actix_web::{web, HttpResponse};
 
 use crate::state::AppState;
 
-super::route_table!("health": metrics);
+super::route_table!("health", public: metrics);
 
 #[utoipa::path(
-    get,
-    path = "/metrics",
-    operation_id = "metrics",
+    get, path = "/metrics", operation_id = "metrics",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")),
 )]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {

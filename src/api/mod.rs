@@ -27,6 +27,7 @@ use actix_web::http::Method;
 use actix_web::{web, HttpMessage, HttpRequest, Route};
 use tracing_actix_web::RequestId;
 use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::SecurityRequirement;
 
 use crate::auth::Principal;
 use crate::db::audit::Actor;
@@ -37,24 +38,35 @@ pub const API_PREFIX: &str = "/api/v1";
 /// Attaches a handler to a route, e.g. `|r| r.to(list)`.
 type Attach = fn(Route) -> Route;
 
+/// Who may call an endpoint, as the document says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// A caller with a bearer access token (the handler's extractor says
+    /// which roles).
+    Bearer,
+}
+
 /// One handler: how to attach it to a route, and its OpenAPI description,
 /// which also names the method(s) and the path it answers.
 pub struct Endpoint {
     tag: &'static str,
+    access: Access,
     doc: fn() -> utoipa::openapi::OpenApi,
     to: Attach,
 }
 
 impl Endpoint {
     /// `doc` describes the handler (from its `#[utoipa::path]`), `tag` groups
-    /// it in the document and `to` attaches it, e.g. `|r| r.to(list)`.
-    /// Use [`route_table!`] rather than calling this.
-    pub fn new(tag: &'static str, doc: fn() -> utoipa::openapi::OpenApi, to: Attach) -> Self {
-        Self { tag, doc, to }
+    /// it in the document, `access` says who may call it and `to` attaches
+    /// it. Use [`route_table!`] rather than calling this.
+    pub fn new(tag: &'static str, access: Access, doc: fn() -> utoipa::openapi::OpenApi, to: Attach) -> Self {
+        Self { tag, access, doc, to }
     }
 
     /// The handler's part of the OpenAPI document: its path with its
-    /// operation, tagged, and the schemas they use.
+    /// operation, tagged and with its security, and the schemas they use.
     pub fn document(&self) -> utoipa::openapi::OpenApi {
         let mut doc = (self.doc)();
         for item in doc.paths.paths.values_mut() {
@@ -62,6 +74,9 @@ impl Endpoint {
                 let tags = op.tags.get_or_insert_with(Vec::new);
                 if tags.is_empty() {
                     tags.push(self.tag.to_owned());
+                }
+                if self.access == Access::Bearer && op.security.is_none() {
+                    op.security = Some(vec![SecurityRequirement::new(openapi::BEARER, Vec::<String>::new())]);
                 }
             }
         }
@@ -91,23 +106,31 @@ pub fn operations(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut Ope
     .filter_map(|(method, op)| op.map(|op| (method, op)))
 }
 
-/// `route_table!("tag": handler, ...)` declares the module's `endpoints()`: its
-/// handlers, in registration order, each with the method and path of its
-/// `#[utoipa::path]` attribute; `"tag"` is their OpenAPI tag.
+/// `route_table!("tag", public: a, b; bearer: c, d)` declares the module's
+/// `endpoints()`: its handlers, in registration order, each with the method
+/// and path of its `#[utoipa::path]` attribute; `"tag"` is their OpenAPI tag,
+/// and `bearer` handlers are documented as wanting a token.
 macro_rules! route_table {
-    ($tag:literal: $($handler:ident),+ $(,)?) => {
+    ($tag:literal, $($access:ident: $($handler:ident),+);+ $(;)?) => {
         /// This module's routes (see `api::route_table!`).
         pub fn endpoints() -> Vec<$crate::api::Endpoint> {
-            vec![$({
+            vec![$($({
                 // utoipa names the description of `$handler` after it; a
                 // one-path document is how a declarative macro reaches it.
                 #[derive(utoipa::OpenApi)]
                 #[openapi(paths($handler))]
                 struct Doc;
-                $crate::api::Endpoint::new($tag, <Doc as utoipa::OpenApi>::openapi, |r| r.to($handler))
-            }),+]
+                $crate::api::Endpoint::new(
+                    $tag,
+                    $crate::api::route_table!(@access $access),
+                    <Doc as utoipa::OpenApi>::openapi,
+                    |r| r.to($handler),
+                )
+            }),+),+]
         }
     };
+    (@access public) => { $crate::api::Access::Public };
+    (@access bearer) => { $crate::api::Access::Bearer };
 }
 pub(crate) use route_table;
 

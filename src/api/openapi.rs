@@ -30,7 +30,7 @@ pub const OPENAPI_JSON_PATH: &str = "/api-docs/openapi.json";
 /// Name of the bearer security scheme.
 pub const BEARER: &str = "bearer";
 
-super::route_table!("docs": openapi_json);
+super::route_table!("docs", public: openapi_json);
 
 /// What the document says besides the operations: the introduction, the
 /// shared schemas and responses, and the tags.
@@ -128,9 +128,7 @@ static DOCUMENT: LazyLock<Result<Bytes, String>> =
 
 /// This OpenAPI 3.1 document.
 #[utoipa::path(
-    get,
-    path = "/api-docs/openapi.json",
-    operation_id = "get_openapi",
+    get, path = "/api-docs/openapi.json", operation_id = "get_openapi",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)),
 )]
 async fn openapi_json() -> AppResult<HttpResponse> {

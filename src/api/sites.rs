@@ -18,7 +18,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput};
 use crate::state::AppState;
 
-super::route_table!("sites": list, create, get, update, list_schedules, create_schedule, change_schedule);
+super::route_table!("sites", bearer: list, create, get, update, list_schedules, create_schedule, change_schedule);
 
 super::pagination::page_schema!(SitePage, SiteView, "One page of sites.");
 
@@ -96,10 +96,7 @@ fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<String> {
 
 /// Create a clearance site (supervisors).
 #[utoipa::path(
-    post,
-    path = "/api/v1/sites",
-    operation_id = "create_site",
-    security(("bearer" = [])),
+    post, path = "/api/v1/sites", operation_id = "create_site",
     request_body(
         content = NewSiteBody,
         example = json!({"code": "CNKHG", "name": "Khorgos Road Port", "timezone": "Asia/Urumqi",
@@ -134,10 +131,7 @@ async fn create(
 
 /// List clearance sites, ordered by code.
 #[utoipa::path(
-    get,
-    path = "/api/v1/sites",
-    operation_id = "list_sites",
-    security(("bearer" = [])),
+    get, path = "/api/v1/sites", operation_id = "list_sites",
     params(PageQuery),
     responses(
         (status = 200, description = "One page of sites", body = SitePage),
@@ -153,10 +147,7 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery
 
 /// One clearance site.
 #[utoipa::path(
-    get,
-    path = "/api/v1/sites/{id}",
-    operation_id = "get_site",
-    security(("bearer" = [])),
+    get, path = "/api/v1/sites/{id}", operation_id = "get_site",
     params(("id" = String, Path, description = "Site id")),
     responses(
         (status = 200, description = "The site", body = SiteView),
@@ -190,10 +181,7 @@ fn immutable_timezone() -> utoipa::openapi::schema::Schema {
 
 /// Rename a site or change its transport modes (supervisors).
 #[utoipa::path(
-    patch,
-    path = "/api/v1/sites/{id}",
-    operation_id = "update_site",
-    security(("bearer" = [])),
+    patch, path = "/api/v1/sites/{id}", operation_id = "update_site",
     params(("id" = String, Path, description = "Site id")),
     request_body(content = SitePatch, example = json!({"name": "Khorgos International Road Port"})),
     responses(
@@ -328,10 +316,7 @@ fn check_days(days: Option<&Vec<String>>, errors: &mut FieldErrors) -> Option<We
 /// Add a schedule to a site (supervisors); its slots for the booking horizon
 /// exist on return. Two schedules of one site and mode may not overlap in validity.
 #[utoipa::path(
-    post,
-    path = "/api/v1/sites/{id}/schedules",
-    operation_id = "create_schedule",
-    security(("bearer" = [])),
+    post, path = "/api/v1/sites/{id}/schedules", operation_id = "create_schedule",
     params(("id" = String, Path, description = "Site id")),
     request_body(
         content = NewScheduleBody,
@@ -379,10 +364,7 @@ async fn create_schedule(
 
 /// A site's schedules (one page, next_cursor is always null).
 #[utoipa::path(
-    get,
-    path = "/api/v1/sites/{id}/schedules",
-    operation_id = "list_schedules",
-    security(("bearer" = [])),
+    get, path = "/api/v1/sites/{id}/schedules", operation_id = "list_schedules",
     params(("id" = String, Path, description = "Site id")),
     responses(
         (status = 200, description = "The site's schedules", body = SchedulePage),
@@ -450,10 +432,7 @@ pub struct ReshapeDoc {
 /// Change a schedule's capacity, days or validity (supervisors); future
 /// unbooked slots are regenerated, booked ones are kept.
 #[utoipa::path(
-    patch,
-    path = "/api/v1/sites/{id}/schedules/{schedule_id}",
-    operation_id = "change_schedule",
-    security(("bearer" = [])),
+    patch, path = "/api/v1/sites/{id}/schedules/{schedule_id}", operation_id = "change_schedule",
     params(
         ("id" = String, Path, description = "Site id"),
         ("schedule_id" = String, Path, description = "Schedule id"),

@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::schedules::{self as svc, SlotChange};
 use crate::state::AppState;
 
-super::route_table!("slots": list, get, change);
+super::route_table!("slots", bearer: list, get, change);
 
 super::pagination::page_schema!(SlotPage, SlotView, "One page of slots.");
 
@@ -102,12 +102,10 @@ struct ListQuery {
     /// `true`: only open slots with free places.
     #[param(value_type = Option<bool>)]
     available: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page, with the same filters.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 fn parse_time(field: &str, raw: &str, errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
@@ -129,11 +127,8 @@ fn slot_cursor(s: &SlotRow) -> String {
 
 /// Availability: slots with from ≤ starts_at < to, ordered by start.
 #[utoipa::path(
-    get,
-    path = "/api/v1/slots",
-    operation_id = "list_slots",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/slots", operation_id = "list_slots",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of slots", body = SlotPage),
         doc::Query, doc::Unauthorized,
@@ -141,7 +136,7 @@ fn slot_cursor(s: &SlotRow) -> String {
 )]
 async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let limit = PageQuery { limit: q.limit.clone(), cursor: None }.limit()?;
+    let limit = q.page.limit()?;
     let mut errors = FieldErrors::new();
     let mode =
         q.mode.as_deref().and_then(|m| m.parse::<TransportMode>().map_err(|e| errors.add("mode", "enum", e)).ok());
@@ -170,7 +165,8 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
         }
     };
     errors.into_result()?;
-    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
+    let after =
+        q.page.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
     let (Some(from), Some(to)) = (from, to) else {
         return Err(AppError::internal("validated range lost"));
     };
@@ -189,10 +185,7 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
 
 /// One slot.
 #[utoipa::path(
-    get,
-    path = "/api/v1/slots/{id}",
-    operation_id = "get_slot",
-    security(("bearer" = [])),
+    get, path = "/api/v1/slots/{id}", operation_id = "get_slot",
     params(("id" = String, Path, description = "Slot id")),
     responses(
         (status = 200, description = "The slot", body = SlotView),
@@ -250,10 +243,7 @@ impl ToSchema for SlotChangeBody {
 /// Change one slot's capacity or close it (officers). Cancelled bookings'
 /// owners are notified.
 #[utoipa::path(
-    patch,
-    path = "/api/v1/slots/{id}",
-    operation_id = "change_slot",
-    security(("bearer" = [])),
+    patch, path = "/api/v1/slots/{id}", operation_id = "change_slot",
     params(("id" = String, Path, description = "Slot id")),
     request_body(content = SlotChangeBody, example = json!({"capacity": 5, "displace": true, "reason": "lane closed for repairs"})),
     responses(

@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::identity;
 use crate::state::AppState;
 
-super::route_table!("users": list_own, add_clerk, deactivate, create_officer);
+super::route_table!("users", bearer: list_own, add_clerk, deactivate, create_officer);
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -57,10 +57,7 @@ struct UserList {
 
 /// List the users of the caller's enterprise (company admins).
 #[utoipa::path(
-    get,
-    path = "/api/v1/users",
-    operation_id = "list_users",
-    security(("bearer" = [])),
+    get, path = "/api/v1/users", operation_id = "list_users",
     responses(
         (status = 200, description = "The enterprise's users", body = UserList),
         doc::Restricted,
@@ -90,10 +87,7 @@ async fn prepare_account(
 
 /// Add a company_clerk to the caller's enterprise (company admins).
 #[utoipa::path(
-    post,
-    path = "/api/v1/users",
-    operation_id = "add_clerk",
-    security(("bearer" = [])),
+    post, path = "/api/v1/users", operation_id = "add_clerk",
     request_body(
         content = NewAccount,
         example = json!({"email": "clerk@kashgar-trading.example", "password": "Correct-Horse-Battery-9271",
@@ -128,10 +122,7 @@ async fn add_clerk(
 
 /// Deactivate a user of the caller's enterprise and revoke their sessions (company admins).
 #[utoipa::path(
-    post,
-    path = "/api/v1/users/{id}/deactivate",
-    operation_id = "deactivate_user",
-    security(("bearer" = [])),
+    post, path = "/api/v1/users/{id}/deactivate", operation_id = "deactivate_user",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The deactivated user", body = UserView),
@@ -178,10 +169,7 @@ struct NewOfficer {
 
 /// Create a customs account, officer or supervisor (supervisors).
 #[utoipa::path(
-    post,
-    path = "/api/v1/officers",
-    operation_id = "create_officer",
-    security(("bearer" = [])),
+    post, path = "/api/v1/officers", operation_id = "create_officer",
     request_body(
         content = NewOfficer,
         example = json!({"email": "officer.li@customs.example", "password": "Correct-Horse-Battery-9271",

@@ -16,7 +16,7 @@ use crate::services::outbox::event_types;
 use crate::services::webhooks::{check_url, register};
 use crate::state::AppState;
 
-super::route_table!("webhooks": list, create, get, remove, deliveries, redeliver);
+super::route_table!("webhooks", bearer: list, create, get, remove, deliveries, redeliver);
 
 super::pagination::page_schema!(WebhookPage, WebhookView, "The enterprise's endpoints (one page).");
 super::pagination::page_schema!(DeliveryPage, DeliveryView, "One page of an endpoint's deliveries, newest first.");
@@ -58,10 +58,7 @@ pub struct NewWebhook {
 }
 
 #[utoipa::path(
-    post,
-    path = "/api/v1/webhooks",
-    operation_id = "create_webhook",
-    security(("bearer" = [])),
+    post, path = "/api/v1/webhooks", operation_id = "create_webhook",
     request_body(
         content = NewWebhook,
         example = json!({"url": "https://erp.example.com/clearway/events", "events": ["booking.confirmed", "declaration.approved"]}),
@@ -104,10 +101,7 @@ async fn create(
 }
 
 #[utoipa::path(
-    get,
-    path = "/api/v1/webhooks",
-    operation_id = "list_webhooks",
-    security(("bearer" = [])),
+    get, path = "/api/v1/webhooks", operation_id = "list_webhooks",
     responses(
         (status = 200, description = "The enterprise's active endpoints (without secrets)", body = WebhookPage),
         doc::Restricted,
@@ -123,10 +117,7 @@ async fn list(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpRe
 }
 
 #[utoipa::path(
-    get,
-    path = "/api/v1/webhooks/{id}",
-    operation_id = "get_webhook",
-    security(("bearer" = [])),
+    get, path = "/api/v1/webhooks/{id}", operation_id = "get_webhook",
     params(("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 200, description = "The endpoint (without its secret)", body = WebhookView),
@@ -146,10 +137,7 @@ async fn get(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<Stri
 }
 
 #[utoipa::path(
-    delete,
-    path = "/api/v1/webhooks/{id}",
-    operation_id = "delete_webhook",
-    security(("bearer" = [])),
+    delete, path = "/api/v1/webhooks/{id}", operation_id = "delete_webhook",
     params(("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 204, description = "Removed; pending deliveries to it are dropped"),
@@ -218,10 +206,7 @@ impl DeliveryView {
 }
 
 #[utoipa::path(
-    get,
-    path = "/api/v1/webhooks/{id}/deliveries",
-    operation_id = "list_webhook_deliveries",
-    security(("bearer" = [])),
+    get, path = "/api/v1/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries",
     params(("id" = String, Path, description = "Endpoint id"), PageQuery),
     responses(
         (status = 200, description = "The delivery log, newest first", body = DeliveryPage),
@@ -259,10 +244,7 @@ async fn deliveries(
 }
 
 #[utoipa::path(
-    post,
-    path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
-    operation_id = "redeliver_webhook",
-    security(("bearer" = [])),
+    post, path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", operation_id = "redeliver_webhook",
     params(
         ("id" = String, Path, description = "Endpoint id"),
         ("delivery_id" = String, Path, description = "Delivery id"),
