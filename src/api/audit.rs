@@ -1,6 +1,5 @@
 //! `/audit`: officers read the trail and verify its hash chains.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,18 +7,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::Officer;
 use crate::db::audit::{self, AuditEventRow, BrokenLink};
 use crate::error::AppResult;
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/audit", |r| r.to(list)),
-        Endpoint::new(Method::GET, "/audit/verify", |r| r.to(verify)),
-    ]
-}
+super::route_table!("audit", bearer: list, verify);
 
 super::pagination::page_schema!(AuditEventPage, AuditEventView, "One page of audit events.");
 
@@ -79,35 +72,25 @@ struct ListQuery {
     entity_type: Option<String>,
     /// Only events of this entity.
     entity_id: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page, with the same filters.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 /// List audit events (officers), in id (time) order.
 #[utoipa::path(
-    get,
-    path = "/api/v1/audit",
-    operation_id = "list_audit_events",
-    tag = "audit",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/audit", operation_id = "list_audit_events",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of audit events", body = AuditEventPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Restricted,
     ),
 )]
 async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let limit = page.limit()?;
-    let after = page.after()?;
+    let limit = q.page.limit()?;
+    let after = q.page.after()?;
     let rows = state
         .db
         .read(move |conn| {
@@ -135,8 +118,9 @@ struct VerifyReport {
     first_broken: Option<BrokenLink>,
 }
 
-/// A broken link of a hash chain: the schema of `db::audit::BrokenLink`,
-/// which the tests hold to the same fields.
+// The schema of `db::audit::BrokenLink`, which the tests hold to the same
+// fields.
+/// A broken link of a hash chain: the first event that does not match.
 #[derive(ToSchema)]
 #[schema(as = BrokenLink)]
 pub struct BrokenLinkDoc {
@@ -150,17 +134,11 @@ pub struct BrokenLinkDoc {
 
 /// Verify the audit trail's hash chains (officers): detects tampering.
 #[utoipa::path(
-    get,
-    path = "/api/v1/audit/verify",
-    operation_id = "verify_audit_chains",
-    tag = "audit",
-    security(("bearer" = [])),
+    get, path = "/api/v1/audit/verify", operation_id = "verify_audit_chains",
     params(VerifyQuery),
     responses(
         (status = 200, description = "The verification report", body = VerifyReport),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::Restricted, doc::BadRequest,
     ),
 )]
 async fn verify(state: web::Data<AppState>, _who: Officer, q: web::Query<VerifyQuery>) -> AppResult<HttpResponse> {

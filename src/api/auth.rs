@@ -1,6 +1,5 @@
 //! `/auth/*` and `/me`: registration, sign-in, token rotation, sign-out.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,7 +8,6 @@ use super::enterprises::EnterpriseView;
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::users::UserView;
-use super::Endpoint;
 use crate::auth::{AnyUser, Public};
 use crate::domain::identity::{check_password, parse_country, Email, Role};
 use crate::domain::registration_code::parse_registration_code;
@@ -17,18 +15,11 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::identity::{self, Registration, Rotation};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::POST, "/auth/register", |r| r.to(register)),
-        Endpoint::new(Method::POST, "/auth/login", |r| r.to(login)),
-        Endpoint::new(Method::POST, "/auth/refresh", |r| r.to(refresh)),
-        Endpoint::new(Method::POST, "/auth/logout", |r| r.to(logout)),
-        Endpoint::new(Method::GET, "/me", |r| r.to(me)),
-    ]
-}
+super::route_table!("auth", public: register, login, refresh; bearer: logout, me);
 
 /// A company registers itself: the enterprise and its first `company_admin`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub enterprise: RegisterEnterprise,
     pub admin: NewAccount,
@@ -36,6 +27,7 @@ pub struct RegisterRequest {
 
 /// The enterprise being registered.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterEnterprise {
     /// Legal name, 1 to 300 characters.
     pub name: String,
@@ -50,6 +42,7 @@ pub struct RegisterEnterprise {
 
 /// Email, password and name of a new account.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewAccount {
     #[schema(format = Email)]
     pub email: String,
@@ -90,10 +83,7 @@ struct RegisterResponse {
 ///
 /// The enterprise stays `pending` until an officer verifies it.
 #[utoipa::path(
-    post,
-    path = "/api/v1/auth/register",
-    operation_id = "register",
-    tag = "auth",
+    post, path = "/api/v1/auth/register", operation_id = "register",
     request_body(
         content = RegisterRequest,
         example = json!({
@@ -105,11 +95,8 @@ struct RegisterResponse {
     ),
     responses(
         (status = 201, description = "Registered", body = RegisterResponse),
-        (status = 400, response = doc::BadRequest),
+        doc::JsonBody,
         (status = 409, description = "Registration code or email already taken", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn register(
@@ -150,6 +137,7 @@ async fn register(
 
 /// Credentials.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct LoginRequest {
     #[schema(format = Email)]
     email: String,
@@ -181,10 +169,7 @@ fn client_ip(req: &HttpRequest) -> String {
 
 /// Sign in: exchange email and password for an access and a refresh token.
 #[utoipa::path(
-    post,
-    path = "/api/v1/auth/login",
-    operation_id = "login",
-    tag = "auth",
+    post, path = "/api/v1/auth/login", operation_id = "login",
     request_body(
         content = LoginRequest,
         example = json!({"email": "admin@kashgar-trading.example", "password": "Correct-Horse-Battery-9271"}),
@@ -192,12 +177,8 @@ fn client_ip(req: &HttpRequest) -> String {
     responses(
         (status = 200, description = "Signed in", body = TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = doc::BadRequest),
+        doc::JsonBody, doc::TooManyRequests,
         (status = 401, description = "Wrong email or password", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
-        (status = 429, response = doc::TooManyRequests),
     ),
 )]
 async fn login(
@@ -251,6 +232,7 @@ fn token_response(
 
 /// A refresh token.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct RefreshRequest {
     refresh_token: String,
 }
@@ -259,19 +241,13 @@ struct RefreshRequest {
 ///
 /// Reusing a used refresh token revokes that whole session.
 #[utoipa::path(
-    post,
-    path = "/api/v1/auth/refresh",
-    operation_id = "refresh",
-    tag = "auth",
+    post, path = "/api/v1/auth/refresh", operation_id = "refresh",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair", body = TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = doc::BadRequest),
+        doc::JsonBody,
         (status = 401, description = "Used, revoked, expired or unknown refresh token", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn refresh(state: web::Data<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> AppResult<HttpResponse> {
@@ -291,19 +267,11 @@ async fn refresh(state: web::Data<AppState>, ApiJson(body): ApiJson<RefreshReque
 
 /// Sign out: revoke a refresh token of the signed-in user.
 #[utoipa::path(
-    post,
-    path = "/api/v1/auth/logout",
-    operation_id = "logout",
-    tag = "auth",
-    security(("bearer" = [])),
+    post, path = "/api/v1/auth/logout", operation_id = "logout",
     request_body = RefreshRequest,
     responses(
         (status = 204, description = "Signed out"),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
+        doc::JsonBody, doc::Unauthorized,
     ),
 )]
 async fn logout(
@@ -329,14 +297,10 @@ struct MeResponse {
 
 /// The signed-in user.
 #[utoipa::path(
-    get,
-    path = "/api/v1/me",
-    operation_id = "get_me",
-    tag = "auth",
-    security(("bearer" = [])),
+    get, path = "/api/v1/me", operation_id = "get_me",
     responses(
         (status = 200, description = "The signed-in user", body = MeResponse),
-        (status = 401, response = doc::Unauthorized),
+        doc::Unauthorized,
     ),
 )]
 async fn me(state: web::Data<AppState>, who: AnyUser) -> AppResult<HttpResponse> {

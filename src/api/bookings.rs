@@ -1,7 +1,7 @@
 //! `/bookings`: companies book, cancel and move clearance slots; officers
 //! run the gate (check-in, complete, no-show).
 
-use actix_web::http::{header, Method};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::{parse, ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::db::bookings::BookingFilter;
 use crate::domain::booking_policy::{BookingAction, BookingStatus};
@@ -20,24 +19,13 @@ use crate::services;
 use crate::services::bookings::{self as svc, IdempotencyKey};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/bookings", |r| r.to(list)),
-        Endpoint::new(Method::POST, "/bookings", |r| r.to(create)),
-        Endpoint::new(Method::GET, "/bookings/{id}", |r| r.to(get)),
-        Endpoint::new(Method::POST, "/bookings/{id}/cancel", |r| r.to(cancel)),
-        Endpoint::new(Method::POST, "/bookings/{id}/reschedule", |r| r.to(reschedule)),
-        Endpoint::new(Method::POST, "/bookings/{id}/check-in", |r| r.to(check_in)),
-        Endpoint::new(Method::POST, "/bookings/{id}/complete", |r| r.to(complete)),
-        Endpoint::new(Method::POST, "/bookings/{id}/no-show", |r| r.to(no_show)),
-    ]
-}
+super::route_table!("bookings", bearer: list, create, get, cancel, reschedule, check_in, complete, no_show);
 
 super::pagination::page_schema!(BookingPage, BookingDoc, "One page of bookings.");
 
-/// A booking as the API shows it: the schema of
-/// `services::bookings::BookingView` (also what a replay returns), which the
-/// tests hold to the same fields.
+// The schema of `services::bookings::BookingView` (also what a replay
+// returns), which the tests hold to the same fields.
+/// A booking as the API shows it, with its slot's site, mode and times.
 #[derive(ToSchema)]
 #[schema(as = Booking)]
 pub struct BookingDoc {
@@ -71,6 +59,7 @@ pub struct BookingDoc {
 
 /// Book one slot for one declaration.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct NewBooking {
     /// A `submitted`, `under_review` or `approved` declaration of the caller's
     /// enterprise, without an active booking.
@@ -102,11 +91,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
 /// Send an `Idempotency-Key` to retry safely: a retry with the same key and
 /// body answers the first status and body and books nothing more.
 #[utoipa::path(
-    post,
-    path = "/api/v1/bookings",
-    operation_id = "create_booking",
-    tag = "bookings",
-    security(("bearer" = [])),
+    post, path = "/api/v1/bookings", operation_id = "create_booking",
     params(
         ("Idempotency-Key" = Option<String>, Header,
             description = "Optional, recommended: 1 to 255 visible ASCII characters, unique per intended booking \
@@ -122,14 +107,10 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
         (status = 201, description = "Booked (or the replay of a booking made with the same key and body)",
             body = BookingDoc,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answer is a replay"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 403, description = "Not a company user, or the enterprise is not verified, is suspended or is discredited", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, response = doc::NotFound),
         (status = 409, description = "Slot full or closed, the enterprise's share reached, the declaration already booked \
             or not bookable, or a request with this Idempotency-Key still in progress", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
         (status = 422, description = "Invalid input, too late or too early to book, wrong site or mode, \
             or the Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM_JSON),
     ),
@@ -185,16 +166,11 @@ async fn create(
 
 /// One booking; a company sees only its own.
 #[utoipa::path(
-    get,
-    path = "/api/v1/bookings/{id}",
-    operation_id = "get_booking",
-    tag = "bookings",
-    security(("bearer" = [])),
+    get, path = "/api/v1/bookings/{id}", operation_id = "get_booking",
     params(("id" = String, Path, description = "Booking id")),
     responses(
         (status = 200, description = "The booking", body = BookingDoc),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -216,34 +192,25 @@ struct ListQuery {
     /// Only bookings in this status.
     #[param(inline, value_type = Option<doc::BookingStatusValue>)]
     status: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page, with the same filters.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 /// List bookings (a company: its own), in creation order.
 #[utoipa::path(
-    get,
-    path = "/api/v1/bookings",
-    operation_id = "list_bookings",
-    tag = "bookings",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/bookings", operation_id = "list_bookings",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of bookings", body = BookingPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Unauthorized,
     ),
 )]
 async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let limit = page.limit()?;
-    let after = page.after()?;
+    let limit = q.page.limit()?;
+    let after = q.page.after()?;
     let status = q
         .status
         .as_deref()
@@ -264,6 +231,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
 
 /// Optional body of a cancellation.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = BookingCancellation)]
 struct ReasonBody {
     /// Why, up to 1000 characters.
@@ -271,32 +239,28 @@ struct ReasonBody {
     reason: Option<String>,
 }
 
-/// Cancel a booking and free its place: a company its own (until the cancel
-/// cut-off), customs any (with a reason).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/cancel",
-    operation_id = "cancel_booking",
-    tag = "bookings",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"})),
-    responses(
-        (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, description = "Not cancellable in its current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, description = "Past the cancel cut-off, a reason over 1000 characters, or customs cancelling without a reason", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn cancel(
+super::action!(
+    /// Cancel a booking and free its place: a company its own (until the cancel
+    /// cut-off), customs any (with a reason).
+    #[utoipa::path(
+        post, path = "/api/v1/bookings/{id}/cancel", operation_id = "cancel_booking",
+            params(("id" = String, Path, description = "Booking id")),
+        request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"})),
+        responses(
+            (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
+            (status = 409, description = "Not cancellable in its current status", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, description = "Past the cancel cut-off, a reason over 1000 characters, customs cancelling without a reason, or an unknown field in the body", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    cancel: AnyUser, OptionalJson<ReasonBody> => cancel_booking
+);
+
+/// Cancels a booking for whoever may cancel it.
+async fn cancel_booking(
     state: web::Data<AppState>,
     who: AnyUser,
-    path: web::Path<String>,
+    id: String,
     OptionalJson(body): OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
     let reason = body.and_then(|b| b.reason).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
@@ -304,7 +268,7 @@ async fn cancel(
         return Err(AppError::field("reason", "length", "reason must have at most 1000 characters"));
     }
     let policy = state.booking_policy;
-    let id = BookingId::new(path.into_inner());
+    let id = BookingId::new(id);
     let v = services::write(&state.db, &who, move |conn, ctx| svc::cancel(conn, ctx, &id, reason.as_deref(), &policy))
         .await?;
     Ok(HttpResponse::Ok().json(v))
@@ -312,49 +276,48 @@ async fn cancel(
 
 /// The slot to move to.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct RescheduleBody {
     slot_id: String,
 }
 
-/// Move a booking to another slot, atomically: the new place is taken and the
-/// old freed, or nothing changes (company users).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/reschedule",
-    operation_id = "reschedule_booking",
-    tag = "bookings",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"})),
-    responses(
-        (status = 200, description = "The booking on its new slot", body = BookingDoc),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, description = "New slot full or closed, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, description = "Too late or too early for the new slot, the same slot, or a wrong site or mode", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn reschedule(
+super::action!(
+    /// Move a booking to another slot, atomically: the new place is taken and the
+    /// old freed, or nothing changes (company users).
+    #[utoipa::path(
+        post, path = "/api/v1/bookings/{id}/reschedule", operation_id = "reschedule_booking",
+            params(("id" = String, Path, description = "Booking id")),
+        request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"})),
+        responses(
+            (status = 200, description = "The booking on its new slot", body = BookingDoc),
+            doc::JsonBody, doc::Restricted, doc::NotFound,
+            (status = 409, description = "New slot full or closed, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, description = "Too late or too early for the new slot, the same slot, a wrong site or mode, or an invalid body", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    reschedule: CompanyUser, ApiJson<RescheduleBody> => move_booking
+);
+
+/// Moves a booking of the caller's enterprise.
+async fn move_booking(
     state: web::Data<AppState>,
     who: CompanyUser,
-    path: web::Path<String>,
+    id: String,
     ApiJson(body): ApiJson<RescheduleBody>,
 ) -> AppResult<HttpResponse> {
     let policy = state.booking_policy;
-    let (id, slot_id) = (BookingId::new(path.into_inner()), SlotId::new(body.slot_id));
+    let (id, slot_id) = (BookingId::new(id), SlotId::new(body.slot_id));
     let v =
         services::write(&state.db, &who, move |conn, ctx| svc::reschedule(conn, ctx, &id, &slot_id, &policy)).await?;
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// Runs a gate action (check-in, complete, no-show); they take no body.
 async fn gate_action(
     state: web::Data<AppState>,
     who: Officer,
     id: String,
+    _body: (),
     action: BookingAction,
 ) -> AppResult<HttpResponse> {
     let policy = state.booking_policy;
@@ -363,63 +326,48 @@ async fn gate_action(
     Ok(HttpResponse::Ok().json(v))
 }
 
-/// Check a confirmed booking in at the gate (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/check-in",
-    operation_id = "check_in_booking",
-    tag = "bookings",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    responses(
-        (status = 200, description = "The booking, `checked_in`", body = BookingDoc),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn check_in(state: web::Data<AppState>, who: Officer, path: web::Path<String>) -> AppResult<HttpResponse> {
-    gate_action(state, who, path.into_inner(), BookingAction::CheckIn).await
-}
+doc::response_set!(
+    /// What a gate action may answer besides the booking.
+    GateErrors = doc::Restricted | doc::NotFound
+);
 
-/// Complete a checked_in booking (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/complete",
-    operation_id = "complete_booking",
-    tag = "bookings",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    responses(
-        (status = 200, description = "The booking, `completed`", body = BookingDoc),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, description = "Not `checked_in`", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn complete(state: web::Data<AppState>, who: Officer, path: web::Path<String>) -> AppResult<HttpResponse> {
-    gate_action(state, who, path.into_inner(), BookingAction::Complete).await
-}
-
-/// Mark a confirmed booking as a no-show once its slot has ended (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/bookings/{id}/no-show",
-    operation_id = "no_show_booking",
-    tag = "bookings",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Booking id")),
-    responses(
-        (status = 200, description = "The booking, `no_show`", body = BookingDoc),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, description = "The slot has not ended yet", body = Problem, content_type = PROBLEM_JSON),
-    ),
-)]
-async fn no_show(state: web::Data<AppState>, who: Officer, path: web::Path<String>) -> AppResult<HttpResponse> {
-    gate_action(state, who, path.into_inner(), BookingAction::NoShow).await
-}
+super::action!(
+    /// Check a confirmed booking in at the gate (officers).
+    #[utoipa::path(
+        post, path = "/api/v1/bookings/{id}/check-in", operation_id = "check_in_booking",
+            params(("id" = String, Path, description = "Booking id")),
+        responses(
+            (status = 200, description = "The booking, `checked_in`", body = BookingDoc),
+            GateErrors,
+            (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    check_in: Officer, () => gate_action, BookingAction::CheckIn
+);
+super::action!(
+    /// Complete a checked_in booking (officers).
+    #[utoipa::path(
+        post, path = "/api/v1/bookings/{id}/complete", operation_id = "complete_booking",
+            params(("id" = String, Path, description = "Booking id")),
+        responses(
+            (status = 200, description = "The booking, `completed`", body = BookingDoc),
+            GateErrors,
+            (status = 409, description = "Not `checked_in`", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    complete: Officer, () => gate_action, BookingAction::Complete
+);
+super::action!(
+    /// Mark a confirmed booking as a no-show once its slot has ended (officers).
+    #[utoipa::path(
+        post, path = "/api/v1/bookings/{id}/no-show", operation_id = "no_show_booking",
+            params(("id" = String, Path, description = "Booking id")),
+        responses(
+            (status = 200, description = "The booking, `no_show`", body = BookingDoc),
+            GateErrors,
+            (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
+            (status = 422, description = "The slot has not ended yet", body = Problem, content_type = PROBLEM_JSON),
+        ),
+    )]
+    no_show: Officer, () => gate_action, BookingAction::NoShow
+);

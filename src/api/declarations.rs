@@ -1,7 +1,7 @@
 //! `/declarations`: companies file and edit, officers review. Status
 //! changes are POSTs to action sub-resources.
 
-use actix_web::http::{header, Method};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,6 @@ use super::audit::AuditEventView;
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::context::RequestContext;
 use crate::db::declarations::{self as rows, DeclarationFilter, DeclarationRow, ItemRow};
@@ -27,22 +26,10 @@ use crate::services;
 use crate::services::declarations::{self as svc, ActionInput, Full};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/declarations", |r| r.to(list)),
-        Endpoint::new(Method::POST, "/declarations", |r| r.to(create)),
-        Endpoint::new(Method::GET, "/declarations/{id}", |r| r.to(get)),
-        Endpoint::new(Method::PATCH, "/declarations/{id}", |r| r.to(edit)),
-        Endpoint::new(Method::GET, "/declarations/{id}/history", |r| r.to(history)),
-        Endpoint::new(Method::POST, "/declarations/{id}/submit", |r| r.to(submit)),
-        Endpoint::new(Method::POST, "/declarations/{id}/cancel", |r| r.to(cancel)),
-        Endpoint::new(Method::POST, "/declarations/{id}/review", |r| r.to(review)),
-        Endpoint::new(Method::POST, "/declarations/{id}/approve", |r| r.to(approve)),
-        Endpoint::new(Method::POST, "/declarations/{id}/reject", |r| r.to(reject)),
-        Endpoint::new(Method::POST, "/declarations/{id}/request-amendment", |r| r.to(request_amendment)),
-        Endpoint::new(Method::POST, "/declarations/{id}/release", |r| r.to(release)),
-    ]
-}
+super::route_table!(
+    "declarations",
+    bearer: list, create, get, edit, history, submit, cancel, review, approve, reject, request_amendment, release
+);
 
 super::pagination::page_schema!(DeclarationPage, DeclarationView, "One page of declarations (without their items).");
 
@@ -183,11 +170,7 @@ fn respond(status: actix_web::http::StatusCode, (row, items): Full, party: Party
 
 /// File a new declaration, as a draft (company users).
 #[utoipa::path(
-    post,
-    path = "/api/v1/declarations",
-    operation_id = "create_declaration",
-    tag = "declarations",
-    security(("bearer" = [])),
+    post, path = "/api/v1/declarations", operation_id = "create_declaration",
     request_body(
         content = DeclarationInput,
         example = json!({
@@ -202,12 +185,8 @@ fn respond(status: actix_web::http::StatusCode, (row, items): Full, party: Party
     responses(
         (status = 201, description = "The new draft", body = DeclarationView,
             headers(("ETag" = String, description = "The version, for `If-Match`"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
+        doc::JsonBody, doc::Restricted,
         (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn create(
@@ -222,17 +201,12 @@ async fn create(
 
 /// One declaration with its items; a company sees only its own.
 #[utoipa::path(
-    get,
-    path = "/api/v1/declarations/{id}",
-    operation_id = "get_declaration",
-    tag = "declarations",
-    security(("bearer" = [])),
+    get, path = "/api/v1/declarations/{id}", operation_id = "get_declaration",
     params(("id" = String, Path, description = "Declaration id")),
     responses(
         (status = 200, description = "The declaration", body = DeclarationView,
             headers(("ETag" = String, description = "The version, for `If-Match`"))),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -266,11 +240,7 @@ fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
 ///
 /// Present fields replace the stored ones; `items` replaces the whole list.
 #[utoipa::path(
-    patch,
-    path = "/api/v1/declarations/{id}",
-    operation_id = "edit_declaration",
-    tag = "declarations",
-    security(("bearer" = [])),
+    patch, path = "/api/v1/declarations/{id}", operation_id = "edit_declaration",
     params(
         ("id" = String, Path, description = "Declaration id"),
         ("If-Match" = String, Header, description = "The `ETag` of the version the edit is based on", example = "\"1\"",
@@ -280,16 +250,8 @@ fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
     responses(
         (status = 200, description = "The edited declaration", body = DeclarationView,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound, doc::PreconditionFailed, doc::PreconditionRequired,
         (status = 409, description = "Not editable in its current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 412, response = doc::PreconditionFailed),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
-        (status = 428, response = doc::PreconditionRequired),
     ),
 )]
 async fn edit(
@@ -307,6 +269,7 @@ async fn edit(
 
 /// Optional body of a declaration action.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = DeclarationActionBody)]
 struct ActionBody {
     /// `green`, `yellow` or `red`; required to approve.
@@ -336,13 +299,17 @@ struct ReasonBody {
     reason: String,
 }
 
+/// Runs one action on a declaration: the handlers below differ only in
+/// the caller they accept and the action.
 async fn run_action(
     state: web::Data<AppState>,
-    who: RequestContext,
+    who: impl Into<RequestContext>,
     id: String,
+    OptionalJson(body): OptionalJson<ActionBody>,
     action: DeclarationAction,
-    body: ActionBody,
 ) -> AppResult<HttpResponse> {
+    let who: RequestContext = who.into();
+    let body = body.unwrap_or_default();
     let mut errors = FieldErrors::new();
     let reason = body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
@@ -370,214 +337,111 @@ async fn run_action(
     Ok(respond(actix_web::http::StatusCode::OK, full, party))
 }
 
-fn body_of(OptionalJson(body): OptionalJson<ActionBody>) -> ActionBody {
-    body.unwrap_or_default()
-}
+doc::response_set!(
+    /// What a declaration action may answer besides the declaration.
+    ActionErrors = doc::JsonBody | doc::Restricted | doc::NotFound;
+    409 => "Illegal transition from the current status (named in `detail`)"
+);
 
-/// An action handler; the attributes before the name (doc comment,
-/// `#[utoipa::path]`) go on the generated function.
-macro_rules! action_handler {
-    ($(#[$meta:meta])* $name:ident, $extractor:ty, $action:expr) => {
-        $(#[$meta])*
-        async fn $name(
-            state: web::Data<AppState>,
-            who: $extractor,
-            path: web::Path<String>,
-            body: OptionalJson<ActionBody>,
-        ) -> AppResult<HttpResponse> {
-            run_action(state, who.0, path.into_inner(), $action, body_of(body)).await
-        }
-    };
-}
-
-action_handler!(
+super::action!(
     /// Submit a draft (or resubmit an amendment_requested) declaration; it gets its number (company users).
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/submit",
-        operation_id = "submit_declaration",
-        tag = "declarations",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/submit", operation_id = "submit_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `submitted`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
+            ActionErrors,
             (status = 403, description = "Not a company user, or the enterprise is not verified or is suspended", body = Problem, content_type = PROBLEM_JSON),
-            (status = 404, response = doc::NotFound),
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
         ),
     )]
-    submit,
-    CompanyUser,
-    DeclarationAction::Submit
+    submit: CompanyUser, OptionalJson<ActionBody> => run_action, DeclarationAction::Submit
 );
-action_handler!(
+super::action!(
     /// Cancel a declaration before approval (company users); its booking is cancelled.
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/cancel",
-        operation_id = "cancel_declaration",
-        tag = "declarations",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/cancel", operation_id = "cancel_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `cancelled`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
+            ActionErrors,
             (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-            (status = 404, response = doc::NotFound),
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
         ),
     )]
-    cancel,
-    CompanyUser,
-    DeclarationAction::Cancel
+    cancel: CompanyUser, OptionalJson<ActionBody> => run_action, DeclarationAction::Cancel
 );
-action_handler!(
+super::action!(
     /// Claim a submitted declaration for review (officers): under_review, assigned to the caller.
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/review",
-        operation_id = "review_declaration",
-        tag = "declarations",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/review", operation_id = "review_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `under_review`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
+            ActionErrors,
         ),
     )]
-    review,
-    Officer,
-    DeclarationAction::Claim
+    review: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Claim
 );
-action_handler!(
+super::action!(
     /// Approve a declaration with a risk lane (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/approve",
-        operation_id = "approve_declaration",
-        tag = "declarations",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/approve", operation_id = "approve_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ApprovalBody, description = "The risk lane (required)", example = json!({"risk_lane": "green"})),
         responses(
             (status = 200, description = "The declaration, `approved`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
+            ActionErrors,
         ),
     )]
-    approve,
-    Officer,
-    DeclarationAction::Approve
+    approve: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Approve
 );
-action_handler!(
+super::action!(
     /// Reject a declaration with a reason (officers); final. Its booking is cancelled.
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/reject",
-        operation_id = "reject_declaration",
-        tag = "declarations",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/reject", operation_id = "reject_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "invoice does not match the goods inspected"})),
         responses(
             (status = 200, description = "The declaration, `rejected`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
+            ActionErrors,
         ),
     )]
-    reject,
-    Officer,
-    DeclarationAction::Reject
+    reject: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Reject
 );
-action_handler!(
+super::action!(
     /// Send a declaration back to its enterprise for amendment, with a reason (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/request-amendment",
-        operation_id = "request_declaration_amendment",
-        tag = "declarations",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/request-amendment", operation_id = "request_declaration_amendment",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "item 2: HS code does not match the description"})),
         responses(
             (status = 200, description = "The declaration, `amendment_requested`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
+            ActionErrors,
         ),
     )]
-    request_amendment,
-    Officer,
-    DeclarationAction::RequestAmendment
+    request_amendment: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::RequestAmendment
 );
-action_handler!(
+super::action!(
     /// Release the goods of an approved declaration (officers).
     #[utoipa::path(
-        post,
-        path = "/api/v1/declarations/{id}/release",
-        operation_id = "release_declaration",
-        tag = "declarations",
-        security(("bearer" = [])),
-        params(("id" = String, Path, description = "Declaration id")),
+        post, path = "/api/v1/declarations/{id}/release", operation_id = "release_declaration",
+            params(("id" = String, Path, description = "Declaration id")),
         request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
         responses(
             (status = 200, description = "The declaration, `released`", body = DeclarationView,
                 headers(("ETag" = String, description = "The new version"))),
-            (status = 400, response = doc::BadRequest),
-            (status = 401, response = doc::Unauthorized),
-            (status = 403, response = doc::Forbidden),
-            (status = 404, response = doc::NotFound),
-            (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON),
-            (status = 413, response = doc::PayloadTooLarge),
-            (status = 415, response = doc::UnsupportedMediaType),
-            (status = 422, response = doc::Unprocessable),
+            ActionErrors,
         ),
     )]
-    release,
-    Officer,
-    DeclarationAction::Release
+    release: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Release
 );
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -597,12 +461,10 @@ struct ListQuery {
     /// Submitted before this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
     submitted_to: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page, with the same filters.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 fn queue_cursor(d: &DeclarationRow) -> String {
@@ -612,22 +474,16 @@ fn queue_cursor(d: &DeclarationRow) -> String {
 /// List declarations: a company its own (creation order), customs the review
 /// queue (oldest submission first; drafts are never shown to customs).
 #[utoipa::path(
-    get,
-    path = "/api/v1/declarations",
-    operation_id = "list_declarations",
-    tag = "declarations",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/declarations", operation_id = "list_declarations",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of declarations (without items)", body = DeclarationPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Unauthorized,
     ),
 )]
 async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let page = PageQuery { limit: q.limit.clone(), cursor: q.cursor.clone() };
+    let page = q.page.clone();
     let limit = page.limit()?;
     let mut errors = FieldErrors::new();
     let status = q
@@ -669,7 +525,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
         Page::from_rows(rows, limit, |d| d.id.clone(), |d| DeclarationView::new(d, None, party))
     } else {
         let after =
-            q.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
+            page.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
         let rows = state.db.read(move |conn| rows::list_queue(conn, &filter, after)).await?;
         Page::from_rows(rows, limit, queue_cursor, |d| DeclarationView::new(d, None, party))
     };
@@ -678,16 +534,11 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
 
 /// A declaration's audit events, oldest first (one page, next_cursor is always null).
 #[utoipa::path(
-    get,
-    path = "/api/v1/declarations/{id}/history",
-    operation_id = "declaration_history",
-    tag = "declarations",
-    security(("bearer" = [])),
+    get, path = "/api/v1/declarations/{id}/history", operation_id = "declaration_history",
     params(("id" = String, Path, description = "Declaration id")),
     responses(
         (status = 200, description = "The declaration's audit events", body = super::audit::AuditEventPage),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn history(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {

@@ -1,7 +1,6 @@
 //! `/enterprises`: officers verify, suspend, reinstate and classify;
 //! a company sees only its own.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,26 +9,16 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus};
 use crate::domain::ids::EnterpriseId;
-use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
+use crate::error::{AppError, AppResult};
 use crate::services;
 use crate::services::identity;
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/enterprises", |r| r.to(list)),
-        Endpoint::new(Method::GET, "/enterprises/{id}", |r| r.to(get)),
-        Endpoint::new(Method::POST, "/enterprises/{id}/verify", |r| r.to(verify)),
-        Endpoint::new(Method::POST, "/enterprises/{id}/suspend", |r| r.to(suspend)),
-        Endpoint::new(Method::POST, "/enterprises/{id}/reinstate", |r| r.to(reinstate)),
-        Endpoint::new(Method::POST, "/enterprises/{id}/credit-class", |r| r.to(classify)),
-    ]
-}
+super::route_table!("enterprises", bearer: list, get, verify, suspend, reinstate, classify);
 
 super::pagination::page_schema!(EnterprisePage, EnterpriseView, "One page of enterprises.");
 
@@ -75,35 +64,25 @@ struct ListQuery {
     /// Only enterprises in this status: `pending`, `verified` or `suspended`.
     #[param(inline, value_type = Option<doc::EnterpriseStatusValue>)]
     status: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 /// List enterprises (officers), in registration order.
 #[utoipa::path(
-    get,
-    path = "/api/v1/enterprises",
-    operation_id = "list_enterprises",
-    tag = "enterprises",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/enterprises", operation_id = "list_enterprises",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of enterprises", body = EnterprisePage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Restricted,
     ),
 )]
 async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let limit = page.limit()?;
-    let after = page.after()?;
+    let limit = q.page.limit()?;
+    let after = q.page.after()?;
     let status = q
         .status
         .as_deref()
@@ -115,16 +94,11 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
 
 /// One enterprise; a company user sees only its own.
 #[utoipa::path(
-    get,
-    path = "/api/v1/enterprises/{id}",
-    operation_id = "get_enterprise",
-    tag = "enterprises",
-    security(("bearer" = [])),
+    get, path = "/api/v1/enterprises/{id}", operation_id = "get_enterprise",
     params(("id" = String, Path, description = "Enterprise id")),
     responses(
         (status = 200, description = "The enterprise", body = EnterpriseView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -139,28 +113,11 @@ async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) 
 
 /// Optional body of a status change.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = EnterpriseStatusChange)]
 struct ReasonBody {
     /// Why; required to suspend.
     reason: Option<String>,
-}
-
-async fn change_status(
-    state: web::Data<AppState>,
-    who: Officer,
-    id: String,
-    action: EnterpriseAction,
-    reason: Option<String>,
-) -> AppResult<HttpResponse> {
-    if action == EnterpriseAction::Suspend && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-        return Err(AppError::field("reason", "required", "a suspension needs a reason"));
-    }
-    let id = EnterpriseId::new(id);
-    let row = services::write(&state.db, &who, move |conn, ctx| {
-        identity::change_enterprise_status(conn, ctx, &id, action, reason.as_deref())
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))
 }
 
 /// Body of a suspension: the reason is required.
@@ -172,103 +129,66 @@ struct SuspensionBody {
     reason: String,
 }
 
-fn optional_body(OptionalJson(body): OptionalJson<ReasonBody>) -> ReasonBody {
-    body.unwrap_or_default()
-}
-
-/// Verify a pending enterprise (officers): it may then file declarations and book.
-#[utoipa::path(
-    post,
-    path = "/api/v1/enterprises/{id}/verify",
-    operation_id = "verify_enterprise",
-    tag = "enterprises",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Enterprise id")),
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
-    responses(
-        (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-    ),
-)]
-async fn verify(
+/// Runs a status change (verify, suspend, reinstate).
+async fn change_status(
     state: web::Data<AppState>,
     who: Officer,
-    path: web::Path<String>,
-    body: OptionalJson<ReasonBody>,
+    id: String,
+    OptionalJson(body): OptionalJson<ReasonBody>,
+    action: EnterpriseAction,
 ) -> AppResult<HttpResponse> {
-    let reason = optional_body(body).reason;
-    change_status(state, who, path.into_inner(), EnterpriseAction::Verify, reason).await
+    let reason = body.unwrap_or_default().reason;
+    if action == EnterpriseAction::Suspend && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(AppError::field("reason", "required", "a suspension needs a reason"));
+    }
+    let id = EnterpriseId::new(id);
+    let row = services::write(&state.db, &who, move |conn, ctx| {
+        identity::change_enterprise_status(conn, ctx, &id, action, reason.as_deref())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))
 }
 
-/// Suspend an enterprise (officers): it can read but not write. Needs a reason.
-#[utoipa::path(
-    post,
-    path = "/api/v1/enterprises/{id}/suspend",
-    operation_id = "suspend_enterprise",
-    tag = "enterprises",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Enterprise id")),
-    request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"})),
-    responses(
-        (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
-    ),
-)]
-async fn suspend(
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-    body: OptionalJson<ReasonBody>,
-) -> AppResult<HttpResponse> {
-    let reason = optional_body(body).reason;
-    change_status(state, who, path.into_inner(), EnterpriseAction::Suspend, reason).await
-}
+doc::response_set!(
+    /// What a status change may answer besides the enterprise.
+    StatusChangeErrors = doc::JsonBody | doc::Restricted | doc::NotFound;
+    409 => "Not allowed from the enterprise's current status"
+);
 
-/// Reinstate a suspended enterprise (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/enterprises/{id}/reinstate",
-    operation_id = "reinstate_enterprise",
-    tag = "enterprises",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Enterprise id")),
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
-    responses(
-        (status = 200, description = "The enterprise in its new status", body = EnterpriseView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-    ),
-)]
-async fn reinstate(
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-    body: OptionalJson<ReasonBody>,
-) -> AppResult<HttpResponse> {
-    let reason = optional_body(body).reason;
-    change_status(state, who, path.into_inner(), EnterpriseAction::Reinstate, reason).await
-}
+super::action!(
+    /// Verify a pending enterprise (officers): it may then file declarations and book.
+    #[utoipa::path(
+        post, path = "/api/v1/enterprises/{id}/verify", operation_id = "verify_enterprise",
+            params(("id" = String, Path, description = "Enterprise id")),
+        request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
+        responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
+    )]
+    verify: Officer, OptionalJson<ReasonBody> => change_status, EnterpriseAction::Verify
+);
+super::action!(
+    /// Suspend an enterprise (officers): it can read but not write. Needs a reason.
+    #[utoipa::path(
+        post, path = "/api/v1/enterprises/{id}/suspend", operation_id = "suspend_enterprise",
+            params(("id" = String, Path, description = "Enterprise id")),
+        request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"})),
+        responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
+    )]
+    suspend: Officer, OptionalJson<ReasonBody> => change_status, EnterpriseAction::Suspend
+);
+super::action!(
+    /// Reinstate a suspended enterprise (officers).
+    #[utoipa::path(
+        post, path = "/api/v1/enterprises/{id}/reinstate", operation_id = "reinstate_enterprise",
+            params(("id" = String, Path, description = "Enterprise id")),
+        request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
+        responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
+    )]
+    reinstate: Officer, OptionalJson<ReasonBody> => change_status, EnterpriseAction::Reinstate
+);
 
 /// A new credit class (and optionally the customs code).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"credit_class": "advanced_certified", "customs_code": "6501234567"}))]
 struct ClassifyBody {
     /// `advanced_certified`, `general` or `discredited`.
@@ -279,31 +199,25 @@ struct ClassifyBody {
     customs_code: Option<String>,
 }
 
-/// Set an enterprise's credit class (officers).
-#[utoipa::path(
-    post,
-    path = "/api/v1/enterprises/{id}/credit-class",
-    operation_id = "classify_enterprise",
-    tag = "enterprises",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "Enterprise id")),
-    request_body = ClassifyBody,
-    responses(
-        (status = 200, description = "The reclassified enterprise", body = EnterpriseView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 409, response = doc::Conflict),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
-    ),
-)]
-async fn classify(
+super::action!(
+    /// Set an enterprise's credit class (officers).
+    #[utoipa::path(
+        post, path = "/api/v1/enterprises/{id}/credit-class", operation_id = "classify_enterprise",
+            params(("id" = String, Path, description = "Enterprise id")),
+        request_body = ClassifyBody,
+        responses(
+            (status = 200, description = "The reclassified enterprise", body = EnterpriseView),
+            doc::JsonBody, doc::Restricted, doc::NotFound, doc::Conflict,
+        ),
+    )]
+    classify: Officer, ApiJson<ClassifyBody> => classify_enterprise
+);
+
+/// Sets the credit class (and the customs code, when given).
+async fn classify_enterprise(
     state: web::Data<AppState>,
     who: Officer,
-    path: web::Path<String>,
+    id: String,
     ApiJson(body): ApiJson<ClassifyBody>,
 ) -> AppResult<HttpResponse> {
     let class: CreditClass = body.credit_class.parse().map_err(|m| AppError::field("credit_class", "enum", m))?;
@@ -312,7 +226,7 @@ async fn classify(
             return Err(AppError::field("customs_code", "format", "customs_code has exactly 10 digits"));
         }
     }
-    let id = EnterpriseId::new(path.into_inner());
+    let id = EnterpriseId::new(id);
     let row = services::write(&state.db, &who, move |conn, ctx| {
         identity::classify_enterprise(conn, ctx, &id, class, body.customs_code.as_deref())
     })

@@ -1,22 +1,15 @@
 //! Liveness and readiness probes (no token).
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::openapi as doc;
-use super::Endpoint;
 use crate::error::AppResult;
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/health/live", |r| r.to(live)),
-        Endpoint::new(Method::GET, "/health/ready", |r| r.to(ready)),
-    ]
-}
+super::route_table!("health", public: live, ready);
 
 /// Answer of the liveness probe.
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,10 +31,7 @@ pub struct Ready {
 
 /// Liveness: the process is up.
 #[utoipa::path(
-    get,
-    path = "/health/live",
-    operation_id = "health_live",
-    tag = "health",
+    get, path = "/health/live", operation_id = "health_live",
     responses((status = 200, description = "The process is up", body = Live)),
 )]
 async fn live() -> HttpResponse {
@@ -50,13 +40,10 @@ async fn live() -> HttpResponse {
 
 /// Readiness: the process can reach its database.
 #[utoipa::path(
-    get,
-    path = "/health/ready",
-    operation_id = "health_ready",
-    tag = "health",
+    get, path = "/health/ready", operation_id = "health_ready",
     responses(
         (status = 200, description = "The database is reachable", body = Ready),
-        (status = 503, response = doc::Unavailable),
+        doc::Unavailable,
     ),
 )]
 async fn ready(state: web::Data<AppState>) -> AppResult<HttpResponse> {

@@ -1,7 +1,9 @@
 //! `ApiJson<T>`: a JSON body whose errors name the offending field.
 //!
 //! Malformed JSON or a wrong JSON type is 400 (with the field's path); a
-//! missing required field is a rule broken by the value, 422 `required`.
+//! missing required field is a rule broken by the value, 422 `required`, and
+//! so is a field the body may not have (request DTOs deny unknown fields, so
+//! that a misspelt field is named instead of silently dropped), 422 `unknown`.
 //! Every body of this API is a JSON object: anything else is a 400 too
 //! (serde alone would read a struct from an array of its fields in order).
 
@@ -92,14 +94,22 @@ pub fn parse<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppErro
             let name = rest.split('`').next().unwrap_or("");
             let field = if path == "." || path.is_empty() { name.to_owned() } else { format!("{path}.{name}") };
             AppError::Validation(vec![FieldError::new(field, "required", format!("{name} is required"))])
+        } else if inner.starts_with("unknown field `") {
+            // serde's path ends with the unknown field itself; its message
+            // names the fields that are allowed there.
+            AppError::Validation(vec![FieldError::new(path, "unknown", bounded(&inner))])
         } else {
             let field = if path == "." { String::new() } else { path };
             let detail = format!("{}: {inner}", if field.is_empty() { "body" } else { &field });
-            // Bound the echo of client input, cutting on a character boundary
-            // (a byte cut inside a multi-byte character would panic).
-            AppError::BadRequest(detail.chars().take(300).collect())
+            AppError::BadRequest(bounded(&detail))
         }
     })
+}
+
+/// Bounds the echo of client input, cutting on a character boundary (a byte
+/// cut inside a multi-byte character would panic).
+fn bounded(text: &str) -> String {
+    text.chars().take(300).collect()
 }
 
 /// `#[serde(deserialize_with = "integer")]`: a JSON integer as JSON Schema
@@ -180,6 +190,42 @@ mod tests {
         n: i64,
         #[serde(default, deserialize_with = "super::opt_integer")]
         m: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Line {
+        #[allow(dead_code)] // read by serde only
+        a: i64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Nested {
+        #[allow(dead_code)] // read by serde only
+        inner: Line,
+        #[allow(dead_code)] // read by serde only
+        #[serde(default)]
+        lines: Vec<Line>,
+    }
+
+    #[test]
+    fn an_unknown_field_is_a_422_naming_its_path() {
+        for (body, field, allowed) in [
+            (json!({"inner": {"a": 1}, "extra": true}), "extra", "expected `inner` or `lines`"),
+            (json!({"inner": {"a": 1, "b": 2}}), "inner.b", "expected `a`"),
+            (json!({"inner": {"a": 1}, "lines": [{"a": 1}, {"a": 2, "zz": 3}]}), "lines[1].zz", "expected `a`"),
+        ] {
+            match parse::<Nested>(body.clone()) {
+                Err(AppError::Validation(errors)) => {
+                    assert_eq!(errors.len(), 1, "{body}: {errors:?}");
+                    let e = &errors[0];
+                    assert_eq!((e.field.as_str(), e.code.as_str()), (field, "unknown"), "{body}: {e:?}");
+                    assert!(e.message.starts_with("unknown field `") && e.message.contains(allowed), "{body}: {e:?}");
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The HTTP API, one file per resource. Handlers are thin: parse →
 //! authorise → one database call → respond.
 //!
-//! Every route is declared once, in its module's `endpoints()` table;
-//! [`configure`] registers exactly those tables and [`routes`] lists them,
-//! so the OpenAPI document (see [`openapi`]) can be checked against what the
-//! server really serves.
+//! A route is declared once: by its handler's `#[utoipa::path]` attribute
+//! (method, full path, and what it tells integrators). Each module lists its
+//! handlers with [`route_table!`]; [`configure`] registers those tables and
+//! [`openapi`] documents the same tables, so what is served and what is
+//! documented cannot drift apart.
 
 pub mod audit;
 pub mod auth;
@@ -25,6 +26,8 @@ pub mod webhooks;
 use actix_web::http::Method;
 use actix_web::{web, HttpMessage, HttpRequest, Route};
 use tracing_actix_web::RequestId;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::SecurityRequirement;
 
 use crate::auth::Principal;
 use crate::db::audit::Actor;
@@ -32,30 +35,133 @@ use crate::db::audit::Actor;
 /// Base path of the versioned API.
 pub const API_PREFIX: &str = "/api/v1";
 
-/// One route: its method, its path (relative to where its module is
-/// mounted) and the handler it runs.
+/// Attaches a handler to a route, e.g. `|r| r.to(list)`.
+type Attach = fn(Route) -> Route;
+
+/// Who may call an endpoint, as the document says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// A caller with a bearer access token (the handler's extractor says
+    /// which roles).
+    Bearer,
+}
+
+/// One handler: how to attach it to a route, and its OpenAPI description,
+/// which also names the method(s) and the path it answers.
 pub struct Endpoint {
-    pub method: Method,
-    pub path: &'static str,
-    to: fn(Route) -> Route,
+    tag: &'static str,
+    access: Access,
+    doc: fn() -> utoipa::openapi::OpenApi,
+    to: Attach,
 }
 
 impl Endpoint {
-    /// `to` attaches the handler, e.g. `|r| r.to(list)`; the method guard is
-    /// added from `method`.
-    pub fn new(method: Method, path: &'static str, to: fn(Route) -> Route) -> Self {
-        Self { method, path, to }
+    /// `doc` describes the handler (from its `#[utoipa::path]`), `tag` groups
+    /// it in the document, `access` says who may call it and `to` attaches
+    /// it. Use [`route_table!`] rather than calling this.
+    pub fn new(tag: &'static str, access: Access, doc: fn() -> utoipa::openapi::OpenApi, to: Attach) -> Self {
+        Self { tag, access, doc, to }
+    }
+
+    /// The handler's part of the OpenAPI document: its path with its
+    /// operation, tagged and with its security, and the schemas they use.
+    pub fn document(&self) -> utoipa::openapi::OpenApi {
+        let mut doc = (self.doc)();
+        for item in doc.paths.paths.values_mut() {
+            for (_, op) in operations(item) {
+                let tags = op.tags.get_or_insert_with(Vec::new);
+                if tags.is_empty() {
+                    tags.push(self.tag.to_owned());
+                }
+                if self.access == Access::Bearer && op.security.is_none() {
+                    op.security = Some(vec![SecurityRequirement::new(openapi::BEARER, Vec::<String>::new())]);
+                }
+            }
+        }
+        doc
+    }
+
+    /// Each (method, full path) the handler answers.
+    pub fn routes(&self) -> Vec<(Method, String)> {
+        let mut doc = (self.doc)();
+        doc.paths.paths.iter_mut().flat_map(|(path, item)| operations(item).map(|(m, _)| (m, path.clone()))).collect()
     }
 }
+
+/// The operations of a path item, with their methods.
+pub fn operations(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut Operation)> {
+    [
+        (Method::GET, item.get.as_mut()),
+        (Method::PUT, item.put.as_mut()),
+        (Method::POST, item.post.as_mut()),
+        (Method::DELETE, item.delete.as_mut()),
+        (Method::OPTIONS, item.options.as_mut()),
+        (Method::HEAD, item.head.as_mut()),
+        (Method::PATCH, item.patch.as_mut()),
+        (Method::TRACE, item.trace.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.map(|op| (method, op)))
+}
+
+/// `route_table!("tag", public: a, b; bearer: c, d)` declares the module's
+/// `endpoints()`: its handlers, in registration order, each with the method
+/// and path of its `#[utoipa::path]` attribute; `"tag"` is their OpenAPI tag,
+/// and `bearer` handlers are documented as wanting a token.
+macro_rules! route_table {
+    ($tag:literal, $($access:ident: $($handler:ident),+);+ $(;)?) => {
+        /// This module's routes (see `api::route_table!`).
+        pub fn endpoints() -> Vec<$crate::api::Endpoint> {
+            vec![$($({
+                // utoipa names the description of `$handler` after it; a
+                // one-path document is how a declarative macro reaches it.
+                #[derive(utoipa::OpenApi)]
+                #[openapi(paths($handler))]
+                struct Doc;
+                $crate::api::Endpoint::new(
+                    $tag,
+                    $crate::api::route_table!(@access $access),
+                    <Doc as utoipa::OpenApi>::openapi,
+                    |r| r.to($handler),
+                )
+            }),+),+]
+        }
+    };
+    (@access public) => { $crate::api::Access::Public };
+    (@access bearer) => { $crate::api::Access::Bearer };
+}
+pub(crate) use route_table;
+
+/// `action!(#[utoipa::path(...)] name: Caller, Body => run, value)`: the
+/// handler of an action endpoint (`POST /<resource>/{id}/<verb>`). Every
+/// action of a resource runs one function, `run(req, state, caller, id,
+/// body, value)`; the handler only extracts. The attributes before the name
+/// (doc comment, `#[utoipa::path]`) go on the handler.
+macro_rules! action {
+    ($(#[$meta:meta])* $name:ident: $caller:ty, $body:ty => $run:ident $(, $value:expr)? $(,)?) => {
+        $(#[$meta])*
+        async fn $name(
+            state: actix_web::web::Data<$crate::state::AppState>,
+            who: $caller,
+            path: actix_web::web::Path<String>,
+            body: $body,
+        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+            $run(state, who, path.into_inner(), body $(, $value)?).await
+        }
+    };
+}
+pub(crate) use action;
 
 /// A module's route table.
 type Endpoints = fn() -> Vec<Endpoint>;
 
-/// Tables mounted at the root (no token needed).
-const ROOT: &[Endpoints] = &[health::endpoints, metrics::endpoints, openapi::endpoints];
-
-/// Tables mounted under [`API_PREFIX`].
-const V1: &[Endpoints] = &[
+/// Every module's table, in registration (and document) order.
+const TABLES: &[Endpoints] = &[
+    health::endpoints,
+    metrics::endpoints,
+    openapi::endpoints,
     auth::endpoints,
     enterprises::endpoints,
     users::endpoints,
@@ -67,36 +173,41 @@ const V1: &[Endpoints] = &[
     audit::endpoints,
 ];
 
+/// Every endpoint, in registration order.
+pub fn endpoints() -> Vec<Endpoint> {
+    TABLES.iter().flat_map(|table| table()).collect()
+}
+
 /// Registers every route, and the interactive docs.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    register(cfg, ROOT);
-    cfg.service(web::scope(API_PREFIX).configure(|cfg| register(cfg, V1)));
+    register(cfg);
     openapi::configure_ui(cfg);
     console::configure(cfg);
 }
 
 /// Every (method, full path) that [`configure`] registers, paths written as
 /// actix patterns (`/api/v1/slots/{id}`), which is also OpenAPI's form. The
-/// Swagger UI pages under `/docs` are not API routes and are not listed.
+/// Swagger UI pages under `/docs` and the console are not API routes and are
+/// not listed.
 pub fn routes() -> Vec<(Method, String)> {
-    let root = ROOT.iter().flat_map(|table| table()).map(|e| (e.method, e.path.to_owned()));
-    let v1 = V1.iter().flat_map(|table| table()).map(|e| (e.method, format!("{API_PREFIX}{}", e.path)));
-    root.chain(v1).collect()
+    endpoints().iter().flat_map(Endpoint::routes).collect()
 }
 
-/// Registers tables as one resource per path (so that a known path with a
-/// wrong method answers 405, not 404), in declaration order.
-fn register(cfg: &mut web::ServiceConfig, tables: &[Endpoints]) {
-    let mut by_path: Vec<(&'static str, Vec<Endpoint>)> = Vec::new();
-    for endpoint in tables.iter().flat_map(|table| table()) {
-        match by_path.iter_mut().find(|(path, _)| *path == endpoint.path) {
-            Some((_, list)) => list.push(endpoint),
-            None => by_path.push((endpoint.path, vec![endpoint])),
+/// Registers the endpoints as one resource per path (so that a known path
+/// with a wrong method answers 405, not 404), in declaration order.
+fn register(cfg: &mut web::ServiceConfig) {
+    let mut by_path: Vec<(String, Vec<(Method, Attach)>)> = Vec::new();
+    for endpoint in endpoints() {
+        for (method, path) in endpoint.routes() {
+            match by_path.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, list)) => list.push((method, endpoint.to)),
+                None => by_path.push((path, vec![(method, endpoint.to)])),
+            }
         }
     }
-    for (path, endpoints) in by_path {
+    for (path, handlers) in by_path {
         let resource =
-            endpoints.into_iter().fold(web::resource(path), |res, e| res.route((e.to)(web::method(e.method))));
+            handlers.into_iter().fold(web::resource(path), |res, (method, to)| res.route(to(web::method(method))));
         cfg.service(resource);
     }
 }

@@ -1,37 +1,39 @@
 //! The OpenAPI 3.1 contract, generated from the handlers' `#[utoipa::path]`
-//! attributes and the DTOs' `ToSchema` derives, served at
-//! `GET /api-docs/openapi.json`; Swagger UI (vendored, works offline) at `/docs`.
+//! attributes (gathered from the route tables, see [`super::route_table!`]) and
+//! the DTOs' `ToSchema` derives, served at `GET /api-docs/openapi.json`;
+//! Swagger UI (vendored, works offline) at `/docs`.
 //!
 //! Every error is RFC 9457 `application/problem+json` ([`Problem`]); the
 //! reusable responses below name them once, and each operation lists the
-//! 4xx ones it can answer. Any operation may also answer 500 or 503, added
-//! to all of them as `5XX` by [`ApiDocExtras`].
+//! 4xx ones it can answer, alone (`doc::NotFound`) or as a set
+//! (`doc::JsonBody`). Any operation may also answer 500 or 503, added to all
+//! of them as `5XX` by [`document`].
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use actix_web::http::{header, Method};
+use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{PathItem, Ref, RefOr};
-use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::{IntoResponses, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::Endpoint;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult, Problem, PROBLEM_BASE, PROBLEM_JSON};
 
 /// Where the document is served.
 pub const OPENAPI_JSON_PATH: &str = "/api-docs/openapi.json";
 /// Name of the bearer security scheme.
 pub const BEARER: &str = "bearer";
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![Endpoint::new(Method::GET, OPENAPI_JSON_PATH, |r| r.to(openapi_json))]
-}
+super::route_table!("docs", public: openapi_json);
 
-/// The whole API description.
+/// What the document says besides the operations: the introduction, the
+/// shared schemas and responses, and the tags.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -46,68 +48,9 @@ pub fn endpoints() -> Vec<Endpoint> {
             `Authorization: Bearer <token>`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    modifiers(&ApiDocExtras),
-    paths(
-        super::health::live,
-        super::health::ready,
-        super::metrics::metrics,
-        openapi_json,
-        super::auth::register,
-        super::auth::login,
-        super::auth::refresh,
-        super::auth::logout,
-        super::auth::me,
-        super::enterprises::list,
-        super::enterprises::get,
-        super::enterprises::verify,
-        super::enterprises::suspend,
-        super::enterprises::reinstate,
-        super::enterprises::classify,
-        super::users::list_own,
-        super::users::add_clerk,
-        super::users::deactivate,
-        super::users::create_officer,
-        super::sites::list,
-        super::sites::create,
-        super::sites::get,
-        super::sites::update,
-        super::sites::list_schedules,
-        super::sites::create_schedule,
-        super::sites::change_schedule,
-        super::slots::list,
-        super::slots::get,
-        super::slots::change,
-        super::declarations::list,
-        super::declarations::create,
-        super::declarations::get,
-        super::declarations::edit,
-        super::declarations::history,
-        super::declarations::submit,
-        super::declarations::cancel,
-        super::declarations::review,
-        super::declarations::approve,
-        super::declarations::reject,
-        super::declarations::request_amendment,
-        super::declarations::release,
-        super::bookings::list,
-        super::bookings::create,
-        super::bookings::get,
-        super::bookings::cancel,
-        super::bookings::reschedule,
-        super::bookings::check_in,
-        super::bookings::complete,
-        super::bookings::no_show,
-        super::webhooks::list,
-        super::webhooks::create,
-        super::webhooks::get,
-        super::webhooks::remove,
-        super::webhooks::deliveries,
-        super::webhooks::redeliver,
-        super::audit::list,
-        super::audit::verify,
-    ),
     components(
         schemas(
+            Problem,
             TransportModeValue,
             EnterpriseStatusValue,
             CreditClassValue,
@@ -152,61 +95,40 @@ pub fn endpoints() -> Vec<Endpoint> {
 )]
 pub struct ApiDoc;
 
-/// What the derive cannot say: the bearer scheme, and the `5XX` answer
-/// every operation may give.
-pub struct ApiDocExtras;
-
-impl Modify for ApiDocExtras {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            BEARER,
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "The access token from `POST /api/v1/auth/login` or `/auth/refresh` (15 minutes).",
-                    ))
-                    .build(),
-            ),
-        );
-        for item in openapi.paths.paths.values_mut() {
-            for op in operations(item) {
-                op.responses
-                    .responses
-                    .entry("5XX".to_owned())
-                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name("ServerError")));
-            }
+/// The whole API description: [`ApiDoc`] with every served endpoint
+/// (exactly the route tables that [`super::configure`] registers), the
+/// bearer scheme, and the `5XX` answer every operation may give.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut openapi = ApiDoc::openapi();
+    for endpoint in super::endpoints() {
+        openapi.merge(endpoint.document());
+    }
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some("The access token from `POST /api/v1/auth/login` or `/auth/refresh` (15 minutes)."))
+                .build(),
+        ),
+    );
+    for item in openapi.paths.paths.values_mut() {
+        for (_, op) in super::operations(item) {
+            op.responses.responses.entry("5XX".to_owned()).or_insert_with(reference::<ServerError>);
         }
     }
-}
-
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
-    [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.options.as_mut(),
-        item.head.as_mut(),
-        item.patch.as_mut(),
-        item.trace.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
+    openapi
 }
 
 /// The document as served: built and serialised once.
 static DOCUMENT: LazyLock<Result<Bytes, String>> =
-    LazyLock::new(|| ApiDoc::openapi().to_json().map(Bytes::from).map_err(|e| e.to_string()));
+    LazyLock::new(|| document().to_json().map(Bytes::from).map_err(|e| e.to_string()));
 
 /// This OpenAPI 3.1 document.
 #[utoipa::path(
-    get,
-    path = "/api-docs/openapi.json",
-    operation_id = "get_openapi",
-    tag = "docs",
+    get, path = "/api-docs/openapi.json", operation_id = "get_openapi",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)),
 )]
 async fn openapi_json() -> AppResult<HttpResponse> {
@@ -455,128 +377,144 @@ pub fn only_null(description: &str) -> Schema {
     ObjectBuilder::new().schema_type(Type::Null).description(Some(description)).into()
 }
 
-// Reusable error responses. Each is a `Problem` sent as problem+json.
+// Reusable error responses. Each is a `Problem` sent as problem+json, under
+// its own name in `components.responses`; in an operation's `responses(...)`
+// it stands for its status (`doc::NotFound` is the 404).
 
-/// Malformed request: invalid JSON, a wrong JSON type, or a bad path or query parameter.
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/malformed-request", "title": "Malformed request",
-        "status": 400, "detail": "capacity: invalid type: string \"ten\", expected i64"})
-)]
-pub struct BadRequest(pub Problem);
+/// `$ref` to a reusable response.
+fn reference<'a, R: ToResponse<'a>>() -> RefOr<Response> {
+    RefOr::Ref(Ref::from_response_name(R::response().0))
+}
 
-/// Missing, malformed or expired bearer token (or wrong credentials).
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
+/// A problem answer described in place (for what one operation says of a status).
+pub fn problem(description: &str) -> RefOr<Response> {
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).build();
+    ResponseBuilder::new().description(description).content(PROBLEM_JSON, content).build().into()
+}
+
+/// The example of a problem answer (with `errors` when given).
+fn example(status: u16, slug: &str, title: &str, detail: &str, errors: Option<serde_json::Value>) -> serde_json::Value {
+    let mut example = serde_json::json!({"type": format!("{PROBLEM_BASE}{slug}"), "title": title, "status": status, "detail": detail});
+    if let Some(errors) = errors {
+        example["errors"] = errors;
+    }
+    example
+}
+
+/// Declares a reusable problem response `$name`, answered with `$status`
+/// (its example: problem type `$slug`, `$title`, `$detail`, and `errors`
+/// when given).
+macro_rules! problem_response {
+    ($(#[doc = $doc:literal])+ $name:ident = $status:literal, $slug:literal, $title:literal, $detail:literal
+        $(, headers($($header:tt)*))? $(, errors = $errors:expr)? $(,)?) => {
+        $(#[doc = $doc])+
+        #[derive(ToResponse)]
+        #[response(
+            content_type = "application/problem+json",
+            $(headers($($header)*),)?
+            example = json!(example($status, $slug, $title, $detail, None $(.or(Some($errors)))?))
+        )]
+        pub struct $name(pub Problem);
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([($status.to_string(), reference::<$name>())])
+            }
+        }
+    };
+}
+
+/// Declares `$name`, a set of answers operations list together
+/// (`responses(..., doc::JsonBody)`): the sets and reusable responses it
+/// joins, then problems described in place (`409 => "why"`); a later one
+/// wins for the same status.
+macro_rules! response_set {
+    ($(#[doc = $doc:literal])+ $vis:vis $name:ident = $($part:ty)|+ $(; $($status:literal => $description:literal),+)? $(,)?) => {
+        $(#[doc = $doc])+
+        $vis struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses(
+            ) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+                let mut all = std::collections::BTreeMap::new();
+                $(all.extend(<$part as utoipa::IntoResponses>::responses());)+
+                $($(all.insert($status.to_string(), $crate::api::openapi::problem($description));)+)?
+                all
+            }
+        }
+    };
+}
+pub(crate) use response_set;
+
+problem_response!(
+    /// Malformed request: invalid JSON, a wrong JSON type, or a bad path or query parameter.
+    BadRequest = 400, "malformed-request", "Malformed request", "capacity: invalid type: string \"ten\", expected i64"
+);
+problem_response!(
+    /// Missing, malformed or expired bearer token (or wrong credentials).
+    Unauthorized = 401, "unauthorized", "Authentication required", "missing bearer token",
     headers(("WWW-Authenticate" = String, description = "`Bearer`")),
-    example = json!({"type": "https://clearway.example/problems/unauthorized", "title": "Authentication required",
-        "status": 401, "detail": "missing bearer token"})
-)]
-pub struct Unauthorized(pub Problem);
-
-/// The caller's role, or its enterprise's status (pending, suspended, discredited), may not do this.
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/forbidden", "title": "Not allowed",
-        "status": 403, "detail": "this action is for officers"})
-)]
-pub struct Forbidden(pub Problem);
-
-/// No such resource, or one of another enterprise.
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/not-found", "title": "Not found",
-        "status": 404, "detail": "no such resource"})
-)]
-pub struct NotFound(pub Problem);
-
-/// Conflict with the current state: illegal transition, duplicate, slot full, share reached, already booked.
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/slot-full", "title": "Booking refused",
-        "status": 409, "detail": "the slot is fully booked"})
-)]
-pub struct Conflict(pub Problem);
-
-/// `If-Match` names a version that is not the current one.
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/stale-version", "title": "Precondition failed",
-        "status": 412, "detail": "the declaration changed since you read it"})
-)]
-pub struct PreconditionFailed(pub Problem);
-
-/// The body exceeds the server's limit.
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/payload-too-large", "title": "Payload too large",
-        "status": 413, "detail": "the body exceeds 1048576 bytes"})
-)]
-pub struct PayloadTooLarge(pub Problem);
-
-/// The body is not sent as `Content-Type: application/json`.
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/unsupported-media-type",
-        "title": "Unsupported media type", "status": 415, "detail": "send Content-Type: application/json"})
-)]
-pub struct UnsupportedMediaType(pub Problem);
-
-/// A value breaks a rule: validation (with `errors`, one per field), or a booking rule (too late, beyond the horizon, ...).
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/validation", "title": "Invalid input",
-        "status": 422, "detail": "1 field(s) are invalid",
-        "errors": [{"field": "email", "code": "required", "message": "email is required"}]})
-)]
-pub struct Unprocessable(pub Problem);
-
-/// `If-Match` is missing (or `*`).
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/if-match-required", "title": "Precondition required",
-        "status": 428, "detail": "send If-Match with the ETag you read"})
-)]
-pub struct PreconditionRequired(pub Problem);
-
-/// Too many attempts; retry after the time given.
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
+);
+problem_response!(
+    /// The caller's role, or its enterprise's status (pending, suspended, discredited), may not do this.
+    Forbidden = 403, "forbidden", "Not allowed", "this action is for officers"
+);
+problem_response!(
+    /// No such resource, or one of another enterprise.
+    NotFound = 404, "not-found", "Not found", "no such resource"
+);
+problem_response!(
+    /// Conflict with the current state: illegal transition, duplicate, slot full, share reached, already booked.
+    Conflict = 409, "slot-full", "Booking refused", "the slot is fully booked"
+);
+problem_response!(
+    /// `If-Match` names a version that is not the current one.
+    PreconditionFailed = 412, "stale-version", "Precondition failed", "the declaration changed since you read it"
+);
+problem_response!(
+    /// The body exceeds the server's limit.
+    PayloadTooLarge = 413, "payload-too-large", "Payload too large", "the body exceeds 1048576 bytes"
+);
+problem_response!(
+    /// The body is not sent as `Content-Type: application/json`.
+    UnsupportedMediaType = 415, "unsupported-media-type", "Unsupported media type", "send Content-Type: application/json"
+);
+problem_response!(
+    /// A value breaks a rule: validation (with `errors`, one per field), or a booking rule (too late, beyond the horizon, ...).
+    Unprocessable = 422, "validation", "Invalid input", "1 field(s) are invalid",
+    errors = serde_json::json!([{"field": "email", "code": "required", "message": "email is required"}]),
+);
+problem_response!(
+    /// `If-Match` is missing (or `*`).
+    PreconditionRequired = 428, "if-match-required", "Precondition required", "send If-Match with the ETag you read"
+);
+problem_response!(
+    /// Too many attempts; retry after the time given.
+    TooManyRequests = 429, "too-many-requests", "Too many requests", "too many attempts; retry after 60 s",
     headers(("Retry-After" = u64, description = "Seconds to wait")),
-    example = json!({"type": "https://clearway.example/problems/too-many-requests", "title": "Too many requests",
-        "status": 429, "detail": "too many attempts; retry after 60 s"})
-)]
-pub struct TooManyRequests(pub Problem);
-
-/// The database is busy or unreachable; retry shortly.
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
+);
+problem_response!(
+    /// The database is busy or unreachable; retry shortly.
+    Unavailable = 503, "unavailable", "Service temporarily unavailable", "the database is busy; retry shortly",
     headers(("Retry-After" = u64, description = "Seconds to wait")),
-    example = json!({"type": "https://clearway.example/problems/unavailable", "title": "Service temporarily unavailable",
-        "status": 503, "detail": "the database is busy; retry shortly"})
-)]
-pub struct Unavailable(pub Problem);
+);
+problem_response!(
+    /// An unexpected error (500, logged; no detail is given) or a busy database (503, with `Retry-After`).
+    ServerError = 500, "internal", "Internal server error", "an unexpected error occurred; it has been logged"
+);
 
-/// An unexpected error (500, logged; no detail is given) or a busy database (503, with `Retry-After`).
-#[derive(ToResponse)]
-#[response(
-    content_type = "application/problem+json",
-    example = json!({"type": "https://clearway.example/problems/internal", "title": "Internal server error",
-        "status": 500, "detail": "an unexpected error occurred; it has been logged"})
-)]
-pub struct ServerError(pub Problem);
+response_set!(
+    /// A signed-in caller whose role (or enterprise's status) may not allow this: 401, 403.
+    pub Restricted = Unauthorized | Forbidden
+);
+response_set!(
+    /// A JSON body: malformed (400), too large (413), not JSON (415), or breaking a rule (422).
+    pub JsonBody = BadRequest | PayloadTooLarge | UnsupportedMediaType | Unprocessable
+);
+response_set!(
+    /// A checked query string: malformed (400) or a value breaking a rule (422).
+    pub Query = BadRequest | Unprocessable
+);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -602,7 +540,7 @@ mod tests {
 
     #[test]
     fn value_lists_come_from_the_checking_code() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = serde_json::to_value(document()).unwrap();
         let values = |name: &str| doc["components"]["schemas"][name]["enum"].as_array().unwrap().len();
         assert_eq!(values("TransportMode"), 3);
         assert_eq!(values("CustomsRole"), 2);

@@ -1,7 +1,6 @@
 //! `/sites` and `/sites/{id}/schedules`: supervisors run sites and their
 //! 24/7 schedules; everyone signed in can read them.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,6 @@ use utoipa::ToSchema;
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, Supervisor};
 use crate::db::schedules::ScheduleRow;
 use crate::db::sites::{self, SiteRow};
@@ -22,17 +20,7 @@ use crate::services;
 use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput, SiteUpdate};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/sites", |r| r.to(list)),
-        Endpoint::new(Method::POST, "/sites", |r| r.to(create)),
-        Endpoint::new(Method::GET, "/sites/{id}", |r| r.to(get)),
-        Endpoint::new(Method::PATCH, "/sites/{id}", |r| r.to(update)),
-        Endpoint::new(Method::GET, "/sites/{id}/schedules", |r| r.to(list_schedules)),
-        Endpoint::new(Method::POST, "/sites/{id}/schedules", |r| r.to(create_schedule)),
-        Endpoint::new(Method::PATCH, "/sites/{id}/schedules/{schedule_id}", |r| r.to(change_schedule)),
-    ]
-}
+super::route_table!("sites", bearer: list, create, get, update, list_schedules, create_schedule, change_schedule);
 
 super::pagination::page_schema!(SitePage, SiteView, "One page of sites.");
 
@@ -78,6 +66,7 @@ impl From<SiteRow> for SiteView {
 
 /// A new clearance site.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct NewSiteBody {
     /// UN/LOCODE-shaped: an ISO 3166 country code and 3 characters A-Z or 2-9. Unique.
     #[schema(example = "CNKHG", pattern = "^[A-Z]{2}[A-Z2-9]{3}$")]
@@ -109,11 +98,7 @@ fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<TransportMode>
 
 /// Create a clearance site (supervisors).
 #[utoipa::path(
-    post,
-    path = "/api/v1/sites",
-    operation_id = "create_site",
-    tag = "sites",
-    security(("bearer" = [])),
+    post, path = "/api/v1/sites", operation_id = "create_site",
     request_body(
         content = NewSiteBody,
         example = json!({"code": "CNKHG", "name": "Khorgos Road Port", "timezone": "Asia/Urumqi",
@@ -121,13 +106,8 @@ fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<TransportMode>
     ),
     responses(
         (status = 201, description = "The new site", body = SiteView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::JsonBody, doc::Restricted,
         (status = 409, description = "Site code already taken", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn create(
@@ -153,17 +133,11 @@ async fn create(
 
 /// List clearance sites, ordered by code.
 #[utoipa::path(
-    get,
-    path = "/api/v1/sites",
-    operation_id = "list_sites",
-    tag = "sites",
-    security(("bearer" = [])),
+    get, path = "/api/v1/sites", operation_id = "list_sites",
     params(PageQuery),
     responses(
         (status = 200, description = "One page of sites", body = SitePage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Unauthorized,
     ),
 )]
 async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery>) -> AppResult<HttpResponse> {
@@ -175,16 +149,11 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery
 
 /// One clearance site.
 #[utoipa::path(
-    get,
-    path = "/api/v1/sites/{id}",
-    operation_id = "get_site",
-    tag = "sites",
-    security(("bearer" = [])),
+    get, path = "/api/v1/sites/{id}", operation_id = "get_site",
     params(("id" = String, Path, description = "Site id")),
     responses(
         (status = 200, description = "The site", body = SiteView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -195,6 +164,7 @@ async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>)
 
 /// Changes to a site; absent fields keep their value.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct SitePatch {
     /// 1 to 200 characters.
     #[schema(schema_with = doc::site_name_change)]
@@ -213,22 +183,12 @@ fn immutable_timezone() -> utoipa::openapi::schema::Schema {
 
 /// Rename a site or change its transport modes (supervisors).
 #[utoipa::path(
-    patch,
-    path = "/api/v1/sites/{id}",
-    operation_id = "update_site",
-    tag = "sites",
-    security(("bearer" = [])),
+    patch, path = "/api/v1/sites/{id}", operation_id = "update_site",
     params(("id" = String, Path, description = "Site id")),
     request_body(content = SitePatch, example = json!({"name": "Khorgos International Road Port"})),
     responses(
         (status = 200, description = "The updated site", body = SiteView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
     ),
 )]
 async fn update(
@@ -308,6 +268,7 @@ const MAX_CAPACITY: i64 = 10_000;
 /// A new schedule for one transport mode of a site. Defaults: 24/7,
 /// 60-minute slots, valid from today without end.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct NewScheduleBody {
     /// `road`, `rail` or `air`; one the site serves.
     #[schema(value_type = doc::TransportModeValue, example = "road")]
@@ -347,11 +308,7 @@ fn check_days(days: Option<&Vec<String>>, errors: &mut FieldErrors) -> Option<We
 /// Add a schedule to a site (supervisors); its slots for the booking horizon
 /// exist on return. Two schedules of one site and mode may not overlap in validity.
 #[utoipa::path(
-    post,
-    path = "/api/v1/sites/{id}/schedules",
-    operation_id = "create_schedule",
-    tag = "sites",
-    security(("bearer" = [])),
+    post, path = "/api/v1/sites/{id}/schedules", operation_id = "create_schedule",
     params(("id" = String, Path, description = "Site id")),
     request_body(
         content = NewScheduleBody,
@@ -360,14 +317,8 @@ fn check_days(days: Option<&Vec<String>>, errors: &mut FieldErrors) -> Option<We
     ),
     responses(
         (status = 201, description = "The new schedule", body = ScheduleCreated),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Overlaps another schedule of the same site and mode", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn create_schedule(
@@ -406,16 +357,11 @@ async fn create_schedule(
 
 /// A site's schedules (one page, next_cursor is always null).
 #[utoipa::path(
-    get,
-    path = "/api/v1/sites/{id}/schedules",
-    operation_id = "list_schedules",
-    tag = "sites",
-    security(("bearer" = [])),
+    get, path = "/api/v1/sites/{id}/schedules", operation_id = "list_schedules",
     params(("id" = String, Path, description = "Site id")),
     responses(
         (status = 200, description = "The site's schedules", body = SchedulePage),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn list_schedules(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -432,6 +378,7 @@ async fn list_schedules(state: web::Data<AppState>, _who: AnyUser, path: web::Pa
 
 /// Changes to a schedule; absent fields keep their value.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct SchedulePatch {
     /// Places per slot, 0 to 10000.
     #[serde(default, deserialize_with = "super::json::opt_integer")]
@@ -462,8 +409,9 @@ struct ScheduleChanged {
     reshape: svc::Reshape,
 }
 
-/// What changing a schedule did to its future slots (the schema of
-/// `services::schedules::Reshape`, which the tests hold to the same fields).
+// The schema of `services::schedules::Reshape`, which the tests hold to the
+// same fields.
+/// What changing a schedule did to its future slots.
 #[derive(ToSchema)]
 #[schema(as = Reshape)]
 pub struct ReshapeDoc {
@@ -477,11 +425,7 @@ pub struct ReshapeDoc {
 /// Change a schedule's capacity, days or validity (supervisors); future
 /// unbooked slots are regenerated, booked ones are kept.
 #[utoipa::path(
-    patch,
-    path = "/api/v1/sites/{id}/schedules/{schedule_id}",
-    operation_id = "change_schedule",
-    tag = "sites",
-    security(("bearer" = [])),
+    patch, path = "/api/v1/sites/{id}/schedules/{schedule_id}", operation_id = "change_schedule",
     params(
         ("id" = String, Path, description = "Site id"),
         ("schedule_id" = String, Path, description = "Schedule id"),
@@ -489,14 +433,8 @@ pub struct ReshapeDoc {
     request_body(content = SchedulePatch, example = json!({"capacity": 30, "valid_to": null})),
     responses(
         (status = 200, description = "The changed schedule", body = ScheduleChanged),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "The new validity overlaps another schedule of the same site and mode", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn change_schedule(

@@ -1,6 +1,5 @@
 //! `/slots`: availability for everyone signed in; officers change one slot.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,7 +8,6 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::{AnyUser, Officer};
 use crate::db::slots::{self, SlotFilter, SlotRow};
 use crate::domain::goods::TransportMode;
@@ -21,13 +19,7 @@ use crate::services;
 use crate::services::schedules::{self as svc, SlotChange};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/slots", |r| r.to(list)),
-        Endpoint::new(Method::GET, "/slots/{id}", |r| r.to(get)),
-        Endpoint::new(Method::PATCH, "/slots/{id}", |r| r.to(change)),
-    ]
-}
+super::route_table!("slots", bearer: list, get, change);
 
 super::pagination::page_schema!(SlotPage, SlotView, "One page of slots.");
 
@@ -109,12 +101,10 @@ struct ListQuery {
     /// `true`: only open slots with free places.
     #[param(value_type = Option<bool>)]
     available: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page, with the same filters.
-    #[param(pattern = "^[A-Za-z0-9_-]*$")]
-    cursor: Option<String>,
+    /// `limit` and `cursor` (documented by `PageQuery` itself).
+    #[serde(flatten)]
+    #[param(ignore)]
+    page: PageQuery,
 }
 
 fn parse_time(field: &str, raw: &str, errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
@@ -136,22 +126,16 @@ fn slot_cursor(s: &SlotRow) -> String {
 
 /// Availability: slots with from ≤ starts_at < to, ordered by start.
 #[utoipa::path(
-    get,
-    path = "/api/v1/slots",
-    operation_id = "list_slots",
-    tag = "slots",
-    security(("bearer" = [])),
-    params(ListQuery),
+    get, path = "/api/v1/slots", operation_id = "list_slots",
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "One page of slots", body = SlotPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Unauthorized,
     ),
 )]
 async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let limit = PageQuery { limit: q.limit.clone(), cursor: None }.limit()?;
+    let limit = q.page.limit()?;
     let mut errors = FieldErrors::new();
     let mode =
         q.mode.as_deref().and_then(|m| m.parse::<TransportMode>().map_err(|e| errors.add("mode", "enum", e)).ok());
@@ -180,7 +164,8 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
         }
     };
     errors.into_result()?;
-    let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
+    let after =
+        q.page.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
     let (Some(from), Some(to)) = (from, to) else {
         return Err(AppError::internal("validated range lost"));
     };
@@ -199,16 +184,11 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
 
 /// One slot.
 #[utoipa::path(
-    get,
-    path = "/api/v1/slots/{id}",
-    operation_id = "get_slot",
-    tag = "slots",
-    security(("bearer" = [])),
+    get, path = "/api/v1/slots/{id}", operation_id = "get_slot",
     params(("id" = String, Path, description = "Slot id")),
     responses(
         (status = 200, description = "The slot", body = SlotView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound),
+        doc::Unauthorized, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -219,6 +199,7 @@ async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>)
 
 /// A change to one slot: capacity, status or both.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct SlotPatch {
     /// New capacity, 0 to 10000; below the booked count needs `displace`.
     #[serde(default, deserialize_with = "super::json::opt_integer")]
@@ -261,23 +242,13 @@ impl ToSchema for SlotChangeBody {
 /// Change one slot's capacity or close it (officers). Cancelled bookings'
 /// owners are notified.
 #[utoipa::path(
-    patch,
-    path = "/api/v1/slots/{id}",
-    operation_id = "change_slot",
-    tag = "slots",
-    security(("bearer" = [])),
+    patch, path = "/api/v1/slots/{id}", operation_id = "change_slot",
     params(("id" = String, Path, description = "Slot id")),
     request_body(content = SlotChangeBody, example = json!({"capacity": 5, "displace": true, "reason": "lane closed for repairs"})),
     responses(
         (status = 200, description = "The changed slot", body = SlotView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Capacity below the booked count without `displace`, or a concurrent change", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn change(

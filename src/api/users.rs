@@ -1,7 +1,6 @@
 //! Users: company admins manage their clerks; supervisors create customs
 //! accounts (`POST /officers`).
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,6 @@ use utoipa::ToSchema;
 use super::auth::{validate_account, NewAccount};
 use super::json::ApiJson;
 use super::openapi as doc;
-use super::Endpoint;
 use crate::auth::{CompanyAdmin, Supervisor};
 use crate::db::users::UserRow;
 use crate::domain::identity::Role;
@@ -19,14 +17,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::{self, users};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/users", |r| r.to(list_own)),
-        Endpoint::new(Method::POST, "/users", |r| r.to(add_clerk)),
-        Endpoint::new(Method::POST, "/users/{id}/deactivate", |r| r.to(deactivate)),
-        Endpoint::new(Method::POST, "/officers", |r| r.to(create_officer)),
-    ]
-}
+super::route_table!("users", bearer: list_own, add_clerk, deactivate, create_officer);
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,15 +56,10 @@ struct UserList {
 
 /// List the users of the caller's enterprise (company admins).
 #[utoipa::path(
-    get,
-    path = "/api/v1/users",
-    operation_id = "list_users",
-    tag = "users",
-    security(("bearer" = [])),
+    get, path = "/api/v1/users", operation_id = "list_users",
     responses(
         (status = 200, description = "The enterprise's users", body = UserList),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::Restricted,
     ),
 )]
 async fn list_own(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
@@ -100,11 +86,7 @@ async fn prepare_account(
 
 /// Add a company_clerk to the caller's enterprise (company admins).
 #[utoipa::path(
-    post,
-    path = "/api/v1/users",
-    operation_id = "add_clerk",
-    tag = "users",
-    security(("bearer" = [])),
+    post, path = "/api/v1/users", operation_id = "add_clerk",
     request_body(
         content = NewAccount,
         example = json!({"email": "clerk@kashgar-trading.example", "password": "Correct-Horse-Battery-9271",
@@ -112,13 +94,9 @@ async fn prepare_account(
     ),
     responses(
         (status = 201, description = "The new clerk", body = UserView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
+        doc::JsonBody, doc::Restricted,
         (status = 403, description = "Not a company admin, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
         (status = 409, description = "Email already registered", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn add_clerk(
@@ -136,17 +114,12 @@ async fn add_clerk(
 
 /// Deactivate a user of the caller's enterprise and revoke their sessions (company admins).
 #[utoipa::path(
-    post,
-    path = "/api/v1/users/{id}/deactivate",
-    operation_id = "deactivate_user",
-    tag = "users",
-    security(("bearer" = [])),
+    post, path = "/api/v1/users/{id}/deactivate", operation_id = "deactivate_user",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The deactivated user", body = UserView),
-        (status = 401, response = doc::Unauthorized),
+        doc::Restricted, doc::NotFound,
         (status = 403, description = "Not a company admin, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-        (status = 404, response = doc::NotFound),
         (status = 409, description = "An admin cannot deactivate their own account", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
@@ -158,6 +131,7 @@ async fn deactivate(state: web::Data<AppState>, who: CompanyAdmin, path: web::Pa
 
 /// A new customs account.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct NewOfficer {
     #[schema(format = Email)]
     email: String,
@@ -172,11 +146,7 @@ struct NewOfficer {
 
 /// Create a customs account, officer or supervisor (supervisors).
 #[utoipa::path(
-    post,
-    path = "/api/v1/officers",
-    operation_id = "create_officer",
-    tag = "users",
-    security(("bearer" = [])),
+    post, path = "/api/v1/officers", operation_id = "create_officer",
     request_body(
         content = NewOfficer,
         example = json!({"email": "officer.li@customs.example", "password": "Correct-Horse-Battery-9271",
@@ -184,13 +154,8 @@ struct NewOfficer {
     ),
     responses(
         (status = 201, description = "The new account", body = UserView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::JsonBody, doc::Restricted,
         (status = 409, description = "Email already registered", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn create_officer(

@@ -1,7 +1,6 @@
 //! `/webhooks`: company admins register signed push endpoints, read the
 //! delivery log and ask for a redelivery.
 
-use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,6 @@ use utoipa::ToSchema;
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
-use super::Endpoint;
 use crate::auth::CompanyAdmin;
 use crate::db::webhooks::{self as rows, AttemptRow, DeliveryRow, WebhookRow};
 use crate::domain::ids::WebhookId;
@@ -21,16 +19,7 @@ use crate::services::outbox::event_types;
 use crate::services::webhooks::{self as svc, check_url, register};
 use crate::state::AppState;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        Endpoint::new(Method::GET, "/webhooks", |r| r.to(list)),
-        Endpoint::new(Method::POST, "/webhooks", |r| r.to(create)),
-        Endpoint::new(Method::GET, "/webhooks/{id}", |r| r.to(get)),
-        Endpoint::new(Method::DELETE, "/webhooks/{id}", |r| r.to(remove)),
-        Endpoint::new(Method::GET, "/webhooks/{id}/deliveries", |r| r.to(deliveries)),
-        Endpoint::new(Method::POST, "/webhooks/{id}/deliveries/{delivery_id}/redeliver", |r| r.to(redeliver)),
-    ]
-}
+super::route_table!("webhooks", bearer: list, create, get, remove, deliveries, redeliver);
 
 super::pagination::page_schema!(WebhookPage, WebhookView, "The enterprise's endpoints (one page).");
 super::pagination::page_schema!(DeliveryPage, DeliveryView, "One page of an endpoint's deliveries, newest first.");
@@ -59,9 +48,11 @@ impl WebhookView {
     }
 }
 
-/// A new endpoint: an https URL (http on loopback in development and test)
-/// and the event types it wants.
+/// A new endpoint: an https URL (not to a loopback, private or link-local
+/// address; a server set up for development also accepts http and such
+/// addresses) and the event types it wants.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     #[schema(example = "https://erp.example.com/clearway/events")]
     url: String,
@@ -70,23 +61,15 @@ pub struct NewWebhook {
 }
 
 #[utoipa::path(
-    post,
-    path = "/api/v1/webhooks",
-    operation_id = "create_webhook",
-    tag = "webhooks",
-    security(("bearer" = [])),
+    post, path = "/api/v1/webhooks", operation_id = "create_webhook",
     request_body(
         content = NewWebhook,
         example = json!({"url": "https://erp.example.com/clearway/events", "events": ["booking.confirmed", "declaration.approved"]}),
     ),
     responses(
         (status = 201, description = "The endpoint, with its signing secret (shown once)", body = WebhookView),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
+        doc::JsonBody, doc::Restricted,
         (status = 403, description = "Not a company admin, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 422, response = doc::Unprocessable),
     ),
 )]
 async fn create(
@@ -120,15 +103,10 @@ async fn create(
 }
 
 #[utoipa::path(
-    get,
-    path = "/api/v1/webhooks",
-    operation_id = "list_webhooks",
-    tag = "webhooks",
-    security(("bearer" = [])),
+    get, path = "/api/v1/webhooks", operation_id = "list_webhooks",
     responses(
         (status = 200, description = "The enterprise's active endpoints (without secrets)", body = WebhookPage),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
+        doc::Restricted,
     ),
 )]
 async fn list(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
@@ -141,17 +119,11 @@ async fn list(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpRe
 }
 
 #[utoipa::path(
-    get,
-    path = "/api/v1/webhooks/{id}",
-    operation_id = "get_webhook",
-    tag = "webhooks",
-    security(("bearer" = [])),
+    get, path = "/api/v1/webhooks/{id}", operation_id = "get_webhook",
     params(("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 200, description = "The endpoint (without its secret)", body = WebhookView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::NotFound,
     ),
 )]
 async fn get(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -167,17 +139,11 @@ async fn get(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<Stri
 }
 
 #[utoipa::path(
-    delete,
-    path = "/api/v1/webhooks/{id}",
-    operation_id = "delete_webhook",
-    tag = "webhooks",
-    security(("bearer" = [])),
+    delete, path = "/api/v1/webhooks/{id}", operation_id = "delete_webhook",
     params(("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 204, description = "Removed; pending deliveries to it are dropped"),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::NotFound,
     ),
 )]
 async fn remove(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
@@ -238,19 +204,11 @@ impl DeliveryView {
 }
 
 #[utoipa::path(
-    get,
-    path = "/api/v1/webhooks/{id}/deliveries",
-    operation_id = "list_webhook_deliveries",
-    tag = "webhooks",
-    security(("bearer" = [])),
+    get, path = "/api/v1/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries",
     params(("id" = String, Path, description = "Endpoint id"), PageQuery),
     responses(
         (status = 200, description = "The delivery log, newest first", body = DeliveryPage),
-        (status = 400, response = doc::BadRequest),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
-        (status = 422, response = doc::Unprocessable),
+        doc::Query, doc::Restricted, doc::NotFound,
     ),
 )]
 async fn deliveries(
@@ -271,20 +229,14 @@ async fn deliveries(
 }
 
 #[utoipa::path(
-    post,
-    path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
-    operation_id = "redeliver_webhook",
-    tag = "webhooks",
-    security(("bearer" = [])),
+    post, path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", operation_id = "redeliver_webhook",
     params(
         ("id" = String, Path, description = "Endpoint id"),
         ("delivery_id" = String, Path, description = "Delivery id"),
     ),
     responses(
         (status = 202, description = "Queued again; the same event (same id) will be sent", body = DeliveryView),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound),
+        doc::Restricted, doc::NotFound,
     ),
 )]
 async fn redeliver(

@@ -67,6 +67,12 @@ macro_rules! role_extractor {
         #[derive(Debug, Clone)]
         pub struct $name(pub RequestContext);
 
+        impl From<$name> for RequestContext {
+            fn from(caller: $name) -> RequestContext {
+                caller.0
+            }
+        }
+
         impl std::ops::Deref for $name {
             type Target = RequestContext;
             fn deref(&self) -> &RequestContext {

@@ -5,6 +5,7 @@
 
 mod bookings;
 mod console;
+mod contract;
 mod declarations;
 mod helpers;
 mod identity;
