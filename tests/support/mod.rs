@@ -116,6 +116,26 @@ pub struct RunningApp {
 /// How long stopping may take before the app is left behind.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the accept thread gets to stop accepting before the workers go.
+/// A connection that reaches it after they went is logged as an ERROR ("No
+/// workers"), and HTTP clients do open late connections: hyper finishes a
+/// connect it started for a request that an idle connection then served.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// Stops the server and waits until `run_until_stopped` (`task`) has returned.
+async fn stop_app(server: actix_web::dev::ServerHandle, task: tokio::task::JoinHandle<std::io::Result<()>>) {
+    let stop = async {
+        server.pause().await;
+        tokio::time::sleep(ACCEPT_PAUSE).await;
+        // In-flight requests are cut: the test or benchmark is over.
+        server.stop(false).await;
+        let _ = task.await;
+    };
+    if tokio::time::timeout(STOP_TIMEOUT, stop).await.is_err() {
+        eprintln!("the app did not stop within {STOP_TIMEOUT:?}");
+    }
+}
+
 impl RunningApp {
     /// Builds the app (migrating its database) and serves it on the current runtime.
     pub async fn start(settings: Settings) -> Self {
@@ -131,11 +151,7 @@ impl RunningApp {
     /// Stops the server (in-flight requests are cut) and the background tasks, and waits for both.
     pub async fn stop(&mut self) {
         if let Some(task) = self.task.take() {
-            // The stop command is sent at once; the task ends after the background tasks.
-            drop(self.server.stop(false));
-            if tokio::time::timeout(STOP_TIMEOUT, task).await.is_err() {
-                eprintln!("the app did not stop within {STOP_TIMEOUT:?}");
-            }
+            stop_app(self.server.clone(), task).await;
         }
     }
 }
@@ -143,18 +159,17 @@ impl RunningApp {
 impl Drop for RunningApp {
     fn drop(&mut self) {
         let Some(task) = self.task.take() else { return };
-        drop(self.server.stop(false));
         // Drop cannot await: block this thread (not the runtime) until the app has
         // stopped. Every test runs on a multi-threaded runtime; elsewhere, abort.
         match tokio::runtime::Handle::try_current() {
             Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| {
-                    if rt.block_on(tokio::time::timeout(STOP_TIMEOUT, task)).is_err() {
-                        eprintln!("the app did not stop within {STOP_TIMEOUT:?}");
-                    }
-                });
+                let server = self.server.clone();
+                tokio::task::block_in_place(|| rt.block_on(stop_app(server, task)));
             }
-            _ => task.abort(),
+            _ => {
+                drop(self.server.stop(false));
+                task.abort();
+            }
         }
     }
 }
