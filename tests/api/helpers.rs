@@ -133,26 +133,33 @@ pub struct Customs {
 }
 
 /// Runs each named `async fn(TestApp)` once on SQLite and once on
-/// PostgreSQL. Without `TEST_DATABASE_URL` (no `cfg(clearway_pg)`, see
-/// build.rs) the PostgreSQL variant is marked ignored, so that the summary
-/// line counts it as ignored, not as passed.
+/// PostgreSQL; `name with |s| …` adjusts the settings of its app. Without
+/// `TEST_DATABASE_URL` (no `cfg(clearway_pg)`, see build.rs) the PostgreSQL
+/// variant is marked ignored, so that the summary line counts it as ignored,
+/// not as passed.
 #[macro_export]
 macro_rules! api_tests {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident $(with $adjust:expr)?),* $(,)?) => {
         $(
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    super::$name($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await
+                    let backend = $crate::helpers::Backend::Sqlite;
+                    super::$name($crate::helpers::spawn_app_with(backend, $crate::api_tests!(@adjust $($adjust)?)).await)
+                        .await
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 #[cfg_attr(not(clearway_pg), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
                 async fn postgres() {
-                    super::$name($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await
+                    let backend = $crate::helpers::Backend::Postgres;
+                    super::$name($crate::helpers::spawn_app_with(backend, $crate::api_tests!(@adjust $($adjust)?)).await)
+                        .await
                 }
             }
         )*
     };
+    (@adjust) => { |_| {} };
+    (@adjust $adjust:expr) => { $adjust };
 }
 
 /// CI sets `CLEARWAY_REQUIRE_PG=1`: there the PostgreSQL tests must run,

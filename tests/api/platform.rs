@@ -13,7 +13,9 @@ api_tests!(
     health_probes_answer,
     malformed_requests_get_problem_json_and_the_server_keeps_serving,
     request_ids_are_on_every_response,
-    migrations_go_up_down_and_up_again,
+    // The schema goes away under the running app: its webhook worker would
+    // log every failed poll meanwhile.
+    migrations_go_up_down_and_up_again with |s| s.webhooks.worker_enabled = false,
 );
 
 async fn health_probes_answer(app: TestApp) {
