@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 #[path = "../tests/support/mod.rs"]
@@ -100,8 +99,8 @@ fn pg_ctlcluster(action: &[&str]) {
 async fn wait_ready(api: &Api) -> Duration {
     let started = Instant::now();
     loop {
-        if let Ok(r) = api.try_call_with(Method::GET, "/health/ready", None, None, &[]).await {
-            if r.status.is_success() {
+        if let Ok(r) = api.client.get(api.url("/health/ready")).send().await {
+            if r.status().is_success() {
                 return started.elapsed();
             }
         }
@@ -126,12 +125,18 @@ struct Trader {
     declarations: Vec<String>,
 }
 
-/// A booking request or cancel, sent until it gets a definite answer: `Ok(status, body)`,
-/// `Err(())` when no answer came (the server is down, the request timed out).
+/// One try of a booking request or cancel: `Ok(status, body)`, or `Err(())`
+/// when no whole answer came (the server is down, the request timed out).
 async fn attempt(api: &Api, path: &str, token: &str, body: Value, key: Option<&str>) -> Result<(u16, Value), ()> {
-    let headers: Vec<(&str, &str)> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
-    let r = api.try_call_with(Method::POST, path, Some(token), Some(body), &headers).await.map_err(drop)?;
-    Ok((r.status.as_u16(), r.body))
+    let mut req = api.client.post(api.url(path)).bearer_auth(token).json(&body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let resp = req.send().await.map_err(drop)?;
+    let status = resp.status().as_u16();
+    // A body cut off by the kill is no answer either.
+    let text = resp.text().await.map_err(drop)?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
 
 /// One fault run on `db_url`; `on_postgres` adds a database restart to the faults.

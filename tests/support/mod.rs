@@ -300,7 +300,7 @@ impl Api {
         self.call_with(method, path, token, body, &[]).await
     }
 
-    /// Sends a request with extra headers; panics when no answer comes.
+    /// Sends a request with extra headers.
     pub async fn call_with(
         &self,
         method: Method,
@@ -309,18 +309,6 @@ impl Api {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Resp {
-        self.try_call_with(method, path, token, body, headers).await.expect("request failed")
-    }
-
-    /// Sends a request with extra headers; `Err` when no answer comes (refused, reset, timed out).
-    pub async fn try_call_with(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Result<Resp, reqwest::Error> {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -331,8 +319,7 @@ impl Api {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.send().await?;
-        Ok(read(resp).await)
+        read(req.send().await.expect("request failed")).await
     }
 
     /// GET.
