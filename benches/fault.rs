@@ -19,12 +19,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::ManageConnection;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "Correct-Horse-Battery-9271";
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{Api, TestDb, PASSWORD};
+
 const CLIENTS: usize = 32;
 const COMPANIES: usize = 8;
 const DECLARATIONS_PER_COMPANY: usize = 60;
@@ -94,10 +96,10 @@ fn pg_ctlcluster(action: &[&str]) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-async fn wait_ready(client: &reqwest::Client, base: &str) -> Duration {
+async fn wait_ready(api: &Api) -> Duration {
     let started = Instant::now();
     loop {
-        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await {
+        if let Ok(r) = api.client.get(api.url("/health/ready")).send().await {
             if r.status().is_success() {
                 return started.elapsed();
             }
@@ -105,40 +107,6 @@ async fn wait_ready(client: &reqwest::Client, base: &str) -> Duration {
         assert!(started.elapsed() < Duration::from_secs(60), "server did not come up");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-    key: Option<&str>,
-) -> Result<(u16, Value), String> {
-    let mut req = client.request(method, url).timeout(Duration::from_secs(10));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| e.to_string())?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
-}
-
-async fn post(client: &reqwest::Client, base: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-    call(client, reqwest::Method::POST, format!("{base}{path}"), token, Some(body), None).await.unwrap()
-}
-
-async fn login(client: &reqwest::Client, base: &str, email: &str) -> String {
-    let (s, v) = post(client, base, "/api/v1/auth/login", None, json!({"email": email, "password": PASSWORD})).await;
-    assert_eq!(s, 200, "{v}");
-    v["access_token"].as_str().unwrap().to_owned()
 }
 
 #[derive(Default)]
@@ -152,16 +120,33 @@ struct Ledger {
     server_errors: usize,
 }
 
-struct Company {
+struct Trader {
     token: String,
     declarations: Vec<String>,
 }
 
-async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) {
+/// One try of a booking request or cancel: `Ok(status, body)`, or `Err(())`
+/// when no whole answer came (the server is down, the request timed out).
+async fn attempt(api: &Api, path: &str, token: &str, body: Value, key: Option<&str>) -> Result<(u16, Value), ()> {
+    let mut req = api.client.post(api.url(path)).bearer_auth(token).json(&body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let resp = req.send().await.map_err(drop)?;
+    let status = resp.status().as_u16();
+    // A body cut off by the kill is no answer either.
+    let text = resp.text().await.map_err(drop)?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+/// One fault run on `db_url`; `on_postgres` adds a database restart to the faults.
+async fn run(backend: &str, db_url: String, on_postgres: bool) {
     println!("\n== fault test on {backend}");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    // No idle connections kept: each request finds out whether the server is up.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(10)).build().unwrap();
+    let api = Arc::new(Api { address: base.clone(), client });
     // First supervisor from the command line, as in production.
     let mut cs = Command::new(env!("CARGO_BIN_EXE_clearway"))
         .args(["create-supervisor", "--email", "chief@customs.test"])
@@ -175,88 +160,30 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
     assert!(cs.wait().unwrap().success());
     let mut server = Server { child: None, port, db_url: db_url.clone() };
     server.start();
-    wait_ready(&client, &base).await;
+    wait_ready(&api).await;
 
     // Customs, a site, slots, companies and submitted declarations.
-    let sup = login(&client, &base, "chief@customs.test").await;
-    let (s, _) = post(
-        &client,
-        &base,
-        "/api/v1/officers",
-        Some(&sup),
-        json!({"email": "gate@customs.test", "password": PASSWORD, "display_name": "Gate Officer", "role": "officer"}),
-    )
-    .await;
-    assert_eq!(s, 201);
-    let officer = login(&client, &base, "gate@customs.test").await;
-    let (s, site) = post(
-        &client,
-        &base,
-        "/api/v1/sites",
-        Some(&sup),
-        json!({"code": "CNKHG", "name": "Kashgar", "timezone": "Asia/Urumqi", "modes": ["road"]}),
-    )
-    .await;
-    assert_eq!(s, 201, "{site}");
-    let site_id = site["id"].as_str().unwrap().to_owned();
-    let (s, _) = post(
-        &client,
-        &base,
-        &format!("/api/v1/sites/{site_id}/schedules"),
-        Some(&sup),
-        json!({"mode": "road", "slot_minutes": 60, "capacity": 4}),
-    )
-    .await;
-    assert_eq!(s, 201);
+    let sup = api.login("chief@customs.test").await;
+    let officer = api.add_officer(&sup, "gate@customs.test", "Gate Officer").await;
+    let body = json!({"code": "CNKHG", "name": "Kashgar", "timezone": "Asia/Urumqi", "modes": ["road"]});
+    let site_id = api.post("/api/v1/sites", Some(&sup), body).await.expect(201).str("/id");
+    let body = json!({"mode": "road", "slot_minutes": 60, "capacity": 4});
+    api.post(&format!("/api/v1/sites/{site_id}/schedules"), Some(&sup), body).await.expect(201);
     let from = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339().replace('+', "%2B");
-    let (_, slots) = call(
-        &client,
-        reqwest::Method::GET,
-        format!("{base}/api/v1/slots?site_id={site_id}&from={from}&limit=40"),
-        Some(&sup),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let slots = api.get(&format!("/api/v1/slots?site_id={site_id}&from={from}&limit=40"), Some(&sup)).await.expect(200);
     let slot_ids: Vec<String> =
-        slots["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
+        slots.body["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
     let mut companies = Vec::new();
     for i in 0..COMPANIES {
-        let email = format!("admin{i}@trader.test");
-        let (s, v) = post(
-            &client,
-            &base,
-            "/api/v1/auth/register",
-            None,
-            json!({
-            "enterprise": {"name": format!("Trader {i}"), "country": "KZ", "registration_code": format!("KZ{i:06}")},
-            "admin": {"email": email, "password": PASSWORD, "display_name": format!("Admin {i}")}}),
-        )
-        .await;
-        assert_eq!(s, 201, "{v}");
-        let ent = v["enterprise"]["id"].as_str().unwrap().to_owned();
-        assert_eq!(
-            post(&client, &base, &format!("/api/v1/enterprises/{ent}/verify"), Some(&officer), json!({})).await.0,
-            200
-        );
-        let token = login(&client, &base, &email).await;
+        let c = api
+            .register_company(&format!("Trader {i}"), "KZ", &format!("KZ{i:06}"), &format!("admin{i}@trader.test"))
+            .await;
+        api.verify_company(&c.enterprise_id, &officer).await;
         let mut declarations = Vec::new();
         for _ in 0..DECLARATIONS_PER_COMPANY {
-            let body = json!({"kind": "import", "site_id": site_id, "transport_mode": "road", "consignor": "A", "consignee": "B",
-                "origin_country": "KZ", "destination_country": "CN", "currency": "CNY", "incoterm": "FCA",
-                "invoice_total": "100.00", "gross_mass_kg": "10",
-                "items": [{"hs_code": "520512", "description": "yarn", "quantity": "1", "unit": "KGM", "net_mass_kg": "5", "value": "100.00", "origin_country": "KZ"}]});
-            let (s, d) = post(&client, &base, "/api/v1/declarations", Some(&token), body).await;
-            assert_eq!(s, 201, "{d}");
-            let id = d["id"].as_str().unwrap().to_owned();
-            assert_eq!(
-                post(&client, &base, &format!("/api/v1/declarations/{id}/submit"), Some(&token), json!({})).await.0,
-                200
-            );
-            declarations.push(id);
+            declarations.push(support::submitted_declaration(&api, &c.admin, &site_id).await);
         }
-        companies.push(Company { token, declarations });
+        companies.push(Trader { token: c.admin, declarations });
     }
     println!(
         "setup: {} slots (capacity 4), {} companies x {} submitted declarations",
@@ -275,15 +202,8 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
     let slot_ids = Arc::new(slot_ids);
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
-        let (client, base, ledger, stop, next, companies, slot_ids) = (
-            client.clone(),
-            base.clone(),
-            ledger.clone(),
-            stop.clone(),
-            next.clone(),
-            companies.clone(),
-            slot_ids.clone(),
-        );
+        let (api, ledger, stop, next, companies, slot_ids) =
+            (api.clone(), ledger.clone(), stop.clone(), next.clone(), companies.clone(), slot_ids.clone());
         tasks.push(tokio::spawn(async move {
             let company = &companies[c % COMPANIES];
             let mut mine: Vec<String> = Vec::new();
@@ -297,16 +217,7 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
                 let body = json!({"declaration_id": decl, "slot_id": slot});
                 // Retry the same key until a definite answer (2xx/4xx) or the end.
                 loop {
-                    match call(
-                        &client,
-                        reqwest::Method::POST,
-                        format!("{base}/api/v1/bookings"),
-                        Some(&company.token),
-                        Some(body.clone()),
-                        Some(&key),
-                    )
-                    .await
-                    {
+                    match attempt(&api, "/api/v1/bookings", &company.token, body.clone(), Some(&key)).await {
                         Ok((201, v)) => {
                             let id = v["id"].as_str().unwrap().to_owned();
                             let mut l = ledger.lock().unwrap();
@@ -331,16 +242,8 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
                 if round.is_multiple_of(3) && !mine.is_empty() {
                     let id = mine.remove(0);
                     loop {
-                        match call(
-                            &client,
-                            reqwest::Method::POST,
-                            format!("{base}/api/v1/bookings/{id}/cancel"),
-                            Some(&company.token),
-                            Some(json!({})),
-                            None,
-                        )
-                        .await
-                        {
+                        let path = format!("/api/v1/bookings/{id}/cancel");
+                        match attempt(&api, &path, &company.token, json!({}), None).await {
                             Ok((200, _)) => {
                                 ledger.lock().unwrap().cancelled.insert(id);
                                 break;
@@ -374,11 +277,11 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
         server.kill9();
         server.start();
         let restarted = Instant::now();
-        wait_ready(&client, &base).await;
+        wait_ready(&api).await;
         first_booking_after(&ledger, before, restarted, Duration::from_secs(30), &format!("restart {k}")).await;
         recoveries.push(("kill -9", restarted.elapsed()));
     }
-    if pg_admin.is_some() {
+    if on_postgres {
         tokio::time::sleep(pause).await;
         let before = ledger.lock().unwrap().acknowledged.len();
         pg_ctlcluster(&["stop", "-m", "immediate"]);
@@ -418,22 +321,7 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
         .select((clearance_slots::id, clearance_slots::capacity, clearance_slots::booked))
         .load(&mut conn)
         .unwrap();
-    let mut active: HashMap<&str, i32> = HashMap::new();
-    for (_, _, slot, status) in &rows {
-        if status == "confirmed" || status == "checked_in" {
-            *active.entry(slot.as_str()).or_default() += 1;
-        }
-    }
-    let mut over = 0;
-    for (id, capacity, booked) in &slots {
-        assert!(booked <= capacity, "slot {id} over capacity");
-        assert_eq!(
-            *booked,
-            active.get(id.as_str()).copied().unwrap_or(0),
-            "slot {id}: booked differs from its active bookings"
-        );
-        over += i32::from(booked > capacity);
-    }
+    support::assert_slot_counts(&slots, rows.iter().map(|(_, _, slot, status)| (slot.as_str(), status.as_str())));
     // Every booking row came from exactly one key, and no key made two.
     let answers: Vec<String> = idempotency_keys::table.select(idempotency_keys::response_body).load(&mut conn).unwrap();
     let mut from_keys: HashMap<String, usize> = HashMap::new();
@@ -466,28 +354,18 @@ async fn run(backend: &str, db_url: String, pg_admin: Option<(String, String)>) 
     for (what, d) in &recoveries {
         println!("first acknowledged booking after {what}: {:.2} s", d.as_secs_f64());
     }
-    println!("slots over capacity: {over}   slots whose booked != active bookings: 0");
+    println!("slots over capacity: 0   slots whose booked != active bookings: 0");
     println!("invariants: OK ({backend})");
-    if let Some((admin, name)) = pg_admin {
-        let mut c = <diesel::PgConnection as diesel::Connection>::establish(&admin).unwrap();
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).ok();
-    }
 }
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        run("SQLite", format!("sqlite://{}", dir.path().join("fault.db").display()), None).await;
-        if let Ok(admin) = std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL")) {
-            let name = format!("clearway_fault_{}", uuid::Uuid::new_v4().simple());
-            let mut c = <diesel::PgConnection as diesel::Connection>::establish(&admin).unwrap();
-            c.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
-            drop(c);
-            let (base, query) = admin.split_once('?').map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
-            let cut = base.rfind('/').unwrap();
-            let url = format!("{}/{name}{}", &base[..cut], query.map(|q| format!("?{q}")).unwrap_or_default());
-            run("PostgreSQL", url, Some((admin.clone(), name))).await;
+        let db = TestDb::sqlite();
+        run("SQLite", db.url.clone(), false).await;
+        if let Some(admin) = support::pg_admin_url(&["BENCH_DATABASE_URL", "TEST_DATABASE_URL"]) {
+            let db = TestDb::postgres(&admin, "clearway_fault");
+            run("PostgreSQL", db.url.clone(), true).await;
         }
     });
 }

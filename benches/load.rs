@@ -34,7 +34,7 @@ use actix_web::web::Data;
 use actix_web::ResponseError;
 use chrono::{NaiveDateTime, SecondsFormat, Utc};
 use clearway::auth::Principal;
-use clearway::config::{Profile, Settings};
+use clearway::config::Settings;
 use clearway::context::RequestContext;
 use clearway::db::connection::write_transaction;
 use clearway::db::schema::{bookings, clearance_slots};
@@ -46,13 +46,15 @@ use clearway::domain::identity::Role;
 use clearway::domain::ids::{DeclarationId, SlotId};
 use clearway::error::AppError;
 use clearway::services::declarations::ActionInput;
-use clearway::startup::Application;
 use clearway::state::AppState;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
-const PASSWORD: &str = "Correct-Horse-Battery-9271";
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{Api, RunningApp, TestDb};
+
 const COMPANIES: usize = 8;
 /// Slots of scenario A.
 const SPREAD_SLOTS: usize = 1_000;
@@ -67,13 +69,6 @@ const SETUP_BATCH: usize = 250;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
-}
-
-fn pg_admin_url() -> Option<String> {
-    ["BENCH_DATABASE_URL", "TEST_DATABASE_URL"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .find(|v| !v.trim().is_empty())
 }
 
 // ---------------------------------------------------------------- statistics
@@ -167,118 +162,6 @@ fn summarise(r: &mut RunResult) -> Summary {
 
 // ---------------------------------------------------------------- databases
 
-enum Target {
-    Sqlite { _dir: tempfile::TempDir },
-    Postgres { admin_url: String, name: String },
-}
-
-/// A fresh database; the PostgreSQL one is dropped when this goes (also on panic).
-struct BenchDb {
-    url: String,
-    target: Target,
-}
-
-impl BenchDb {
-    fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("clearway-bench.db").display());
-        BenchDb { url, target: Target::Sqlite { _dir: dir } }
-    }
-
-    fn postgres(admin_url: &str) -> Self {
-        let name = format!("clearway_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = diesel::PgConnection::establish(admin_url).expect("connect to the PostgreSQL admin URL");
-        conn.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create the bench database");
-        BenchDb {
-            url: replace_db_name(admin_url, &name),
-            target: Target::Postgres { admin_url: admin_url.to_owned(), name },
-        }
-    }
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let Target::Postgres { admin_url, name } = &self.target {
-            match diesel::PgConnection::establish(admin_url) {
-                Ok(mut conn) => match conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")) {
-                    Ok(()) => eprintln!("dropped database {name}"),
-                    Err(e) => eprintln!("could not drop database {name}: {e}"),
-                },
-                Err(e) => eprintln!("could not connect to drop database {name}: {e}"),
-            }
-        }
-    }
-}
-
-/// The same server URL with another database name.
-fn replace_db_name(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let new_base = match base[scheme_end..].find('/') {
-        Some(slash) => format!("{}/{}", &base[..scheme_end + slash], name),
-        None => format!("{base}/{name}"),
-    };
-    match query {
-        Some(q) => format!("{new_base}?{q}"),
-        None => new_base,
-    }
-}
-
-// ---------------------------------------------------------------- HTTP helpers
-
-struct Http {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Http {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request failed");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn expect(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-        want: u16,
-    ) -> Value {
-        let (status, body) = self.call(method.clone(), path, token, body).await;
-        assert_eq!(status, want, "{method} {path}: {body}");
-        body
-    }
-
-    async fn login(&self, email: &str) -> String {
-        let body = json!({"email": email, "password": PASSWORD});
-        let r = self.expect(reqwest::Method::POST, "/api/v1/auth/login", None, Some(body), 200).await;
-        r["access_token"].as_str().expect("access_token").to_owned()
-    }
-}
-
-fn str_at(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("no {pointer} in {v}")).to_owned()
-}
-
 // ---------------------------------------------------------------- the world
 
 struct Company {
@@ -304,10 +187,10 @@ struct Job {
 }
 
 struct World {
-    /// The task serving HTTP; aborting it drops the server, which stops its workers.
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The app serving HTTP in this process.
+    app: RunningApp,
     state: Data<AppState>,
-    http: Http,
+    api: Api,
     officer: String,
     site: String,
     companies: Vec<Company>,
@@ -316,11 +199,8 @@ struct World {
 }
 
 fn bench_settings(db_url: &str) -> Settings {
-    let mut s = Settings::load_profile(Profile::Test).expect("test settings");
-    s.database.url = db_url.to_owned();
+    let mut s = support::test_settings(db_url);
     s.database.pool_size = env_usize("BENCH_POOL_SIZE", 8).max(1) as u32;
-    s.server.port = 0;
-    s.server.workers = 2;
     s.booking.min_notice_minutes = 0;
     s.booking.min_notice_minutes_advanced = 0;
     s.booking.horizon_days = 60;
@@ -329,19 +209,7 @@ fn bench_settings(db_url: &str) -> Settings {
 }
 
 fn declaration_input(site: &str) -> DeclarationInput {
-    serde_json::from_value(json!({
-        "kind": "import", "site_id": site, "transport_mode": "road",
-        "consignor": "Almaty Textile LLP", "consignee": "Kashgar Silk Road Trading Co.",
-        "origin_country": "KZ", "destination_country": "CN", "currency": "CNY", "incoterm": "FCA",
-        "invoice_total": "1250.00", "gross_mass_kg": "1200.5",
-        "items": [
-            {"hs_code": "520512", "description": "Cotton yarn, single, uncombed", "quantity": "1000", "unit": "KGM",
-             "net_mass_kg": "1000", "value": "1000.00", "origin_country": "KZ"},
-            {"hs_code": "630533", "description": "Polypropylene sacks", "quantity": "50", "unit": "PCE",
-             "net_mass_kg": "150.25", "value": "250.00", "origin_country": "KZ"}
-        ]
-    }))
-    .expect("declaration input")
+    serde_json::from_value(support::declaration_body(site)).expect("declaration input")
 }
 
 /// The context of one request by `p`, now.
@@ -384,66 +252,35 @@ async fn make_declarations(state: &Data<AppState>, who: &Principal, site: &str, 
 }
 
 async fn setup(db_url: &str, declarations_per_company: usize) -> World {
-    let settings = bench_settings(db_url);
-    clearway::telemetry::init(&settings.log);
-    let app = Application::build(settings).await.expect("build app");
-    let http = Http {
-        base: format!("http://127.0.0.1:{}", app.port()),
-        client: reqwest::Client::builder().build().expect("client"),
-    };
-    let state = app.state();
-    let server = tokio::spawn(app.run_until_stopped());
+    let app = RunningApp::start(bench_settings(db_url)).await;
+    let api = Api::new(&app.address);
+    let state = app.state.clone();
 
     // Customs: a supervisor the way `clearway create-supervisor` makes one, and an officer.
-    let hash = tokio::task::spawn_blocking(|| clearway::auth::password::hash_blocking(PASSWORD))
-        .await
-        .expect("hash task")
-        .expect("hash");
-    state
-        .db
-        .write(move |conn| {
-            clearway::services::identity::create_user(
-                conn,
-                None,
-                "supervisor@bench.test",
-                "Bench Supervisor",
-                Role::Supervisor,
-                &hash,
-                clearway::db::now(),
-            )
-        })
-        .await
-        .unwrap_or_else(|e| panic!("create supervisor: {e:?}"));
-    let supervisor = http.login("supervisor@bench.test").await;
-    let body = json!({"email": "officer@bench.test", "password": PASSWORD, "display_name": "Bench Officer", "role": "officer"});
-    http.expect(reqwest::Method::POST, "/api/v1/officers", Some(&supervisor), Some(body), 201).await;
-    let officer = http.login("officer@bench.test").await;
+    support::create_supervisor(&state, "supervisor@bench.test", "Bench Supervisor").await;
+    let supervisor = api.login("supervisor@bench.test").await;
+    let officer = api.add_officer(&supervisor, "officer@bench.test", "Bench Officer").await;
 
     // A site with a road schedule of 60-minute slots, capacity 10.
     let body =
         json!({"code": "CNKHG", "name": "Kashgar bench zone", "timezone": "Asia/Urumqi", "modes": ["road", "rail"]});
-    let site =
-        str_at(&http.expect(reqwest::Method::POST, "/api/v1/sites", Some(&supervisor), Some(body), 201).await, "/id");
+    let site = api.post("/api/v1/sites", Some(&supervisor), body).await.expect(201).str("/id");
     let body = json!({"mode": "road", "slot_minutes": 60, "capacity": 10});
-    let path = format!("/api/v1/sites/{site}/schedules");
-    http.expect(reqwest::Method::POST, &path, Some(&supervisor), Some(body), 201).await;
+    api.post(&format!("/api/v1/sites/{site}/schedules"), Some(&supervisor), body).await.expect(201);
 
     // Verified companies, each with its admin's token and principal.
     let mut companies = Vec::new();
     for i in 0..COMPANIES {
-        let email = format!("admin{i}@company{i}.bench.test");
-        let body = json!({
-            "enterprise": {"name": format!("Bench Trading {i} GmbH"), "country": "DE", "registration_code": format!("DE{:012}", 4711 + i)},
-            "admin": {"email": email, "password": PASSWORD, "display_name": format!("Admin {i}")}
-        });
-        let r = http.expect(reqwest::Method::POST, "/api/v1/auth/register", None, Some(body), 201).await;
-        let enterprise_id = str_at(&r, "/enterprise/id");
-        let user_id = str_at(&r, "/user/id");
-        let path = format!("/api/v1/enterprises/{enterprise_id}/verify");
-        http.expect(reqwest::Method::POST, &path, Some(&officer), Some(json!({})), 200).await;
-        let token = http.login(&email).await;
-        let principal = Principal { user_id, role: Role::CompanyAdmin, enterprise_id: Some(enterprise_id) };
-        companies.push(Company { principal, token, declarations: Vec::new(), next: 0 });
+        let (name, code, email) = (
+            format!("Bench Trading {i} GmbH"),
+            format!("DE{:012}", 4711 + i),
+            format!("admin{i}@company{i}.bench.test"),
+        );
+        let c = api.register_company(&name, "DE", &code, &email).await;
+        api.verify_company(&c.enterprise_id, &officer).await;
+        let principal =
+            Principal { user_id: c.admin_user_id, role: Role::CompanyAdmin, enterprise_id: Some(c.enterprise_id) };
+        companies.push(Company { principal, token: c.admin, declarations: Vec::new(), next: 0 });
     }
 
     let started = Instant::now();
@@ -484,7 +321,7 @@ async fn setup(db_url: &str, declarations_per_company: usize) -> World {
         .unwrap_or_else(|e| panic!("listing slots: {e:?}"));
     assert!(slots.len() >= SPREAD_SLOTS + 2 + 64, "only {} future slots", slots.len());
 
-    World { server, state, http, officer, site, companies, slots }
+    World { app, state, api, officer, site, companies, slots }
 }
 
 // ---------------------------------------------------------------- runs
@@ -522,7 +359,7 @@ struct IdOnly {
 /// `clients` tasks with one shared client, each sending POST /bookings back to back.
 async fn http_run(w: &World, jobs: Vec<Job>, clients: usize) -> RunResult {
     let client = reqwest::Client::builder().pool_max_idle_per_host(clients * 2).build().expect("client");
-    let url = Arc::new(format!("{}/api/v1/bookings", w.http.base));
+    let url = Arc::new(w.api.url("/api/v1/bookings"));
     let tokens: Arc<Vec<String>> = Arc::new(w.companies.iter().map(|c| format!("Bearer {}", c.token)).collect());
     let bodies: Arc<Vec<(usize, String)>> = Arc::new(
         jobs.iter()
@@ -705,22 +542,10 @@ async fn check_invariants(state: &Data<AppState>, acked: &[String]) {
         })
         .await
         .unwrap_or_else(|e| panic!("invariants query: {e:?}"));
-    let mut active: HashMap<&str, i64> = HashMap::new();
+    support::assert_slot_counts(&slots, rows.iter().map(|(_, slot, status)| (slot.as_str(), status.as_str())));
     let mut by_id: HashMap<&str, usize> = HashMap::new();
-    for (id, slot, status) in &rows {
+    for (id, _, _) in &rows {
         *by_id.entry(id.as_str()).or_default() += 1;
-        if status == "confirmed" || status == "checked_in" {
-            *active.entry(slot.as_str()).or_default() += 1;
-        }
-    }
-    for (id, capacity, booked) in &slots {
-        let n = active.get(id.as_str()).copied().unwrap_or(0);
-        assert_eq!(
-            i64::from(*booked),
-            n,
-            "invariant violated: slot {id} says booked={booked} but has {n} active bookings"
-        );
-        assert!(booked <= capacity, "invariant violated: slot {id} booked={booked} > capacity={capacity}");
     }
     let mut seen = HashSet::new();
     for id in acked {
@@ -900,7 +725,7 @@ async fn run_backend(backend: &'static str, db_url: &str, rows: &mut Vec<Row>, s
     for slot in [&hot_http, &hot_direct] {
         let path = format!("/api/v1/slots/{slot}");
         let body = json!({"capacity": HOT_CAPACITY});
-        w.http.expect(reqwest::Method::PATCH, &path, Some(&w.officer), Some(body), 200).await;
+        w.api.call(reqwest::Method::PATCH, &path, Some(&w.officer), Some(body)).await.expect(200);
     }
     let http_jobs = hot_jobs(&mut w, &hot_http, bookings);
     let direct_jobs = hot_jobs(&mut w, &hot_direct, bookings);
@@ -925,21 +750,20 @@ async fn run_backend(backend: &'static str, db_url: &str, rows: &mut Vec<Row>, s
         to.to_rfc3339_opts(SecondsFormat::Secs, true)
     );
     let token = w.companies[0].token.clone();
-    let (status, body) = w.http.call(reqwest::Method::GET, &path, Some(&token), None).await;
-    assert_eq!(status, 200, "GET /slots: {body}");
+    let body = w.api.get(&path, Some(&token)).await.expect(200).body;
     let items = body["items"].as_array().map_or(0, Vec::len);
     assert_eq!(items, 168, "one site-week should be 168 hourly slots");
-    let url = format!("{}{path}", w.http.base);
+    let url = w.api.url(&path);
     let bearer = format!("Bearer {token}");
     for _ in 0..20 {
-        let r = w.http.client.get(&url).header(reqwest::header::AUTHORIZATION, &bearer).send().await.expect("GET");
+        let r = w.api.client.get(&url).header(reqwest::header::AUTHORIZATION, &bearer).send().await.expect("GET");
         r.bytes().await.expect("body");
     }
     let mut lat = Vec::with_capacity(gets);
     let started = Instant::now();
     for _ in 0..gets {
         let t0 = Instant::now();
-        let r = w.http.client.get(&url).header(reqwest::header::AUTHORIZATION, &bearer).send().await.expect("GET");
+        let r = w.api.client.get(&url).header(reqwest::header::AUTHORIZATION, &bearer).send().await.expect("GET");
         assert_eq!(r.status().as_u16(), 200);
         r.bytes().await.expect("body");
         lat.push(t0.elapsed().as_micros() as u64);
@@ -958,11 +782,8 @@ async fn run_backend(backend: &'static str, db_url: &str, rows: &mut Vec<Row>, s
     slot_rows.push(s);
     check_invariants(&w.state, &acked).await;
 
-    // Stop the server and let its pools go before the database is dropped.
-    w.server.abort();
-    let _ = (&mut w.server).await;
-    drop(w);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The server and its background tasks stop before the database is dropped.
+    w.app.stop().await;
 }
 
 fn load_average() -> String {
@@ -985,13 +806,13 @@ fn main() {
     );
     runtime.block_on(async {
         if wanted.contains("sqlite") {
-            let db = BenchDb::sqlite();
+            let db = TestDb::sqlite();
             run_backend("SQLite", &db.url, &mut rows, &mut slot_rows).await;
         }
         if wanted.contains("postgres") {
-            match pg_admin_url() {
+            match support::pg_admin_url(&["BENCH_DATABASE_URL", "TEST_DATABASE_URL"]) {
                 Some(admin) => {
-                    let db = BenchDb::postgres(&admin);
+                    let db = TestDb::postgres(&admin, "clearway_bench");
                     run_backend("PostgreSQL", &db.url, &mut rows, &mut slot_rows).await;
                 }
                 None => println!("\n# PostgreSQL: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)"),

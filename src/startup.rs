@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Server, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpMessage, HttpServer};
@@ -58,11 +58,20 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Stops the server from outside (tests, benchmarks): `run_until_stopped`
+    /// then stops the background tasks and returns.
+    pub fn server_handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or a stop through `server_handle`), then
+    /// drains in-flight requests and stops the background tasks. It returns
+    /// only when none of them is left running, so that whoever drops the
+    /// database afterwards does not have them failing against it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mut workers = crate::services::background::spawn(self.state.clone());
         let result = self.server.await;
-        workers.abort_all();
+        workers.shutdown().await;
         result
     }
 }
@@ -89,7 +98,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -
             .wrap(actix_web::middleware::from_fn(move |req, next| request_deadline(req, next, request_timeout)))
             .wrap(actix_web::middleware::from_fn(crate::metrics::track_http))
             .wrap(actix_web::middleware::from_fn(request_id_header))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
     })
     .workers(if settings.server.workers == 0 { num_workers() } else { settings.server.workers })
     .listen(listener)?

@@ -67,27 +67,7 @@ pub async fn tomorrow_slot(app: &TestApp, w: &World, offset: usize) -> String {
     items[offset]["id"].as_str().unwrap().to_owned()
 }
 
-pub fn declaration_body(site: &str) -> Value {
-    json!({
-        "kind": "import", "site_id": site, "transport_mode": "road",
-        "consignor": "Almaty Textile LLP", "consignee": "Kashgar Silk Road Trading Co.",
-        "origin_country": "KZ", "destination_country": "CN", "currency": "CNY", "incoterm": "FCA",
-        "invoice_total": "1250.00", "gross_mass_kg": "1200.5",
-        "items": [
-            {"hs_code": "520512", "description": "Cotton yarn, single, uncombed", "quantity": "1000", "unit": "KGM",
-             "net_mass_kg": "1000", "value": "1000.00", "origin_country": "KZ"},
-            {"hs_code": "630533", "description": "Polypropylene sacks", "quantity": "50", "unit": "PCE",
-             "net_mass_kg": "150.25", "value": "250.00", "origin_country": "KZ"}
-        ]
-    })
-}
-
-/// A submitted declaration of `token`'s company at the site.
-pub async fn submitted_declaration(app: &TestApp, token: &str, site: &str) -> String {
-    let id = app.post("/api/v1/declarations", Some(token), declaration_body(site)).await.expect(201).str("/id");
-    app.post(&format!("/api/v1/declarations/{id}/submit"), Some(token), json!({})).await.expect(200);
-    id
-}
+pub use crate::support::{declaration_body, submitted_declaration};
 
 pub async fn book_slot(app: &TestApp, token: &str, declaration: &str, slot: &str) -> crate::helpers::Resp {
     book(app, token, declaration, slot).await
@@ -453,11 +433,8 @@ async fn beyond_horizon_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(clearway_pg), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
 async fn beyond_horizon_postgres() {
-    if crate::helpers::pg_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    }
     beyond_horizon_is_refused(Backend::Postgres).await;
 }
 
@@ -622,11 +599,8 @@ async fn tenants_see_only_their_bookings(app: TestApp) {
 /// Two instances on one PostgreSQL database, hammered together: the capacity
 /// holds because it lives in the database, not in either process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(clearway_pg), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
 async fn two_instances_on_one_postgres_never_overbook() {
-    if crate::helpers::pg_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    }
     let one = crate::helpers::spawn_app(Backend::Postgres).await;
     let two = crate::helpers::spawn_app_on(Backend::Postgres, &one.db_url).await;
     let w = world(&one, 10, 60).await;

@@ -1,5 +1,6 @@
 //! The API test suite: one binary, every test through HTTP, each on a
-//! fresh database, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
+//! fresh database, on SQLite and (with TEST_DATABASE_URL) PostgreSQL. What
+//! the benchmarks share with the tests is in `tests/support`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,4 +13,6 @@ mod identity;
 mod openapi;
 mod platform;
 mod slots;
+#[path = "../support/mod.rs"]
+mod support;
 mod webhooks;

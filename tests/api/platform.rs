@@ -13,7 +13,9 @@ api_tests!(
     health_probes_answer,
     malformed_requests_get_problem_json_and_the_server_keeps_serving,
     request_ids_are_on_every_response,
-    migrations_go_up_down_and_up_again,
+    // The schema goes away under the running app: its webhook worker would
+    // log every failed poll meanwhile.
+    migrations_go_up_down_and_up_again with |s| s.webhooks.worker_enabled = false,
 );
 
 async fn health_probes_answer(app: TestApp) {
@@ -149,22 +151,13 @@ fn migrate_twice(url: &str) {
 
 #[test]
 fn cli_migrate_twice_is_a_no_op_the_second_time_sqlite() {
-    let (url, _dir, _) = fresh_database(Backend::Sqlite);
-    migrate_twice(&url);
+    migrate_twice(&fresh_database(Backend::Sqlite).url);
 }
 
 #[test]
+#[cfg_attr(not(clearway_pg), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
 fn cli_migrate_twice_is_a_no_op_the_second_time_postgres() {
-    if pg_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    }
-    let (url, _, admin) = fresh_database(Backend::Postgres);
-    migrate_twice(&url);
-    let (admin_url, name) = admin.unwrap();
-    let mut conn = <diesel::PgConnection as diesel::Connection>::establish(&admin_url).unwrap();
-    diesel::connection::SimpleConnection::batch_execute(&mut conn, &format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-        .unwrap();
+    migrate_twice(&fresh_database(Backend::Postgres).url);
 }
 
 #[test]
@@ -202,8 +195,9 @@ fn production_refuses_a_weak_or_missing_jwt_secret() {
 #[test]
 fn create_supervisor_reads_the_password_from_stdin() {
     use std::io::Write;
-    let (url, _dir, _) = fresh_database(Backend::Sqlite);
-    let mut child = clearway(&[("CLEARWAY__DATABASE__URL", &url)])
+    let db = fresh_database(Backend::Sqlite);
+    let url = &db.url;
+    let mut child = clearway(&[("CLEARWAY__DATABASE__URL", url)])
         .args(["create-supervisor", "--email", "Chief@Customs.test"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -215,7 +209,7 @@ fn create_supervisor_reads_the_password_from_stdin() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("chief@customs.test"));
     // A weak password is refused.
-    let mut child = clearway(&[("CLEARWAY__DATABASE__URL", &url)])
+    let mut child = clearway(&[("CLEARWAY__DATABASE__URL", url)])
         .args(["create-supervisor", "--email", "two@customs.test"])
         .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -294,13 +288,11 @@ async fn long_unicode_type_errors_are_400_not_a_panic() {
 /// answers at most one 503 (retryable) and is then replaced, so the service
 /// recovers by itself, for reads and for writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(clearway_pg), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
 async fn connections_lost_with_the_database_are_replaced() {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
-    let Some(admin_url) = pg_url() else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    };
+    let admin_url = pg_url();
     let app = crate::helpers::spawn_app(Backend::Postgres).await;
     let supervisor = app.create_supervisor_named("lost-connections@customs.test").await;
     let pool_size = app.state.settings.database.pool_size as usize;

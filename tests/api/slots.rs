@@ -400,10 +400,7 @@ async fn dst_transitions_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(clearway_pg), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
 async fn dst_transitions_postgres() {
-    if crate::helpers::pg_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    }
     dst_transitions_produce_23_and_25_slots(Backend::Postgres).await;
 }

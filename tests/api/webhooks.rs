@@ -262,10 +262,7 @@ async fn events_survive_a_restart_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(clearway_pg), ignore = "set TEST_DATABASE_URL to run on PostgreSQL")]
 async fn events_survive_a_restart_postgres() {
-    if crate::helpers::pg_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    }
     events_survive_a_restart(Backend::Postgres).await;
 }
