@@ -17,6 +17,7 @@ pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod problems;
 pub mod sites;
 pub mod slots;
 pub mod users;
@@ -73,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope(API_PREFIX).configure(|cfg| register(cfg, V1)));
     openapi::configure_ui(cfg);
     console::configure(cfg);
+    problems::configure(cfg);
 }
 
 /// Every (method, full path) that [`configure`] registers, paths written as
