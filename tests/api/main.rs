@@ -10,5 +10,7 @@ mod helpers;
 mod identity;
 mod openapi;
 mod platform;
+mod problems;
+mod quickstart;
 mod slots;
 mod webhooks;
