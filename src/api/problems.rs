@@ -295,7 +295,8 @@ pub const PROBLEMS: &[ProblemType] = &[
         "Enterprise not verified",
         Some(403),
         "Customs have not verified the enterprise (or suspended it), so it may not book.",
-        "Wait for customs to verify the enterprise; GET /api/v1/me shows its status.",
+        "Wait for customs to verify the enterprise, or contact them; a suspended enterprise asks customs to \
+         reinstate it.",
     ),
     p(
         "cancel-cutoff",

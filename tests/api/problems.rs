@@ -101,6 +101,14 @@ fn every_problem_slug_in_src_has_a_page_and_every_page_is_used() {
     assert!(unused.is_empty(), "pages in src/api/problems.rs for types the code no longer uses: {unused:?}");
 }
 
+#[test]
+fn docs_api_md_links_every_problem_page() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/API.md")).unwrap();
+    let missing: Vec<&str> =
+        PROBLEMS.iter().map(|p| p.slug).filter(|slug| !doc.contains(&format!("/problems/{slug})"))).collect();
+    assert!(missing.is_empty(), "docs/API.md does not link these problem pages: {missing:?}");
+}
+
 async fn problem_types_resolve(app: TestApp) {
     // A real error's `type` is <public_url>/problems/<slug> ...
     let public_url = app.state.settings.server.public_url.clone();
