@@ -507,3 +507,64 @@ fn the_interpreter_reads_shell_quoting_like_the_shell() {
     assert_eq!(jq(".items[0].code", vec![v.clone()]), [serde_json::json!("A")]);
     assert_eq!(jq(".items[1] | {code}", vec![v]), [serde_json::json!({"code": "B"})]);
 }
+
+/// The binary as a new user runs it: test profile unless `envs` says otherwise.
+fn clearway(envs: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_clearway"));
+    cmd.env("CLEARWAY_PROFILE", "test").env_remove("CLEARWAY__SERVER__PORT").env_remove("CLEARWAY__AUTH__JWT_SECRET");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[test]
+fn an_unknown_profile_is_named_with_the_valid_ones() {
+    let out = clearway(&[("CLEARWAY_PROFILE", "prod")]).arg("migrate").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CLEARWAY_PROFILE=\"prod\" is not a profile (did you mean production?)"), "{err}");
+    assert!(err.contains("valid profiles: development, test, production"), "{err}");
+    assert!(!err.contains("JWT"), "{err}");
+}
+
+#[test]
+fn a_taken_port_is_named_with_the_variable_that_changes_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let out = clearway(&[("CLEARWAY__SERVER__PORT", &port), ("CLEARWAY__DATABASE__URL", &url)])
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{err}");
+    assert!(err.contains("CLEARWAY__SERVER__PORT"), "{err}");
+}
+
+#[test]
+fn create_supervisor_without_a_name_accepts_customs_and_supervisor_in_the_password() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let create = |args: &[&str], password: &str| {
+        let mut child = clearway(&[("CLEARWAY__DATABASE__URL", &url)])
+            .arg("create-supervisor")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = create(&["--email", "chief@customs.example"], "customs-supervisor-2026");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = create(&["--email", "deputy@customs.example", "--display-name", "Marta Kowalska"], "marta-border-2026");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must not contain your name (--display-name \"Marta Kowalska\")"), "{err}");
+}
