@@ -20,6 +20,8 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /src/target/release/clearway /usr/local/bin/clearway
 USER clearway
+# Production also needs CLEARWAY__AUTH__JWT_SECRET, CLEARWAY__DATABASE__URL and
+# CLEARWAY__SERVER__PUBLIC_URL at run time (docker-compose.yml sets them).
 ENV CLEARWAY_PROFILE=production \
     CLEARWAY__SERVER__HOST=0.0.0.0 \
     CLEARWAY__SERVER__PORT=8080

@@ -27,8 +27,9 @@ enum Command {
     CreateSupervisor {
         #[arg(long)]
         email: String,
-        #[arg(long, default_value = "Customs supervisor")]
-        display_name: String,
+        /// The name shown for this account (default "Customs supervisor").
+        #[arg(long)]
+        display_name: Option<String>,
     },
     /// Create the demo data (idempotent; development profile only).
     SeedDemo,
@@ -41,6 +42,7 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load()?;
     crate::telemetry::init(&settings.log);
+    crate::error::set_public_url(&settings.server.public_url);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => {
@@ -53,7 +55,9 @@ pub fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::CreateSupervisor { email, display_name } => create_supervisor(&settings, &email, &display_name),
+        Command::CreateSupervisor { email, display_name } => {
+            create_supervisor(&settings, &email, display_name.as_deref())
+        }
         Command::Healthcheck => healthcheck(&settings),
         Command::SeedDemo => {
             if settings.profile == Profile::Production {
@@ -100,12 +104,16 @@ fn connect_migrated(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-fn create_supervisor(settings: &Settings, email: &str, display_name: &str) -> anyhow::Result<()> {
+/// Display name of a supervisor created without `--display-name`.
+const DEFAULT_SUPERVISOR_NAME: &str = "Customs supervisor";
+
+fn create_supervisor(settings: &Settings, email: &str, display_name: Option<&str>) -> anyhow::Result<()> {
     let email = Email::parse(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?.into_inner();
     let mut password = String::new();
     std::io::stdin().lock().read_line(&mut password).context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\r', '\n']);
-    check_password(password, &email, display_name).map_err(|m| anyhow::anyhow!("password refused: {m}"))?;
+    check_supervisor_password(password, &email, display_name)?;
+    let display_name = display_name.unwrap_or(DEFAULT_SUPERVISOR_NAME);
     let hash = crate::auth::password::hash_blocking(password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = connect_migrated(settings)?;
     let mut conn = db.write_conn().context("opening a connection")?;
@@ -123,6 +131,17 @@ fn create_supervisor(settings: &Settings, email: &str, display_name: &str) -> an
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("created supervisor {} ({})", user.email, user.id);
     Ok(())
+}
+
+/// The password rules, against the name the operator gave: the default
+/// name is nobody's, so "customs" or "supervisor" in a password is no leak.
+/// A refusal names what the password was compared with.
+fn check_supervisor_password(password: &str, email: &str, display_name: Option<&str>) -> anyhow::Result<()> {
+    check_password(password, email, display_name.unwrap_or("")).map_err(|m| match display_name {
+        Some(name) if m.contains("your name") => anyhow::anyhow!("password refused: {m} (--display-name {name:?})"),
+        _ if m.contains("email") => anyhow::anyhow!("password refused: {m} (--email {email})"),
+        _ => anyhow::anyhow!("password refused: {m}"),
+    })
 }
 
 /// A plain HTTP/1.0 probe of the local server: the runtime image carries no curl.
@@ -143,5 +162,29 @@ fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
         Ok(())
     } else {
         bail!("not ready: {}", status_line.lines().next().unwrap_or(""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_supervisor_name_does_not_refuse_a_password() {
+        assert!(check_supervisor_password("customs-supervisor-2026", "chief@customs.example", None).is_ok());
+    }
+
+    #[test]
+    fn a_refusal_names_what_the_password_was_compared_with() {
+        let e = check_supervisor_password("Marta-Kowalska-2026", "chief@customs.example", Some("Marta Kowalska"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(e, "password refused: password must not contain your name (--display-name \"Marta Kowalska\")");
+        let e = check_supervisor_password("chief-of-customs-2026", "chief@customs.example", None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.ends_with("(--email chief@customs.example)"), "{e}");
     }
 }

@@ -36,6 +36,9 @@ impl Profile {
         }
     }
 
+    /// Every profile, in the order they are listed to users.
+    pub const ALL: [Profile; 3] = [Profile::Development, Profile::Test, Profile::Production];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Development => "development",
@@ -60,13 +63,20 @@ impl Profile {
 
 impl std::str::FromStr for Profile {
     type Err = anyhow::Error;
+    /// Only the exact names: a guessed short form (`prod`) is refused by
+    /// name instead of silently picking a profile whose rules then fail.
     fn from_str(s: &str) -> anyhow::Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "development" | "dev" => Ok(Profile::Development),
-            "test" => Ok(Profile::Test),
-            "production" | "prod" => Ok(Profile::Production),
-            other => bail!("CLEARWAY_PROFILE={other:?} is not a profile; use development, test or production"),
+        let name = s.trim().to_ascii_lowercase();
+        if let Some(p) = Profile::ALL.into_iter().find(|p| p.as_str() == name) {
+            return Ok(p);
         }
+        let valid = Profile::ALL.map(Profile::as_str).join(", ");
+        let hint = Profile::ALL
+            .into_iter()
+            .find(|p| !name.is_empty() && p.as_str().starts_with(&name))
+            .map(|p| format!(" (did you mean {p}?)"))
+            .unwrap_or_default();
+        bail!("CLEARWAY_PROFILE={s:?} is not a profile{hint}; valid profiles: {valid}")
     }
 }
 
@@ -99,11 +109,31 @@ fn default_profile() -> Profile {
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
+    /// The address clients reach this server at (scheme, host, optional
+    /// port and path prefix, no trailing slash); problem `type` URIs start
+    /// with it. Outside production an empty one becomes [`Self::local_url`].
+    pub public_url: String,
     pub body_limit_bytes: usize,
     pub client_request_timeout_secs: u64,
     pub request_timeout_secs: u64,
     pub shutdown_timeout_secs: u64,
     pub workers: usize,
+}
+
+impl ServerSettings {
+    /// `http://<host>:<port>` as seen from this machine: the default public URL
+    /// outside production.
+    pub fn local_url(&self) -> String {
+        let host = match self.host.as_str() {
+            "0.0.0.0" | "::" | "" => "127.0.0.1",
+            h => h,
+        };
+        if host.contains(':') {
+            format!("http://[{host}]:{}", self.port)
+        } else {
+            format!("http://{host}:{}", self.port)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +233,11 @@ impl Settings {
             .context("reading configuration")?;
         let mut settings: Settings = raw.try_deserialize().context("configuration has a missing or mistyped value")?;
         settings.profile = profile;
+        // One spelling, so that `type` URIs never carry a double slash.
+        settings.server.public_url = settings.server.public_url.trim().trim_end_matches('/').to_owned();
+        if settings.server.public_url.is_empty() && !profile.is_production() {
+            settings.server.public_url = settings.server.local_url();
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -211,7 +246,11 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         let secret = self.auth.jwt_secret.as_ref().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
         if secret.is_empty() {
-            bail!("no JWT secret: set CLEARWAY__AUTH__JWT_SECRET (at least {MIN_PRODUCTION_SECRET_BYTES} bytes)");
+            bail!(
+                "no JWT secret: the {} profile has none built in; set CLEARWAY__AUTH__JWT_SECRET \
+                 (at least {MIN_PRODUCTION_SECRET_BYTES} bytes, e.g. `openssl rand -base64 48`)",
+                self.profile
+            );
         }
         if self.profile.is_production() {
             if secret.len() < MIN_PRODUCTION_SECRET_BYTES {
@@ -240,6 +279,60 @@ impl Settings {
         if self.slots.horizon_days == 0 || self.slots.horizon_days > 366 {
             bail!("slots.horizon_days must be within 1..=366");
         }
-        Ok(())
+        check_public_url(&self.server.public_url, self.profile)
+    }
+}
+
+/// `server.public_url` must be an absolute http(s) URL without query or
+/// fragment; production has no default, since only the operator knows it.
+fn check_public_url(url: &str, profile: Profile) -> anyhow::Result<()> {
+    if url.is_empty() {
+        if profile.is_production() {
+            bail!(
+                "the production profile needs server.public_url, the address clients reach this server at: \
+                 set CLEARWAY__SERVER__PUBLIC_URL (e.g. https://clearway.customs.example)"
+            );
+        }
+        bail!("server.public_url is empty; set CLEARWAY__SERVER__PUBLIC_URL (e.g. http://127.0.0.1:8080)");
+    }
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(['?', '#', ' ']) => Ok(()),
+        _ => bail!(
+            "server.public_url={url:?} is not an absolute http(s) URL without query or fragment \
+             (CLEARWAY__SERVER__PUBLIC_URL, e.g. https://clearway.customs.example)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_profile_names_are_profiles() {
+        assert_eq!("production".parse::<Profile>().ok(), Some(Profile::Production));
+        assert_eq!(" Test ".parse::<Profile>().ok(), Some(Profile::Test));
+        let err = "prod".parse::<Profile>().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("\"prod\" is not a profile (did you mean production?)"), "{err}");
+        assert!(err.contains("valid profiles: development, test, production"), "{err}");
+        let err = "staging".parse::<Profile>().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("is not a profile; valid profiles"), "{err}");
+    }
+
+    #[test]
+    fn public_url_is_checked() {
+        assert!(check_public_url("http://127.0.0.1:8080", Profile::Development).is_ok());
+        assert!(check_public_url("https://customs.example/clearway", Profile::Production).is_ok());
+        assert!(check_public_url("", Profile::Production).is_err());
+        assert!(check_public_url("customs.example", Profile::Development).is_err());
+        assert!(check_public_url("https://customs.example/?a=1", Profile::Development).is_err());
+        assert!(check_public_url("https:///x", Profile::Development).is_err());
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_listen_address_outside_production() {
+        let s = Settings::load_profile(Profile::Test).ok().map(|s| s.server.public_url);
+        assert_eq!(s.as_deref(), Some("http://127.0.0.1:8080"));
     }
 }

@@ -12,8 +12,33 @@ use utoipa::ToSchema;
 use crate::db::connection::RunError;
 use crate::domain::booking_policy::Refusal;
 
-/// Where problem types are documented; `type` is this plus a slug.
-pub const PROBLEM_BASE: &str = "https://clearway.example/problems/";
+/// `server.public_url` when none is set: where `cargo run` serves.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+/// Path under the public URL where this binary serves one page per problem
+/// type (`src/api/problems.rs`); `type` is `<public_url>/problems/<slug>`.
+pub const PROBLEM_PATH: &str = "/problems/";
+
+/// The public URL problem types are built on, set once at start-up.
+/// A process-wide value because `ResponseError::error_response` sees no
+/// request or state; one process serves one public address.
+static PROBLEM_BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the public URL that `type` URIs start with (`server.public_url`).
+/// The first call wins; later ones are ignored and return `false`.
+pub fn set_public_url(public_url: &str) -> bool {
+    PROBLEM_BASE.set(public_url.trim_end_matches('/').to_owned()).is_ok()
+}
+
+/// `<public_url>/problems/<slug>`: the `type` of a problem, a page this
+/// binary serves.
+pub fn problem_type_uri(public_url: &str, slug: &str) -> String {
+    format!("{}{PROBLEM_PATH}{slug}", public_url.trim_end_matches('/'))
+}
+
+/// The `type` URI of a slug on this process's public URL.
+pub fn problem_type(slug: &str) -> String {
+    problem_type_uri(PROBLEM_BASE.get().map_or(DEFAULT_PUBLIC_URL, String::as_str), slug)
+}
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -188,13 +213,7 @@ pub fn problem_response(
     detail: String,
     errors: Option<Vec<FieldError>>,
 ) -> HttpResponse {
-    let body = Problem {
-        type_: format!("{PROBLEM_BASE}{kind}"),
-        title: title.to_owned(),
-        status: status.as_u16(),
-        detail,
-        errors,
-    };
+    let body = Problem { type_: problem_type(kind), title: title.to_owned(), status: status.as_u16(), detail, errors };
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
         .body(serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()))

@@ -42,8 +42,13 @@ impl Application {
 
         crate::metrics::handle();
         let state = web::Data::new(AppState::new(settings.clone(), db)?);
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port)).with_context(|| {
+            format!(
+                "cannot listen on {}:{}; is another server using that port? Choose another port with \
+                     CLEARWAY__SERVER__PORT (and the interface with CLEARWAY__SERVER__HOST)",
+                settings.server.host, settings.server.port
+            )
+        })?;
         let port = listener.local_addr()?.port();
         let server = run(listener, state.clone(), &settings)?;
         Ok(Self { port, server, state })

@@ -18,6 +18,7 @@ pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod problems;
 pub mod sites;
 pub mod slots;
 pub mod users;
@@ -183,6 +184,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
     openapi::configure_ui(cfg);
     console::configure(cfg);
+    problems::configure(cfg);
 }
 
 /// Every (method, full path) that [`configure`] registers, paths written as

@@ -12,6 +12,8 @@ mod helpers;
 mod identity;
 mod openapi;
 mod platform;
+mod problems;
+mod quickstart;
 mod slots;
 #[path = "../support/mod.rs"]
 mod support;
