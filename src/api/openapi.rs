@@ -23,7 +23,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::error::{AppError, AppResult, Problem, PROBLEM_BASE, PROBLEM_JSON};
+use crate::error::{problem_type_uri, AppError, AppResult, Problem, DEFAULT_PUBLIC_URL, PROBLEM_JSON};
 
 /// Where the document is served.
 pub const OPENAPI_JSON_PATH: &str = "/api-docs/openapi.json";
@@ -394,7 +394,7 @@ pub fn problem(description: &str) -> RefOr<Response> {
 
 /// The example of a problem answer (with `errors` when given).
 fn example(status: u16, slug: &str, title: &str, detail: &str, errors: Option<serde_json::Value>) -> serde_json::Value {
-    let mut example = serde_json::json!({"type": format!("{PROBLEM_BASE}{slug}"), "title": title, "status": status, "detail": detail});
+    let mut example = serde_json::json!({"type": problem_type_uri(DEFAULT_PUBLIC_URL, slug), "title": title, "status": status, "detail": detail});
     if let Some(errors) = errors {
         example["errors"] = errors;
     }

@@ -279,7 +279,7 @@ async fn change(
     let id = SlotId::new(path.into_inner());
     let (slot, tz) = services::write(&state.db, &who, move |conn, ctx| {
         svc::change_slot(conn, ctx, &id, &change)?;
-        Ok(slots::find_with_zone(conn, id.as_str())?.ok_or(AppError::NotFound)?)
+        slots::find_with_zone(conn, id.as_str())?.ok_or(AppError::NotFound)
     })
     .await?;
     Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
