@@ -48,7 +48,7 @@ pub fn pg_url() -> String {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A fresh, migrated-on-start database of `backend`, dropped with the value.
+/// A fresh, empty database of `backend` (the app migrates it at start), dropped with the value.
 pub fn fresh_database(backend: Backend) -> TestDb {
     match backend {
         Backend::Sqlite => TestDb::sqlite(),
