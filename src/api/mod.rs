@@ -134,14 +134,56 @@ macro_rules! route_table {
 }
 pub(crate) use route_table;
 
-/// `action!(#[utoipa::path(...)] name: Caller, Body => run, value)`: the
-/// handler of an action endpoint (`POST /<resource>/{id}/<verb>`). Every
-/// action of a resource runs one function, `run(req, state, caller, id,
-/// body, value)`; the handler only extracts. The attributes before the name
-/// (doc comment, `#[utoipa::path]`) go on the handler.
-macro_rules! action {
-    ($(#[$meta:meta])* $name:ident: $caller:ty, $body:ty => $run:ident $(, $value:expr)? $(,)?) => {
+/// The action endpoints of a resource (`POST /<resource>/{id}/<verb>`), as
+/// one table: what they share, then a row per action.
+///
+/// ```text
+/// actions! {
+///     id "Booking id", answer(body = BookingView), errors(doc::Restricted, doc::NotFound);
+///     /// Summary of the action.
+///     handler: Caller, Body => run(value);
+///     post "/api/v1/bookings/{id}/verb" as "operation_id", "description of the 200 answer"
+///     request_body(...) responses(...);   // both optional
+/// }
+/// ```
+///
+/// Each row becomes a handler with its `#[utoipa::path]` (the `{id}`
+/// parameter, the 200 answer, the shared errors, then the row's own answers,
+/// which win for the same status). The handler only extracts: every action
+/// of a resource runs `run(req, state, caller, id, body[, value])`.
+macro_rules! actions {
+    (
+        id $id:tt, answer $answer:tt, errors $errors:tt;
+        $(
+            $(#[$meta:meta])*
+            $name:ident: $caller:ty, $body:ty => $run:ident $(($value:expr))?;
+            post $path:tt as $operation_id:tt, $ok:tt
+            $(request_body $request:tt)?
+            $(responses $own:tt)?;
+        )+
+    ) => {$(
+        $crate::api::actions!(@row $id, $answer, $errors, $($own)?;
+            [$(#[$meta])*]
+            {
+                post, path = $path, operation_id = $operation_id,
+                params(("id" = String, Path, description = $id)),
+                $(request_body $request,)?
+            }
+            $name: $caller, $body => $run $(($value))?; $ok
+        );
+    )+};
+    // One handler: the shared answers and the row's own go into the
+    // attribute's `responses`.
+    (@row $id:tt, ($($answer:tt)*), ($($errors:tt)*), $(($($own:tt)*))?;
+        [$(#[$meta:meta])*]
+        {$($attr:tt)*}
+        $name:ident: $caller:ty, $body:ty => $run:ident $(($value:expr))?; $ok:tt
+    ) => {
         $(#[$meta])*
+        #[utoipa::path(
+            $($attr)*
+            responses((status = 200, description = $ok, $($answer)*), $($errors)* $(, $($own)*)?),
+        )]
         async fn $name(
             req: actix_web::HttpRequest,
             state: actix_web::web::Data<$crate::state::AppState>,
@@ -153,7 +195,7 @@ macro_rules! action {
         }
     };
 }
-pub(crate) use action;
+pub(crate) use actions;
 
 /// A module's route table.
 type Endpoints = fn() -> Vec<Endpoint>;
