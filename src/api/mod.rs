@@ -263,3 +263,36 @@ pub fn actor(req: &HttpRequest, who: Option<&Principal>) -> Actor {
         request_id: req.extensions().get::<RequestId>().map(|r| r.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_handler_answers_one_route_and_api_routes_are_versioned() {
+        let unversioned = ["/health/live", "/health/ready", "/metrics", openapi::OPENAPI_JSON_PATH];
+        let mut seen = Vec::new();
+        for endpoint in endpoints() {
+            let routes = endpoint.routes();
+            assert_eq!(routes.len(), 1, "{routes:?}");
+            let (method, path) = routes.into_iter().next().unwrap_or((Method::GET, String::new()));
+            assert!(path.starts_with(&format!("{API_PREFIX}/")) || unversioned.contains(&path.as_str()), "{path}");
+            assert!(!seen.contains(&(method.clone(), path.clone())), "{method} {path} twice");
+            seen.push((method, path));
+        }
+    }
+
+    #[test]
+    fn the_document_tags_every_operation_and_secures_the_bearer_ones() {
+        for endpoint in endpoints() {
+            let mut doc = endpoint.document();
+            for item in doc.paths.paths.values_mut() {
+                for (method, op) in operations(item) {
+                    let id = op.operation_id.clone().unwrap_or_default();
+                    assert_eq!(op.tags.as_deref(), Some(&[endpoint.tag.to_owned()][..]), "{method} {id}");
+                    assert_eq!(op.security.is_some(), endpoint.access == Access::Bearer, "{method} {id}");
+                }
+            }
+        }
+    }
+}
