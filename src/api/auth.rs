@@ -269,10 +269,7 @@ async fn refresh(state: web::Data<AppState>, ApiJson(body): ApiJson<RefreshReque
 #[utoipa::path(
     post, path = "/api/v1/auth/logout", operation_id = "logout",
     request_body = RefreshRequest,
-    responses(
-        (status = 204, description = "Signed out"),
-        doc::JsonBody, doc::Unauthorized,
-    ),
+    responses((status = 204, description = "Signed out"), doc::JsonBody, doc::Unauthorized),
 )]
 async fn logout(
     state: web::Data<AppState>,
@@ -298,10 +295,7 @@ struct MeResponse {
 /// The signed-in user.
 #[utoipa::path(
     get, path = "/api/v1/me", operation_id = "get_me",
-    responses(
-        (status = 200, description = "The signed-in user", body = MeResponse),
-        doc::Unauthorized,
-    ),
+    responses((status = 200, description = "The signed-in user", body = MeResponse), doc::Unauthorized),
 )]
 async fn me(state: web::Data<AppState>, who: AnyUser) -> AppResult<HttpResponse> {
     let id = who.user_id.clone();

@@ -168,10 +168,7 @@ async fn create(
 #[utoipa::path(
     get, path = "/api/v1/bookings/{id}", operation_id = "get_booking",
     params(("id" = String, Path, description = "Booking id")),
-    responses(
-        (status = 200, description = "The booking", body = BookingDoc),
-        doc::Unauthorized, doc::NotFound,
-    ),
+    responses((status = 200, description = "The booking", body = BookingDoc), doc::Unauthorized, doc::NotFound),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = BookingId::new(path.into_inner());
@@ -202,10 +199,7 @@ struct ListQuery {
 #[utoipa::path(
     get, path = "/api/v1/bookings", operation_id = "list_bookings",
     params(ListQuery, PageQuery),
-    responses(
-        (status = 200, description = "One page of bookings", body = BookingPage),
-        doc::Query, doc::Unauthorized,
-    ),
+    responses((status = 200, description = "One page of bookings", body = BookingPage), doc::Query, doc::Unauthorized),
 )]
 async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
@@ -239,23 +233,6 @@ struct ReasonBody {
     reason: Option<String>,
 }
 
-super::action!(
-    /// Cancel a booking and free its place: a company its own (until the cancel
-    /// cut-off), customs any (with a reason).
-    #[utoipa::path(
-        post, path = "/api/v1/bookings/{id}/cancel", operation_id = "cancel_booking",
-            params(("id" = String, Path, description = "Booking id")),
-        request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"})),
-        responses(
-            (status = 200, description = "The booking, `cancelled`", body = BookingDoc),
-            doc::JsonBody, doc::Restricted, doc::NotFound,
-            (status = 409, description = "Not cancellable in its current status", body = Problem, content_type = PROBLEM_JSON),
-            (status = 422, description = "Past the cancel cut-off, a reason over 1000 characters, customs cancelling without a reason, or an unknown field in the body", body = Problem, content_type = PROBLEM_JSON),
-        ),
-    )]
-    cancel: AnyUser, OptionalJson<ReasonBody> => cancel_booking
-);
-
 /// Cancels a booking for whoever may cancel it.
 async fn cancel_booking(
     state: web::Data<AppState>,
@@ -280,23 +257,6 @@ async fn cancel_booking(
 struct RescheduleBody {
     slot_id: String,
 }
-
-super::action!(
-    /// Move a booking to another slot, atomically: the new place is taken and the
-    /// old freed, or nothing changes (company users).
-    #[utoipa::path(
-        post, path = "/api/v1/bookings/{id}/reschedule", operation_id = "reschedule_booking",
-            params(("id" = String, Path, description = "Booking id")),
-        request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"})),
-        responses(
-            (status = 200, description = "The booking on its new slot", body = BookingDoc),
-            doc::JsonBody, doc::Restricted, doc::NotFound,
-            (status = 409, description = "New slot full or closed, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
-            (status = 422, description = "Too late or too early for the new slot, the same slot, a wrong site or mode, or an invalid body", body = Problem, content_type = PROBLEM_JSON),
-        ),
-    )]
-    reschedule: CompanyUser, ApiJson<RescheduleBody> => move_booking
-);
 
 /// Moves a booking of the caller's enterprise.
 async fn move_booking(
@@ -326,48 +286,46 @@ async fn gate_action(
     Ok(HttpResponse::Ok().json(v))
 }
 
-doc::response_set!(
-    /// What a gate action may answer besides the booking.
-    GateErrors = doc::Restricted | doc::NotFound
-);
+super::actions! {
+    id "Booking id", answer(body = BookingDoc), errors(doc::Restricted, doc::NotFound);
 
-super::action!(
+    /// Cancel a booking and free its place: a company its own (until the cancel
+    /// cut-off), customs any (with a reason).
+    cancel: AnyUser, OptionalJson<ReasonBody> => cancel_booking;
+    post "/api/v1/bookings/{id}/cancel" as "cancel_booking", "The booking, `cancelled`"
+    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason", example = json!({"reason": "truck delayed at the border"}))
+    responses(
+        doc::JsonBody,
+        (status = 409, description = "Not cancellable in its current status", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Past the cancel cut-off, a reason over 1000 characters, customs cancelling without a reason, or an unknown field in the body", body = Problem, content_type = PROBLEM_JSON),
+    );
+
+    /// Move a booking to another slot, atomically: the new place is taken and the
+    /// old freed, or nothing changes (company users).
+    reschedule: CompanyUser, ApiJson<RescheduleBody> => move_booking;
+    post "/api/v1/bookings/{id}/reschedule" as "reschedule_booking", "The booking on its new slot"
+    request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"}))
+    responses(
+        doc::JsonBody,
+        (status = 409, description = "New slot full or closed, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Too late or too early for the new slot, the same slot, a wrong site or mode, or an invalid body", body = Problem, content_type = PROBLEM_JSON),
+    );
+
     /// Check a confirmed booking in at the gate (officers).
-    #[utoipa::path(
-        post, path = "/api/v1/bookings/{id}/check-in", operation_id = "check_in_booking",
-            params(("id" = String, Path, description = "Booking id")),
-        responses(
-            (status = 200, description = "The booking, `checked_in`", body = BookingDoc),
-            GateErrors,
-            (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
-        ),
-    )]
-    check_in: Officer, () => gate_action, BookingAction::CheckIn
-);
-super::action!(
+    check_in: Officer, () => gate_action(BookingAction::CheckIn);
+    post "/api/v1/bookings/{id}/check-in" as "check_in_booking", "The booking, `checked_in`"
+    responses((status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON));
+
     /// Complete a checked_in booking (officers).
-    #[utoipa::path(
-        post, path = "/api/v1/bookings/{id}/complete", operation_id = "complete_booking",
-            params(("id" = String, Path, description = "Booking id")),
-        responses(
-            (status = 200, description = "The booking, `completed`", body = BookingDoc),
-            GateErrors,
-            (status = 409, description = "Not `checked_in`", body = Problem, content_type = PROBLEM_JSON),
-        ),
-    )]
-    complete: Officer, () => gate_action, BookingAction::Complete
-);
-super::action!(
+    complete: Officer, () => gate_action(BookingAction::Complete);
+    post "/api/v1/bookings/{id}/complete" as "complete_booking", "The booking, `completed`"
+    responses((status = 409, description = "Not `checked_in`", body = Problem, content_type = PROBLEM_JSON));
+
     /// Mark a confirmed booking as a no-show once its slot has ended (officers).
-    #[utoipa::path(
-        post, path = "/api/v1/bookings/{id}/no-show", operation_id = "no_show_booking",
-            params(("id" = String, Path, description = "Booking id")),
-        responses(
-            (status = 200, description = "The booking, `no_show`", body = BookingDoc),
-            GateErrors,
-            (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
-            (status = 422, description = "The slot has not ended yet", body = Problem, content_type = PROBLEM_JSON),
-        ),
-    )]
-    no_show: Officer, () => gate_action, BookingAction::NoShow
-);
+    no_show: Officer, () => gate_action(BookingAction::NoShow);
+    post "/api/v1/bookings/{id}/no-show" as "no_show_booking", "The booking, `no_show`"
+    responses(
+        (status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "The slot has not ended yet", body = Problem, content_type = PROBLEM_JSON),
+    );
+}

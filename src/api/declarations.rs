@@ -337,112 +337,51 @@ async fn run_action(
     Ok(respond(actix_web::http::StatusCode::OK, full, party))
 }
 
-doc::response_set!(
-    /// What a declaration action may answer besides the declaration.
-    ActionErrors = doc::JsonBody | doc::Restricted | doc::NotFound;
-    409 => "Illegal transition from the current status (named in `detail`)"
-);
+super::actions! {
+    id "Declaration id",
+    answer(body = DeclarationView, headers(("ETag" = String, description = "The new version"))),
+    errors(
+        doc::JsonBody, doc::Restricted, doc::NotFound,
+        (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON)
+    );
 
-super::action!(
     /// Submit a draft (or resubmit an amendment_requested) declaration; it gets its number (company users).
-    #[utoipa::path(
-        post, path = "/api/v1/declarations/{id}/submit", operation_id = "submit_declaration",
-            params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
-        responses(
-            (status = 200, description = "The declaration, `submitted`", body = DeclarationView,
-                headers(("ETag" = String, description = "The new version"))),
-            ActionErrors,
-            (status = 403, description = "Not a company user, or the enterprise is not verified or is suspended", body = Problem, content_type = PROBLEM_JSON),
-        ),
-    )]
-    submit: CompanyUser, OptionalJson<ActionBody> => run_action, DeclarationAction::Submit
-);
-super::action!(
+    submit: CompanyUser, OptionalJson<ActionBody> => run_action(DeclarationAction::Submit);
+    post "/api/v1/declarations/{id}/submit" as "submit_declaration", "The declaration, `submitted`"
+    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action")
+    responses((status = 403, description = "Not a company user, or the enterprise is not verified or is suspended", body = Problem, content_type = PROBLEM_JSON));
+
     /// Cancel a declaration before approval (company users); its booking is cancelled.
-    #[utoipa::path(
-        post, path = "/api/v1/declarations/{id}/cancel", operation_id = "cancel_declaration",
-            params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
-        responses(
-            (status = 200, description = "The declaration, `cancelled`", body = DeclarationView,
-                headers(("ETag" = String, description = "The new version"))),
-            ActionErrors,
-            (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
-        ),
-    )]
-    cancel: CompanyUser, OptionalJson<ActionBody> => run_action, DeclarationAction::Cancel
-);
-super::action!(
+    cancel: CompanyUser, OptionalJson<ActionBody> => run_action(DeclarationAction::Cancel);
+    post "/api/v1/declarations/{id}/cancel" as "cancel_declaration", "The declaration, `cancelled`"
+    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action")
+    responses((status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON));
+
     /// Claim a submitted declaration for review (officers): under_review, assigned to the caller.
-    #[utoipa::path(
-        post, path = "/api/v1/declarations/{id}/review", operation_id = "review_declaration",
-            params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
-        responses(
-            (status = 200, description = "The declaration, `under_review`", body = DeclarationView,
-                headers(("ETag" = String, description = "The new version"))),
-            ActionErrors,
-        ),
-    )]
-    review: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Claim
-);
-super::action!(
+    review: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Claim);
+    post "/api/v1/declarations/{id}/review" as "review_declaration", "The declaration, `under_review`"
+    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action");
+
     /// Approve a declaration with a risk lane (officers).
-    #[utoipa::path(
-        post, path = "/api/v1/declarations/{id}/approve", operation_id = "approve_declaration",
-            params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = ApprovalBody, description = "The risk lane (required)", example = json!({"risk_lane": "green"})),
-        responses(
-            (status = 200, description = "The declaration, `approved`", body = DeclarationView,
-                headers(("ETag" = String, description = "The new version"))),
-            ActionErrors,
-        ),
-    )]
-    approve: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Approve
-);
-super::action!(
+    approve: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Approve);
+    post "/api/v1/declarations/{id}/approve" as "approve_declaration", "The declaration, `approved`"
+    request_body(content = ApprovalBody, description = "The risk lane (required)", example = json!({"risk_lane": "green"}));
+
     /// Reject a declaration with a reason (officers); final. Its booking is cancelled.
-    #[utoipa::path(
-        post, path = "/api/v1/declarations/{id}/reject", operation_id = "reject_declaration",
-            params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "invoice does not match the goods inspected"})),
-        responses(
-            (status = 200, description = "The declaration, `rejected`", body = DeclarationView,
-                headers(("ETag" = String, description = "The new version"))),
-            ActionErrors,
-        ),
-    )]
-    reject: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Reject
-);
-super::action!(
+    reject: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Reject);
+    post "/api/v1/declarations/{id}/reject" as "reject_declaration", "The declaration, `rejected`"
+    request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "invoice does not match the goods inspected"}));
+
     /// Send a declaration back to its enterprise for amendment, with a reason (officers).
-    #[utoipa::path(
-        post, path = "/api/v1/declarations/{id}/request-amendment", operation_id = "request_declaration_amendment",
-            params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "item 2: HS code does not match the description"})),
-        responses(
-            (status = 200, description = "The declaration, `amendment_requested`", body = DeclarationView,
-                headers(("ETag" = String, description = "The new version"))),
-            ActionErrors,
-        ),
-    )]
-    request_amendment: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::RequestAmendment
-);
-super::action!(
+    request_amendment: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::RequestAmendment);
+    post "/api/v1/declarations/{id}/request-amendment" as "request_declaration_amendment", "The declaration, `amendment_requested`"
+    request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "item 2: HS code does not match the description"}));
+
     /// Release the goods of an approved declaration (officers).
-    #[utoipa::path(
-        post, path = "/api/v1/declarations/{id}/release", operation_id = "release_declaration",
-            params(("id" = String, Path, description = "Declaration id")),
-        request_body(content = Option<ActionBody>, description = "Optional; not needed for this action"),
-        responses(
-            (status = 200, description = "The declaration, `released`", body = DeclarationView,
-                headers(("ETag" = String, description = "The new version"))),
-            ActionErrors,
-        ),
-    )]
-    release: Officer, OptionalJson<ActionBody> => run_action, DeclarationAction::Release
-);
+    release: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Release);
+    post "/api/v1/declarations/{id}/release" as "release_declaration", "The declaration, `released`"
+    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action");
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -13,7 +13,7 @@ use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus};
 use crate::domain::ids::EnterpriseId;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::identity;
 use crate::state::AppState;
@@ -96,10 +96,7 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
 #[utoipa::path(
     get, path = "/api/v1/enterprises/{id}", operation_id = "get_enterprise",
     params(("id" = String, Path, description = "Enterprise id")),
-    responses(
-        (status = 200, description = "The enterprise", body = EnterpriseView),
-        doc::Unauthorized, doc::NotFound,
-    ),
+    responses((status = 200, description = "The enterprise", body = EnterpriseView), doc::Unauthorized, doc::NotFound),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();
@@ -149,42 +146,35 @@ async fn change_status(
     Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))
 }
 
-doc::response_set!(
-    /// What a status change may answer besides the enterprise.
-    StatusChangeErrors = doc::JsonBody | doc::Restricted | doc::NotFound;
-    409 => "Not allowed from the enterprise's current status"
-);
+super::actions! {
+    id "Enterprise id",
+    answer(body = EnterpriseView),
+    errors(
+        doc::JsonBody, doc::Restricted, doc::NotFound,
+        (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON)
+    );
 
-super::action!(
     /// Verify a pending enterprise (officers): it may then file declarations and book.
-    #[utoipa::path(
-        post, path = "/api/v1/enterprises/{id}/verify", operation_id = "verify_enterprise",
-            params(("id" = String, Path, description = "Enterprise id")),
-        request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
-        responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
-    )]
-    verify: Officer, OptionalJson<ReasonBody> => change_status, EnterpriseAction::Verify
-);
-super::action!(
+    verify: Officer, OptionalJson<ReasonBody> => change_status(EnterpriseAction::Verify);
+    post "/api/v1/enterprises/{id}/verify" as "verify_enterprise", "The enterprise in its new status"
+    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason");
+
     /// Suspend an enterprise (officers): it can read but not write. Needs a reason.
-    #[utoipa::path(
-        post, path = "/api/v1/enterprises/{id}/suspend", operation_id = "suspend_enterprise",
-            params(("id" = String, Path, description = "Enterprise id")),
-        request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"})),
-        responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
-    )]
-    suspend: Officer, OptionalJson<ReasonBody> => change_status, EnterpriseAction::Suspend
-);
-super::action!(
+    suspend: Officer, OptionalJson<ReasonBody> => change_status(EnterpriseAction::Suspend);
+    post "/api/v1/enterprises/{id}/suspend" as "suspend_enterprise", "The enterprise in its new status"
+    request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"}));
+
     /// Reinstate a suspended enterprise (officers).
-    #[utoipa::path(
-        post, path = "/api/v1/enterprises/{id}/reinstate", operation_id = "reinstate_enterprise",
-            params(("id" = String, Path, description = "Enterprise id")),
-        request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason"),
-        responses((status = 200, description = "The enterprise in its new status", body = EnterpriseView), StatusChangeErrors),
-    )]
-    reinstate: Officer, OptionalJson<ReasonBody> => change_status, EnterpriseAction::Reinstate
-);
+    reinstate: Officer, OptionalJson<ReasonBody> => change_status(EnterpriseAction::Reinstate);
+    post "/api/v1/enterprises/{id}/reinstate" as "reinstate_enterprise", "The enterprise in its new status"
+    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason");
+
+    /// Set an enterprise's credit class (officers).
+    classify: Officer, ApiJson<ClassifyBody> => classify_enterprise;
+    post "/api/v1/enterprises/{id}/credit-class" as "classify_enterprise", "The reclassified enterprise"
+    request_body(content = ClassifyBody)
+    responses(doc::Conflict);
+}
 
 /// A new credit class (and optionally the customs code).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -198,20 +188,6 @@ struct ClassifyBody {
     #[schema(pattern = "^[0-9]{10}$")]
     customs_code: Option<String>,
 }
-
-super::action!(
-    /// Set an enterprise's credit class (officers).
-    #[utoipa::path(
-        post, path = "/api/v1/enterprises/{id}/credit-class", operation_id = "classify_enterprise",
-            params(("id" = String, Path, description = "Enterprise id")),
-        request_body = ClassifyBody,
-        responses(
-            (status = 200, description = "The reclassified enterprise", body = EnterpriseView),
-            doc::JsonBody, doc::Restricted, doc::NotFound, doc::Conflict,
-        ),
-    )]
-    classify: Officer, ApiJson<ClassifyBody> => classify_enterprise
-);
 
 /// Sets the credit class (and the customs code, when given).
 async fn classify_enterprise(

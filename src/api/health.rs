@@ -41,10 +41,7 @@ async fn live() -> HttpResponse {
 /// Readiness: the process can reach its database.
 #[utoipa::path(
     get, path = "/health/ready", operation_id = "health_ready",
-    responses(
-        (status = 200, description = "The database is reachable", body = Ready),
-        doc::Unavailable,
-    ),
+    responses((status = 200, description = "The database is reachable", body = Ready), doc::Unavailable),
 )]
 async fn ready(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     state.db.read(|conn| conn.batch_execute("SELECT 1")).await?;

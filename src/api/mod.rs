@@ -135,14 +135,56 @@ macro_rules! route_table {
 }
 pub(crate) use route_table;
 
-/// `action!(#[utoipa::path(...)] name: Caller, Body => run, value)`: the
-/// handler of an action endpoint (`POST /<resource>/{id}/<verb>`). Every
-/// action of a resource runs one function, `run(req, state, caller, id,
-/// body, value)`; the handler only extracts. The attributes before the name
-/// (doc comment, `#[utoipa::path]`) go on the handler.
-macro_rules! action {
-    ($(#[$meta:meta])* $name:ident: $caller:ty, $body:ty => $run:ident $(, $value:expr)? $(,)?) => {
+/// The action endpoints of a resource (`POST /<resource>/{id}/<verb>`), as
+/// one table: what they share, then a row per action.
+///
+/// ```text
+/// actions! {
+///     id "Booking id", answer(body = BookingView), errors(doc::Restricted, doc::NotFound);
+///     /// Summary of the action.
+///     handler: Caller, Body => run(value);
+///     post "/api/v1/bookings/{id}/verb" as "operation_id", "description of the 200 answer"
+///     request_body(...) responses(...);   // both optional
+/// }
+/// ```
+///
+/// Each row becomes a handler with its `#[utoipa::path]` (the `{id}`
+/// parameter, the 200 answer, the shared errors, then the row's own answers,
+/// which win for the same status). The handler only extracts: every action
+/// of a resource runs `run(req, state, caller, id, body[, value])`.
+macro_rules! actions {
+    (
+        id $id:tt, answer $answer:tt, errors $errors:tt;
+        $(
+            $(#[$meta:meta])*
+            $name:ident: $caller:ty, $body:ty => $run:ident $(($value:expr))?;
+            post $path:tt as $operation_id:tt, $ok:tt
+            $(request_body $request:tt)?
+            $(responses $own:tt)?;
+        )+
+    ) => {$(
+        $crate::api::actions!(@row $id, $answer, $errors, $($own)?;
+            [$(#[$meta])*]
+            {
+                post, path = $path, operation_id = $operation_id,
+                params(("id" = String, Path, description = $id)),
+                $(request_body $request,)?
+            }
+            $name: $caller, $body => $run $(($value))?; $ok
+        );
+    )+};
+    // One handler: the shared answers and the row's own go into the
+    // attribute's `responses`.
+    (@row $id:tt, ($($answer:tt)*), ($($errors:tt)*), $(($($own:tt)*))?;
+        [$(#[$meta:meta])*]
+        {$($attr:tt)*}
+        $name:ident: $caller:ty, $body:ty => $run:ident $(($value:expr))?; $ok:tt
+    ) => {
         $(#[$meta])*
+        #[utoipa::path(
+            $($attr)*
+            responses((status = 200, description = $ok, $($answer)*), $($errors)* $(, $($own)*)?),
+        )]
         async fn $name(
             state: actix_web::web::Data<$crate::state::AppState>,
             who: $caller,
@@ -153,7 +195,7 @@ macro_rules! action {
         }
     };
 }
-pub(crate) use action;
+pub(crate) use actions;
 
 /// A module's route table.
 type Endpoints = fn() -> Vec<Endpoint>;
@@ -220,5 +262,38 @@ pub fn actor(req: &HttpRequest, who: Option<&Principal>) -> Actor {
         user_id: who.map(|p| p.user_id.clone()),
         role: who.map(|p| p.role.as_str().to_owned()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_handler_answers_one_route_and_api_routes_are_versioned() {
+        let unversioned = ["/health/live", "/health/ready", "/metrics", openapi::OPENAPI_JSON_PATH];
+        let mut seen = Vec::new();
+        for endpoint in endpoints() {
+            let routes = endpoint.routes();
+            assert_eq!(routes.len(), 1, "{routes:?}");
+            let (method, path) = routes.into_iter().next().unwrap_or((Method::GET, String::new()));
+            assert!(path.starts_with(&format!("{API_PREFIX}/")) || unversioned.contains(&path.as_str()), "{path}");
+            assert!(!seen.contains(&(method.clone(), path.clone())), "{method} {path} twice");
+            seen.push((method, path));
+        }
+    }
+
+    #[test]
+    fn the_document_tags_every_operation_and_secures_the_bearer_ones() {
+        for endpoint in endpoints() {
+            let mut doc = endpoint.document();
+            for item in doc.paths.paths.values_mut() {
+                for (method, op) in operations(item) {
+                    let id = op.operation_id.clone().unwrap_or_default();
+                    assert_eq!(op.tags.as_deref(), Some(&[endpoint.tag.to_owned()][..]), "{method} {id}");
+                    assert_eq!(op.security.is_some(), endpoint.access == Access::Bearer, "{method} {id}");
+                }
+            }
+        }
     }
 }

@@ -16,14 +16,14 @@ use std::sync::LazyLock;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
-use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::response::Response;
 use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoResponses, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::error::{problem_type_uri, AppError, AppResult, Problem, DEFAULT_PUBLIC_URL, PROBLEM_JSON};
+use crate::error::{problem_type_uri, AppError, AppResult, Problem, DEFAULT_PUBLIC_URL};
 
 /// Where the document is served.
 pub const OPENAPI_JSON_PATH: &str = "/api-docs/openapi.json";
@@ -386,12 +386,6 @@ fn reference<'a, R: ToResponse<'a>>() -> RefOr<Response> {
     RefOr::Ref(Ref::from_response_name(R::response().0))
 }
 
-/// A problem answer described in place (for what one operation says of a status).
-pub fn problem(description: &str) -> RefOr<Response> {
-    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).build();
-    ResponseBuilder::new().description(description).content(PROBLEM_JSON, content).build().into()
-}
-
 /// The example of a problem answer (with `errors` when given).
 fn example(status: u16, slug: &str, title: &str, detail: &str, errors: Option<serde_json::Value>) -> serde_json::Value {
     let mut example = serde_json::json!({"type": problem_type_uri(DEFAULT_PUBLIC_URL, slug), "title": title, "status": status, "detail": detail});
@@ -425,26 +419,21 @@ macro_rules! problem_response {
 }
 
 /// Declares `$name`, a set of answers operations list together
-/// (`responses(..., doc::JsonBody)`): the sets and reusable responses it
-/// joins, then problems described in place (`409 => "why"`); a later one
-/// wins for the same status.
+/// (`responses(..., doc::JsonBody)`), joining reusable responses.
 macro_rules! response_set {
-    ($(#[doc = $doc:literal])+ $vis:vis $name:ident = $($part:ty)|+ $(; $($status:literal => $description:literal),+)? $(,)?) => {
+    ($(#[doc = $doc:literal])+ $name:ident = $($part:ty)|+) => {
         $(#[doc = $doc])+
-        $vis struct $name;
+        pub struct $name;
 
-        impl utoipa::IntoResponses for $name {
-            fn responses(
-            ) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
-                let mut all = std::collections::BTreeMap::new();
-                $(all.extend(<$part as utoipa::IntoResponses>::responses());)+
-                $($(all.insert($status.to_string(), $crate::api::openapi::problem($description));)+)?
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                let mut all = BTreeMap::new();
+                $(all.extend(<$part as IntoResponses>::responses());)+
                 all
             }
         }
     };
 }
-pub(crate) use response_set;
 
 problem_response!(
     /// Malformed request: invalid JSON, a wrong JSON type, or a bad path or query parameter.
@@ -505,15 +494,15 @@ problem_response!(
 
 response_set!(
     /// A signed-in caller whose role (or enterprise's status) may not allow this: 401, 403.
-    pub Restricted = Unauthorized | Forbidden
+    Restricted = Unauthorized | Forbidden
 );
 response_set!(
     /// A JSON body: malformed (400), too large (413), not JSON (415), or breaking a rule (422).
-    pub JsonBody = BadRequest | PayloadTooLarge | UnsupportedMediaType | Unprocessable
+    JsonBody = BadRequest | PayloadTooLarge | UnsupportedMediaType | Unprocessable
 );
 response_set!(
     /// A checked query string: malformed (400) or a value breaking a rule (422).
-    pub Query = BadRequest | Unprocessable
+    Query = BadRequest | Unprocessable
 );
 
 #[cfg(test)]

@@ -135,10 +135,7 @@ async fn create(
 #[utoipa::path(
     get, path = "/api/v1/sites", operation_id = "list_sites",
     params(PageQuery),
-    responses(
-        (status = 200, description = "One page of sites", body = SitePage),
-        doc::Query, doc::Unauthorized,
-    ),
+    responses((status = 200, description = "One page of sites", body = SitePage), doc::Query, doc::Unauthorized),
 )]
 async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery>) -> AppResult<HttpResponse> {
     let limit = q.limit()?;
@@ -151,10 +148,7 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery
 #[utoipa::path(
     get, path = "/api/v1/sites/{id}", operation_id = "get_site",
     params(("id" = String, Path, description = "Site id")),
-    responses(
-        (status = 200, description = "The site", body = SiteView),
-        doc::Unauthorized, doc::NotFound,
-    ),
+    responses((status = 200, description = "The site", body = SiteView), doc::Unauthorized, doc::NotFound),
 )]
 async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();

@@ -128,10 +128,7 @@ fn slot_cursor(s: &SlotRow) -> String {
 #[utoipa::path(
     get, path = "/api/v1/slots", operation_id = "list_slots",
     params(ListQuery, PageQuery),
-    responses(
-        (status = 200, description = "One page of slots", body = SlotPage),
-        doc::Query, doc::Unauthorized,
-    ),
+    responses((status = 200, description = "One page of slots", body = SlotPage), doc::Query, doc::Unauthorized),
 )]
 async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
@@ -186,10 +183,7 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
 #[utoipa::path(
     get, path = "/api/v1/slots/{id}", operation_id = "get_slot",
     params(("id" = String, Path, description = "Slot id")),
-    responses(
-        (status = 200, description = "The slot", body = SlotView),
-        doc::Unauthorized, doc::NotFound,
-    ),
+    responses((status = 200, description = "The slot", body = SlotView), doc::Unauthorized, doc::NotFound),
 )]
 async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();

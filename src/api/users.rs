@@ -57,10 +57,7 @@ struct UserList {
 /// List the users of the caller's enterprise (company admins).
 #[utoipa::path(
     get, path = "/api/v1/users", operation_id = "list_users",
-    responses(
-        (status = 200, description = "The enterprise's users", body = UserList),
-        doc::Restricted,
-    ),
+    responses((status = 200, description = "The enterprise's users", body = UserList), doc::Restricted),
 )]
 async fn list_own(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
     let ent = who.enterprise_id().to_owned();

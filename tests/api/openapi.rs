@@ -1,6 +1,8 @@
 //! The OpenAPI contract: the served document matches the committed snapshot,
-//! documents exactly the routes the server registers (with the right
-//! security), and the offline Swagger UI answers at /docs.
+//! documents exactly the routes the server registers (both come from the
+//! route tables of `clearway::api`, so this guards how they are built), each
+//! documented route is really served with the documented security, and the
+//! offline Swagger UI answers at /docs.
 //!
 //! The document does not depend on the database, so these run on SQLite only.
 
@@ -100,7 +102,8 @@ async fn every_registered_route_is_documented_and_every_documented_route_is_serv
     let app = spawn_app(Backend::Sqlite).await;
     let doc = served_document(&app).await;
 
-    // What the server registers: `configure` registers exactly these tables.
+    // What the server registers: `configure` registers exactly the route
+    // tables, and the document is built from the same tables.
     let registered: BTreeSet<(String, String)> =
         clearway::api::routes().into_iter().map(|(m, p)| (m.as_str().to_owned(), p)).collect();
     assert_eq!(registered.len(), clearway::api::routes().len(), "a route is registered twice");
