@@ -2,7 +2,7 @@
 # Build stage: the release binary (SQLite and libpq are compiled in from source).
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY Cargo.toml Cargo.lock rustfmt.toml build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
