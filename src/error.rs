@@ -282,6 +282,12 @@ impl From<diesel::result::Error> for AppError {
                 tracing::warn!(error = %info.message(), "database connection closed");
                 AppError::Unavailable
             }
+            // PostgreSQL ended the session (admin_shutdown, a restart, a
+            // failover): the connection is gone, the client may retry.
+            diesel::result::Error::DatabaseError(_, info) if info.message().starts_with("terminating connection") => {
+                tracing::warn!(error = %info.message(), "database connection ended by the server");
+                AppError::Unavailable
+            }
             other => AppError::Internal(anyhow::Error::new(other).context("database")),
         }
     }

@@ -114,22 +114,7 @@ struct VerifyReport {
     valid: bool,
     events_checked: u64,
     /// The first broken link found, if any.
-    #[schema(value_type = Option<BrokenLinkDoc>)]
     first_broken: Option<BrokenLink>,
-}
-
-// The schema of `db::audit::BrokenLink`, which the tests hold to the same
-// fields.
-/// A broken link of a hash chain: the first event that does not match.
-#[derive(ToSchema)]
-#[schema(as = BrokenLink)]
-pub struct BrokenLinkDoc {
-    pub entity_type: String,
-    pub entity_id: String,
-    pub seq: i64,
-    pub event_id: String,
-    /// What is wrong, e.g. `event content does not match its hash`.
-    pub problem: String,
 }
 
 /// Verify the audit trail's hash chains (officers): detects tampering.

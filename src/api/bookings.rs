@@ -3,7 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,46 +15,12 @@ use crate::domain::booking_policy::{BookingAction, BookingStatus};
 use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
-use crate::services::bookings::{self as svc, IdempotencyKey};
+use crate::services::bookings::{self as svc, BookingView, IdempotencyKey};
 use crate::state::AppState;
 
 super::route_table!("bookings", bearer: list, create, get, cancel, reschedule, check_in, complete, no_show);
 
-super::pagination::page_schema!(BookingPage, BookingDoc, "One page of bookings.");
-
-// The schema of `services::bookings::BookingView` (also what a replay
-// returns), which the tests hold to the same fields.
-/// A booking as the API shows it, with its slot's site, mode and times.
-#[derive(ToSchema)]
-#[schema(as = Booking)]
-pub struct BookingDoc {
-    pub id: String,
-    /// `confirmed`, `checked_in`, `completed`, `cancelled` or `no_show`.
-    #[schema(example = "confirmed")]
-    pub status: String,
-    pub slot_id: String,
-    pub declaration_id: String,
-    pub enterprise_id: String,
-    /// The slot's site.
-    pub site_id: String,
-    /// The slot's transport mode.
-    #[schema(example = "road")]
-    pub mode: String,
-    /// The slot's start, UTC.
-    pub starts_at: DateTime<Utc>,
-    /// The slot's end, UTC.
-    pub ends_at: DateTime<Utc>,
-    /// The slot's start with the site's UTC offset.
-    pub starts_at_local: DateTime<FixedOffset>,
-    /// The slot's end with the site's UTC offset.
-    pub ends_at_local: DateTime<FixedOffset>,
-    /// Why it was cancelled (by the company, by customs, or displaced).
-    pub cancel_reason: Option<String>,
-    /// Role of who cancelled it.
-    pub cancelled_by_role: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+super::pagination::page_schema!(BookingPage, BookingView, "One page of bookings.");
 
 /// Book one slot for one declaration.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -105,7 +70,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
     ),
     responses(
         (status = 201, description = "Booked (or the replay of a booking made with the same key and body)",
-            body = BookingDoc,
+            body = BookingView,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answer is a replay"))),
         doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 403, description = "Not a company user, or the enterprise is not verified, is suspended or is discredited", body = Problem, content_type = PROBLEM_JSON),
@@ -168,7 +133,7 @@ async fn create(
 #[utoipa::path(
     get, path = "/api/v1/bookings/{id}", operation_id = "get_booking",
     params(("id" = String, Path, description = "Booking id")),
-    responses((status = 200, description = "The booking", body = BookingDoc), doc::Unauthorized, doc::NotFound),
+    responses((status = 200, description = "The booking", body = BookingView), doc::Unauthorized, doc::NotFound),
 )]
 async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = BookingId::new(path.into_inner());
@@ -187,7 +152,7 @@ struct ListQuery {
     /// Only bookings of this declaration.
     declaration_id: Option<String>,
     /// Only bookings in this status.
-    #[param(inline, value_type = Option<doc::BookingStatusValue>)]
+    #[param(inline, value_type = Option<crate::domain::booking_policy::BookingStatus>)]
     status: Option<String>,
     /// `limit` and `cursor` (documented by `PageQuery` itself).
     #[serde(flatten)]
@@ -287,7 +252,7 @@ async fn gate_action(
 }
 
 super::actions! {
-    id "Booking id", answer(body = BookingDoc), errors(doc::Restricted, doc::NotFound);
+    id "Booking id", answer(body = BookingView), errors(doc::Restricted, doc::NotFound);
 
     /// Cancel a booking and free its place: a company its own (until the cancel
     /// cut-off), customs any (with a reason).

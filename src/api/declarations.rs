@@ -284,7 +284,7 @@ struct ActionBody {
 #[schema(as = DeclarationApproval)]
 #[allow(dead_code)] // documents the body `ActionBody` reads for this action
 struct ApprovalBody {
-    #[schema(value_type = doc::RiskLaneValue)]
+    #[schema(value_type = crate::domain::declaration::RiskLane)]
     risk_lane: String,
     #[schema(schema_with = doc::reason_optional)]
     reason: Option<String>,
@@ -387,12 +387,12 @@ super::actions! {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only declarations in this status.
-    #[param(inline, value_type = Option<doc::DeclarationStatusValue>)]
+    #[param(inline, value_type = Option<crate::domain::declaration::DeclarationStatus>)]
     status: Option<String>,
     /// Only declarations for this site.
     site_id: Option<String>,
     /// `import`, `export` or `transit`.
-    #[param(inline, value_type = Option<doc::DeclarationKindValue>)]
+    #[param(inline, value_type = Option<crate::domain::declaration::DeclarationKind>)]
     kind: Option<String>,
     /// Submitted at or after this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]

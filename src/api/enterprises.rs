@@ -62,7 +62,7 @@ impl From<EnterpriseRow> for EnterpriseView {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only enterprises in this status: `pending`, `verified` or `suspended`.
-    #[param(inline, value_type = Option<doc::EnterpriseStatusValue>)]
+    #[param(inline, value_type = Option<crate::domain::identity::EnterpriseStatus>)]
     status: Option<String>,
     /// `limit` and `cursor` (documented by `PageQuery` itself).
     #[serde(flatten)]
@@ -182,7 +182,7 @@ super::actions! {
 #[schema(example = json!({"credit_class": "advanced_certified", "customs_code": "6501234567"}))]
 struct ClassifyBody {
     /// `advanced_certified`, `general` or `discredited`.
-    #[schema(value_type = doc::CreditClassValue)]
+    #[schema(value_type = crate::domain::identity::CreditClass)]
     credit_class: String,
     /// Exactly 10 digits.
     #[schema(pattern = "^[0-9]{10}$")]

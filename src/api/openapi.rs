@@ -51,15 +51,15 @@ super::route_table!("docs", public: openapi_json);
     components(
         schemas(
             Problem,
-            TransportModeValue,
-            EnterpriseStatusValue,
-            CreditClassValue,
+            crate::domain::goods::TransportMode,
+            crate::domain::identity::EnterpriseStatus,
+            crate::domain::identity::CreditClass,
             CustomsRoleValue,
-            DeclarationStatusValue,
-            DeclarationKindValue,
-            RiskLaneValue,
-            BookingStatusValue,
-            SlotStatusValue,
+            crate::domain::declaration::DeclarationStatus,
+            crate::domain::declaration::DeclarationKind,
+            crate::domain::declaration::RiskLane,
+            crate::domain::booking_policy::BookingStatus,
+            crate::domain::slot::SlotStatus,
             WeekdayValue,
             WebhookEventTypeValue,
         ),
@@ -182,58 +182,10 @@ macro_rules! string_enum {
 }
 
 string_enum!(
-    /// A transport mode.
-    TransportModeValue,
-    "TransportMode",
-    crate::domain::goods::TransportMode::ALL.iter().map(|m| m.as_str())
-);
-string_enum!(
-    /// Where an enterprise stands with customs.
-    EnterpriseStatusValue,
-    "EnterpriseStatus",
-    crate::domain::identity::EnterpriseStatus::ALL.iter().map(|s| s.as_str())
-);
-string_enum!(
-    /// An enterprise's customs credit class.
-    CreditClassValue,
-    "CreditClass",
-    crate::domain::identity::CreditClass::ALL.iter().map(|c| c.as_str())
-);
-string_enum!(
     /// The role of a customs account.
     CustomsRoleValue,
     "CustomsRole",
     crate::domain::identity::Role::ALL.iter().filter(|r| r.is_customs()).map(|r| r.as_str())
-);
-string_enum!(
-    /// Where a declaration stands in its review.
-    DeclarationStatusValue,
-    "DeclarationStatus",
-    crate::domain::declaration::DeclarationStatus::ALL.iter().map(|s| s.as_str())
-);
-string_enum!(
-    /// Direction of the goods across the border.
-    DeclarationKindValue,
-    "DeclarationKind",
-    crate::domain::declaration::DeclarationKind::ALL.iter().map(|k| k.as_str())
-);
-string_enum!(
-    /// Inspection channel assigned on approval.
-    RiskLaneValue,
-    "RiskLane",
-    crate::domain::declaration::RiskLane::ALL.iter().map(|l| l.as_str())
-);
-string_enum!(
-    /// Where a booking stands.
-    BookingStatusValue,
-    "BookingStatus",
-    crate::domain::booking_policy::BookingStatus::ALL.iter().map(|s| s.as_str())
-);
-string_enum!(
-    /// Whether a slot takes bookings.
-    SlotStatusValue,
-    "SlotStatus",
-    super::slots::SLOT_STATUSES
 );
 string_enum!(
     /// A day of the week (full English names such as `monday` are understood too).
@@ -285,7 +237,7 @@ fn list_of<T: ToSchema>(description: &str, unique: bool, null: bool, example: Op
 
 /// `modes` of a new site.
 pub fn site_modes() -> Schema {
-    list_of::<TransportModeValue>(
+    list_of::<crate::domain::goods::TransportMode>(
         "Transport modes served: at least one, each once.",
         true,
         false,
@@ -295,7 +247,7 @@ pub fn site_modes() -> Schema {
 
 /// `modes` of a site change (`null`: unchanged).
 pub fn site_modes_change() -> Schema {
-    list_of::<TransportModeValue>(
+    list_of::<crate::domain::goods::TransportMode>(
         "Replaces the list of transport modes: at least one, each once; `null` or absent keeps it.",
         true,
         true,

@@ -265,7 +265,7 @@ const MAX_CAPACITY: i64 = 10_000;
 #[serde(deny_unknown_fields)]
 struct NewScheduleBody {
     /// `road`, `rail` or `air`; one the site serves.
-    #[schema(value_type = doc::TransportModeValue, example = "road")]
+    #[schema(value_type = crate::domain::goods::TransportMode, example = "road")]
     mode: String,
     /// 5 to 1440, dividing 24 hours (15, 30, 60, 90, 120, …).
     #[serde(default = "default_slot_minutes", deserialize_with = "super::json::integer")]
@@ -399,21 +399,7 @@ struct ScheduleChanged {
     #[serde(flatten)]
     schedule: ScheduleView,
     #[serde(flatten)]
-    #[schema(value_type = ReshapeDoc)]
     reshape: svc::Reshape,
-}
-
-// The schema of `services::schedules::Reshape`, which the tests hold to the
-// same fields.
-/// What changing a schedule did to its future slots.
-#[derive(ToSchema)]
-#[schema(as = Reshape)]
-pub struct ReshapeDoc {
-    pub slots_created: usize,
-    pub slots_removed: usize,
-    /// Booked slots that no longer fit the shape or the new capacity; they
-    /// are kept as they are for officers to handle.
-    pub booked_slots_kept: usize,
 }
 
 /// Change a schedule's capacity, days or validity (supervisors); future

@@ -27,9 +27,6 @@ super::pagination::page_schema!(SlotPage, SlotView, "One page of slots.");
 pub const MAX_RANGE_DAYS: i64 = 31;
 /// Range when the client names none.
 pub const DEFAULT_RANGE_DAYS: i64 = 7;
-/// What a slot's `status` may be.
-pub const SLOT_STATUSES: [&str; 2] = ["open", "closed"];
-
 /// A clearance slot: UTC and the site's local time with its offset.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Slot)]
@@ -90,7 +87,7 @@ struct ListQuery {
     /// Only slots of this site.
     site_id: Option<String>,
     /// Only slots of this transport mode: `road`, `rail` or `air`.
-    #[param(inline, value_type = Option<doc::TransportModeValue>)]
+    #[param(inline, value_type = Option<crate::domain::goods::TransportMode>)]
     mode: Option<String>,
     /// Slots starting at or after this time (RFC 3339 with offset); default now.
     #[param(value_type = Option<DateTime<Utc>>, example = "2026-12-01T00:00:00+06:00")]
@@ -130,7 +127,7 @@ fn slot_cursor(s: &SlotRow) -> String {
     params(ListQuery, PageQuery),
     responses((status = 200, description = "One page of slots", body = SlotPage), doc::Query, doc::Unauthorized),
 )]
-async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
+async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let limit = q.page.limit()?;
     let mut errors = FieldErrors::new();
@@ -138,7 +135,7 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<ListQuery
         q.mode.as_deref().and_then(|m| m.parse::<TransportMode>().map_err(|e| errors.add("mode", "enum", e)).ok());
     let from = match q.from.as_deref() {
         Some(raw) => parse_time("from", raw, &mut errors),
-        None => Some(Utc::now()),
+        None => Some(who.now),
     };
     let to = match (q.to.as_deref(), from) {
         (Some(raw), _) => parse_time("to", raw, &mut errors),
@@ -200,7 +197,7 @@ struct SlotPatch {
     #[schema(minimum = 0, maximum = 10000)]
     capacity: Option<i64>,
     /// `open` or `closed`; closing cancels the slot's bookings.
-    #[schema(value_type = Option<doc::SlotStatusValue>)]
+    #[schema(value_type = Option<crate::domain::slot::SlotStatus>)]
     status: Option<String>,
     /// Allow a capacity below the booked count: the latest bookings are cancelled.
     #[serde(default)]
@@ -216,7 +213,7 @@ impl utoipa::PartialSchema for SlotChangeBody {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         doc::with_one_of_required(
             &SlotPatch::name(),
-            [("capacity", doc::integer()), ("status", doc::SlotStatusValue::schema())],
+            [("capacity", doc::integer()), ("status", crate::domain::slot::SlotStatus::schema())],
             "A change to one slot: `capacity`, `status` or both (not `null`).",
         )
     }

@@ -172,13 +172,14 @@ pub fn chain(conn: &mut DbConnection, entity_type: &str, entity_id: &str) -> Que
         .load(conn)
 }
 
-/// The first broken link found.
-#[derive(Debug, Clone, serde::Serialize)]
+/// A broken link of a hash chain: the first event that does not match.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct BrokenLink {
     pub entity_type: String,
     pub entity_id: String,
     pub seq: i64,
     pub event_id: String,
+    /// What is wrong, e.g. `event content does not match its hash`.
     pub problem: &'static str,
 }
 

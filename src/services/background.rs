@@ -5,7 +5,18 @@ use std::time::Duration;
 use actix_web::web;
 use tokio::task::JoinSet;
 
+use crate::error::AppError;
 use crate::state::AppState;
+
+/// Logs a background task's failure: a database that is briefly out of
+/// reach (a restart, a failover, connections ended by an administrator) is
+/// a warning, since the next round retries; anything else is an error.
+pub fn report_failure(what: &str, e: impl Into<AppError>) {
+    match e.into() {
+        AppError::Unavailable => tracing::warn!(task = what, "database unavailable; retrying on the next round"),
+        other => tracing::error!(task = what, error = %other, "background task failed"),
+    }
+}
 
 /// Starts every background task; aborting the set stops them.
 pub fn spawn(state: web::Data<AppState>) -> JoinSet<()> {
@@ -23,12 +34,12 @@ async fn slot_top_up(state: web::Data<AppState>) {
     let every = Duration::from_secs(state.settings.slots.topup_interval_minutes.max(1) * 60);
     let horizon = state.settings.slots.horizon_days;
     loop {
-        let result =
-            state.db.write(move |conn| crate::services::schedules::top_up_all(conn, horizon, chrono::Utc::now())).await;
+        let now = state.clock.now();
+        let result = state.db.write(move |conn| crate::services::schedules::top_up_all(conn, horizon, now)).await;
         match result {
             Ok(0) => {}
             Ok(n) => tracing::info!(slots_created = n, "slot horizon topped up"),
-            Err(e) => tracing::error!(error = %crate::error::AppError::from(e), "slot top-up failed"),
+            Err(e) => report_failure("slot top-up", e),
         }
         tokio::time::sleep(every).await;
     }
@@ -38,12 +49,12 @@ async fn slot_top_up(state: web::Data<AppState>) {
 async fn housekeeping(state: web::Data<AppState>) {
     loop {
         tokio::time::sleep(Duration::from_secs(600)).await;
-        let result =
-            state.db.write(|conn| crate::services::bookings::prune_idempotency_keys(conn, chrono::Utc::now())).await;
+        let now = state.clock.now();
+        let result = state.db.write(move |conn| crate::services::bookings::prune_idempotency_keys(conn, now)).await;
         match result {
             Ok(0) => {}
             Ok(n) => tracing::info!(keys_pruned = n, "idempotency keys pruned"),
-            Err(e) => tracing::error!(error = %crate::error::AppError::from(e), "idempotency key pruning failed"),
+            Err(e) => report_failure("idempotency key pruning", e),
         }
     }
 }

@@ -43,13 +43,14 @@ use crate::services::outbox;
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
 
-/// A booking of a clearance slot, with where and when it clears (also
-/// what a replay of the request that made it returns).
+/// A booking as the API shows it, with its slot's site, mode and times.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = Booking)]
 pub struct BookingView {
     pub id: String,
     pub status: BookingStatus,
+    /// Whether it holds a place in its slot (`confirmed` or `checked_in`).
+    pub active: bool,
     pub slot_id: String,
     pub declaration_id: String,
     pub enterprise_id: String,
@@ -82,6 +83,7 @@ impl BookingView {
         };
         Self {
             id: b.id,
+            active: b.status.is_active(),
             status: b.status,
             slot_id: b.slot_id,
             declaration_id: b.declaration_id,

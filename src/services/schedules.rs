@@ -272,12 +272,12 @@ pub fn generate(
 }
 
 /// What changing a schedule did to its future slots.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Reshape {
     pub slots_created: usize,
     pub slots_removed: usize,
     /// Booked slots that no longer fit the shape or the new capacity; they
-    /// are kept as they are (never dropped silently) for officers to handle.
+    /// are kept as they are for officers to handle.
     pub booked_slots_kept: usize,
 }
 

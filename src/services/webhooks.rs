@@ -263,7 +263,7 @@ pub async fn run_worker(state: web::Data<AppState>) {
                 continue;
             }
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %AppError::from(e), "claiming webhook deliveries failed"),
+            Err(e) => crate::services::background::report_failure("claiming webhook deliveries", e),
         }
         tokio::time::sleep(poll).await;
     }
@@ -284,7 +284,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, settings: &WebhookS
     let (delivery, event, hook) = match loaded {
         Ok(x) => x,
         Err(e) => {
-            tracing::error!(delivery = %id, error = %AppError::from(e), "loading webhook delivery failed");
+            crate::services::background::report_failure("loading a webhook delivery", e);
             return;
         }
     };
@@ -331,7 +331,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, settings: &WebhookS
         Ok(()) => {
             tracing::info!(event = %event.id, webhook = %hook.id, status = status.as_str(), code, error = ?error, "webhook attempt")
         }
-        Err(e) => tracing::error!(error = %AppError::from(e), "recording webhook attempt failed"),
+        Err(e) => crate::services::background::report_failure("recording a webhook attempt", e),
     }
 }
 
@@ -357,6 +357,8 @@ async fn send(
             return Err(format!("{host} resolves to a non-public address; refused"));
         }
     }
+    // The receiver checks the signature's time against its own clock: the
+    // wall clock, not the application's (which tests may move).
     let t = Utc::now().timestamp();
     let resp = client
         .post(url)
