@@ -181,14 +181,14 @@ impl AppError {
 /// `application/problem+json`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
-    "type": "https://clearway.example/problems/validation",
+    "type": "http://127.0.0.1:8080/problems/validation",
     "title": "Invalid input",
     "status": 422,
     "detail": "1 field(s) are invalid",
     "errors": [{"field": "invoice_total", "code": "sum", "message": "the items' values must sum to the invoice total"}]
 }))]
 pub struct Problem {
-    /// URI of the problem type: `https://clearway.example/problems/` plus a slug
+    /// URI of the problem type: `<server.public_url>/problems/` plus a slug
     /// such as `not-found`, `validation`, `slot-full` or `illegal-transition`.
     #[serde(rename = "type")]
     #[schema(format = "uri")]
