@@ -4,10 +4,18 @@ import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field } from './ui.js';
 import { slotSpan, inZone, localParts, shortDay, zoneLabel } from './time.js';
 
-export const EDITABLE = ['draft', 'amendment_requested'];
-export const BOOKABLE = ['submitted', 'under_review', 'approved'];
-export const CANCELLABLE = ['draft', 'submitted', 'under_review', 'amendment_requested'];
-export const ACTIVE_BOOKING = ['confirmed', 'checked_in'];
+/**
+ * Whether the caller may take `action` on declaration `d` now. The server says so in
+ * `allowed_actions`, for the caller's side; the console keeps no copy of the state machine.
+ */
+export function can(d, action) {
+  return d.allowed_actions.includes(action);
+}
+
+/** The active booking (the one holding a place) of each declaration, by declaration id. */
+export function activeBookings(bookings) {
+  return Object.fromEntries(bookings.filter((b) => b.active).map((b) => [b.declaration_id, b]));
+}
 
 export function byId(list) {
   return Object.fromEntries(list.map((x) => [x.id, x]));
@@ -39,6 +47,11 @@ export function money(amount, currency) {
 }
 
 const KINDS = { import: 'Import', export: 'Export', transit: 'Transit' };
+
+/** A declaration that was submitted before (it has its number) goes back as a resubmission. */
+function resubmission(d) {
+  return Boolean(d.number);
+}
 
 /** Submits a declaration (draft or amended); announces its number. */
 async function submit(d, button, after) {
@@ -80,8 +93,7 @@ export async function declarationsPage(ctx) {
     api.all('/bookings'),
   ]);
   const sitesById = byId(sites);
-  const activeBooking = {};
-  for (const b of bookings) if (ACTIVE_BOOKING.includes(b.status)) activeBooking[b.declaration_id] = b;
+  const activeBooking = activeBookings(bookings);
   const filter = ctx.query.status || '';
   const shown = decls.filter((d) => !filter || d.status === filter).reverse();
   const counts = {};
@@ -95,14 +107,14 @@ export async function declarationsPage(ctx) {
     const booking = activeBooking[d.id];
     const actions = h('div', { class: 'row-actions' });
     actions.append(h('a', { href: `#/declarations/${d.id}`, class: 'button-link secondary small' }, 'View', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)));
-    if (canWrite && EDITABLE.includes(d.status)) {
+    if (canWrite && can(d, 'edit')) {
       actions.append(h('a', { href: `#/declarations/${d.id}/edit`, class: 'button-link secondary small' }, 'Edit', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)));
-      if (verified) {
-        const b = h('button', { type: 'button', class: 'primary small', onclick: () => submit(d, b, ctx.refresh) }, d.status === 'draft' ? 'Submit' : 'Resubmit', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`));
-        actions.append(b);
-      }
     }
-    if (verified && BOOKABLE.includes(d.status) && !booking) {
+    if (canWrite && verified && can(d, 'submit')) {
+      const b = h('button', { type: 'button', class: 'primary small', onclick: () => submit(d, b, ctx.refresh) }, resubmission(d) ? 'Resubmit' : 'Submit', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`));
+      actions.append(b);
+    }
+    if (verified && d.bookable && !booking) {
       actions.append(h('a', { href: `#/book?declaration=${d.id}`, class: 'button-link primary small' }, 'Book a slot', h('span', { class: 'visually-hidden' }, ` for ${declarationName(d)}`)));
     }
     return {
@@ -224,19 +236,19 @@ export async function declarationPage(ctx) {
   const site = byId(sites)[d.site_id];
   const verified = ctx.enterprise && ctx.enterprise.status === 'verified';
   const canWrite = ctx.enterprise && ctx.enterprise.status !== 'suspended';
-  const active = bookings.find((b) => ACTIVE_BOOKING.includes(b.status));
+  const active = bookings.find((b) => b.active);
   const actions = h('div', { class: 'actions' });
-  if (canWrite && EDITABLE.includes(d.status)) {
+  if (canWrite && can(d, 'edit')) {
     actions.append(h('a', { href: `#/declarations/${d.id}/edit`, class: 'button-link secondary' }, 'Edit'));
-    if (verified) {
-      const b = h('button', { type: 'button', class: 'primary', onclick: () => submit(d, b, ctx.refresh) }, d.status === 'draft' ? 'Submit to customs' : 'Resubmit to customs');
-      actions.append(b);
-    }
   }
-  if (verified && BOOKABLE.includes(d.status) && !active) {
+  if (canWrite && verified && can(d, 'submit')) {
+    const b = h('button', { type: 'button', class: 'primary', onclick: () => submit(d, b, ctx.refresh) }, resubmission(d) ? 'Resubmit to customs' : 'Submit to customs');
+    actions.append(b);
+  }
+  if (verified && d.bookable && !active) {
     actions.append(h('a', { href: `#/book?declaration=${d.id}`, class: 'button-link primary' }, 'Book a clearance slot'));
   }
-  if (canWrite && CANCELLABLE.includes(d.status)) {
+  if (canWrite && can(d, 'cancel')) {
     const c = h('button', { type: 'button', class: 'danger', onclick: () => cancelDeclaration(d, c, ctx.refresh) }, 'Cancel declaration');
     actions.append(c);
   }
@@ -298,7 +310,7 @@ export async function bookingsPage(ctx) {
   const canWrite = ctx.enterprise && ctx.enterprise.status !== 'suspended';
   const show = ctx.query.show || 'active';
   const list = bookings
-    .filter((b) => show === 'all' || ACTIVE_BOOKING.includes(b.status))
+    .filter((b) => show === 'all' || b.active)
     .sort((a, b) => (a.starts_at < b.starts_at ? -1 : 1));
   const rows = list.map((b) => {
     const site = sitesById[b.site_id];

@@ -4,7 +4,7 @@
 
 import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, field, setMessage, liveCheck, busy } from './ui.js';
-import { EDITABLE, declarationName } from './company.js';
+import { can, declarationName } from './company.js';
 
 const INCOTERMS = ['EXW', 'FCA', 'CPT', 'CIP', 'DAP', 'DPU', 'DDP', 'FAS', 'FOB', 'CFR', 'CIF'];
 const ITEM_KEYS = ['hs_code', 'description', 'quantity', 'unit', 'net_mass_kg', 'value', 'origin_country'];
@@ -64,7 +64,7 @@ export async function declarationForm(ctx) {
     const res = await api.call('GET', `/declarations/${id}`);
     decl = res.body;
     etag = res.headers.get('ETag') || `"${decl.version}"`;
-    if (!EDITABLE.includes(decl.status)) {
+    if (!can(decl, 'edit')) {
       return h(
         'div',
         {},
@@ -369,7 +369,7 @@ export async function declarationForm(ctx) {
 
   const verified = ctx.enterprise && ctx.enterprise.status === 'verified';
   const saveBtn = h('button', { type: 'submit', class: verified ? 'secondary' : 'primary', value: 'save' }, 'Save draft');
-  const submitBtn = verified ? h('button', { type: 'submit', class: 'primary', value: 'submit' }, 'Save and submit') : null;
+  const submitBtn = verified && (!decl || can(decl, 'submit')) ? h('button', { type: 'submit', class: 'primary', value: 'submit' }, 'Save and submit') : null;
   const form = h(
     'form',
     { class: 'declaration-form', novalidate: true },

@@ -5,7 +5,7 @@
 import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, dialog, loading, describe, badge } from './ui.js';
 import { localParts, shortDay, longDay, addDays, todayIn, midnight, slotSpan, slotSpanLong, zoneLabel, currentOffset } from './time.js';
-import { BOOKABLE, ACTIVE_BOOKING, byId, declarationName } from './company.js';
+import { activeBookings, byId, declarationName } from './company.js';
 
 /** Heat level 0 (full) … 4 (mostly free), from the free share of capacity. */
 export function heatLevel(slot) {
@@ -174,10 +174,9 @@ export async function weekSlots(siteId, mode, from, to) {
 export async function heatmapPage(ctx) {
   const [sites, decls, bookings] = await Promise.all([ctx.sites(), api.all('/declarations'), api.all('/bookings')]);
   const sitesById = byId(sites);
-  const activeByDecl = {};
-  for (const b of bookings) if (ACTIVE_BOOKING.includes(b.status)) activeByDecl[b.declaration_id] = b;
+  const activeByDecl = activeBookings(bookings);
   const rescheduling = ctx.query.reschedule ? bookings.find((b) => b.id === ctx.query.reschedule) : null;
-  const bookable = decls.filter((d) => BOOKABLE.includes(d.status) && !activeByDecl[d.id]);
+  const bookable = decls.filter((d) => d.bookable && !activeByDecl[d.id]);
   const verified = ctx.enterprise && ctx.enterprise.status === 'verified';
 
   const state = {

@@ -4,7 +4,7 @@
 import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage } from './ui.js';
 import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan } from './time.js';
-import { byId, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime } from './company.js';
+import { byId, can, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime } from './company.js';
 
 /** Enterprise names, read once each. */
 const enterpriseCache = new Map();
@@ -152,7 +152,6 @@ export async function reviewPage(ctx) {
   const site = byId(sites)[d.site_id];
   const ent = await enterprise(d.enterprise_id);
   const result = h('div', { class: 'form-result', 'aria-live': 'polite' });
-  const decide = ['submitted', 'under_review'].includes(d.status);
 
   async function act(action, body, button, done) {
     replace(result);
@@ -171,11 +170,12 @@ export async function reviewPage(ctx) {
   }
 
   const panels = h('div', { class: 'decision' });
-  if (d.status === 'submitted') {
+  if (can(d, 'review')) {
     const claim = h('button', { type: 'button', class: 'secondary', onclick: () => act('review', {}, claim, 'claimed for review') }, 'Claim for review');
     panels.append(h('p', {}, claim, ' ', h('span', { class: 'muted' }, 'Optional: approving, rejecting or asking for an amendment claims it too.')));
   }
-  if (decide) {
+  const decisions = [];
+  if (can(d, 'approve')) {
     const lanes = h(
       'fieldset',
       { class: 'field lanes', dataset: { for: 'risk_lane' } },
@@ -192,37 +192,32 @@ export async function reviewPage(ctx) {
       e.preventDefault();
       act('approve', { risk_lane: new FormData(approveForm).get('risk_lane') }, approveBtn, 'approved');
     });
-
-    const reasonForm = (action, title, label, cls, done) => {
-      const reason = field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, hint: 'Sent to the company; up to 1000 characters.', attrs: { rows: 3, maxlength: 1000 } });
-      const headingId = `${action}-h`;
-      const form = h('form', { class: 'card', 'aria-labelledby': headingId, novalidate: true }, h('h2', { id: headingId }, title), reason);
-      const btn = h('button', { type: 'submit', class: cls }, label);
-      form.append(h('div', { class: 'actions left' }, btn));
-      form.addEventListener('submit', (e) => {
-        e.preventDefault();
-        const text = new FormData(form).get('reason').trim();
-        setMessage(reason, 'server', '');
-        setMessage(reason, 'client', text ? '' : 'Give the company a reason.');
-        if (!text) {
-          reason.querySelector('textarea').focus();
-          return;
-        }
-        act(action, { reason: text }, btn, done);
-      });
-      return form;
-    };
-    panels.append(
-      h(
-        'div',
-        { class: 'decision-grid' },
-        approveForm,
-        reasonForm('request-amendment', 'Request an amendment', 'Request amendment', 'secondary', 'amendment requested'),
-        reasonForm('reject', 'Reject', 'Reject', 'danger', 'rejected'),
-      ),
-    );
+    decisions.push(approveForm);
   }
-  if (d.status === 'approved') {
+
+  const reasonForm = (action, title, label, cls, done) => {
+    const reason = field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, hint: 'Sent to the company; up to 1000 characters.', attrs: { rows: 3, maxlength: 1000 } });
+    const headingId = `${action}-h`;
+    const form = h('form', { class: 'card', 'aria-labelledby': headingId, novalidate: true }, h('h2', { id: headingId }, title), reason);
+    const btn = h('button', { type: 'submit', class: cls }, label);
+    form.append(h('div', { class: 'actions left' }, btn));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const text = new FormData(form).get('reason').trim();
+      setMessage(reason, 'server', '');
+      setMessage(reason, 'client', text ? '' : 'Give the company a reason.');
+      if (!text) {
+        reason.querySelector('textarea').focus();
+        return;
+      }
+      act(action, { reason: text }, btn, done);
+    });
+    return form;
+  };
+  if (can(d, 'request-amendment')) decisions.push(reasonForm('request-amendment', 'Request an amendment', 'Request amendment', 'secondary', 'amendment requested'));
+  if (can(d, 'reject')) decisions.push(reasonForm('reject', 'Reject', 'Reject', 'danger', 'rejected'));
+  if (decisions.length) panels.append(h('div', { class: 'decision-grid' }, decisions));
+  if (can(d, 'release')) {
     const rel = h('button', { type: 'button', class: 'primary', onclick: () => act('release', {}, rel, 'released') }, 'Release goods');
     panels.append(h('p', {}, rel));
   }
@@ -414,7 +409,7 @@ export async function gatePage(ctx) {
   const show = ctx.query.show || 'open';
   const inWindow = all.filter((b) => new Date(b.starts_at) >= from && new Date(b.starts_at) < to);
   const list = inWindow
-    .filter((b) => (show === 'open' ? ['confirmed', 'checked_in'].includes(b.status) : b.status !== 'cancelled'))
+    .filter((b) => (show === 'open' ? b.active : b.status !== 'cancelled'))
     .sort((a, b) => (a.starts_at < b.starts_at ? -1 : a.starts_at > b.starts_at ? 1 : 0));
   const decls = await Promise.all(list.map((b) => api.get(`/declarations/${b.declaration_id}`).catch(() => null)));
   const ents = await Promise.all(list.map((b) => enterprise(b.enterprise_id)));

@@ -88,6 +88,11 @@ async function expectText(locator, text, timeout) {
   await until(async () => (await textOf(locator)).includes(text), `“${text}” in ${locator}`, timeout);
 }
 
+/** The page (already re-rendered) offers no such control. */
+async function expectNone(locator, what) {
+  assert((await locator.count()) === 0, `${what} is not offered`);
+}
+
 // ---- the API, for set-up and cross-checks -----------------------------------
 
 async function api(method, path, token, body, headers = {}) {
@@ -438,6 +443,12 @@ try {
     assert(/^CNKHG\d{4}I/.test(ctx.number), `number ${ctx.number}`);
     await expectText(pageC.locator('main .facts'), 'Submitted');
     await expectText(pageC.locator('main .facts'), 'UTC+06:00 Asia/Urumqi');
+    // What it offers now comes from the answer's allowed_actions and bookable.
+    const offered = pageC.locator('main .actions');
+    await offered.getByRole('link', { name: 'Book a clearance slot' }).waitFor();
+    await offered.getByRole('button', { name: 'Cancel declaration' }).waitFor();
+    await expectNone(offered.getByRole('link', { name: 'Edit' }), 'edit (submitted)');
+    await expectNone(offered.getByRole('button', { name: /Submit/ }), 'submit (submitted)');
     await go(pageC, '#/declarations', 'Declarations');
     const row = pageC.locator('tbody tr', { hasText: ctx.number });
     await expectText(row, 'Submitted');
@@ -459,6 +470,13 @@ try {
     await expectText(pageC.locator('main h1'), 'Declaration Draft');
     await go(pageC, '#/declarations', 'Declarations');
     await expectText(pageC.locator('tbody'), 'Draft');
+    const draftRow = pageC.locator('tbody tr[data-status="draft"]');
+    await draftRow.getByRole('link', { name: /^Edit/ }).waitFor();
+    await draftRow.getByRole('button', { name: /^Submit Draft/ }).waitFor();
+    await expectNone(draftRow.getByRole('link', { name: /Book a slot/ }), 'booking a draft');
+    const submittedRow = pageC.locator('tbody tr', { hasText: ctx.number });
+    await submittedRow.getByRole('link', { name: /Book a slot/ }).waitFor();
+    await expectNone(submittedRow.getByRole('link', { name: /^Edit/ }), 'edit (submitted, list)');
     await accessibility(pageC, 'declarations');
     noErrors(pageC);
   });
@@ -541,7 +559,7 @@ try {
     await pageC.getByRole('dialog').getByRole('button', { name: 'Move booking' }).click();
     await expectText(pageC.locator('.form-result'), 'Booking moved');
     const bookings = await api('GET', '/bookings', await login(company.email, PASSWORD));
-    const active = bookings.items.filter((b) => b.status === 'confirmed');
+    const active = bookings.items.filter((b) => b.active);
     assert(active.length === 1 && active[0].slot_id === target, `one booking, on the new slot: ${JSON.stringify(active)}`);
     ctx.bookingId = active[0].id;
     await go(pageC, '#/bookings', 'Bookings');
@@ -549,6 +567,7 @@ try {
     await shot(pageC, '10-company-bookings.png');
     await go(pageC, '#/declarations', 'Declarations');
     await expectText(pageC.locator('tbody tr', { hasText: ctx.number }), 'UTC+06:00 Asia/Urumqi');
+    await expectNone(pageC.locator('tbody tr', { hasText: ctx.number }).getByRole('link', { name: /Book a slot/ }), 'a second booking');
     await shot(pageC, '02-company-declarations.png');
     noErrors(pageC);
   });
@@ -568,9 +587,14 @@ try {
     await fitsWidth(pageO, 'review page (tablet)');
     await pageO.setViewportSize(LAPTOP);
     await pageO.getByLabel(/Yellow/).check();
+    await pageO.getByRole('button', { name: 'Claim for review' }).waitFor();
     await pageO.getByRole('button', { name: 'Approve', exact: true }).click();
     await expectText(pageO.locator('main .facts'), 'Approved');
     await expectText(pageO.locator('main .facts'), 'Yellow lane');
+    // An approved declaration can only be released.
+    await pageO.getByRole('button', { name: 'Release goods' }).waitFor();
+    await expectNone(pageO.getByRole('button', { name: 'Approve', exact: true }), 'approve (approved)');
+    await expectNone(pageO.getByRole('button', { name: /Reject|Request amendment|Claim/ }), 'reject, amendment or claim (approved)');
     noErrors(pageO);
   });
 
@@ -587,6 +611,7 @@ try {
     await reject.getByLabel(/Reason/).fill('the invoice does not match the goods inspected');
     await reject.getByRole('button', { name: 'Reject' }).click();
     await expectText(pageO.locator('main .facts'), 'Rejected');
+    await expectNone(pageO.locator('main .decision button'), 'any decision (rejected)');
     noErrors(pageO);
   });
 
@@ -652,6 +677,11 @@ try {
     await expectText(pageC.locator('tbody tr', { hasText: ctx.number }), 'Completed');
     await go(pageC, '#/declarations', 'Declarations');
     await expectText(pageC.locator('tbody tr', { hasText: ctx.number }), 'Approved');
+    await pageC.getByRole('link', { name: `View ${ctx.number}` }).click();
+    await expectText(pageC.locator('main h1'), `Declaration ${ctx.number}`);
+    await pageC.locator('main .facts').waitFor();
+    await expectNone(pageC.getByRole('button', { name: 'Cancel declaration' }), 'cancel (approved)');
+    await expectNone(pageC.locator('main .actions').getByRole('link', { name: 'Edit' }), 'edit (approved)');
     await pageC.getByRole('button', { name: 'Sign out' }).click();
     await expectText(pageC.locator('main h1'), 'Sign in');
     const stored = await pageC.evaluate(() => Object.keys(sessionStorage).length);
