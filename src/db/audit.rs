@@ -64,6 +64,24 @@ pub struct Change<'a> {
     pub reason: Option<&'a str>,
 }
 
+impl<'a> Change<'a> {
+    /// `action` on one entity, from one state to another (either may be absent), with no reason given.
+    pub fn new(
+        entity_type: &'a str,
+        entity_id: &'a str,
+        action: &'a str,
+        from_state: Option<&'a str>,
+        to_state: Option<&'a str>,
+    ) -> Self {
+        Change { entity_type, entity_id, action, from_state, to_state, reason: None }
+    }
+
+    /// The same change, with the reason given for it.
+    pub fn because(self, reason: Option<&'a str>) -> Self {
+        Change { reason, ..self }
+    }
+}
+
 /// The stored form of a time inside the hash: RFC 3339 UTC, microseconds.
 pub fn hash_time(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()

@@ -20,11 +20,11 @@ pub struct SiteRow {
 }
 
 impl SiteRow {
-    /// The transport modes served, as stored (`road,rail`).
     /// The transport modes served (stored as a comma-separated list).
     pub fn mode_list(&self) -> Vec<TransportMode> {
         self.modes.split(',').filter_map(|m| m.parse().ok()).collect()
     }
+    /// Whether the site serves `mode`.
     pub fn serves(&self, mode: TransportMode) -> bool {
         self.modes.split(',').any(|m| m == mode.as_str())
     }
@@ -78,8 +78,13 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &SiteChanges) -> Query
 }
 
 /// Takes the site's row lock for the rest of the transaction (PostgreSQL;
-/// SQLite's single writer already serialises). Schedule changes and slot
-/// generation of one site then run one at a time.
-pub fn lock(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::update(sites::table.find(id)).set(sites::updated_at.eq(now)).execute(conn).map(|n| n == 1)
+/// SQLite's single writer already serialises) and returns the locked row
+/// (`None`: no such site). Schedule changes, slot generation and numbering
+/// of one site then run one at a time.
+pub fn lock(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<Option<SiteRow>> {
+    // Not `RETURNING`: the two-backend connection cannot return a `Selectable` row.
+    if diesel::update(sites::table.find(id)).set(sites::updated_at.eq(now)).execute(conn)? == 0 {
+        return Ok(None);
+    }
+    find(conn, id)
 }

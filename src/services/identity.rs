@@ -85,14 +85,7 @@ pub fn register(
     audit::append(
         conn,
         &actor,
-        &Change {
-            entity_type: "enterprise",
-            entity_id: &enterprise_id,
-            action: "register",
-            from_state: None,
-            to_state: Some(EnterpriseStatus::Pending.as_str()),
-            reason: None,
-        },
+        &Change::new("enterprise", &enterprise_id, "register", None, Some(EnterpriseStatus::Pending.as_str())),
         now,
     )?;
     let enterprise = enterprises::find(conn, &enterprise_id)?.ok_or(AppError::NotFound)?;
@@ -222,18 +215,10 @@ pub fn change_enterprise_status(
     if enterprises::update_status(conn, id, from, to, now)? == 0 {
         return Err(AppError::conflict("concurrent-change", "the enterprise changed meanwhile; retry"));
     }
-    audit::append(
+    super::record_change(
         conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "enterprise",
-            entity_id: id,
-            action: action.as_str(),
-            from_state: Some(from.as_str()),
-            to_state: Some(to.as_str()),
-            reason,
-        },
-        now,
+        ctx,
+        Change::new("enterprise", id, action.as_str(), Some(from.as_str()), Some(to.as_str())).because(reason),
     )?;
     enterprises::find(conn, id)?.ok_or(AppError::NotFound)
 }
@@ -252,18 +237,10 @@ pub fn classify_enterprise(
     let customs_code = customs_code.or(current.customs_code.as_deref()).map(str::to_owned);
     enterprises::update_classification(conn, id, credit_class, customs_code.as_deref(), now)
         .map_err(|e| conflict_on_unique(e, "this customs code"))?;
-    audit::append(
+    super::record_change(
         conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "enterprise",
-            entity_id: id,
-            action: "classify",
-            from_state: Some(current.credit_class.as_str()),
-            to_state: Some(credit_class.as_str()),
-            reason: None,
-        },
-        now,
+        ctx,
+        Change::new("enterprise", id, "classify", Some(current.credit_class.as_str()), Some(credit_class.as_str())),
     )?;
     enterprises::find(conn, id)?.ok_or(AppError::NotFound)
 }
