@@ -205,22 +205,17 @@ pub fn change_enterprise_status(
     action: EnterpriseAction,
     reason: Option<&str>,
 ) -> Result<EnterpriseRow, AppError> {
-    let (id, now) = (enterprise_id.as_str(), ctx.stamp());
-    let current = enterprises::find(conn, id)?.ok_or(AppError::NotFound)?;
-    let from = current.status;
-    let to = action.apply(from).ok_or_else(|| {
-        AppError::conflict("illegal-transition", format!("cannot {} an enterprise that is {from}", action.as_str()))
-    })?;
-    // Guarded by the status read above: a concurrent change makes this 0.
-    if enterprises::update_status(conn, id, from, to, now)? == 0 {
-        return Err(AppError::conflict("concurrent-change", "the enterprise changed meanwhile; retry"));
-    }
-    super::record_change(
-        conn,
-        ctx,
-        Change::new("enterprise", id, action.as_str(), Some(from.as_str()), Some(to.as_str())).because(reason),
-    )?;
-    enterprises::find(conn, id)?.ok_or(AppError::NotFound)
+    officer_change(conn, ctx, enterprise_id, reason, |conn, current| {
+        let from = current.status;
+        let to = action.apply(from).ok_or_else(|| {
+            AppError::conflict("illegal-transition", format!("cannot {} an enterprise that is {from}", action.as_str()))
+        })?;
+        // Guarded by the status read above: a concurrent change makes this 0.
+        if enterprises::update_status(conn, &current.id, from, to, ctx.stamp())? == 0 {
+            return Err(AppError::conflict("concurrent-change", "the enterprise changed meanwhile; retry"));
+        }
+        Ok([action.as_str(), from.as_str(), to.as_str()])
+    })
 }
 
 /// Sets an enterprise's credit class (and customs code), with its audit event.
@@ -232,16 +227,28 @@ pub fn classify_enterprise(
     credit_class: CreditClass,
     customs_code: Option<&str>,
 ) -> Result<EnterpriseRow, AppError> {
-    let (id, now) = (enterprise_id.as_str(), ctx.stamp());
+    officer_change(conn, ctx, enterprise_id, None, |conn, current| {
+        let customs_code = customs_code.or(current.customs_code.as_deref());
+        enterprises::update_classification(conn, &current.id, credit_class, customs_code, ctx.stamp())
+            .map_err(|e| conflict_on_unique(e, "this customs code"))?;
+        Ok(["classify", current.credit_class.as_str(), credit_class.as_str()])
+    })
+}
+
+/// An officer's change to an enterprise: loads it, lets `apply` change the
+/// row and name the change (`[action, from, to]`), records that change and
+/// reads the enterprise back as changed.
+fn officer_change(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    enterprise_id: &EnterpriseId,
+    reason: Option<&str>,
+    apply: impl FnOnce(&mut DbConnection, &EnterpriseRow) -> Result<[&'static str; 3], AppError>,
+) -> Result<EnterpriseRow, AppError> {
+    let id = enterprise_id.as_str();
     let current = enterprises::find(conn, id)?.ok_or(AppError::NotFound)?;
-    let customs_code = customs_code.or(current.customs_code.as_deref()).map(str::to_owned);
-    enterprises::update_classification(conn, id, credit_class, customs_code.as_deref(), now)
-        .map_err(|e| conflict_on_unique(e, "this customs code"))?;
-    super::record_change(
-        conn,
-        ctx,
-        Change::new("enterprise", id, "classify", Some(current.credit_class.as_str()), Some(credit_class.as_str())),
-    )?;
+    let [action, from, to] = apply(conn, &current)?;
+    super::record_change(conn, ctx, Change::new("enterprise", id, action, Some(from), Some(to)).because(reason))?;
     enterprises::find(conn, id)?.ok_or(AppError::NotFound)
 }
 
