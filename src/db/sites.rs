@@ -7,7 +7,8 @@ use super::schema::sites;
 use super::DbConnection;
 use crate::domain::goods::TransportMode;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// One site as stored; also what `insert` writes.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sites)]
 pub struct SiteRow {
     pub id: String,
@@ -30,18 +31,6 @@ impl SiteRow {
     }
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = sites)]
-pub struct NewSite<'a> {
-    pub id: &'a str,
-    pub code: &'a str,
-    pub name: &'a str,
-    pub timezone: &'a str,
-    pub modes: &'a str,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
 /// Changes to a site; `None` leaves a field as it is.
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = sites)]
@@ -52,7 +41,7 @@ pub struct SiteChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewSite<'_>) -> QueryResult<usize> {
+pub fn insert(conn: &mut DbConnection, new: &SiteRow) -> QueryResult<usize> {
     diesel::insert_into(sites::table).values(new).execute(conn)
 }
 

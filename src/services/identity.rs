@@ -6,9 +6,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::auth::refresh;
 use crate::context::RequestContext;
 use crate::db::audit::{self, Actor, Change};
-use crate::db::enterprises::{self, EnterpriseRow, NewEnterprise};
-use crate::db::refresh_tokens::{self, NewRefreshToken};
-use crate::db::users::{self, NewUser, UserRow};
+use crate::db::enterprises::{self, EnterpriseRow};
+use crate::db::refresh_tokens::{self, RefreshTokenRow};
+use crate::db::users::{self, UserRow};
 use crate::db::{new_id, DbConnection};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus, Role};
 use crate::domain::ids::EnterpriseId;
@@ -52,11 +52,11 @@ pub fn register(
     let user_id = new_id();
     enterprises::insert(
         conn,
-        &NewEnterprise {
-            id: &enterprise_id,
-            legal_name: &reg.legal_name,
-            country: &reg.country,
-            registration_code: &reg.registration_code,
+        &EnterpriseRow {
+            id: enterprise_id.clone(),
+            legal_name: reg.legal_name.clone(),
+            country: reg.country.clone(),
+            registration_code: reg.registration_code.clone(),
             customs_code: None,
             credit_class: CreditClass::General,
             status: EnterpriseStatus::Pending,
@@ -67,13 +67,13 @@ pub fn register(
     .map_err(|e| conflict_on_unique(e, "this registration code"))?;
     users::insert(
         conn,
-        &NewUser {
-            id: &user_id,
-            enterprise_id: Some(&enterprise_id),
-            email: &reg.email,
-            display_name: &reg.display_name,
+        &UserRow {
+            id: user_id.clone(),
+            enterprise_id: Some(enterprise_id.clone()),
+            email: reg.email.clone(),
+            display_name: reg.display_name.clone(),
             role: Role::CompanyAdmin,
-            password_hash: &reg.password_hash,
+            password_hash: reg.password_hash.clone(),
             active: true,
             created_at: now,
             updated_at: now,
@@ -109,13 +109,13 @@ pub fn create_user(
     let id = new_id();
     users::insert(
         conn,
-        &NewUser {
-            id: &id,
-            enterprise_id,
-            email,
-            display_name,
+        &UserRow {
+            id: id.clone(),
+            enterprise_id: enterprise_id.map(str::to_owned),
+            email: email.to_owned(),
+            display_name: display_name.to_owned(),
             role,
-            password_hash,
+            password_hash: password_hash.to_owned(),
             active: true,
             created_at: now,
             updated_at: now,
@@ -136,13 +136,15 @@ pub fn issue_refresh(
     let token = refresh::generate();
     refresh_tokens::insert(
         conn,
-        &NewRefreshToken {
-            id: &new_id(),
-            family_id,
-            user_id,
-            token_hash: &refresh::digest(&token),
+        &RefreshTokenRow {
+            id: new_id(),
+            family_id: family_id.to_owned(),
+            user_id: user_id.to_owned(),
+            token_hash: refresh::digest(&token),
             issued_at: now,
             expires_at: now + Duration::days(ttl_days),
+            used_at: None,
+            revoked_at: None,
         },
     )?;
     Ok(token)

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use crate::context::RequestContext;
 use crate::db::audit::Change;
 use crate::db::schedules::{self, ScheduleRow, ScheduleShapeChange};
-use crate::db::sites::{self, NewSite, SiteRow};
+use crate::db::sites::{self, SiteRow};
 use crate::db::slots::{self, SlotRow};
 use crate::db::{new_id, DbConnection};
 use crate::domain::goods::TransportMode;
@@ -35,12 +35,12 @@ pub fn create_site(conn: &mut DbConnection, ctx: &RequestContext, input: &SiteIn
     let id = new_id();
     sites::insert(
         conn,
-        &NewSite {
-            id: &id,
-            code: &input.code,
-            name: &input.name,
-            timezone: &input.timezone,
-            modes: &input.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
+        &SiteRow {
+            id: id.clone(),
+            code: input.code.clone(),
+            name: input.name.clone(),
+            timezone: input.timezone.clone(),
+            modes: input.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
             created_at: now,
             updated_at: now,
         },
