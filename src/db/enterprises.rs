@@ -22,13 +22,7 @@ pub struct EnterpriseRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &EnterpriseRow) -> QueryResult<usize> {
-    diesel::insert_into(enterprises::table).values(new).execute(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EnterpriseRow>> {
-    enterprises::table.find(id).select(EnterpriseRow::as_select()).first(conn).optional()
-}
+super::row_access!(enterprises, EnterpriseRow, insert);
 
 pub fn registration_code_taken(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(enterprises::table.filter(enterprises::registration_code.eq(code))))

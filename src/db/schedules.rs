@@ -23,13 +23,7 @@ pub struct ScheduleRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &ScheduleRow) -> QueryResult<usize> {
-    diesel::insert_into(schedules::table).values(new).execute(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ScheduleRow>> {
-    schedules::table.find(id).select(ScheduleRow::as_select()).first(conn).optional()
-}
+super::row_access!(schedules, ScheduleRow, insert);
 
 /// Schedules of a site (optionally of one mode), oldest first.
 pub fn for_site(conn: &mut DbConnection, site_id: &str, mode: Option<TransportMode>) -> QueryResult<Vec<ScheduleRow>> {

@@ -41,13 +41,7 @@ pub struct SiteChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &SiteRow) -> QueryResult<usize> {
-    diesel::insert_into(sites::table).values(new).execute(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SiteRow>> {
-    sites::table.find(id).select(SiteRow::as_select()).first(conn).optional()
-}
+super::row_access!(sites, SiteRow, insert);
 
 pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<SiteRow>> {
     sites::table.filter(sites::code.eq(code)).select(SiteRow::as_select()).first(conn).optional()

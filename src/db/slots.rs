@@ -58,9 +58,7 @@ pub fn existing_starts(
         .load(conn)
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
-    clearance_slots::table.find(id).select(SlotRow::as_select()).first(conn).optional()
-}
+super::row_access!(clearance_slots, SlotRow);
 
 /// A slot with its site's time zone.
 pub fn find_with_zone(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(SlotRow, String)>> {
