@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+use clearway::domain::booking_policy::BookingStatus;
 use support::{Api, TestDb, PASSWORD};
 
 const CLIENTS: usize = 32;
@@ -303,25 +304,25 @@ async fn run(backend: &str, db_url: String, on_postgres: bool) {
     let manager = clearway::db::connection::ConnectionManager::new(&db_url, 5).unwrap();
     let mut conn = manager.connect().unwrap();
     use clearway::db::schema::{bookings, clearance_slots, idempotency_keys};
-    let rows: Vec<(String, String, String, String)> = bookings::table
+    let rows: Vec<(String, String, String, BookingStatus)> = bookings::table
         .select((bookings::id, bookings::declaration_id, bookings::slot_id, bookings::status))
         .load(&mut conn)
         .unwrap();
-    let by_id: HashMap<&str, (&str, &str)> =
-        rows.iter().map(|(id, d, _, st)| (id.as_str(), (d.as_str(), st.as_str()))).collect();
+    let by_id: HashMap<&str, (&str, BookingStatus)> =
+        rows.iter().map(|(id, d, _, st)| (id.as_str(), (d.as_str(), *st))).collect();
     let ledger = ledger.lock().unwrap();
     for (id, decl) in &ledger.acknowledged {
         let (d, status) = by_id.get(id.as_str()).unwrap_or_else(|| panic!("acknowledged booking {id} is missing"));
         assert_eq!(d, decl);
         if ledger.cancelled.contains(id) {
-            assert_eq!(*status, "cancelled", "cancel of {id} was acknowledged");
+            assert_eq!(*status, BookingStatus::Cancelled, "cancel of {id} was acknowledged");
         }
     }
     let slots: Vec<(String, i32, i32)> = clearance_slots::table
         .select((clearance_slots::id, clearance_slots::capacity, clearance_slots::booked))
         .load(&mut conn)
         .unwrap();
-    support::assert_slot_counts(&slots, rows.iter().map(|(_, _, slot, status)| (slot.as_str(), status.as_str())));
+    support::assert_slot_counts(&slots, rows.iter().map(|(_, _, slot, status)| (slot.as_str(), *status)));
     // Every booking row came from exactly one key, and no key made two.
     let answers: Vec<String> = idempotency_keys::table.select(idempotency_keys::response_body).load(&mut conn).unwrap();
     let mut from_keys: HashMap<String, usize> = HashMap::new();
@@ -333,7 +334,7 @@ async fn run(backend: &str, db_url: String, on_postgres: bool) {
     assert_eq!(from_keys.len(), rows.len(), "every booking row has exactly one key");
     let mut active_per_declaration: HashMap<&str, usize> = HashMap::new();
     for (_, d, _, status) in &rows {
-        if status == "confirmed" {
+        if status.is_active() {
             *active_per_declaration.entry(d.as_str()).or_default() += 1;
         }
     }

@@ -39,7 +39,7 @@ use clearway::context::RequestContext;
 use clearway::db::connection::write_transaction;
 use clearway::db::schema::{bookings, clearance_slots};
 use clearway::db::Db;
-use clearway::domain::booking_policy::BookingPolicy;
+use clearway::domain::booking_policy::{BookingPolicy, BookingStatus};
 use clearway::domain::declaration::DeclarationAction;
 use clearway::domain::declaration_form::DeclarationInput;
 use clearway::domain::identity::Role;
@@ -535,14 +535,16 @@ async fn check_invariants(state: &Data<AppState>, acked: &[String]) {
                 .select((clearance_slots::id, clearance_slots::capacity, clearance_slots::booked))
                 .load::<(String, i32, i32)>(conn)?;
             let rows =
-                bookings::table
-                    .select((bookings::id, bookings::slot_id, bookings::status))
-                    .load::<(String, String, String)>(conn)?;
+                bookings::table.select((bookings::id, bookings::slot_id, bookings::status)).load::<(
+                    String,
+                    String,
+                    BookingStatus,
+                )>(conn)?;
             Ok::<_, diesel::result::Error>((slots, rows))
         })
         .await
         .unwrap_or_else(|e| panic!("invariants query: {e:?}"));
-    support::assert_slot_counts(&slots, rows.iter().map(|(_, slot, status)| (slot.as_str(), status.as_str())));
+    support::assert_slot_counts(&slots, rows.iter().map(|(_, slot, status)| (slot.as_str(), *status)));
     let mut by_id: HashMap<&str, usize> = HashMap::new();
     for (id, _, _) in &rows {
         *by_id.entry(id.as_str()).or_default() += 1;

@@ -7,7 +7,8 @@ use super::schema::audit_events;
 use super::DbConnection;
 use crate::domain::audit::{event_hash, EventFields, GENESIS};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// One event as stored; also what `append` writes.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditEventRow {
     pub id: String,
@@ -24,25 +25,6 @@ pub struct AuditEventRow {
     pub request_id: Option<String>,
     pub prev_hash: String,
     pub hash: String,
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = audit_events)]
-struct NewAuditEvent<'a> {
-    id: &'a str,
-    entity_type: &'a str,
-    entity_id: &'a str,
-    seq: i64,
-    occurred_at: NaiveDateTime,
-    actor_id: Option<&'a str>,
-    actor_role: Option<&'a str>,
-    action: &'a str,
-    from_state: Option<&'a str>,
-    to_state: Option<&'a str>,
-    reason: Option<&'a str>,
-    request_id: Option<&'a str>,
-    prev_hash: &'a str,
-    hash: &'a str,
 }
 
 /// Who did something, and in which request.
@@ -62,6 +44,24 @@ pub struct Change<'a> {
     pub from_state: Option<&'a str>,
     pub to_state: Option<&'a str>,
     pub reason: Option<&'a str>,
+}
+
+impl<'a> Change<'a> {
+    /// `action` on one entity, from one state to another (either may be absent), with no reason given.
+    pub fn new(
+        entity_type: &'a str,
+        entity_id: &'a str,
+        action: &'a str,
+        from_state: Option<&'a str>,
+        to_state: Option<&'a str>,
+    ) -> Self {
+        Change { entity_type, entity_id, action, from_state, to_state, reason: None }
+    }
+
+    /// The same change, with the reason given for it.
+    pub fn because(self, reason: Option<&'a str>) -> Self {
+        Change { reason, ..self }
+    }
 }
 
 /// The stored form of a time inside the hash: RFC 3339 UTC, microseconds.
@@ -120,21 +120,21 @@ fn write_event(
     };
     let hash = event_hash(prev_hash, &fields);
     diesel::insert_into(audit_events::table)
-        .values(NewAuditEvent {
-            id: &id,
-            entity_type: change.entity_type,
-            entity_id: change.entity_id,
+        .values(AuditEventRow {
+            id: id.clone(),
+            entity_type: change.entity_type.to_owned(),
+            entity_id: change.entity_id.to_owned(),
             seq,
             occurred_at: now,
-            actor_id: fields.actor_id,
-            actor_role: fields.actor_role,
-            action: change.action,
-            from_state: change.from_state,
-            to_state: change.to_state,
-            reason: change.reason,
-            request_id: fields.request_id,
-            prev_hash,
-            hash: &hash,
+            actor_id: actor.user_id.clone(),
+            actor_role: actor.role.clone(),
+            action: change.action.to_owned(),
+            from_state: change.from_state.map(str::to_owned),
+            to_state: change.to_state.map(str::to_owned),
+            reason: change.reason.map(str::to_owned),
+            request_id: actor.request_id.clone(),
+            prev_hash: prev_hash.to_owned(),
+            hash,
         })
         .execute(conn)?;
     Ok(())

@@ -28,13 +28,7 @@ pub struct BookingRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &BookingRow) -> QueryResult<usize> {
-    diesel::insert_into(bookings::table).values(row.clone()).execute(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<BookingRow>> {
-    bookings::table.find(id).select(BookingRow::as_select()).first(conn).optional()
-}
+super::row_access!(bookings, BookingRow, insert);
 
 /// [`BookingStatus::ACTIVE`] as SQL text: the WHERE of the partial unique
 /// index on active bookings (one per declaration) in both migrations. The

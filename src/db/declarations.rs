@@ -100,9 +100,7 @@ pub fn delete_items(conn: &mut DbConnection, declaration_id: &str) -> QueryResul
     diesel::delete(declaration_items::table.filter(declaration_items::declaration_id.eq(declaration_id))).execute(conn)
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DeclarationRow>> {
-    declarations::table.find(id).select(DeclarationRow::as_select()).first(conn).optional()
-}
+super::row_access!(declarations, DeclarationRow);
 
 pub fn items(conn: &mut DbConnection, declaration_id: &str) -> QueryResult<Vec<ItemRow>> {
     declaration_items::table

@@ -8,7 +8,7 @@ use super::DbConnection;
 use crate::domain::identity::{CreditClass, EnterpriseStatus};
 
 /// One enterprise as stored.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = enterprises)]
 pub struct EnterpriseRow {
     pub id: String,
@@ -22,28 +22,7 @@ pub struct EnterpriseRow {
     pub updated_at: NaiveDateTime,
 }
 
-/// A new enterprise.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = enterprises)]
-pub struct NewEnterprise<'a> {
-    pub id: &'a str,
-    pub legal_name: &'a str,
-    pub country: &'a str,
-    pub registration_code: &'a str,
-    pub customs_code: Option<&'a str>,
-    pub credit_class: CreditClass,
-    pub status: EnterpriseStatus,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-pub fn insert(conn: &mut DbConnection, new: &NewEnterprise<'_>) -> QueryResult<usize> {
-    diesel::insert_into(enterprises::table).values(new).execute(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EnterpriseRow>> {
-    enterprises::table.find(id).select(EnterpriseRow::as_select()).first(conn).optional()
-}
+super::row_access!(enterprises, EnterpriseRow, insert);
 
 pub fn registration_code_taken(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(enterprises::table.filter(enterprises::registration_code.eq(code))))

@@ -2,6 +2,27 @@
 //! migrations, and the helper that runs all database work off the async
 //! executor. One file per table beside this one holds rows, forms and queries.
 
+/// `find` (the row with this id) and, with `insert`, `insert` (one row)
+/// for a table whose row struct is both what it reads and what it writes:
+/// the same two statements for every table, written once.
+macro_rules! row_access {
+    ($table:ident, $row:ty) => {
+        /// The row with this id, if any.
+        pub fn find(conn: &mut $crate::db::DbConnection, id: &str) -> diesel::QueryResult<Option<$row>> {
+            $table::table.find(id).select(<$row>::as_select()).first(conn).optional()
+        }
+    };
+    ($table:ident, $row:ty, insert) => {
+        $crate::db::row_access!($table, $row);
+
+        /// Inserts one row.
+        pub fn insert(conn: &mut $crate::db::DbConnection, row: &$row) -> diesel::QueryResult<usize> {
+            diesel::insert_into($table::table).values(row).execute(conn)
+        }
+    };
+}
+pub(crate) use row_access;
+
 pub mod connection;
 pub mod migrations;
 pub mod schema;

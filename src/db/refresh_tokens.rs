@@ -7,7 +7,8 @@ use diesel::prelude::*;
 use super::schema::refresh_tokens;
 use super::DbConnection;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// One issued token as stored; also what `insert` writes.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
 pub struct RefreshTokenRow {
     pub id: String,
@@ -20,18 +21,7 @@ pub struct RefreshTokenRow {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = refresh_tokens)]
-pub struct NewRefreshToken<'a> {
-    pub id: &'a str,
-    pub family_id: &'a str,
-    pub user_id: &'a str,
-    pub token_hash: &'a str,
-    pub issued_at: NaiveDateTime,
-    pub expires_at: NaiveDateTime,
-}
-
-pub fn insert(conn: &mut DbConnection, new: &NewRefreshToken<'_>) -> QueryResult<usize> {
+pub fn insert(conn: &mut DbConnection, new: &RefreshTokenRow) -> QueryResult<usize> {
     diesel::insert_into(refresh_tokens::table).values(new).execute(conn)
 }
 

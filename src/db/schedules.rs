@@ -7,7 +7,8 @@ use super::schema::schedules;
 use super::DbConnection;
 use crate::domain::goods::TransportMode;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A schedule as stored; also what `insert` writes.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = schedules)]
 pub struct ScheduleRow {
     pub id: String,
@@ -22,28 +23,7 @@ pub struct ScheduleRow {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = schedules)]
-pub struct NewSchedule<'a> {
-    pub id: &'a str,
-    pub site_id: &'a str,
-    pub mode: TransportMode,
-    pub slot_minutes: i32,
-    pub capacity: i32,
-    pub days_of_week: i32,
-    pub valid_from: NaiveDate,
-    pub valid_to: Option<NaiveDate>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-pub fn insert(conn: &mut DbConnection, new: &NewSchedule<'_>) -> QueryResult<usize> {
-    diesel::insert_into(schedules::table).values(new).execute(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ScheduleRow>> {
-    schedules::table.find(id).select(ScheduleRow::as_select()).first(conn).optional()
-}
+super::row_access!(schedules, ScheduleRow, insert);
 
 /// Schedules of a site (optionally of one mode), oldest first.
 pub fn for_site(conn: &mut DbConnection, site_id: &str, mode: Option<TransportMode>) -> QueryResult<Vec<ScheduleRow>> {

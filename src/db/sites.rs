@@ -7,7 +7,8 @@ use super::schema::sites;
 use super::DbConnection;
 use crate::domain::goods::TransportMode;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// One site as stored; also what `insert` writes.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sites)]
 pub struct SiteRow {
     pub id: String,
@@ -20,26 +21,14 @@ pub struct SiteRow {
 }
 
 impl SiteRow {
-    /// The transport modes served, as stored (`road,rail`).
     /// The transport modes served (stored as a comma-separated list).
     pub fn mode_list(&self) -> Vec<TransportMode> {
         self.modes.split(',').filter_map(|m| m.parse().ok()).collect()
     }
+    /// Whether the site serves `mode`.
     pub fn serves(&self, mode: TransportMode) -> bool {
         self.modes.split(',').any(|m| m == mode.as_str())
     }
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = sites)]
-pub struct NewSite<'a> {
-    pub id: &'a str,
-    pub code: &'a str,
-    pub name: &'a str,
-    pub timezone: &'a str,
-    pub modes: &'a str,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
 }
 
 /// Changes to a site; `None` leaves a field as it is.
@@ -52,13 +41,7 @@ pub struct SiteChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewSite<'_>) -> QueryResult<usize> {
-    diesel::insert_into(sites::table).values(new).execute(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SiteRow>> {
-    sites::table.find(id).select(SiteRow::as_select()).first(conn).optional()
-}
+super::row_access!(sites, SiteRow, insert);
 
 pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<SiteRow>> {
     sites::table.filter(sites::code.eq(code)).select(SiteRow::as_select()).first(conn).optional()
@@ -78,8 +61,13 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &SiteChanges) -> Query
 }
 
 /// Takes the site's row lock for the rest of the transaction (PostgreSQL;
-/// SQLite's single writer already serialises). Schedule changes and slot
-/// generation of one site then run one at a time.
-pub fn lock(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::update(sites::table.find(id)).set(sites::updated_at.eq(now)).execute(conn).map(|n| n == 1)
+/// SQLite's single writer already serialises) and returns the locked row
+/// (`None`: no such site). Schedule changes, slot generation and numbering
+/// of one site then run one at a time.
+pub fn lock(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<Option<SiteRow>> {
+    // Not `RETURNING`: the two-backend connection cannot return a `Selectable` row.
+    if diesel::update(sites::table.find(id)).set(sites::updated_at.eq(now)).execute(conn)? == 0 {
+        return Ok(None);
+    }
+    find(conn, id)
 }

@@ -10,7 +10,8 @@ use super::DbConnection;
 use crate::domain::goods::TransportMode;
 use crate::domain::slot::SlotStatus;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A slot as stored; also what `insert_all` writes.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clearance_slots)]
 pub struct SlotRow {
     pub id: String,
@@ -26,25 +27,9 @@ pub struct SlotRow {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = clearance_slots)]
-pub struct NewSlot {
-    pub id: String,
-    pub site_id: String,
-    pub mode: TransportMode,
-    pub schedule_id: Option<String>,
-    pub starts_at: NaiveDateTime,
-    pub ends_at: NaiveDateTime,
-    pub capacity: i32,
-    pub booked: i32,
-    pub status: SlotStatus,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
 /// Inserts new slots in multi-row batches (written per backend: the
 /// two-backend connection type has no batch insert).
-pub fn insert_all(conn: &mut DbConnection, slots: &[NewSlot]) -> QueryResult<usize> {
+pub fn insert_all(conn: &mut DbConnection, slots: &[SlotRow]) -> QueryResult<usize> {
     let mut n = 0;
     for chunk in slots.chunks(200) {
         let rows = chunk.to_vec();
@@ -73,9 +58,7 @@ pub fn existing_starts(
         .load(conn)
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
-    clearance_slots::table.find(id).select(SlotRow::as_select()).first(conn).optional()
-}
+super::row_access!(clearance_slots, SlotRow);
 
 /// A slot with its site's time zone.
 pub fn find_with_zone(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(SlotRow, String)>> {

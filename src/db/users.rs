@@ -8,7 +8,7 @@ use super::DbConnection;
 use crate::domain::identity::Role;
 
 /// One user as stored (the hash never leaves the server).
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub id: String,
@@ -22,27 +22,7 @@ pub struct UserRow {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = users)]
-pub struct NewUser<'a> {
-    pub id: &'a str,
-    pub enterprise_id: Option<&'a str>,
-    pub email: &'a str,
-    pub display_name: &'a str,
-    pub role: Role,
-    pub password_hash: &'a str,
-    pub active: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<usize> {
-    diesel::insert_into(users::table).values(new).execute(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
-}
+super::row_access!(users, UserRow, insert);
 
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
     users::table.filter(users::email.eq(email)).select(UserRow::as_select()).first(conn).optional()

@@ -30,9 +30,7 @@ impl WebhookRow {
     }
 }
 
-pub fn insert(conn: &mut DbConnection, row: &WebhookRow) -> QueryResult<usize> {
-    diesel::insert_into(webhooks::table).values(row.clone()).execute(conn)
-}
+super::row_access!(webhooks, WebhookRow, insert);
 
 /// One endpoint of one enterprise (another's does not exist for it).
 pub fn find_for(conn: &mut DbConnection, id: &str, enterprise_id: &str) -> QueryResult<Option<WebhookRow>> {
@@ -42,10 +40,6 @@ pub fn find_for(conn: &mut DbConnection, id: &str, enterprise_id: &str) -> Query
         .select(WebhookRow::as_select())
         .first(conn)
         .optional()
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<WebhookRow>> {
-    webhooks::table.find(id).select(WebhookRow::as_select()).first(conn).optional()
 }
 
 pub fn list_for(conn: &mut DbConnection, enterprise_id: &str) -> QueryResult<Vec<WebhookRow>> {

@@ -112,14 +112,9 @@ impl DeclarationAction {
     /// The verb phrase that reads well in "cannot … a declaration".
     fn verb(self) -> &'static str {
         match self {
-            DeclarationAction::Edit => "edit",
-            DeclarationAction::Submit => "submit",
-            DeclarationAction::Claim => "review",
-            DeclarationAction::Approve => "approve",
-            DeclarationAction::Reject => "reject",
             DeclarationAction::RequestAmendment => "request an amendment to",
-            DeclarationAction::Release => "release",
-            DeclarationAction::Cancel => "cancel",
+            // Every other name is already a verb.
+            other => other.as_str(),
         }
     }
 }

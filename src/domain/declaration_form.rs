@@ -261,51 +261,25 @@ pub fn validate(input: &DeclarationInput) -> Result<ValidDeclaration, Vec<FieldE
     if !errs.is_empty() {
         return Err(errs.0);
     }
-    let (
-        Some(kind),
-        Some(site_id),
-        Some(transport_mode),
-        Some(consignor),
-        Some(consignee),
-        Some(origin_country),
-        Some(destination_country),
-        Some(currency),
-        Some(incoterm),
-        Some(invoice_total_minor),
-        Some(gross_mass_kg),
-        Some(items),
-    ) = (
-        kind,
-        site_id,
-        transport_mode,
-        consignor,
-        consignee,
-        origin_country,
-        destination_country,
-        currency,
-        incoterm,
-        invoice_total,
-        gross_mass_kg,
-        items,
-    )
-    else {
-        // Every `None` above comes with an error, so this is only a safety net.
-        return Err(vec![FieldError::new("", "invalid", "the declaration is invalid")]);
+    // Every `None` above comes with an error, so here each is `Some`.
+    let valid = || {
+        Some(ValidDeclaration {
+            kind: kind?,
+            site_id: site_id?,
+            transport_mode: transport_mode?,
+            consignor: consignor?,
+            consignee: consignee?,
+            origin_country: origin_country?,
+            destination_country: destination_country?,
+            currency: currency?,
+            incoterm: incoterm?,
+            invoice_total_minor: invoice_total?,
+            gross_mass_kg: gross_mass_kg?,
+            items: items?,
+        })
     };
-    Ok(ValidDeclaration {
-        kind,
-        site_id,
-        transport_mode,
-        consignor,
-        consignee,
-        origin_country,
-        destination_country,
-        currency,
-        incoterm,
-        invoice_total_minor,
-        gross_mass_kg,
-        items,
-    })
+    // Only a safety net: see above.
+    valid().ok_or_else(|| vec![FieldError::new("", "invalid", "the declaration is invalid")])
 }
 
 /// Checks one item line; errors go to `errs` under `items[index]`.

@@ -447,14 +447,14 @@ fn cancel_one(
     audit::append(
         conn,
         actor,
-        &Change {
-            entity_type: "booking",
-            entity_id: &booking.id,
-            action: if event == "booking.displaced" { "displace" } else { "cancel" },
-            from_state: Some(from.as_str()),
-            to_state: Some(to.as_str()),
-            reason,
-        },
+        &Change::new(
+            "booking",
+            &booking.id,
+            if event == "booking.displaced" { "displace" } else { "cancel" },
+            Some(from.as_str()),
+            Some(to.as_str()),
+        )
+        .because(reason),
         now,
     )?;
     let (slot, tz) = slots::find_with_zone(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
@@ -528,19 +528,7 @@ pub fn reschedule(
         return Err(Refusal::BookingState { action: "reschedule", status }.into());
     }
     let from = booking.slot_id.clone();
-    audit::append(
-        conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "booking",
-            entity_id: id.as_str(),
-            action: "reschedule",
-            from_state: Some(&from),
-            to_state: Some(new_slot_id),
-            reason: None,
-        },
-        now,
-    )?;
+    super::record_change(conn, ctx, Change::new("booking", id.as_str(), "reschedule", Some(&from), Some(new_slot_id)))?;
     let v = view(conn, id)?;
     outbox::booking_event(conn, "booking.rescheduled", &v, now)?;
     Ok(v)
@@ -568,18 +556,10 @@ pub fn gate(
     if rows::set_status(conn, id.as_str(), from, to, None, None, now)? == 0 {
         return Err(AppError::conflict("concurrent-change", "the booking changed meanwhile; retry"));
     }
-    audit::append(
+    super::record_change(
         conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "booking",
-            entity_id: id.as_str(),
-            action: action.as_str(),
-            from_state: Some(from.as_str()),
-            to_state: Some(to.as_str()),
-            reason: None,
-        },
-        now,
+        ctx,
+        Change::new("booking", id.as_str(), action.as_str(), Some(from.as_str()), Some(to.as_str())),
     )?;
     view(conn, id)
 }

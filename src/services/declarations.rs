@@ -126,18 +126,10 @@ pub fn create(conn: &mut DbConnection, ctx: &RequestContext, v: &ValidDeclaratio
         &data_of(v),
     )?;
     rows::insert_items(conn, &items_of(&id, v))?;
-    audit::append(
+    super::record_change(
         conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "declaration",
-            entity_id: &id,
-            action: "create",
-            from_state: None,
-            to_state: Some(DeclarationStatus::Draft.as_str()),
-            reason: None,
-        },
-        now,
+        ctx,
+        Change::new("declaration", &id, "create", None, Some(DeclarationStatus::Draft.as_str())),
     )?;
     crate::services::outbox::declaration_changed(conn, &id, DeclarationStatus::Draft, now)?;
     load_full(conn, &id)
@@ -213,18 +205,10 @@ pub fn edit(
     }
     rows::delete_items(conn, id)?;
     rows::insert_items(conn, &items_of(id, &valid))?;
-    audit::append(
+    super::record_change(
         conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "declaration",
-            entity_id: id,
-            action: "edit",
-            from_state: Some(status.as_str()),
-            to_state: Some(status.as_str()),
-            reason: None,
-        },
-        now,
+        ctx,
+        Change::new("declaration", id, "edit", Some(status.as_str()), Some(status.as_str())),
     )?;
     load_full(conn, id)
 }
@@ -296,14 +280,8 @@ pub fn act(
     audit::append(
         conn,
         actor,
-        &Change {
-            entity_type: "declaration",
-            entity_id: id,
-            action: action.as_str(),
-            from_state: Some(from.as_str()),
-            to_state: Some(to.as_str()),
-            reason: input.reason.as_deref(),
-        },
+        &Change::new("declaration", id, action.as_str(), Some(from.as_str()), Some(to.as_str()))
+            .because(input.reason.as_deref()),
         now,
     )?;
     crate::metrics::declaration_transition(action.as_str(), to.as_str());
@@ -318,10 +296,8 @@ pub fn act(
 /// The next number at the declaration's site: site code + site-local year
 /// + kind letter + serial. The site's row lock makes it race-free.
 fn assign_number(conn: &mut DbConnection, row: &DeclarationRow, clock: DateTime<Utc>) -> Result<String, AppError> {
-    if !sites::lock(conn, &row.site_id, clock.naive_utc())? {
-        return Err(AppError::field("site_id", "not_found", "the declaration's site no longer exists"));
-    }
-    let site = sites::find(conn, &row.site_id)?.ok_or(AppError::NotFound)?;
+    let site = sites::lock(conn, &row.site_id, clock.naive_utc())?
+        .ok_or_else(|| AppError::field("site_id", "not_found", "the declaration's site no longer exists"))?;
     let tz = crate::services::schedules::site_zone(&site)?;
     let year = clock.with_timezone(&tz).year();
     let serial = rows::next_serial(conn, &row.site_id, year, row.kind)?;

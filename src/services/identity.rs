@@ -6,9 +6,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::auth::refresh;
 use crate::context::RequestContext;
 use crate::db::audit::{self, Actor, Change};
-use crate::db::enterprises::{self, EnterpriseRow, NewEnterprise};
-use crate::db::refresh_tokens::{self, NewRefreshToken};
-use crate::db::users::{self, NewUser, UserRow};
+use crate::db::enterprises::{self, EnterpriseRow};
+use crate::db::refresh_tokens::{self, RefreshTokenRow};
+use crate::db::users::{self, UserRow};
 use crate::db::{new_id, DbConnection};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus, Role};
 use crate::domain::ids::EnterpriseId;
@@ -52,11 +52,11 @@ pub fn register(
     let user_id = new_id();
     enterprises::insert(
         conn,
-        &NewEnterprise {
-            id: &enterprise_id,
-            legal_name: &reg.legal_name,
-            country: &reg.country,
-            registration_code: &reg.registration_code,
+        &EnterpriseRow {
+            id: enterprise_id.clone(),
+            legal_name: reg.legal_name.clone(),
+            country: reg.country.clone(),
+            registration_code: reg.registration_code.clone(),
             customs_code: None,
             credit_class: CreditClass::General,
             status: EnterpriseStatus::Pending,
@@ -67,13 +67,13 @@ pub fn register(
     .map_err(|e| conflict_on_unique(e, "this registration code"))?;
     users::insert(
         conn,
-        &NewUser {
-            id: &user_id,
-            enterprise_id: Some(&enterprise_id),
-            email: &reg.email,
-            display_name: &reg.display_name,
+        &UserRow {
+            id: user_id.clone(),
+            enterprise_id: Some(enterprise_id.clone()),
+            email: reg.email.clone(),
+            display_name: reg.display_name.clone(),
             role: Role::CompanyAdmin,
-            password_hash: &reg.password_hash,
+            password_hash: reg.password_hash.clone(),
             active: true,
             created_at: now,
             updated_at: now,
@@ -85,14 +85,7 @@ pub fn register(
     audit::append(
         conn,
         &actor,
-        &Change {
-            entity_type: "enterprise",
-            entity_id: &enterprise_id,
-            action: "register",
-            from_state: None,
-            to_state: Some(EnterpriseStatus::Pending.as_str()),
-            reason: None,
-        },
+        &Change::new("enterprise", &enterprise_id, "register", None, Some(EnterpriseStatus::Pending.as_str())),
         now,
     )?;
     let enterprise = enterprises::find(conn, &enterprise_id)?.ok_or(AppError::NotFound)?;
@@ -116,13 +109,13 @@ pub fn create_user(
     let id = new_id();
     users::insert(
         conn,
-        &NewUser {
-            id: &id,
-            enterprise_id,
-            email,
-            display_name,
+        &UserRow {
+            id: id.clone(),
+            enterprise_id: enterprise_id.map(str::to_owned),
+            email: email.to_owned(),
+            display_name: display_name.to_owned(),
             role,
-            password_hash,
+            password_hash: password_hash.to_owned(),
             active: true,
             created_at: now,
             updated_at: now,
@@ -143,13 +136,15 @@ pub fn issue_refresh(
     let token = refresh::generate();
     refresh_tokens::insert(
         conn,
-        &NewRefreshToken {
-            id: &new_id(),
-            family_id,
-            user_id,
-            token_hash: &refresh::digest(&token),
+        &RefreshTokenRow {
+            id: new_id(),
+            family_id: family_id.to_owned(),
+            user_id: user_id.to_owned(),
+            token_hash: refresh::digest(&token),
             issued_at: now,
             expires_at: now + Duration::days(ttl_days),
+            used_at: None,
+            revoked_at: None,
         },
     )?;
     Ok(token)
@@ -212,30 +207,17 @@ pub fn change_enterprise_status(
     action: EnterpriseAction,
     reason: Option<&str>,
 ) -> Result<EnterpriseRow, AppError> {
-    let (id, now) = (enterprise_id.as_str(), ctx.stamp());
-    let current = enterprises::find(conn, id)?.ok_or(AppError::NotFound)?;
-    let from = current.status;
-    let to = action.apply(from).ok_or_else(|| {
-        AppError::conflict("illegal-transition", format!("cannot {} an enterprise that is {from}", action.as_str()))
-    })?;
-    // Guarded by the status read above: a concurrent change makes this 0.
-    if enterprises::update_status(conn, id, from, to, now)? == 0 {
-        return Err(AppError::conflict("concurrent-change", "the enterprise changed meanwhile; retry"));
-    }
-    audit::append(
-        conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "enterprise",
-            entity_id: id,
-            action: action.as_str(),
-            from_state: Some(from.as_str()),
-            to_state: Some(to.as_str()),
-            reason,
-        },
-        now,
-    )?;
-    enterprises::find(conn, id)?.ok_or(AppError::NotFound)
+    officer_change(conn, ctx, enterprise_id, reason, |conn, current| {
+        let from = current.status;
+        let to = action.apply(from).ok_or_else(|| {
+            AppError::conflict("illegal-transition", format!("cannot {} an enterprise that is {from}", action.as_str()))
+        })?;
+        // Guarded by the status read above: a concurrent change makes this 0.
+        if enterprises::update_status(conn, &current.id, from, to, ctx.stamp())? == 0 {
+            return Err(AppError::conflict("concurrent-change", "the enterprise changed meanwhile; retry"));
+        }
+        Ok([action.as_str(), from.as_str(), to.as_str()])
+    })
 }
 
 /// Sets an enterprise's credit class (and customs code), with its audit event.
@@ -247,24 +229,28 @@ pub fn classify_enterprise(
     credit_class: CreditClass,
     customs_code: Option<&str>,
 ) -> Result<EnterpriseRow, AppError> {
-    let (id, now) = (enterprise_id.as_str(), ctx.stamp());
+    officer_change(conn, ctx, enterprise_id, None, |conn, current| {
+        let customs_code = customs_code.or(current.customs_code.as_deref());
+        enterprises::update_classification(conn, &current.id, credit_class, customs_code, ctx.stamp())
+            .map_err(|e| conflict_on_unique(e, "this customs code"))?;
+        Ok(["classify", current.credit_class.as_str(), credit_class.as_str()])
+    })
+}
+
+/// An officer's change to an enterprise: loads it, lets `apply` change the
+/// row and name the change (`[action, from, to]`), records that change and
+/// reads the enterprise back as changed.
+fn officer_change(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    enterprise_id: &EnterpriseId,
+    reason: Option<&str>,
+    apply: impl FnOnce(&mut DbConnection, &EnterpriseRow) -> Result<[&'static str; 3], AppError>,
+) -> Result<EnterpriseRow, AppError> {
+    let id = enterprise_id.as_str();
     let current = enterprises::find(conn, id)?.ok_or(AppError::NotFound)?;
-    let customs_code = customs_code.or(current.customs_code.as_deref()).map(str::to_owned);
-    enterprises::update_classification(conn, id, credit_class, customs_code.as_deref(), now)
-        .map_err(|e| conflict_on_unique(e, "this customs code"))?;
-    audit::append(
-        conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "enterprise",
-            entity_id: id,
-            action: "classify",
-            from_state: Some(current.credit_class.as_str()),
-            to_state: Some(credit_class.as_str()),
-            reason: None,
-        },
-        now,
-    )?;
+    let [action, from, to] = apply(conn, &current)?;
+    super::record_change(conn, ctx, Change::new("enterprise", id, action, Some(from), Some(to)).because(reason))?;
     enterprises::find(conn, id)?.ok_or(AppError::NotFound)
 }
 

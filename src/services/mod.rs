@@ -14,6 +14,7 @@ pub mod users;
 pub mod webhooks;
 
 use crate::context::RequestContext;
+use crate::db::audit::{self, Change};
 use crate::db::{Db, DbConnection};
 use crate::error::AppError;
 
@@ -36,4 +37,11 @@ where
     })
     .await
     .map_err(AppError::from)
+}
+
+/// Appends one entity's change to its audit trail in the caller's
+/// transaction, as done by the request's caller at the request's instant.
+pub fn record_change(conn: &mut DbConnection, ctx: &RequestContext, change: Change<'_>) -> Result<(), AppError> {
+    audit::append(conn, &ctx.actor(), &change, ctx.stamp())?;
+    Ok(())
 }

@@ -4,10 +4,10 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::context::RequestContext;
-use crate::db::audit::{self, Change};
-use crate::db::schedules::{self, NewSchedule, ScheduleRow, ScheduleShapeChange};
-use crate::db::sites::{self, NewSite, SiteRow};
-use crate::db::slots::{self, NewSlot};
+use crate::db::audit::Change;
+use crate::db::schedules::{self, ScheduleRow, ScheduleShapeChange};
+use crate::db::sites::{self, SiteRow};
+use crate::db::slots::{self, SlotRow};
 use crate::db::{new_id, DbConnection};
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::{SiteId, SlotId};
@@ -35,30 +35,18 @@ pub fn create_site(conn: &mut DbConnection, ctx: &RequestContext, input: &SiteIn
     let id = new_id();
     sites::insert(
         conn,
-        &NewSite {
-            id: &id,
-            code: &input.code,
-            name: &input.name,
-            timezone: &input.timezone,
-            modes: &input.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
+        &SiteRow {
+            id: id.clone(),
+            code: input.code.clone(),
+            name: input.name.clone(),
+            timezone: input.timezone.clone(),
+            modes: input.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
             created_at: now,
             updated_at: now,
         },
     )
     .map_err(|e| conflict_on_unique(e, "this site code"))?;
-    audit::append(
-        conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "site",
-            entity_id: &id,
-            action: "create",
-            from_state: None,
-            to_state: Some(&input.code),
-            reason: None,
-        },
-        now,
-    )?;
+    super::record_change(conn, ctx, Change::new("site", &id, "create", None, Some(&input.code)))?;
     sites::find(conn, &id)?.ok_or(AppError::NotFound)
 }
 
@@ -84,18 +72,10 @@ pub fn update_site(
         return Err(AppError::NotFound);
     }
     let site = sites::find(conn, id)?.ok_or(AppError::NotFound)?;
-    audit::append(
+    super::record_change(
         conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "site",
-            entity_id: id,
-            action: "update",
-            from_state: None,
-            to_state: Some(&format!("{} ({})", site.name, site.modes)),
-            reason: None,
-        },
-        now,
+        ctx,
+        Change::new("site", id, "update", None, Some(&format!("{} ({})", site.name, site.modes))),
     )?;
     Ok(site)
 }
@@ -159,10 +139,7 @@ pub fn create_schedule(
 ) -> Result<(ScheduleRow, usize), AppError> {
     let (now, stamp, site_id) = (ctx.now, ctx.stamp(), site_id.as_str());
     // The site's row lock orders concurrent schedule changes of one site.
-    if !sites::lock(conn, site_id, stamp)? {
-        return Err(AppError::NotFound);
-    }
-    let site = sites::find(conn, site_id)?.ok_or(AppError::NotFound)?;
+    let site = sites::lock(conn, site_id, stamp)?.ok_or(AppError::NotFound)?;
     if !site.serves(shape.mode) {
         return Err(AppError::field("mode", "not_served", format!("site {} does not serve {}", site.code, shape.mode)));
     }
@@ -175,9 +152,9 @@ pub fn create_schedule(
     let id = new_id();
     schedules::insert(
         conn,
-        &NewSchedule {
-            id: &id,
-            site_id,
+        &ScheduleRow {
+            id: id.clone(),
+            site_id: site_id.to_owned(),
             mode: shape.mode,
             slot_minutes: shape.slot_minutes as i32,
             capacity: shape.capacity,
@@ -210,19 +187,7 @@ fn audit_schedule(
         schedule.valid_from,
         schedule.valid_to.map_or("open end".to_owned(), |d| d.to_string())
     );
-    audit::append(
-        conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "schedule",
-            entity_id: &schedule.id,
-            action,
-            from_state: None,
-            to_state: Some(&shape),
-            reason: None,
-        },
-        ctx.stamp(),
-    )?;
+    super::record_change(conn, ctx, Change::new("schedule", &schedule.id, action, None, Some(&shape)))?;
     Ok(())
 }
 
@@ -249,10 +214,10 @@ pub fn generate(
             .into_iter()
             .collect();
     let stamp = now.naive_utc();
-    let missing: Vec<NewSlot> = windows
+    let missing: Vec<SlotRow> = windows
         .iter()
         .filter(|w| !existing.contains(&w.starts_at.naive_utc()))
-        .map(|w| NewSlot {
+        .map(|w| SlotRow {
             id: new_id(),
             site_id: site.id.clone(),
             mode: schedule.mode,
@@ -303,10 +268,7 @@ pub fn change_schedule(
     horizon_days: u32,
 ) -> Result<(ScheduleRow, Reshape), AppError> {
     let (now, stamp, site_id) = (ctx.now, ctx.stamp(), site_id.as_str());
-    if !sites::lock(conn, site_id, stamp)? {
-        return Err(AppError::NotFound);
-    }
-    let site = sites::find(conn, site_id)?.ok_or(AppError::NotFound)?;
+    let site = sites::lock(conn, site_id, stamp)?.ok_or(AppError::NotFound)?;
     let current = schedules::find(conn, schedule_id)?.filter(|s| s.site_id == site_id).ok_or(AppError::NotFound)?;
     let valid_from = change.valid_from.unwrap_or(current.valid_from);
     let valid_to = change.valid_to.unwrap_or(current.valid_to);
@@ -349,10 +311,7 @@ pub fn top_up_all(conn: &mut DbConnection, horizon_days: u32, now: DateTime<Utc>
     let mut created = 0;
     let today = now.date_naive() - chrono::Duration::days(1);
     for schedule in schedules::current(conn, today)? {
-        if !sites::lock(conn, &schedule.site_id, now.naive_utc())? {
-            continue;
-        }
-        if let Some(site) = sites::find(conn, &schedule.site_id)? {
+        if let Some(site) = sites::lock(conn, &schedule.site_id, now.naive_utc())? {
             created += generate(conn, &site, &schedule, horizon_days, now)?;
         }
     }
@@ -396,18 +355,10 @@ pub fn change_slot(
                 }
             }
             let (from, to) = (slot.capacity.to_string(), capacity.to_string());
-            audit::append(
+            super::record_change(
                 conn,
-                actor,
-                &Change {
-                    entity_type: "slot",
-                    entity_id: slot_id,
-                    action: "capacity",
-                    from_state: Some(&from),
-                    to_state: Some(&to),
-                    reason: change.reason.as_deref(),
-                },
-                now,
+                ctx,
+                Change::new("slot", slot_id, "capacity", Some(&from), Some(&to)).because(change.reason.as_deref()),
             )?;
         }
     }
@@ -419,18 +370,17 @@ pub fn change_slot(
             if status == SlotStatus::Closed {
                 crate::services::displacement::displace(conn, slot_id, 0, change.reason.as_deref(), actor, now)?;
             }
-            audit::append(
+            super::record_change(
                 conn,
-                actor,
-                &Change {
-                    entity_type: "slot",
-                    entity_id: slot_id,
-                    action: if status == SlotStatus::Closed { "close" } else { "open" },
-                    from_state: Some(slot.status.as_str()),
-                    to_state: Some(status.as_str()),
-                    reason: change.reason.as_deref(),
-                },
-                now,
+                ctx,
+                Change::new(
+                    "slot",
+                    slot_id,
+                    if status == SlotStatus::Closed { "close" } else { "open" },
+                    Some(slot.status.as_str()),
+                    Some(status.as_str()),
+                )
+                .because(change.reason.as_deref()),
             )?;
         }
     }

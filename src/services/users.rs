@@ -2,7 +2,7 @@
 //! clerks, supervisors create customs accounts. Each change is audited.
 
 use crate::context::RequestContext;
-use crate::db::audit::{self, Change};
+use crate::db::audit::Change;
 use crate::db::refresh_tokens;
 use crate::db::users::{self, UserRow};
 use crate::db::DbConnection;
@@ -73,18 +73,10 @@ pub fn deactivate(conn: &mut DbConnection, ctx: &RequestContext, user_id: &UserI
 
 fn audit_user(conn: &mut DbConnection, ctx: &RequestContext, user: &UserRow, action: &str) -> Result<(), AppError> {
     let state = if user.active { "active" } else { "inactive" };
-    audit::append(
+    super::record_change(
         conn,
-        &ctx.actor(),
-        &Change {
-            entity_type: "user",
-            entity_id: &user.id,
-            action,
-            from_state: None,
-            to_state: Some(&format!("{} {state}", user.role)),
-            reason: None,
-        },
-        ctx.stamp(),
+        ctx,
+        Change::new("user", &user.id, action, None, Some(&format!("{} {state}", user.role))),
     )?;
     Ok(())
 }

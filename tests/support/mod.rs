@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use actix_web::web::Data;
 use clearway::config::{Profile, Settings};
+use clearway::domain::booking_policy::BookingStatus;
 use clearway::startup::Application;
 use clearway::state::AppState;
 use diesel::connection::SimpleConnection;
@@ -396,16 +397,16 @@ pub async fn submitted_declaration(api: &Api, token: &str, site: &str) -> String
     id
 }
 
-/// Statuses of a booking that holds a place in its slot.
-pub const ACTIVE_BOOKING_STATUSES: [&str; 2] = ["confirmed", "checked_in"];
-
 /// Asserts, from rows read straight from the database, that every slot's
 /// `booked` equals its active bookings and fits its capacity. `slots` are
 /// (id, capacity, booked), `bookings` are (slot id, status).
-pub fn assert_slot_counts<'a>(slots: &[(String, i32, i32)], bookings: impl IntoIterator<Item = (&'a str, &'a str)>) {
+pub fn assert_slot_counts<'a>(
+    slots: &[(String, i32, i32)],
+    bookings: impl IntoIterator<Item = (&'a str, BookingStatus)>,
+) {
     let mut active: HashMap<&str, i32> = HashMap::new();
     for (slot, status) in bookings {
-        if ACTIVE_BOOKING_STATUSES.contains(&status) {
+        if status.is_active() {
             *active.entry(slot).or_default() += 1;
         }
     }
