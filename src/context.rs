@@ -7,7 +7,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::auth::Principal;
 use crate::db::audit::Actor;
-use crate::domain::declaration::Party;
 use crate::domain::ids::{EnterpriseId, UserId};
 use crate::error::AppError;
 
@@ -40,15 +39,6 @@ impl RequestContext {
     /// The caller's enterprise, for company roles (403 for customs).
     pub fn company(&self) -> Result<EnterpriseId, AppError> {
         self.caller.enterprise().map(EnterpriseId::new)
-    }
-
-    /// The side of the border the caller acts for.
-    pub fn party(&self) -> Party {
-        if self.caller.role.is_company() {
-            Party::Company
-        } else {
-            Party::Customs
-        }
     }
 
     /// The caller's user id.

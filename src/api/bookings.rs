@@ -183,7 +183,8 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
         status,
         limit,
     };
-    let (items, more) = state.db.read(move |conn| svc::list(conn, &filter, after.as_deref())).await?;
+    let party = who.caller.party();
+    let (items, more) = state.db.read(move |conn| svc::list(conn, party, &filter, after.as_deref())).await?;
     let next_cursor = if more { items.last().map(|v| super::pagination::encode_cursor(&v.id)) } else { None };
     Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
 }

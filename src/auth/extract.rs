@@ -8,6 +8,7 @@ use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpR
 use tracing_actix_web::RequestId;
 
 use crate::context::{PublicRequest, RequestContext};
+use crate::domain::declaration::Party;
 use crate::domain::identity::Role;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -21,6 +22,15 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The side of the border the caller acts for.
+    pub fn party(&self) -> Party {
+        if self.role.is_company() {
+            Party::Company
+        } else {
+            Party::Customs
+        }
+    }
+
     /// The caller's enterprise, for company roles.
     pub fn enterprise(&self) -> Result<&str, AppError> {
         self.enterprise_id.as_deref().ok_or_else(|| AppError::forbidden("this action is for company users"))

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::domain::declaration::DeclarationStatus;
+use crate::domain::declaration::{DeclarationStatus, Party};
 use crate::domain::identity::{CreditClass, EnterpriseStatus};
 use crate::text_enum::text_enum;
 
@@ -49,6 +49,33 @@ impl BookingAction {
             BookingAction::NoShow => "no-show",
         }
     }
+}
+
+impl BookingAction {
+    /// Every action, in declaration order.
+    pub const ALL: &'static [BookingAction] = &[
+        BookingAction::Cancel,
+        BookingAction::Reschedule,
+        BookingAction::CheckIn,
+        BookingAction::Complete,
+        BookingAction::NoShow,
+    ];
+
+    /// Whether `party` may take this action at all: a company cancels and
+    /// moves its bookings, customs cancel and run the gate.
+    pub fn open_to(self, party: Party) -> bool {
+        match self {
+            BookingAction::Cancel => true,
+            BookingAction::Reschedule => party == Party::Company,
+            BookingAction::CheckIn | BookingAction::Complete | BookingAction::NoShow => party == Party::Customs,
+        }
+    }
+}
+
+/// The actions `party` may take on a booking in state `from` (a no-show
+/// also waits for the slot's end): what the console offers.
+pub fn allowed_actions(from: BookingStatus, party: Party) -> Vec<BookingAction> {
+    BookingAction::ALL.iter().copied().filter(|a| a.open_to(party) && booking_transition(from, *a).is_ok()).collect()
 }
 
 /// The status an action leads to from `from`, or why not.
@@ -310,6 +337,11 @@ mod tests {
             }
         }
         assert!(S::Confirmed.is_active() && S::CheckedIn.is_active() && !S::Cancelled.is_active());
+        assert_eq!(allowed_actions(S::Confirmed, Party::Company), [A::Cancel, A::Reschedule]);
+        assert_eq!(allowed_actions(S::Confirmed, Party::Customs), [A::Cancel, A::CheckIn, A::NoShow]);
+        assert_eq!(allowed_actions(S::CheckedIn, Party::Customs), [A::Complete]);
+        assert!(allowed_actions(S::CheckedIn, Party::Company).is_empty());
+        assert!(allowed_actions(S::Cancelled, Party::Customs).is_empty());
     }
 
     #[test]

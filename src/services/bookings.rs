@@ -31,7 +31,10 @@ use crate::db::audit::{self, Actor, Change};
 use crate::db::bookings::{self as rows, BookingFilter, BookingRow, IdempotencyRow};
 use crate::db::slots::{self, SlotRow};
 use crate::db::{declarations, enterprises, new_id, DbConnection};
-use crate::domain::booking_policy::{booking_transition, BookingAction, BookingPolicy, BookingStatus, Refusal};
+use crate::domain::booking_policy::{
+    allowed_actions, booking_transition, BookingAction, BookingPolicy, BookingStatus, Refusal,
+};
+use crate::domain::declaration::Party;
 use crate::domain::goods::TransportMode;
 use crate::domain::identity::{CreditClass, EnterpriseStatus};
 use crate::domain::ids::{BookingId, DeclarationId, SlotId};
@@ -51,6 +54,10 @@ pub struct BookingView {
     pub status: BookingStatus,
     /// Whether it holds a place in its slot (`confirmed` or `checked_in`).
     pub active: bool,
+    /// What the caller may do with it now: `cancel`, `reschedule` (company),
+    /// `check-in`, `complete`, `no-show` (customs; a no-show once the slot has ended).
+    #[schema(example = json!(["cancel", "reschedule"]))]
+    pub allowed_actions: Vec<&'static str>,
     pub slot_id: String,
     pub declaration_id: String,
     pub enterprise_id: String,
@@ -75,7 +82,8 @@ pub struct BookingView {
 }
 
 impl BookingView {
-    pub fn new(b: BookingRow, slot: &SlotRow, timezone: &str) -> Self {
+    /// The answer for a caller of `party` (webhooks go to the company).
+    pub fn new(b: BookingRow, slot: &SlotRow, timezone: &str, party: Party) -> Self {
         let (starts_at, ends_at) = (slot.starts_at.and_utc(), slot.ends_at.and_utc());
         let (starts_at_local, ends_at_local) = match parse_timezone(timezone) {
             Ok(tz) => (to_local(starts_at, tz), to_local(ends_at, tz)),
@@ -84,6 +92,7 @@ impl BookingView {
         Self {
             id: b.id,
             active: b.status.is_active(),
+            allowed_actions: allowed_actions(b.status, party).into_iter().map(BookingAction::as_str).collect(),
             status: b.status,
             slot_id: b.slot_id,
             declaration_id: b.declaration_id,
@@ -103,23 +112,24 @@ impl BookingView {
 }
 
 /// Loads the booking with its slot for the answer.
-pub fn view(conn: &mut DbConnection, id: &BookingId) -> Result<BookingView, AppError> {
+pub fn view(conn: &mut DbConnection, id: &BookingId, party: Party) -> Result<BookingView, AppError> {
     let b = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
     let (slot, tz) = slots::find_with_zone(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
-    Ok(BookingView::new(b, &slot, &tz))
+    Ok(BookingView::new(b, &slot, &tz, party))
 }
 
 /// One booking as the caller may see it (a company only its own: else 404).
 #[tracing::instrument(skip_all, fields(booking = %id))]
 pub fn read(conn: &mut DbConnection, who: &Principal, id: &BookingId) -> Result<BookingView, AppError> {
     visible(conn, who, id)?;
-    view(conn, id)
+    view(conn, id, who.party())
 }
 
 /// One page of bookings as views, read with one joined query; `more` tells
 /// whether another page follows.
 pub fn list(
     conn: &mut DbConnection,
+    party: Party,
     filter: &BookingFilter,
     after: Option<&str>,
 ) -> Result<(Vec<BookingView>, bool), AppError> {
@@ -127,7 +137,8 @@ pub fn list(
     let page = BookingFilter { limit: wanted + 1, ..filter.clone() };
     let rows = rows::list_views(conn, &page, after)?;
     let more = rows.len() as i64 > wanted;
-    let views = rows.into_iter().take(wanted as usize).map(|(b, slot, tz)| BookingView::new(b, &slot, &tz)).collect();
+    let views =
+        rows.into_iter().take(wanted as usize).map(|(b, slot, tz)| BookingView::new(b, &slot, &tz, party)).collect();
     Ok((views, more))
 }
 
@@ -387,7 +398,7 @@ pub fn book(
         },
         now,
     )?;
-    let view = BookingView::new(booking, &slot, &tz);
+    let view = BookingView::new(booking, &slot, &tz, Party::Company);
     outbox::booking_event(conn, "booking.confirmed", &view, now)?;
     let body = serde_json::to_string(&view).map_err(|e| AppError::internal(format!("serialising booking: {e}")))?;
     if let Some(k) = key {
@@ -459,7 +470,7 @@ fn cancel_one(
     )?;
     let (slot, tz) = slots::find_with_zone(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
     let after = rows::find(conn, &booking.id)?.ok_or(AppError::NotFound)?;
-    outbox::booking_event(conn, event, &BookingView::new(after, &slot, &tz), now)?;
+    outbox::booking_event(conn, event, &BookingView::new(after, &slot, &tz, Party::Company), now)?;
     Ok(true)
 }
 
@@ -486,7 +497,7 @@ pub fn cancel(
     if !cancel_one(conn, &booking, reason, role, "booking.cancelled", &ctx.actor(), ctx.stamp())? {
         return Err(Refusal::BookingState { action: "cancel", status: BookingStatus::Cancelled }.into());
     }
-    view(conn, id)
+    view(conn, id, ctx.caller.party())
 }
 
 /// Moves a booking to another slot: the new place is taken and the old one
@@ -529,7 +540,7 @@ pub fn reschedule(
     }
     let from = booking.slot_id.clone();
     super::record_change(conn, ctx, Change::new("booking", id.as_str(), "reschedule", Some(&from), Some(new_slot_id)))?;
-    let v = view(conn, id)?;
+    let v = view(conn, id, ctx.caller.party())?;
     outbox::booking_event(conn, "booking.rescheduled", &v, now)?;
     Ok(v)
 }
@@ -561,7 +572,7 @@ pub fn gate(
         ctx,
         Change::new("booking", id.as_str(), action.as_str(), Some(from.as_str()), Some(to.as_str())),
     )?;
-    view(conn, id)
+    view(conn, id, ctx.caller.party())
 }
 
 /// Cancels the active booking of a declaration that was rejected or
