@@ -97,7 +97,7 @@ async fn create(
         })?),
         None => None,
     };
-    let key = key.map(|k| svc::IdempotencyKey { key: k.into_string(), request_hash: hash });
+    let key = key.map(|k| svc::IdempotencyKey { key: k.as_str().to_owned(), request_hash: hash });
     let policy = state.booking_policy;
     let (declaration_id, slot_id) = (DeclarationId::new(body.declaration_id), SlotId::new(body.slot_id));
     let answer = services::write(&state.db, &who, move |conn, ctx| {

@@ -14,6 +14,11 @@ const FIELD: &str = "Idempotency-Key";
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Reads the header's text.
     pub fn parse(raw: &str) -> Result<IdempotencyKey, Invalid> {
         let key = raw.trim();
@@ -26,16 +31,6 @@ impl IdempotencyKey {
         }
         Ok(IdempotencyKey(key.to_owned()))
     }
-
-    /// The key.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The key, owned.
-    pub fn into_string(self) -> String {
-        self.0
-    }
 }
 
 #[cfg(test)]
@@ -46,7 +41,7 @@ mod tests {
     #[test]
     fn a_key_is_1_to_255_visible_ascii_characters() {
         assert_eq!(IdempotencyKey::parse(" order-4711 ").unwrap().as_str(), "order-4711");
-        assert_eq!(IdempotencyKey::parse(&"k".repeat(MAX_KEY_LEN)).unwrap().into_string().len(), MAX_KEY_LEN);
+        assert_eq!(IdempotencyKey::parse(&"k".repeat(MAX_KEY_LEN)).unwrap().as_str().len(), MAX_KEY_LEN);
         let long = "k".repeat(MAX_KEY_LEN + 1);
         for bad in ["", "   ", &long, "two words", "café", "tab\there"] {
             let e = IdempotencyKey::parse(bad).unwrap_err();
