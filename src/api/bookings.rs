@@ -12,10 +12,12 @@ use super::pagination::{Page, PageQuery};
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::db::bookings::BookingFilter;
 use crate::domain::booking_policy::{BookingAction, BookingStatus};
+use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::ids::{BookingId, DeclarationId, SlotId};
+use crate::domain::reason::Reason;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
-use crate::services::bookings::{self as svc, BookingView, IdempotencyKey};
+use crate::services::bookings::{self as svc, BookingView};
 use crate::state::AppState;
 
 super::route_table!("bookings", bearer: list, create, get, cancel, reschedule, check_in, complete, no_show);
@@ -33,22 +35,14 @@ struct NewBooking {
     slot_id: String,
 }
 
-/// Longest accepted `Idempotency-Key`.
-const MAX_KEY_LEN: usize = 255;
-
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
+/// The `Idempotency-Key` header, when sent. Bytes that are not text at
+/// all make a malformed request (400), not a key breaking its rule (422).
+fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, AppError> {
     let Some(raw) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
-    let key = raw.to_str().map_err(|_| AppError::BadRequest("Idempotency-Key must be visible ASCII".into()))?.trim();
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(AppError::field(
-            "Idempotency-Key",
-            "format",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        ));
-    }
-    Ok(Some(key.to_owned()))
+    let text = raw.to_str().map_err(|_| AppError::BadRequest("Idempotency-Key must be visible ASCII".into()))?;
+    Ok(Some(IdempotencyKey::parse(text)?))
 }
 
 /// Book a slot for a declaration (company users of a verified enterprise).
@@ -98,12 +92,12 @@ async fn create(
     errors.into_result()?;
     // A retry while the first request with this key still runs: 409.
     let _guard = match &key {
-        Some(k) => Some(state.in_flight.claim(format!("{}:{k}", who.enterprise_id())).ok_or_else(|| {
+        Some(k) => Some(state.in_flight.claim(format!("{}:{}", who.enterprise_id(), k.as_str())).ok_or_else(|| {
             AppError::conflict("idempotency-key-in-flight", "a request with this Idempotency-Key is still in progress")
         })?),
         None => None,
     };
-    let key = key.map(|k| IdempotencyKey { key: k, request_hash: hash });
+    let key = key.map(|k| svc::IdempotencyKey { key: k.as_str().to_owned(), request_hash: hash });
     let policy = state.booking_policy;
     let (declaration_id, slot_id) = (DeclarationId::new(body.declaration_id), SlotId::new(body.slot_id));
     let answer = services::write(&state.db, &who, move |conn, ctx| {
@@ -170,11 +164,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     let q = q.into_inner();
     let limit = q.page.limit()?;
     let after = q.page.after()?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| s.parse::<BookingStatus>().map_err(|m| AppError::field("status", "enum", m)))
-        .transpose()?;
+    let status = super::query::one_of::<BookingStatus>("status", q.status.as_deref())?;
     let filter = BookingFilter {
         enterprise_id: who.enterprise_id.clone(),
         slot_id: q.slot_id,
@@ -185,8 +175,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     };
     let party = who.caller.party();
     let (items, more) = state.db.read(move |conn| svc::list(conn, party, &filter, after.as_deref())).await?;
-    let next_cursor = if more { items.last().map(|v| super::pagination::encode_cursor(&v.id)) } else { None };
-    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
+    Ok(HttpResponse::Ok().json(Page::cut(items, more, |v| &v.id)))
 }
 
 /// Optional body of a cancellation.
@@ -206,14 +195,13 @@ async fn cancel_booking(
     id: String,
     OptionalJson(body): OptionalJson<ReasonBody>,
 ) -> AppResult<HttpResponse> {
-    let reason = body.and_then(|b| b.reason).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
-        return Err(AppError::field("reason", "length", "reason must have at most 1000 characters"));
-    }
+    let reason = Reason::optional(body.and_then(|b| b.reason).as_deref())?;
     let policy = state.booking_policy;
     let id = BookingId::new(id);
-    let v = services::write(&state.db, &who, move |conn, ctx| svc::cancel(conn, ctx, &id, reason.as_deref(), &policy))
-        .await?;
+    let v = services::write(&state.db, &who, move |conn, ctx| {
+        svc::cancel(conn, ctx, &id, reason.as_ref().map(Reason::as_str), &policy)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(v))
 }
 

@@ -11,6 +11,7 @@ use super::audit::AuditEventView;
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::query::{one_of, time};
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::context::RequestContext;
 use crate::db::declarations::{self as rows, DeclarationFilter, DeclarationRow, ItemRow};
@@ -18,9 +19,11 @@ use crate::domain::declaration::{
     allowed_actions, is_bookable, DeclarationAction, DeclarationKind, DeclarationStatus, Party, RiskLane,
 };
 use crate::domain::declaration_form::{validate, DeclarationInput, DeclarationPatch};
+use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
 use crate::domain::goods::{format_money, parse_currency};
 use crate::domain::ids::DeclarationId;
+use crate::domain::reason::Reason;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::declarations::{self as svc, ActionInput, Full};
@@ -311,26 +314,23 @@ async fn run_action(
     let who: RequestContext = who.into();
     let body = body.unwrap_or_default();
     let mut errors = FieldErrors::new();
-    let reason = body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
-        errors.add("reason", "length", "reason must have at most 1000 characters");
-    }
-    let needs_reason = matches!(action, DeclarationAction::Reject | DeclarationAction::RequestAmendment);
-    if needs_reason && reason.is_none() {
-        errors.add("reason", "required", "a reason is required");
-    }
+    let reason = if matches!(action, DeclarationAction::Reject | DeclarationAction::RequestAmendment) {
+        errors.gather(Reason::required(body.reason.as_deref(), "a reason is required")).map(Some)
+    } else {
+        errors.gather(Reason::optional(body.reason.as_deref()))
+    };
     let risk_lane = match (action, body.risk_lane.as_deref()) {
         (DeclarationAction::Approve, None) => {
             errors.add("risk_lane", "required", "approval needs a risk lane: green, yellow or red");
             None
         }
-        (DeclarationAction::Approve, Some(l)) => {
-            l.parse::<RiskLane>().map_err(|m| errors.add("risk_lane", "enum", m)).ok()
+        (DeclarationAction::Approve, lane) => {
+            errors.gather(super::query::one_of::<RiskLane>("risk_lane", lane)).flatten()
         }
         _ => None,
     };
     errors.into_result()?;
-    let input = ActionInput { risk_lane, reason };
+    let input = ActionInput { risk_lane, reason: reason.flatten().map(Reason::into_string) };
     let party = who.party();
     let id = DeclarationId::new(id);
     let full = services::write(&state.db, &who, move |conn, ctx| svc::act(conn, ctx, &id, action, &input)).await?;
@@ -425,27 +425,17 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     let page = q.page.clone();
     let limit = page.limit()?;
     let mut errors = FieldErrors::new();
-    let status = q
-        .status
-        .as_deref()
-        .and_then(|s| s.parse::<DeclarationStatus>().map_err(|m| errors.add("status", "enum", m)).ok());
-    let kind =
-        q.kind.as_deref().and_then(|s| s.parse::<DeclarationKind>().map_err(|m| errors.add("kind", "enum", m)).ok());
-    let mut time = |field: &str, raw: Option<&str>| {
-        raw.and_then(|r| {
-            DateTime::parse_from_rfc3339(r)
-                .map(|t| t.with_timezone(&Utc).naive_utc())
-                .map_err(|_| errors.add(field, "datetime", format!("{field} must be an RFC 3339 time")))
-                .ok()
-        })
-    };
-    let submitted_from = time("submitted_from", q.submitted_from.as_deref());
-    let submitted_to = time("submitted_to", q.submitted_to.as_deref());
+    let status = errors.gather(one_of::<DeclarationStatus>("status", q.status.as_deref())).flatten();
+    let kind = errors.gather(one_of::<DeclarationKind>("kind", q.kind.as_deref())).flatten();
+    let mut naive_time =
+        |field: &str, raw: Option<&str>| errors.gather(time(field, raw)).flatten().map(|t| t.naive_utc());
+    let submitted_from = naive_time("submitted_from", q.submitted_from.as_deref());
+    let submitted_to = naive_time("submitted_to", q.submitted_to.as_deref());
     errors.into_result()?;
     let is_company = who.role.is_company();
     if !is_company && status == Some(DeclarationStatus::Draft) {
         // Drafts are the company's own business until submitted.
-        return Ok(HttpResponse::Ok().json(Page::<DeclarationView> { items: vec![], next_cursor: None }));
+        return Ok(HttpResponse::Ok().json(Page::<DeclarationView>::all([])));
     }
     let party = who.party();
     let filter = DeclarationFilter {
@@ -463,8 +453,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
         let rows = state.db.read(move |conn| rows::list_for_company(conn, &filter, after.as_deref())).await?;
         Page::from_rows(rows, limit, |d| d.id.clone(), |d| DeclarationView::new(d, None, party))
     } else {
-        let after =
-            page.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
+        let after = page.after_time()?;
         let rows = state.db.read(move |conn| rows::list_queue(conn, &filter, after)).await?;
         Page::from_rows(rows, limit, queue_cursor, |d| DeclarationView::new(d, None, party))
     };
@@ -490,6 +479,5 @@ async fn history(state: web::Data<AppState>, who: AnyUser, path: web::Path<Strin
             Ok::<_, AppError>(crate::db::audit::chain(conn, "declaration", id.as_str())?)
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .json(Page { items: events.into_iter().map(AuditEventView::from).collect::<Vec<_>>(), next_cursor: None }))
+    Ok(HttpResponse::Ok().json(Page::all(events.into_iter().map(AuditEventView::from))))
 }

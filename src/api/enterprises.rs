@@ -13,6 +13,7 @@ use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus};
 use crate::domain::ids::EnterpriseId;
+use crate::domain::reason::Reason;
 use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::identity;
@@ -83,11 +84,7 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
     let q = q.into_inner();
     let limit = q.page.limit()?;
     let after = q.page.after()?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| s.parse::<EnterpriseStatus>().map_err(|m| AppError::field("status", "enum", m)))
-        .transpose()?;
+    let status = super::query::one_of::<EnterpriseStatus>("status", q.status.as_deref())?;
     let rows = state.db.read(move |conn| enterprises::list(conn, status, after.as_deref(), limit + 1)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id.clone(), EnterpriseView::from)))
 }
@@ -114,6 +111,7 @@ async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) 
 #[schema(as = EnterpriseStatusChange)]
 struct ReasonBody {
     /// Why; required to suspend.
+    #[schema(schema_with = doc::status_change_reason)]
     reason: Option<String>,
 }
 
@@ -122,7 +120,7 @@ struct ReasonBody {
 #[schema(as = EnterpriseSuspension)]
 #[allow(dead_code)] // documents the body `ReasonBody` reads for this action
 struct SuspensionBody {
-    #[schema(schema_with = doc::suspension_reason)]
+    #[schema(schema_with = doc::reason_required)]
     reason: String,
 }
 
@@ -134,13 +132,14 @@ async fn change_status(
     OptionalJson(body): OptionalJson<ReasonBody>,
     action: EnterpriseAction,
 ) -> AppResult<HttpResponse> {
-    let reason = body.unwrap_or_default().reason;
-    if action == EnterpriseAction::Suspend && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-        return Err(AppError::field("reason", "required", "a suspension needs a reason"));
-    }
+    let raw = body.unwrap_or_default().reason;
+    let reason = match action {
+        EnterpriseAction::Suspend => Some(Reason::required(raw.as_deref(), "a suspension needs a reason")?),
+        _ => Reason::optional(raw.as_deref())?,
+    };
     let id = EnterpriseId::new(id);
     let row = services::write(&state.db, &who, move |conn, ctx| {
-        identity::change_enterprise_status(conn, ctx, &id, action, reason.as_deref())
+        identity::change_enterprise_status(conn, ctx, &id, action, reason.as_ref().map(Reason::as_str))
     })
     .await?;
     Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))

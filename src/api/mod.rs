@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod problems;
+pub mod query;
 pub mod sites;
 pub mod slots;
 pub mod users;

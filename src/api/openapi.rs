@@ -23,6 +23,7 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoResponses, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::domain::reason::MAX_REASON_CHARS;
 use crate::error::{problem_type_uri, AppError, AppResult, Problem, DEFAULT_PUBLIC_URL};
 
 /// Where the document is served.
@@ -297,26 +298,38 @@ fn text(description: &str, max: usize, blank_ok: bool, null: bool) -> Schema {
 
 /// A required reason: text, not blank, at most 1000 characters once trimmed.
 pub fn reason_required() -> Schema {
-    text("Why: 1 to 1000 characters, surrounding white space not counted.", 1000, false, false)
+    text("Why: 1 to 1000 characters, surrounding white space not counted.", MAX_REASON_CHARS, false, false)
 }
 
 /// An optional reason: at most 1000 characters once trimmed; blank or `null` means none.
 pub fn reason_optional() -> Schema {
     text(
         "Why, optional: up to 1000 characters, surrounding white space not counted; blank means none.",
-        1000,
+        MAX_REASON_CHARS,
         true,
         true,
     )
 }
 
-/// The reason of a suspension: required, not blank.
-pub fn suspension_reason() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(format!("[^{TRIMMED}]")))
-        .description(Some("Why the enterprise is suspended; required, not blank."))
-        .into()
+/// The optional reason of an enterprise's status change (a suspension's is required).
+pub fn status_change_reason() -> Schema {
+    text(
+        "Why; required to suspend. Up to 1000 characters, surrounding white space not counted; blank means none.",
+        MAX_REASON_CHARS,
+        true,
+        true,
+    )
+}
+
+/// The optional reason of a slot change.
+pub fn slot_change_reason() -> Schema {
+    text(
+        "Why; recorded on cancelled bookings and in the audit trail. Up to 1000 characters, surrounding white \
+            space not counted; blank means none.",
+        MAX_REASON_CHARS,
+        true,
+        true,
+    )
 }
 
 /// A new site name (`null`: unchanged).

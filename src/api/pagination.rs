@@ -42,6 +42,11 @@ impl PageQuery {
     pub fn after(&self) -> Result<Option<String>, AppError> {
         self.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()
     }
+
+    /// The decoded cursor of a list ordered by (time, id) (see [`time_id_key`]).
+    pub fn after_time(&self) -> Result<Option<(chrono::NaiveDateTime, String)>, AppError> {
+        self.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_time_cursor).transpose()
+    }
 }
 
 pub fn encode_cursor(key: &str) -> String {
@@ -82,6 +87,18 @@ macro_rules! page_schema {
 pub(crate) use page_schema;
 
 impl<T> Page<T> {
+    /// The only page: the whole list.
+    pub fn all(items: impl IntoIterator<Item = T>) -> Self {
+        Page { items: items.into_iter().collect(), next_cursor: None }
+    }
+
+    /// A page whose service already cut it and said whether there is `more`;
+    /// the cursor is the key of its last item.
+    pub fn cut(items: Vec<T>, more: bool, key: impl Fn(&T) -> &str) -> Self {
+        let next_cursor = if more { items.last().map(|i| encode_cursor(key(i))) } else { None };
+        Page { items, next_cursor }
+    }
+
     /// Builds a page from rows fetched with `limit + 1` (the extra row only
     /// tells that there is more), mapping each kept row to its item.
     pub fn from_rows<R>(mut rows: Vec<R>, limit: i64, key: impl Fn(&R) -> String, map: impl FnMut(R) -> T) -> Self {

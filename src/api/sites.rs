@@ -12,9 +12,11 @@ use super::pagination::{Page, PageQuery};
 use crate::auth::{AnyUser, Supervisor};
 use crate::db::schedules::ScheduleRow;
 use crate::db::sites::{self, SiteRow};
+use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::SiteId;
 use crate::domain::schedule::{parse_site_code, parse_slot_minutes, parse_timezone, Weekdays};
+use crate::domain::slot::Capacity;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput, SiteUpdate};
@@ -256,9 +258,6 @@ struct ScheduleCreated {
     slots_created: usize,
 }
 
-/// Most slots a schedule may offer at once.
-const MAX_CAPACITY: i64 = 10_000;
-
 /// A new schedule for one transport mode of a site. Defaults: 24/7,
 /// 60-minute slots, valid from today without end.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -286,13 +285,6 @@ struct NewScheduleBody {
 
 fn default_slot_minutes() -> i64 {
     60
-}
-
-fn check_capacity(capacity: i64, errors: &mut FieldErrors) -> i32 {
-    if !(0..=MAX_CAPACITY).contains(&capacity) {
-        errors.add("capacity", "range", format!("capacity must be between 0 and {MAX_CAPACITY}"));
-    }
-    capacity.clamp(0, MAX_CAPACITY) as i32
 }
 
 fn check_days(days: Option<&Vec<String>>, errors: &mut FieldErrors) -> Option<Weekdays> {
@@ -325,7 +317,7 @@ async fn create_schedule(
     let mode = body.mode.parse::<TransportMode>().map_err(|m| errors.add("mode", "enum", m)).ok();
     let slot_minutes =
         parse_slot_minutes(body.slot_minutes).map_err(|m| errors.add("slot_minutes", "slot_length", m)).ok();
-    let capacity = check_capacity(body.capacity, &mut errors);
+    let capacity = errors.gather(Capacity::parse(body.capacity));
     let days = check_days(body.days.as_ref(), &mut errors).unwrap_or(Weekdays::ALL);
     if let (Some(from), Some(to)) = (body.valid_from, body.valid_to) {
         if to < from {
@@ -336,7 +328,7 @@ async fn create_schedule(
     let shape = ScheduleShape {
         mode: mode.unwrap_or(TransportMode::Road),
         slot_minutes: slot_minutes.unwrap_or(60),
-        capacity,
+        capacity: capacity.map_or(0, Capacity::get),
         days,
         valid_from: body.valid_from,
         valid_to: body.valid_to,
@@ -367,7 +359,7 @@ async fn list_schedules(state: web::Data<AppState>, _who: AnyUser, path: web::Pa
             Ok::<_, AppError>(crate::db::schedules::for_site(conn, &site_id, None)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(ScheduleView::from).collect(), next_cursor: None }))
+    Ok(HttpResponse::Ok().json(Page::all(rows.into_iter().map(ScheduleView::from))))
 }
 
 /// Changes to a schedule; absent fields keep their value.
@@ -424,7 +416,7 @@ async fn change_schedule(
     ApiJson(body): ApiJson<SchedulePatch>,
 ) -> AppResult<HttpResponse> {
     let mut errors = FieldErrors::new();
-    let capacity = body.capacity.map(|c| check_capacity(c, &mut errors));
+    let capacity = body.capacity.and_then(|c| errors.gather(Capacity::parse(c))).map(Capacity::get);
     let days = check_days(body.days.as_ref(), &mut errors);
     errors.into_result()?;
     let change = ScheduleChange { capacity, days, valid_from: body.valid_from, valid_to: body.valid_to };

@@ -8,15 +8,18 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::query::{one_of, time};
 use crate::auth::{AnyUser, Officer};
 use crate::db::slots::{self, SlotFilter, SlotRow};
+use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::SlotId;
+use crate::domain::reason::Reason;
 use crate::domain::schedule::{parse_timezone, to_local};
-use crate::domain::slot::SlotStatus;
+use crate::domain::slot::{Capacity, SlotChange, SlotStatus};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
-use crate::services::schedules::{self as svc, SlotChange};
+use crate::services::schedules as svc;
 use crate::state::AppState;
 
 super::route_table!("slots", bearer: list, get, change);
@@ -104,19 +107,6 @@ struct ListQuery {
     page: PageQuery,
 }
 
-fn parse_time(field: &str, raw: &str, errors: &mut FieldErrors) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            errors.add(
-                field,
-                "datetime",
-                format!("{field} must be an RFC 3339 time with offset, e.g. 2026-12-01T08:00:00+06:00"),
-            )
-        })
-        .ok()
-}
-
 fn slot_cursor(s: &SlotRow) -> String {
     super::pagination::time_id_key(s.starts_at, &s.id)
 }
@@ -131,14 +121,13 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     let q = q.into_inner();
     let limit = q.page.limit()?;
     let mut errors = FieldErrors::new();
-    let mode =
-        q.mode.as_deref().and_then(|m| m.parse::<TransportMode>().map_err(|e| errors.add("mode", "enum", e)).ok());
+    let mode = errors.gather(one_of::<TransportMode>("mode", q.mode.as_deref())).flatten();
     let from = match q.from.as_deref() {
-        Some(raw) => parse_time("from", raw, &mut errors),
+        Some(raw) => errors.gather(time("from", Some(raw))).flatten(),
         None => Some(who.now),
     };
     let to = match (q.to.as_deref(), from) {
-        (Some(raw), _) => parse_time("to", raw, &mut errors),
+        (Some(raw), _) => errors.gather(time("to", Some(raw))).flatten(),
         (None, Some(f)) => Some(f + Duration::days(DEFAULT_RANGE_DAYS)),
         (None, None) => None,
     };
@@ -158,8 +147,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
         }
     };
     errors.into_result()?;
-    let after =
-        q.page.cursor.as_deref().filter(|c| !c.is_empty()).map(super::pagination::decode_time_cursor).transpose()?;
+    let after = q.page.after_time()?;
     let (Some(from), Some(to)) = (from, to) else {
         return Err(AppError::internal("validated range lost"));
     };
@@ -203,6 +191,7 @@ struct SlotPatch {
     #[serde(default)]
     displace: bool,
     /// Why; recorded on cancelled bookings and in the audit trail.
+    #[schema(schema_with = doc::slot_change_reason)]
     reason: Option<String>,
 }
 
@@ -248,24 +237,12 @@ async fn change(
     path: web::Path<String>,
     ApiJson(body): ApiJson<SlotPatch>,
 ) -> AppResult<HttpResponse> {
-    let mut errors = FieldErrors::new();
-    if let Some(c) = body.capacity {
-        if !(0..=10_000).contains(&c) {
-            errors.add("capacity", "range", "capacity must be between 0 and 10000");
-        }
-    }
-    let status = body.status.as_deref().and_then(|s| {
-        s.parse::<SlotStatus>().map_err(|_| errors.add("status", "enum", "status must be open or closed")).ok()
-    });
-    if body.capacity.is_none() && body.status.is_none() {
-        errors.add("capacity", "required", "give capacity, status or both");
-    }
-    errors.into_result()?;
-    let change = SlotChange {
-        capacity: body.capacity.map(|c| c as i32),
-        status,
-        displace: body.displace,
-        reason: body.reason.filter(|r| !r.trim().is_empty()),
+    let change = SlotChange::parse(body.capacity, body.status.as_deref(), body.displace, body.reason.as_deref())?;
+    let change = svc::SlotChange {
+        capacity: change.capacity.map(Capacity::get),
+        status: change.status,
+        displace: change.displace,
+        reason: change.reason.map(Reason::into_string),
     };
     let id = SlotId::new(path.into_inner());
     let (slot, tz) = services::write(&state.db, &who, move |conn, ctx| {

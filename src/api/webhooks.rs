@@ -12,11 +12,11 @@ use super::pagination::{Page, PageQuery};
 use crate::auth::CompanyAdmin;
 use crate::db::webhooks::{self as rows, AttemptRow, DeliveryRow, WebhookRow};
 use crate::domain::ids::WebhookId;
-use crate::domain::webhook::DeliveryStatus;
-use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::domain::webhook::{DeliveryStatus, WebhookSubscription};
+use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::outbox::event_types;
-use crate::services::webhooks::{self as svc, check_url, register};
+use crate::services::webhooks::{self as svc, register};
 use crate::state::AppState;
 
 super::route_table!("webhooks", bearer: list, create, get, remove, deliveries, redeliver);
@@ -77,28 +77,10 @@ async fn create(
     who: CompanyAdmin,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> AppResult<HttpResponse> {
-    let mut errors = FieldErrors::new();
     let allow_private = state.settings.webhooks.allow_private_targets;
-    if body.url.len() > 2000 {
-        errors.add("url", "length", "url must have at most 2000 characters");
-    } else if let Err(m) = check_url(&body.url, allow_private) {
-        errors.add("url", "url", m);
-    }
-    let known = event_types();
-    let mut events: Vec<String> = Vec::new();
-    for (i, e) in body.events.iter().enumerate() {
-        if !known.contains(e) {
-            errors.add(format!("events[{i}]"), "enum", format!("unknown event type; one of {}", known.join(", ")));
-        } else if !events.contains(e) {
-            events.push(e.clone());
-        }
-    }
-    if body.events.is_empty() {
-        errors.add("events", "required", "subscribe to at least one event type");
-    }
-    errors.into_result()?;
-    let url = body.url.trim().to_owned();
-    let hook = services::write(&state.db, &who, move |conn, ctx| register(conn, ctx, &url, &events)).await?;
+    let wanted = WebhookSubscription::parse(&body.url, &body.events, allow_private, &event_types())?;
+    let hook =
+        services::write(&state.db, &who, move |conn, ctx| register(conn, ctx, wanted.url(), wanted.events())).await?;
     Ok(HttpResponse::Created().json(WebhookView::new(hook, true)))
 }
 
@@ -112,10 +94,7 @@ async fn create(
 async fn list(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
     let ent = who.enterprise_id().to_owned();
     let hooks = state.db.read(move |conn| rows::list_for(conn, &ent)).await?;
-    Ok(HttpResponse::Ok().json(Page {
-        items: hooks.into_iter().map(|h| WebhookView::new(h, false)).collect::<Vec<_>>(),
-        next_cursor: None,
-    }))
+    Ok(HttpResponse::Ok().json(Page::all(hooks.into_iter().map(|h| WebhookView::new(h, false)))))
 }
 
 #[utoipa::path(
@@ -224,8 +203,7 @@ async fn deliveries(
     let (logs, more) = state.db.read(move |conn| svc::deliveries(conn, &ent, &id, before.as_deref(), limit)).await?;
     let views: Vec<DeliveryView> =
         logs.into_iter().map(|(d, event_type, log)| DeliveryView::new(d, event_type, log)).collect();
-    let next_cursor = if more { views.last().map(|v| super::pagination::encode_cursor(&v.id)) } else { None };
-    Ok(HttpResponse::Ok().json(Page { items: views, next_cursor }))
+    Ok(HttpResponse::Ok().json(Page::cut(views, more, |v| &v.id)))
 }
 
 #[utoipa::path(

@@ -8,6 +8,7 @@ mod bookings;
 mod console;
 mod contract;
 mod declarations;
+mod edge;
 mod helpers;
 mod identity;
 mod openapi;
