@@ -36,7 +36,7 @@ use crate::domain::booking_policy::{
 };
 use crate::domain::declaration::Party;
 use crate::domain::goods::TransportMode;
-use crate::domain::identity::{CreditClass, EnterpriseStatus};
+use crate::domain::identity::{CreditClass, EnterpriseStatus, Role};
 use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::SlotStatus;
@@ -452,7 +452,7 @@ fn cancel_one(
     }
     crate::metrics::booking_cancelled(match (event, by_role) {
         ("booking.displaced", _) => "displacement",
-        (_, "company_admin" | "company_clerk") => "company",
+        (_, role) if role.parse::<Role>().is_ok_and(Role::is_company) => "company",
         _ => "customs",
     });
     audit::append(
@@ -607,7 +607,7 @@ pub fn displace(
     let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
     let excess = (slot.booked - keep).max(0) as usize;
     let reason = reason.unwrap_or("displaced by customs: slot capacity reduced or slot closed");
-    let role = actor.role.clone().unwrap_or_else(|| "officer".into());
+    let role = actor.role.clone().unwrap_or_else(|| Role::Officer.as_str().to_owned());
     let mut displaced = 0;
     for booking in rows::confirmed_in_slot_latest_first(conn, slot_id)?.into_iter().take(excess) {
         if cancel_one(conn, &booking, Some(reason), &role, "booking.displaced", actor, now)? {

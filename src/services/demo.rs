@@ -15,7 +15,7 @@ use crate::services::identity::{self, Registration};
 
 /// A demo account to print.
 pub struct DemoAccount {
-    pub role: &'static str,
+    pub role: Role,
     pub email: &'static str,
     pub password: &'static str,
 }
@@ -75,10 +75,10 @@ pub fn seed(db: &Db) -> anyhow::Result<Vec<DemoAccount>> {
     })
     .map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?;
     Ok(vec![
-        DemoAccount { role: "supervisor", email: SUPERVISOR, password: DEMO_PASSWORD },
-        DemoAccount { role: "officer", email: OFFICER, password: DEMO_PASSWORD },
-        DemoAccount { role: "company_admin", email: COMPANY_ADMIN, password: DEMO_PASSWORD },
-        DemoAccount { role: "company_clerk", email: COMPANY_CLERK, password: DEMO_PASSWORD },
+        DemoAccount { role: Role::Supervisor, email: SUPERVISOR, password: DEMO_PASSWORD },
+        DemoAccount { role: Role::Officer, email: OFFICER, password: DEMO_PASSWORD },
+        DemoAccount { role: Role::CompanyAdmin, email: COMPANY_ADMIN, password: DEMO_PASSWORD },
+        DemoAccount { role: Role::CompanyClerk, email: COMPANY_CLERK, password: DEMO_PASSWORD },
     ])
 }
 
@@ -86,7 +86,7 @@ pub fn seed(db: &Db) -> anyhow::Result<Vec<DemoAccount>> {
 pub fn print_accounts(accounts: &[DemoAccount]) {
     println!("Demo accounts (development profile only; sites CNKHG, CNHGS, CNAKA, CNURC open 24/7):");
     for a in accounts {
-        println!("  {:<14} {:<36} password: {}", a.role, a.email, a.password);
+        println!("  {:<14} {:<36} password: {}", a.role.as_str(), a.email, a.password);
     }
 }
 
@@ -147,7 +147,7 @@ fn seed_sites(conn: &mut DbConnection, supervisor: &RequestContext) -> Result<()
 /// One submitted declaration with a booking tomorrow at Kashgar, so that
 /// the console has something to show.
 fn seed_declaration_and_booking(conn: &mut DbConnection, admin: &RequestContext) -> Result<(), AppError> {
-    use crate::domain::declaration::DeclarationAction;
+    use crate::domain::declaration::{DeclarationAction, DeclarationKind};
     use crate::domain::declaration_form::{validate, DeclarationInput, ItemInput};
     use crate::domain::ids::{DeclarationId, SlotId};
     let enterprise_id = admin.caller.enterprise()?.to_owned();
@@ -161,9 +161,9 @@ fn seed_declaration_and_booking(conn: &mut DbConnection, admin: &RequestContext)
     }
     let Some(site) = sites::find_by_code(conn, "CNKHG")? else { return Ok(()) };
     let input = DeclarationInput {
-        kind: "import".into(),
+        kind: DeclarationKind::Import.as_str().into(),
         site_id: site.id.clone(),
-        transport_mode: "road".into(),
+        transport_mode: TransportMode::Road.as_str().into(),
         consignor: "Almaty Textile LLP".into(),
         consignee: "Kashgar Silk Road Trading Co., Ltd.".into(),
         origin_country: "KZ".into(),
