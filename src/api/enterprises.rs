@@ -9,15 +9,15 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus};
 use crate::domain::ids::EnterpriseId;
 use crate::domain::reason::Reason;
-use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
+use crate::error::{AppError, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::identity;
-use crate::state::AppState;
 
 super::route_table!("enterprises", bearer: list, get, verify, suspend, reinstate, classify);
 
@@ -80,7 +80,7 @@ struct ListQuery {
         doc::Query, doc::Restricted,
     ),
 )]
-async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
+async fn list(state: State, _who: Officer, q: web::Query<ListQuery>) -> Reply {
     let q = q.into_inner();
     let limit = q.page.limit()?;
     let after = q.page.after()?;
@@ -95,7 +95,7 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
     params(("id" = String, Path, description = "Enterprise id")),
     responses((status = 200, description = "The enterprise", body = EnterpriseView), doc::Unauthorized, doc::NotFound),
 )]
-async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
     // A company sees only its own enterprise; another one does not exist for it.
     if who.role.is_company() && who.enterprise_id.as_deref() != Some(id.as_str()) {
@@ -126,12 +126,12 @@ struct SuspensionBody {
 
 /// Runs a status change (verify, suspend, reinstate).
 async fn change_status(
-    state: web::Data<AppState>,
+    state: State,
     who: Officer,
     id: String,
     OptionalJson(body): OptionalJson<ReasonBody>,
     action: EnterpriseAction,
-) -> AppResult<HttpResponse> {
+) -> Reply {
     let raw = body.unwrap_or_default().reason;
     let reason = match action {
         EnterpriseAction::Suspend => Some(Reason::required(raw.as_deref(), "a suspension needs a reason")?),
@@ -189,12 +189,7 @@ struct ClassifyBody {
 }
 
 /// Sets the credit class (and the customs code, when given).
-async fn classify_enterprise(
-    state: web::Data<AppState>,
-    who: Officer,
-    id: String,
-    ApiJson(body): ApiJson<ClassifyBody>,
-) -> AppResult<HttpResponse> {
+async fn classify_enterprise(state: State, who: Officer, id: String, ApiJson(body): ApiJson<ClassifyBody>) -> Reply {
     let class: CreditClass = body.credit_class.parse().map_err(|m| AppError::field("credit_class", "enum", m))?;
     if let Some(code) = &body.customs_code {
         if code.len() != 10 || !code.bytes().all(|b| b.is_ascii_digit()) {

@@ -37,6 +37,13 @@ use crate::db::audit::Actor;
 /// Base path of the versioned API.
 pub const API_PREFIX: &str = "/api/v1";
 
+/// The application state, as a handler extracts it.
+pub type State = web::Data<crate::state::AppState>;
+
+/// What a handler answers: a response, or an error that `error.rs` maps to
+/// its status and problem type.
+pub type Reply = crate::error::AppResult<actix_web::HttpResponse>;
+
 /// Attaches a handler to a route, e.g. `|r| r.to(list)`.
 type Attach = fn(Route) -> Route;
 
@@ -187,11 +194,11 @@ macro_rules! actions {
             responses((status = 200, description = $ok, $($answer)*), $($errors)* $(, $($own)*)?),
         )]
         async fn $name(
-            state: actix_web::web::Data<$crate::state::AppState>,
+            state: $crate::api::State,
             who: $caller,
             path: actix_web::web::Path<String>,
             body: $body,
-        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+        ) -> $crate::api::Reply {
             $run(state, who, path.into_inner(), body $(, $value)?).await
         }
     };

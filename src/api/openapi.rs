@@ -23,8 +23,9 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoResponses, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use super::Reply;
 use crate::domain::reason::MAX_REASON_CHARS;
-use crate::error::{problem_type_uri, AppError, AppResult, Problem, DEFAULT_PUBLIC_URL};
+use crate::error::{problem_type_uri, AppError, Problem, DEFAULT_PUBLIC_URL};
 
 /// Where the document is served.
 pub const OPENAPI_JSON_PATH: &str = "/api-docs/openapi.json";
@@ -132,7 +133,7 @@ static DOCUMENT: LazyLock<Result<Bytes, String>> =
     get, path = "/api-docs/openapi.json", operation_id = "get_openapi",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)),
 )]
-async fn openapi_json() -> AppResult<HttpResponse> {
+async fn openapi_json() -> Reply {
     let body = DOCUMENT.as_ref().map_err(AppError::internal)?;
     Ok(HttpResponse::Ok().content_type("application/json").body(body.clone()))
 }
