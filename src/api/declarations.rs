@@ -340,43 +340,40 @@ super::actions! {
         doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON)
     );
+    body OptionalJson<ActionBody>, request_body(content = Option<ActionBody>, description = "Optional; not needed for this action");
 
     /// Submit a draft (or resubmit an amendment_requested) declaration; it gets its number (company users).
-    submit: CompanyUser, OptionalJson<ActionBody> => run_action(DeclarationAction::Submit);
+    submit: CompanyUser => run_action(DeclarationAction::Submit);
     post "/api/v1/declarations/{id}/submit" as "submit_declaration", "The declaration, `submitted`"
-    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action")
     responses((status = 403, description = "Not a company user, or the enterprise is not verified or is suspended", body = Problem, content_type = PROBLEM_JSON));
 
     /// Cancel a declaration before approval (company users); its booking is cancelled.
-    cancel: CompanyUser, OptionalJson<ActionBody> => run_action(DeclarationAction::Cancel);
+    cancel: CompanyUser => run_action(DeclarationAction::Cancel);
     post "/api/v1/declarations/{id}/cancel" as "cancel_declaration", "The declaration, `cancelled`"
-    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action")
     responses((status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON));
 
     /// Claim a submitted declaration for review (officers): under_review, assigned to the caller.
-    review: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Claim);
-    post "/api/v1/declarations/{id}/review" as "review_declaration", "The declaration, `under_review`"
-    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action");
+    review: Officer => run_action(DeclarationAction::Claim);
+    post "/api/v1/declarations/{id}/review" as "review_declaration", "The declaration, `under_review`";
 
     /// Approve a declaration with a risk lane (officers).
-    approve: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Approve);
+    approve: Officer => run_action(DeclarationAction::Approve);
     post "/api/v1/declarations/{id}/approve" as "approve_declaration", "The declaration, `approved`"
     request_body(content = ApprovalBody, description = "The risk lane (required)", example = json!({"risk_lane": "green"}));
 
     /// Reject a declaration with a reason (officers); final. Its booking is cancelled.
-    reject: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Reject);
+    reject: Officer => run_action(DeclarationAction::Reject);
     post "/api/v1/declarations/{id}/reject" as "reject_declaration", "The declaration, `rejected`"
     request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "invoice does not match the goods inspected"}));
 
     /// Send a declaration back to its enterprise for amendment, with a reason (officers).
-    request_amendment: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::RequestAmendment);
+    request_amendment: Officer => run_action(DeclarationAction::RequestAmendment);
     post "/api/v1/declarations/{id}/request-amendment" as "request_declaration_amendment", "The declaration, `amendment_requested`"
     request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "item 2: HS code does not match the description"}));
 
     /// Release the goods of an approved declaration (officers).
-    release: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Release);
-    post "/api/v1/declarations/{id}/release" as "release_declaration", "The declaration, `released`"
-    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action");
+    release: Officer => run_action(DeclarationAction::Release);
+    post "/api/v1/declarations/{id}/release" as "release_declaration", "The declaration, `released`";
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

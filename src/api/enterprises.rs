@@ -152,21 +152,20 @@ super::actions! {
         doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON)
     );
+    body OptionalJson<ReasonBody>, request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason");
 
     /// Verify a pending enterprise (officers): it may then file declarations and book.
-    verify: Officer, OptionalJson<ReasonBody> => change_status(EnterpriseAction::Verify);
-    post "/api/v1/enterprises/{id}/verify" as "verify_enterprise", "The enterprise in its new status"
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason");
+    verify: Officer => change_status(EnterpriseAction::Verify);
+    post "/api/v1/enterprises/{id}/verify" as "verify_enterprise", "The enterprise in its new status";
 
     /// Suspend an enterprise (officers): it can read but not write. Needs a reason.
-    suspend: Officer, OptionalJson<ReasonBody> => change_status(EnterpriseAction::Suspend);
+    suspend: Officer => change_status(EnterpriseAction::Suspend);
     post "/api/v1/enterprises/{id}/suspend" as "suspend_enterprise", "The enterprise in its new status"
     request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"}));
 
     /// Reinstate a suspended enterprise (officers).
-    reinstate: Officer, OptionalJson<ReasonBody> => change_status(EnterpriseAction::Reinstate);
-    post "/api/v1/enterprises/{id}/reinstate" as "reinstate_enterprise", "The enterprise in its new status"
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason");
+    reinstate: Officer => change_status(EnterpriseAction::Reinstate);
+    post "/api/v1/enterprises/{id}/reinstate" as "reinstate_enterprise", "The enterprise in its new status";
 
     /// Set an enterprise's credit class (officers).
     classify: Officer, ApiJson<ClassifyBody> => classify_enterprise;
