@@ -155,10 +155,8 @@ struct ListQuery {
     params(ListQuery, PageQuery),
     responses((status = 200, description = "One page of bookings", body = BookingPage), doc::Query, doc::Unauthorized),
 )]
-async fn list(state: State, who: AnyUser, q: web::Query<ListQuery>) -> Reply {
-    let q = q.into_inner();
-    let limit = q.page.limit()?;
-    let after = q.page.after()?;
+async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) -> Reply {
+    let (limit, after) = q.page.window()?;
     let status = super::query::one_of::<BookingStatus>("status", q.status.as_deref())?;
     let filter = BookingFilter {
         enterprise_id: who.enterprise_id.clone(),

@@ -413,8 +413,7 @@ fn queue_cursor(d: &DeclarationRow) -> String {
         doc::Query, doc::Unauthorized,
     ),
 )]
-async fn list(state: State, who: AnyUser, q: web::Query<ListQuery>) -> Reply {
-    let q = q.into_inner();
+async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) -> Reply {
     let page = q.page.clone();
     let limit = page.limit()?;
     let mut errors = FieldErrors::new();

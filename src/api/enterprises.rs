@@ -45,17 +45,10 @@ pub struct EnterpriseView {
 
 impl From<EnterpriseRow> for EnterpriseView {
     fn from(r: EnterpriseRow) -> Self {
-        Self {
-            id: r.id,
-            name: r.legal_name,
-            country: r.country,
-            registration_code: r.registration_code,
-            customs_code: r.customs_code,
-            credit_class: r.credit_class,
-            status: r.status,
-            created_at: r.created_at.and_utc(),
-            updated_at: r.updated_at.and_utc(),
-        }
+        super::from_row!(r => Self {
+            id, country, registration_code, customs_code, credit_class, status;
+            name: r.legal_name, created_at: r.created_at.and_utc(), updated_at: r.updated_at.and_utc()
+        })
     }
 }
 
@@ -80,10 +73,8 @@ struct ListQuery {
         doc::Query, doc::Restricted,
     ),
 )]
-async fn list(state: State, _who: Officer, q: web::Query<ListQuery>) -> Reply {
-    let q = q.into_inner();
-    let limit = q.page.limit()?;
-    let after = q.page.after()?;
+async fn list(state: State, _who: Officer, web::Query(q): web::Query<ListQuery>) -> Reply {
+    let (limit, after) = q.page.window()?;
     let status = super::query::one_of::<EnterpriseStatus>("status", q.status.as_deref())?;
     let rows = state.db.read(move |conn| enterprises::list(conn, status, after.as_deref(), limit + 1)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id.clone(), EnterpriseView::from)))

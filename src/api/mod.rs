@@ -231,6 +231,17 @@ macro_rules! actions {
 }
 pub(crate) use actions;
 
+/// `from_row!(row => Self { a, b; c: value })` builds a view from a row:
+/// `a` and `b` are moved from the row's fields of the same name, `c` is
+/// given. The given fields come first, so their values may still read the
+/// whole row.
+macro_rules! from_row {
+    ($row:ident => $view:ident { $($field:ident),+ $(; $($other:ident: $value:expr),+)? $(,)? }) => {
+        $view { $($($other: $value,)+)? $($field: $row.$field),+ }
+    };
+}
+pub(crate) use from_row;
+
 /// A module's route table.
 type Endpoints = fn() -> Vec<Endpoint>;
 

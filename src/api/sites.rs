@@ -51,19 +51,18 @@ pub struct SiteView {
 
 impl From<SiteRow> for SiteView {
     fn from(s: SiteRow) -> Self {
-        let utc_offset = parse_timezone(&s.timezone)
-            .map(|tz| Utc::now().with_timezone(&tz).format("%:z").to_string())
-            .unwrap_or_default();
-        Self {
+        super::from_row!(s => Self {
+            id, code, name, timezone;
+            utc_offset: utc_offset(&s.timezone),
             modes: s.mode_list(),
-            id: s.id,
-            code: s.code,
-            name: s.name,
-            timezone: s.timezone,
-            utc_offset,
-            created_at: s.created_at.and_utc(),
-        }
+            created_at: s.created_at.and_utc()
+        })
     }
+}
+
+/// A zone's current UTC offset, e.g. `+06:00` (empty for a zone that does not parse).
+fn utc_offset(timezone: &str) -> String {
+    parse_timezone(timezone).map(|tz| Utc::now().with_timezone(&tz).format("%:z").to_string()).unwrap_or_default()
 }
 
 /// A new clearance site.
@@ -136,8 +135,7 @@ async fn create(state: State, who: Supervisor, ApiJson(body): ApiJson<NewSiteBod
     responses((status = 200, description = "One page of sites", body = SitePage), doc::Query, doc::Unauthorized),
 )]
 async fn list(state: State, _who: AnyUser, q: web::Query<PageQuery>) -> Reply {
-    let limit = q.limit()?;
-    let after = q.after()?;
+    let (limit, after) = q.window()?;
     let rows = state.db.read(move |conn| sites::list(conn, after.as_deref(), limit + 1)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |s| s.code.clone(), SiteView::from)))
 }
@@ -227,17 +225,10 @@ pub struct ScheduleView {
 
 impl From<ScheduleRow> for ScheduleView {
     fn from(s: ScheduleRow) -> Self {
-        Self {
-            days: Weekdays::from_bits(s.days_of_week).names(),
-            id: s.id,
-            site_id: s.site_id,
-            mode: s.mode,
-            slot_minutes: s.slot_minutes,
-            capacity: s.capacity,
-            valid_from: s.valid_from,
-            valid_to: s.valid_to,
-            created_at: s.created_at.and_utc(),
-        }
+        super::from_row!(s => Self {
+            id, site_id, mode, slot_minutes, capacity, valid_from, valid_to;
+            days: Weekdays::from_bits(s.days_of_week).names(), created_at: s.created_at.and_utc()
+        })
     }
 }
 

@@ -117,8 +117,7 @@ fn slot_cursor(s: &SlotRow) -> String {
     params(ListQuery, PageQuery),
     responses((status = 200, description = "One page of slots", body = SlotPage), doc::Query, doc::Unauthorized),
 )]
-async fn list(state: State, who: AnyUser, q: web::Query<ListQuery>) -> Reply {
-    let q = q.into_inner();
+async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) -> Reply {
     let limit = q.page.limit()?;
     let mut errors = FieldErrors::new();
     let mode = errors.gather(one_of::<TransportMode>("mode", q.mode.as_deref())).flatten();

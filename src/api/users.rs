@@ -36,15 +36,10 @@ pub struct UserView {
 
 impl From<UserRow> for UserView {
     fn from(u: UserRow) -> Self {
-        Self {
-            id: u.id,
-            email: u.email,
-            role: u.role,
-            enterprise_id: u.enterprise_id,
-            display_name: u.display_name,
-            active: u.active,
-            created_at: u.created_at.and_utc(),
-        }
+        super::from_row!(u => Self {
+            id, email, role, enterprise_id, display_name, active;
+            created_at: u.created_at.and_utc()
+        })
     }
 }
 

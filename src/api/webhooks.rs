@@ -38,13 +38,10 @@ pub struct WebhookView {
 
 impl WebhookView {
     fn new(w: WebhookRow, with_secret: bool) -> Self {
-        Self {
-            events: w.event_list(),
-            id: w.id,
-            url: w.url,
-            created_at: w.created_at.and_utc(),
-            secret: with_secret.then_some(w.secret),
-        }
+        super::from_row!(w => Self {
+            id, url;
+            events: w.event_list(), created_at: w.created_at.and_utc(), secret: with_secret.then_some(w.secret)
+        })
     }
 }
 
@@ -187,8 +184,7 @@ impl DeliveryView {
     ),
 )]
 async fn deliveries(state: State, who: CompanyAdmin, path: web::Path<String>, q: web::Query<PageQuery>) -> Reply {
-    let limit = q.limit()?;
-    let before = q.after()?;
+    let (limit, before) = q.window()?;
     let ent = who.enterprise_id().to_owned();
     let id = WebhookId::new(path.into_inner());
     let (logs, more) = state.db.read(move |conn| svc::deliveries(conn, &ent, &id, before.as_deref(), limit)).await?;
