@@ -1,6 +1,6 @@
 //! `/auth/*` and `/me`: registration, sign-in, token rotation, sign-out.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -8,10 +8,11 @@ use super::enterprises::EnterpriseView;
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::users::UserView;
+use super::{Reply, State};
 use crate::auth::{AnyUser, Public};
 use crate::domain::identity::{check_password, parse_country, Email, Role};
 use crate::domain::registration_code::parse_registration_code;
-use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::identity::{self, Registration, Rotation};
 use crate::state::AppState;
 
@@ -99,11 +100,7 @@ struct RegisterResponse {
         (status = 409, description = "Registration code or email already taken", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn register(
-    request: Public,
-    state: web::Data<AppState>,
-    ApiJson(body): ApiJson<RegisterRequest>,
-) -> AppResult<HttpResponse> {
+async fn register(request: Public, state: State, ApiJson(body): ApiJson<RegisterRequest>) -> Reply {
     let mut errors = FieldErrors::new();
     let legal_name = body.enterprise.name.trim().to_owned();
     if legal_name.is_empty() || legal_name.chars().count() > 300 {
@@ -181,11 +178,7 @@ fn client_ip(req: &HttpRequest) -> String {
         (status = 401, description = "Wrong email or password", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn login(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    ApiJson(body): ApiJson<LoginRequest>,
-) -> AppResult<HttpResponse> {
+async fn login(req: HttpRequest, state: State, ApiJson(body): ApiJson<LoginRequest>) -> Reply {
     let email = body.email.trim().to_lowercase();
     let keys = [format!("account:{email}"), format!("ip:{}", client_ip(&req))];
     if let Some(retry_after_secs) = state.login_throttle.locked(&keys) {
@@ -216,11 +209,7 @@ async fn login(
     token_response(&state, &user, refresh_token)
 }
 
-fn token_response(
-    state: &AppState,
-    user: &crate::db::users::UserRow,
-    refresh_token: String,
-) -> AppResult<HttpResponse> {
+fn token_response(state: &AppState, user: &crate::db::users::UserRow, refresh_token: String) -> Reply {
     let access_token = state.jwt.issue(&user.id, user.role, user.enterprise_id.as_deref())?;
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse {
         access_token,
@@ -250,7 +239,7 @@ struct RefreshRequest {
         (status = 401, description = "Used, revoked, expired or unknown refresh token", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn refresh(state: web::Data<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> AppResult<HttpResponse> {
+async fn refresh(state: State, ApiJson(body): ApiJson<RefreshRequest>) -> Reply {
     let ttl_days = state.settings.auth.refresh_token_ttl_days;
     if body.refresh_token.len() > 200 {
         return Err(AppError::Unauthorized("invalid refresh token"));
@@ -271,11 +260,7 @@ async fn refresh(state: web::Data<AppState>, ApiJson(body): ApiJson<RefreshReque
     request_body = RefreshRequest,
     responses((status = 204, description = "Signed out"), doc::JsonBody, doc::Unauthorized),
 )]
-async fn logout(
-    state: web::Data<AppState>,
-    who: AnyUser,
-    ApiJson(body): ApiJson<RefreshRequest>,
-) -> AppResult<HttpResponse> {
+async fn logout(state: State, who: AnyUser, ApiJson(body): ApiJson<RefreshRequest>) -> Reply {
     let user_id = who.user_id.clone();
     state.db.write(move |conn| identity::logout(conn, &user_id, &body.refresh_token, crate::db::now())).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -297,7 +282,7 @@ struct MeResponse {
     get, path = "/api/v1/me", operation_id = "get_me",
     responses((status = 200, description = "The signed-in user", body = MeResponse), doc::Unauthorized),
 )]
-async fn me(state: web::Data<AppState>, who: AnyUser) -> AppResult<HttpResponse> {
+async fn me(state: State, who: AnyUser) -> Reply {
     let id = who.user_id.clone();
     let user = state
         .db

@@ -9,16 +9,16 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::{parse, ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::{Reply, State};
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::db::bookings::BookingFilter;
 use crate::domain::booking_policy::{BookingAction, BookingStatus};
 use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::domain::reason::Reason;
-use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::bookings::{self as svc, BookingView};
-use crate::state::AppState;
 
 super::route_table!("bookings", bearer: list, create, get, cancel, reschedule, check_in, complete, no_show);
 
@@ -74,12 +74,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, AppError
             or the Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn create(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    who: CompanyUser,
-    ApiJson(raw): ApiJson<serde_json::Value>,
-) -> AppResult<HttpResponse> {
+async fn create(req: HttpRequest, state: State, who: CompanyUser, ApiJson(raw): ApiJson<serde_json::Value>) -> Reply {
     let key = idempotency_key(&req)?;
     let hash = svc::request_hash(&raw);
     let body: NewBooking = parse(raw)?;
@@ -129,7 +124,7 @@ async fn create(
     params(("id" = String, Path, description = "Booking id")),
     responses((status = 200, description = "The booking", body = BookingView), doc::Unauthorized, doc::NotFound),
 )]
-async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = BookingId::new(path.into_inner());
     let caller = who.0.caller;
     let v = state.db.read(move |conn| svc::read(conn, &caller, &id)).await?;
@@ -160,10 +155,8 @@ struct ListQuery {
     params(ListQuery, PageQuery),
     responses((status = 200, description = "One page of bookings", body = BookingPage), doc::Query, doc::Unauthorized),
 )]
-async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
-    let q = q.into_inner();
-    let limit = q.page.limit()?;
-    let after = q.page.after()?;
+async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) -> Reply {
+    let (limit, after) = q.page.window()?;
     let status = super::query::one_of::<BookingStatus>("status", q.status.as_deref())?;
     let filter = BookingFilter {
         enterprise_id: who.enterprise_id.clone(),
@@ -189,12 +182,7 @@ struct ReasonBody {
 }
 
 /// Cancels a booking for whoever may cancel it.
-async fn cancel_booking(
-    state: web::Data<AppState>,
-    who: AnyUser,
-    id: String,
-    OptionalJson(body): OptionalJson<ReasonBody>,
-) -> AppResult<HttpResponse> {
+async fn cancel_booking(state: State, who: AnyUser, id: String, OptionalJson(body): OptionalJson<ReasonBody>) -> Reply {
     let reason = Reason::optional(body.and_then(|b| b.reason).as_deref())?;
     let policy = state.booking_policy;
     let id = BookingId::new(id);
@@ -213,12 +201,7 @@ struct RescheduleBody {
 }
 
 /// Moves a booking of the caller's enterprise.
-async fn move_booking(
-    state: web::Data<AppState>,
-    who: CompanyUser,
-    id: String,
-    ApiJson(body): ApiJson<RescheduleBody>,
-) -> AppResult<HttpResponse> {
+async fn move_booking(state: State, who: CompanyUser, id: String, ApiJson(body): ApiJson<RescheduleBody>) -> Reply {
     let policy = state.booking_policy;
     let (id, slot_id) = (BookingId::new(id), SlotId::new(body.slot_id));
     let v =
@@ -227,13 +210,7 @@ async fn move_booking(
 }
 
 /// Runs a gate action (check-in, complete, no-show); they take no body.
-async fn gate_action(
-    state: web::Data<AppState>,
-    who: Officer,
-    id: String,
-    _body: (),
-    action: BookingAction,
-) -> AppResult<HttpResponse> {
+async fn gate_action(state: State, who: Officer, id: String, _body: (), action: BookingAction) -> Reply {
     let policy = state.booking_policy;
     let id = BookingId::new(id);
     let v = services::write(&state.db, &who, move |conn, ctx| svc::gate(conn, ctx, &id, action, &policy)).await?;

@@ -12,6 +12,7 @@ use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
 use super::query::{one_of, time};
+use super::{Reply, State};
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::context::RequestContext;
 use crate::db::declarations::{self as rows, DeclarationFilter, DeclarationRow, ItemRow};
@@ -24,10 +25,9 @@ use crate::domain::goods::TransportMode;
 use crate::domain::goods::{format_money, parse_currency};
 use crate::domain::ids::DeclarationId;
 use crate::domain::reason::Reason;
-use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::declarations::{self as svc, ActionInput, Full};
-use crate::state::AppState;
 
 super::route_table!(
     "declarations",
@@ -192,11 +192,7 @@ fn respond(status: actix_web::http::StatusCode, (row, items): Full, party: Party
         (status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn create(
-    state: web::Data<AppState>,
-    who: CompanyUser,
-    ApiJson(body): ApiJson<DeclarationInput>,
-) -> AppResult<HttpResponse> {
+async fn create(state: State, who: CompanyUser, ApiJson(body): ApiJson<DeclarationInput>) -> Reply {
     let valid = validate(&body).map_err(AppError::Validation)?;
     let full = services::write(&state.db, &who, move |conn, ctx| svc::create(conn, ctx, &valid)).await?;
     Ok(respond(actix_web::http::StatusCode::CREATED, full, Party::Company))
@@ -212,7 +208,7 @@ async fn create(
         doc::Unauthorized, doc::NotFound,
     ),
 )]
-async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = DeclarationId::new(path.into_inner());
     let party = who.party();
     let caller = who.0.caller;
@@ -259,11 +255,11 @@ fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
 )]
 async fn edit(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     who: CompanyUser,
     path: web::Path<String>,
     ApiJson(patch): ApiJson<DeclarationPatch>,
-) -> AppResult<HttpResponse> {
+) -> Reply {
     let version = if_match(&req)?;
     let id = DeclarationId::new(path.into_inner());
     let full = services::write(&state.db, &who, move |conn, ctx| svc::edit(conn, ctx, &id, version, patch)).await?;
@@ -305,12 +301,12 @@ struct ReasonBody {
 /// Runs one action on a declaration: the handlers below differ only in
 /// the caller they accept and the action.
 async fn run_action(
-    state: web::Data<AppState>,
+    state: State,
     who: impl Into<RequestContext>,
     id: String,
     OptionalJson(body): OptionalJson<ActionBody>,
     action: DeclarationAction,
-) -> AppResult<HttpResponse> {
+) -> Reply {
     let who: RequestContext = who.into();
     let body = body.unwrap_or_default();
     let mut errors = FieldErrors::new();
@@ -344,43 +340,40 @@ super::actions! {
         doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Illegal transition from the current status (named in `detail`)", body = Problem, content_type = PROBLEM_JSON)
     );
+    body OptionalJson<ActionBody>, request_body(content = Option<ActionBody>, description = "Optional; not needed for this action");
 
     /// Submit a draft (or resubmit an amendment_requested) declaration; it gets its number (company users).
-    submit: CompanyUser, OptionalJson<ActionBody> => run_action(DeclarationAction::Submit);
+    submit: CompanyUser => run_action(DeclarationAction::Submit);
     post "/api/v1/declarations/{id}/submit" as "submit_declaration", "The declaration, `submitted`"
-    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action")
     responses((status = 403, description = "Not a company user, or the enterprise is not verified or is suspended", body = Problem, content_type = PROBLEM_JSON));
 
     /// Cancel a declaration before approval (company users); its booking is cancelled.
-    cancel: CompanyUser, OptionalJson<ActionBody> => run_action(DeclarationAction::Cancel);
+    cancel: CompanyUser => run_action(DeclarationAction::Cancel);
     post "/api/v1/declarations/{id}/cancel" as "cancel_declaration", "The declaration, `cancelled`"
-    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action")
     responses((status = 403, description = "Not a company user, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON));
 
     /// Claim a submitted declaration for review (officers): under_review, assigned to the caller.
-    review: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Claim);
-    post "/api/v1/declarations/{id}/review" as "review_declaration", "The declaration, `under_review`"
-    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action");
+    review: Officer => run_action(DeclarationAction::Claim);
+    post "/api/v1/declarations/{id}/review" as "review_declaration", "The declaration, `under_review`";
 
     /// Approve a declaration with a risk lane (officers).
-    approve: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Approve);
+    approve: Officer => run_action(DeclarationAction::Approve);
     post "/api/v1/declarations/{id}/approve" as "approve_declaration", "The declaration, `approved`"
     request_body(content = ApprovalBody, description = "The risk lane (required)", example = json!({"risk_lane": "green"}));
 
     /// Reject a declaration with a reason (officers); final. Its booking is cancelled.
-    reject: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Reject);
+    reject: Officer => run_action(DeclarationAction::Reject);
     post "/api/v1/declarations/{id}/reject" as "reject_declaration", "The declaration, `rejected`"
     request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "invoice does not match the goods inspected"}));
 
     /// Send a declaration back to its enterprise for amendment, with a reason (officers).
-    request_amendment: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::RequestAmendment);
+    request_amendment: Officer => run_action(DeclarationAction::RequestAmendment);
     post "/api/v1/declarations/{id}/request-amendment" as "request_declaration_amendment", "The declaration, `amendment_requested`"
     request_body(content = ReasonBody, description = "The reason (required)", example = json!({"reason": "item 2: HS code does not match the description"}));
 
     /// Release the goods of an approved declaration (officers).
-    release: Officer, OptionalJson<ActionBody> => run_action(DeclarationAction::Release);
-    post "/api/v1/declarations/{id}/release" as "release_declaration", "The declaration, `released`"
-    request_body(content = Option<ActionBody>, description = "Optional; not needed for this action");
+    release: Officer => run_action(DeclarationAction::Release);
+    post "/api/v1/declarations/{id}/release" as "release_declaration", "The declaration, `released`";
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -420,8 +413,7 @@ fn queue_cursor(d: &DeclarationRow) -> String {
         doc::Query, doc::Unauthorized,
     ),
 )]
-async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
-    let q = q.into_inner();
+async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) -> Reply {
     let page = q.page.clone();
     let limit = page.limit()?;
     let mut errors = FieldErrors::new();
@@ -469,7 +461,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
         doc::Unauthorized, doc::NotFound,
     ),
 )]
-async fn history(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn history(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = DeclarationId::new(path.into_inner());
     let caller = who.0.caller;
     let events = state

@@ -9,15 +9,15 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
 use crate::domain::identity::{CreditClass, EnterpriseAction, EnterpriseStatus};
 use crate::domain::ids::EnterpriseId;
 use crate::domain::reason::Reason;
-use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
+use crate::error::{AppError, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::identity;
-use crate::state::AppState;
 
 super::route_table!("enterprises", bearer: list, get, verify, suspend, reinstate, classify);
 
@@ -45,17 +45,10 @@ pub struct EnterpriseView {
 
 impl From<EnterpriseRow> for EnterpriseView {
     fn from(r: EnterpriseRow) -> Self {
-        Self {
-            id: r.id,
-            name: r.legal_name,
-            country: r.country,
-            registration_code: r.registration_code,
-            customs_code: r.customs_code,
-            credit_class: r.credit_class,
-            status: r.status,
-            created_at: r.created_at.and_utc(),
-            updated_at: r.updated_at.and_utc(),
-        }
+        super::from_row!(r => Self {
+            id, country, registration_code, customs_code, credit_class, status;
+            name: r.legal_name, created_at: r.created_at.and_utc(), updated_at: r.updated_at.and_utc()
+        })
     }
 }
 
@@ -80,10 +73,8 @@ struct ListQuery {
         doc::Query, doc::Restricted,
     ),
 )]
-async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
-    let q = q.into_inner();
-    let limit = q.page.limit()?;
-    let after = q.page.after()?;
+async fn list(state: State, _who: Officer, web::Query(q): web::Query<ListQuery>) -> Reply {
+    let (limit, after) = q.page.window()?;
     let status = super::query::one_of::<EnterpriseStatus>("status", q.status.as_deref())?;
     let rows = state.db.read(move |conn| enterprises::list(conn, status, after.as_deref(), limit + 1)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id.clone(), EnterpriseView::from)))
@@ -95,7 +86,7 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
     params(("id" = String, Path, description = "Enterprise id")),
     responses((status = 200, description = "The enterprise", body = EnterpriseView), doc::Unauthorized, doc::NotFound),
 )]
-async fn get(state: web::Data<AppState>, who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
     // A company sees only its own enterprise; another one does not exist for it.
     if who.role.is_company() && who.enterprise_id.as_deref() != Some(id.as_str()) {
@@ -126,12 +117,12 @@ struct SuspensionBody {
 
 /// Runs a status change (verify, suspend, reinstate).
 async fn change_status(
-    state: web::Data<AppState>,
+    state: State,
     who: Officer,
     id: String,
     OptionalJson(body): OptionalJson<ReasonBody>,
     action: EnterpriseAction,
-) -> AppResult<HttpResponse> {
+) -> Reply {
     let raw = body.unwrap_or_default().reason;
     let reason = match action {
         EnterpriseAction::Suspend => Some(Reason::required(raw.as_deref(), "a suspension needs a reason")?),
@@ -152,21 +143,20 @@ super::actions! {
         doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 409, description = "Not allowed from the enterprise's current status", body = Problem, content_type = PROBLEM_JSON)
     );
+    body OptionalJson<ReasonBody>, request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason");
 
     /// Verify a pending enterprise (officers): it may then file declarations and book.
-    verify: Officer, OptionalJson<ReasonBody> => change_status(EnterpriseAction::Verify);
-    post "/api/v1/enterprises/{id}/verify" as "verify_enterprise", "The enterprise in its new status"
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason");
+    verify: Officer => change_status(EnterpriseAction::Verify);
+    post "/api/v1/enterprises/{id}/verify" as "verify_enterprise", "The enterprise in its new status";
 
     /// Suspend an enterprise (officers): it can read but not write. Needs a reason.
-    suspend: Officer, OptionalJson<ReasonBody> => change_status(EnterpriseAction::Suspend);
+    suspend: Officer => change_status(EnterpriseAction::Suspend);
     post "/api/v1/enterprises/{id}/suspend" as "suspend_enterprise", "The enterprise in its new status"
     request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "customs code revoked by the issuing office"}));
 
     /// Reinstate a suspended enterprise (officers).
-    reinstate: Officer, OptionalJson<ReasonBody> => change_status(EnterpriseAction::Reinstate);
-    post "/api/v1/enterprises/{id}/reinstate" as "reinstate_enterprise", "The enterprise in its new status"
-    request_body(content = Option<ReasonBody>, description = "Optional; no body (or `null`) means no reason");
+    reinstate: Officer => change_status(EnterpriseAction::Reinstate);
+    post "/api/v1/enterprises/{id}/reinstate" as "reinstate_enterprise", "The enterprise in its new status";
 
     /// Set an enterprise's credit class (officers).
     classify: Officer, ApiJson<ClassifyBody> => classify_enterprise;
@@ -189,12 +179,7 @@ struct ClassifyBody {
 }
 
 /// Sets the credit class (and the customs code, when given).
-async fn classify_enterprise(
-    state: web::Data<AppState>,
-    who: Officer,
-    id: String,
-    ApiJson(body): ApiJson<ClassifyBody>,
-) -> AppResult<HttpResponse> {
+async fn classify_enterprise(state: State, who: Officer, id: String, ApiJson(body): ApiJson<ClassifyBody>) -> Reply {
     let class: CreditClass = body.credit_class.parse().map_err(|m| AppError::field("credit_class", "enum", m))?;
     if let Some(code) = &body.customs_code {
         if code.len() != 10 || !code.bytes().all(|b| b.is_ascii_digit()) {

@@ -1,13 +1,12 @@
 //! Liveness and readiness probes (no token).
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use diesel::connection::SimpleConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::openapi as doc;
-use crate::error::AppResult;
-use crate::state::AppState;
+use super::{Reply, State};
 
 super::route_table!("health", public: live, ready);
 
@@ -43,7 +42,7 @@ async fn live() -> HttpResponse {
     get, path = "/health/ready", operation_id = "health_ready",
     responses((status = 200, description = "The database is reachable", body = Ready), doc::Unavailable),
 )]
-async fn ready(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn ready(state: State) -> Reply {
     state.db.read(|conn| conn.batch_execute("SELECT 1")).await?;
     Ok(HttpResponse::Ok().json(Ready { status: "ok", database: "ok" }))
 }

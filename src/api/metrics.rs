@@ -1,9 +1,9 @@
 //! `GET /metrics`: Prometheus text exposition (no token; expose it only to
 //! the monitoring network in production).
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 
-use crate::state::AppState;
+use super::State;
 
 super::route_table!("health", public: metrics);
 
@@ -11,7 +11,7 @@ super::route_table!("health", public: metrics);
     get, path = "/metrics", operation_id = "metrics",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")),
 )]
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+async fn metrics(state: State) -> HttpResponse {
     let db = state.db.clone();
     let text = crate::telemetry::spawn_blocking_in_span(move || crate::metrics::render(&db)).await.unwrap_or_default();
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)

@@ -37,6 +37,13 @@ use crate::db::audit::Actor;
 /// Base path of the versioned API.
 pub const API_PREFIX: &str = "/api/v1";
 
+/// The application state, as a handler extracts it.
+pub type State = web::Data<crate::state::AppState>;
+
+/// What a handler answers: a response, or an error that `error.rs` maps to
+/// its status and problem type.
+pub type Reply = crate::error::AppResult<actix_web::HttpResponse>;
+
 /// Attaches a handler to a route, e.g. `|r| r.to(list)`.
 type Attach = fn(Route) -> Route;
 
@@ -142,8 +149,9 @@ pub(crate) use route_table;
 /// ```text
 /// actions! {
 ///     id "Booking id", answer(body = BookingView), errors(doc::Restricted, doc::NotFound);
+///     body OptionalJson<Body>, request_body(...);   // optional: the rows' default
 ///     /// Summary of the action.
-///     handler: Caller, Body => run(value);
+///     handler: Caller, Body => run(value);          // `, Body` only to differ from the default
 ///     post "/api/v1/bookings/{id}/verb" as "operation_id", "description of the 200 answer"
 ///     request_body(...) responses(...);   // both optional
 /// }
@@ -151,52 +159,88 @@ pub(crate) use route_table;
 ///
 /// Each row becomes a handler with its `#[utoipa::path]` (the `{id}`
 /// parameter, the 200 answer, the shared errors, then the row's own answers,
-/// which win for the same status). The handler only extracts: every action
-/// of a resource runs `run(req, state, caller, id, body[, value])`.
+/// which win for the same status; its own `request_body`, else the table's).
+/// The handler only extracts: every action of a resource runs
+/// `run(state, caller, id, body[, value])`.
 macro_rules! actions {
     (
         id $id:tt, answer $answer:tt, errors $errors:tt;
+        body $body:ty, request_body $request:tt;
+        $($rows:tt)+
+    ) => {
+        $crate::api::actions!(@rows [$id, $answer, $errors] [$body] [request_body $request] $($rows)+);
+    };
+    (id $id:tt, answer $answer:tt, errors $errors:tt; $($rows:tt)+) => {
+        $crate::api::actions!(@rows [$id, $answer, $errors] [] [] $($rows)+);
+    };
+    (
+        @rows $shared:tt $body:tt $request:tt
         $(
             $(#[$meta:meta])*
-            $name:ident: $caller:ty, $body:ty => $run:ident $(($value:expr))?;
+            $name:ident: $caller:ty $(, $own_body:ty)? => $run:ident $(($value:expr))?;
             post $path:tt as $operation_id:tt, $ok:tt
-            $(request_body $request:tt)?
+            $(request_body $own_request:tt)?
             $(responses $own:tt)?;
         )+
     ) => {$(
-        $crate::api::actions!(@row $id, $answer, $errors, $($own)?;
+        $crate::api::actions!(@body [$($own_body)?] $body
+            [$(request_body $own_request)?] $request
+            $shared, $($own)?;
             [$(#[$meta])*]
-            {
-                post, path = $path, operation_id = $operation_id,
-                params(("id" = String, Path, description = $id)),
-                $(request_body $request,)?
-            }
-            $name: $caller, $body => $run $(($value))?; $ok
+            [post, path = $path, operation_id = $operation_id,]
+            $name: $caller => $run $(($value))?; $ok
         );
     )+};
+    // The row's own body type, else the table's.
+    (@body [$body:ty] $default:tt $($rest:tt)*) => {
+        $crate::api::actions!(@request [$body] $($rest)*);
+    };
+    (@body [] [$default:ty] $($rest:tt)*) => {
+        $crate::api::actions!(@request [$default] $($rest)*);
+    };
+    // The row's own request body, else the table's (if any).
+    (@request $body:tt [$($own:tt)+] $default:tt $($rest:tt)*) => {
+        $crate::api::actions!(@row $body [$($own)+] $($rest)*);
+    };
+    (@request $body:tt [] $default:tt $($rest:tt)*) => {
+        $crate::api::actions!(@row $body $default $($rest)*);
+    };
     // One handler: the shared answers and the row's own go into the
     // attribute's `responses`.
-    (@row $id:tt, ($($answer:tt)*), ($($errors:tt)*), $(($($own:tt)*))?;
+    (@row [$body:ty] [$(request_body $request:tt)?] [$id:tt, ($($answer:tt)*), ($($errors:tt)*)], $(($($own:tt)*))?;
         [$(#[$meta:meta])*]
-        {$($attr:tt)*}
-        $name:ident: $caller:ty, $body:ty => $run:ident $(($value:expr))?; $ok:tt
+        [$($attr:tt)*]
+        $name:ident: $caller:ty => $run:ident $(($value:expr))?; $ok:tt
     ) => {
         $(#[$meta])*
         #[utoipa::path(
             $($attr)*
+            params(("id" = String, Path, description = $id)),
+            $(request_body $request,)?
             responses((status = 200, description = $ok, $($answer)*), $($errors)* $(, $($own)*)?),
         )]
         async fn $name(
-            state: actix_web::web::Data<$crate::state::AppState>,
+            state: $crate::api::State,
             who: $caller,
             path: actix_web::web::Path<String>,
             body: $body,
-        ) -> $crate::error::AppResult<actix_web::HttpResponse> {
+        ) -> $crate::api::Reply {
             $run(state, who, path.into_inner(), body $(, $value)?).await
         }
     };
 }
 pub(crate) use actions;
+
+/// `from_row!(row => Self { a, b; c: value })` builds a view from a row:
+/// `a` and `b` are moved from the row's fields of the same name, `c` is
+/// given. The given fields come first, so their values may still read the
+/// whole row.
+macro_rules! from_row {
+    ($row:ident => $view:ident { $($field:ident),+ $(; $($other:ident: $value:expr),+)? $(,)? }) => {
+        $view { $($($other: $value,)+)? $($field: $row.$field),+ }
+    };
+}
+pub(crate) use from_row;
 
 /// A module's route table.
 type Endpoints = fn() -> Vec<Endpoint>;

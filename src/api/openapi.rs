@@ -23,8 +23,9 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoResponses, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use super::Reply;
 use crate::domain::reason::MAX_REASON_CHARS;
-use crate::error::{problem_type_uri, AppError, AppResult, Problem, DEFAULT_PUBLIC_URL};
+use crate::error::{problem_type_uri, AppError, Problem, DEFAULT_PUBLIC_URL};
 
 /// Where the document is served.
 pub const OPENAPI_JSON_PATH: &str = "/api-docs/openapi.json";
@@ -132,7 +133,7 @@ static DOCUMENT: LazyLock<Result<Bytes, String>> =
     get, path = "/api-docs/openapi.json", operation_id = "get_openapi",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object)),
 )]
-async fn openapi_json() -> AppResult<HttpResponse> {
+async fn openapi_json() -> Reply {
     let body = DOCUMENT.as_ref().map_err(AppError::internal)?;
     Ok(HttpResponse::Ok().content_type("application/json").body(body.clone()))
 }
@@ -360,12 +361,12 @@ fn example(status: u16, slug: &str, title: &str, detail: &str, errors: Option<se
     example
 }
 
-/// Declares a reusable problem response `$name`, answered with `$status`
-/// (its example: problem type `$slug`, `$title`, `$detail`, and `errors`
-/// when given).
-macro_rules! problem_response {
-    ($(#[doc = $doc:literal])+ $name:ident = $status:literal, $slug:literal, $title:literal, $detail:literal
-        $(, headers($($header:tt)*))? $(, errors = $errors:expr)? $(,)?) => {
+/// Declares reusable problem responses, a row each: `$name` is answered
+/// with `$status`; its example has problem type `$slug`, `$title`,
+/// `$detail`, and `errors` when given.
+macro_rules! problem_responses {
+    ($($(#[doc = $doc:literal])+ $name:ident = $status:literal, $slug:literal, $title:literal, $detail:literal
+        $(, headers($($header:tt)*))? $(, errors = $errors:expr)?;)+) => {$(
         $(#[doc = $doc])+
         #[derive(ToResponse)]
         #[response(
@@ -380,13 +381,14 @@ macro_rules! problem_response {
                 BTreeMap::from([($status.to_string(), reference::<$name>())])
             }
         }
-    };
+    )+};
 }
 
-/// Declares `$name`, a set of answers operations list together
-/// (`responses(..., doc::JsonBody)`), joining reusable responses.
-macro_rules! response_set {
-    ($(#[doc = $doc:literal])+ $name:ident = $($part:ty)|+) => {
+/// Declares sets of answers operations list together
+/// (`responses(..., doc::JsonBody)`), a row each: `$name` joins the
+/// reusable responses `$part`.
+macro_rules! response_sets {
+    ($($(#[doc = $doc:literal])+ $name:ident = $($part:ty)|+;)+) => {$(
         $(#[doc = $doc])+
         pub struct $name;
 
@@ -397,78 +399,50 @@ macro_rules! response_set {
                 all
             }
         }
-    };
+    )+};
 }
 
-problem_response!(
+problem_responses! {
     /// Malformed request: invalid JSON, a wrong JSON type, or a bad path or query parameter.
-    BadRequest = 400, "malformed-request", "Malformed request", "capacity: invalid type: string \"ten\", expected i64"
-);
-problem_response!(
+    BadRequest = 400, "malformed-request", "Malformed request", "capacity: invalid type: string \"ten\", expected i64";
     /// Missing, malformed or expired bearer token (or wrong credentials).
     Unauthorized = 401, "unauthorized", "Authentication required", "missing bearer token",
-    headers(("WWW-Authenticate" = String, description = "`Bearer`")),
-);
-problem_response!(
+        headers(("WWW-Authenticate" = String, description = "`Bearer`"));
     /// The caller's role, or its enterprise's status (pending, suspended, discredited), may not do this.
-    Forbidden = 403, "forbidden", "Not allowed", "this action is for officers"
-);
-problem_response!(
+    Forbidden = 403, "forbidden", "Not allowed", "this action is for officers";
     /// No such resource, or one of another enterprise.
-    NotFound = 404, "not-found", "Not found", "no such resource"
-);
-problem_response!(
+    NotFound = 404, "not-found", "Not found", "no such resource";
     /// Conflict with the current state: illegal transition, duplicate, slot full, share reached, already booked.
-    Conflict = 409, "slot-full", "Booking refused", "the slot is fully booked"
-);
-problem_response!(
+    Conflict = 409, "slot-full", "Booking refused", "the slot is fully booked";
     /// `If-Match` names a version that is not the current one.
-    PreconditionFailed = 412, "stale-version", "Precondition failed", "the declaration changed since you read it"
-);
-problem_response!(
+    PreconditionFailed = 412, "stale-version", "Precondition failed", "the declaration changed since you read it";
     /// The body exceeds the server's limit.
-    PayloadTooLarge = 413, "payload-too-large", "Payload too large", "the body exceeds 1048576 bytes"
-);
-problem_response!(
+    PayloadTooLarge = 413, "payload-too-large", "Payload too large", "the body exceeds 1048576 bytes";
     /// The body is not sent as `Content-Type: application/json`.
-    UnsupportedMediaType = 415, "unsupported-media-type", "Unsupported media type", "send Content-Type: application/json"
-);
-problem_response!(
+    UnsupportedMediaType = 415, "unsupported-media-type", "Unsupported media type", "send Content-Type: application/json";
     /// A value breaks a rule: validation (with `errors`, one per field), or a booking rule (too late, beyond the horizon, ...).
     Unprocessable = 422, "validation", "Invalid input", "1 field(s) are invalid",
-    errors = serde_json::json!([{"field": "email", "code": "required", "message": "email is required"}]),
-);
-problem_response!(
+        errors = serde_json::json!([{"field": "email", "code": "required", "message": "email is required"}]);
     /// `If-Match` is missing (or `*`).
-    PreconditionRequired = 428, "if-match-required", "Precondition required", "send If-Match with the ETag you read"
-);
-problem_response!(
+    PreconditionRequired = 428, "if-match-required", "Precondition required", "send If-Match with the ETag you read";
     /// Too many attempts; retry after the time given.
     TooManyRequests = 429, "too-many-requests", "Too many requests", "too many attempts; retry after 60 s",
-    headers(("Retry-After" = u64, description = "Seconds to wait")),
-);
-problem_response!(
+        headers(("Retry-After" = u64, description = "Seconds to wait"));
     /// The database is busy or unreachable; retry shortly.
     Unavailable = 503, "unavailable", "Service temporarily unavailable", "the database is busy; retry shortly",
-    headers(("Retry-After" = u64, description = "Seconds to wait")),
-);
-problem_response!(
+        headers(("Retry-After" = u64, description = "Seconds to wait"));
     /// An unexpected error (500, logged; no detail is given) or a busy database (503, with `Retry-After`).
-    ServerError = 500, "internal", "Internal server error", "an unexpected error occurred; it has been logged"
-);
+    ServerError = 500, "internal", "Internal server error", "an unexpected error occurred; it has been logged";
+}
 
-response_set!(
+response_sets! {
     /// A signed-in caller whose role (or enterprise's status) may not allow this: 401, 403.
-    Restricted = Unauthorized | Forbidden
-);
-response_set!(
+    Restricted = Unauthorized | Forbidden;
     /// A JSON body: malformed (400), too large (413), not JSON (415), or breaking a rule (422).
-    JsonBody = BadRequest | PayloadTooLarge | UnsupportedMediaType | Unprocessable
-);
-response_set!(
+    JsonBody = BadRequest | PayloadTooLarge | UnsupportedMediaType | Unprocessable;
     /// A checked query string: malformed (400) or a value breaking a rule (422).
-    Query = BadRequest | Unprocessable
-);
+    Query = BadRequest | Unprocessable;
+}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -43,6 +43,11 @@ impl PageQuery {
         self.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()
     }
 
+    /// The page size and the decoded cursor, both checked (the size first).
+    pub fn window(&self) -> Result<(i64, Option<String>), AppError> {
+        Ok((self.limit()?, self.after()?))
+    }
+
     /// The decoded cursor of a list ordered by (time, id) (see [`time_id_key`]).
     pub fn after_time(&self) -> Result<Option<(chrono::NaiveDateTime, String)>, AppError> {
         self.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_time_cursor).transpose()

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::{Reply, State};
 use crate::auth::{AnyUser, Supervisor};
 use crate::db::schedules::ScheduleRow;
 use crate::db::sites::{self, SiteRow};
@@ -17,10 +18,9 @@ use crate::domain::goods::TransportMode;
 use crate::domain::ids::SiteId;
 use crate::domain::schedule::{parse_site_code, parse_slot_minutes, parse_timezone, Weekdays};
 use crate::domain::slot::Capacity;
-use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput, SiteUpdate};
-use crate::state::AppState;
 
 super::route_table!("sites", bearer: list, create, get, update, list_schedules, create_schedule, change_schedule);
 
@@ -51,19 +51,18 @@ pub struct SiteView {
 
 impl From<SiteRow> for SiteView {
     fn from(s: SiteRow) -> Self {
-        let utc_offset = parse_timezone(&s.timezone)
-            .map(|tz| Utc::now().with_timezone(&tz).format("%:z").to_string())
-            .unwrap_or_default();
-        Self {
+        super::from_row!(s => Self {
+            id, code, name, timezone;
+            utc_offset: utc_offset(&s.timezone),
             modes: s.mode_list(),
-            id: s.id,
-            code: s.code,
-            name: s.name,
-            timezone: s.timezone,
-            utc_offset,
-            created_at: s.created_at.and_utc(),
-        }
+            created_at: s.created_at.and_utc()
+        })
     }
+}
+
+/// A zone's current UTC offset, e.g. `+06:00` (empty for a zone that does not parse).
+fn utc_offset(timezone: &str) -> String {
+    parse_timezone(timezone).map(|tz| Utc::now().with_timezone(&tz).format("%:z").to_string()).unwrap_or_default()
 }
 
 /// A new clearance site.
@@ -112,11 +111,7 @@ fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<TransportMode>
         (status = 409, description = "Site code already taken", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn create(
-    state: web::Data<AppState>,
-    who: Supervisor,
-    ApiJson(body): ApiJson<NewSiteBody>,
-) -> AppResult<HttpResponse> {
+async fn create(state: State, who: Supervisor, ApiJson(body): ApiJson<NewSiteBody>) -> Reply {
     let mut errors = FieldErrors::new();
     let code = parse_site_code(&body.code).map_err(|m| errors.add("code", "format", m)).ok();
     let name = body.name.trim().to_owned();
@@ -139,9 +134,8 @@ async fn create(
     params(PageQuery),
     responses((status = 200, description = "One page of sites", body = SitePage), doc::Query, doc::Unauthorized),
 )]
-async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery>) -> AppResult<HttpResponse> {
-    let limit = q.limit()?;
-    let after = q.after()?;
+async fn list(state: State, _who: AnyUser, q: web::Query<PageQuery>) -> Reply {
+    let (limit, after) = q.window()?;
     let rows = state.db.read(move |conn| sites::list(conn, after.as_deref(), limit + 1)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |s| s.code.clone(), SiteView::from)))
 }
@@ -152,7 +146,7 @@ async fn list(state: web::Data<AppState>, _who: AnyUser, q: web::Query<PageQuery
     params(("id" = String, Path, description = "Site id")),
     responses((status = 200, description = "The site", body = SiteView), doc::Unauthorized, doc::NotFound),
 )]
-async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn get(state: State, _who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
     let site = state.db.read(move |conn| sites::find(conn, &id)).await?.ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().json(SiteView::from(site)))
@@ -187,12 +181,7 @@ fn immutable_timezone() -> utoipa::openapi::schema::Schema {
         doc::JsonBody, doc::Restricted, doc::NotFound,
     ),
 )]
-async fn update(
-    state: web::Data<AppState>,
-    who: Supervisor,
-    path: web::Path<String>,
-    ApiJson(body): ApiJson<SitePatch>,
-) -> AppResult<HttpResponse> {
+async fn update(state: State, who: Supervisor, path: web::Path<String>, ApiJson(body): ApiJson<SitePatch>) -> Reply {
     let mut errors = FieldErrors::new();
     let name = body.name.map(|n| n.trim().to_owned());
     if name.as_ref().is_some_and(|n| n.is_empty() || n.chars().count() > 200) {
@@ -236,17 +225,10 @@ pub struct ScheduleView {
 
 impl From<ScheduleRow> for ScheduleView {
     fn from(s: ScheduleRow) -> Self {
-        Self {
-            days: Weekdays::from_bits(s.days_of_week).names(),
-            id: s.id,
-            site_id: s.site_id,
-            mode: s.mode,
-            slot_minutes: s.slot_minutes,
-            capacity: s.capacity,
-            valid_from: s.valid_from,
-            valid_to: s.valid_to,
-            created_at: s.created_at.and_utc(),
-        }
+        super::from_row!(s => Self {
+            id, site_id, mode, slot_minutes, capacity, valid_from, valid_to;
+            days: Weekdays::from_bits(s.days_of_week).names(), created_at: s.created_at.and_utc()
+        })
     }
 }
 
@@ -308,11 +290,11 @@ fn check_days(days: Option<&Vec<String>>, errors: &mut FieldErrors) -> Option<We
     ),
 )]
 async fn create_schedule(
-    state: web::Data<AppState>,
+    state: State,
     who: Supervisor,
     path: web::Path<String>,
     ApiJson(body): ApiJson<NewScheduleBody>,
-) -> AppResult<HttpResponse> {
+) -> Reply {
     let mut errors = FieldErrors::new();
     let mode = body.mode.parse::<TransportMode>().map_err(|m| errors.add("mode", "enum", m)).ok();
     let slot_minutes =
@@ -350,7 +332,7 @@ async fn create_schedule(
         doc::Unauthorized, doc::NotFound,
     ),
 )]
-async fn list_schedules(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn list_schedules(state: State, _who: AnyUser, path: web::Path<String>) -> Reply {
     let site_id = path.into_inner();
     let rows = state
         .db
@@ -410,11 +392,11 @@ struct ScheduleChanged {
     ),
 )]
 async fn change_schedule(
-    state: web::Data<AppState>,
+    state: State,
     who: Supervisor,
     path: web::Path<(String, String)>,
     ApiJson(body): ApiJson<SchedulePatch>,
-) -> AppResult<HttpResponse> {
+) -> Reply {
     let mut errors = FieldErrors::new();
     let capacity = body.capacity.and_then(|c| errors.gather(Capacity::parse(c))).map(Capacity::get);
     let days = check_days(body.days.as_ref(), &mut errors);

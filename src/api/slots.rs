@@ -9,6 +9,7 @@ use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
 use super::query::{one_of, time};
+use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
 use crate::db::slots::{self, SlotFilter, SlotRow};
 use crate::domain::gather::Gather;
@@ -17,10 +18,9 @@ use crate::domain::ids::SlotId;
 use crate::domain::reason::Reason;
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::{Capacity, SlotChange, SlotStatus};
-use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
+use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::schedules as svc;
-use crate::state::AppState;
 
 super::route_table!("slots", bearer: list, get, change);
 
@@ -117,8 +117,7 @@ fn slot_cursor(s: &SlotRow) -> String {
     params(ListQuery, PageQuery),
     responses((status = 200, description = "One page of slots", body = SlotPage), doc::Query, doc::Unauthorized),
 )]
-async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
-    let q = q.into_inner();
+async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) -> Reply {
     let limit = q.page.limit()?;
     let mut errors = FieldErrors::new();
     let mode = errors.gather(one_of::<TransportMode>("mode", q.mode.as_deref())).flatten();
@@ -170,7 +169,7 @@ async fn list(state: web::Data<AppState>, who: AnyUser, q: web::Query<ListQuery>
     params(("id" = String, Path, description = "Slot id")),
     responses((status = 200, description = "The slot", body = SlotView), doc::Unauthorized, doc::NotFound),
 )]
-async fn get(state: web::Data<AppState>, _who: AnyUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn get(state: State, _who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
     let (slot, tz) = state.db.read(move |conn| slots::find_with_zone(conn, &id)).await?.ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
@@ -231,12 +230,7 @@ impl ToSchema for SlotChangeBody {
         (status = 409, description = "Capacity below the booked count without `displace`, or a concurrent change", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn change(
-    state: web::Data<AppState>,
-    who: Officer,
-    path: web::Path<String>,
-    ApiJson(body): ApiJson<SlotPatch>,
-) -> AppResult<HttpResponse> {
+async fn change(state: State, who: Officer, path: web::Path<String>, ApiJson(body): ApiJson<SlotPatch>) -> Reply {
     let change = SlotChange::parse(body.capacity, body.status.as_deref(), body.displace, body.reason.as_deref())?;
     let change = svc::SlotChange {
         capacity: change.capacity.map(Capacity::get),

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::auth::{validate_account, NewAccount};
 use super::json::ApiJson;
 use super::openapi as doc;
+use super::{Reply, State};
 use crate::auth::{CompanyAdmin, Supervisor};
 use crate::db::users::UserRow;
 use crate::domain::identity::Role;
@@ -35,15 +36,10 @@ pub struct UserView {
 
 impl From<UserRow> for UserView {
     fn from(u: UserRow) -> Self {
-        Self {
-            id: u.id,
-            email: u.email,
-            role: u.role,
-            enterprise_id: u.enterprise_id,
-            display_name: u.display_name,
-            active: u.active,
-            created_at: u.created_at.and_utc(),
-        }
+        super::from_row!(u => Self {
+            id, email, role, enterprise_id, display_name, active;
+            created_at: u.created_at.and_utc()
+        })
     }
 }
 
@@ -59,7 +55,7 @@ struct UserList {
     get, path = "/api/v1/users", operation_id = "list_users",
     responses((status = 200, description = "The enterprise's users", body = UserList), doc::Restricted),
 )]
-async fn list_own(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
+async fn list_own(state: State, who: CompanyAdmin) -> Reply {
     let ent = who.enterprise_id().to_owned();
     let rows = state.db.read(move |conn| crate::db::users::list_for_enterprise(conn, &ent)).await?;
     // An enterprise has few users: one page, no cursor.
@@ -96,11 +92,7 @@ async fn prepare_account(
         (status = 409, description = "Email already registered", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn add_clerk(
-    state: web::Data<AppState>,
-    who: CompanyAdmin,
-    ApiJson(body): ApiJson<NewAccount>,
-) -> AppResult<HttpResponse> {
+async fn add_clerk(state: State, who: CompanyAdmin, ApiJson(body): ApiJson<NewAccount>) -> Reply {
     let mut errors = FieldErrors::new();
     let prepared = prepare_account(&state, body, &mut errors).await?;
     errors.into_result()?;
@@ -120,7 +112,7 @@ async fn add_clerk(
         (status = 409, description = "An admin cannot deactivate their own account", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn deactivate(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn deactivate(state: State, who: CompanyAdmin, path: web::Path<String>) -> Reply {
     let id = UserId::new(path.into_inner());
     let user = services::write(&state.db, &who, move |conn, ctx| users::deactivate(conn, ctx, &id)).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
@@ -155,11 +147,7 @@ struct NewOfficer {
         (status = 409, description = "Email already registered", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn create_officer(
-    state: web::Data<AppState>,
-    who: Supervisor,
-    ApiJson(body): ApiJson<NewOfficer>,
-) -> AppResult<HttpResponse> {
+async fn create_officer(state: State, who: Supervisor, ApiJson(body): ApiJson<NewOfficer>) -> Reply {
     let mut errors = FieldErrors::new();
     let role = match body.role.parse::<Role>() {
         Ok(r) if r.is_customs() => Some(r),

@@ -9,15 +9,15 @@ use utoipa::ToSchema;
 use super::json::ApiJson;
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
+use super::{Reply, State};
 use crate::auth::CompanyAdmin;
 use crate::db::webhooks::{self as rows, AttemptRow, DeliveryRow, WebhookRow};
 use crate::domain::ids::WebhookId;
 use crate::domain::webhook::{DeliveryStatus, WebhookSubscription};
-use crate::error::{AppError, AppResult, Problem, PROBLEM_JSON};
+use crate::error::{AppError, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::outbox::event_types;
 use crate::services::webhooks::{self as svc, register};
-use crate::state::AppState;
 
 super::route_table!("webhooks", bearer: list, create, get, remove, deliveries, redeliver);
 
@@ -38,13 +38,10 @@ pub struct WebhookView {
 
 impl WebhookView {
     fn new(w: WebhookRow, with_secret: bool) -> Self {
-        Self {
-            events: w.event_list(),
-            id: w.id,
-            url: w.url,
-            created_at: w.created_at.and_utc(),
-            secret: with_secret.then_some(w.secret),
-        }
+        super::from_row!(w => Self {
+            id, url;
+            events: w.event_list(), created_at: w.created_at.and_utc(), secret: with_secret.then_some(w.secret)
+        })
     }
 }
 
@@ -72,11 +69,7 @@ pub struct NewWebhook {
         (status = 403, description = "Not a company admin, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn create(
-    state: web::Data<AppState>,
-    who: CompanyAdmin,
-    ApiJson(body): ApiJson<NewWebhook>,
-) -> AppResult<HttpResponse> {
+async fn create(state: State, who: CompanyAdmin, ApiJson(body): ApiJson<NewWebhook>) -> Reply {
     let allow_private = state.settings.webhooks.allow_private_targets;
     let wanted = WebhookSubscription::parse(&body.url, &body.events, allow_private, &event_types())?;
     let hook =
@@ -91,7 +84,7 @@ async fn create(
         doc::Restricted,
     ),
 )]
-async fn list(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpResponse> {
+async fn list(state: State, who: CompanyAdmin) -> Reply {
     let ent = who.enterprise_id().to_owned();
     let hooks = state.db.read(move |conn| rows::list_for(conn, &ent)).await?;
     Ok(HttpResponse::Ok().json(Page::all(hooks.into_iter().map(|h| WebhookView::new(h, false)))))
@@ -105,7 +98,7 @@ async fn list(state: web::Data<AppState>, who: CompanyAdmin) -> AppResult<HttpRe
         doc::Restricted, doc::NotFound,
     ),
 )]
-async fn get(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn get(state: State, who: CompanyAdmin, path: web::Path<String>) -> Reply {
     let ent = who.enterprise_id().to_owned();
     let id = path.into_inner();
     let hook = state
@@ -125,7 +118,7 @@ async fn get(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<Stri
         doc::Restricted, doc::NotFound,
     ),
 )]
-async fn remove(state: web::Data<AppState>, who: CompanyAdmin, path: web::Path<String>) -> AppResult<HttpResponse> {
+async fn remove(state: State, who: CompanyAdmin, path: web::Path<String>) -> Reply {
     let id = WebhookId::new(path.into_inner());
     services::write(&state.db, &who, move |conn, ctx| svc::remove(conn, ctx, &id)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -190,14 +183,8 @@ impl DeliveryView {
         doc::Query, doc::Restricted, doc::NotFound,
     ),
 )]
-async fn deliveries(
-    state: web::Data<AppState>,
-    who: CompanyAdmin,
-    path: web::Path<String>,
-    q: web::Query<PageQuery>,
-) -> AppResult<HttpResponse> {
-    let limit = q.limit()?;
-    let before = q.after()?;
+async fn deliveries(state: State, who: CompanyAdmin, path: web::Path<String>, q: web::Query<PageQuery>) -> Reply {
+    let (limit, before) = q.window()?;
     let ent = who.enterprise_id().to_owned();
     let id = WebhookId::new(path.into_inner());
     let (logs, more) = state.db.read(move |conn| svc::deliveries(conn, &ent, &id, before.as_deref(), limit)).await?;
@@ -217,11 +204,7 @@ async fn deliveries(
         doc::Restricted, doc::NotFound,
     ),
 )]
-async fn redeliver(
-    state: web::Data<AppState>,
-    who: CompanyAdmin,
-    path: web::Path<(String, String)>,
-) -> AppResult<HttpResponse> {
+async fn redeliver(state: State, who: CompanyAdmin, path: web::Path<(String, String)>) -> Reply {
     let (id, delivery_id) = path.into_inner();
     let id = WebhookId::new(id);
     let (d, event_type, log) =
