@@ -115,7 +115,7 @@ pub struct DeclarationView {
 impl DeclarationView {
     /// The answer for a caller of `party`.
     pub fn new(d: DeclarationRow, items: Option<Vec<ItemRow>>, party: Party) -> Self {
-        let currency = parse_currency(&d.currency).ok();
+        let currency = parse_currency(&d.data.currency).ok();
         let money = |minor: i64| currency.map_or_else(|| minor.to_string(), |c| format_money(minor, c));
         let items = items.map(|list| {
             list.into_iter()
@@ -132,20 +132,20 @@ impl DeclarationView {
                 .collect()
         });
         Self {
-            invoice_total: money(d.invoice_total_minor),
+            invoice_total: money(d.data.invoice_total_minor),
             id: d.id,
             number: d.number,
             enterprise_id: d.enterprise_id,
-            kind: d.kind,
-            site_id: d.site_id,
-            transport_mode: d.transport_mode,
-            consignor: d.consignor,
-            consignee: d.consignee,
-            origin_country: d.origin_country,
-            destination_country: d.destination_country,
-            currency: d.currency,
-            incoterm: d.incoterm,
-            gross_mass_kg: d.gross_mass_kg,
+            kind: d.data.kind,
+            site_id: d.data.site_id,
+            transport_mode: d.data.transport_mode,
+            consignor: d.data.consignor,
+            consignee: d.data.consignee,
+            origin_country: d.data.origin_country,
+            destination_country: d.data.destination_country,
+            currency: d.data.currency,
+            incoterm: d.data.incoterm,
+            gross_mass_kg: d.data.gross_mass_kg,
             status: d.status,
             allowed_actions: allowed_actions(d.status, party).into_iter().map(DeclarationAction::as_str).collect(),
             bookable: is_bookable(d.status),
