@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::audit::AuditEventView;
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
@@ -479,5 +478,5 @@ async fn history(state: web::Data<AppState>, who: AnyUser, path: web::Path<Strin
             Ok::<_, AppError>(crate::db::audit::chain(conn, "declaration", id.as_str())?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page::all(events.into_iter().map(AuditEventView::from))))
+    Ok(HttpResponse::Ok().json(Page::all(events)))
 }
