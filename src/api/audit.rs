@@ -1,14 +1,13 @@
 //! `/audit`: officers read the trail and verify its hash chains.
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
 use crate::auth::Officer;
-use crate::db::audit::{self, AuditEventRow, BrokenLink};
+use crate::db::audit::{self, BrokenLink};
 use crate::error::AppResult;
 use crate::state::AppState;
 
@@ -16,54 +15,8 @@ super::route_table!("audit", bearer: list, verify);
 
 super::pagination::page_schema!(AuditEventPage, AuditEventView, "One page of audit events.");
 
-/// One audit event as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = AuditEvent)]
-pub struct AuditEventView {
-    pub id: String,
-    /// `enterprise`, `declaration`, `booking` or `slot`.
-    #[schema(example = "declaration")]
-    pub entity_type: String,
-    pub entity_id: String,
-    /// Position in the entity's chain, from 1.
-    pub seq: i64,
-    pub occurred_at: DateTime<Utc>,
-    /// Who; `null` for the system or a self-registration.
-    pub actor_id: Option<String>,
-    pub actor_role: Option<String>,
-    #[schema(example = "submit")]
-    pub action: String,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
-    pub reason: Option<String>,
-    /// The `X-Request-Id` of the request that made the change.
-    pub request_id: Option<String>,
-    /// Hash of the previous event of the same entity (hex).
-    pub prev_hash: String,
-    /// Hash of this event (hex), chained over `prev_hash`.
-    pub hash: String,
-}
-
-impl From<AuditEventRow> for AuditEventView {
-    fn from(r: AuditEventRow) -> Self {
-        Self {
-            id: r.id,
-            entity_type: r.entity_type,
-            entity_id: r.entity_id,
-            seq: r.seq,
-            occurred_at: r.occurred_at.and_utc(),
-            actor_id: r.actor_id,
-            actor_role: r.actor_role,
-            action: r.action,
-            from_state: r.from_state,
-            to_state: r.to_state,
-            reason: r.reason,
-            request_id: r.request_id,
-            prev_hash: r.prev_hash,
-            hash: r.hash,
-        }
-    }
-}
+/// One audit event as the API shows it: the stored event, field for field.
+pub use crate::db::audit::AuditEventRow as AuditEventView;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -97,7 +50,7 @@ async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery
             audit::list(conn, q.entity_type.as_deref(), q.entity_id.as_deref(), after.as_deref(), limit + 1)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id.clone(), AuditEventView::from)))
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id.clone(), std::convert::identity)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::audit::AuditEventView;
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Page, PageQuery};
@@ -19,10 +18,8 @@ use crate::db::declarations::{self as rows, DeclarationFilter, DeclarationRow, I
 use crate::domain::declaration::{
     allowed_actions, is_bookable, DeclarationAction, DeclarationKind, DeclarationStatus, Party, RiskLane,
 };
-use crate::domain::declaration_form::{validate, DeclarationInput, DeclarationPatch};
+use crate::domain::declaration_form::{validate, DeclarationHeader, DeclarationInput, DeclarationPatch};
 use crate::domain::gather::Gather;
-use crate::domain::goods::TransportMode;
-use crate::domain::goods::{format_money, parse_currency};
 use crate::domain::ids::DeclarationId;
 use crate::domain::reason::Reason;
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
@@ -68,27 +65,9 @@ pub struct DeclarationView {
     /// Assigned at submission: site code + year + `I`/`E`/`T` + serial.
     pub number: Option<String>,
     pub enterprise_id: String,
-    pub kind: DeclarationKind,
-    pub site_id: String,
-    pub transport_mode: TransportMode,
-    pub consignor: String,
-    pub consignee: String,
-    /// ISO 3166-1 alpha-2.
-    pub origin_country: String,
-    /// ISO 3166-1 alpha-2.
-    pub destination_country: String,
-    /// ISO 4217.
-    #[schema(example = "USD")]
-    pub currency: String,
-    /// Incoterms 2020.
-    #[schema(example = "FCA")]
-    pub incoterm: String,
-    /// Decimal string in `currency`; the items' values sum to it.
-    #[schema(example = "1250.00")]
-    pub invoice_total: String,
-    /// Decimal string, kilograms.
-    #[schema(example = "260.000")]
-    pub gross_mass_kg: String,
+    /// What the company filed, in the form it files it.
+    #[serde(flatten)]
+    pub header: DeclarationHeader,
     pub status: DeclarationStatus,
     /// Set on approval.
     pub risk_lane: Option<RiskLane>,
@@ -113,39 +92,30 @@ pub struct DeclarationView {
 }
 
 impl DeclarationView {
-    /// The answer for a caller of `party`.
+    /// The answer for a caller of `party`: the stored declaration in the
+    /// form a company files it (the same text an edit starts from).
     pub fn new(d: DeclarationRow, items: Option<Vec<ItemRow>>, party: Party) -> Self {
-        let currency = parse_currency(&d.currency).ok();
-        let money = |minor: i64| currency.map_or_else(|| minor.to_string(), |c| format_money(minor, c));
-        let items = items.map(|list| {
-            list.into_iter()
-                .map(|i| ItemView {
-                    line_no: i.line_no,
+        let (header, lines) = svc::input_of(&d, items.as_deref().unwrap_or_default()).into_parts();
+        let items = items.map(|rows| {
+            rows.iter()
+                .zip(lines)
+                .map(|(row, i)| ItemView {
+                    line_no: row.line_no,
                     hs_code: i.hs_code,
                     description: i.description,
                     quantity: i.quantity,
                     unit: i.unit,
                     net_mass_kg: i.net_mass_kg,
-                    value: money(i.value_minor),
+                    value: i.value,
                     origin_country: i.origin_country,
                 })
                 .collect()
         });
         Self {
-            invoice_total: money(d.invoice_total_minor),
             id: d.id,
             number: d.number,
             enterprise_id: d.enterprise_id,
-            kind: d.kind,
-            site_id: d.site_id,
-            transport_mode: d.transport_mode,
-            consignor: d.consignor,
-            consignee: d.consignee,
-            origin_country: d.origin_country,
-            destination_country: d.destination_country,
-            currency: d.currency,
-            incoterm: d.incoterm,
-            gross_mass_kg: d.gross_mass_kg,
+            header,
             status: d.status,
             allowed_actions: allowed_actions(d.status, party).into_iter().map(DeclarationAction::as_str).collect(),
             bookable: is_bookable(d.status),
@@ -471,5 +441,5 @@ async fn history(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
             Ok::<_, AppError>(crate::db::audit::chain(conn, "declaration", id.as_str())?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page::all(events.into_iter().map(AuditEventView::from))))
+    Ok(HttpResponse::Ok().json(Page::all(events)))
 }

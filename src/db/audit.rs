@@ -7,24 +7,65 @@ use super::schema::audit_events;
 use super::DbConnection;
 use crate::domain::audit::{event_hash, EventFields, GENESIS};
 
-/// One event as stored; also what `append` writes.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+// The API shows an event field for field, as stored and hashed: this row is
+// also its answer shape (`AuditEvent`).
+/// One audit event as the API shows it.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = audit_events)]
+#[schema(as = AuditEvent)]
 pub struct AuditEventRow {
     pub id: String,
+    /// `enterprise`, `declaration`, `booking` or `slot`.
+    #[schema(example = "declaration")]
     pub entity_type: String,
     pub entity_id: String,
+    /// Position in the entity's chain, from 1.
     pub seq: i64,
+    #[serde(serialize_with = "as_utc")]
+    #[schema(value_type = DateTime<Utc>)]
     pub occurred_at: NaiveDateTime,
+    /// Who; `null` for the system or a self-registration.
     pub actor_id: Option<String>,
     pub actor_role: Option<String>,
+    #[schema(example = "submit")]
     pub action: String,
     pub from_state: Option<String>,
     pub to_state: Option<String>,
     pub reason: Option<String>,
+    /// The `X-Request-Id` of the request that made the change.
     pub request_id: Option<String>,
+    /// Hash of the previous event of the same entity (hex).
     pub prev_hash: String,
+    /// Hash of this event (hex), chained over `prev_hash`.
     pub hash: String,
+}
+
+/// Stored times are UTC; the API writes them with their offset (`Z`).
+fn as_utc<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&t.and_utc(), s)
+}
+
+impl AuditEventRow {
+    /// The hash of this event's content chained over `prev_hash`: what `hash`
+    /// must be.
+    fn content_hash(&self) -> String {
+        let occurred = hash_time(self.occurred_at);
+        let fields = EventFields {
+            id: &self.id,
+            entity_type: &self.entity_type,
+            entity_id: &self.entity_id,
+            seq: self.seq,
+            occurred_at: &occurred,
+            actor_id: self.actor_id.as_deref(),
+            actor_role: self.actor_role.as_deref(),
+            action: &self.action,
+            from_state: self.from_state.as_deref(),
+            to_state: self.to_state.as_deref(),
+            reason: self.reason.as_deref(),
+            request_id: self.request_id.as_deref(),
+        };
+        event_hash(&self.prev_hash, &fields)
+    }
 }
 
 /// Who did something, and in which request.
@@ -102,41 +143,24 @@ fn write_event(
     prev_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let id = uuid::Uuid::now_v7().to_string();
-    let occurred = hash_time(now);
-    let fields = EventFields {
-        id: &id,
-        entity_type: change.entity_type,
-        entity_id: change.entity_id,
+    let mut row = AuditEventRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        entity_type: change.entity_type.to_owned(),
+        entity_id: change.entity_id.to_owned(),
         seq,
-        occurred_at: &occurred,
-        actor_id: actor.user_id.as_deref(),
-        actor_role: actor.role.as_deref(),
-        action: change.action,
-        from_state: change.from_state,
-        to_state: change.to_state,
-        reason: change.reason,
-        request_id: actor.request_id.as_deref(),
+        occurred_at: now,
+        actor_id: actor.user_id.clone(),
+        actor_role: actor.role.clone(),
+        action: change.action.to_owned(),
+        from_state: change.from_state.map(str::to_owned),
+        to_state: change.to_state.map(str::to_owned),
+        reason: change.reason.map(str::to_owned),
+        request_id: actor.request_id.clone(),
+        prev_hash: prev_hash.to_owned(),
+        hash: String::new(),
     };
-    let hash = event_hash(prev_hash, &fields);
-    diesel::insert_into(audit_events::table)
-        .values(AuditEventRow {
-            id: id.clone(),
-            entity_type: change.entity_type.to_owned(),
-            entity_id: change.entity_id.to_owned(),
-            seq,
-            occurred_at: now,
-            actor_id: actor.user_id.clone(),
-            actor_role: actor.role.clone(),
-            action: change.action.to_owned(),
-            from_state: change.from_state.map(str::to_owned),
-            to_state: change.to_state.map(str::to_owned),
-            reason: change.reason.map(str::to_owned),
-            request_id: actor.request_id.clone(),
-            prev_hash: prev_hash.to_owned(),
-            hash,
-        })
-        .execute(conn)?;
+    row.hash = row.content_hash();
+    diesel::insert_into(audit_events::table).values(row).execute(conn)?;
     Ok(())
 }
 
@@ -215,22 +239,7 @@ pub fn verify(conn: &mut DbConnection, entity_type: Option<&str>) -> QueryResult
         if row.prev_hash != expected_prev {
             return Ok((checked, Some(broken("previous-hash link does not match"))));
         }
-        let occurred = hash_time(row.occurred_at);
-        let fields = EventFields {
-            id: &row.id,
-            entity_type: &row.entity_type,
-            entity_id: &row.entity_id,
-            seq: row.seq,
-            occurred_at: &occurred,
-            actor_id: row.actor_id.as_deref(),
-            actor_role: row.actor_role.as_deref(),
-            action: &row.action,
-            from_state: row.from_state.as_deref(),
-            to_state: row.to_state.as_deref(),
-            reason: row.reason.as_deref(),
-            request_id: row.request_id.as_deref(),
-        };
-        if event_hash(&row.prev_hash, &fields) != row.hash {
+        if row.content_hash() != row.hash {
             return Ok((checked, Some(broken("event content does not match its hash"))));
         }
         prev = Some(row);

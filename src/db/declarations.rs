@@ -8,24 +8,18 @@ use super::DbConnection;
 use crate::domain::declaration::{DeclarationKind, DeclarationStatus, RiskLane};
 use crate::domain::goods::TransportMode;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// One declaration as stored: who filed it, its goods data, and where it
+/// stands in review.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = declarations)]
 pub struct DeclarationRow {
     pub id: String,
     pub number: Option<String>,
     pub enterprise_id: String,
     pub created_by: String,
-    pub kind: DeclarationKind,
-    pub site_id: String,
-    pub transport_mode: TransportMode,
-    pub consignor: String,
-    pub consignee: String,
-    pub origin_country: String,
-    pub destination_country: String,
-    pub currency: String,
-    pub incoterm: String,
-    pub invoice_total_minor: i64,
-    pub gross_mass_kg: String,
+    /// What the company filed; the only part an edit replaces.
+    #[diesel(embed)]
+    pub data: DeclarationData,
     pub status: DeclarationStatus,
     pub risk_lane: Option<RiskLane>,
     pub assigned_officer_id: Option<String>,
@@ -52,7 +46,7 @@ pub struct ItemRow {
 }
 
 /// The goods data of a declaration (what a company writes and edits).
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = declarations)]
 pub struct DeclarationData {
     pub kind: DeclarationKind,
@@ -66,22 +60,6 @@ pub struct DeclarationData {
     pub incoterm: String,
     pub invoice_total_minor: i64,
     pub gross_mass_kg: String,
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = declarations)]
-pub struct NewDeclaration<'a> {
-    pub id: &'a str,
-    pub enterprise_id: &'a str,
-    pub created_by: &'a str,
-    pub status: DeclarationStatus,
-    pub version: i32,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-pub fn insert(conn: &mut DbConnection, new: &NewDeclaration<'_>, data: &DeclarationData) -> QueryResult<usize> {
-    diesel::insert_into(declarations::table).values((new, data)).execute(conn)
 }
 
 pub fn insert_items(conn: &mut DbConnection, items: &[ItemRow]) -> QueryResult<usize> {
@@ -100,7 +78,7 @@ pub fn delete_items(conn: &mut DbConnection, declaration_id: &str) -> QueryResul
     diesel::delete(declaration_items::table.filter(declaration_items::declaration_id.eq(declaration_id))).execute(conn)
 }
 
-super::row_access!(declarations, DeclarationRow);
+super::row_access!(declarations, DeclarationRow, insert);
 
 pub fn items(conn: &mut DbConnection, declaration_id: &str) -> QueryResult<Vec<ItemRow>> {
     declaration_items::table

@@ -26,126 +26,127 @@ pub const MAX_UNIT_CHARS: usize = 10;
 /// Decimals allowed in quantities and masses (grams for kg).
 pub const QUANTITY_SCALE: u32 = 3;
 
-/// A declaration as filed over the wire, before any rule is checked.
-///
-/// Absent fields default to empty so that `validate` reports every missing one at once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct DeclarationInput {
-    /// `import`, `export` or `transit`.
-    #[schema(required = true)]
-    pub kind: String,
-    /// Clearance site id; its existence is the database layer's to check.
-    #[schema(required = true)]
-    pub site_id: String,
-    /// `road`, `rail` or `air`.
-    #[schema(required = true)]
-    pub transport_mode: String,
-    /// Name of the sender.
-    #[schema(required = true)]
-    pub consignor: String,
-    /// Name of the receiver.
-    #[schema(required = true)]
-    pub consignee: String,
-    /// ISO 3166-1 alpha-2.
-    #[schema(required = true)]
-    pub origin_country: String,
-    /// ISO 3166-1 alpha-2.
-    #[schema(required = true)]
-    pub destination_country: String,
-    /// ISO 4217 alphabetic code.
-    #[schema(required = true)]
-    pub currency: String,
-    /// Incoterms 2020 code.
-    #[schema(required = true)]
-    pub incoterm: String,
-    /// Decimal string in the currency.
-    #[schema(required = true)]
-    pub invoice_total: String,
-    /// Decimal string, kilograms.
-    #[schema(required = true)]
-    pub gross_mass_kg: String,
-    /// Item lines, in order.
-    #[schema(required = true)]
-    pub items: Vec<ItemInput>,
+/// Declares the header of a declaration (every field a company files but
+/// the items) once, and from that one list its three wire shapes:
+/// `DeclarationInput` (filed whole), `DeclarationPatch` (each field optional)
+/// and `DeclarationHeader` (as answered). Every field is text when filed, so
+/// that `validate` can report each broken one at once; `: Type` names the
+/// type an answer's field is documented as, where it is not plain text.
+macro_rules! declaration_header {
+    ($( $(#[$doc:meta])* $field:ident $(: $answer:ty)? ),* $(,)?) => {
+        /// A declaration as a company files it: every field is required, and a
+        /// body that breaks several rules is answered with one error for each.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct DeclarationInput {
+            $(
+                $(#[$doc])*
+                #[schema(required = true)]
+                pub $field: String,
+            )*
+            /// Item lines, in order.
+            #[schema(required = true)]
+            pub items: Vec<ItemInput>,
+        }
+
+        /// A partial update: present fields replace the stored ones, `items` replaces the whole list.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct DeclarationPatch {
+            $(
+                $(#[$doc])*
+                pub $field: Option<String>,
+            )*
+            /// Replaces every item line when present.
+            pub items: Option<Vec<ItemInput>>,
+        }
+
+        /// What a company filed, as answered: the declaration's goods data.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+        pub struct DeclarationHeader {
+            $(
+                $(#[$doc])*
+                $( #[schema(value_type = $answer)] )?
+                pub $field: String,
+            )*
+        }
+
+        impl DeclarationPatch {
+            /// The stored input with this patch laid over it; the result still needs `validate`.
+            pub fn apply(self, base: DeclarationInput) -> DeclarationInput {
+                DeclarationInput {
+                    $( $field: self.$field.unwrap_or(base.$field), )*
+                    items: self.items.unwrap_or(base.items),
+                }
+            }
+        }
+
+        impl DeclarationInput {
+            /// The header and the item lines, apart.
+            pub fn into_parts(self) -> (DeclarationHeader, Vec<ItemInput>) {
+                (DeclarationHeader { $( $field: self.$field, )* }, self.items)
+            }
+        }
+    };
 }
 
-/// One item line as filed over the wire.
+declaration_header! {
+    /// `import`, `export` or `transit`.
+    kind: DeclarationKind,
+    /// Id of the clearance site the goods are declared at, one that serves `transport_mode`.
+    site_id,
+    /// `road`, `rail` or `air`.
+    transport_mode: TransportMode,
+    /// Name of the sender.
+    consignor,
+    /// Name of the receiver.
+    consignee,
+    /// ISO 3166-1 alpha-2.
+    origin_country,
+    /// ISO 3166-1 alpha-2.
+    destination_country,
+    /// ISO 4217 alphabetic code.
+    #[schema(example = "USD")]
+    currency,
+    /// Incoterms 2020 code.
+    #[schema(example = "FCA")]
+    incoterm,
+    /// Decimal string in `currency`; the items' values sum to it.
+    #[schema(example = "1250.00")]
+    invoice_total,
+    /// Decimal string, kilograms; at least the items' total net mass.
+    #[schema(example = "260.000")]
+    gross_mass_kg,
+}
+
+/// One item line of a declaration, as a company files it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ItemInput {
     /// 6 to 10 digit HS code.
-    #[schema(required = true)]
+    #[schema(required = true, example = "8471300000")]
     pub hs_code: String,
     /// Commercial description of the goods.
     #[schema(required = true)]
     pub description: String,
     /// Decimal string.
-    #[schema(required = true)]
+    #[schema(required = true, example = "120")]
     pub quantity: String,
     /// Unit of the quantity, e.g. `KGM` or `PCE`.
-    #[schema(required = true)]
+    #[schema(required = true, example = "PCE")]
     pub unit: String,
     /// Decimal string, kilograms.
-    #[schema(required = true)]
+    #[schema(required = true, example = "240.500")]
     pub net_mass_kg: String,
     /// Decimal string in the declaration's currency.
-    #[schema(required = true)]
+    #[schema(required = true, example = "1250.00")]
     pub value: String,
     /// ISO 3166-1 alpha-2.
     #[schema(required = true)]
     pub origin_country: String,
 }
 
-/// A partial update: present fields replace the stored ones, `items` replaces the whole list.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct DeclarationPatch {
-    /// See [`DeclarationInput::kind`].
-    pub kind: Option<String>,
-    /// See [`DeclarationInput::site_id`].
-    pub site_id: Option<String>,
-    /// See [`DeclarationInput::transport_mode`].
-    pub transport_mode: Option<String>,
-    /// See [`DeclarationInput::consignor`].
-    pub consignor: Option<String>,
-    /// See [`DeclarationInput::consignee`].
-    pub consignee: Option<String>,
-    /// See [`DeclarationInput::origin_country`].
-    pub origin_country: Option<String>,
-    /// See [`DeclarationInput::destination_country`].
-    pub destination_country: Option<String>,
-    /// See [`DeclarationInput::currency`].
-    pub currency: Option<String>,
-    /// See [`DeclarationInput::incoterm`].
-    pub incoterm: Option<String>,
-    /// See [`DeclarationInput::invoice_total`].
-    pub invoice_total: Option<String>,
-    /// See [`DeclarationInput::gross_mass_kg`].
-    pub gross_mass_kg: Option<String>,
-    /// Replaces every item line when present.
-    pub items: Option<Vec<ItemInput>>,
-}
-
 impl DeclarationPatch {
-    /// The stored input with this patch laid over it; the result still needs `validate`.
-    pub fn apply(self, base: DeclarationInput) -> DeclarationInput {
-        DeclarationInput {
-            kind: self.kind.unwrap_or(base.kind),
-            site_id: self.site_id.unwrap_or(base.site_id),
-            transport_mode: self.transport_mode.unwrap_or(base.transport_mode),
-            consignor: self.consignor.unwrap_or(base.consignor),
-            consignee: self.consignee.unwrap_or(base.consignee),
-            origin_country: self.origin_country.unwrap_or(base.origin_country),
-            destination_country: self.destination_country.unwrap_or(base.destination_country),
-            currency: self.currency.unwrap_or(base.currency),
-            incoterm: self.incoterm.unwrap_or(base.incoterm),
-            invoice_total: self.invoice_total.unwrap_or(base.invoice_total),
-            gross_mass_kg: self.gross_mass_kg.unwrap_or(base.gross_mass_kg),
-            items: self.items.unwrap_or(base.items),
-        }
-    }
-
     /// True when the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == DeclarationPatch::default()

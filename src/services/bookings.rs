@@ -526,7 +526,7 @@ pub fn reschedule(
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
     let (new_slot, _) =
         slots::find_with_zone(conn, new_slot_id)?.ok_or_else(|| AppError::missing("slot", new_slot_id))?;
-    check_slot(&new_slot, (&declaration.site_id, declaration.transport_mode), credit, policy, clock)?;
+    check_slot(&new_slot, (&declaration.data.site_id, declaration.data.transport_mode), credit, policy, clock)?;
     // Both slot rows in id order, so two opposite moves cannot deadlock.
     if new_slot_id < booking.slot_id.as_str() {
         take_place(conn, new_slot_id, &enterprise_id, OwnBooking::NotInSlot, policy)?;

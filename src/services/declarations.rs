@@ -7,9 +7,7 @@ use chrono::{DateTime, Datelike, Utc};
 use crate::auth::Principal;
 use crate::context::RequestContext;
 use crate::db::audit::{self, Change};
-use crate::db::declarations::{
-    self as rows, DeclarationData, DeclarationRow, ItemRow, NewDeclaration, TransitionFacts,
-};
+use crate::db::declarations::{self as rows, DeclarationData, DeclarationRow, ItemRow, TransitionFacts};
 use crate::db::{new_id, sites, DbConnection};
 use crate::domain::declaration::{
     declaration_number, ends_booking, transition, DeclarationAction, DeclarationStatus, Party, RiskLane,
@@ -60,22 +58,23 @@ fn items_of(declaration_id: &str, v: &ValidDeclaration) -> Vec<ItemRow> {
 
 /// The stored declaration as wire input, so that a patch can be laid over it.
 pub fn input_of(row: &DeclarationRow, items: &[ItemRow]) -> DeclarationInput {
-    let money = |minor: i64| match parse_currency(&row.currency) {
+    let d = &row.data;
+    let money = |minor: i64| match parse_currency(&d.currency) {
         Ok(c) => format_money(minor, c),
         Err(_) => minor.to_string(),
     };
     DeclarationInput {
-        kind: row.kind.as_str().to_owned(),
-        site_id: row.site_id.clone(),
-        transport_mode: row.transport_mode.as_str().to_owned(),
-        consignor: row.consignor.clone(),
-        consignee: row.consignee.clone(),
-        origin_country: row.origin_country.clone(),
-        destination_country: row.destination_country.clone(),
-        currency: row.currency.clone(),
-        incoterm: row.incoterm.clone(),
-        invoice_total: money(row.invoice_total_minor),
-        gross_mass_kg: row.gross_mass_kg.clone(),
+        kind: d.kind.as_str().to_owned(),
+        site_id: d.site_id.clone(),
+        transport_mode: d.transport_mode.as_str().to_owned(),
+        consignor: d.consignor.clone(),
+        consignee: d.consignee.clone(),
+        origin_country: d.origin_country.clone(),
+        destination_country: d.destination_country.clone(),
+        currency: d.currency.clone(),
+        incoterm: d.incoterm.clone(),
+        invoice_total: money(d.invoice_total_minor),
+        gross_mass_kg: d.gross_mass_kg.clone(),
         items: items
             .iter()
             .map(|i| ItemInput {
@@ -114,16 +113,21 @@ pub fn create(conn: &mut DbConnection, ctx: &RequestContext, v: &ValidDeclaratio
     let id = new_id();
     rows::insert(
         conn,
-        &NewDeclaration {
-            id: &id,
-            enterprise_id,
-            created_by: &ctx.caller.user_id,
+        &DeclarationRow {
+            id: id.clone(),
+            number: None,
+            enterprise_id: enterprise_id.to_owned(),
+            created_by: ctx.caller.user_id.clone(),
+            data: data_of(v),
             status: DeclarationStatus::Draft,
+            risk_lane: None,
+            assigned_officer_id: None,
+            status_reason: None,
             version: 1,
+            submitted_at: None,
             created_at: now,
             updated_at: now,
         },
-        &data_of(v),
     )?;
     rows::insert_items(conn, &items_of(&id, v))?;
     super::record_change(
@@ -296,10 +300,10 @@ pub fn act(
 /// The next number at the declaration's site: site code + site-local year
 /// + kind letter + serial. The site's row lock makes it race-free.
 fn assign_number(conn: &mut DbConnection, row: &DeclarationRow, clock: DateTime<Utc>) -> Result<String, AppError> {
-    let site = sites::lock(conn, &row.site_id, clock.naive_utc())?
+    let site = sites::lock(conn, &row.data.site_id, clock.naive_utc())?
         .ok_or_else(|| AppError::field("site_id", "not_found", "the declaration's site no longer exists"))?;
     let tz = crate::services::schedules::site_zone(&site)?;
     let year = clock.with_timezone(&tz).year();
-    let serial = rows::next_serial(conn, &row.site_id, year, row.kind)?;
-    Ok(declaration_number(&site.code, year, row.kind, serial))
+    let serial = rows::next_serial(conn, &row.data.site_id, year, row.data.kind)?;
+    Ok(declaration_number(&site.code, year, row.data.kind, serial))
 }

@@ -21,6 +21,7 @@ api_tests!(
     edits_need_the_current_if_match,
     concurrent_edits_with_one_etag_let_exactly_one_win,
     patch_items_replace_the_whole_list,
+    unknown_fields_in_a_declaration_are_named_and_nothing_is_stored,
     every_bad_field_is_its_own_422_and_nothing_is_stored,
     review_queue_order_filters_and_pages,
     other_enterprises_declarations_are_404,
@@ -504,6 +505,41 @@ async fn concurrent_edits_with_one_etag_let_exactly_one_win(app: TestApp) {
         let h = app.get(&action_url(&id, "history"), Some(&w.clerk)).await.expect(200);
         let edits = h.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "edit").count();
         assert_eq!(edits, 1, "round {round}: {}", h.text);
+    }
+}
+
+/// Asserts a 422 whose one field error is `field`, code `unknown`.
+#[track_caller]
+fn unknown_field(r: Resp, field: &str) {
+    let r = r.problem(422);
+    assert_eq!(r.fields(), [field], "{}", r.text);
+    assert_eq!(r.body["errors"][0]["code"], "unknown", "{}", r.text);
+}
+
+async fn unknown_fields_in_a_declaration_are_named_and_nothing_is_stored(app: TestApp) {
+    let w = world(&app, "stray").await;
+    // A misspelt header field, and a field an item line does not have.
+    let mut body = cotton(&w.site);
+    body["incoterms"] = json!("DAP");
+    unknown_field(app.post(DECLARATIONS, Some(&w.clerk), body).await, "incoterms");
+    let mut body = cotton(&w.site);
+    body["items"][1]["weight"] = json!("20");
+    unknown_field(app.post(DECLARATIONS, Some(&w.clerk), body).await, "items[1].weight");
+    let list = app.get(DECLARATIONS, Some(&w.clerk)).await.expect(200);
+    assert_eq!(list.body["items"], json!([]), "{}", list.text);
+
+    // An edit: a field that is not the declaration's changes nothing.
+    let id = create(&app, &w.clerk, cotton(&w.site)).await;
+    let r = patch(&app, &w.clerk, &id, Some("\"1\""), json!({"consignee": "Other Ltd.", "status": "approved"})).await;
+    unknown_field(r, "status");
+    let g = app.get(&url(&id), Some(&w.clerk)).await.expect(200);
+    assert_eq!(g.body["consignee"], cotton(&w.site)["consignee"], "{}", g.text);
+    assert_eq!((g.body["version"].clone(), g.body["status"].clone()), (json!(1), json!("draft")));
+
+    // The document says so.
+    let doc = app.get("/api-docs/openapi.json", None).await.expect(200).body;
+    for schema in ["DeclarationInput", "ItemInput", "DeclarationPatch"] {
+        assert_eq!(doc["components"]["schemas"][schema]["additionalProperties"], json!(false), "{schema}");
     }
 }
 
