@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi as doc;
-use super::pagination::{Page, PageQuery};
+use super::pagination::{Listed, Page};
+use super::{Reply, State};
 use crate::auth::Officer;
 use crate::db::audit::{self, BrokenLink};
 use crate::error::AppResult;
@@ -25,25 +26,19 @@ struct ListQuery {
     entity_type: Option<String>,
     /// Only events of this entity.
     entity_id: Option<String>,
-    /// `limit` and `cursor` (documented by `PageQuery` itself).
-    #[serde(flatten)]
-    #[param(ignore)]
-    page: PageQuery,
 }
 
 /// List audit events (officers), in id (time) order.
 #[utoipa::path(
     get, path = "/api/v1/audit", operation_id = "list_audit_events",
-    params(ListQuery, PageQuery),
+    params(Listed<ListQuery>),
     responses(
         (status = 200, description = "One page of audit events", body = AuditEventPage),
         doc::Query, doc::Restricted,
     ),
 )]
-async fn list(state: web::Data<AppState>, _who: Officer, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
-    let q = q.into_inner();
-    let limit = q.page.limit()?;
-    let after = q.page.after()?;
+async fn list(state: State, _who: Officer, Listed { filter: q, page }: Listed<ListQuery>) -> Reply {
+    let (limit, after) = page.window()?;
     let rows = state
         .db
         .read(move |conn| {

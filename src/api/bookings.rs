@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::json::{parse, ApiJson, OptionalJson};
 use super::openapi as doc;
-use super::pagination::{Page, PageQuery};
+use super::pagination::{Listed, Page};
 use super::{Reply, State};
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::db::bookings::BookingFilter;
@@ -143,20 +143,16 @@ struct ListQuery {
     /// Only bookings in this status.
     #[param(inline, value_type = Option<crate::domain::booking_policy::BookingStatus>)]
     status: Option<String>,
-    /// `limit` and `cursor` (documented by `PageQuery` itself).
-    #[serde(flatten)]
-    #[param(ignore)]
-    page: PageQuery,
 }
 
 /// List bookings (a company: its own), in creation order.
 #[utoipa::path(
     get, path = "/api/v1/bookings", operation_id = "list_bookings",
-    params(ListQuery, PageQuery),
+    params(Listed<ListQuery>),
     responses((status = 200, description = "One page of bookings", body = BookingPage), doc::Query, doc::Unauthorized),
 )]
-async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) -> Reply {
-    let (limit, after) = q.page.window()?;
+async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<ListQuery>) -> Reply {
+    let (limit, after) = page.window()?;
     let status = super::query::one_of::<BookingStatus>("status", q.status.as_deref())?;
     let filter = BookingFilter {
         enterprise_id: who.enterprise_id.clone(),

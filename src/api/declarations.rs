@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
-use super::pagination::{Page, PageQuery};
+use super::pagination::{Listed, Page};
 use super::query::{one_of, time};
 use super::{Reply, State};
 use crate::auth::{AnyUser, CompanyUser, Officer};
@@ -363,10 +363,6 @@ struct ListQuery {
     /// Submitted before this time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
     submitted_to: Option<String>,
-    /// `limit` and `cursor` (documented by `PageQuery` itself).
-    #[serde(flatten)]
-    #[param(ignore)]
-    page: PageQuery,
 }
 
 fn queue_cursor(d: &DeclarationRow) -> String {
@@ -377,14 +373,13 @@ fn queue_cursor(d: &DeclarationRow) -> String {
 /// queue (oldest submission first; drafts are never shown to customs).
 #[utoipa::path(
     get, path = "/api/v1/declarations", operation_id = "list_declarations",
-    params(ListQuery, PageQuery),
+    params(Listed<ListQuery>),
     responses(
         (status = 200, description = "One page of declarations (without items)", body = DeclarationPage),
         doc::Query, doc::Unauthorized,
     ),
 )]
-async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) -> Reply {
-    let page = q.page.clone();
+async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<ListQuery>) -> Reply {
     let limit = page.limit()?;
     let mut errors = FieldErrors::new();
     let status = errors.gather(one_of::<DeclarationStatus>("status", q.status.as_deref())).flatten();

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::json::{ApiJson, OptionalJson};
 use super::openapi as doc;
-use super::pagination::{Page, PageQuery};
+use super::pagination::{Listed, Page};
 use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
 use crate::db::enterprises::{self, EnterpriseRow};
@@ -58,23 +58,19 @@ struct ListQuery {
     /// Only enterprises in this status: `pending`, `verified` or `suspended`.
     #[param(inline, value_type = Option<crate::domain::identity::EnterpriseStatus>)]
     status: Option<String>,
-    /// `limit` and `cursor` (documented by `PageQuery` itself).
-    #[serde(flatten)]
-    #[param(ignore)]
-    page: PageQuery,
 }
 
 /// List enterprises (officers), in registration order.
 #[utoipa::path(
     get, path = "/api/v1/enterprises", operation_id = "list_enterprises",
-    params(ListQuery, PageQuery),
+    params(Listed<ListQuery>),
     responses(
         (status = 200, description = "One page of enterprises", body = EnterprisePage),
         doc::Query, doc::Restricted,
     ),
 )]
-async fn list(state: State, _who: Officer, web::Query(q): web::Query<ListQuery>) -> Reply {
-    let (limit, after) = q.page.window()?;
+async fn list(state: State, _who: Officer, Listed { filter: q, page }: Listed<ListQuery>) -> Reply {
+    let (limit, after) = page.window()?;
     let status = super::query::one_of::<EnterpriseStatus>("status", q.status.as_deref())?;
     let rows = state.db.read(move |conn| enterprises::list(conn, status, after.as_deref(), limit + 1)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id.clone(), EnterpriseView::from)))

@@ -3,6 +3,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
@@ -23,6 +28,37 @@ pub struct PageQuery {
     /// The `next_cursor` of the previous page, with the same filters.
     #[param(pattern = "^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
+}
+
+/// A list's query string, as a handler argument: its own filters and the
+/// page window. The page parameters are declared once, here; each list
+/// states only its filters. Read like `web::Query` (same error answers).
+#[derive(Debug, Deserialize)]
+pub struct Listed<F> {
+    #[serde(flatten)]
+    pub filter: F,
+    #[serde(flatten)]
+    pub page: PageQuery,
+}
+
+/// A list's parameters in the OpenAPI document: its filters, then the page.
+impl<F: IntoParams> IntoParams for Listed<F> {
+    fn into_params(
+        parameter_in: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut params = F::into_params(&parameter_in);
+        params.extend(PageQuery::into_params(&parameter_in));
+        params
+    }
+}
+
+impl<F: DeserializeOwned + 'static> FromRequest for Listed<F> {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        ready(web::Query::<Self>::from_request(req, payload).into_inner().map(web::Query::into_inner))
+    }
 }
 
 impl PageQuery {

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::json::ApiJson;
 use super::openapi as doc;
-use super::pagination::{Page, PageQuery};
+use super::pagination::{Listed, Page};
 use super::query::{one_of, time};
 use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
@@ -101,10 +101,6 @@ struct ListQuery {
     /// `true`: only open slots with free places.
     #[param(value_type = Option<bool>)]
     available: Option<String>,
-    /// `limit` and `cursor` (documented by `PageQuery` itself).
-    #[serde(flatten)]
-    #[param(ignore)]
-    page: PageQuery,
 }
 
 fn slot_cursor(s: &SlotRow) -> String {
@@ -114,11 +110,11 @@ fn slot_cursor(s: &SlotRow) -> String {
 /// Availability: slots with from ≤ starts_at < to, ordered by start.
 #[utoipa::path(
     get, path = "/api/v1/slots", operation_id = "list_slots",
-    params(ListQuery, PageQuery),
+    params(Listed<ListQuery>),
     responses((status = 200, description = "One page of slots", body = SlotPage), doc::Query, doc::Unauthorized),
 )]
-async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) -> Reply {
-    let limit = q.page.limit()?;
+async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<ListQuery>) -> Reply {
+    let limit = page.limit()?;
     let mut errors = FieldErrors::new();
     let mode = errors.gather(one_of::<TransportMode>("mode", q.mode.as_deref())).flatten();
     let from = match q.from.as_deref() {
@@ -146,7 +142,7 @@ async fn list(state: State, who: AnyUser, web::Query(q): web::Query<ListQuery>) 
         }
     };
     errors.into_result()?;
-    let after = q.page.after_time()?;
+    let after = page.after_time()?;
     let (Some(from), Some(to)) = (from, to) else {
         return Err(AppError::internal("validated range lost"));
     };
