@@ -376,7 +376,7 @@ pub fn change_slot(
                 Change::new(
                     "slot",
                     slot_id,
-                    if status == SlotStatus::Closed { "close" } else { "open" },
+                    if status == SlotStatus::Closed { "close" } else { "reopen" },
                     Some(slot.status.as_str()),
                     Some(status.as_str()),
                 )
