@@ -871,7 +871,8 @@ pub fn sweep_no_shows(
     let reason = "not checked in before the arrival window closed";
     let mut marked = 0;
     for b in rows::confirmed_ended_before(conn, ended_before, batch)? {
-        if rows::set_status(conn, &b.id, &b.slot_id, from, to, Some(reason), Some("system"), now)? == 0 {
+        // `cancel_reason` stays for cancellations; the audit event says why.
+        if rows::set_status(conn, &b.id, &b.slot_id, from, to, None, None, now)? == 0 {
             continue;
         }
         audit::append(
