@@ -445,7 +445,11 @@ function gateRefusal(err, site, sitesById) {
       };
     }
     case 'no-booking-for-vehicle':
-      return { kind: 'error', title: 'No booking for this vehicle', text: 'This vehicle has no confirmed booking (at this site or any other). Check the plate and the country, or ask for the gate pass.' };
+      return {
+        kind: 'error',
+        title: 'No booking for this vehicle',
+        text: `${p.plate ? `The vehicle ${p.country || ''} ${p.plate}`.replace(/\s+/g, ' ') : 'This vehicle'} has no confirmed booking, at this site or any other. Check the plate and the country, or ask for the gate pass.`,
+      };
     case 'validation':
       return { kind: 'error', title: 'Check the entry', text: (err.fieldErrors || []).map((e) => e.message).join(' ') || describe(err) };
     default:
