@@ -349,7 +349,7 @@ export async function bookingsPage(ctx) {
     const actions = h('div', { class: 'row-actions' });
     const plate = b.vehicle ? plateText(b.vehicle, false) : '';
     actions.append(
-      h('a', { href: `#/bookings/${b.id}`, class: 'button-link secondary small' }, b.status === 'confirmed' || b.status === 'checked_in' ? 'Gate pass' : 'Details', h('span', { class: 'visually-hidden' }, ` of the booking ${plate ? `for ${plate} ` : ''}at ${site ? site.code : ''} ${b.starts_at_local}`)),
+      h('a', { href: `#/bookings/${b.id}`, class: 'button-link secondary small' }, b.status === 'confirmed' || b.status === 'checked_in' ? 'Gate pass' : 'Details', h('span', { class: 'visually-hidden' }, ` of the booking ${plate ? `for ${plate} ` : ''}${site ? `at ${site.code}, ${slotSpan({ ...b, timezone: site.timezone })}` : ''}`)),
     );
     if (canWrite && canBooking(b, 'reschedule')) {
       actions.append(h('a', { href: `#/book?reschedule=${b.id}`, class: 'button-link secondary small' }, 'Reschedule'));

@@ -398,7 +398,7 @@ export async function capacityPage(ctx) {
 
 // ---- gate ----------------------------------------------------------------
 
-/** Declarations read once per page (a truck may carry several). */
+/** Declarations read once per scan or table (a truck may carry several; their status changes between scans). */
 function declarationReader() {
   const cache = new Map();
   return (id) => {
@@ -503,7 +503,7 @@ async function visitCard(b, site, sitesById, readDecl, opts = {}) {
 }
 
 /** The scan panel: a code (scanner, typing or pasting), the camera where the browser reads QR codes, or a plate. */
-function scanPanel(site, sitesById, readDecl, onDone) {
+function scanPanel(site, sitesById, onDone) {
   const result = h('div', { class: 'scan-result', 'aria-live': 'polite' });
   const code = field({
     label: 'Gate pass code',
@@ -513,7 +513,7 @@ function scanPanel(site, sitesById, readDecl, onDone) {
   });
   const codeInput = code.querySelector('input');
   const codeBtn = h('button', { type: 'submit', class: 'primary' }, 'Check in');
-  const codeForm = h('form', { class: 'scan-form', novalidate: true, 'aria-label': 'Check in by gate pass code' }, code, h('div', { class: 'scan-buttons' }, codeBtn));
+  const codeForm = h('form', { class: 'scan-form', novalidate: true, 'aria-label': 'Scan a gate pass' }, code, h('div', { class: 'scan-buttons' }, codeBtn));
 
   const plate = field({ label: 'Plate number', name: 'plate', attrs: { autocomplete: 'off', spellcheck: 'false', maxlength: 24, class: 'upper' } });
   const country = field({ label: 'Country', name: 'country', hint: 'e.g. KZ', attrs: { autocomplete: 'off', maxlength: 2, class: 'short upper' } });
@@ -522,6 +522,7 @@ function scanPanel(site, sitesById, readDecl, onDone) {
 
   async function scan(body, button) {
     replace(result, loading('Checking the truck…'));
+    const readDecl = declarationReader();
     try {
       const b = await busy(button, () => api.post('/gate/scan', { site_id: site.id, ...body }));
       const card = await visitCard(b, site, sitesById, readDecl, { by: 'you' });
@@ -669,13 +670,13 @@ export async function gatePage(ctx) {
   const from = new Date(midnight(site.timezone, today));
   const to = new Date(midnight(site.timezone, addDays(today, 2)));
   const show = ctx.query.show || 'open';
-  const readDecl = declarationReader();
   const filterInput = h('input', { type: 'search', id: 'gate-filter', placeholder: 'e.g. 123ABC02 or CNKHG2026I', autocomplete: 'off' });
   const tableBox = h('div', { class: 'gate-bookings' });
 
   /** The bookings expected today and tomorrow, re-read after each check-in. */
   async function renderTable() {
     const all = await api.all('/bookings', { site_id: site.id });
+    const readDecl = declarationReader();
     const inWindow = all.filter((b) => new Date(b.starts_at) >= from && new Date(b.starts_at) < to);
     const list = inWindow
       .filter((b) => (show === 'open' ? b.active : b.status !== 'cancelled'))
@@ -710,7 +711,8 @@ export async function gatePage(ctx) {
       };
       const allowed = (a, fallback) => (Array.isArray(b.allowed_actions) ? b.allowed_actions.includes(a) : fallback);
       if (allowed('check-in', b.status === 'confirmed')) gate('check-in', 'Check in', 'primary', 'checked in');
-      if (allowed('no-show', b.status === 'confirmed' && new Date(b.ends_at) <= now)) gate('no-show', 'No-show', 'danger', 'marked as no-show');
+      // The server lists `no-show` for every confirmed booking; it takes one only once the slot has ended.
+      if (allowed('no-show', b.status === 'confirmed') && new Date(b.ends_at) <= now) gate('no-show', 'No-show', 'danger', 'marked as no-show');
       if (allowed('complete', b.status === 'checked_in')) gate('complete', 'Complete', 'primary', 'completed');
       const search = [plate, b.vehicle ? b.vehicle.plate : '', b.vehicle && b.vehicle.trailer_plate, ...names, ents[i].name, ...(b.containers || [])].filter(Boolean).join(' ').toLowerCase();
       return {
@@ -750,7 +752,7 @@ export async function gatePage(ctx) {
   }
   filterInput.addEventListener('input', applyFilter);
 
-  const scanner = scanPanel(site, sitesById, readDecl, () => renderTable().catch((err) => replace(tableBox, errorBox(err, 'The bookings could not be reloaded'))));
+  const scanner = scanPanel(site, sitesById, () => renderTable().catch((err) => replace(tableBox, errorBox(err, 'The bookings could not be reloaded'))));
   await renderTable();
   // The code field takes the focus once the page is shown: a hand scanner types into it.
   setTimeout(() => {

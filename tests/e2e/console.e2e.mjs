@@ -719,6 +719,9 @@ try {
     await accessibility(pageC, 'truck booking form');
     await form.scrollIntoViewIfNeeded();
     await shot(pageC, '12-truck-booking-form.png', { fullPage: true });
+    await pageC.setViewportSize(TABLET);
+    await fitsWidth(pageC, 'truck booking form (tablet)');
+    await pageC.setViewportSize(LAPTOP);
     // Corrected; the country is one only the server can refuse: its message goes beside the field.
     await form.getByLabel('Container 1').fill('CSQU 305438 3');
     await form.getByRole('button', { name: 'Book slot' }).click();
@@ -757,6 +760,10 @@ try {
     assert(ctx.passCode === ctx.truckBooking.gate_pass.code, 'the code shown is the booking’s');
     await pass.getByRole('button', { name: 'Print gate pass' }).waitFor();
     await accessibility(pageC, 'gate pass');
+    await pageC.screenshot({ path: join(ARTIFACTS, 'booking-page-screen.png'), fullPage: true });
+    await pageC.setViewportSize(TABLET);
+    await fitsWidth(pageC, 'booking and gate pass (tablet)');
+    await pageC.setViewportSize(LAPTOP);
     // The print stylesheet keeps only the pass.
     await pageC.emulateMedia({ media: 'print' });
     assert(!(await pageC.locator('main h1').isVisible()), 'the page heading is not printed');
@@ -790,6 +797,25 @@ try {
     ctx.oldPassCode = ctx.passCode;
     ctx.passCode = (await textOf(pass.locator('.code-text'))).trim();
     assert(ctx.passCode && ctx.passCode !== ctx.oldPassCode, 'a new code');
+    noErrors(pageC);
+  });
+
+  await step('the same truck cannot hold two bookings at overlapping times (said in plain words, beside the plate)', async () => {
+    const token = await login(company.email, PASSWORD);
+    const d = await api('POST', '/declarations', token, cotton(ctx.site.id, { consignor: 'Navoi Mining Supplies JSC', consignee: company.name }));
+    const d3 = await api('POST', `/declarations/${d.id}/submit`, token, {});
+    await go(pageC, `#/book?declaration=${d3.id}`, 'Book a clearance slot');
+    await pageC.locator(`button.cell[data-slot="${ctx.truckBooking.slot_id}"]`).click();
+    const form = pageC.locator('form.truck-form');
+    await expectText(form, d3.number);
+    await expectNone(form.getByRole('checkbox', { name: new RegExp(ctx.truck[0].number) }), 'a declaration that is already on a truck');
+    await form.getByLabel('Plate number').fill('777-ABZ-02');
+    await form.getByLabel('Country of registration').fill('KZ');
+    await form.getByRole('button', { name: 'Book slot' }).click();
+    await expectText(form.locator('.form-result'), 'already has a booking at a time that overlaps');
+    await expectText(form.locator('.field[data-for="vehicle.plate"] .msg.server'), 'already booked');
+    await form.getByRole('button', { name: 'Choose another slot' }).click();
+    await until(async () => (await pageC.locator('form.truck-form').count()) === 0, 'the form closes');
     noErrors(pageC);
   });
 
