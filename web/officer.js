@@ -574,7 +574,8 @@ function scanPanel(site, sitesById, onDone) {
       return;
     }
     scan({ code: value }, codeBtn).then(() => {
-      codeInput.value = '';
+      // Ready for the next truck, unless another code was typed meanwhile.
+      if (codeInput.value.trim() === value) codeInput.value = '';
       codeInput.focus();
     });
   });
@@ -596,6 +597,7 @@ function scanPanel(site, sitesById, onDone) {
   if ('BarcodeDetector' in window && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
     const video = h('video', { class: 'camera', muted: true, playsinline: true, hidden: true, 'aria-label': 'Camera view' });
     const status = h('p', { class: 'hint', 'aria-live': 'polite' });
+    video.muted = true;
     let stream = null;
     const stop = () => {
       if (stream) stream.getTracks().forEach((t) => t.stop());
