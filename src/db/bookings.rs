@@ -314,9 +314,12 @@ pub fn confirmed_ended_before(
     ended_before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<BookingRow>> {
+    // Written out, so that both databases use the partial index on
+    // confirmed bookings (a bound parameter would not match its WHERE).
+    let confirmed = diesel::dsl::sql::<diesel::sql_types::Bool>("bookings.status = 'confirmed'");
     bookings::table
         .inner_join(clearance_slots::table)
-        .filter(bookings::status.eq(BookingStatus::Confirmed))
+        .filter(confirmed)
         .filter(clearance_slots::ends_at.lt(ended_before))
         .order(clearance_slots::ends_at.asc())
         .limit(limit)
@@ -515,6 +518,14 @@ mod tests {
         ] {
             let index_where = format!("WHERE status IN ({})", listed.join(", "));
             assert!(migration.contains(&index_where), "the partial index's WHERE must be {index_where}");
+        }
+        // The sweep's literal and the partial index on confirmed bookings.
+        assert_eq!(BookingStatus::Confirmed.as_str(), "confirmed");
+        for migration in [
+            include_str!("../../migrations/sqlite/2026-11-30-000006_truck_visits/up.sql"),
+            include_str!("../../migrations/postgres/2026-11-30-000006_truck_visits/up.sql"),
+        ] {
+            assert!(migration.contains("WHERE status = 'confirmed'"));
         }
     }
 }

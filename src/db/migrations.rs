@@ -41,6 +41,16 @@ pub fn revert_all(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     reverted.map_err(|e| anyhow!("reverting migrations: {e}"))
 }
 
+/// Reverts the latest applied migration; returns its version (used by the
+/// tests that migrate data from one version to the next and back).
+pub fn revert_last(conn: &mut DbConnection) -> anyhow::Result<String> {
+    let reverted = match conn {
+        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).map(|v| v.to_string()),
+        DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES).map(|v| v.to_string()),
+    };
+    reverted.map_err(|e| anyhow!("reverting the last migration: {e}"))
+}
+
 /// Opens one connection to `url` and applies pending migrations.
 pub fn run_for_url(url: &str, connect_timeout_secs: u64) -> anyhow::Result<Vec<String>> {
     let manager = ConnectionManager::new(url, connect_timeout_secs)?;

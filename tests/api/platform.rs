@@ -13,9 +13,16 @@ api_tests!(
     health_probes_answer,
     malformed_requests_get_problem_json_and_the_server_keeps_serving,
     request_ids_are_on_every_response,
-    // The schema goes away under the running app: its webhook worker would
-    // log every failed poll meanwhile.
-    migrations_go_up_down_and_up_again with |s| s.webhooks.worker_enabled = false,
+    // The schema goes away under the running app: its webhook worker and its
+    // no-show sweep would log every failed round meanwhile.
+    migrations_go_up_down_and_up_again with |s| {
+        s.webhooks.worker_enabled = false;
+        s.gate.sweep_interval_secs = 60;
+    },
+    truck_visits_migrate_wave_one_bookings_with_nothing_lost with |s| {
+        s.webhooks.worker_enabled = false;
+        s.gate.sweep_interval_secs = 60;
+    },
 );
 
 async fn health_probes_answer(app: TestApp) {
@@ -98,6 +105,84 @@ async fn migrations_go_up_down_and_up_again(app: TestApp) {
     .unwrap();
     // The app still works on the re-created schema.
     app.customs().await;
+}
+
+/// Runs `f` on its own connection to the app's database.
+async fn on_database<T: Send + 'static>(
+    app: &TestApp,
+    f: impl FnOnce(&mut clearway::db::DbConnection) -> T + Send + 'static,
+) -> T {
+    let url = app.db_url.clone();
+    tokio::task::spawn_blocking(move || {
+        let manager = clearway::db::connection::ConnectionManager::new(&url, 5).unwrap();
+        let mut conn = diesel::r2d2::ManageConnection::connect(&manager).unwrap();
+        f(&mut conn)
+    })
+    .await
+    .unwrap()
+}
+
+/// The truck-visit migration (000006) takes wave 1's bookings (one
+/// declaration each) up with nothing lost: down to wave 1's schema with the
+/// data in it, then up again, and every booking reads as before, with its
+/// declaration on its visit, its place and its one-active-booking rule.
+async fn truck_visits_migrate_wave_one_bookings_with_nothing_lost(app: TestApp) {
+    use crate::bookings::{book_slot, submitted_declaration, tomorrow_slot, world};
+    use diesel::RunQueryDsl;
+    let w = world(&app, 10, 60).await;
+    let c = app.verified_company("migrate", &w.customs.officer).await;
+    let slot = tomorrow_slot(&app, &w, 0).await;
+    let mut declarations = Vec::new();
+    for _ in 0..4 {
+        declarations.push(submitted_declaration(&app, &c.admin, &w.site).await);
+    }
+    let confirmed = book_slot(&app, &c.admin, &declarations[0], &slot).await.expect(201).str("/id");
+    let cancelled = book_slot(&app, &c.admin, &declarations[1], &slot).await.expect(201).str("/id");
+    app.post(&format!("/api/v1/bookings/{cancelled}/cancel"), Some(&c.admin), json!({})).await.expect(200);
+    let kept = book_slot(&app, &c.admin, &declarations[2], &slot).await.expect(201).str("/id");
+    let before: Vec<serde_json::Value> = {
+        let mut v = Vec::new();
+        for id in [&confirmed, &cancelled, &kept] {
+            v.push(app.get(&format!("/api/v1/bookings/{id}"), Some(&c.admin)).await.expect(200).body);
+        }
+        v
+    };
+
+    // Down to wave 1: the bookings are still there, one declaration each,
+    // and wave 1's index (one active booking per declaration) holds them.
+    let reverted = on_database(&app, |conn| clearway::db::migrations::revert_last(conn).unwrap()).await;
+    assert!(reverted.contains("000006"), "reverted {reverted}");
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let count = |sql: &'static str| {
+        on_database(&app, move |conn| diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n)
+    };
+    assert_eq!(count("SELECT COUNT(*) AS n FROM bookings").await, 3);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM bookings WHERE status IN ('confirmed', 'checked_in')").await, 2);
+
+    // Up again: each booking is a visit of its one declaration.
+    let applied = on_database(&app, |conn| clearway::db::migrations::run_pending(conn).unwrap()).await;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(count("SELECT COUNT(*) AS n FROM booking_declarations").await, 3);
+    for (old, id) in before.iter().zip([&confirmed, &cancelled, &kept]) {
+        let now = app.get(&format!("/api/v1/bookings/{id}"), Some(&c.admin)).await.expect(200).body;
+        for field in ["status", "slot_id", "declaration_id", "declaration_ids", "enterprise_id", "created_at", "cancel_reason"] {
+            assert_eq!(now[field], old[field], "{field} of booking {id}");
+        }
+        assert_eq!(now["declaration_ids"], json!([old["declaration_id"]]));
+        assert_eq!(now["gate_pass"]["version"], 1);
+    }
+    // The places and the one-active-booking rule came through.
+    let s = app.get(&format!("/api/v1/slots/{slot}"), Some(&w.customs.officer)).await.expect(200);
+    assert_eq!(s.body["booked"], 2);
+    let again = book_slot(&app, &c.admin, &declarations[0], &slot).await.problem(409);
+    assert!(again.body["type"].as_str().unwrap().ends_with("/already-booked"));
+    assert_eq!(again.body["declaration_id"], declarations[0].as_str());
+    book_slot(&app, &c.admin, &declarations[1], &slot).await.expect(201);
+    book_slot(&app, &c.admin, &declarations[3], &slot).await.expect(201);
 }
 
 fn versions(backend: &str) -> Vec<String> {
