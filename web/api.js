@@ -72,12 +72,14 @@ async function readBody(res) {
 }
 
 /**
- * Calls the API. `opts.body` is sent as JSON; `opts.headers` adds headers.
+ * Calls the API. `opts.body` is sent as JSON; `opts.headers` adds headers;
+ * `opts.text` asks for another media type (`opts.accept`) and answers the
+ * body as text (a problem is still read as JSON).
  * Resolves to `{ status, body, headers }`; rejects with ApiError.
  */
 export async function call(method, path, opts = {}) {
   const send = () => {
-    const headers = { Accept: 'application/json', ...(opts.headers || {}) };
+    const headers = { Accept: opts.accept || 'application/json', ...(opts.headers || {}) };
     if (session.token && !opts.anonymous) headers.Authorization = `Bearer ${session.token}`;
     const init = { method, headers };
     if (opts.body !== undefined) {
@@ -92,7 +94,7 @@ export async function call(method, path, opts = {}) {
       res = await send();
     }
   }
-  const body = await readBody(res);
+  const body = opts.text && res.ok ? await res.text() : await readBody(res);
   if (res.status === 401 && !opts.anonymous) {
     session.clear();
     window.dispatchEvent(new CustomEvent('clearway:signed-out', { detail: { expired: true } }));
@@ -104,6 +106,8 @@ export async function call(method, path, opts = {}) {
 export const get = async (path) => (await call('GET', path)).body;
 export const post = async (path, body = {}, headers) => (await call('POST', path, { body, headers })).body;
 export const patch = async (path, body, headers) => call('PATCH', path, { body, headers });
+/** A non-JSON resource (e.g. an SVG image) as text, with the bearer token an <img> could not send. */
+export const getText = async (path, accept) => (await call('GET', path, { text: true, accept })).body;
 
 /** A query string from an object, skipping empty values. */
 export function qs(params) {

@@ -28,6 +28,7 @@ const ROUTES = [
   { re: /^\/declarations\/([^/]+)$/, page: company.declarationPage, roles: COMPANY, title: 'Declaration' },
   { re: /^\/book$/, href: '#/book', page: heatmapPage, roles: COMPANY, nav: 'Book a slot', title: 'Book a clearance slot' },
   { re: /^\/bookings$/, href: '#/bookings', page: company.bookingsPage, roles: COMPANY, nav: 'Bookings', title: 'Bookings' },
+  { re: /^\/bookings\/([^/]+)$/, page: company.bookingPage, roles: COMPANY, title: 'Booking and gate pass' },
   { re: /^\/enterprises$/, href: '#/enterprises', page: officer.enterprisesPage, roles: CUSTOMS, nav: 'Enterprises', title: 'Enterprises' },
   { re: /^\/review$/, href: '#/review', page: officer.reviewQueuePage, roles: CUSTOMS, nav: 'Review queue', title: 'Review queue' },
   { re: /^\/review\/([^/]+)$/, page: officer.reviewPage, roles: CUSTOMS, title: 'Review declaration' },

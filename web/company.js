@@ -1,8 +1,8 @@
 // Company pages: the enterprise's declarations, one declaration, its bookings.
 
 import * as api from './api.js';
-import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field } from './ui.js';
-import { slotSpan, inZone, localParts, shortDay, zoneLabel } from './time.js';
+import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage, liveCheck, loading, problemSlug, inlineSvg } from './ui.js';
+import { slotSpan, inZone, spanInZone, localParts, shortDay, zoneLabel } from './time.js';
 
 /**
  * Whether the caller may take `action` on declaration `d` now. The server says so in
@@ -12,9 +12,31 @@ export function can(d, action) {
   return d.allowed_actions.includes(action);
 }
 
+/** The declarations a booking carries (one truck may carry several), in booking order. */
+export function declIds(b) {
+  return Array.isArray(b.declaration_ids) && b.declaration_ids.length ? b.declaration_ids : [b.declaration_id].filter(Boolean);
+}
+
 /** The active booking (the one holding a place) of each declaration, by declaration id. */
 export function activeBookings(bookings) {
-  return Object.fromEntries(bookings.filter((b) => b.active).map((b) => [b.declaration_id, b]));
+  const out = {};
+  for (const b of bookings.filter((x) => x.active)) {
+    for (const id of declIds(b)) out[id] = b;
+  }
+  return out;
+}
+
+/** Whether the caller may take `action` on booking `b` (the server's `allowed_actions`). */
+export function canBooking(b, action) {
+  if (Array.isArray(b.allowed_actions)) return b.allowed_actions.includes(action);
+  return b.status === 'confirmed' && ['cancel', 'reschedule'].includes(action);
+}
+
+/** `KZ 123ABC02` (country first, as on the plate's oval), with the trailer when there is one. */
+export function plateText(vehicle, withTrailer = true) {
+  if (!vehicle) return '';
+  const main = `${vehicle.country || ''} ${vehicle.plate}`.trim();
+  return withTrailer && vehicle.trailer_plate ? `${main} + trailer ${vehicle.trailer_plate}` : main;
 }
 
 export function byId(list) {
@@ -261,7 +283,16 @@ export async function declarationPage(ctx) {
           'ul',
           { class: 'plain' },
           bookings.map((b) =>
-            h('li', {}, badge(b.status), ' ', site ? slotSpan({ ...b, timezone: site.timezone }) : b.starts_at_local, b.cancel_reason ? h('span', { class: 'reason' }, ` — ${b.cancel_reason}`) : ''),
+            h(
+              'li',
+              {},
+              badge(b.status),
+              ' ',
+              h('a', { href: `#/bookings/${b.id}` }, site ? slotSpan({ ...b, timezone: site.timezone }) : b.starts_at_local),
+              b.vehicle ? h('span', { class: 'muted' }, ` · ${plateText(b.vehicle, false)}`) : '',
+              declIds(b).length > 1 ? h('span', { class: 'muted' }, ` · with ${declIds(b).length - 1} other declaration${declIds(b).length > 2 ? 's' : ''}`) : '',
+              b.cancel_reason ? h('span', { class: 'reason' }, ` — ${b.cancel_reason}`) : '',
+            ),
           ),
         ),
       )
@@ -298,11 +329,11 @@ async function cancelBooking(b, button, after) {
     after();
   } catch (err) {
     announce(`Could not cancel the booking: ${err.message}`, 'error');
-    button.closest('td').append(errorBox(err, 'Could not cancel'));
+    (button.closest('td') || button.parentElement).append(errorBox(err, 'Could not cancel'));
   }
 }
 
-/** The enterprise's bookings, with cancel and reschedule. */
+/** The enterprise's bookings: the truck, its declarations, the gate pass; cancel and reschedule. */
 export async function bookingsPage(ctx) {
   const [bookings, sites, decls] = await Promise.all([api.all('/bookings'), ctx.sites(), api.all('/declarations')]);
   const sitesById = byId(sites);
@@ -314,12 +345,16 @@ export async function bookingsPage(ctx) {
     .sort((a, b) => (a.starts_at < b.starts_at ? -1 : 1));
   const rows = list.map((b) => {
     const site = sitesById[b.site_id];
-    const d = declsById[b.declaration_id];
+    const names = declIds(b).map((id) => declsById[id]);
     const actions = h('div', { class: 'row-actions' });
-    if (canWrite && b.status === 'confirmed') {
-      actions.append(
-        h('a', { href: `#/book?reschedule=${b.id}`, class: 'button-link secondary small' }, 'Reschedule'),
-      );
+    const plate = b.vehicle ? plateText(b.vehicle, false) : '';
+    actions.append(
+      h('a', { href: `#/bookings/${b.id}`, class: 'button-link secondary small' }, b.status === 'confirmed' || b.status === 'checked_in' ? 'Gate pass' : 'Details', h('span', { class: 'visually-hidden' }, ` of the booking ${plate ? `for ${plate} ` : ''}${site ? `at ${site.code}, ${slotSpan({ ...b, timezone: site.timezone })}` : ''}`)),
+    );
+    if (canWrite && canBooking(b, 'reschedule')) {
+      actions.append(h('a', { href: `#/book?reschedule=${b.id}`, class: 'button-link secondary small' }, 'Reschedule'));
+    }
+    if (canWrite && canBooking(b, 'cancel')) {
       const c = h('button', { type: 'button', class: 'danger small', onclick: () => cancelBooking(b, c, ctx.refresh) }, 'Cancel');
       actions.append(c);
     }
@@ -327,7 +362,14 @@ export async function bookingsPage(ctx) {
       attrs: { dataset: { row: b.id, status: b.status } },
       cells: [
         slotTime(b, site),
-        d ? h('a', { href: `#/declarations/${d.id}`, class: 'mono' }, declarationName(d)) : b.declaration_id,
+        b.vehicle
+          ? h('div', {}, h('span', { class: 'plate' }, plate), b.vehicle.trailer_plate ? h('p', { class: 'muted small' }, `trailer ${b.vehicle.trailer_plate}`) : null)
+          : h('span', { class: 'muted' }, 'no vehicle yet'),
+        h(
+          'ul',
+          { class: 'plain tight' },
+          declIds(b).map((id, i) => h('li', {}, names[i] ? h('a', { href: `#/declarations/${id}`, class: 'mono' }, declarationName(names[i])) : h('span', { class: 'mono' }, id))),
+        ),
         site ? `${site.code} (${b.mode})` : b.site_id,
         h('div', {}, badge(b.status), b.cancel_reason ? h('p', { class: 'reason' }, b.cancel_reason) : null),
         actions,
@@ -346,10 +388,433 @@ export async function bookingsPage(ctx) {
     ),
     table({
       caption: show === 'all' ? 'All bookings of your enterprise, by slot time' : 'Active bookings of your enterprise, by slot time',
-      columns: ['Slot (site time)', 'Declaration', 'Site', 'Status', 'Actions'],
+      columns: ['Slot (site time)', 'Vehicle', 'Declarations', 'Site', 'Status', 'Actions'],
       rows,
       empty: 'No bookings. Book a slot for a submitted declaration.',
     }),
   );
 }
 
+// ---- the truck of a booking: vehicle, driver, containers ---------------------
+
+/** ISO 6346 letter values: A = 10, skipping multiples of 11. */
+const ISO6346 = (() => {
+  const out = {};
+  let v = 10;
+  for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') {
+    if (v % 11 === 0) v += 1;
+    out[c] = v;
+    v += 1;
+  }
+  return out;
+})();
+
+/** The ISO 6346 check digit of a container number's first ten characters. */
+export function containerCheckDigit(code) {
+  let sum = 0;
+  for (let i = 0; i < 10; i += 1) {
+    const c = code[i];
+    sum += (/\d/.test(c) ? Number(c) : ISO6346[c]) * 2 ** i;
+  }
+  return (sum % 11) % 10;
+}
+
+/** A container number as the server stores it: upper case, no spaces or dashes. */
+export function normaliseContainer(v) {
+  return String(v || '').toUpperCase().replace(/[\s-]/g, '');
+}
+
+/** The console's check of a container number (the server checks it again). */
+export function containerProblem(v) {
+  const c = normaliseContainer(v);
+  if (!c) return '';
+  if (!/^[A-Z]{3}[UJZ]\d{7}$/.test(c)) {
+    return 'A container number is 4 letters (owner code, then U, J or Z) and 7 digits, e.g. CSQU3054383.';
+  }
+  const digit = containerCheckDigit(c);
+  if (digit !== Number(c[10])) return `The check digit should be ${digit}, not ${c[10]}: check the number on the container.`;
+  return '';
+}
+
+/** A plate as the server stores it: upper case, without spaces, dashes or middle dots. */
+export function normalisePlate(v) {
+  return String(v || '').toUpperCase().replace(/[\s\-·]/g, '');
+}
+
+function plateProblem(v) {
+  const p = normalisePlate(v);
+  if (!/^[\p{L}\p{N}]+$/u.test(p)) return 'Only letters and digits (spaces and dashes are left out).';
+  if (p.length < 2 || p.length > 15) return `2 to 15 letters and digits (${p.length} now; spaces and dashes are left out).`;
+  return '';
+}
+
+const MAX_CONTAINERS = 10;
+
+/**
+ * The vehicle, driver and containers of a booking as form fields, each with
+ * the console's check and a place for the server's message beside it. Field
+ * names are the API's (`vehicle.plate`, `driver.name`, `containers[1]`).
+ * `read()` checks everything and answers the request members (or null when
+ * something is wrong); `showServerErrors(errors)` places the server's field
+ * errors and answers those that have no field here.
+ */
+export function truckFields(initial = {}) {
+  const v = initial.vehicle || {};
+  const d = initial.driver || {};
+  const text = { autocomplete: 'off', spellcheck: 'false' };
+  const f = {
+    'vehicle.plate': field({ label: 'Plate number', name: 'vehicle.plate', value: v.plate || '', hint: 'As on the truck, e.g. 123 ABC 02. The gate finds the truck by it.', attrs: { ...text, maxlength: 24, class: 'upper' } }),
+    'vehicle.country': field({ label: 'Country of registration', name: 'vehicle.country', value: v.country || '', hint: 'ISO 3166-1 alpha-2, e.g. KZ, CN.', attrs: { ...text, maxlength: 2, class: 'short upper' } }),
+    'vehicle.trailer_plate': field({ label: 'Trailer plate (optional)', name: 'vehicle.trailer_plate', value: v.trailer_plate || '', attrs: { ...text, maxlength: 24, class: 'upper' } }),
+    'driver.name': field({ label: 'Driver’s name', name: 'driver.name', value: d.name || '', attrs: { maxlength: 200, autocomplete: 'off' } }),
+    'driver.document_number': field({ label: 'Driver’s document number', name: 'driver.document_number', value: d.document_number || '', hint: 'Passport or identity card.', attrs: { ...text, maxlength: 50 } }),
+  };
+  const value = (name) => f[name].querySelector('input').value;
+  const checks = {
+    'vehicle.plate': (val) => {
+      if (!val.trim()) return value('vehicle.country').trim() || value('vehicle.trailer_plate').trim() ? 'Enter the plate, or leave the whole vehicle empty.' : '';
+      return plateProblem(val);
+    },
+    'vehicle.country': (val) => {
+      if (!val.trim()) return value('vehicle.plate').trim() ? 'Enter the two-letter country of the plate, e.g. KZ.' : '';
+      return /^[A-Za-z]{2}$/.test(val.trim()) ? '' : 'Two letters (ISO 3166-1), e.g. KZ.';
+    },
+    'vehicle.trailer_plate': (val) => (val.trim() ? plateProblem(val) : ''),
+    'driver.name': (val) => (!val.trim() && value('driver.document_number').trim() ? 'Enter the driver’s name too.' : ''),
+    'driver.document_number': (val) => (!val.trim() && value('driver.name').trim() ? 'Enter the driver’s document number too.' : ''),
+  };
+  for (const [name, wrap] of Object.entries(f)) liveCheck(wrap, checks[name]);
+
+  // Containers: one field per container; pasting several (one per line) adds rows.
+  const list = h('ol', { class: 'container-list' });
+  const count = h('span', { class: 'muted', 'aria-live': 'polite' });
+  const rows = [];
+  let sentRows = [];
+  const addBtn = h('button', { type: 'button', class: 'secondary small', onclick: () => addRow('', true) }, 'Add container');
+
+  function relabel() {
+    rows.forEach((r, i) => {
+      r.wrap.querySelector('label').firstChild.textContent = `Container ${i + 1}`;
+      r.wrap.dataset.for = `containers[${i}]`;
+      r.input.name = `containers[${i}]`;
+      r.input.dataset.field = `containers[${i}]`;
+      r.remove.querySelector('.visually-hidden').textContent = ` container ${i + 1}`;
+    });
+    addBtn.disabled = rows.length >= MAX_CONTAINERS;
+    replace(count, rows.length >= MAX_CONTAINERS ? `${MAX_CONTAINERS} containers, the most one truck may list.` : '');
+  }
+
+  function addRow(initialValue, focus) {
+    if (rows.length >= MAX_CONTAINERS) {
+      announce(`At most ${MAX_CONTAINERS} containers per truck.`, 'warning');
+      return null;
+    }
+    const wrap = field({ label: `Container ${rows.length + 1}`, name: `containers[${rows.length}]`, value: initialValue, attrs: { ...text, maxlength: 16, class: 'upper container-no', placeholder: 'e.g. CSQU3054383' } });
+    liveCheck(wrap, containerProblem);
+    const row = { wrap, input: wrap.querySelector('input') };
+    row.remove = h('button', {
+      type: 'button',
+      class: 'secondary small',
+      onclick: () => {
+        const i = rows.indexOf(row);
+        rows.splice(i, 1);
+        row.li.remove();
+        relabel();
+        (rows[i] || rows[i - 1] || { input: addBtn }).input.focus();
+      },
+    }, 'Remove', h('span', { class: 'visually-hidden' }, ''));
+    row.li = h('li', { class: 'container-row' }, wrap, row.remove);
+    row.input.addEventListener('paste', (e) => {
+      const parts = (e.clipboardData ? e.clipboardData.getData('text') : '').split(/[\r\n,;]+/).map((x) => x.trim()).filter(Boolean);
+      if (parts.length < 2) return;
+      e.preventDefault();
+      row.input.value = parts[0];
+      setMessage(row.wrap, 'client', containerProblem(parts[0]));
+      for (const p of parts.slice(1)) {
+        const added = addRow(p, false);
+        if (!added) break;
+        setMessage(added.wrap, 'client', containerProblem(p));
+      }
+    });
+    rows.push(row);
+    list.append(row.li);
+    relabel();
+    if (focus) row.input.focus();
+    return row;
+  }
+  for (const c of initial.containers || []) addRow(c, false);
+  if (!rows.length) addRow('', false);
+
+  const el = h(
+    'div',
+    { class: 'truck-fields' },
+    h('fieldset', {}, h('legend', {}, 'Vehicle'), h('div', { class: 'grid' }, f['vehicle.plate'], f['vehicle.country'], f['vehicle.trailer_plate'])),
+    h('fieldset', {}, h('legend', {}, 'Driver'), h('div', { class: 'grid' }, f['driver.name'], f['driver.document_number'])),
+    h(
+      'fieldset',
+      { class: 'containers', dataset: { for: 'containers' } },
+      h('legend', {}, 'Containers'),
+      h('p', { class: 'hint' }, `Up to ${MAX_CONTAINERS}, ISO 6346 numbers (owner code, U/J/Z, six digits and the check digit), e.g. CSQU3054383. Pasting several numbers, one per line, adds a row for each.`),
+      // The list's own messages come first, so that they are the fieldset's (not a row's).
+      h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
+      list,
+      h('p', { class: 'container-actions' }, addBtn, ' ', count),
+    ),
+  );
+
+  function clearServer() {
+    for (const wrap of el.querySelectorAll('.field, fieldset.containers')) setMessage(wrap, 'server', '');
+  }
+
+  function read() {
+    clearServer();
+    let bad = false;
+    for (const [name, wrap] of Object.entries(f)) {
+      const msg = checks[name](value(name));
+      setMessage(wrap, 'client', msg);
+      bad = bad || Boolean(msg);
+    }
+    const containers = [];
+    sentRows = [];
+    const seen = new Map();
+    rows.forEach((r, i) => {
+      const c = normaliseContainer(r.input.value);
+      let msg = containerProblem(c);
+      if (!msg && c && seen.has(c)) msg = `Listed twice (also container ${seen.get(c) + 1}).`;
+      setMessage(r.wrap, 'client', msg);
+      bad = bad || Boolean(msg);
+      if (c) {
+        seen.set(c, i);
+        sentRows.push(i);
+        containers.push(c);
+      }
+    });
+    if (bad) return null;
+    const plate = normalisePlate(value('vehicle.plate'));
+    const trailer = normalisePlate(value('vehicle.trailer_plate'));
+    const name = value('driver.name').trim();
+    return {
+      vehicle: plate ? { plate, country: value('vehicle.country').trim().toUpperCase(), trailer_plate: trailer || null } : null,
+      driver: name ? { name, document_number: value('driver.document_number').trim() } : null,
+      containers,
+    };
+  }
+
+  /** Where a server field name goes: `containers[i]` is the i-th container sent. */
+  function wrapFor(name) {
+    const m = /^containers\[(\d+)\]/.exec(name);
+    if (m) return rows[sentRows[Number(m[1])]]?.wrap || null;
+    if (f[name]) return f[name];
+    if (name === 'vehicle') return f['vehicle.plate'];
+    if (name === 'driver') return f['driver.name'];
+    if (name === 'containers') return el.querySelector('fieldset.containers');
+    return null;
+  }
+
+  function showServerErrors(fieldErrors) {
+    const rest = [];
+    for (const fe of fieldErrors || []) {
+      const wrap = wrapFor(fe.field);
+      if (wrap) setMessage(wrap, 'server', fe.message);
+      else rest.push(fe);
+    }
+    return rest;
+  }
+
+  return { el, read, showServerErrors, clearServer, wrapFor, focusInvalid: () => el.querySelector('[aria-invalid=true]')?.focus() };
+}
+
+/** One sentence for a refused booking or vehicle change, in plain words. */
+export function bookingProblemText(err, declsById = {}) {
+  const p = err.problem || {};
+  const slug = problemSlug(err);
+  const name = (id) => (declsById[id] ? declarationName(declsById[id]) : id);
+  switch (slug) {
+    case 'vehicle-already-booked':
+      return 'This vehicle already has a booking at a time that overlaps this slot (at this or another site). A truck can hold one booking at a time: choose another slot, another vehicle, or change the other booking.';
+    case 'already-booked':
+      return p.declaration_id
+        ? `Declaration ${name(p.declaration_id)} already has an active booking; nothing was booked. Untick it, or cancel its other booking first.`
+        : `One of the declarations already has an active booking; nothing was booked. ${p.detail || ''}`.trim();
+    case 'wrong-site-or-mode':
+      return `Every declaration on the truck must be for this slot’s site and transport mode; nothing was booked. ${p.detail || ''}`.trim();
+    case 'slot-full':
+      return 'That slot was taken meanwhile: it has no free place left. Choose another one.';
+    case 'share-exceeded':
+      return 'Your enterprise already holds its largest allowed share of that slot. Choose another slot.';
+    case 'booking-state':
+      return 'Only a confirmed booking can be changed; this one is not confirmed any more.';
+    case 'stale-version':
+      return 'This booking was changed meanwhile (elsewhere, or by customs).';
+    default:
+      return null;
+  }
+}
+
+/** A gate pass's QR code: the SVG is read with the token (an <img> cannot send it) and inlined. */
+function qrCode(b) {
+  const box = h('div', { class: 'qr' }, loading('Loading the QR code…'));
+  api
+    .getText(`/bookings/${b.id}/gate-pass.svg`, 'image/svg+xml')
+    .then((svg) => replace(box, inlineSvg(svg, `QR code of the gate pass, version ${b.gate_pass ? b.gate_pass.version : ''}`)))
+    .catch((err) => replace(box, errorBox(err, 'The QR code could not be loaded')));
+  return box;
+}
+
+/** The printable gate pass of a booking: QR, code, version, the truck and its slot in site time. */
+export function gatePass(b, site, declsById) {
+  const tz = site ? site.timezone : 'UTC';
+  const pass = b.gate_pass || {};
+  const names = declIds(b).map((id) => (declsById[id] ? declarationName(declsById[id]) : id));
+  const facts = [
+    ['Vehicle', b.vehicle ? h('span', { class: 'plate' }, plateText(b.vehicle, false)) : h('span', { class: 'warning-text' }, 'none yet: add the truck’s plate before it comes')],
+    b.vehicle && b.vehicle.trailer_plate ? ['Trailer', h('span', { class: 'mono' }, b.vehicle.trailer_plate)] : null,
+    ['Driver', b.driver ? `${b.driver.name} (document ${b.driver.document_number})` : '—'],
+    ['Slot (site time)', site ? slotSpan({ ...b, timezone: tz }) : b.starts_at_local],
+    ['Arrive between', b.arrival_window ? spanInZone(b.arrival_window.opens_at, b.arrival_window.closes_at, tz) : '—'],
+    ['Site', site ? `${siteLabel(site)}, ${b.mode}` : b.site_id],
+    [names.length === 1 ? 'Declaration' : `Declarations (${names.length})`, h('span', { class: 'mono' }, names.join(', '))],
+    ['Containers', (b.containers || []).length ? h('span', { class: 'mono' }, b.containers.join(', ')) : 'none listed'],
+    ['Booking', h('span', { class: 'mono small' }, b.id)],
+  ].filter(Boolean);
+  const print = h('button', { type: 'button', class: 'primary', onclick: () => window.print() }, 'Print gate pass');
+  return h(
+    'section',
+    { class: 'gate-pass', 'aria-labelledby': 'pass-h', dataset: { version: String(pass.version || '') } },
+    h('div', { class: 'pass-head' }, h('h2', { id: 'pass-h' }, 'Gate pass'), h('p', { class: 'pass-version' }, `Version ${pass.version ?? '—'}`)),
+    h(
+      'div',
+      { class: 'pass-body' },
+      qrCode(b),
+      h('dl', { class: 'facts compact pass-facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    ),
+    h('p', { class: 'pass-code' }, h('span', { class: 'pass-code-label' }, 'Code: '), h('code', { class: 'code-text' }, pass.code || '—')),
+    h('p', { class: 'pass-note' }, 'Show this pass at the gate (printed or on a phone). Changing the vehicle or the slot issues a new version; an older one no longer admits the truck.'),
+    h('div', { class: 'actions left no-print' }, print),
+  );
+}
+
+/** A notice to show once a page has been reloaded (after a stale edit). */
+const notices = new Map();
+
+/** The edit form of a booking's vehicle, driver and containers (`PATCH` with `If-Match`). */
+function editTruckForm(b, etag, ctx, declsById) {
+  const tf = truckFields(b);
+  const result = h('div', { class: 'form-result', 'aria-live': 'polite' });
+  const btn = h('button', { type: 'submit', class: 'primary' }, 'Save vehicle, driver and containers');
+  const form = h(
+    'form',
+    { class: 'card edit-truck no-print', novalidate: true, 'aria-labelledby': 'edit-truck-h' },
+    h('h2', { id: 'edit-truck-h' }, 'Edit vehicle'),
+    h('p', { class: 'hint' }, 'A change of vehicle issues a new gate pass version: print the pass again and give the driver the new one.'),
+    tf.el,
+    result,
+    h('div', { class: 'actions left' }, btn),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    replace(result);
+    const body = tf.read();
+    if (!body) {
+      replace(result, h('div', { class: 'alert error', role: 'alert' }, h('p', {}, 'Please correct the fields marked below.')));
+      tf.focusInvalid();
+      return;
+    }
+    try {
+      const res = await busy(btn, () => api.patch(`/bookings/${b.id}`, body, { 'If-Match': etag }));
+      const after = res.body;
+      const bumped = after.gate_pass && b.gate_pass && after.gate_pass.version !== b.gate_pass.version;
+      notices.set(b.id, {
+        kind: 'success',
+        text: bumped
+          ? `Saved. The gate pass is now version ${after.gate_pass.version}: print it again; version ${b.gate_pass.version} no longer admits the truck.`
+          : 'Saved.',
+      });
+      announce(bumped ? `Saved; new gate pass version ${after.gate_pass.version}.` : 'Saved.', 'success');
+      ctx.refresh();
+    } catch (err) {
+      if (err.status === 412) {
+        notices.set(b.id, { kind: 'warning', text: 'This booking was changed meanwhile (elsewhere or by customs), so your change was not saved. Below is the booking as it is now; make your change again if it is still needed.' });
+        announce('The booking was changed meanwhile: reloaded, nothing saved.', 'warning');
+        ctx.refresh();
+        return;
+      }
+      const rest = tf.showServerErrors(err.fieldErrors);
+      const plain = bookingProblemText(err, declsById);
+      if (problemSlug(err) === 'vehicle-already-booked') setMessage(tf.wrapFor('vehicle.plate'), 'server', 'This vehicle is booked at an overlapping time.');
+      replace(
+        result,
+        plain
+          ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'Not saved'), h('p', {}, plain))
+          : errorBox({ ...err, fieldErrors: rest }, 'Not saved'),
+      );
+      tf.focusInvalid();
+    }
+  });
+  return form;
+}
+
+/** One booking of the enterprise: its gate pass (printable), the truck, and what can be done. */
+export async function bookingPage(ctx) {
+  const [id] = ctx.params;
+  const [res, sites] = await Promise.all([api.call('GET', `/bookings/${id}`), ctx.sites()]);
+  const b = res.body;
+  const etag = res.headers.get('ETag') || `"${b.version}"`;
+  const site = byId(sites)[b.site_id];
+  const decls = await Promise.all(declIds(b).map((d) => api.get(`/declarations/${d}`).catch(() => null)));
+  const declsById = byId(decls.filter(Boolean));
+  const canWrite = ctx.enterprise && ctx.enterprise.status !== 'suspended';
+  const notice = notices.get(b.id);
+  notices.delete(b.id);
+
+  const actions = h('div', { class: 'actions left no-print' });
+  if (canWrite && canBooking(b, 'reschedule')) {
+    actions.append(h('a', { href: `#/book?reschedule=${b.id}`, class: 'button-link secondary' }, 'Reschedule'));
+  }
+  if (canWrite && canBooking(b, 'cancel')) {
+    const c = h('button', { type: 'button', class: 'danger', onclick: () => cancelBooking(b, c, () => ctx.refresh()) }, 'Cancel booking');
+    actions.append(c);
+  }
+  const live = b.status === 'confirmed' || b.status === 'checked_in';
+  const declList = h(
+    'section',
+    { class: 'no-print', 'aria-labelledby': 'visit-decls-h' },
+    h('h2', { id: 'visit-decls-h' }, 'Declarations on this truck'),
+    table({
+      caption: 'Declarations covered by this booking',
+      columns: ['Number', 'Status', 'Risk lane', 'Consignee'],
+      rows: declIds(b).map((did) => {
+        const d = declsById[did];
+        return d
+          ? [h('a', { href: `#/declarations/${d.id}`, class: 'mono' }, declarationName(d)), badge(d.status), laneBadge(d.risk_lane), d.consignee]
+          : [h('span', { class: 'mono' }, did), '—', '—', '—'];
+      }),
+    }),
+  );
+  return h(
+    'div',
+    { class: 'booking-page' },
+    pageTitle(`Booking at ${site ? site.code : 'the site'}${b.vehicle ? `, ${plateText(b.vehicle, false)}` : ''}`),
+    h('p', { class: 'no-print' }, h('a', { href: '#/bookings' }, '← All bookings')),
+    notice ? h('div', { class: `alert ${notice.kind} no-print`, role: notice.kind === 'warning' ? 'alert' : 'status' }, h('p', {}, notice.text)) : null,
+    h(
+      'p',
+      { class: 'booking-status no-print' },
+      badge(b.status),
+      ' ',
+      site ? slotSpan({ ...b, timezone: site.timezone }) : b.starts_at_local,
+      b.checked_in_at ? h('span', { class: 'muted' }, ` · checked in ${inZone(b.checked_in_at, site ? site.timezone : 'UTC')}`) : null,
+      b.cancel_reason ? h('span', { class: 'reason' }, ` — ${b.cancel_reason}`) : null,
+    ),
+    actions,
+    live
+      ? gatePass(b, site, declsById)
+      : h('div', { class: 'alert info no-print', role: 'status' }, h('p', {}, `This booking is ${statusWord(b.status)}: it has no gate pass that admits a truck.`)),
+    canWrite && canBooking(b, 'edit') ? editTruckForm(b, etag, ctx, declsById) : null,
+    declList,
+  );
+}
+
+function statusWord(status) {
+  return { cancelled: 'cancelled', no_show: 'marked as a no-show', completed: 'completed' }[status] || status.replace('_', ' ');
+}

@@ -3,9 +3,9 @@
 // clicking one books it (or moves a booking there).
 
 import * as api from './api.js';
-import { h, replace, announce, errorBox, pageTitle, dialog, loading, describe, badge } from './ui.js';
+import { h, replace, announce, errorBox, pageTitle, dialog, loading, describe, badge, busy, setMessage, problemSlug } from './ui.js';
 import { localParts, shortDay, longDay, addDays, todayIn, midnight, slotSpan, slotSpanLong, zoneLabel, currentOffset } from './time.js';
-import { activeBookings, byId, declarationName } from './company.js';
+import { activeBookings, byId, declarationName, truckFields, bookingProblemText, plateText, declIds } from './company.js';
 
 /** Heat level 0 (full) … 4 (mostly free), from the free share of capacity. */
 export function heatLevel(slot) {
@@ -192,8 +192,10 @@ export async function heatmapPage(ctx) {
   }
   if (!sitesById[state.siteId] && sites[0]) state.siteId = sites[0].id;
 
+  const declsById = byId(decls);
   const mapBox = h('div', { class: 'map-box' });
   const outcome = h('div', { class: 'form-result', 'aria-live': 'polite' });
+  const formBox = h('div', { class: 'truck-form-box' });
 
   // ---- controls ----
   const declSelect = h(
@@ -221,6 +223,7 @@ export async function heatmapPage(ctx) {
 
   declSelect.addEventListener('change', () => {
     state.declarationId = declSelect.value;
+    replace(formBox);
     const d = chosenDecl();
     if (d) {
       state.siteId = d.site_id;
@@ -256,7 +259,7 @@ export async function heatmapPage(ctx) {
     } else if (d.site_id !== state.siteId || d.transport_mode !== state.mode) {
       replace(choiceNote, h('strong', {}, 'Note: '), `declaration ${declarationName(d)} is for ${sitesById[d.site_id]?.code || 'another site'} by ${d.transport_mode}; its slot must be at that site and mode.`);
     } else {
-      replace(choiceNote, `Booking for ${declarationName(d)}: pick a slot in the heat map.`);
+      replace(choiceNote, `Booking for ${declarationName(d)}: pick a slot in the heat map, then tell us about the truck.`);
     }
   }
   describeChoice();
@@ -299,7 +302,6 @@ export async function heatmapPage(ctx) {
 
   async function pick(slot, button) {
     replace(outcome);
-    const site = sitesById[state.siteId];
     const d = chosenDecl();
     if (!rescheduling && !d) {
       announce('Choose the declaration to book for first.', 'warning');
@@ -307,7 +309,17 @@ export async function heatmapPage(ctx) {
       declSelect.focus();
       return;
     }
-    if (rescheduling && slot.id === rescheduling.slot_id) {
+    if (rescheduling) {
+      await move(slot, button);
+      return;
+    }
+    truckForm(slot, button, d);
+  }
+
+  /** Rescheduling: confirm, then move the booking (its truck and declarations stay). */
+  async function move(slot, button) {
+    const site = sitesById[state.siteId];
+    if (slot.id === rescheduling.slot_id) {
       announce('Your booking is already on that slot.', 'warning');
       return;
     }
@@ -320,56 +332,188 @@ export async function heatmapPage(ctx) {
       h('dd', {}, `${site.code} · ${site.name}, ${slot.mode}`),
       h('dt', {}, 'Free places'),
       h('dd', {}, `${slot.available} of ${slot.capacity}`),
-      h('dt', {}, 'Declaration'),
-      h('dd', {}, d ? declarationName(d) : ''),
-      rescheduling ? [h('dt', {}, 'Currently'), h('dd', {}, slotSpan({ ...rescheduling, timezone: site.timezone }))] : null,
+      h('dt', {}, 'Currently'),
+      h('dd', {}, slotSpan({ ...rescheduling, timezone: site.timezone })),
+      rescheduling.vehicle ? [h('dt', {}, 'Vehicle'), h('dd', {}, plateText(rescheduling.vehicle))] : null,
     );
     const ok = await dialog({
-      title: rescheduling ? 'Move the booking to this slot?' : 'Book this slot?',
-      body: facts,
-      confirm: rescheduling ? 'Move booking' : 'Book slot',
+      title: 'Move the booking to this slot?',
+      body: [facts, h('p', { class: 'hint' }, 'Moving the booking issues a new gate pass version: print the pass again.')],
+      confirm: 'Move booking',
     });
     if (!ok) {
       button.focus();
       return;
     }
     try {
-      let booking;
-      if (rescheduling) {
-        booking = await api.post(`/bookings/${rescheduling.id}/reschedule`, { slot_id: slot.id });
-      } else {
-        booking = await api.post('/bookings', { declaration_id: d.id, slot_id: slot.id }, { 'Idempotency-Key': api.idempotencyKey() });
-      }
+      const booking = await api.post(`/bookings/${rescheduling.id}/reschedule`, { slot_id: slot.id });
       const when = slotSpan({ ...booking, timezone: site.timezone });
-      announce(rescheduling ? `Booking moved to ${when}.` : `Booked ${when}.`, 'success');
+      announce(`Booking moved to ${when}.`, 'success');
       replace(
         outcome,
         h(
           'div',
           { class: 'alert success', role: 'status' },
-          h('p', { class: 'alert-title' }, rescheduling ? 'Booking moved' : 'Slot booked'),
-          h('p', {}, `${d ? declarationName(d) : 'Declaration'}: `, badge(booking.status), ` ${when}.`),
-          h('p', {}, h('a', { href: '#/bookings' }, 'See your bookings')),
+          h('p', { class: 'alert-title' }, 'Booking moved'),
+          h('p', {}, badge(booking.status), ` ${when}.`, booking.gate_pass ? ` New gate pass: version ${booking.gate_pass.version}.` : ''),
+          h('p', {}, h('a', { href: `#/bookings/${booking.id}` }, 'Print the new gate pass'), ' · ', h('a', { href: '#/bookings' }, 'See your bookings')),
         ),
       );
-      if (!rescheduling) {
-        activeByDecl[d.id] = booking;
-        const opt = [...declSelect.options].find((o) => o.value === d.id);
-        if (opt) opt.remove();
-        state.declarationId = '';
-        declSelect.value = '';
-        describeChoice();
-      } else {
-        Object.assign(rescheduling, booking);
-      }
+      Object.assign(rescheduling, booking);
       await load();
       outcome.querySelector('.alert')?.setAttribute('tabindex', '-1');
       outcome.querySelector('.alert')?.focus();
     } catch (err) {
-      announce(`Not booked: ${describe(err)}`, 'error');
-      replace(outcome, errorBox(err, rescheduling ? 'The booking was not moved' : 'The slot was not booked'));
+      announce(`Not moved: ${describe(err)}`, 'error');
+      const plain = bookingProblemText(err, declsById);
+      replace(outcome, plain ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'The booking was not moved'), h('p', {}, plain)) : errorBox(err, 'The booking was not moved'));
       await load();
     }
+  }
+
+  /**
+   * A new booking: after the slot, the truck. The declarations it carries
+   * (the chosen one and any other of the same site and mode without a booking),
+   * the vehicle, the driver and the containers.
+   */
+  function truckForm(slot, button, d) {
+    const site = sitesById[state.siteId];
+    const candidates = decls.filter(
+      (x) => x.bookable && !activeByDecl[x.id] && x.site_id === slot.site_id && x.transport_mode === slot.mode,
+    );
+    if (!candidates.some((x) => x.id === d.id)) candidates.unshift(d);
+    candidates.sort((a, b) => (a.id === d.id ? -1 : b.id === d.id ? 1 : 0));
+    const declSet = h(
+      'fieldset',
+      { class: 'field checks decl-checks', dataset: { for: 'declaration_ids' } },
+      h('legend', {}, 'Declarations on this truck'),
+      h('p', { class: 'hint', id: 'decl-checks-hint' }, candidates.length > 1
+        ? `Tick every declaration whose goods travel on this truck. Listed: your declarations for ${site.code} by ${slot.mode} that have no booking yet. One place is taken whatever their number.`
+        : `Only ${declarationName(d)} is ready to book for ${site.code} by ${slot.mode}; other declarations of the same site and mode would be listed here.`),
+      h(
+        'ul',
+        { class: 'plain decl-list' },
+        candidates.map((x) =>
+          h(
+            'li',
+            {},
+            h(
+              'label',
+              {},
+              h('input', { type: 'checkbox', name: 'declaration_ids', value: x.id, checked: x.id === d.id, 'aria-describedby': 'decl-checks-hint' }),
+              ' ',
+              h('span', { class: 'mono' }, declarationName(x)),
+              h('span', { class: 'muted' }, ` — ${x.kind}, ${x.consignee}`),
+              ' ',
+              badge(x.status),
+            ),
+          ),
+        ),
+      ),
+      h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
+    );
+    const truck = truckFields();
+    const result = h('div', { class: 'form-result', 'aria-live': 'polite' });
+    const submit = h('button', { type: 'submit', class: 'primary' }, 'Book slot');
+    const other = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(formBox); button.focus(); } }, 'Choose another slot');
+    const form = h(
+      'form',
+      { class: 'card truck-form', novalidate: true, 'aria-labelledby': 'truck-form-h' },
+      h('h2', { id: 'truck-form-h', tabindex: '-1' }, 'The truck for this slot'),
+      h(
+        'dl',
+        { class: 'facts compact slot-facts' },
+        h('dt', {}, 'Slot'),
+        h('dd', {}, slotSpan(slot)),
+        h('dt', {}, 'Site'),
+        h('dd', {}, `${site.code} · ${site.name}, ${slot.mode}`),
+        h('dt', {}, 'Free places'),
+        h('dd', {}, `${slot.available} of ${slot.capacity}`),
+      ),
+      declSet,
+      truck.el,
+      result,
+      h('div', { class: 'actions left' }, submit, other),
+    );
+    let lastKey = null;
+    let lastBody = null;
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      replace(result);
+      setMessage(declSet, 'server', '');
+      const ids = [...form.querySelectorAll('input[name=declaration_ids]:checked')].map((i) => i.value);
+      setMessage(declSet, 'client', ids.length ? (ids.length > 20 ? 'At most 20 declarations on one truck.' : '') : 'Tick at least one declaration.');
+      const members = truck.read();
+      if (!members || !ids.length || ids.length > 20) {
+        replace(result, h('div', { class: 'alert error', role: 'alert' }, h('p', {}, 'Please correct the fields marked above.')));
+        (form.querySelector('[aria-invalid=true]') || declSet.querySelector('input'))?.focus();
+        return;
+      }
+      const body = { declaration_ids: ids, slot_id: slot.id, containers: members.containers };
+      if (members.vehicle) body.vehicle = members.vehicle;
+      if (members.driver) body.driver = members.driver;
+      // The same request again (a retry) keeps its key; a changed one gets a new key.
+      const text = JSON.stringify(body);
+      if (text !== lastBody) {
+        lastBody = text;
+        lastKey = api.idempotencyKey();
+      }
+      try {
+        const booking = await busy(submit, () => api.post('/bookings', body, { 'Idempotency-Key': lastKey }));
+        booked(booking, site);
+      } catch (err) {
+        announce(`Not booked: ${describe(err)}`, 'error');
+        const rest = truck.showServerErrors(err.fieldErrors).filter((fe) => {
+          if (!/^declaration_ids?/.test(fe.field)) return true;
+          setMessage(declSet, 'server', fe.message);
+          return false;
+        });
+        const slug = problemSlug(err);
+        if (slug === 'vehicle-already-booked') setMessage(truck.wrapFor('vehicle.plate'), 'server', 'This vehicle is already booked at an overlapping time.');
+        if (slug === 'already-booked' || slug === 'wrong-site-or-mode') setMessage(declSet, 'server', err.problem.detail || err.message);
+        const plain = bookingProblemText(err, declsById);
+        replace(
+          result,
+          plain
+            ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'The slot was not booked'), h('p', {}, plain))
+            : errorBox({ ...err, fieldErrors: rest }, 'The slot was not booked'),
+        );
+        (form.querySelector('[aria-invalid=true]') || result.querySelector('.alert'))?.focus?.();
+        if (!err.fieldErrors.length) await load();
+      }
+    });
+    replace(formBox, form);
+    form.scrollIntoView({ block: 'start' });
+    form.querySelector('h2').focus({ preventScroll: true });
+  }
+
+  function booked(booking, site) {
+    const when = slotSpan({ ...booking, timezone: site.timezone });
+    const names = declIds(booking).map((id) => (declsById[id] ? declarationName(declsById[id]) : id));
+    announce(`Booked ${when}.`, 'success');
+    replace(formBox);
+    replace(
+      outcome,
+      h(
+        'div',
+        { class: 'alert success', role: 'status' },
+        h('p', { class: 'alert-title' }, 'Slot booked'),
+        h('p', {}, `${names.join(', ')}: `, badge(booking.status), ` ${when}`, booking.vehicle ? `, truck ${plateText(booking.vehicle)}` : '', '.'),
+        h('p', {}, h('a', { href: `#/bookings/${booking.id}` }, 'Open the gate pass'), ' · ', h('a', { href: '#/bookings' }, 'See your bookings')),
+      ),
+    );
+    for (const id of declIds(booking)) {
+      activeByDecl[id] = booking;
+      const opt = [...declSelect.options].find((o) => o.value === id);
+      if (opt) opt.remove();
+    }
+    state.declarationId = '';
+    declSelect.value = '';
+    describeChoice();
+    load().then(() => {
+      outcome.querySelector('.alert')?.setAttribute('tabindex', '-1');
+      outcome.querySelector('.alert')?.focus();
+    });
   }
 
   const controls = h(
@@ -393,6 +537,7 @@ export async function heatmapPage(ctx) {
     choiceNote,
     h('div', { class: 'week-nav' }, prev, thisWeek, next, weekLabel),
     outcome,
+    formBox,
     mapBox,
   );
 }

@@ -2,9 +2,9 @@
 // site capacity board, the gate, and (supervisors) sites and schedules.
 
 import * as api from './api.js';
-import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage } from './ui.js';
-import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan } from './time.js';
-import { byId, can, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime } from './company.js';
+import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage, loading, describe, problemSlug, statusLabel } from './ui.js';
+import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone } from './time.js';
+import { byId, can, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime, declIds, plateText } from './company.js';
 
 /** Enterprise names, read once each. */
 const enterpriseCache = new Map();
@@ -398,91 +398,393 @@ export async function capacityPage(ctx) {
 
 // ---- gate ----------------------------------------------------------------
 
+/** Declarations read once per scan or table (a truck may carry several; their status changes between scans). */
+function declarationReader() {
+  const cache = new Map();
+  return (id) => {
+    if (!cache.has(id)) cache.set(id, api.get(`/declarations/${id}`).catch(() => null));
+    return cache.get(id);
+  };
+}
+
+/** A refusal at the gate in plain words: a title, a sentence, and a list when there is one. */
+function gateRefusal(err, site, sitesById) {
+  const p = err.problem || {};
+  const at = (iso) => inZone(iso, site.timezone);
+  const or = (cond, text) => (cond ? text : p.detail || err.message);
+  switch (problemSlug(err)) {
+    case 'gate-pass-invalid':
+      return { kind: 'error', title: 'Not a valid gate pass', text: 'This code is not a Clearway gate pass: it could not be read, or it was not issued by Clearway (it may have been altered). Scan it again, or check the truck in by its plate.' };
+    case 'wrong-site': {
+      const other = sitesById[p.site_id];
+      return { kind: 'error', title: 'Booked at another site', text: `This truck is booked at ${other ? siteLabel(other) : 'another clearance site'}, not at ${siteLabel(site)}. It cannot be checked in here.` };
+    }
+    case 'gate-pass-superseded':
+      return { kind: 'error', title: 'Out-of-date gate pass', text: or(p.current_version, `This is version ${p.version} of the gate pass, but the booking is now at version ${p.current_version}: the vehicle or the slot has changed since it was printed. The driver needs the current pass; or check the truck in by its plate.`) };
+    case 'booking-not-active':
+      return { kind: 'error', title: 'Booking not active', text: or(p.status, `This booking is ${statusLabel(p.status).toLowerCase()}: no truck can be checked in on it.`) };
+    case 'already-checked-in':
+      return {
+        kind: 'warning',
+        title: 'Already checked in',
+        text: `This truck was already checked in${p.checked_in_at ? ` at ${at(p.checked_in_at)}` : ''}${p.checked_in_by ? ` by ${p.checked_in_by}` : ''}. Nothing was changed.`,
+      };
+    case 'too-early':
+      return { kind: 'warning', title: 'Too early', text: or(p.window_opens_at, `The truck is early: it may be checked in from ${at(p.window_opens_at)} until ${at(p.window_closes_at)} (site time).`) };
+    case 'too-late':
+      return { kind: 'error', title: 'Too late', text: or(p.window_closes_at, `The truck is late: its arrival window closed at ${at(p.window_closes_at)} (it opened at ${at(p.window_opens_at)}, site time). The company has to book a new slot.`) };
+    case 'vehicle-missing':
+      return { kind: 'error', title: 'No vehicle on the booking', text: 'The booking names no vehicle, so the truck cannot be matched to it. The company must add the truck’s plate to the booking first (Edit vehicle).' };
+    case 'declarations-not-cleared': {
+      const list = Array.isArray(p.declarations) ? p.declarations : [];
+      return {
+        kind: 'error',
+        title: 'Declarations not cleared',
+        text: `Customs has not approved or released every declaration on this truck${list.length ? '. Not cleared yet:' : '.'}`,
+        list: list.map((x) => `${x.number || x.id} — ${statusLabel(x.status)}`),
+      };
+    }
+    case 'no-booking-for-vehicle':
+      return {
+        kind: 'error',
+        title: 'No booking for this vehicle',
+        text: `${p.plate ? `The vehicle ${p.country || ''} ${p.plate}`.replace(/\s+/g, ' ') : 'This vehicle'} has no confirmed booking, at this site or any other. Check the plate and the country, or ask for the gate pass.`,
+      };
+    case 'validation':
+      return { kind: 'error', title: 'Check the entry', text: (err.fieldErrors || []).map((e) => e.message).join(' ') || describe(err) };
+    default:
+      return { kind: 'error', title: 'Not checked in', text: describe(err) };
+  }
+}
+
+/** The truck of a booking as the gate sees it: vehicle, driver, containers, each declaration, slot and window. */
+async function visitCard(b, site, sitesById, readDecl, opts = {}) {
+  const visitSite = sitesById[b.site_id] || site;
+  const tz = visitSite.timezone;
+  const [decls, ent] = await Promise.all([Promise.all(declIds(b).map(readDecl)), enterprise(b.enterprise_id)]);
+  const headingId = `visit-${b.id}`;
+  const facts = [
+    ['Vehicle', b.vehicle ? h('span', { class: 'plate' }, plateText(b.vehicle, false)) : h('strong', {}, 'none on the booking')],
+    ['Trailer', b.vehicle && b.vehicle.trailer_plate ? h('span', { class: 'plate' }, b.vehicle.trailer_plate) : '—'],
+    ['Driver', b.driver ? `${b.driver.name}, document ${b.driver.document_number}` : '—'],
+    ['Containers', (b.containers || []).length ? h('ul', { class: 'plain tight mono' }, b.containers.map((c) => h('li', {}, c))) : 'none listed'],
+    ['Enterprise', ent.name],
+    ['Slot (site time)', slotSpan({ ...b, timezone: tz })],
+    ['Arrival window', b.arrival_window ? spanInZone(b.arrival_window.opens_at, b.arrival_window.closes_at, tz) : '—'],
+    ['Site', siteLabel(visitSite)],
+    [
+      'Booking',
+      h(
+        'span',
+        {},
+        badge(b.status),
+        b.checked_in_at ? ` at ${inZone(b.checked_in_at, tz)}${opts.by ? ` by ${opts.by}` : ''}` : '',
+        b.gate_pass ? h('span', { class: 'muted' }, ` · gate pass version ${b.gate_pass.version}`) : '',
+      ),
+    ],
+  ];
+  return h(
+    'section',
+    { class: 'visit card', 'aria-labelledby': headingId, dataset: { booking: b.id } },
+    h('h3', { id: headingId }, b.vehicle ? ['Truck ', h('span', { class: 'plate' }, plateText(b.vehicle, false))] : 'Booking without a vehicle'),
+    h('dl', { class: 'facts visit-facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    table({
+      caption: `Declarations on this truck (${declIds(b).length})`,
+      columns: ['Number', 'Status', 'Risk lane', 'Kind', 'Consignee'],
+      rows: declIds(b).map((id, i) => {
+        const d = decls[i];
+        return d
+          ? { attrs: { dataset: { declaration: id } }, cells: [h('a', { href: `#/review/${id}`, class: 'mono' }, declarationName(d)), badge(d.status), laneBadge(d.risk_lane), d.kind, d.consignee] }
+          : [h('span', { class: 'mono' }, id), '—', '—', '—', '—'];
+      }),
+      className: 'visit-decls',
+    }),
+  );
+}
+
+/** The scan panel: a code (scanner, typing or pasting), the camera where the browser reads QR codes, or a plate. */
+function scanPanel(site, sitesById, onDone) {
+  const result = h('div', { class: 'scan-result', 'aria-live': 'polite' });
+  const code = field({
+    label: 'Gate pass code',
+    name: 'code',
+    hint: 'Scan the QR code with the hand scanner (it types the code and presses Enter), or type or paste the code printed under it.',
+    attrs: { autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', class: 'code-input', enterkeyhint: 'go' },
+  });
+  const codeInput = code.querySelector('input');
+  const codeBtn = h('button', { type: 'submit', class: 'primary' }, 'Check in');
+  const codeForm = h('form', { class: 'scan-form', novalidate: true, 'aria-label': 'Scan a gate pass' }, code, h('div', { class: 'scan-buttons' }, codeBtn));
+
+  const plate = field({ label: 'Plate number', name: 'plate', attrs: { autocomplete: 'off', spellcheck: 'false', maxlength: 24, class: 'upper' } });
+  const country = field({ label: 'Country', name: 'country', hint: 'e.g. KZ', attrs: { autocomplete: 'off', maxlength: 2, class: 'short upper' } });
+  const plateBtn = h('button', { type: 'submit', class: 'secondary' }, 'Check in by plate');
+  const plateForm = h('form', { class: 'scan-form by-plate', novalidate: true, 'aria-label': 'Check in by plate' }, h('div', { class: 'plate-fields' }, plate, country), h('div', { class: 'scan-buttons' }, plateBtn));
+
+  async function scan(body, button) {
+    replace(result, loading('Checking the truck…'));
+    const readDecl = declarationReader();
+    try {
+      const b = await busy(button, () => api.post('/gate/scan', { site_id: site.id, ...body }));
+      const card = await visitCard(b, site, sitesById, readDecl, { by: 'you' });
+      const plateName = b.vehicle ? plateText(b.vehicle, false) : 'The truck';
+      replace(
+        result,
+        h(
+          'div',
+          { class: 'alert success scan-outcome', role: 'status', dataset: { outcome: 'checked-in' } },
+          h('p', { class: 'alert-title' }, `Checked in: ${plateName}`),
+          h('p', {}, `${plateName} is checked in${b.checked_in_at ? ` at ${inZone(b.checked_in_at, site.timezone)}` : ''}; ${declIds(b).length === 1 ? 'its declaration is' : `all ${declIds(b).length} declarations are`} cleared. The truck may enter.`),
+        ),
+        card,
+      );
+      announce(`${plateName}: checked in.`, 'success');
+      onDone();
+    } catch (err) {
+      const r = gateRefusal(err, site, sitesById);
+      let card = null;
+      const bookingId = err.problem && err.problem.booking_id;
+      if (bookingId) {
+        try {
+          card = await visitCard(await api.get(`/bookings/${bookingId}`), site, sitesById, readDecl, { by: err.problem.checked_in_by });
+        } catch {
+          card = null;
+        }
+      }
+      replace(
+        result,
+        h(
+          'div',
+          { class: `alert ${r.kind} scan-outcome`, role: 'alert', dataset: { outcome: problemSlug(err) || 'error' } },
+          h('p', { class: 'alert-title' }, `Not checked in: ${r.title}`),
+          h('p', {}, r.text),
+          r.list && r.list.length ? h('ul', {}, r.list.map((x) => h('li', {}, x))) : null,
+        ),
+        card,
+      );
+      announce(`Not checked in: ${r.title}.`, r.kind);
+    }
+  }
+
+  codeForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const value = codeInput.value.trim();
+    setMessage(code, 'client', value ? '' : 'Scan or enter the gate pass code.');
+    if (!value) {
+      codeInput.focus();
+      return;
+    }
+    scan({ code: value }, codeBtn).then(() => {
+      // Ready for the next truck, unless another code was typed meanwhile.
+      if (codeInput.value.trim() === value) codeInput.value = '';
+      codeInput.focus();
+    });
+  });
+  plateForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const p = plate.querySelector('input').value.toUpperCase().replace(/[\s\-·]/g, '');
+    const c = country.querySelector('input').value.trim().toUpperCase();
+    setMessage(plate, 'client', p.length >= 2 ? '' : 'Enter the plate number.');
+    setMessage(country, 'client', /^[A-Z]{2}$/.test(c) ? '' : 'Two letters, e.g. KZ.');
+    if (p.length < 2 || !/^[A-Z]{2}$/.test(c)) {
+      plateForm.querySelector('[aria-invalid=true]')?.focus();
+      return;
+    }
+    scan({ plate: p, country: c }, plateBtn);
+  });
+
+  // The camera, only where the browser can read QR codes itself.
+  let camera = null;
+  if ('BarcodeDetector' in window && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    const video = h('video', { class: 'camera', muted: true, playsinline: true, hidden: true, 'aria-label': 'Camera view' });
+    const status = h('p', { class: 'hint', 'aria-live': 'polite' });
+    video.muted = true;
+    let stream = null;
+    const stop = () => {
+      if (stream) stream.getTracks().forEach((t) => t.stop());
+      stream = null;
+      video.srcObject = null;
+      video.hidden = true;
+      camBtn.textContent = 'Scan with the camera';
+      window.removeEventListener('hashchange', stop);
+    };
+    const start = async () => {
+      try {
+        const formats = BarcodeDetector.getSupportedFormats ? await BarcodeDetector.getSupportedFormats() : ['qr_code'];
+        if (!formats.includes('qr_code')) {
+          replace(status, 'This browser cannot read QR codes from the camera; use the scanner or type the code.');
+          return;
+        }
+        const detector = new BarcodeDetector({ formats: ['qr_code'] });
+        stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+        video.srcObject = stream;
+        video.hidden = false;
+        await video.play();
+        camBtn.textContent = 'Stop the camera';
+        replace(status, 'Hold the gate pass in front of the camera.');
+        window.addEventListener('hashchange', stop);
+        const tick = async () => {
+          if (!stream) return;
+          if (!video.isConnected) {
+            stop();
+            return;
+          }
+          try {
+            const found = await detector.detect(video);
+            if (found.length && found[0].rawValue) {
+              stop();
+              replace(status, 'Code read.');
+              codeInput.value = found[0].rawValue;
+              codeForm.requestSubmit();
+              return;
+            }
+          } catch {
+            // A frame that could not be read: try the next one.
+          }
+          setTimeout(tick, 200);
+        };
+        tick();
+      } catch (err) {
+        stop();
+        replace(status, `The camera could not be used (${err.message}). Use the scanner or type the code.`);
+      }
+    };
+    const camBtn = h('button', { type: 'button', class: 'secondary', onclick: () => (stream ? stop() : start()) }, 'Scan with the camera');
+    codeForm.querySelector('.scan-buttons').append(camBtn);
+    camera = h('div', { class: 'camera-box' }, video, status);
+  }
+
+  const panel = h(
+    'section',
+    { class: 'card scan-panel', 'aria-labelledby': 'scan-h' },
+    h('h2', { id: 'scan-h' }, `Check a truck in at ${site.code}`),
+    h('div', { class: 'scan-forms' }, codeForm, h('p', { class: 'scan-or', 'aria-hidden': 'true' }, 'or'), plateForm),
+    camera,
+  );
+  return { panel, result, focus: () => codeInput.focus() };
+}
+
 export async function gatePage(ctx) {
   const sites = await ctx.sites();
   const site = chosenSite(ctx, sites);
   if (!site) return h('div', {}, pageTitle('Gate'), h('p', { class: 'empty' }, 'No clearance sites yet.'));
+  const sitesById = byId(sites);
   const today = todayIn(site.timezone);
   const from = new Date(midnight(site.timezone, today));
   const to = new Date(midnight(site.timezone, addDays(today, 2)));
-  const all = await api.all('/bookings', { site_id: site.id });
   const show = ctx.query.show || 'open';
-  const inWindow = all.filter((b) => new Date(b.starts_at) >= from && new Date(b.starts_at) < to);
-  const list = inWindow
-    .filter((b) => (show === 'open' ? b.active : b.status !== 'cancelled'))
-    .sort((a, b) => (a.starts_at < b.starts_at ? -1 : a.starts_at > b.starts_at ? 1 : 0));
-  const decls = await Promise.all(list.map((b) => api.get(`/declarations/${b.declaration_id}`).catch(() => null)));
-  const ents = await Promise.all(list.map((b) => enterprise(b.enterprise_id)));
-  const now = new Date();
-  const filterInput = h('input', { type: 'search', id: 'gate-filter', placeholder: 'e.g. CNKHG2026I', autocomplete: 'off' });
-  const rows = list.map((b, i) => {
-    const d = decls[i];
-    const actions = h('div', { class: 'row-actions' });
-    const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
-    const name = d ? declarationName(d) : b.declaration_id;
-    const gate = (verb, label, cls, done) => {
-      const btn = h('button', {
-        type: 'button',
-        class: `${cls} small`,
-        onclick: async () => {
-          replace(msg);
-          try {
-            await busy(btn, () => api.post(`/bookings/${b.id}/${verb}`));
-            announce(`${name}: ${done}.`, 'success');
-            ctx.refresh();
-          } catch (err) {
-            replace(msg, errorBox(err, `Could not ${label.toLowerCase()}`));
-          }
-        },
-      }, label, h('span', { class: 'visually-hidden' }, ` ${name}`));
-      actions.append(btn);
-    };
-    if (b.status === 'confirmed') {
-      gate('check-in', 'Check in', 'primary', 'checked in');
-      if (new Date(b.ends_at) <= now) gate('no-show', 'No-show', 'danger', 'marked as no-show');
-    }
-    if (b.status === 'checked_in') gate('complete', 'Complete', 'primary', 'completed');
-    return {
-      attrs: { dataset: { row: b.id, status: b.status, search: `${name} ${ents[i].name}`.toLowerCase() } },
-      cells: [
-        slotTime(b, site),
-        h('span', { class: 'mono' }, name),
-        ents[i].name,
-        d ? laneBadge(d.risk_lane) : '—',
-        d ? badge(d.status) : '—',
-        badge(b.status),
-        h('div', {}, actions, msg),
-      ],
-    };
-  });
-  const tbl = table({
-    caption: `Bookings at ${site.code}, today and tomorrow (${zoneLabel(currentOffset(site.timezone), site.timezone)})`,
-    columns: ['Slot (site time)', 'Declaration', 'Enterprise', 'Risk lane', 'Declaration status', 'Booking', 'Gate actions'],
-    rows,
-    empty: show === 'open' ? 'Nobody is expected today or tomorrow.' : 'No bookings today or tomorrow.',
-  });
-  filterInput.addEventListener('input', () => {
+  const filterInput = h('input', { type: 'search', id: 'gate-filter', placeholder: 'e.g. 123ABC02 or CNKHG2026I', autocomplete: 'off' });
+  const tableBox = h('div', { class: 'gate-bookings' });
+
+  /** The bookings expected today and tomorrow, re-read after each check-in. */
+  async function renderTable() {
+    const all = await api.all('/bookings', { site_id: site.id });
+    const readDecl = declarationReader();
+    const inWindow = all.filter((b) => new Date(b.starts_at) >= from && new Date(b.starts_at) < to);
+    const list = inWindow
+      .filter((b) => (show === 'open' ? b.active : b.status !== 'cancelled'))
+      .sort((a, b) => (a.starts_at < b.starts_at ? -1 : a.starts_at > b.starts_at ? 1 : 0));
+    const decls = await Promise.all(list.map((b) => Promise.all(declIds(b).map(readDecl))));
+    const ents = await Promise.all(list.map((b) => enterprise(b.enterprise_id)));
+    const now = new Date();
+    const rows = list.map((b, i) => {
+      const ds = decls[i];
+      const names = declIds(b).map((id, j) => (ds[j] ? declarationName(ds[j]) : id));
+      const plate = b.vehicle ? plateText(b.vehicle, false) : '';
+      const who = plate || names[0];
+      const actions = h('div', { class: 'row-actions' });
+      const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
+      const gate = (verb, label, cls, done) => {
+        const btn = h('button', {
+          type: 'button',
+          class: `${cls} small`,
+          onclick: async () => {
+            replace(msg);
+            try {
+              await busy(btn, () => api.post(`/bookings/${b.id}/${verb}`));
+              announce(`${who}: ${done}.`, 'success');
+              await renderTable();
+            } catch (err) {
+              const r = gateRefusal(err, site, sitesById);
+              replace(msg, h('div', { class: `alert ${r.kind}`, role: 'alert' }, h('p', { class: 'alert-title' }, `${label}: ${r.title}`), h('p', {}, r.text), r.list ? h('ul', {}, r.list.map((x) => h('li', {}, x))) : null));
+            }
+          },
+        }, label, h('span', { class: 'visually-hidden' }, ` ${who}`));
+        actions.append(btn);
+      };
+      const allowed = (a, fallback) => (Array.isArray(b.allowed_actions) ? b.allowed_actions.includes(a) : fallback);
+      if (allowed('check-in', b.status === 'confirmed')) gate('check-in', 'Check in', 'primary', 'checked in');
+      // The server lists `no-show` for every confirmed booking; it takes one only once the slot has ended.
+      if (allowed('no-show', b.status === 'confirmed') && new Date(b.ends_at) <= now) gate('no-show', 'No-show', 'danger', 'marked as no-show');
+      if (allowed('complete', b.status === 'checked_in')) gate('complete', 'Complete', 'primary', 'completed');
+      const search = [plate, b.vehicle ? b.vehicle.plate : '', b.vehicle && b.vehicle.trailer_plate, ...names, ents[i].name, ...(b.containers || [])].filter(Boolean).join(' ').toLowerCase();
+      return {
+        attrs: { dataset: { row: b.id, status: b.status, search } },
+        cells: [
+          slotTime(b, site),
+          b.vehicle
+            ? h('div', {}, h('span', { class: 'plate' }, plate), b.vehicle.trailer_plate ? h('p', { class: 'muted small' }, `trailer ${b.vehicle.trailer_plate}`) : null)
+            : h('span', { class: 'muted' }, 'no vehicle'),
+          h(
+            'ul',
+            { class: 'plain tight decl-cell' },
+            declIds(b).map((id, j) => h('li', {}, h('span', { class: 'mono' }, names[j]), ' ', ds[j] ? badge(ds[j].status) : null, ' ', ds[j] ? laneBadge(ds[j].risk_lane) : null)),
+          ),
+          ents[i].name,
+          badge(b.status),
+          h('div', {}, actions, msg),
+        ],
+      };
+    });
+    const tbl = table({
+      caption: `Bookings at ${site.code}, today and tomorrow (${zoneLabel(currentOffset(site.timezone), site.timezone)})`,
+      columns: ['Slot (site time)', 'Vehicle', 'Declarations (status, risk lane)', 'Enterprise', 'Booking', 'Gate actions'],
+      rows,
+      empty: show === 'open' ? 'Nobody is expected today or tomorrow.' : 'No bookings today or tomorrow.',
+    });
+    replace(tableBox, tbl);
+    applyFilter();
+  }
+
+  function applyFilter() {
     const q = filterInput.value.trim().toLowerCase();
-    for (const tr of tbl.querySelectorAll('tbody tr')) tr.hidden = Boolean(q) && !tr.dataset.search.includes(q);
-  });
+    const qPlate = q.replace(/[\s\-·]/g, '');
+    for (const tr of tableBox.querySelectorAll('tbody tr')) {
+      tr.hidden = Boolean(q) && !tr.dataset.search.includes(q) && !tr.dataset.search.includes(qPlate);
+    }
+  }
+  filterInput.addEventListener('input', applyFilter);
+
+  const scanner = scanPanel(site, sitesById, () => renderTable().catch((err) => replace(tableBox, errorBox(err, 'The bookings could not be reloaded'))));
+  await renderTable();
+  // The code field takes the focus once the page is shown: a hand scanner types into it.
+  setTimeout(() => {
+    if (scanner.panel.isConnected) scanner.focus();
+  }, 0);
   return h(
     'div',
-    {},
+    { class: 'gate-page' },
     pageTitle('Gate'),
+    h('div', { class: 'toolbar' }, sitePicker(ctx, sites, site, { show })),
+    scanner.panel,
+    scanner.result,
     h(
-      'div',
-      { class: 'toolbar' },
-      sitePicker(ctx, sites, site, { show }),
-      h('div', { class: 'field inline' }, h('label', { for: 'gate-filter' }, 'Find declaration or enterprise'), filterInput),
+      'section',
+      { 'aria-labelledby': 'expected-h' },
+      h('h2', { id: 'expected-h' }, 'Expected today and tomorrow'),
+      h(
+        'div',
+        { class: 'toolbar' },
+        h(
+          'nav',
+          { class: 'filters', 'aria-label': 'Which bookings' },
+          h('a', { href: `#/gate?site=${site.id}&show=open`, 'aria-current': show === 'open' ? 'page' : null }, 'Expected and at the gate'),
+          h('a', { href: `#/gate?site=${site.id}&show=all`, 'aria-current': show === 'all' ? 'page' : null }, 'All today and tomorrow'),
+        ),
+        h('div', { class: 'field inline' }, h('label', { for: 'gate-filter' }, 'Find plate, declaration or enterprise'), filterInput),
+      ),
+      h('p', { class: 'muted' }, `${longDay(today)} and ${longDay(addDays(today, 1))}, ${site.name}.`),
+      tableBox,
     ),
-    h(
-      'nav',
-      { class: 'filters', 'aria-label': 'Which bookings' },
-      h('a', { href: `#/gate?site=${site.id}&show=open`, 'aria-current': show === 'open' ? 'page' : null }, 'Expected and at the gate'),
-      h('a', { href: `#/gate?site=${site.id}&show=all`, 'aria-current': show === 'all' ? 'page' : null }, 'All today and tomorrow'),
-    ),
-    h('p', { class: 'muted' }, `${longDay(today)} and ${longDay(addDays(today, 1))}, ${site.name}.`),
-    tbl,
   );
 }
 

@@ -111,3 +111,18 @@ export function inZone(isoUtc, timezone) {
 export function currentOffset(timezone) {
   return partsInZone(new Date(), timezone).offset;
 }
+
+/** Two UTC instants in a site's zone: `1 Dec 2026 07:30–09:30 UTC+06:00 Asia/Urumqi` (both dates when they differ). */
+export function spanInZone(fromUtc, toUtc, timezone) {
+  if (!fromUtc || !toUtc) return '—';
+  const tz = timezone || 'UTC';
+  const a = partsInZone(new Date(fromUtc), tz);
+  const b = partsInZone(new Date(toUtc), tz);
+  const zone = tz === 'UTC' ? 'UTC' : zoneLabel(a.offset, tz);
+  const day = (p) => {
+    const d = dateOf(p.date);
+    return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+  };
+  if (a.date === b.date && a.offset === b.offset) return `${day(a)} ${a.time}–${b.time} ${zone}`;
+  return `${inZone(fromUtc, tz)} – ${inZone(toUtc, tz)}`;
+}

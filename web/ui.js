@@ -268,3 +268,51 @@ export function table({ caption, columns, rows, empty = 'Nothing here yet.', cla
 export function loading(text = 'Loading…') {
   return h('p', { class: 'loading', role: 'status' }, text);
 }
+
+/** The slug of a problem's `type` (`…/problems/<slug>`), or '' for an error that is not a problem. */
+export function problemSlug(err) {
+  const type = (err && err.problem && err.problem.type) || '';
+  return type.split('/').pop();
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+/** What an inline SVG from the server may contain: shapes, no script, no style, no links. */
+const SVG_TAGS = new Set(['svg', 'g', 'path', 'rect', 'polygon', 'polyline', 'circle', 'line']);
+const SVG_ATTRS = new Set([
+  'viewBox', 'width', 'height', 'x', 'y', 'x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'r', 'rx', 'ry', 'd', 'points',
+  'fill', 'fill-rule', 'fill-opacity', 'stroke', 'stroke-width', 'stroke-linecap', 'stroke-linejoin',
+  'shape-rendering', 'transform', 'preserveAspectRatio', 'version',
+]);
+
+/**
+ * An SVG document (text) as an element to put in the page, rebuilt from an
+ * allow-list of shapes and attributes: nothing executable, no inline style
+ * (the CSP refuses it), no external reference. `label` names the image.
+ */
+export function inlineSvg(text, label) {
+  const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const root = doc.documentElement;
+  if (!root || root.localName !== 'svg' || doc.querySelector('parsererror')) {
+    throw new Error('The image could not be read.');
+  }
+  const copy = (node) => {
+    if (!SVG_TAGS.has(node.localName)) return null;
+    const el = document.createElementNS(SVG_NS, node.localName);
+    for (const a of node.attributes) {
+      if (SVG_ATTRS.has(a.name) && !/url\(|script:/i.test(a.value)) el.setAttribute(a.name, a.value);
+    }
+    for (const child of node.children) {
+      const c = copy(child);
+      if (c) el.append(c);
+    }
+    return el;
+  };
+  const svg = copy(root);
+  if (!svg.hasAttribute('viewBox') && svg.hasAttribute('width') && svg.hasAttribute('height')) {
+    svg.setAttribute('viewBox', `0 0 ${parseFloat(svg.getAttribute('width'))} ${parseFloat(svg.getAttribute('height'))}`);
+  }
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', label);
+  svg.setAttribute('focusable', 'false');
+  return svg;
+}

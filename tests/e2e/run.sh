@@ -51,6 +51,10 @@ export CLEARWAY__SERVER__HOST=127.0.0.1
 export CLEARWAY__SERVER__PORT="$PORT"
 export CLEARWAY__DATABASE__URL="sqlite://$WORK/clearway.db"
 export CLEARWAY__LOG__LEVEL=warn
+# The test books slots at least two hours ahead (the minimum notice) and then
+# checks the trucks in at once: the arrival window (a setting, default 30 min
+# before the slot) opens a day before here, unless the caller sets it.
+export CLEARWAY__BOOKING__ARRIVAL_EARLY_MINUTES="${CLEARWAY__BOOKING__ARRIVAL_EARLY_MINUTES:-1440}"
 
 SUPERVISOR_EMAIL="chief@customs.e2e.test"
 SUPERVISOR_PASSWORD="Kashgar-Gate-Secret-$$-$RANDOM"
