@@ -80,8 +80,10 @@ pub struct BookingView {
     pub status: BookingStatus,
     /// Whether it holds a place in its slot (`confirmed` or `checked_in`).
     pub active: bool,
-    /// What the caller may do with it now: `cancel`, `reschedule`, `edit` (company),
-    /// `check-in`, `complete`, `no-show` (customs; a no-show once the slot has ended).
+    /// What the caller's side may do in this status: `cancel`, `reschedule`, `edit`
+    /// (company), `check-in`, `complete`, `no-show` (customs). Time rules still
+    /// apply when it is done: a no-show only after the slot has ended, a check-in
+    /// inside the arrival window, a company cancel before the cut-off.
     #[schema(example = json!(["cancel", "reschedule", "edit"]))]
     pub allowed_actions: Vec<&'static str>,
     pub slot_id: String,
