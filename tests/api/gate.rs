@@ -637,20 +637,28 @@ async fn the_gate_pass_svg_is_a_qr_for_owner_and_customs(app: TestApp) {
 
 // ---------------------------------------------------------------- the scan: refusals
 
-/// `code` with its last character changed.
+/// `code` with one character of its signature changed.
 fn tampered(code: &str) -> String {
     let mut chars: Vec<char> = code.chars().collect();
-    let last = chars.last_mut().unwrap();
-    *last = if *last == 'A' { 'B' } else { 'A' };
+    let at = chars.len() - 3;
+    chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
     chars.into_iter().collect()
 }
 
-/// The payload (booking and version) of `other` under the signature of `code`:
-/// both are `<payload>.<signature>`.
+/// The booking and version of `other` under the signature of `code`: a code
+/// is `CW1.<booking id>.<version>.<signature>`.
 fn spliced(code: &str, other: &str) -> String {
     let (_, mac) = code.rsplit_once('.').unwrap_or_else(|| panic!("gate pass code without a '.': {code}"));
     let (payload, _) = other.rsplit_once('.').unwrap();
     format!("{payload}.{mac}")
+}
+
+/// `code` claiming the next version, with its own signature.
+fn version_raised(code: &str) -> String {
+    let parts: Vec<&str> = code.split('.').collect();
+    assert_eq!(parts.len(), 4, "CW1.<booking id>.<version>.<signature>: {code}");
+    let version: i32 = parts[2].parse().unwrap();
+    format!("{}.{}.{}.{}", parts[0], parts[1], version + 1, parts[3])
 }
 
 async fn forged_or_spliced_codes_are_gate_pass_invalid(app: TestApp) {
@@ -659,8 +667,14 @@ async fn forged_or_spliced_codes_are_gate_pass_invalid(app: TestApp) {
     let two = cleared_visit(&app, &g, 0, "202BBB01").await;
     let code = s(&one["gate_pass"], "code");
     clock_at(&app, window(&one).0 + Duration::minutes(1));
-    for bad in [tampered(&code), spliced(&code, &s(&two["gate_pass"], "code")), "garbage".to_owned(), "💥".repeat(50)]
-    {
+    let forgeries = [
+        tampered(&code),
+        spliced(&code, &s(&two["gate_pass"], "code")),
+        version_raised(&code),
+        "garbage".to_owned(),
+        "💥".repeat(50),
+    ];
+    for bad in forgeries {
         refused(scan(&app, g.officer(), g.site(), &bad).await, 422, "gate-pass-invalid");
     }
     // Nobody was checked in by any of them.
