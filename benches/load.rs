@@ -39,12 +39,14 @@ use clearway::context::RequestContext;
 use clearway::db::connection::write_transaction;
 use clearway::db::schema::{bookings, clearance_slots};
 use clearway::db::Db;
-use clearway::domain::booking_policy::{BookingPolicy, BookingStatus};
+use clearway::domain::booking_policy::BookingStatus;
 use clearway::domain::declaration::DeclarationAction;
 use clearway::domain::declaration_form::DeclarationInput;
 use clearway::domain::identity::Role;
 use clearway::domain::ids::{DeclarationId, SlotId};
+use clearway::domain::vehicle::VisitDetails;
 use clearway::error::AppError;
+use clearway::services::bookings::{BookingRules, NewVisit};
 use clearway::services::declarations::ActionInput;
 use clearway::state::AppState;
 use diesel::connection::SimpleConnection;
@@ -224,7 +226,7 @@ async fn make_declarations(state: &Data<AppState>, who: &Principal, site: &str, 
     let mut ids = Vec::with_capacity(count);
     while ids.len() < count {
         let n = SETUP_BATCH.min(count - ids.len());
-        let (who, valid) = (who.clone(), valid.clone());
+        let (who, valid, rules) = (who.clone(), valid.clone(), state.bookings.clone());
         let batch = state
             .db
             .write(move |conn| {
@@ -239,6 +241,7 @@ async fn make_declarations(state: &Data<AppState>, who: &Principal, site: &str, 
                         &id,
                         DeclarationAction::Submit,
                         &ActionInput::default(),
+                        &rules,
                     )?;
                     out.push(row.id);
                 }
@@ -413,7 +416,7 @@ async fn http_run(w: &World, jobs: Vec<Job>, clients: usize) -> RunResult {
 
 /// The same transaction without HTTP: `threads` OS threads, each taking a
 /// connection from the app's write pool and running `book` in `write_transaction`.
-fn direct_run(db: &Db, policy: BookingPolicy, principals: &[Principal], jobs: &[Job], threads: usize) -> RunResult {
+fn direct_run(db: &Db, rules: &BookingRules, principals: &[Principal], jobs: &[Job], threads: usize) -> RunResult {
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     let mut total = std::thread::scope(|scope| {
@@ -426,14 +429,17 @@ fn direct_run(db: &Db, policy: BookingPolicy, principals: &[Principal], jobs: &[
                         let Some(job) = jobs.get(i) else { break };
                         let who = &principals[job.company];
                         let ctx = context_of(who);
-                        let (declaration, slot) =
-                            (DeclarationId::new(job.declaration.clone()), SlotId::new(job.slot.clone()));
+                        let visit = NewVisit {
+                            declaration_ids: vec![DeclarationId::new(job.declaration.clone())],
+                            slot_id: SlotId::new(job.slot.clone()),
+                            details: VisitDetails { vehicle: None, driver: None, containers: vec![] },
+                        };
                         let t0 = Instant::now();
                         let outcome = match db.write_conn() {
                             Ok(mut conn) => {
                                 let checked_out = Instant::now();
                                 let outcome = write_transaction(&mut conn, |c| {
-                                    clearway::services::bookings::book(c, &ctx, &declaration, &slot, None, &policy)
+                                    clearway::services::bookings::book(c, &ctx, &visit, None, rules)
                                 });
                                 r.held += checked_out.elapsed();
                                 drop(conn);
@@ -466,9 +472,9 @@ fn direct_run(db: &Db, policy: BookingPolicy, principals: &[Principal], jobs: &[
 
 async fn direct_run_async(w: &World, jobs: Vec<Job>, threads: usize) -> RunResult {
     let db = w.state.db.clone();
-    let policy = w.state.booking_policy;
+    let rules = w.state.bookings.clone();
     let principals: Vec<Principal> = w.companies.iter().map(|c| c.principal.clone()).collect();
-    tokio::task::spawn_blocking(move || direct_run(&db, policy, &principals, &jobs, threads)).await.expect("direct run")
+    tokio::task::spawn_blocking(move || direct_run(&db, &rules, &principals, &jobs, threads)).await.expect("direct run")
 }
 
 /// Which jobs of a path one part of a scenario runs.

@@ -64,7 +64,7 @@ pub fn main() -> anyhow::Result<()> {
                 bail!("demo data is for the development profile only");
             }
             let db = connect_migrated(&settings)?;
-            let accounts = crate::services::demo::seed(&db)?;
+            let accounts = crate::services::demo::seed(&db, &crate::state::rules_of(&settings))?;
             crate::services::demo::print_accounts(&accounts);
             Ok(())
         }
@@ -76,8 +76,8 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         let seed = settings.demo.seed_on_start && settings.profile == Profile::Development;
         let app = Application::build(settings.clone()).await?;
         if seed {
-            let db = app.state().db.clone();
-            let accounts = tokio::task::spawn_blocking(move || crate::services::demo::seed(&db)).await??;
+            let (db, rules) = (app.state().db.clone(), app.state().bookings.clone());
+            let accounts = tokio::task::spawn_blocking(move || crate::services::demo::seed(&db, &rules)).await??;
             crate::services::demo::print_accounts(&accounts);
         }
         println!(

@@ -97,6 +97,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub slots: SlotSettings,
     pub booking: BookingSettings,
+    pub gate: GateSettings,
     pub demo: DemoSettings,
     pub webhooks: WebhookSettings,
 }
@@ -197,6 +198,26 @@ pub struct BookingSettings {
     pub horizon_days: i64,
     pub cancel_cutoff_minutes: i64,
     pub max_share_percent: i64,
+    /// Minutes before its slot starts that a truck may be checked in.
+    pub arrival_early_minutes: i64,
+    /// Minutes after its slot ends that a truck may still be checked in.
+    pub arrival_late_minutes: i64,
+}
+
+/// The gate: the key that signs gate passes, and the no-show sweep.
+#[derive(Clone, Deserialize)]
+pub struct GateSettings {
+    pub pass_secret: Option<SecretString>,
+    pub sweep_interval_secs: u64,
+}
+
+impl std::fmt::Debug for GateSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateSettings")
+            .field("pass_secret", &self.pass_secret.as_ref().map(|_| "[redacted]"))
+            .field("sweep_interval_secs", &self.sweep_interval_secs)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,6 +284,38 @@ impl Settings {
             if secret.contains("INSECURE") {
                 bail!("the production profile refuses the development/test JWT secret; set CLEARWAY__AUTH__JWT_SECRET");
             }
+        }
+        let pass = self.gate.pass_secret.as_ref().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
+        if pass.is_empty() {
+            bail!(
+                "no gate pass secret: the {} profile has none built in; set CLEARWAY__GATE__PASS_SECRET \
+                 (at least {MIN_PRODUCTION_SECRET_BYTES} bytes, e.g. `openssl rand -base64 48`)",
+                self.profile
+            );
+        }
+        if self.profile.is_production() {
+            if pass.len() < MIN_PRODUCTION_SECRET_BYTES {
+                bail!(
+                    "the production profile needs a gate pass secret of at least {MIN_PRODUCTION_SECRET_BYTES} \
+                     bytes (CLEARWAY__GATE__PASS_SECRET has {}); generate one with `openssl rand -base64 48`",
+                    pass.len()
+                );
+            }
+            if pass.contains("INSECURE") {
+                bail!(
+                    "the production profile refuses the development/test gate pass secret; \
+                     set CLEARWAY__GATE__PASS_SECRET"
+                );
+            }
+            if pass == secret {
+                bail!("the gate pass secret must differ from the JWT secret (a leaked pass key must not mint tokens)");
+            }
+        }
+        if self.gate.sweep_interval_secs == 0 || self.gate.sweep_interval_secs > 60 {
+            bail!("gate.sweep_interval_secs must be within 1..=60 (a booking may show a stale state at most a minute)");
+        }
+        if self.booking.arrival_early_minutes < 0 || self.booking.arrival_late_minutes < 0 {
+            bail!("booking.arrival_early_minutes and booking.arrival_late_minutes must not be negative");
         }
         if self.auth.jwt_previous_secret.is_some() != self.auth.jwt_previous_key_id.is_some() {
             bail!("jwt_previous_secret and jwt_previous_key_id go together");

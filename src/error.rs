@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::db::connection::RunError;
 use crate::domain::booking_policy::Refusal;
+use crate::domain::gate::GateRefusal;
 
 /// `server.public_url` when none is set: where `cargo run` serves.
 pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -84,6 +85,9 @@ pub enum AppError {
     /// A booking rule refused the request; its kind names the reason.
     #[error("{}", .0.message())]
     Refused(Refusal),
+    /// The gate did not admit a truck; its kind names the reason.
+    #[error("{}", .0.message())]
+    Gate(GateRefusal),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -110,7 +114,8 @@ impl AppError {
             | Refusal::ShareExceeded { .. }
             | Refusal::SlotClosed
             | Refusal::DeclarationState { .. }
-            | Refusal::AlreadyBooked
+            | Refusal::AlreadyBooked { .. }
+            | Refusal::VehicleAlreadyBooked { .. }
             | Refusal::BookingState { .. } => StatusCode::CONFLICT,
             Refusal::TooLate { .. }
             | Refusal::BeyondHorizon { .. }
@@ -122,6 +127,68 @@ impl AppError {
             Refusal::Discredited | Refusal::NotVerified { .. } => StatusCode::FORBIDDEN,
         }
     }
+    /// The HTTP status of a gate refusal: 422 for what was presented (the
+    /// code, the time, a booking without vehicle), 409 for the booking's
+    /// state, 404 for a vehicle nobody booked.
+    fn gate_status(r: &GateRefusal) -> StatusCode {
+        match r {
+            GateRefusal::PassInvalid
+            | GateRefusal::TooEarly { .. }
+            | GateRefusal::TooLate { .. }
+            | GateRefusal::VehicleMissing { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            GateRefusal::WrongSite { .. }
+            | GateRefusal::PassSuperseded { .. }
+            | GateRefusal::NotActive { .. }
+            | GateRefusal::AlreadyCheckedIn { .. }
+            | GateRefusal::DeclarationsNotCleared { .. } => StatusCode::CONFLICT,
+            GateRefusal::NoBookingForVehicle { .. } => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// The ids and values a refusal concerns, as members of the problem
+    /// (RFC 9457 extension members), so that clients need not parse `detail`.
+    fn members(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let value = match self {
+            AppError::Missing { what, id } => json!({ format!("{what}_id"): id }),
+            AppError::Refused(Refusal::AlreadyBooked { declaration_id }) => json!({"declaration_id": declaration_id}),
+            AppError::Refused(Refusal::VehicleAlreadyBooked { plate, country }) => {
+                json!({"plate": plate, "country": country})
+            }
+            AppError::Gate(r) => match r {
+                GateRefusal::PassInvalid => json!({}),
+                GateRefusal::NoBookingForVehicle { plate, country } => json!({"plate": plate, "country": country}),
+                GateRefusal::WrongSite { booking_id, site_id } => {
+                    json!({"booking_id": booking_id, "site_id": site_id})
+                }
+                GateRefusal::PassSuperseded { booking_id, presented, current } => {
+                    json!({"booking_id": booking_id, "version": presented, "current_version": current})
+                }
+                GateRefusal::NotActive { booking_id, status } => json!({"booking_id": booking_id, "status": status}),
+                GateRefusal::AlreadyCheckedIn { booking_id, checked_in } => json!({
+                    "booking_id": booking_id,
+                    "checked_in_at": checked_in.at,
+                    "checked_in_by": checked_in.by_name,
+                    "checked_in_by_id": checked_in.by_id,
+                }),
+                GateRefusal::TooEarly { booking_id, window } | GateRefusal::TooLate { booking_id, window } => json!({
+                    "booking_id": booking_id,
+                    "window_opens_at": window.opens_at,
+                    "window_closes_at": window.closes_at,
+                }),
+                GateRefusal::VehicleMissing { booking_id } => json!({"booking_id": booking_id}),
+                GateRefusal::DeclarationsNotCleared { booking_id, declarations } => {
+                    json!({"booking_id": booking_id, "declarations": declarations})
+                }
+            },
+            _ => json!({}),
+        };
+        match value {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+
     /// A 404 that names the missing id (from a request body, where the
     /// path does not tell which one was not found).
     pub fn missing(what: &'static str, id: impl Into<String>) -> Self {
@@ -149,6 +216,7 @@ impl AppError {
             AppError::Unavailable => ("unavailable", "Service temporarily unavailable"),
             AppError::RequestTimeout(_) => ("timeout", "Request timed out"),
             AppError::Refused(r) => (r.kind(), "Booking refused"),
+            AppError::Gate(r) => (r.kind(), "Not admitted at the gate"),
             AppError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -172,6 +240,7 @@ impl AppError {
             AppError::Unavailable => "the database is busy; retry shortly".to_owned(),
             AppError::RequestTimeout(secs) => format!("the request took longer than {secs} s"),
             AppError::Refused(r) => r.message(),
+            AppError::Gate(r) => r.message(),
             AppError::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
         }
     }
@@ -203,6 +272,12 @@ pub struct Problem {
     /// The fields that broke a rule (validation errors, 422 only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// The ids and values the problem concerns, by problem type: e.g.
+    /// `booking_id`, `declaration_id`, `window_opens_at`/`window_closes_at`
+    /// (`too-early`, `too-late`), `declarations` (`declarations-not-cleared`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub members: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Builds a problem+json response from its parts.
@@ -213,7 +288,14 @@ pub fn problem_response(
     detail: String,
     errors: Option<Vec<FieldError>>,
 ) -> HttpResponse {
-    let body = Problem { type_: problem_type(kind), title: title.to_owned(), status: status.as_u16(), detail, errors };
+    let body = Problem {
+        type_: problem_type(kind),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail,
+        errors,
+        members: serde_json::Map::new(),
+    };
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
         .body(serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()))
@@ -235,6 +317,7 @@ impl ResponseError for AppError {
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable | AppError::RequestTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Refused(r) => Self::refusal_status(r),
+            AppError::Gate(r) => Self::gate_status(r),
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -249,7 +332,17 @@ impl ResponseError for AppError {
             AppError::Validation(errs) => Some(errs.clone()),
             _ => None,
         };
-        let mut resp = problem_response(self.status_code(), kind, title, self.detail(), errors);
+        let body = Problem {
+            type_: problem_type(kind),
+            title: title.to_owned(),
+            status: self.status_code().as_u16(),
+            detail: self.detail(),
+            errors,
+            members: self.members(),
+        };
+        let mut resp = HttpResponse::build(self.status_code())
+            .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+            .body(serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()));
         match self {
             AppError::TooManyRequests { retry_after_secs } => {
                 if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {

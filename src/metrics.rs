@@ -66,6 +66,16 @@ pub fn booking_cancelled(how: &'static str) {
     metrics::counter!("bookings_cancelled_total", "by" => how).increment(1);
 }
 
+/// Bookings marked `no_show` by the sweep.
+pub fn bookings_no_show(count: usize) {
+    metrics::counter!("bookings_no_show_total").increment(count as u64);
+}
+
+/// A truck presented at the gate: `checked_in`, or the refusal's problem type.
+pub fn gate_check_in(result: &'static str) {
+    metrics::counter!("gate_check_ins_total", "result" => result).increment(1);
+}
+
 /// A declaration changed state.
 pub fn declaration_transition(action: &'static str, to: &'static str) {
     metrics::counter!("declaration_transitions_total", "action" => action, "to" => to).increment(1);

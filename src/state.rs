@@ -6,8 +6,13 @@ use crate::auth::throttle::LoginThrottle;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+
 use crate::domain::booking_policy::BookingPolicy;
-use crate::services::bookings::InFlight;
+use crate::domain::gate_pass::GatePassKey;
+use crate::services::bookings::{BookingRules, InFlight};
 
 /// Application state, built once at start-up.
 pub struct AppState {
@@ -18,7 +23,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub hasher: Hasher,
     pub login_throttle: LoginThrottle,
-    pub booking_policy: BookingPolicy,
+    /// The booking rules and the gate pass key.
+    pub bookings: Arc<BookingRules>,
     /// Idempotency keys whose first request is running in this process.
     pub in_flight: InFlight,
 }
@@ -29,13 +35,19 @@ impl AppState {
             jwt: JwtKeys::from_settings(&settings.auth)?,
             hasher: Hasher::new(settings.auth.max_concurrent_hashes),
             login_throttle: LoginThrottle::new(settings.auth.failed_logins_per_minute),
-            booking_policy: policy_of(&settings.booking),
+            bookings: Arc::new(rules_of(&settings)),
             in_flight: InFlight::default(),
             settings,
             db,
             clock: Clock::system(),
         })
     }
+}
+
+/// The booking rules from the `[booking]` and `[gate]` settings.
+pub fn rules_of(settings: &Settings) -> BookingRules {
+    let secret = settings.gate.pass_secret.as_ref().map(|s| s.expose_secret().as_bytes().to_vec()).unwrap_or_default();
+    BookingRules { policy: policy_of(&settings.booking), passes: GatePassKey::new(&secret) }
 }
 
 /// The booking policy from the `[booking]` settings.
@@ -47,5 +59,7 @@ pub fn policy_of(b: &crate::config::BookingSettings) -> BookingPolicy {
         horizon: Duration::days(b.horizon_days),
         cancel_cutoff: Duration::minutes(b.cancel_cutoff_minutes),
         max_share_percent: b.max_share_percent,
+        arrival_early: Duration::minutes(b.arrival_early_minutes),
+        arrival_late: Duration::minutes(b.arrival_late_minutes),
     }
 }

@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::declarations::etag;
 use super::json::{parse, ApiJson, OptionalJson};
 use super::openapi as doc;
 use super::pagination::{Listed, Page};
@@ -13,26 +14,80 @@ use super::{Reply, State};
 use crate::auth::{AnyUser, CompanyUser, Officer};
 use crate::db::bookings::BookingFilter;
 use crate::domain::booking_policy::{BookingAction, BookingStatus};
+use crate::domain::gate_pass::qr_svg;
+use crate::domain::gather::Gather;
 use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::domain::reason::Reason;
+use crate::domain::vehicle::{parse_visit, Driver, Vehicle, VisitDetails};
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::bookings::{self as svc, BookingView};
 
-super::route_table!("bookings", bearer: list, create, get, cancel, reschedule, check_in, complete, no_show);
+super::route_table!("bookings", bearer: list, create, get, edit, gate_pass_svg, cancel, reschedule, check_in, complete, no_show);
 
 super::pagination::page_schema!(BookingPage, BookingView, "One page of bookings.");
 
-/// Book one slot for one declaration.
+/// Book one slot for a truck carrying one or more declarations.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewBooking {
-    /// A `submitted`, `under_review` or `approved` declaration of the caller's
-    /// enterprise, without an active booking.
-    declaration_id: String,
-    /// An open slot at the declaration's site and transport mode.
+    /// One declaration (the same as `declaration_ids` of one). Give this or
+    /// `declaration_ids`.
+    declaration_id: Option<String>,
+    /// 1 to 20 distinct declarations the vehicle carries: each `submitted`,
+    /// `under_review` or `approved`, of the caller's enterprise, at the slot's
+    /// site and mode, without an active booking. The visit takes one place.
+    declaration_ids: Option<Vec<String>>,
+    /// An open slot at the declarations' site and transport mode.
     slot_id: String,
+    /// The vehicle; a vehicle may hold one active booking at a time whose
+    /// slot overlaps, at any site.
+    vehicle: Option<Vehicle>,
+    driver: Option<Driver>,
+    /// 0 to 10 ISO 6346 container numbers (check digit verified).
+    #[schema(example = json!(["CSQU3054383"]))]
+    containers: Option<Vec<String>>,
+}
+
+/// Most declarations one truck may carry on one booking.
+const MAX_DECLARATIONS_PER_VISIT: usize = 20;
+
+/// Whether a value can be an id at all (ids are UUIDs; 64 leaves room).
+fn id_shaped(value: &str) -> bool {
+    !value.trim().is_empty() && value.len() <= 64
+}
+
+/// The declarations of a booking request: `declaration_id` or
+/// `declaration_ids` (1–20, distinct), as a list.
+fn declarations_of(body: &NewBooking, errors: &mut FieldErrors) -> Vec<DeclarationId> {
+    let ids: Vec<String> = match (&body.declaration_id, &body.declaration_ids) {
+        (Some(one), None) => vec![one.clone()],
+        (None, Some(many)) => many.clone(),
+        (Some(_), Some(_)) => {
+            errors.add("declaration_ids", "conflict", "give declaration_id or declaration_ids, not both");
+            return vec![];
+        }
+        (None, None) => {
+            errors.add("declaration_ids", "required", "give the declarations the truck carries (declaration_ids)");
+            return vec![];
+        }
+    };
+    let field = if body.declaration_ids.is_some() { "declaration_ids" } else { "declaration_id" };
+    if ids.is_empty() || ids.len() > MAX_DECLARATIONS_PER_VISIT {
+        errors.add(field, "count", format!("a truck carries 1 to {MAX_DECLARATIONS_PER_VISIT} declarations"));
+        return vec![];
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, id) in ids.iter().enumerate() {
+        let at = if body.declaration_ids.is_some() { format!("declaration_ids[{i}]") } else { field.to_owned() };
+        if !id_shaped(id) {
+            errors.add(&at, "required", "must be a declaration id");
+        } else if !seen.insert(id.as_str()) {
+            errors.add(&at, "duplicate", "each declaration is listed once");
+        }
+    }
+    ids.into_iter().map(DeclarationId::new).collect()
 }
 
 /// The `Idempotency-Key` header, when sent. Bytes that are not text at
@@ -79,12 +134,13 @@ async fn create(req: HttpRequest, state: State, who: CompanyUser, ApiJson(raw): 
     let hash = svc::request_hash(&raw);
     let body: NewBooking = parse(raw)?;
     let mut errors = FieldErrors::new();
-    for (field, value) in [("declaration_id", &body.declaration_id), ("slot_id", &body.slot_id)] {
-        if value.trim().is_empty() || value.len() > 64 {
-            errors.add(field, "required", format!("{field} must be an id"));
-        }
+    let declaration_ids = declarations_of(&body, &mut errors);
+    if !id_shaped(&body.slot_id) {
+        errors.add("slot_id", "required", "slot_id must be an id");
     }
+    let details = errors.gather(parse_visit(body.vehicle, body.driver, body.containers));
     errors.into_result()?;
+    let details = details.ok_or_else(|| AppError::internal("visit details missing after validation"))?;
     // A retry while the first request with this key still runs: 409.
     let _guard = match &key {
         Some(k) => Some(state.in_flight.claim(format!("{}:{}", who.enterprise_id(), k.as_str())).ok_or_else(|| {
@@ -93,12 +149,10 @@ async fn create(req: HttpRequest, state: State, who: CompanyUser, ApiJson(raw): 
         None => None,
     };
     let key = key.map(|k| svc::IdempotencyKey { key: k.as_str().to_owned(), request_hash: hash });
-    let policy = state.booking_policy;
-    let (declaration_id, slot_id) = (DeclarationId::new(body.declaration_id), SlotId::new(body.slot_id));
-    let answer = services::write(&state.db, &who, move |conn, ctx| {
-        svc::book(conn, ctx, &declaration_id, &slot_id, key.as_ref(), &policy)
-    })
-    .await;
+    let rules = state.bookings.clone();
+    let visit = svc::NewVisit { declaration_ids, slot_id: SlotId::new(body.slot_id), details };
+    let answer =
+        services::write(&state.db, &who, move |conn, ctx| svc::book(conn, ctx, &visit, key.as_ref(), &rules)).await;
     match &answer {
         Ok(a) if !a.replayed => crate::metrics::booking_created(),
         Ok(_) => {}
@@ -112,6 +166,8 @@ async fn create(req: HttpRequest, state: State, who: CompanyUser, ApiJson(raw): 
     let status = actix_web::http::StatusCode::from_u16(answer.status).unwrap_or(actix_web::http::StatusCode::CREATED);
     let mut resp = HttpResponse::build(status);
     resp.insert_header((header::CONTENT_TYPE, "application/json"));
+    // A new booking is at version 1; a replay answers the first answer.
+    resp.insert_header((header::ETAG, etag(1)));
     if answer.replayed {
         resp.insert_header(("Idempotent-Replayed", "true"));
     }
@@ -127,8 +183,119 @@ async fn create(req: HttpRequest, state: State, who: CompanyUser, ApiJson(raw): 
 async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = BookingId::new(path.into_inner());
     let caller = who.0.caller;
-    let v = state.db.read(move |conn| svc::read(conn, &caller, &id)).await?;
-    Ok(HttpResponse::Ok().json(v))
+    let rules = state.bookings.clone();
+    let v = state.db.read(move |conn| svc::read(conn, &caller, &id, &rules)).await?;
+    Ok(respond(v))
+}
+
+/// A booking answer with its version as `ETag`.
+pub(super) fn respond(v: BookingView) -> HttpResponse {
+    HttpResponse::Ok().insert_header((header::ETAG, etag(v.version))).json(v)
+}
+
+/// The vehicle, driver and containers to set; a field left out is kept,
+/// `null` removes it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BookingVisitChange)]
+struct VisitChange {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vehicle>)]
+    vehicle: Option<Option<Vehicle>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Driver>)]
+    driver: Option<Option<Driver>>,
+    /// Replaces the list; `[]` or `null` removes them all.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    containers: Option<Option<Vec<String>>>,
+}
+
+/// A field that is present (`Some`), possibly as `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Set or replace the vehicle, driver and containers of a `confirmed` booking
+/// (its company's users), at the version read (`If-Match`).
+///
+/// A new vehicle must be free at the slot's time and gets a new gate pass
+/// version: the old pass no longer admits.
+#[utoipa::path(
+    patch, path = "/api/v1/bookings/{id}", operation_id = "edit_booking",
+    params(
+        ("id" = String, Path, description = "Booking id"),
+        ("If-Match" = String, Header, description = "The `ETag` of the version the change is based on", example = "\"1\""),
+    ),
+    request_body(content = VisitChange, example = json!({
+        "vehicle": {"plate": "01 KZ 777 AB", "country": "KZ"},
+        "driver": {"name": "Nurlan Abenov", "document_number": "N12345678"},
+        "containers": ["CSQU3054383"]})),
+    responses(
+        (status = 200, description = "The booking, changed", body = BookingView,
+            headers(("ETag" = String, description = "The new version"))),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
+        (status = 409, description = "Not `confirmed`, or the vehicle holds another booking whose slot overlaps", body = Problem, content_type = PROBLEM_JSON),
+        (status = 412, description = "The booking changed since it was read", body = Problem, content_type = PROBLEM_JSON),
+        (status = 428, description = "No `If-Match`", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
+async fn edit(
+    req: HttpRequest,
+    state: State,
+    who: CompanyUser,
+    path: web::Path<String>,
+    ApiJson(raw): ApiJson<serde_json::Value>,
+) -> Reply {
+    let version = super::declarations::if_match(&req)?;
+    let change: VisitChange = parse(raw)?;
+    let parsed = parse_visit(
+        change.vehicle.clone().flatten(),
+        change.driver.clone().flatten(),
+        change.containers.clone().flatten(),
+    )?;
+    let id = BookingId::new(path.into_inner());
+    let rules = state.bookings.clone();
+    let v = services::write(&state.db, &who, move |conn, ctx| {
+        let current = svc::stored_details(&svc::visible(conn, &ctx.caller, &id)?);
+        let details = VisitDetails {
+            vehicle: if change.vehicle.is_some() { parsed.vehicle } else { current.vehicle },
+            driver: if change.driver.is_some() { parsed.driver } else { current.driver },
+            containers: if change.containers.is_some() { parsed.containers } else { current.containers },
+        };
+        svc::edit_visit(conn, ctx, &id, version, &details, &rules)
+    })
+    .await?;
+    Ok(respond(v))
+}
+
+/// The booking's gate pass as a QR code to print or show on a phone: its
+/// company's users and customs.
+#[utoipa::path(
+    get, path = "/api/v1/bookings/{id}/gate-pass.svg", operation_id = "get_gate_pass_svg",
+    params(("id" = String, Path, description = "Booking id")),
+    responses(
+        (status = 200, description = "A QR code of `gate_pass.code`", content_type = "image/svg+xml", body = String),
+        doc::Unauthorized, doc::NotFound,
+    ),
+)]
+async fn gate_pass_svg(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
+    let id = BookingId::new(path.into_inner());
+    let caller = who.0.caller;
+    let rules = state.bookings.clone();
+    let v = state.db.read(move |conn| svc::read(conn, &caller, &id, &rules)).await?;
+    let svg = actix_web::web::block(move || qr_svg(&v.gate_pass.code))
+        .await
+        .map_err(|e| AppError::internal(format!("drawing a gate pass: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "image/svg+xml"))
+        // The pass admits a truck: not for shared caches.
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(svg))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -163,7 +330,8 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
         limit,
     };
     let party = who.caller.party();
-    let (items, more) = state.db.read(move |conn| svc::list(conn, party, &filter, after.as_deref())).await?;
+    let rules = state.bookings.clone();
+    let (items, more) = state.db.read(move |conn| svc::list(conn, party, &filter, after.as_deref(), &rules)).await?;
     Ok(HttpResponse::Ok().json(Page::cut(items, more, |v| &v.id)))
 }
 
@@ -180,13 +348,13 @@ struct ReasonBody {
 /// Cancels a booking for whoever may cancel it.
 async fn cancel_booking(state: State, who: AnyUser, id: String, OptionalJson(body): OptionalJson<ReasonBody>) -> Reply {
     let reason = Reason::optional(body.and_then(|b| b.reason).as_deref())?;
-    let policy = state.booking_policy;
+    let rules = state.bookings.clone();
     let id = BookingId::new(id);
     let v = services::write(&state.db, &who, move |conn, ctx| {
-        svc::cancel(conn, ctx, &id, reason.as_ref().map(Reason::as_str), &policy)
+        svc::cancel(conn, ctx, &id, reason.as_ref().map(Reason::as_str), &rules)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(v))
+    Ok(respond(v))
 }
 
 /// The slot to move to.
@@ -198,19 +366,27 @@ struct RescheduleBody {
 
 /// Moves a booking of the caller's enterprise.
 async fn move_booking(state: State, who: CompanyUser, id: String, ApiJson(body): ApiJson<RescheduleBody>) -> Reply {
-    let policy = state.booking_policy;
+    let rules = state.bookings.clone();
     let (id, slot_id) = (BookingId::new(id), SlotId::new(body.slot_id));
     let v =
-        services::write(&state.db, &who, move |conn, ctx| svc::reschedule(conn, ctx, &id, &slot_id, &policy)).await?;
-    Ok(HttpResponse::Ok().json(v))
+        services::write(&state.db, &who, move |conn, ctx| svc::reschedule(conn, ctx, &id, &slot_id, &rules)).await?;
+    Ok(respond(v))
 }
 
-/// Runs a gate action (check-in, complete, no-show); they take no body.
-async fn gate_action(state: State, who: Officer, id: String, _body: (), action: BookingAction) -> Reply {
-    let policy = state.booking_policy;
+/// Checks a booking in by its id, by the gate's rules; no body.
+async fn check_in_booking(state: State, who: Officer, id: String, _body: ()) -> Reply {
+    let rules = state.bookings.clone();
     let id = BookingId::new(id);
-    let v = services::write(&state.db, &who, move |conn, ctx| svc::gate(conn, ctx, &id, action, &policy)).await?;
-    Ok(HttpResponse::Ok().json(v))
+    let v = services::write(&state.db, &who, move |conn, ctx| services::gate::check_in(conn, ctx, &id, &rules)).await?;
+    Ok(respond(v))
+}
+
+/// Runs a gate action after check-in (complete, no-show); they take no body.
+async fn gate_action(state: State, who: Officer, id: String, _body: (), action: BookingAction) -> Reply {
+    let rules = state.bookings.clone();
+    let id = BookingId::new(id);
+    let v = services::write(&state.db, &who, move |conn, ctx| svc::gate(conn, ctx, &id, action, &rules)).await?;
+    Ok(respond(v))
 }
 
 super::actions! {
@@ -238,10 +414,14 @@ super::actions! {
         (status = 422, description = "Too late or too early for the new slot, the same slot, a wrong site or mode, or an invalid body", body = Problem, content_type = PROBLEM_JSON),
     );
 
-    /// Check a confirmed booking in at the gate (officers).
-    check_in: Officer, () => gate_action(BookingAction::CheckIn);
+    /// Check a confirmed booking in at the gate (officers), by the same rules as
+    /// `POST /gate/scan` (arrival window, vehicle, cleared declarations).
+    check_in: Officer, () => check_in_booking;
     post "/api/v1/bookings/{id}/check-in" as "check_in_booking", "The booking, `checked_in`"
-    responses((status = 409, description = "Not `confirmed`", body = Problem, content_type = PROBLEM_JSON));
+    responses(
+        (status = 409, description = "`booking-not-active`, `already-checked-in` or `declarations-not-cleared`", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "`too-early`, `too-late` (with `window_opens_at`, `window_closes_at`) or `vehicle-missing`", body = Problem, content_type = PROBLEM_JSON),
+    );
 
     /// Complete a checked_in booking (officers).
     complete: Officer, () => gate_action(BookingAction::Complete);

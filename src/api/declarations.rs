@@ -188,7 +188,7 @@ async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
 
 /// Reads `If-Match`: missing is 428; a tag that is not a version of ours
 /// cannot match, so it is 412.
-fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
+pub(super) fn if_match(req: &HttpRequest) -> Result<i32, AppError> {
     let raw = req
         .headers()
         .get(header::IF_MATCH)
@@ -299,7 +299,9 @@ async fn run_action(
     let input = ActionInput { risk_lane, reason: reason.flatten().map(Reason::into_string) };
     let party = who.party();
     let id = DeclarationId::new(id);
-    let full = services::write(&state.db, &who, move |conn, ctx| svc::act(conn, ctx, &id, action, &input)).await?;
+    let rules = state.bookings.clone();
+    let full =
+        services::write(&state.db, &who, move |conn, ctx| svc::act(conn, ctx, &id, action, &input, &rules)).await?;
     Ok(respond(actix_web::http::StatusCode::OK, full, party))
 }
 

@@ -13,6 +13,7 @@ pub mod bookings;
 pub mod console;
 pub mod declarations;
 pub mod enterprises;
+pub mod gate;
 pub mod health;
 pub mod json;
 pub mod metrics;
@@ -257,6 +258,7 @@ const TABLES: &[Endpoints] = &[
     slots::endpoints,
     declarations::endpoints,
     bookings::endpoints,
+    gate::endpoints,
     webhooks::endpoints,
     audit::endpoints,
 ];

@@ -235,11 +235,14 @@ pub const PROBLEMS: &[ProblemType] = &[
     ),
     p(
         "too-late",
-        "Too late to book",
+        "Too late",
         Some(422),
-        "Bookings close a minimum notice before the slot starts: 120 minutes, 30 for advanced_certified \
-         enterprises (booking.min_notice_minutes).",
-        "Choose a slot that starts later.",
+        "Booking: bookings close a minimum notice before the slot starts (120 minutes, 30 for \
+         advanced_certified enterprises; booking.min_notice_minutes). At the gate: the truck arrived after its \
+         arrival window closed (slot end + booking.arrival_late_minutes); `window_opens_at` and \
+         `window_closes_at` give the window, `booking_id` the booking.",
+        "Booking: choose a slot that starts later. At the gate: the company books another slot (the booking \
+         becomes no_show).",
     ),
     p(
         "beyond-horizon",
@@ -327,6 +330,80 @@ pub const PROBLEMS: &[ProblemType] = &[
         "The booking's status does not allow the action, for example checking in a cancelled booking or \
          completing one that was not checked in; the detail names both.",
         "GET the booking to see its status.",
+    ),
+    p(
+        "vehicle-already-booked",
+        "Vehicle already booked at that time",
+        Some(409),
+        "The vehicle (plate and country, `plate` and `country`) already holds an active booking whose slot \
+         overlaps this one, at this or another site: one vehicle is at one gate at a time.",
+        "Choose a slot that does not overlap, another vehicle, or move or cancel the other booking.",
+    ),
+    p(
+        "gate-pass-invalid",
+        "Not a valid gate pass",
+        Some(422),
+        "The scanned or typed code is not a gate pass this server signed: forged, damaged or mistyped.",
+        "Scan it again, type the code printed under the QR code, or look the truck up by its plate.",
+    ),
+    p(
+        "no-booking-for-vehicle",
+        "No booking for this vehicle",
+        Some(404),
+        "The plate and country (`plate`, `country`) have no active booking.",
+        "Check the plate as written on the vehicle; otherwise the company must book a slot.",
+    ),
+    p(
+        "wrong-site",
+        "Booked at another site",
+        Some(409),
+        "The gate pass is for a booking at another clearance site (`site_id`, `booking_id`).",
+        "Send the truck to the site of its booking, or the company moves the booking.",
+    ),
+    p(
+        "gate-pass-superseded",
+        "Gate pass replaced",
+        Some(409),
+        "The booking was rescheduled, displaced or its vehicle changed since this pass was issued; the pass \
+         presented (`version`) is older than the current one (`current_version`).",
+        "The driver shows the current pass (the company reads it with GET /api/v1/bookings/{id}).",
+    ),
+    p(
+        "booking-not-active",
+        "Booking not active",
+        Some(409),
+        "The booking is cancelled, a no-show or completed (`status`): it admits no truck.",
+        "The company books again.",
+    ),
+    p(
+        "already-checked-in",
+        "Already checked in",
+        Some(409),
+        "The truck of this booking was already checked in, at `checked_in_at` by `checked_in_by`.",
+        "Nothing to do at the gate; complete the booking when the clearance is done.",
+    ),
+    p(
+        "too-early",
+        "Too early at the gate",
+        Some(422),
+        "The truck arrived before its arrival window opens (slot start - booking.arrival_early_minutes); \
+         `window_opens_at` and `window_closes_at` give the window.",
+        "Wait until the window opens.",
+    ),
+    p(
+        "vehicle-missing",
+        "No vehicle on the booking",
+        Some(422),
+        "The booking names no vehicle, so the gate cannot tell which truck it admits.",
+        "The company adds the vehicle (PATCH /api/v1/bookings/{id} with `vehicle`).",
+    ),
+    p(
+        "declarations-not-cleared",
+        "Declarations not cleared",
+        Some(409),
+        "Some declarations of the visit are not approved or released (`declarations` lists them with their \
+         status).",
+        "Customs decide those declarations first; or the company takes them off the visit.",
     ),
 ];
 

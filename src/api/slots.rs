@@ -235,8 +235,9 @@ async fn change(state: State, who: Officer, path: web::Path<String>, ApiJson(bod
         reason: change.reason.map(Reason::into_string),
     };
     let id = SlotId::new(path.into_inner());
+    let rules = state.bookings.clone();
     let (slot, tz) = services::write(&state.db, &who, move |conn, ctx| {
-        svc::change_slot(conn, ctx, &id, &change)?;
+        svc::change_slot(conn, ctx, &id, &change, &rules)?;
         slots::find_with_zone(conn, id.as_str())?.ok_or(AppError::NotFound)
     })
     .await?;

@@ -5,7 +5,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{bookings, clearance_slots, declarations, enterprises, idempotency_keys, sites};
+use super::schema::{
+    booking_declarations, bookings, clearance_slots, declarations, enterprises, idempotency_keys, sites, vehicles,
+};
 use super::slots::SlotRow;
 use super::DbConnection;
 use crate::domain::booking_policy::BookingStatus;
@@ -26,12 +28,85 @@ pub struct BookingRow {
     pub cancelled_by_role: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Bumped by every change: the ETag.
+    pub version: i32,
+    /// Bumped when the slot or the vehicle changes: older passes no longer admit.
+    pub gate_pass_version: i32,
+    pub vehicle_plate: Option<String>,
+    pub vehicle_country: Option<String>,
+    pub trailer_plate: Option<String>,
+    pub driver_name: Option<String>,
+    pub driver_document: Option<String>,
+    /// JSON array of ISO 6346 container numbers.
+    pub containers: String,
+    pub checked_in_at: Option<NaiveDateTime>,
+    pub checked_in_by: Option<String>,
 }
 
 super::row_access!(bookings, BookingRow, insert);
 
-/// [`BookingStatus::ACTIVE`] as SQL text: the WHERE of the partial unique
-/// index on active bookings (one per declaration) in both migrations. The
+/// One declaration of a visit. `active` while it is on the visit and the
+/// booking holds a place (a partial unique index: one per declaration).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = booking_declarations)]
+pub struct VisitDeclarationRow {
+    pub booking_id: String,
+    pub declaration_id: String,
+    pub position: i32,
+    pub active: bool,
+    pub left_at: Option<NaiveDateTime>,
+}
+
+/// Puts the declarations on a new visit, in one statement.
+pub fn insert_declarations(conn: &mut DbConnection, rows: &[VisitDeclarationRow]) -> QueryResult<usize> {
+    // Diesel batches rows per backend, not through the multi-backend connection.
+    match conn {
+        DbConnection::Postgres(pg) => diesel::insert_into(booking_declarations::table).values(rows).execute(pg),
+        DbConnection::Sqlite(lite) => diesel::insert_into(booking_declarations::table).values(rows).execute(lite),
+    }
+}
+
+/// The declarations still on each of these visits, in booking order.
+pub fn declarations_of(conn: &mut DbConnection, booking_ids: &[&str]) -> QueryResult<Vec<(String, String)>> {
+    booking_declarations::table
+        .filter(booking_declarations::booking_id.eq_any(booking_ids))
+        .filter(booking_declarations::left_at.is_null())
+        .order((booking_declarations::booking_id, booking_declarations::position))
+        .select((booking_declarations::booking_id, booking_declarations::declaration_id))
+        .load(conn)
+}
+
+/// Takes a declaration off its visit; returns the declarations that remain.
+pub fn leave(
+    conn: &mut DbConnection,
+    booking_id: &str,
+    declaration_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<String>> {
+    diesel::update(
+        booking_declarations::table
+            .filter(booking_declarations::booking_id.eq(booking_id))
+            .filter(booking_declarations::declaration_id.eq(declaration_id)),
+    )
+    .set((booking_declarations::active.eq(false), booking_declarations::left_at.eq(Some(now))))
+    .execute(conn)?;
+    let remaining: Vec<String> = declarations_of(conn, &[booking_id])?.into_iter().map(|(_, d)| d).collect();
+    // bookings.declaration_id is the first declaration still on the visit.
+    if let Some(first) = remaining.first() {
+        diesel::update(bookings::table.find(booking_id))
+            .set((
+                bookings::declaration_id.eq(first),
+                bookings::version.eq(bookings::version + 1),
+                bookings::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(remaining)
+}
+
+/// [`BookingStatus::ACTIVE`] as SQL text: the WHERE of the partial index on
+/// a vehicle's active bookings (and of wave 1's one-booking-per-declaration
+/// index) in both backends' migrations. The
 /// one status literal outside the domain, because SQLite uses a partial
 /// index only when the query's test is the index's, written out, not bound
 /// parameters; a test holds it equal to the domain's set.
@@ -42,11 +117,18 @@ fn is_active() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
     diesel::dsl::sql(ACTIVE_BOOKING_SQL)
 }
 
-/// The declaration's active booking, if any (by the partial unique index).
+/// The declaration's active booking, if any (by the partial unique index
+/// on the visit's declarations).
 pub fn active_for_declaration(conn: &mut DbConnection, declaration_id: &str) -> QueryResult<Option<BookingRow>> {
     bookings::table
-        .filter(bookings::declaration_id.eq(declaration_id))
-        .filter(is_active())
+        .filter(
+            bookings::id.eq_any(
+                booking_declarations::table
+                    .filter(booking_declarations::declaration_id.eq(declaration_id))
+                    .filter(booking_declarations::active.eq(true))
+                    .select(booking_declarations::booking_id),
+            ),
+        )
         .select(BookingRow::as_select())
         .first(conn)
         .optional()
@@ -74,24 +156,172 @@ pub fn confirmed_in_slot_latest_first(conn: &mut DbConnection, slot_id: &str) ->
         .load(conn)
 }
 
-/// Moves a booking from `from` to `to` status; 0 rows = it was not in `from`.
+/// Moves a booking of `slot_id` from `from` to `to` status; 0 rows = it was
+/// not in `from` on that slot (a racing change won). Leaving the active
+/// states frees its declarations for another booking.
+#[allow(clippy::too_many_arguments)]
 pub fn set_status(
     conn: &mut DbConnection,
     id: &str,
+    slot_id: &str,
     from: BookingStatus,
     to: BookingStatus,
     reason: Option<&str>,
     by_role: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(bookings::table.filter(bookings::id.eq(id)).filter(bookings::status.eq(from)))
+    let changed = diesel::update(
+        bookings::table
+            .filter(bookings::id.eq(id))
+            .filter(bookings::slot_id.eq(slot_id))
+            .filter(bookings::status.eq(from)),
+    )
+    .set((
+        bookings::status.eq(to),
+        bookings::cancel_reason.eq(reason),
+        bookings::cancelled_by_role.eq(by_role),
+        bookings::updated_at.eq(now),
+        bookings::version.eq(bookings::version + 1),
+    ))
+    .execute(conn)?;
+    if changed == 1 && from.is_active() && !to.is_active() {
+        release_declarations(conn, id)?;
+    }
+    Ok(changed)
+}
+
+/// The visit no longer holds a place: its declarations may be booked again.
+fn release_declarations(conn: &mut DbConnection, booking_id: &str) -> QueryResult<usize> {
+    diesel::update(
+        booking_declarations::table
+            .filter(booking_declarations::booking_id.eq(booking_id))
+            .filter(booking_declarations::active.eq(true)),
+    )
+    .set(booking_declarations::active.eq(false))
+    .execute(conn)
+}
+
+/// Checks a confirmed booking in; 0 rows = it is no longer confirmed.
+pub fn check_in(conn: &mut DbConnection, id: &str, by: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(bookings::table.filter(bookings::id.eq(id)).filter(bookings::status.eq(BookingStatus::Confirmed)))
         .set((
-            bookings::status.eq(to),
-            bookings::cancel_reason.eq(reason),
-            bookings::cancelled_by_role.eq(by_role),
+            bookings::status.eq(BookingStatus::CheckedIn),
+            bookings::checked_in_at.eq(Some(now)),
+            bookings::checked_in_by.eq(Some(by)),
             bookings::updated_at.eq(now),
+            bookings::version.eq(bookings::version + 1),
         ))
         .execute(conn)
+}
+
+/// The vehicle, driver and containers of a visit, as stored.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = bookings, treat_none_as_null = true)]
+pub struct VisitColumns {
+    pub vehicle_plate: Option<String>,
+    pub vehicle_country: Option<String>,
+    pub trailer_plate: Option<String>,
+    pub driver_name: Option<String>,
+    pub driver_document: Option<String>,
+    pub containers: String,
+}
+
+/// Replaces the vehicle, driver and containers of a confirmed booking at
+/// `version`; a new vehicle also bumps the gate pass. 0 rows = the booking
+/// changed meanwhile or is no longer confirmed.
+pub fn set_visit(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i32,
+    visit: &VisitColumns,
+    new_pass: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        bookings::table
+            .filter(bookings::id.eq(id))
+            .filter(bookings::version.eq(version))
+            .filter(bookings::status.eq(BookingStatus::Confirmed)),
+    )
+    .set((
+        visit,
+        bookings::version.eq(bookings::version + 1),
+        bookings::gate_pass_version.eq(bookings::gate_pass_version + i32::from(new_pass)),
+        bookings::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// Takes the vehicle's row lock (creating the row on its first booking):
+/// bookings of one vehicle queue here, so that the overlap test that
+/// follows sees every booking of it committed before. SQLite's single
+/// writer serialises them anyway.
+pub fn lock_vehicle(conn: &mut DbConnection, plate: &str, country: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    let row = (vehicles::plate.eq(plate), vehicles::country.eq(country), vehicles::last_booked_at.eq(now));
+    let upsert = diesel::insert_into(vehicles::table)
+        .values(row)
+        .on_conflict((vehicles::plate, vehicles::country))
+        .do_update()
+        .set(vehicles::last_booked_at.eq(now));
+    match conn {
+        DbConnection::Postgres(pg) => upsert.execute(pg),
+        DbConnection::Sqlite(lite) => upsert.execute(lite),
+    }
+}
+
+/// An active booking of the vehicle (other than `except`) whose slot
+/// overlaps [starts_at, ends_at), at any site: its id and enterprise.
+pub fn overlapping_for_vehicle(
+    conn: &mut DbConnection,
+    (plate, country): (&str, &str),
+    (starts_at, ends_at): (NaiveDateTime, NaiveDateTime),
+    except: Option<&str>,
+) -> QueryResult<Option<(String, String)>> {
+    let mut q = bookings::table
+        .inner_join(clearance_slots::table)
+        .filter(bookings::vehicle_plate.eq(plate))
+        .filter(bookings::vehicle_country.eq(country))
+        .filter(is_active())
+        .filter(clearance_slots::starts_at.lt(ends_at))
+        .filter(clearance_slots::ends_at.gt(starts_at))
+        .select((bookings::id, bookings::enterprise_id))
+        .into_boxed();
+    if let Some(id) = except {
+        q = q.filter(bookings::id.ne(id.to_owned()));
+    }
+    q.first(conn).optional()
+}
+
+/// Active bookings of a vehicle, with their slots (for the gate's look-up by plate).
+pub fn active_for_vehicle(
+    conn: &mut DbConnection,
+    plate: &str,
+    country: &str,
+) -> QueryResult<Vec<(BookingRow, SlotRow)>> {
+    bookings::table
+        .inner_join(clearance_slots::table)
+        .filter(bookings::vehicle_plate.eq(plate))
+        .filter(bookings::vehicle_country.eq(country))
+        .filter(is_active())
+        .select((BookingRow::as_select(), SlotRow::as_select()))
+        .load(conn)
+}
+
+/// Confirmed bookings whose slot ended before `ended_before`, oldest
+/// first, at most `limit` (the no-show sweep's work).
+pub fn confirmed_ended_before(
+    conn: &mut DbConnection,
+    ended_before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<BookingRow>> {
+    bookings::table
+        .inner_join(clearance_slots::table)
+        .filter(bookings::status.eq(BookingStatus::Confirmed))
+        .filter(clearance_slots::ends_at.lt(ended_before))
+        .order(clearance_slots::ends_at.asc())
+        .limit(limit)
+        .select(BookingRow::as_select())
+        .load(conn)
 }
 
 /// Moves a confirmed booking from one slot to another; 0 rows = it is no
@@ -109,7 +339,12 @@ pub fn move_slot(
             .filter(bookings::slot_id.eq(from_slot))
             .filter(bookings::status.eq(BookingStatus::Confirmed)),
     )
-    .set((bookings::slot_id.eq(to_slot), bookings::updated_at.eq(now)))
+    .set((
+        bookings::slot_id.eq(to_slot),
+        bookings::updated_at.eq(now),
+        bookings::version.eq(bookings::version + 1),
+        bookings::gate_pass_version.eq(bookings::gate_pass_version + 1),
+    ))
     .execute(conn)
 }
 
@@ -145,7 +380,10 @@ pub fn list_views(
         q = q.filter(clearance_slots::site_id.eq(s.clone()));
     }
     if let Some(d) = &f.declaration_id {
-        q = q.filter(bookings::declaration_id.eq(d.clone()));
+        let visits = booking_declarations::table
+            .filter(booking_declarations::declaration_id.eq(d.clone()))
+            .select(booking_declarations::booking_id);
+        q = q.filter(bookings::id.eq_any(visits));
     }
     if let Some(s) = &f.status {
         q = q.filter(bookings::status.eq(*s));
@@ -156,11 +394,12 @@ pub fn list_views(
     q.order(bookings::id.asc()).limit(f.limit).load(conn)
 }
 
-/// What a booking needs to know of the declaration it locks: where and
-/// how it clears, its enterprise's standing, and whether it already holds
+/// What a booking needs to know of each declaration it locks: where and
+/// how it clears, its enterprise's standing, and whether it is already on
 /// an active booking.
 #[derive(Debug, Clone, Queryable)]
 pub struct BookingContext {
+    pub declaration_id: String,
     pub site_id: String,
     pub transport_mode: TransportMode,
     pub enterprise_status: EnterpriseStatus,
@@ -168,25 +407,34 @@ pub struct BookingContext {
     pub has_active_booking: bool,
 }
 
-/// Takes the declaration's row lock if it belongs to the enterprise and is
-/// in a bookable state, and reads the booking's context in the same
-/// statement; `None` (and no lock) otherwise. Declarations are locked
-/// before slots and slots before bookings, everywhere, so no two
-/// transactions wait on each other in a cycle.
+/// Takes the row locks of those declarations that belong to the enterprise
+/// and are in a bookable state, in id order, and reads the booking's
+/// context in the same statement; the others are simply not returned (and
+/// not locked). Declarations are locked before vehicles, vehicles before
+/// slots and slots before bookings, everywhere, and several declarations
+/// in id order, so that no two transactions wait on each other in a cycle.
 ///
 /// The enterprise's standing and the active-booking test are subqueries,
-/// so that only the declaration's row is locked. On PostgreSQL they read
+/// so that only the declarations' rows are locked. On PostgreSQL they read
 /// the statement's snapshot, which may predate a booking committed by the
-/// transaction this one queued behind: the unique index on active
-/// bookings catches that one when the booking is inserted.
-pub fn lock_for_booking(conn: &mut DbConnection, id: &str, enterprise_id: &str) -> QueryResult<Option<BookingContext>> {
-    let active = bookings::table.filter(bookings::declaration_id.eq(declarations::id)).filter(is_active());
+/// transaction this one queued behind: the unique index on active visit
+/// declarations catches that one when the booking is inserted.
+pub fn lock_for_booking(
+    conn: &mut DbConnection,
+    ids: &[&str],
+    enterprise_id: &str,
+) -> QueryResult<Vec<BookingContext>> {
+    let active = booking_declarations::table
+        .filter(booking_declarations::declaration_id.eq(declarations::id))
+        .filter(booking_declarations::active.eq(true));
     let enterprise = enterprises::table.filter(enterprises::id.eq(declarations::enterprise_id));
     let q = declarations::table
-        .filter(declarations::id.eq(id))
+        .filter(declarations::id.eq_any(ids))
         .filter(declarations::enterprise_id.eq(enterprise_id))
         .filter(declarations::status.eq_any(DeclarationStatus::BOOKABLE))
+        .order(declarations::id)
         .select((
+            declarations::id,
             declarations::site_id,
             declarations::transport_mode,
             enterprise.select(enterprises::status).single_value().assume_not_null(),
@@ -194,9 +442,20 @@ pub fn lock_for_booking(conn: &mut DbConnection, id: &str, enterprise_id: &str) 
             diesel::dsl::exists(active),
         ));
     match conn {
-        DbConnection::Postgres(pg) => q.for_no_key_update().first(pg).optional(),
-        DbConnection::Sqlite(lite) => q.first(lite).optional(),
+        DbConnection::Postgres(pg) => q.for_no_key_update().load(pg),
+        DbConnection::Sqlite(lite) => q.load(lite),
     }
+}
+
+/// Takes the row locks of a visit's declarations, in id order (see
+/// [`lock_for_booking`] for the order of locks).
+pub fn lock_declarations(conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {
+    let q = declarations::table.filter(declarations::id.eq_any(ids)).order(declarations::id).select(declarations::id);
+    match conn {
+        DbConnection::Postgres(pg) => q.for_no_key_update().load::<String>(pg),
+        DbConnection::Sqlite(lite) => q.load::<String>(lite),
+    }
+    .map(|rows| rows.len())
 }
 
 /// Takes the declaration's row lock: `FOR NO KEY UPDATE` on PostgreSQL (it
@@ -251,6 +510,8 @@ mod tests {
         for migration in [
             include_str!("../../migrations/sqlite/2026-11-29-000004_bookings/up.sql"),
             include_str!("../../migrations/postgres/2026-11-29-000004_bookings/up.sql"),
+            include_str!("../../migrations/sqlite/2026-11-30-000006_truck_visits/up.sql"),
+            include_str!("../../migrations/postgres/2026-11-30-000006_truck_visits/up.sql"),
         ] {
             let index_where = format!("WHERE status IN ({})", listed.join(", "));
             assert!(migration.contains(&index_where), "the partial index's WHERE must be {index_where}");

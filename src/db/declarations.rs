@@ -246,3 +246,14 @@ pub fn list_queue(
     }
     q.order((declarations::submitted_at.asc(), declarations::id.asc())).limit(f.limit).load(conn)
 }
+
+/// Number and status of each of these declarations (what the gate shows).
+pub fn statuses(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> QueryResult<Vec<(String, Option<String>, DeclarationStatus)>> {
+    declarations::table
+        .filter(declarations::id.eq_any(ids))
+        .select((declarations::id, declarations::number, declarations::status))
+        .load(conn)
+}

@@ -175,8 +175,38 @@ diesel::table! {
         cancelled_by_role -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> Integer,
+        gate_pass_version -> Integer,
+        vehicle_plate -> Nullable<Text>,
+        vehicle_country -> Nullable<Text>,
+        trailer_plate -> Nullable<Text>,
+        driver_name -> Nullable<Text>,
+        driver_document -> Nullable<Text>,
+        containers -> Text,
+        checked_in_at -> Nullable<Timestamp>,
+        checked_in_by -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    booking_declarations (booking_id, declaration_id) {
+        booking_id -> Text,
+        declaration_id -> Text,
+        position -> Integer,
+        active -> Bool,
+        left_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    vehicles (plate, country) {
+        plate -> Text,
+        country -> Text,
+        last_booked_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(booking_declarations -> bookings (booking_id));
 
 diesel::table! {
     idempotency_keys (enterprise_id, key) {
@@ -260,6 +290,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     declaration_items,
     declaration_counters,
     bookings,
+    booking_declarations,
+    vehicles,
     idempotency_keys,
     webhooks,
     outbox_events,

@@ -37,6 +37,8 @@ pub enum BookingAction {
     CheckIn,
     Complete,
     NoShow,
+    /// Set or replace the vehicle, driver and containers.
+    Edit,
 }
 
 impl BookingAction {
@@ -44,6 +46,7 @@ impl BookingAction {
         match self {
             BookingAction::Cancel => "cancel",
             BookingAction::Reschedule => "reschedule",
+            BookingAction::Edit => "edit",
             BookingAction::CheckIn => "check-in",
             BookingAction::Complete => "complete",
             BookingAction::NoShow => "no-show",
@@ -56,6 +59,7 @@ impl BookingAction {
     pub const ALL: &'static [BookingAction] = &[
         BookingAction::Cancel,
         BookingAction::Reschedule,
+        BookingAction::Edit,
         BookingAction::CheckIn,
         BookingAction::Complete,
         BookingAction::NoShow,
@@ -66,7 +70,7 @@ impl BookingAction {
     pub fn open_to(self, party: Party) -> bool {
         match self {
             BookingAction::Cancel => true,
-            BookingAction::Reschedule => party == Party::Company,
+            BookingAction::Reschedule | BookingAction::Edit => party == Party::Company,
             BookingAction::CheckIn | BookingAction::Complete | BookingAction::NoShow => party == Party::Customs,
         }
     }
@@ -84,7 +88,7 @@ pub fn booking_transition(from: BookingStatus, action: BookingAction) -> Result<
     use BookingStatus as S;
     match (action, from) {
         (A::Cancel, S::Confirmed) => Ok(S::Cancelled),
-        (A::Reschedule, S::Confirmed) => Ok(S::Confirmed),
+        (A::Reschedule | A::Edit, S::Confirmed) => Ok(S::Confirmed),
         (A::CheckIn, S::Confirmed) => Ok(S::CheckedIn),
         (A::Complete, S::CheckedIn) => Ok(S::Completed),
         (A::NoShow, S::Confirmed) => Ok(S::NoShow),
@@ -101,6 +105,20 @@ pub struct BookingPolicy {
     pub cancel_cutoff: Duration,
     /// Largest share of one slot's capacity one enterprise may hold, percent.
     pub max_share_percent: i64,
+    /// How long before its slot starts a truck may arrive.
+    pub arrival_early: Duration,
+    /// How long after its slot ends a truck may still arrive.
+    pub arrival_late: Duration,
+}
+
+/// When a truck may be checked in at the gate: [opens_at, closes_at].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ArrivalWindow {
+    /// The slot's start minus `booking.arrival_early_minutes`.
+    pub opens_at: DateTime<Utc>,
+    /// The slot's end plus `booking.arrival_late_minutes`; a booking still
+    /// `confirmed` after this becomes `no_show`.
+    pub closes_at: DateTime<Utc>,
 }
 
 impl Default for BookingPolicy {
@@ -111,6 +129,8 @@ impl Default for BookingPolicy {
             horizon: Duration::days(30),
             cancel_cutoff: Duration::minutes(60),
             max_share_percent: 50,
+            arrival_early: Duration::minutes(30),
+            arrival_late: Duration::minutes(30),
         }
     }
 }
@@ -119,20 +139,43 @@ impl Default for BookingPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     SlotFull,
-    ShareExceeded { limit: i64 },
-    TooLate { notice_minutes: i64 },
-    BeyondHorizon { days: i64 },
+    ShareExceeded {
+        limit: i64,
+    },
+    TooLate {
+        notice_minutes: i64,
+    },
+    BeyondHorizon {
+        days: i64,
+    },
     SlotStarted,
     SlotClosed,
-    DeclarationState { status: DeclarationStatus },
-    AlreadyBooked,
+    DeclarationState {
+        status: DeclarationStatus,
+    },
+    /// The declaration is already on an active booking.
+    AlreadyBooked {
+        declaration_id: String,
+    },
+    /// The vehicle already holds an active booking whose slot overlaps.
+    VehicleAlreadyBooked {
+        plate: String,
+        country: String,
+    },
     WrongSiteOrMode,
     Discredited,
-    NotVerified { status: EnterpriseStatus },
-    CancelCutoff { minutes: i64 },
+    NotVerified {
+        status: EnterpriseStatus,
+    },
+    CancelCutoff {
+        minutes: i64,
+    },
     SlotNotEnded,
     SameSlot,
-    BookingState { action: &'static str, status: BookingStatus },
+    BookingState {
+        action: &'static str,
+        status: BookingStatus,
+    },
 }
 
 impl Refusal {
@@ -146,7 +189,8 @@ impl Refusal {
             Refusal::SlotStarted => "slot-started",
             Refusal::SlotClosed => "slot-closed",
             Refusal::DeclarationState { .. } => "declaration-state",
-            Refusal::AlreadyBooked => "already-booked",
+            Refusal::AlreadyBooked { .. } => "already-booked",
+            Refusal::VehicleAlreadyBooked { .. } => "vehicle-already-booked",
             Refusal::WrongSiteOrMode => "wrong-site-or-mode",
             Refusal::Discredited => "discredited",
             Refusal::NotVerified { .. } => "enterprise-not-verified",
@@ -175,7 +219,14 @@ impl Refusal {
                     "a declaration that is {status} cannot be booked (it must be submitted, under_review or approved)"
                 )
             }
-            Refusal::AlreadyBooked => "this declaration already has an active booking; reschedule it instead".into(),
+            Refusal::AlreadyBooked { declaration_id } => format!(
+                "declaration {declaration_id} already has an active booking: reschedule that booking, \
+                 or leave this declaration out"
+            ),
+            Refusal::VehicleAlreadyBooked { plate, country } => format!(
+                "vehicle {plate} ({country}) already holds a booking whose slot overlaps this one: \
+                 one vehicle can be at one gate at a time; choose another slot or vehicle"
+            ),
             Refusal::WrongSiteOrMode => "the slot is not at the declaration's site and transport mode".into(),
             Refusal::Discredited => "discredited enterprises may not book clearance slots".into(),
             Refusal::NotVerified { status } => {
@@ -242,6 +293,11 @@ impl BookingPolicy {
         } else {
             Ok(())
         }
+    }
+
+    /// When a truck booked on a slot of [starts_at, ends_at) may arrive.
+    pub fn arrival_window(&self, starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> ArrivalWindow {
+        ArrivalWindow { opens_at: starts_at - self.arrival_early, closes_at: ends_at + self.arrival_late }
     }
 
     /// A no-show is a fact only once the slot is over.
@@ -323,11 +379,12 @@ mod tests {
         let allowed = [
             (A::Cancel, S::Confirmed, S::Cancelled),
             (A::Reschedule, S::Confirmed, S::Confirmed),
+            (A::Edit, S::Confirmed, S::Confirmed),
             (A::CheckIn, S::Confirmed, S::CheckedIn),
             (A::Complete, S::CheckedIn, S::Completed),
             (A::NoShow, S::Confirmed, S::NoShow),
         ];
-        for action in [A::Cancel, A::Reschedule, A::CheckIn, A::Complete, A::NoShow] {
+        for action in BookingAction::ALL.iter().copied() {
             for from in S::ALL {
                 let expected = allowed.iter().find(|(a, f, _)| *a == action && f == from).map(|(_, _, to)| *to);
                 match expected {
@@ -337,7 +394,7 @@ mod tests {
             }
         }
         assert!(S::Confirmed.is_active() && S::CheckedIn.is_active() && !S::Cancelled.is_active());
-        assert_eq!(allowed_actions(S::Confirmed, Party::Company), [A::Cancel, A::Reschedule]);
+        assert_eq!(allowed_actions(S::Confirmed, Party::Company), [A::Cancel, A::Reschedule, A::Edit]);
         assert_eq!(allowed_actions(S::Confirmed, Party::Customs), [A::Cancel, A::CheckIn, A::NoShow]);
         assert_eq!(allowed_actions(S::CheckedIn, Party::Customs), [A::Complete]);
         assert!(allowed_actions(S::CheckedIn, Party::Company).is_empty());
@@ -354,7 +411,8 @@ mod tests {
             Refusal::SlotStarted,
             Refusal::SlotClosed,
             Refusal::DeclarationState { status: DeclarationStatus::Draft },
-            Refusal::AlreadyBooked,
+            Refusal::AlreadyBooked { declaration_id: "d".into() },
+            Refusal::VehicleAlreadyBooked { plate: "P".into(), country: "KZ".into() },
             Refusal::WrongSiteOrMode,
             Refusal::Discredited,
             Refusal::NotVerified { status: EnterpriseStatus::Pending },

@@ -210,6 +210,8 @@ impl DeclarationStatus {
     /// The states in which a clearance slot may be booked for a declaration.
     pub const BOOKABLE: &'static [DeclarationStatus] =
         &[DeclarationStatus::Submitted, DeclarationStatus::UnderReview, DeclarationStatus::Approved];
+    /// The states in which a truck carrying the goods may pass the gate.
+    pub const CLEARED: &'static [DeclarationStatus] = &[DeclarationStatus::Approved, DeclarationStatus::Released];
     /// The states in which the company may change the content.
     pub const EDITABLE: &'static [DeclarationStatus] =
         &[DeclarationStatus::Draft, DeclarationStatus::AmendmentRequested];

@@ -25,8 +25,44 @@ pub fn spawn(state: web::Data<AppState>) -> JoinSet<()> {
     if state.settings.webhooks.worker_enabled {
         set.spawn(crate::services::webhooks::run_worker(state.clone()));
     }
+    set.spawn(no_show_sweep(state.clone()));
     set.spawn(housekeeping(state));
     set
+}
+
+/// Bookings per transaction of the no-show sweep (a backlog after a long
+/// stop is worked off in rounds without holding the writer long).
+const NO_SHOW_BATCH: i64 = 200;
+
+/// Marks as `no_show` the bookings still `confirmed` after their arrival
+/// window closed, every `gate.sweep_interval_secs` (at most a minute): a
+/// read never shows such a booking as confirmed for longer than that.
+async fn no_show_sweep(state: web::Data<AppState>) {
+    let every = Duration::from_secs(state.settings.gate.sweep_interval_secs.max(1));
+    loop {
+        tokio::time::sleep(every).await;
+        loop {
+            let (now, rules) = (state.clock.now(), state.bookings.clone());
+            let result = state
+                .db
+                .write(move |conn| crate::services::bookings::sweep_no_shows(conn, now, NO_SHOW_BATCH, &rules))
+                .await;
+            match result {
+                Ok(n) if n > 0 => {
+                    tracing::info!(bookings = n, "bookings past their arrival window marked no_show");
+                    crate::metrics::bookings_no_show(n);
+                    if (n as i64) < NO_SHOW_BATCH {
+                        break;
+                    }
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    report_failure("no-show sweep", e);
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Keeps the rolling horizon of slots filled: at start, then periodically.

@@ -4,10 +4,14 @@
 //! booked + 1 WHERE booked < capacity AND status = 'open'`), backed by the
 //! table's `CHECK (booked <= capacity)`.
 //!
-//! Locks are always taken in one order — declaration row, then slot rows
-//! (by id), then booking rows — so that no two transactions can wait on
-//! each other in a cycle. On SQLite the single writer serialises
-//! everything anyway.
+//! A booking is one vehicle's visit: one place in one slot for 1–20
+//! declarations, with the vehicle, driver and containers, and a version
+//! that its ETag and its gate pass name.
+//!
+//! Locks are always taken in one order — declaration rows (by id), then
+//! the vehicle's row, then slot rows (by id), then booking rows — so that
+//! no two transactions can wait on each other in a cycle. On SQLite the
+//! single writer serialises everything anyway.
 //!
 //! A new booking first writes its own rows (booking, audit event, outbox
 //! event, idempotency key) and takes the slot's row lock last: a busy slot
@@ -28,23 +32,45 @@ use sha2::{Digest, Sha256};
 use crate::auth::Principal;
 use crate::context::RequestContext;
 use crate::db::audit::{self, Actor, Change};
-use crate::db::bookings::{self as rows, BookingFilter, BookingRow, IdempotencyRow};
+use crate::db::bookings::{self as rows, BookingFilter, BookingRow, IdempotencyRow, VisitColumns, VisitDeclarationRow};
 use crate::db::slots::{self, SlotRow};
 use crate::db::{declarations, enterprises, new_id, DbConnection};
 use crate::domain::booking_policy::{
-    allowed_actions, booking_transition, BookingAction, BookingPolicy, BookingStatus, Refusal,
+    allowed_actions, booking_transition, ArrivalWindow, BookingAction, BookingPolicy, BookingStatus, Refusal,
 };
 use crate::domain::declaration::Party;
+use crate::domain::gate_pass::GatePassKey;
 use crate::domain::goods::TransportMode;
 use crate::domain::identity::{CreditClass, EnterpriseStatus, Role};
 use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::SlotStatus;
+use crate::domain::vehicle::{Driver, Vehicle, VisitDetails};
 use crate::error::AppError;
 use crate::services::outbox;
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
+
+/// What the booking service takes from configuration: the rules, and the
+/// key that signs gate passes.
+#[derive(Debug, Clone)]
+pub struct BookingRules {
+    pub policy: BookingPolicy,
+    pub passes: GatePassKey,
+}
+
+/// The signed pass the driver shows at the gate.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GatePassView {
+    /// Opaque, signed by the server; names the booking and the version.
+    /// `GET /bookings/{id}/gate-pass.svg` draws it as a QR code.
+    #[schema(example = "CW1.0190f7a3-1b2c-7e44-8a9b-0c1d2e3f4a5b.1.q3Vx0a1Zk2mT9bFhP4wL1g")]
+    pub code: String,
+    /// Rescheduling or changing the vehicle makes a new version; older
+    /// codes no longer admit.
+    pub version: i32,
+}
 
 /// A booking as the API shows it, with its slot's site, mode and times.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -54,12 +80,16 @@ pub struct BookingView {
     pub status: BookingStatus,
     /// Whether it holds a place in its slot (`confirmed` or `checked_in`).
     pub active: bool,
-    /// What the caller may do with it now: `cancel`, `reschedule` (company),
+    /// What the caller may do with it now: `cancel`, `reschedule`, `edit` (company),
     /// `check-in`, `complete`, `no-show` (customs; a no-show once the slot has ended).
-    #[schema(example = json!(["cancel", "reschedule"]))]
+    #[schema(example = json!(["cancel", "reschedule", "edit"]))]
     pub allowed_actions: Vec<&'static str>,
     pub slot_id: String,
+    /// The first of `declaration_ids`.
     pub declaration_id: String,
+    /// The declarations the vehicle carries, in the order given (1–20; a
+    /// rejected or cancelled declaration leaves the visit).
+    pub declaration_ids: Vec<String>,
     pub enterprise_id: String,
     /// The slot's site.
     pub site_id: String,
@@ -73,6 +103,19 @@ pub struct BookingView {
     pub starts_at_local: DateTime<chrono::FixedOffset>,
     /// The slot's end with the site's UTC offset.
     pub ends_at_local: DateTime<chrono::FixedOffset>,
+    /// When the truck may be checked in at the gate.
+    pub arrival_window: ArrivalWindow,
+    /// The vehicle (plate normalised), if given.
+    pub vehicle: Option<Vehicle>,
+    pub driver: Option<Driver>,
+    /// ISO 6346 container numbers.
+    pub containers: Vec<String>,
+    pub gate_pass: GatePassView,
+    /// The booking's version: its `ETag`, and `If-Match` of `PATCH`.
+    pub version: i32,
+    pub checked_in_at: Option<DateTime<Utc>>,
+    /// The officer who checked it in (user id).
+    pub checked_in_by: Option<String>,
     /// Why it was cancelled (by the company, by customs, or displaced).
     pub cancel_reason: Option<String>,
     /// Role of who cancelled it.
@@ -83,19 +126,41 @@ pub struct BookingView {
 
 impl BookingView {
     /// The answer for a caller of `party` (webhooks go to the company).
-    pub fn new(b: BookingRow, slot: &SlotRow, timezone: &str, party: Party) -> Self {
+    pub fn new(
+        b: BookingRow,
+        slot: &SlotRow,
+        timezone: &str,
+        declaration_ids: Vec<String>,
+        party: Party,
+        rules: &BookingRules,
+    ) -> Self {
         let (starts_at, ends_at) = (slot.starts_at.and_utc(), slot.ends_at.and_utc());
         let (starts_at_local, ends_at_local) = match parse_timezone(timezone) {
             Ok(tz) => (to_local(starts_at, tz), to_local(ends_at, tz)),
             Err(_) => (starts_at.fixed_offset(), ends_at.fixed_offset()),
         };
+        let vehicle = match (b.vehicle_plate, b.vehicle_country) {
+            (Some(plate), Some(country)) => Some(Vehicle { plate, country, trailer_plate: b.trailer_plate }),
+            _ => None,
+        };
+        let driver = match (b.driver_name, b.driver_document) {
+            (Some(name), Some(document_number)) => Some(Driver { name, document_number }),
+            _ => None,
+        };
+        // Written by us only, as a JSON array of strings.
+        let containers = serde_json::from_str(&b.containers).unwrap_or_default();
         Self {
+            gate_pass: GatePassView {
+                code: rules.passes.code(&b.id, b.gate_pass_version),
+                version: b.gate_pass_version,
+            },
             id: b.id,
             active: b.status.is_active(),
             allowed_actions: allowed_actions(b.status, party).into_iter().map(BookingAction::as_str).collect(),
             status: b.status,
             slot_id: b.slot_id,
-            declaration_id: b.declaration_id,
+            declaration_id: declaration_ids.first().cloned().unwrap_or(b.declaration_id),
+            declaration_ids,
             enterprise_id: b.enterprise_id,
             site_id: slot.site_id.clone(),
             mode: slot.mode,
@@ -103,6 +168,13 @@ impl BookingView {
             ends_at,
             starts_at_local,
             ends_at_local,
+            arrival_window: rules.policy.arrival_window(starts_at, ends_at),
+            vehicle,
+            driver,
+            containers,
+            version: b.version,
+            checked_in_at: b.checked_in_at.map(|t| t.and_utc()),
+            checked_in_by: b.checked_in_by,
             cancel_reason: b.cancel_reason,
             cancelled_by_role: b.cancelled_by_role,
             created_at: b.created_at.and_utc(),
@@ -111,34 +183,62 @@ impl BookingView {
     }
 }
 
-/// Loads the booking with its slot for the answer.
-pub fn view(conn: &mut DbConnection, id: &BookingId, party: Party) -> Result<BookingView, AppError> {
+/// Loads the booking with its slot and declarations for the answer.
+pub fn view(
+    conn: &mut DbConnection,
+    id: &BookingId,
+    party: Party,
+    rules: &BookingRules,
+) -> Result<BookingView, AppError> {
     let b = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
     let (slot, tz) = slots::find_with_zone(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
-    Ok(BookingView::new(b, &slot, &tz, party))
+    let declaration_ids = visit_declarations(conn, &b.id)?;
+    Ok(BookingView::new(b, &slot, &tz, declaration_ids, party, rules))
+}
+
+/// The declarations still on a visit, in booking order.
+pub fn visit_declarations(conn: &mut DbConnection, booking_id: &str) -> Result<Vec<String>, AppError> {
+    Ok(rows::declarations_of(conn, &[booking_id])?.into_iter().map(|(_, d)| d).collect())
 }
 
 /// One booking as the caller may see it (a company only its own: else 404).
 #[tracing::instrument(skip_all, fields(booking = %id))]
-pub fn read(conn: &mut DbConnection, who: &Principal, id: &BookingId) -> Result<BookingView, AppError> {
+pub fn read(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: &BookingId,
+    rules: &BookingRules,
+) -> Result<BookingView, AppError> {
     visible(conn, who, id)?;
-    view(conn, id, who.party())
+    view(conn, id, who.party(), rules)
 }
 
-/// One page of bookings as views, read with one joined query; `more` tells
-/// whether another page follows.
+/// One page of bookings as views, read with one joined query and one for
+/// the page's declarations; `more` tells whether another page follows.
 pub fn list(
     conn: &mut DbConnection,
     party: Party,
     filter: &BookingFilter,
     after: Option<&str>,
+    rules: &BookingRules,
 ) -> Result<(Vec<BookingView>, bool), AppError> {
     let wanted = filter.limit;
     let page = BookingFilter { limit: wanted + 1, ..filter.clone() };
-    let rows = rows::list_views(conn, &page, after)?;
-    let more = rows.len() as i64 > wanted;
-    let views =
-        rows.into_iter().take(wanted as usize).map(|(b, slot, tz)| BookingView::new(b, &slot, &tz, party)).collect();
+    let mut found = rows::list_views(conn, &page, after)?;
+    let more = found.len() as i64 > wanted;
+    found.truncate(wanted as usize);
+    let ids: Vec<&str> = found.iter().map(|(b, _, _)| b.id.as_str()).collect();
+    let mut carried: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (booking, declaration) in rows::declarations_of(conn, &ids)? {
+        carried.entry(booking).or_default().push(declaration);
+    }
+    let views = found
+        .into_iter()
+        .map(|(b, slot, tz)| {
+            let declarations = carried.remove(&b.id).unwrap_or_default();
+            BookingView::new(b, &slot, &tz, declarations, party, rules)
+        })
+        .collect();
     Ok((views, more))
 }
 
@@ -318,31 +418,124 @@ fn take_place(
     Ok(())
 }
 
-/// What a refused booking INSERT means: the declaration got an active
-/// booking meanwhile (unique index), or the slot was deleted meanwhile by a
-/// schedule change (foreign key; the declaration is locked, the enterprise
-/// and user are never deleted).
+/// What a refused INSERT of a visit's declarations means: one of them got
+/// an active booking meanwhile (the unique index; PostgreSQL names the
+/// value, SQLite does not, and then the first is named).
+fn declarations_insert_refused(e: DieselError, ids: &[&str]) -> AppError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            let named = info.details().and_then(|d| ids.iter().find(|id| d.contains(*id)));
+            Refusal::AlreadyBooked {
+                declaration_id: named.or(ids.first()).map_or_else(String::new, |d| (*d).to_owned()),
+            }
+            .into()
+        }
+        other => other.into(),
+    }
+}
+
+/// What a refused booking INSERT means: the slot was deleted meanwhile by
+/// a schedule change (foreign key; the declarations are locked, the
+/// enterprise and user are never deleted).
 fn booking_insert_refused(e: DieselError) -> AppError {
     match e {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Refusal::AlreadyBooked.into(),
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => AppError::NotFound,
         other => other.into(),
     }
 }
 
-/// Books a slot for a declaration, in one transaction with its audit event,
-/// outbox event and idempotency record.
-#[tracing::instrument(skip_all, fields(declaration = %declaration_id, slot = %slot_id))]
+/// A booking request: which declarations, which slot, and the truck.
+#[derive(Debug, Clone)]
+pub struct NewVisit {
+    /// 1–20, distinct, in the order the company gave them.
+    pub declaration_ids: Vec<DeclarationId>,
+    pub slot_id: SlotId,
+    pub details: VisitDetails,
+}
+
+/// The visit's vehicle, driver and containers as stored.
+fn visit_columns(d: &VisitDetails) -> VisitColumns {
+    VisitColumns {
+        vehicle_plate: d.vehicle.as_ref().map(|v| v.plate.clone()),
+        vehicle_country: d.vehicle.as_ref().map(|v| v.country.clone()),
+        trailer_plate: d.vehicle.as_ref().and_then(|v| v.trailer_plate.clone()),
+        driver_name: d.driver.as_ref().map(|x| x.name.clone()),
+        driver_document: d.driver.as_ref().map(|x| x.document_number.clone()),
+        containers: serde_json::to_string(&d.containers).unwrap_or_else(|_| "[]".to_owned()),
+    }
+}
+
+/// One vehicle is at one gate at a time: refuses a vehicle that holds
+/// another active booking (other than `except`) whose slot overlaps this
+/// one, at any site. The vehicle's row lock, taken first, makes the test
+/// and the booking's insert atomic against every other booking of it.
+fn vehicle_free(
+    conn: &mut DbConnection,
+    vehicle: Option<&Vehicle>,
+    slot: &SlotRow,
+    except: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let Some(v) = vehicle else {
+        return Ok(());
+    };
+    rows::lock_vehicle(conn, &v.plate, &v.country, now)?;
+    if rows::overlapping_for_vehicle(conn, (&v.plate, &v.country), (slot.starts_at, slot.ends_at), except)?.is_some() {
+        return Err(Refusal::VehicleAlreadyBooked { plate: v.plate.clone(), country: v.country.clone() }.into());
+    }
+    Ok(())
+}
+
+/// Locks the requested declarations and checks each may be booked onto
+/// the slot: the caller's, bookable, at the slot's site and mode, without
+/// an active booking. Returns the enterprise's credit class.
+fn lock_declarations_for(
+    conn: &mut DbConnection,
+    enterprise_id: &str,
+    ids: &[&str],
+    policy: &BookingPolicy,
+) -> Result<(CreditClass, Vec<rows::BookingContext>), AppError> {
+    let locked = rows::lock_for_booking(conn, ids, enterprise_id)?;
+    if locked.len() < ids.len() {
+        // Which one, and why: the enterprise's standing first, then the
+        // first declaration (in the caller's order) that is missing or not bookable.
+        enterprise_may_book(conn, enterprise_id, policy)?;
+        for id in ids {
+            if locked.iter().any(|c| c.declaration_id == *id) {
+                continue;
+            }
+            let d = declarations::find(conn, id)?
+                .filter(|d| d.enterprise_id == enterprise_id)
+                .ok_or_else(|| AppError::missing("declaration", *id))?;
+            return Err(Refusal::DeclarationState { status: d.status }.into());
+        }
+    }
+    let first = locked.first().ok_or_else(|| AppError::internal("no declaration locked"))?;
+    let credit = standing_allows_booking(first.enterprise_status, first.credit_class, policy)?;
+    // In the caller's order, so that the refusal names the first one given.
+    for id in ids {
+        if locked.iter().any(|c| c.declaration_id == *id && c.has_active_booking) {
+            return Err(Refusal::AlreadyBooked { declaration_id: (*id).to_owned() }.into());
+        }
+    }
+    Ok((credit, locked))
+}
+
+/// Books a slot for a truck carrying one or more declarations, in one
+/// transaction with its audit event, outbox event and idempotency record.
+/// The visit takes one place whatever the number of declarations.
+#[tracing::instrument(skip_all, fields(slot = %visit.slot_id, declarations = visit.declaration_ids.len()))]
 pub fn book(
     conn: &mut DbConnection,
     ctx: &RequestContext,
-    declaration_id: &DeclarationId,
-    slot_id: &SlotId,
+    visit: &NewVisit,
     key: Option<&IdempotencyKey>,
-    policy: &BookingPolicy,
+    rules: &BookingRules,
 ) -> Result<Answer, AppError> {
+    let policy = &rules.policy;
     let enterprise_id = ctx.caller.enterprise()?;
-    let (declaration_id, slot_id) = (declaration_id.as_str(), slot_id.as_str());
+    let slot_id = visit.slot_id.as_str();
+    let ids: Vec<&str> = visit.declaration_ids.iter().map(DeclarationId::as_str).collect();
     if let Some(k) = key {
         if let Some(stored) = rows::find_key(conn, enterprise_id, &k.key)? {
             if stored.request_hash != k.request_hash {
@@ -355,27 +548,22 @@ pub fn book(
         }
     }
     let now = ctx.stamp();
-    // 1. The declaration: its row lock first (see the module comment), and
-    // what the booking needs to know of it, in one statement.
-    let Some(context) = rows::lock_for_booking(conn, declaration_id, enterprise_id)? else {
-        enterprise_may_book(conn, enterprise_id, policy)?;
-        let d = declarations::find(conn, declaration_id)?
-            .filter(|d| d.enterprise_id == enterprise_id)
-            .ok_or_else(|| AppError::missing("declaration", declaration_id))?;
-        return Err(Refusal::DeclarationState { status: d.status }.into());
-    };
-    let credit = standing_allows_booking(context.enterprise_status, context.credit_class, policy)?;
-    if context.has_active_booking {
-        return Err(Refusal::AlreadyBooked.into());
-    }
+    // 1. The declarations: their row locks first (see the module comment),
+    // and what the booking needs to know of them, in one statement.
+    let (credit, locked) = lock_declarations_for(conn, enterprise_id, &ids, policy)?;
     // 2. The slot, as last committed: does it fit at all?
     let (slot, tz) = slots::find_with_zone(conn, slot_id)?.ok_or_else(|| AppError::missing("slot", slot_id))?;
-    check_slot(&slot, (&context.site_id, context.transport_mode), credit, policy, ctx.now)?;
-    // 3. Every write of the booking, before the slot's row lock is taken.
+    for declaration in &locked {
+        check_slot(&slot, (&declaration.site_id, declaration.transport_mode), credit, policy, ctx.now)?;
+    }
+    // 3. The vehicle, before any slot lock.
+    vehicle_free(conn, visit.details.vehicle.as_ref(), &slot, None, now)?;
+    // 4. Every write of the booking, before the slot's row lock is taken.
+    let columns = visit_columns(&visit.details);
     let booking = BookingRow {
         id: new_id(),
         enterprise_id: enterprise_id.to_owned(),
-        declaration_id: declaration_id.to_owned(),
+        declaration_id: ids[0].to_owned(),
         slot_id: slot_id.to_owned(),
         status: BookingStatus::Confirmed,
         created_by: ctx.caller.user_id.clone(),
@@ -383,8 +571,30 @@ pub fn book(
         cancelled_by_role: None,
         created_at: now,
         updated_at: now,
+        version: 1,
+        gate_pass_version: 1,
+        vehicle_plate: columns.vehicle_plate,
+        vehicle_country: columns.vehicle_country,
+        trailer_plate: columns.trailer_plate,
+        driver_name: columns.driver_name,
+        driver_document: columns.driver_document,
+        containers: columns.containers,
+        checked_in_at: None,
+        checked_in_by: None,
     };
     rows::insert(conn, &booking).map_err(booking_insert_refused)?;
+    let carried: Vec<VisitDeclarationRow> = ids
+        .iter()
+        .enumerate()
+        .map(|(position, declaration_id)| VisitDeclarationRow {
+            booking_id: booking.id.clone(),
+            declaration_id: (*declaration_id).to_owned(),
+            position: position as i32,
+            active: true,
+            left_at: None,
+        })
+        .collect();
+    rows::insert_declarations(conn, &carried).map_err(|e| declarations_insert_refused(e, &ids))?;
     audit::start_chain(
         conn,
         &ctx.actor(),
@@ -398,7 +608,8 @@ pub fn book(
         },
         now,
     )?;
-    let view = BookingView::new(booking, &slot, &tz, Party::Company);
+    let declaration_ids = ids.iter().map(|d| (*d).to_owned()).collect();
+    let view = BookingView::new(booking, &slot, &tz, declaration_ids, Party::Company, rules);
     outbox::booking_event(conn, "booking.confirmed", &view, now)?;
     let body = serde_json::to_string(&view).map_err(|e| AppError::internal(format!("serialising booking: {e}")))?;
     if let Some(k) = key {
@@ -422,7 +633,7 @@ pub fn book(
             other => other.into(),
         })?;
     }
-    // 4. The place, last: the slot's row lock is held from here to commit
+    // 5. The place, last: the slot's row lock is held from here to commit
     // only, so that bookings of one busy slot queue for as short a time as
     // can be.
     take_place(conn, slot_id, enterprise_id, OwnBooking::InSlot, policy)?;
@@ -431,6 +642,7 @@ pub fn book(
 
 /// Cancels a booking that is `confirmed`, freeing its place exactly once.
 /// Two racing cancels: the guarded status change lets one through.
+#[allow(clippy::too_many_arguments)]
 fn cancel_one(
     conn: &mut DbConnection,
     booking: &BookingRow,
@@ -439,12 +651,14 @@ fn cancel_one(
     event: &str,
     actor: &Actor,
     now: NaiveDateTime,
+    rules: &BookingRules,
 ) -> Result<bool, AppError> {
     // Slot before booking (lock order). If the booking turns out to be
-    // cancelled already, the place is put back while we still hold the lock.
+    // cancelled already (or moved), the place is put back while we still
+    // hold the lock.
     let released = slots::release_place(conn, &booking.slot_id)? == 1;
     let (from, to) = (BookingStatus::Confirmed, BookingStatus::Cancelled);
-    if rows::set_status(conn, &booking.id, from, to, reason, Some(by_role), now)? == 0 {
+    if rows::set_status(conn, &booking.id, &booking.slot_id, from, to, reason, Some(by_role), now)? == 0 {
         if released {
             slots::restore_place(conn, &booking.slot_id)?;
         }
@@ -468,9 +682,8 @@ fn cancel_one(
         .because(reason),
         now,
     )?;
-    let (slot, tz) = slots::find_with_zone(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-    let after = rows::find(conn, &booking.id)?.ok_or(AppError::NotFound)?;
-    outbox::booking_event(conn, event, &BookingView::new(after, &slot, &tz, Party::Company), now)?;
+    let after = view(conn, &BookingId::new(booking.id.clone()), Party::Company, rules)?;
+    outbox::booking_event(conn, event, &after, now)?;
     Ok(true)
 }
 
@@ -482,35 +695,38 @@ pub fn cancel(
     ctx: &RequestContext,
     id: &BookingId,
     reason: Option<&str>,
-    policy: &BookingPolicy,
+    rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
     let booking = visible(conn, &ctx.caller, id)?;
     booking_transition(booking.status, BookingAction::Cancel)?;
     if ctx.caller.role.is_company() {
         let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-        policy.check_company_cancel(ctx.now, slot.starts_at.and_utc())?;
+        rules.policy.check_company_cancel(ctx.now, slot.starts_at.and_utc())?;
     } else if reason.is_none() {
         return Err(AppError::field("reason", "required", "customs give a reason when they cancel a booking"));
     }
-    rows::lock_declaration(conn, &booking.declaration_id)?;
+    let carried = visit_declarations(conn, &booking.id)?;
+    rows::lock_declarations(conn, &carried)?;
     let role = ctx.caller.role.as_str();
-    if !cancel_one(conn, &booking, reason, role, "booking.cancelled", &ctx.actor(), ctx.stamp())? {
-        return Err(Refusal::BookingState { action: "cancel", status: BookingStatus::Cancelled }.into());
+    if !cancel_one(conn, &booking, reason, role, "booking.cancelled", &ctx.actor(), ctx.stamp(), rules)? {
+        let now_status = rows::find(conn, id.as_str())?.map_or(BookingStatus::Cancelled, |b| b.status);
+        return Err(Refusal::BookingState { action: "cancel", status: now_status }.into());
     }
-    view(conn, id, ctx.caller.party())
+    view(conn, id, ctx.caller.party(), rules)
 }
 
 /// Moves a booking to another slot: the new place is taken and the old one
-/// freed in one transaction, or nothing changes.
+/// freed in one transaction, or nothing changes. The gate pass gets a new
+/// version (the old one names the old time).
 #[tracing::instrument(skip_all, fields(booking = %id, slot = %new_slot_id))]
 pub fn reschedule(
     conn: &mut DbConnection,
     ctx: &RequestContext,
     id: &BookingId,
     new_slot_id: &SlotId,
-    policy: &BookingPolicy,
+    rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
-    let (now, clock) = (ctx.stamp(), ctx.now);
+    let (now, clock, policy) = (ctx.stamp(), ctx.now, &rules.policy);
     let enterprise_id = ctx.caller.enterprise()?.to_owned();
     let booking = visible(conn, &ctx.caller, id)?;
     let status = booking.status;
@@ -522,11 +738,14 @@ pub fn reschedule(
     let credit = enterprise_may_book(conn, &enterprise_id, policy)?;
     let old_slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
     policy.check_company_cancel(clock, old_slot.starts_at.and_utc())?;
-    rows::lock_declaration(conn, &booking.declaration_id)?;
+    let carried = visit_declarations(conn, &booking.id)?;
+    rows::lock_declarations(conn, &carried)?;
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
     let (new_slot, _) =
         slots::find_with_zone(conn, new_slot_id)?.ok_or_else(|| AppError::missing("slot", new_slot_id))?;
     check_slot(&new_slot, (&declaration.data.site_id, declaration.data.transport_mode), credit, policy, clock)?;
+    let details = stored_details(&booking);
+    vehicle_free(conn, details.vehicle.as_ref(), &new_slot, Some(&booking.id), now)?;
     // Both slot rows in id order, so two opposite moves cannot deadlock.
     if new_slot_id < booking.slot_id.as_str() {
         take_place(conn, new_slot_id, &enterprise_id, OwnBooking::NotInSlot, policy)?;
@@ -540,19 +759,75 @@ pub fn reschedule(
     }
     let from = booking.slot_id.clone();
     super::record_change(conn, ctx, Change::new("booking", id.as_str(), "reschedule", Some(&from), Some(new_slot_id)))?;
-    let v = view(conn, id, ctx.caller.party())?;
+    let v = view(conn, id, ctx.caller.party(), rules)?;
     outbox::booking_event(conn, "booking.rescheduled", &v, now)?;
     Ok(v)
 }
 
-/// Gate actions by officers: check-in, complete, no-show.
+/// The vehicle, driver and containers of a stored booking.
+pub fn stored_details(b: &BookingRow) -> VisitDetails {
+    VisitDetails {
+        vehicle: match (&b.vehicle_plate, &b.vehicle_country) {
+            (Some(plate), Some(country)) => {
+                Some(Vehicle { plate: plate.clone(), country: country.clone(), trailer_plate: b.trailer_plate.clone() })
+            }
+            _ => None,
+        },
+        driver: match (&b.driver_name, &b.driver_document) {
+            (Some(name), Some(document_number)) => {
+                Some(Driver { name: name.clone(), document_number: document_number.clone() })
+            }
+            _ => None,
+        },
+        containers: serde_json::from_str(&b.containers).unwrap_or_default(),
+    }
+}
+
+/// Sets or replaces the vehicle, driver and containers of a confirmed
+/// booking at the version the caller read (`If-Match`). A new vehicle
+/// gets a new gate pass version and must be free at the slot's time.
+#[tracing::instrument(skip_all, fields(booking = %id))]
+pub fn edit_visit(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    id: &BookingId,
+    version: i32,
+    details: &VisitDetails,
+    rules: &BookingRules,
+) -> Result<BookingView, AppError> {
+    let now = ctx.stamp();
+    let booking = visible(conn, &ctx.caller, id)?;
+    if booking.version != version {
+        return Err(AppError::PreconditionFailed(format!(
+            "the booking is at version {}, not {version}: read it again and re-apply your change",
+            booking.version
+        )));
+    }
+    booking_transition(booking.status, BookingAction::Edit)?;
+    let new_vehicle = stored_details(&booking).vehicle != details.vehicle;
+    if new_vehicle {
+        let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+        vehicle_free(conn, details.vehicle.as_ref(), &slot, Some(&booking.id), now)?;
+    }
+    if rows::set_visit(conn, id.as_str(), version, &visit_columns(details), new_vehicle, now)? == 0 {
+        let current = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
+        booking_transition(current.status, BookingAction::Edit)?;
+        return Err(AppError::PreconditionFailed("the booking changed meanwhile: read it again".into()));
+    }
+    let plate = details.vehicle.as_ref().map(|v| v.plate.as_str());
+    super::record_change(conn, ctx, Change::new("booking", id.as_str(), "edit", None, plate))?;
+    view(conn, id, ctx.caller.party(), rules)
+}
+
+/// Completes a checked-in visit, or records a confirmed one as a no-show
+/// once its slot has ended (officers). Check-in is the gate service's.
 #[tracing::instrument(skip_all, fields(booking = %id, action = action.as_str()))]
 pub fn gate(
     conn: &mut DbConnection,
     ctx: &RequestContext,
     id: &BookingId,
     action: BookingAction,
-    policy: &BookingPolicy,
+    rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
     let now = ctx.stamp();
     let booking = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
@@ -560,11 +835,11 @@ pub fn gate(
     let to = booking_transition(from, action)?;
     if action == BookingAction::NoShow {
         let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-        policy.check_no_show(ctx.now, slot.ends_at.and_utc())?;
+        rules.policy.check_no_show(ctx.now, slot.ends_at.and_utc())?;
     }
     // A no-show frees nothing: the slot's time is over. A completed
     // clearance keeps its place too (it was used).
-    if rows::set_status(conn, id.as_str(), from, to, None, None, now)? == 0 {
+    if rows::set_status(conn, id.as_str(), &booking.slot_id, from, to, None, None, now)? == 0 {
         return Err(AppError::conflict("concurrent-change", "the booking changed meanwhile; retry"));
     }
     super::record_change(
@@ -572,26 +847,77 @@ pub fn gate(
         ctx,
         Change::new("booking", id.as_str(), action.as_str(), Some(from.as_str()), Some(to.as_str())),
     )?;
-    view(conn, id, ctx.caller.party())
+    let event = if to == BookingStatus::Completed { "booking.completed" } else { "booking.no_show" };
+    let for_company = view(conn, id, Party::Company, rules)?;
+    outbox::booking_event(conn, event, &for_company, now)?;
+    view(conn, id, ctx.caller.party(), rules)
 }
 
-/// Cancels the active booking of a declaration that was rejected or
-/// cancelled, freeing its place. Returns whether there was one.
+/// Marks as `no_show` the bookings still `confirmed` after their arrival
+/// window closed, at most `batch` of them; returns how many. Every
+/// instance may run it: the guarded status change lets exactly one
+/// instance through for each booking, and only that one writes the audit
+/// and webhook events.
+pub fn sweep_no_shows(
+    conn: &mut DbConnection,
+    clock: DateTime<Utc>,
+    batch: i64,
+    rules: &BookingRules,
+) -> Result<usize, AppError> {
+    let now = clock.naive_utc();
+    let ended_before = (clock - rules.policy.arrival_late).naive_utc();
+    let actor = Actor { user_id: None, role: Some("system".into()), request_id: None };
+    let (from, to) = (BookingStatus::Confirmed, BookingStatus::NoShow);
+    let reason = "not checked in before the arrival window closed";
+    let mut marked = 0;
+    for b in rows::confirmed_ended_before(conn, ended_before, batch)? {
+        if rows::set_status(conn, &b.id, &b.slot_id, from, to, Some(reason), Some("system"), now)? == 0 {
+            continue;
+        }
+        audit::append(
+            conn,
+            &actor,
+            &Change::new("booking", &b.id, "no-show", Some(from.as_str()), Some(to.as_str())).because(Some(reason)),
+            now,
+        )?;
+        let v = view(conn, &BookingId::new(b.id.clone()), Party::Company, rules)?;
+        outbox::booking_event(conn, "booking.no_show", &v, now)?;
+        marked += 1;
+    }
+    Ok(marked)
+}
+
+/// A declaration that was rejected or cancelled leaves its visit; when it
+/// was the last one, the booking is cancelled and its place freed. Returns
+/// whether the declaration was on an active booking.
 pub fn cancel_for_declaration(
     conn: &mut DbConnection,
     declaration_id: &str,
     reason: &str,
     actor: &Actor,
     now: NaiveDateTime,
+    rules: &BookingRules,
 ) -> Result<bool, AppError> {
     let Some(booking) = rows::active_for_declaration(conn, declaration_id)? else {
         return Ok(false);
     };
-    if booking.status != BookingStatus::Confirmed {
-        return Ok(false);
+    let carried = visit_declarations(conn, &booking.id)?;
+    let last = carried.iter().all(|d| d == declaration_id);
+    if last && booking.status == BookingStatus::Confirmed {
+        let role = actor.role.clone().unwrap_or_else(|| "system".into());
+        let reason = format!("{reason}: the last declaration of the visit left it");
+        return cancel_one(conn, &booking, Some(&reason), &role, "booking.cancelled", actor, now, rules);
     }
-    let role = actor.role.clone().unwrap_or_else(|| "system".into());
-    cancel_one(conn, &booking, Some(reason), &role, "booking.cancelled", actor, now)
+    // Others remain (or the truck is already at the gate): it leaves alone.
+    rows::leave(conn, &booking.id, declaration_id, now)?;
+    audit::append(
+        conn,
+        actor,
+        &Change::new("booking", &booking.id, "declaration-left", None, None)
+            .because(Some(&format!("{reason}: declaration {declaration_id}"))),
+        now,
+    )?;
+    Ok(true)
 }
 
 /// Cancels the latest confirmed bookings of a slot until at most `keep`
@@ -603,6 +929,7 @@ pub fn displace(
     reason: Option<&str>,
     actor: &Actor,
     now: NaiveDateTime,
+    rules: &BookingRules,
 ) -> Result<usize, AppError> {
     let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
     let excess = (slot.booked - keep).max(0) as usize;
@@ -610,7 +937,7 @@ pub fn displace(
     let role = actor.role.clone().unwrap_or_else(|| Role::Officer.as_str().to_owned());
     let mut displaced = 0;
     for booking in rows::confirmed_in_slot_latest_first(conn, slot_id)?.into_iter().take(excess) {
-        if cancel_one(conn, &booking, Some(reason), &role, "booking.displaced", actor, now)? {
+        if cancel_one(conn, &booking, Some(reason), &role, "booking.displaced", actor, now, rules)? {
             displaced += 1;
         }
     }

@@ -238,6 +238,7 @@ pub fn act(
     declaration_id: &DeclarationId,
     action: DeclarationAction,
     input: &ActionInput,
+    rules: &crate::services::bookings::BookingRules,
 ) -> Result<Full, AppError> {
     let (now, who, actor) = (ctx.stamp(), &ctx.caller, &ctx.actor());
     let party = if who.role.is_company() { Party::Company } else { Party::Customs };
@@ -291,7 +292,7 @@ pub fn act(
     crate::metrics::declaration_transition(action.as_str(), to.as_str());
     if ends_booking(to) {
         let reason = format!("declaration {}", to.as_str());
-        crate::services::bookings::cancel_for_declaration(conn, id, &reason, actor, now)?;
+        crate::services::bookings::cancel_for_declaration(conn, id, &reason, actor, now, rules)?;
     }
     crate::services::outbox::declaration_changed(conn, id, to, now)?;
     load_full(conn, id)

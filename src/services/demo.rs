@@ -10,7 +10,9 @@ use crate::db::{sites, users, Db, DbConnection};
 use crate::domain::goods::TransportMode;
 use crate::domain::identity::{EnterpriseAction, Role};
 use crate::domain::ids::{EnterpriseId, SiteId};
+use crate::domain::vehicle::{Driver, Vehicle, VisitDetails};
 use crate::error::AppError;
+use crate::services::bookings::{BookingRules, NewVisit};
 use crate::services::identity::{self, Registration};
 
 /// A demo account to print.
@@ -29,7 +31,7 @@ const COMPANY_ADMIN: &str = "admin@kashgar-trading.demo.test";
 const COMPANY_CLERK: &str = "clerk@kashgar-trading.demo.test";
 
 /// Creates what is missing of the demo data; running it again changes nothing.
-pub fn seed(db: &Db) -> anyhow::Result<Vec<DemoAccount>> {
+pub fn seed(db: &Db, rules: &BookingRules) -> anyhow::Result<Vec<DemoAccount>> {
     let clock = Clock::system();
     let mut conn = db.write_conn().context("opening a connection for demo data")?;
     let hash = crate::auth::password::hash_blocking(DEMO_PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -70,7 +72,7 @@ pub fn seed(db: &Db) -> anyhow::Result<Vec<DemoAccount>> {
         let supervisor = acting_as(conn, SUPERVISOR, at)?;
         seed_sites(conn, &supervisor)?;
         let admin = acting_as(conn, COMPANY_ADMIN, at)?;
-        seed_declaration_and_booking(conn, &admin)?;
+        seed_declaration_and_booking(conn, &admin, rules)?;
         Ok(())
     })
     .map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?;
@@ -146,7 +148,11 @@ fn seed_sites(conn: &mut DbConnection, supervisor: &RequestContext) -> Result<()
 
 /// One submitted declaration with a booking tomorrow at Kashgar, so that
 /// the console has something to show.
-fn seed_declaration_and_booking(conn: &mut DbConnection, admin: &RequestContext) -> Result<(), AppError> {
+fn seed_declaration_and_booking(
+    conn: &mut DbConnection,
+    admin: &RequestContext,
+    rules: &BookingRules,
+) -> Result<(), AppError> {
     use crate::domain::declaration::{DeclarationAction, DeclarationKind};
     use crate::domain::declaration_form::{validate, DeclarationInput, ItemInput};
     use crate::domain::ids::{DeclarationId, SlotId};
@@ -185,7 +191,14 @@ fn seed_declaration_and_booking(conn: &mut DbConnection, admin: &RequestContext)
     let valid = validate(&input).map_err(AppError::Validation)?;
     let (declaration, _) = crate::services::declarations::create(conn, admin, &valid)?;
     let declaration_id = DeclarationId::new(declaration.id);
-    crate::services::declarations::act(conn, admin, &declaration_id, DeclarationAction::Submit, &Default::default())?;
+    crate::services::declarations::act(
+        conn,
+        admin,
+        &declaration_id,
+        DeclarationAction::Submit,
+        &Default::default(),
+        rules,
+    )?;
     let clock = admin.now;
     let filter = crate::db::slots::SlotFilter {
         site_id: Some(site.id),
@@ -197,8 +210,18 @@ fn seed_declaration_and_booking(conn: &mut DbConnection, admin: &RequestContext)
         limit: 1,
     };
     if let Some((slot, _)) = crate::db::slots::list(conn, &filter)?.into_iter().next() {
-        let policy = crate::domain::booking_policy::BookingPolicy::default();
-        crate::services::bookings::book(conn, admin, &declaration_id, &SlotId::new(slot.id), None, &policy)?;
+        // A Kazakh truck with one container, as they arrive at Kashgar.
+        let details = VisitDetails {
+            vehicle: Some(Vehicle {
+                plate: "01KZ123ABC".into(),
+                country: "KZ".into(),
+                trailer_plate: Some("01KZ456AC".into()),
+            }),
+            driver: Some(Driver { name: "Nurlan Abenov".into(), document_number: "N12345678".into() }),
+            containers: vec!["CSQU3054383".into()],
+        };
+        let visit = NewVisit { declaration_ids: vec![declaration_id], slot_id: SlotId::new(slot.id), details };
+        crate::services::bookings::book(conn, admin, &visit, None, rules)?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod declarations;
 pub mod demo;
 pub mod displacement;
+pub mod gate;
 pub mod identity;
 pub mod outbox;
 pub mod schedules;

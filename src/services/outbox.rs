@@ -16,7 +16,15 @@ use crate::services::bookings::BookingView;
 /// Every event type an endpoint may subscribe to.
 pub fn event_types() -> Vec<String> {
     let mut types: Vec<String> = DeclarationStatus::ALL.iter().map(|s| format!("declaration.{}", s.as_str())).collect();
-    for t in ["booking.confirmed", "booking.cancelled", "booking.rescheduled", "booking.displaced"] {
+    for t in [
+        "booking.confirmed",
+        "booking.cancelled",
+        "booking.rescheduled",
+        "booking.displaced",
+        "booking.checked_in",
+        "booking.completed",
+        "booking.no_show",
+    ] {
         types.push(t.to_owned());
     }
     types

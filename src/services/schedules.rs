@@ -336,6 +336,7 @@ pub fn change_slot(
     ctx: &RequestContext,
     slot_id: &SlotId,
     change: &SlotChange,
+    rules: &crate::services::bookings::BookingRules,
 ) -> Result<(), AppError> {
     let (now, actor, slot_id) = (ctx.stamp(), &ctx.actor(), slot_id.as_str());
     let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
@@ -349,7 +350,15 @@ pub fn change_slot(
                         format!("{booked} places are booked; capacity {capacity} would displace bookings (set \"displace\": true to cancel the latest ones)"),
                     ));
                 }
-                crate::services::displacement::displace(conn, slot_id, capacity, change.reason.as_deref(), actor, now)?;
+                crate::services::displacement::displace(
+                    conn,
+                    slot_id,
+                    capacity,
+                    change.reason.as_deref(),
+                    actor,
+                    now,
+                    rules,
+                )?;
                 if slots::set_capacity(conn, slot_id, capacity, now)? == 0 {
                     return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
                 }
@@ -368,7 +377,7 @@ pub fn change_slot(
                 return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
             }
             if status == SlotStatus::Closed {
-                crate::services::displacement::displace(conn, slot_id, 0, change.reason.as_deref(), actor, now)?;
+                crate::services::displacement::displace(conn, slot_id, 0, change.reason.as_deref(), actor, now, rules)?;
             }
             super::record_change(
                 conn,

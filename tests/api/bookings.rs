@@ -480,12 +480,21 @@ async fn gate_actions_check_in_complete_no_show(app: TestApp) {
     let slot = tomorrow_slot(&app, &w, 0).await;
     let d1 = submitted_declaration(&app, &a.admin, &w.site).await;
     let d2 = submitted_declaration(&app, &a.admin, &w.site).await;
-    let b1 = book(&app, &a.admin, &d1, &slot).await.expect(201).str("/id");
+    let truck = json!({"declaration_id": d1, "slot_id": slot, "vehicle": {"plate": "01KZ123AB", "country": "KZ"}});
+    let booked = app.post("/api/v1/bookings", Some(&a.admin), truck).await.expect(201);
+    let b1 = booked.str("/id");
     let b2 = book(&app, &a.admin, &d2, &slot).await.expect(201).str("/id");
     // Companies do not run the gate.
     app.post(&format!("/api/v1/bookings/{b1}/check-in"), Some(&a.admin), json!({})).await.problem(403);
     // complete before check-in is an illegal transition.
     app.post(&format!("/api/v1/bookings/{b1}/complete"), Some(&officer), json!({})).await.problem(409);
+    // The truck arrives when its slot starts, its declaration approved.
+    app.post(&format!("/api/v1/declarations/{d1}/approve"), Some(&officer), json!({"risk_lane": "green"}))
+        .await
+        .expect(200);
+    let starts_at: DateTime<Utc> = booked.str("/starts_at").parse().unwrap();
+    let ends_at: DateTime<Utc> = booked.str("/ends_at").parse().unwrap();
+    app.state.clock.set(starts_at);
     let r = app.post(&format!("/api/v1/bookings/{b1}/check-in"), Some(&officer), json!({})).await.expect(200);
     assert_eq!(r.body["status"], "checked_in");
     let r = app.post(&format!("/api/v1/bookings/{b1}/complete"), Some(&officer), json!({})).await.expect(200);
@@ -493,8 +502,9 @@ async fn gate_actions_check_in_complete_no_show(app: TestApp) {
     // No-show only after the slot ended.
     let r = app.post(&format!("/api/v1/bookings/{b2}/no-show"), Some(&officer), json!({})).await.problem(422);
     assert!(r.body["type"].as_str().unwrap().ends_with("/slot-not-ended"));
-    // Time passes: the application's clock moves past the slot's end.
-    app.state.clock.advance(chrono::Duration::days(3));
+    // Time passes: the application's clock moves past the slot's end (but
+    // not past the arrival window, after which the sweep marks it itself).
+    app.state.clock.set(ends_at + Duration::minutes(1));
     let r = app.post(&format!("/api/v1/bookings/{b2}/no-show"), Some(&officer), json!({})).await.expect(200);
     assert_eq!(r.body["status"], "no_show");
     app.post(&format!("/api/v1/bookings/{b2}/cancel"), Some(&a.admin), json!({})).await.problem(409);

@@ -1,0 +1,54 @@
+-- A booking is one vehicle's visit to the gate: the declarations it
+-- carries, its vehicle, driver and containers, and a version that the
+-- ETag and the gate pass name.
+
+-- The declarations of a visit. `active` is true while the declaration is
+-- on the visit and the booking holds a place: one such row per
+-- declaration, enforced by the database (this replaces the one-active-
+-- booking index on bookings.declaration_id).
+CREATE TABLE booking_declarations (
+    booking_id TEXT NOT NULL REFERENCES bookings (id),
+    declaration_id TEXT NOT NULL REFERENCES declarations (id),
+    position INTEGER NOT NULL,
+    active BOOLEAN NOT NULL,
+    left_at TIMESTAMP,
+    PRIMARY KEY (booking_id, declaration_id)
+);
+CREATE UNIQUE INDEX booking_declarations_one_active ON booking_declarations (declaration_id) WHERE active;
+CREATE INDEX booking_declarations_declaration ON booking_declarations (declaration_id);
+
+-- Every existing booking carried one declaration.
+INSERT INTO booking_declarations (booking_id, declaration_id, position, active, left_at)
+SELECT id, declaration_id, 0, status IN ('confirmed', 'checked_in'), NULL FROM bookings;
+
+DROP INDEX bookings_one_active_per_declaration;
+
+-- bookings.declaration_id stays: the first declaration still on the visit.
+ALTER TABLE bookings ADD COLUMN version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1);
+ALTER TABLE bookings ADD COLUMN gate_pass_version INTEGER NOT NULL DEFAULT 1 CHECK (gate_pass_version >= 1);
+ALTER TABLE bookings ADD COLUMN vehicle_plate TEXT;
+ALTER TABLE bookings ADD COLUMN vehicle_country TEXT;
+ALTER TABLE bookings ADD COLUMN trailer_plate TEXT;
+ALTER TABLE bookings ADD COLUMN driver_name TEXT;
+ALTER TABLE bookings ADD COLUMN driver_document TEXT;
+-- JSON array of ISO 6346 container numbers
+ALTER TABLE bookings ADD COLUMN containers TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE bookings ADD COLUMN checked_in_at TIMESTAMP;
+ALTER TABLE bookings ADD COLUMN checked_in_by TEXT;
+-- Visits checked in before this: when is their last change (who is in the audit trail).
+UPDATE bookings SET checked_in_at = updated_at WHERE status IN ('checked_in', 'completed');
+
+-- The active bookings of one vehicle (the one-vehicle-one-visit rule).
+CREATE INDEX bookings_active_vehicle ON bookings (vehicle_plate, vehicle_country)
+    WHERE status IN ('confirmed', 'checked_in');
+-- What the no-show sweep looks at.
+CREATE INDEX bookings_confirmed_slot ON bookings (slot_id) WHERE status = 'confirmed';
+
+-- One row per vehicle that ever booked: bookings of one vehicle take its
+-- row lock (an upsert), so that two of them cannot both find no overlap.
+CREATE TABLE vehicles (
+    plate TEXT NOT NULL,
+    country TEXT NOT NULL,
+    last_booked_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (plate, country)
+);
