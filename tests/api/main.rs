@@ -9,6 +9,7 @@ mod console;
 mod contract;
 mod declarations;
 mod edge;
+mod gate;
 mod helpers;
 mod identity;
 mod openapi;
