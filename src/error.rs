@@ -164,7 +164,10 @@ impl AppError {
                 GateRefusal::PassSuperseded { booking_id, presented, current } => {
                     json!({"booking_id": booking_id, "version": presented, "current_version": current})
                 }
-                GateRefusal::NotActive { booking_id, status } => json!({"booking_id": booking_id, "status": status}),
+                GateRefusal::NotActive { booking_id, status } => {
+                    // Not `status`: that member is the HTTP status (RFC 9457).
+                    json!({"booking_id": booking_id, "booking_status": status})
+                }
                 GateRefusal::AlreadyCheckedIn { booking_id, checked_in } => json!({
                     "booking_id": booking_id,
                     "checked_in_at": checked_in.at,

@@ -372,7 +372,7 @@ pub const PROBLEMS: &[ProblemType] = &[
         "booking-not-active",
         "Booking not active",
         Some(409),
-        "The booking is cancelled, a no-show or completed (`status`): it admits no truck.",
+        "The booking is cancelled, a no-show or completed (`booking_status`): it admits no truck.",
         "The company books again.",
     ),
     p(

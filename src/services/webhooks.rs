@@ -181,7 +181,9 @@ pub async fn run_worker(state: web::Data<AppState>) {
     };
     let poll = StdDuration::from_millis(settings.poll_interval_ms.max(10));
     loop {
-        let now = crate::db::now();
+        // The application clock, as every background task reads it (the
+        // outbox stamps deliveries with it).
+        let now = state.clock.now().naive_utc();
         let until = now + Duration::seconds(settings.lease_secs.max(5));
         let who = owner.clone();
         let claimed = state
