@@ -422,7 +422,7 @@ function gateRefusal(err, site, sitesById) {
     case 'gate-pass-superseded':
       return { kind: 'error', title: 'Out-of-date gate pass', text: or(p.current_version, `This is version ${p.version} of the gate pass, but the booking is now at version ${p.current_version}: the vehicle or the slot has changed since it was printed. The driver needs the current pass; or check the truck in by its plate.`) };
     case 'booking-not-active':
-      return { kind: 'error', title: 'Booking not active', text: or(p.status, `This booking is ${statusLabel(p.status).toLowerCase()}: no truck can be checked in on it.`) };
+      return { kind: 'error', title: 'Booking not active', text: or(p.booking_status, `This booking is ${statusLabel(p.booking_status).toLowerCase()}: no truck can be checked in on it.`) };
     case 'already-checked-in':
       return {
         kind: 'warning',
