@@ -2,7 +2,7 @@
 // the server serves one page and its assets and nothing else.
 
 import * as api from './api.js';
-import { h, replace, announce, errorBox, field, setMessage, liveCheck, pageTitle, busy, describe } from './ui.js';
+import { h, replace, announce, errorBox, field, setMessage, liveCheck, pageTitle, busy, describe, placeToast } from './ui.js';
 import * as company from './company.js';
 import { declarationForm } from './declaration-form.js';
 import { heatmapPage } from './heatmap.js';
@@ -205,6 +205,7 @@ async function route() {
   if (ticket !== rendering) return; // a newer navigation won
   main.removeAttribute('aria-busy');
   replace(main, r.roles && COMPANY.some((x) => r.roles.includes(x)) ? enterpriseBanner() : null, content);
+  placeToast();
   const title = main.querySelector('h1');
   if (title && document.activeElement && !main.contains(document.activeElement)) {
     title.focus({ preventScroll: false });
@@ -247,7 +248,14 @@ function loginPage() {
           announce(`Signed in as ${state.me.display_name || state.me.email}.`);
           navigate(homeFor(state.me));
         } catch (err) {
-          replace(result, errorBox(err, err.status === 401 ? 'Wrong email or password' : 'Could not sign in'));
+          // Said once: the server's detail for a 401 is the same sentence as the heading.
+          replace(
+            result,
+            err.status === 401
+              ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'Wrong email or password'), h('p', {}, 'Check both and try again.'))
+              : errorBox(err, 'Could not sign in'),
+          );
+          password.querySelector('input').select();
         }
       },
     },

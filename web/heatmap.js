@@ -3,32 +3,44 @@
 // clicking one books it (or moves a booking there).
 
 import * as api from './api.js';
-import { h, replace, announce, errorBox, pageTitle, dialog, loading, describe, badge, busy, setMessage, problemSlug } from './ui.js';
-import { localParts, shortDay, longDay, addDays, todayIn, midnight, slotSpan, slotSpanLong, zoneLabel, currentOffset } from './time.js';
+import { h, replace, announce, errorBox, pageTitle, dialog, loading, describe, badge, busy, setMessage, problemSlug, placeToast } from './ui.js';
+import { localParts, shortDay, longDay, addDays, todayIn, midnight, slotSpan, slotSpanLong, zoneLabel, currentOffset, inZone } from './time.js';
 import { activeBookings, byId, declarationName, truckFields, bookingProblemText, plateText, declIds } from './company.js';
 
-/** Heat level 0 (full) … 4 (mostly free), from the free share of capacity. */
-export function heatLevel(slot) {
-  if (slot.status !== 'open' || slot.capacity === 0) return 'closed';
-  const free = slot.available;
+// ---- one colour scale for free capacity -------------------------------------
+// Shared by the company's heat map and the officers' capacity board: a slot's
+// level is the same on both (a full slot is `heat-0` everywhere), and the
+// legend says what each colour means.
+
+/** Level 0 (full) … 4 (mostly free) from `free` of `capacity` places; `closed` for a closed or zero slot. */
+export function levelOf(free, capacity, status = 'open') {
+  if (status !== 'open' || capacity === 0) return 'closed';
   if (free <= 0) return '0';
-  const share = free / slot.capacity;
+  const share = free / capacity;
   if (share <= 0.25) return '1';
   if (share <= 0.5) return '2';
   if (share <= 0.75) return '3';
   return '4';
 }
 
-function legend() {
-  const items = [
-    ['4', 'More than 75 % free'],
-    ['3', '51–75 % free'],
-    ['2', '26–50 % free'],
-    ['1', '25 % or less free'],
-    ['0', 'Full'],
-    ['closed', 'Closed'],
-    ['past', 'Started or past'],
-  ];
+/** A slot's level from its own `available` and `capacity`. */
+export function heatLevel(slot) {
+  return levelOf(slot.available, slot.capacity, slot.status);
+}
+
+export const LEVEL_TEXT = {
+  4: 'More than 75 % free',
+  3: '51–75 % free',
+  2: '26–50 % free',
+  1: '25 % or less free',
+  0: 'Full',
+  closed: 'Closed',
+  past: 'Started or past',
+};
+
+/** The legend of the scale (`extra`: more [level, text] pairs). */
+export function legend(levels = ['4', '3', '2', '1', '0', 'closed', 'past'], extra = []) {
+  const items = levels.map((l) => [l, LEVEL_TEXT[l]]).concat(extra);
   return h(
     'ul',
     { class: 'legend', 'aria-label': 'Legend' },
@@ -37,10 +49,139 @@ function legend() {
 }
 
 /**
+ * A bar of booked places for the board: the filled part is coloured by the
+ * slot's level on the scale (so a full slot is the heat map's "full" colour).
+ * Decorative: the text beside it says the numbers.
+ */
+export function usageBar(slot, ended = false) {
+  const level = ended ? 'past' : heatLevel(slot);
+  const fill = h('span', { class: `usage-fill heat-${level}` });
+  const share = slot.capacity ? Math.min(1, Math.max(0, slot.booked / slot.capacity)) : slot.status === 'open' ? 0 : 1;
+  // CSSOM (not a style attribute): allowed by the console's CSP.
+  fill.style.width = `${Math.round(share * 100)}%`;
+  return h('span', { class: 'usage-bar', 'aria-hidden': 'true', dataset: { level } }, fill);
+}
+
+/** `Tue 1 Dec 08:00–09:00`, for the tooltip (the caption names the zone). */
+function slotTimeShort(s) {
+  const a = localParts(s.starts_at_local);
+  const b = localParts(s.ends_at_local);
+  return `${shortDay(a.date)} ${a.time}–${b.time}`;
+}
+
+/** `08:00`, or `Mon 30 Nov 22:00` when not on the slot's own day, in the site's zone. */
+function localTimeOf(isoUtc, timezone, slot) {
+  const text = inZone(isoUtc, timezone); // `1 Dec 2026 08:00 UTC+06:00 Asia/Urumqi`
+  const m = /^(\d+ \w+ \d{4}) (\d{2}:\d{2})/.exec(text);
+  if (!m) return text;
+  const day = localParts(slot.starts_at_local).date;
+  const [d, mon, y] = m[1].split(' ');
+  const same = Number(day.slice(8, 10)) === Number(d) && day.slice(0, 4) === y;
+  return same ? m[2] : `${d} ${mon} ${m[2]}`;
+}
+
+function minutesText(n) {
+  if (n >= 120 && n % 60 === 0) return `${n} minutes (${n / 60} hours)`;
+  return `${n} minute${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Why the caller cannot book a slot, in plain words, from the server's
+ * `reason` and the site's effective `policy` (when the server shows it).
+ */
+export function reasonText(reason, slot, { policy, advanced, timezone }) {
+  const p = policy || {};
+  switch (reason) {
+    case 'notice': {
+      const n = advanced ? p.min_notice_minutes_advanced : p.min_notice_minutes;
+      return Number.isFinite(n) ? `bookings close ${minutesText(n)} before the start` : 'too close to the start: bookings close shortly before it (minimum notice)';
+    }
+    case 'horizon':
+      return Number.isFinite(p.horizon_days)
+        ? `too far ahead: bookings open ${p.horizon_days} day${p.horizon_days === 1 ? '' : 's'} before the start`
+        : 'too far ahead: not open for booking yet';
+    case 'full':
+      return 'no free place left';
+    case 'share': {
+      const pct = p.max_share_percent;
+      if (!Number.isFinite(pct)) return 'your company already holds the largest share of this slot it may';
+      const most = Math.max(1, Math.floor((slot.capacity * pct) / 100));
+      return `your company already holds ${most} place${most === 1 ? '' : 's'}, the most one company may hold here (${pct} % of the places)`;
+    }
+    case 'reserved': {
+      const until = releaseAt(slot);
+      return until
+        ? `the free places are reserved for advanced-certified enterprises until ${localTimeOf(until.toISOString(), timezone, slot)}`
+        : 'the free places are reserved for advanced-certified enterprises';
+    }
+    case 'closed':
+      return 'closed by customs';
+    case 'started':
+      return 'already started';
+    default:
+      return reason ? `not bookable (${reason})` : 'not bookable';
+  }
+}
+
+/** When the reserved places of a slot are released to everyone, or null. */
+function releaseAt(slot) {
+  if (!(slot.reserved_advanced > 0) || !Number.isFinite(slot.release_minutes)) return null;
+  return new Date(new Date(slot.starts_at).getTime() - slot.release_minutes * 60000);
+}
+
+/**
+ * How a slot is shown to a company: its level on the colour scale, its text,
+ * its label and, when it cannot be booked, why. `bookable`/`reason` come from
+ * the server; without them (an older server) the console judges by status,
+ * start and free places as before.
+ */
+export function slotView(s, { now, policy, advanced, timezone }) {
+  const release = releaseAt(s);
+  const reservedNow = Boolean(release && now < release);
+  // Places a general company may take while some are still reserved.
+  const freeForYou = reservedNow && !advanced ? Math.max(0, s.available - s.reserved_advanced) : s.available;
+  const reservedNote = reservedNow
+    ? advanced
+      ? `; ${s.reserved_advanced} of them reserved for advanced-certified enterprises like yours until ${localTimeOf(release.toISOString(), timezone, s)}`
+      : `; ${Math.min(s.reserved_advanced, s.available)} more reserved for advanced-certified enterprises until ${localTimeOf(release.toISOString(), timezone, s)}`
+    : '';
+  const freeLabel = `${advanced || !reservedNow ? s.available : freeForYou} of ${s.capacity} places free${reservedNow && !advanced ? ' for you' : ''}${reservedNote}`;
+  const started = new Date(s.starts_at) <= now;
+  let reason = null;
+  if (typeof s.bookable === 'boolean') {
+    if (!s.bookable) reason = s.reason || 'unknown';
+  } else if (started) {
+    reason = 'started';
+  } else if (s.status !== 'open') {
+    reason = 'closed';
+  } else if (s.available <= 0) {
+    reason = 'full';
+  }
+  if (!reason) {
+    return { level: levelOf(freeForYou, s.capacity, s.status), text: String(freeForYou), showCap: true, label: freeLabel, unavailable: false, reason: null, reserved: reservedNow };
+  }
+  const why = reasonText(reason, s, { policy, advanced, timezone });
+  const refusal = `This slot cannot be booked: ${why}.`;
+  if (reason === 'started') return { level: 'past', text: '–', showCap: false, label: 'started or past', unavailable: true, reason, refusal };
+  if (reason === 'closed') return { level: 'closed', text: 'closed', showCap: false, label: 'closed by customs', unavailable: true, reason, refusal };
+  if (reason === 'full') return { level: '0', text: '0', showCap: true, label: `0 of ${s.capacity} places free`, unavailable: true, reason, refusal, reserved: reservedNow };
+  return {
+    level: 'blocked',
+    text: String(s.available),
+    showCap: true,
+    label: `${s.available} of ${s.capacity} places free; not bookable for you: ${why}`,
+    unavailable: true,
+    reason,
+    refusal,
+    reserved: reservedNow,
+  };
+}
+
+/**
  * The heat map table. `onPick(slot, button)` runs when a slot is chosen.
  * Arrow keys move between cells (one tab stop for the whole grid).
  */
-export function heatmap({ slots, days, timezone, now, onPick, highlight }) {
+export function heatmap({ slots, days, timezone, now, onPick, highlight, policy = null, advanced = false }) {
   const byCell = new Map();
   const times = new Set();
   for (const s of slots) {
@@ -86,31 +227,27 @@ export function heatmap({ slots, days, timezone, now, onPick, highlight }) {
         grid[r][c] = null;
         return;
       }
-      const past = new Date(s.starts_at) <= now;
-      const level = past ? 'past' : heatLevel(s);
-      const label = past
-        ? `${slotSpanLong(s)}: started or past`
-        : s.status !== 'open'
-          ? `${slotSpanLong(s)}: closed`
-          : `${slotSpanLong(s)}: ${s.available} of ${s.capacity} places free`;
-      const unavailable = past || s.status !== 'open' || s.available <= 0;
-      const text = past ? '–' : s.status !== 'open' ? 'closed' : String(s.available);
+      const v = slotView(s, { now, policy, advanced, timezone });
+      const label = `${slotSpanLong(s)}: ${v.label}`;
       const btn = h(
         'button',
         {
           type: 'button',
-          class: `cell heat-${level}${highlight === s.id ? ' current' : ''}`,
+          class: `cell heat-${v.level}${v.reserved ? ' reserved' : ''}${highlight === s.id ? ' current' : ''}`,
           'aria-label': highlight === s.id ? `${label}; your booking is here` : label,
-          'aria-disabled': unavailable ? 'true' : null,
+          'aria-disabled': v.unavailable ? 'true' : null,
           tabindex: '-1',
-          dataset: { slot: s.id, row: String(r), col: String(c), free: String(s.available), start: s.starts_at_local },
+          dataset: { slot: s.id, row: String(r), col: String(c), free: String(s.available), start: s.starts_at_local, tip: `${slotTimeShort(s)}: ${v.label}`, ...(v.reason ? { reason: v.reason } : {}) },
           onclick: () => {
-            if (!unavailable) onPick(s, btn);
-            else announce(past ? 'That slot has already started.' : s.status !== 'open' ? 'That slot is closed.' : 'That slot is full.', 'warning');
+            if (!v.unavailable) onPick(s, btn);
+            else {
+              showTip(btn, true);
+              announce(v.refusal, 'warning');
+            }
           },
         },
-        h('span', { class: 'free' }, text),
-        !past && s.status === 'open' ? h('span', { class: 'cap' }, `/${s.capacity}`) : null,
+        h('span', { class: 'free' }, v.text),
+        v.showCap ? h('span', { class: 'cap' }, `/${s.capacity}`) : null,
       );
       buttons.push(btn);
       grid[r][c] = btn;
@@ -158,11 +295,40 @@ export function heatmap({ slots, days, timezone, now, onPick, highlight }) {
     const btn = e.target.closest('button.cell');
     if (!btn) return;
     for (const b of buttons) b.tabIndex = b === btn ? 0 : -1;
+    showTip(btn);
+  });
+  table.addEventListener('focusout', () => hideTip());
+  table.addEventListener('mouseover', (e) => {
+    const btn = e.target.closest('button.cell');
+    if (btn) showTip(btn);
+  });
+  table.addEventListener('mouseleave', () => {
+    const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest('button.cell');
+    if (focused && table.contains(focused)) showTip(focused);
+    else hideTip();
   });
   if (!rows.length) {
     return h('p', { class: 'empty' }, 'No slots in this week for this site and transport mode.');
   }
-  return h('div', { class: 'heatmap-wrap', role: 'region', 'aria-label': 'Slot heat map', tabindex: '-1' }, table);
+  // What a cell means (and why it cannot be booked), shown beside it on hover and focus;
+  // hidden from assistive technology, which reads the same words in the cell's label.
+  const tip = h('div', { class: 'cell-tip', 'aria-hidden': 'true', hidden: true });
+  const wrap = h('div', { class: 'heatmap-wrap', role: 'region', 'aria-label': 'Slot heat map', tabindex: '-1', 'data-toast-avoid': '' }, table, tip);
+  function showTip(btn, warn = false) {
+    tip.textContent = btn.dataset.tip || '';
+    tip.classList.toggle('warn', warn || btn.hasAttribute('aria-disabled'));
+    tip.hidden = false;
+    const w = wrap.getBoundingClientRect();
+    const b = btn.getBoundingClientRect();
+    const left = Math.max(0, Math.min(b.left - w.left, w.width - tip.offsetWidth - 2));
+    // CSSOM, not a style attribute: allowed by the console's CSP.
+    tip.style.left = `${left}px`;
+    tip.style.top = `${b.bottom - w.top + 4}px`;
+  }
+  function hideTip() {
+    tip.hidden = true;
+  }
+  return wrap;
 }
 
 /** Every slot of a site and mode in [from, to). */
@@ -178,6 +344,7 @@ export async function heatmapPage(ctx) {
   const rescheduling = ctx.query.reschedule ? bookings.find((b) => b.id === ctx.query.reschedule) : null;
   const bookable = decls.filter((d) => d.bookable && !activeByDecl[d.id]);
   const verified = ctx.enterprise && ctx.enterprise.status === 'verified';
+  const advanced = Boolean(ctx.enterprise && ctx.enterprise.credit_class === 'advanced_certified');
 
   const state = {
     declarationId: rescheduling ? rescheduling.declaration_id : ctx.query.declaration || (bookable[0] && bookable[0].id) || '',
@@ -292,9 +459,13 @@ export async function heatmapPage(ctx) {
       const slots = await weekSlots(site.id, state.mode, midnight(site.timezone, days[0]), midnight(site.timezone, addDays(days[6], 1)));
       replace(
         mapBox,
-        heatmap({ slots, days, timezone: site.timezone, now: new Date(), onPick: pick, highlight: rescheduling && rescheduling.slot_id }),
-        legend(),
+        heatmap({ slots, days, timezone: site.timezone, now: new Date(), onPick: pick, highlight: rescheduling && rescheduling.slot_id, policy: site.policy || null, advanced }),
+        legend(['4', '3', '2', '1', '0', 'closed', 'past'], [
+          ...(slots.some((x) => x.bookable === false && !['full', 'closed', 'started'].includes(x.reason)) ? [['blocked', 'Not bookable for you (hover or focus it to see why)']] : []),
+          ...(slots.some((x) => x.reserved_advanced > 0) ? [['reserved-key', `Corner mark: places reserved for advanced-certified enterprises${advanced ? ' (yours)' : ''}`]] : []),
+        ]),
       );
+      placeToast();
     } catch (err) {
       replace(mapBox, errorBox(err, 'Slots could not be loaded'));
     }
@@ -535,7 +706,7 @@ export async function heatmapPage(ctx) {
       : null,
     controls,
     choiceNote,
-    h('div', { class: 'week-nav' }, prev, thisWeek, next, weekLabel),
+    h('div', { class: 'week-nav' }, prev, thisWeek, next, weekLabel, h('div', { class: 'toast-host', 'data-toast-host': '' })),
     outcome,
     formBox,
     mapBox,

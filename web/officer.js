@@ -3,7 +3,8 @@
 
 import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage, loading, describe, problemSlug, statusLabel } from './ui.js';
-import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone } from './time.js';
+import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone, offsetOn } from './time.js';
+import { usageBar, legend } from './heatmap.js';
 import { byId, can, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime, declIds, plateText } from './company.js';
 
 /** Enterprise names, read once each. */
@@ -281,7 +282,15 @@ export async function capacityPage(ctx) {
     const capacity = field({ label: 'Capacity (places)', name: 'capacity', type: 'number', value: String(slot.capacity), required: true, hint: `${slot.booked} booked now.`, attrs: { min: 0, max: 10000, class: 'short' } });
     const status = field({ label: 'Status', name: 'status', value: slot.status, options: [{ value: 'open', label: 'Open' }, { value: 'closed', label: 'Closed (cancels its bookings)' }] });
     const reason = field({ label: 'Reason (recorded, and sent to companies whose bookings are cancelled)', name: 'reason', type: 'textarea', attrs: { rows: 2, maxlength: 1000 } });
-    const ok = await dialog({ title: `Change slot ${span}`, body: [h('p', { class: 'muted' }, `${site.code} ${slot.mode}, ${slotSpan(slot)}`), capacity, status, reason], confirm: 'Save change' });
+    // Reserved places, where the server has them.
+    const hasReserved = 'reserved_advanced' in slot;
+    const reservedField = hasReserved
+      ? field({ label: 'Reserved for advanced-certified (places)', name: 'reserved_advanced', type: 'number', value: String(slot.reserved_advanced || 0), attrs: { min: 0, max: 10000, class: 'short' } })
+      : null;
+    const releaseField = hasReserved
+      ? field({ label: 'Released to everyone (minutes before start)', name: 'release_minutes', type: 'number', value: String(slot.release_minutes ?? 0), attrs: { min: 0, class: 'short' } })
+      : null;
+    const ok = await dialog({ title: `Change slot ${span}`, body: [h('p', { class: 'muted' }, `${site.code} ${slot.mode}, ${slotSpan(slot)}`), capacity, status, reservedField, releaseField, reason], confirm: 'Save change' });
     if (!ok) {
       button.focus();
       return;
@@ -295,7 +304,13 @@ export async function capacityPage(ctx) {
     if (cap !== slot.capacity) body.capacity = cap;
     if (ok.get('status') !== slot.status) body.status = ok.get('status');
     if (ok.get('reason')) body.reason = ok.get('reason');
-    if (body.capacity === undefined && body.status === undefined) {
+    if (hasReserved) {
+      const n = Number(ok.get('reserved_advanced') || 0);
+      const m = Number(ok.get('release_minutes') || 0);
+      if (n !== (slot.reserved_advanced || 0)) body.reserved_advanced = n;
+      if (m !== (slot.release_minutes ?? 0)) body.release_minutes = m;
+    }
+    if (body.capacity === undefined && body.status === undefined && body.reserved_advanced === undefined && body.release_minutes === undefined) {
       announce('Nothing changed.');
       return;
     }
@@ -303,19 +318,34 @@ export async function capacityPage(ctx) {
     const send = (b) => busy(button, () => api.call('PATCH', `/slots/${slot.id}`, { body: b }));
     try {
       await send(body);
-      announce(`Slot ${span}: ${body.status === 'closed' ? 'closed' : body.status === 'open' ? 'reopened' : `capacity ${body.capacity}`}.`, 'success');
+      announce(`Slot ${span}: ${body.status === 'closed' ? 'closed' : body.status === 'open' ? 'reopened' : body.capacity !== undefined ? `capacity ${body.capacity}` : 'reserved places changed'}.`, 'success');
       ctx.refresh();
     } catch (err) {
       if (err.status === 409 && body.capacity !== undefined && !body.displace) {
+        // Where the server moves displaced bookings (it has closures), the officer chooses.
+        const rebook = closuresAvailable
+          ? h(
+              'fieldset',
+              { class: 'field checks rebook' },
+              h('legend', {}, 'The displaced bookings'),
+              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ' Move them to the next slot with room, in booking order'),
+              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ' Cancel them'),
+            )
+          : null;
         const again = await dialog({
           title: `Capacity ${body.capacity} is below the ${slot.booked} bookings`,
-          body: h('p', {}, 'Displace the latest bookings? They are cancelled with your reason and their companies are notified.'),
+          body: [
+            h('p', {}, closuresAvailable
+              ? 'Displace the latest bookings? The earliest made keep their places; their companies are notified.'
+              : 'Displace the latest bookings? They are cancelled with your reason and their companies are notified.'),
+            rebook,
+          ],
           confirm: 'Displace bookings',
           danger: true,
         });
         if (again) {
           try {
-            await send({ ...body, displace: true });
+            await send({ ...body, displace: true, ...(closuresAvailable ? { rebook: again.get('rebook') || 'next_available' } : {}) });
             announce(`Slot ${span}: capacity ${body.capacity}; bookings displaced.`, 'success');
             ctx.refresh();
             return;
@@ -333,8 +363,10 @@ export async function capacityPage(ctx) {
     const all = slots.filter((s) => localParts(s.starts_at_local).date === day);
     const ended = all.filter((s) => new Date(s.ends_at) <= now);
     const list = showEnded ? all : all.filter((s) => new Date(s.ends_at) > now);
-    const booked = all.reduce((a, s) => a + s.booked, 0);
-    const open = all.filter((s) => s.status === 'open').reduce((a, s) => a + s.capacity, 0);
+    // Only the slots still to come (or under way) count: an ended slot's places are gone.
+    const current = all.filter((s) => new Date(s.ends_at) > now && s.status === 'open');
+    const booked = current.reduce((a, s) => a + s.booked, 0);
+    const open = current.reduce((a, s) => a + s.capacity, 0);
     const offset = all[0] ? localParts(all[0].starts_at_local).offset : currentOffset(site.timezone);
     const rows = list.map((s) => {
       const p = localParts(s.starts_at_local);
@@ -352,8 +384,15 @@ export async function capacityPage(ctx) {
           h(
             'div',
             { class: 'usage' },
-            h('meter', { min: 0, max: Math.max(1, s.capacity), value: s.booked, high: Math.max(1, s.capacity) * 0.85, optimum: 0, 'aria-hidden': 'true' }),
-            h('span', { class: 'usage-text' }, `${s.booked} / ${s.capacity}`, h('span', { class: 'visually-hidden' }, ' booked'), h('span', { class: 'muted' }, ` ${pct} %`)),
+            usageBar(s, isEnded),
+            h(
+              'span',
+              { class: 'usage-text' },
+              `${s.booked} / ${s.capacity}`,
+              h('span', { class: 'visually-hidden' }, ' booked'),
+              h('span', { class: 'muted' }, ` ${pct} %`),
+              s.reserved_advanced > 0 ? h('span', { class: 'muted reserved-note' }, ` · ${s.reserved_advanced} reserved for advanced-certified`) : null,
+            ),
           ),
           badge(s.status),
           h('div', {}, btn, h('div', { class: 'row-msg', 'aria-live': 'polite' })),
@@ -367,7 +406,8 @@ export async function capacityPage(ctx) {
       h(
         'p',
         { class: 'day-summary' },
-        `${booked} booked of ${open} open places`,
+        h('span', { class: 'day-count' }, `${booked} booked of ${open} open places`),
+        ended.length ? h('span', { class: 'muted' }, ' in the slots not yet ended') : null,
         ended.length && !showEnded ? h('span', { class: 'muted' }, ` · ${ended.length} ended slot${ended.length === 1 ? '' : 's'} hidden`) : null,
       ),
       table({
@@ -390,9 +430,367 @@ export async function capacityPage(ctx) {
       sitePicker(ctx, sites, site, { mode }),
       h('div', { class: 'field inline' }, h('label', { for: 'board-mode' }, 'Mode'), modeSelect),
       h('a', { href: here({ ended: showEnded ? '0' : '1' }) }, showEnded ? 'Hide ended slots' : 'Show ended slots'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary small',
+          onclick: () => {
+            const form = document.querySelector('form.closure-form');
+            if (!form) return;
+            form.scrollIntoView({ block: 'start' });
+            form.querySelector('select, input').focus({ preventScroll: true });
+          },
+        },
+        'Close or reduce a range…',
+      ),
       h('p', { class: 'zone-note' }, `Times in ${zoneLabel(currentOffset(site.timezone), site.timezone)}`),
     ),
     h('div', { class: 'board-days' }, sections),
+    h('p', { class: 'hint' }, 'Bars: booked places, coloured by the free places left on the same scale as the companies’ heat map.'),
+    legend(['4', '3', '2', '1', '0', 'closed', 'past']),
+    closurePanel(ctx, site),
+  );
+}
+
+// ---- closures: close or reduce a range ---------------------------------------
+// A dry run first (which companies' bookings would move where, which would be
+// cancelled), applied only on confirmation; and the site's closures, each of
+// which can be reopened.
+
+/** A closure's result kept across the board's re-render (shown once). */
+let flash = null;
+/** Whether the server has closures (and so moves displaced bookings): learnt from the closures list. */
+let closuresAvailable = false;
+
+/** `2026-12-01T08:00` (a datetime-local value, site time) as RFC 3339 with the site's offset then. */
+export function siteTime(value, timezone) {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(value || '')) return null;
+  // The offset at that local time: try the date's offset, then check it round-trips (DST edges).
+  let offset = offsetOn(timezone, value.slice(0, 10));
+  for (let i = 0; i < 2; i += 1) {
+    const guess = new Date(`${value}:00${offset}`);
+    const fmt = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, timeZoneName: 'longOffset' });
+    const name = fmt.formatToParts(guess).find((p) => p.type === 'timeZoneName');
+    const real = ((name && name.value) || 'GMT').replace('GMT', '') || '+00:00';
+    if (real === offset) break;
+    offset = real;
+  }
+  return `${value}:00${offset}`;
+}
+
+/** The next whole hour in the site's zone, as a datetime-local value, `plusHours` later. */
+function nextHour(timezone, plusHours = 0) {
+  const t = new Date(Date.now() + (plusHours + 1) * 3600000);
+  const fmt = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' });
+  const p = Object.fromEntries(fmt.formatToParts(t).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:00`;
+}
+
+/** Slots and bookings named by a closure's `affected`, each read once. */
+function reader(path) {
+  const cache = new Map();
+  return (id) => {
+    if (!id) return Promise.resolve(null);
+    if (!cache.has(id)) cache.set(id, api.get(`${path}/${id}`).catch(() => null));
+    return cache.get(id);
+  };
+}
+
+/** `Tue 1 Dec 2026, 08:00–09:00` of a slot (the zone is said once, in the caption). */
+function slotWhen(slot) {
+  if (!slot) return null;
+  const a = localParts(slot.starts_at_local);
+  const b = localParts(slot.ends_at_local);
+  return `${slotSpan(slot).split(',')[0]}, ${a.time}–${b.time}`;
+}
+
+/** The table of what a closure does (or would do) to bookings, in the server's order. */
+async function affectedTable(answer, site, { applied }) {
+  const affected = Array.isArray(answer.affected) ? answer.affected : [];
+  if (!affected.length) {
+    return h('p', { class: 'empty' }, applied ? 'No booking was affected.' : 'No booking would be affected: only the slots change.');
+  }
+  const slotOf = reader('/slots');
+  const bookingOf = reader('/bookings');
+  const rows = await Promise.all(
+    affected.map(async (a) => {
+      const [from, to, booking, ent] = await Promise.all([slotOf(a.from_slot_id), slotOf(a.to_slot_id), bookingOf(a.booking_id), a.enterprise_id ? enterprise(a.enterprise_id) : null]);
+      const moved = Boolean(a.to_slot_id);
+      const truck = booking && booking.vehicle ? plateText(booking.vehicle, false) : null;
+      const what = booking ? `${declIds(booking).length} declaration${declIds(booking).length === 1 ? '' : 's'}` : '';
+      return {
+        attrs: { dataset: { booking: a.booking_id, outcome: moved ? 'moved' : 'cancelled' } },
+        cells: [
+          ent ? ent.name : a.enterprise_id || '—',
+          h('div', {}, truck ? h('span', { class: 'plate' }, truck) : h('span', { class: 'mono small' }, a.booking_id), what ? h('p', { class: 'muted small' }, what) : null),
+          h('span', { class: 'slot-when from' }, slotWhen(from) || a.from_slot_id),
+          moved
+            ? h('span', { class: 'outcome moved' }, h('span', { 'aria-hidden': 'true' }, '→ '), applied ? 'Moved to ' : 'Moves to ', h('strong', { class: 'slot-when to' }, slotWhen(to) || a.to_slot_id))
+            : h('span', { class: 'outcome cancelled' }, applied ? 'Cancelled' : 'Would be cancelled', answer.rebook === 'next_available' ? h('span', { class: 'muted' }, ' (no free place in a later slot)') : null),
+        ],
+      };
+    }),
+  );
+  return table({
+    caption: `Bookings ${applied ? 'affected' : 'that would be affected'}, in the order the rules handle them (${zoneLabel(currentOffset(site.timezone), site.timezone)})`,
+    columns: ['Company', 'Truck', 'Booked slot', applied ? 'Outcome' : 'What would happen'],
+    rows,
+    className: 'affected',
+  });
+}
+
+function summary(answer, applied) {
+  const affected = Array.isArray(answer.affected) ? answer.affected : [];
+  const moved = affected.filter((a) => a.to_slot_id).length;
+  const cancelled = affected.length - moved;
+  if (!affected.length) return applied ? 'No booking was affected.' : 'No booking would be affected.';
+  const verb = applied ? ['moved', 'cancelled'] : ['would move', 'would be cancelled'];
+  const parts = [];
+  if (moved) parts.push(`${moved} booking${moved === 1 ? '' : 's'} ${verb[0]} to later slots`);
+  if (cancelled) parts.push(`${cancelled} booking${cancelled === 1 ? '' : 's'} ${verb[1]}`);
+  return `${parts.join('; ')}.`;
+}
+
+function whatText(c) {
+  const mode = c.mode ? `${c.mode} slots` : 'slots of every mode';
+  return c.capacity === null || c.capacity === undefined ? `Closes the ${mode}` : `Lowers the ${mode} to ${c.capacity} place${c.capacity === 1 ? '' : 's'}`;
+}
+
+/** The form, its preview, and the list of the site's closures. */
+export function closurePanel(ctx, site) {
+  const tz = site.timezone;
+  const zone = zoneLabel(currentOffset(tz), tz);
+  const f = {
+    mode: field({
+      label: 'Transport mode',
+      name: 'mode',
+      value: '',
+      options: [{ value: '', label: 'All modes' }, ...site.modes.map((m) => ({ value: m, label: m }))],
+    }),
+    from: field({ label: `From (site time, ${zone})`, name: 'from', type: 'datetime-local', required: true, value: nextHour(tz, 1), hint: 'Slots starting at or after this time…', attrs: { step: 60 } }),
+    to: field({ label: `To (site time, ${zone})`, name: 'to', type: 'datetime-local', required: true, value: nextHour(tz, 3), hint: '…and before this time.', attrs: { step: 60 } }),
+    capacity: field({ label: 'Capacity (optional)', name: 'capacity', type: 'number', hint: 'Empty: close the slots. A number: lower their capacity to it.', attrs: { min: 0, max: 10000, class: 'short' } }),
+    reason: field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, hint: 'Recorded, and sent to the companies whose bookings move or are cancelled.', attrs: { rows: 2, maxlength: 1000 } }),
+  };
+  const rebook = h(
+    'fieldset',
+    { class: 'field checks rebook', dataset: { for: 'rebook' } },
+    h('legend', {}, 'Displaced bookings'),
+    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ' Move to the next slot with room (in booking order)'),
+    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ' Cancel them'),
+    h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
+  );
+  const previewBtn = h('button', { type: 'submit', class: 'primary' }, 'Preview');
+  const preview = h('div', { class: 'closure-preview', 'aria-live': 'polite' });
+  const form = h(
+    'form',
+    { class: 'card closure-form', novalidate: true, 'aria-labelledby': 'closure-h' },
+    h('h2', { id: 'closure-h' }, 'Close or reduce a range'),
+    h('p', { class: 'hint' }, `At ${site.code}: the slots starting in the range are closed or lowered. Nothing changes until you confirm the preview.`),
+    h('div', { class: 'grid closure-grid' }, f.mode, f.from, f.to, f.capacity),
+    f.reason,
+    rebook,
+    h('div', { class: 'actions left' }, previewBtn),
+    preview,
+  );
+
+  const fieldFor = (name) => (name === 'rebook' ? rebook : f[name]);
+
+  /** The request body from the form, or null (the problems are shown beside the fields). */
+  function read() {
+    const fd = new FormData(form);
+    for (const w of [...Object.values(f), rebook]) {
+      setMessage(w, 'server', '');
+      setMessage(w, 'client', '');
+    }
+    const from = siteTime(String(fd.get('from') || ''), tz);
+    const to = siteTime(String(fd.get('to') || ''), tz);
+    const capText = String(fd.get('capacity') || '').trim();
+    const reason = String(fd.get('reason') || '').trim();
+    if (!from) setMessage(f.from, 'client', 'Enter the date and time the range starts.');
+    if (!to) setMessage(f.to, 'client', 'Enter the date and time the range ends.');
+    if (from && to && new Date(to) <= new Date(from)) setMessage(f.to, 'client', 'The end must be after the start.');
+    const cap = capText === '' ? null : Number(capText);
+    if (cap !== null && (!Number.isInteger(cap) || cap < 0 || cap > 10000)) setMessage(f.capacity, 'client', 'A whole number from 0 to 10000, or empty to close.');
+    if (!reason) setMessage(f.reason, 'client', 'Give a reason: the companies are told.');
+    if (form.querySelector('[aria-invalid=true]')) {
+      form.querySelector('[aria-invalid=true]').focus();
+      return null;
+    }
+    const body = { from, to, reason, rebook: String(fd.get('rebook') || 'next_available') };
+    if (fd.get('mode')) body.mode = String(fd.get('mode'));
+    if (cap !== null) body.capacity = cap;
+    return body;
+  }
+
+  function showServerErrors(err) {
+    let shown = false;
+    for (const fe of err.fieldErrors || []) {
+      const w = fieldFor(String(fe.field).split('.')[0]);
+      if (w) {
+        setMessage(w, 'server', fe.message);
+        shown = true;
+      }
+    }
+    return shown;
+  }
+
+  // A preview is only good for the values it was made from.
+  form.addEventListener('input', () => {
+    if (preview.firstChild && !preview.querySelector('.applied')) {
+      replace(preview, h('p', { class: 'muted' }, 'The range changed: preview it again.'));
+    }
+  });
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = read();
+    if (!body) return;
+    replace(preview, loading('Working out what the closure would do…'));
+    let answer;
+    try {
+      answer = await busy(previewBtn, () => api.post(`/sites/${site.id}/closures`, { ...body, dry_run: true }));
+    } catch (err) {
+      showServerErrors(err);
+      replace(preview, errorBox(err, 'No preview'));
+      return;
+    }
+    const list = await affectedTable(answer, site, { applied: false });
+    const apply = h('button', { type: 'button', class: 'danger' }, 'Apply closure');
+    const again = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(preview); form.querySelector('input, select').focus(); } }, 'Change the range');
+    const box = h(
+      'section',
+      { class: 'card preview-card', 'aria-labelledby': 'preview-h', tabindex: '-1' },
+      h('h3', { id: 'preview-h' }, 'Preview: nothing has changed yet'),
+      h('p', {}, `${whatText({ mode: body.mode, capacity: body.capacity })} starting ${spanInZone(answer.from || body.from, answer.to || body.to, tz)}. `, h('strong', { class: 'preview-summary' }, summary(answer, false))),
+      list,
+      h('div', { class: 'actions left' }, apply, again),
+      h('div', { class: 'row-msg', 'aria-live': 'polite' }),
+    );
+    apply.addEventListener('click', async () => {
+      const msg = box.querySelector('.row-msg');
+      replace(msg);
+      try {
+        const done = await busy(apply, () => api.post(`/sites/${site.id}/closures`, body));
+        flash = { siteId: site.id, answer: done, body };
+        announce(`Closure applied at ${site.code}: ${summary(done, true)}`, 'success');
+        ctx.refresh();
+      } catch (err) {
+        showServerErrors(err);
+        replace(msg, errorBox(err, 'The closure was not applied'));
+      }
+    });
+    replace(preview, box);
+    box.focus();
+  });
+
+  // The result of the closure just applied, shown once after the board re-renders.
+  const result = h('div', { class: 'closure-result' });
+  if (flash && flash.siteId === site.id) {
+    const { answer } = flash;
+    flash = null;
+    affectedTable(answer, site, { applied: true })
+      .then((list) => {
+        replace(
+          result,
+          h(
+            'div',
+            { class: 'alert success applied', role: 'status', tabindex: '-1' },
+            h('p', { class: 'alert-title' }, 'Closure applied'),
+            h('p', {}, `${whatText(answer)} starting ${spanInZone(answer.from, answer.to, tz)}. ${summary(answer, true)}`),
+            list,
+          ),
+        );
+        result.querySelector('.alert').focus();
+      })
+      .catch((err) => replace(result, errorBox(err, 'The closure was applied; its bookings could not be listed')));
+  }
+
+  const listBox = h('div', { class: 'closure-list' }, loading('Loading closures…'));
+  const listHeading = h('h3', {}, `Closures at ${site.code}`);
+  (async () => {
+    let items;
+    try {
+      items = await api.all(`/sites/${site.id}/closures`);
+      closuresAvailable = true;
+    } catch (err) {
+      if (err.status === 404) {
+        // A server without closures: say so instead of offering a form it would refuse.
+        form.replaceWith(h('p', { class: 'muted' }, 'Closing a range is not available on this server yet: change slots one by one above.'));
+        replace(listBox);
+        listHeading.remove();
+        return;
+      }
+      replace(listBox, errorBox(err, 'The closures could not be loaded'));
+      return;
+    }
+    const now = new Date();
+    items.sort((a, b) => (a.from < b.from ? 1 : a.from > b.from ? -1 : 0));
+    const rows = items.map((c) => {
+      const ended = new Date(c.to) <= now;
+      const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
+      const reopen = ended
+        ? h('span', { class: 'muted' }, 'ended')
+        : h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary small',
+              onclick: async (ev) => {
+                const btn = ev.currentTarget;
+                const ok = await dialog({
+                  title: 'Reopen these slots?',
+                  body: h('p', {}, `${whatText(c)} starting ${spanInZone(c.from, c.to, tz)} (“${c.reason}”). Reopening gives the slots their places back; bookings that were moved stay where they are.`),
+                  confirm: 'Reopen',
+                });
+                if (!ok) {
+                  btn.focus();
+                  return;
+                }
+                try {
+                  await busy(btn, () => api.call('DELETE', `/closures/${c.id}`));
+                  announce(`Reopened: ${spanInZone(c.from, c.to, tz)}.`, 'success');
+                  ctx.refresh();
+                } catch (err) {
+                  replace(msg, errorBox(err, 'Not reopened'));
+                }
+              },
+            },
+            'Reopen',
+            h('span', { class: 'visually-hidden' }, ` ${spanInZone(c.from, c.to, tz)}`),
+          );
+      const count = Array.isArray(c.affected) ? c.affected.length : null;
+      return {
+        attrs: { dataset: { closure: c.id }, class: ended ? 'ended' : null },
+        cells: [
+          spanInZone(c.from, c.to, tz),
+          whatText(c),
+          h('div', {}, c.reason, h('p', { class: 'muted small' }, c.rebook === 'cancel' ? 'displaced bookings cancelled' : 'displaced bookings moved', count !== null ? ` (${count})` : '')),
+          h('div', {}, inZone(c.created_at, tz), c.created_by_name || c.created_by ? h('p', { class: 'muted small' }, `by ${c.created_by_name || c.created_by}`) : null),
+          h('div', {}, reopen, msg),
+        ],
+      };
+    });
+    replace(
+      listBox,
+      table({
+        caption: `Closures at ${site.code}, latest first (site time)`,
+        columns: ['Range', 'What', 'Reason', 'Made', ''],
+        rows,
+        empty: `No closures at ${site.code}.`,
+        className: 'closures',
+      }),
+    );
+  })();
+
+  return h(
+    'section',
+    { class: 'closures-section', 'aria-labelledby': 'closure-h' },
+    result,
+    form,
+    listHeading,
+    listBox,
   );
 }
 
@@ -792,6 +1190,87 @@ export async function gatePage(ctx) {
 
 const COMMON_ZONES = ['Asia/Urumqi', 'Asia/Shanghai', 'Asia/Almaty', 'Asia/Tashkent', 'Asia/Bishkek', 'Europe/Tallinn', 'Europe/Riga', 'Europe/Warsaw', 'UTC'];
 
+/** The seven booking rules of a site, as the form shows them. */
+const POLICY_FIELDS = [
+  ['min_notice_minutes', 'Minimum notice (minutes)', 'Bookings close this long before a slot starts.', 0, 10080],
+  ['min_notice_minutes_advanced', 'Minimum notice, advanced-certified (minutes)', 'The same for advanced-certified (AEO) enterprises.', 0, 10080],
+  ['horizon_days', 'Booking horizon (days)', 'How far ahead slots may be booked.', 1, 366],
+  ['cancel_cutoff_minutes', 'Cancellation cut-off (minutes)', 'Companies may cancel or move a booking until this long before the start.', 0, 10080],
+  ['max_share_percent', 'Largest share per company (%)', 'Of one slot’s places (at least one place).', 1, 100],
+  ['arrival_early_minutes', 'Arrival window opens (minutes before)', 'Trucks are admitted from this long before the slot starts…', 0, 1440],
+  ['arrival_late_minutes', 'Arrival window closes (minutes after)', '…until this long after it ends.', 0, 1440],
+];
+
+/**
+ * A supervisor's form for a site's booking rules: the effective values
+ * (`policy` of the site), sent as the keys that changed; an emptied field
+ * is sent as null (back to the deployment's default).
+ */
+function policyForm(ctx, site) {
+  const policy = site.policy;
+  if (!policy || typeof policy !== 'object') {
+    return h('p', { class: 'muted policy-missing' }, 'Booking rules: this server does not report per-site rules; the deployment’s settings apply.');
+  }
+  const wraps = {};
+  for (const [key, label, hint, min] of POLICY_FIELDS) {
+    const v = policy[key];
+    wraps[key] = field({ label, name: `policy.${key}`, type: 'number', value: v === null || v === undefined ? '' : String(v), hint, attrs: { min, step: 1, class: 'short', inputmode: 'numeric' } });
+  }
+  const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
+  const save = h('button', { type: 'submit', class: 'secondary' }, 'Save booking rules', h('span', { class: 'visually-hidden' }, ` of ${site.code}`));
+  const headingId = `policy-${site.id}`;
+  const form = h(
+    'form',
+    { class: 'policy-form', novalidate: true, 'aria-labelledby': headingId, dataset: { site: site.id } },
+    h('h3', { id: headingId }, `Booking rules of ${site.code}`),
+    h('p', { class: 'hint' }, 'Effective values. Empty a field to go back to the deployment’s default.'),
+    h('div', { class: 'grid policy-grid' }, POLICY_FIELDS.map(([key]) => wraps[key])),
+    h('div', { class: 'actions left' }, save),
+    msg,
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    replace(msg);
+    const changes = {};
+    for (const [key] of POLICY_FIELDS) {
+      const w = wraps[key];
+      setMessage(w, 'server', '');
+      const text = w.querySelector('input').value.trim();
+      const n = text === '' ? null : Number(text);
+      // The ranges are the server's to judge (its message goes beside the field).
+      const bad = n !== null && (!Number.isInteger(n) || n < 0);
+      setMessage(w, 'client', bad ? 'A whole number, or empty for the default.' : '');
+      const before = policy[key] === undefined ? null : policy[key];
+      if (!bad && n !== before) changes[key] = n;
+    }
+    if (form.querySelector('[aria-invalid=true]')) {
+      form.querySelector('[aria-invalid=true]').focus();
+      return;
+    }
+    if (!Object.keys(changes).length) {
+      replace(msg, h('p', { class: 'muted' }, 'Nothing changed.'));
+      return;
+    }
+    try {
+      await busy(save, () => api.patch(`/sites/${site.id}`, { policy: changes }));
+      announce(`Booking rules of ${site.code} saved.`, 'success');
+      ctx.refresh();
+    } catch (err) {
+      let placed = 0;
+      for (const fe of err.fieldErrors || []) {
+        const key = String(fe.field).replace(/^policy\./, '');
+        if (wraps[key]) {
+          setMessage(wraps[key], 'server', fe.message);
+          placed += 1;
+        }
+      }
+      replace(msg, errorBox(placed ? { ...err, fieldErrors: [] } : err, 'Booking rules not saved'));
+      form.querySelector('[aria-invalid=true]')?.focus();
+    }
+  });
+  return form;
+}
+
 export async function sitesPage(ctx) {
   const sites = await ctx.sites(true);
   const schedules = await Promise.all(sites.map((s) => api.get(`/sites/${s.id}/schedules`).then((r) => r.items).catch(() => [])));
@@ -846,14 +1325,23 @@ export async function sitesPage(ctx) {
     const modeSel = field({ label: 'Mode', name: 'mode', options: s.modes.map((m) => ({ value: m, label: m })) });
     const minutes = field({ label: 'Slot length (min)', name: 'slot_minutes', value: '60', options: [15, 30, 60, 120, 240].map((m) => ({ value: m, label: String(m) })) });
     const cap = field({ label: 'Capacity per slot', name: 'capacity', type: 'number', value: '10', attrs: { min: 0, max: 10000, class: 'short' } });
+    const reserved = field({ label: 'Reserved for advanced-certified', name: 'reserved_advanced', type: 'number', value: '0', hint: 'Places only AEO enterprises may take…', attrs: { min: 0, max: 10000, class: 'short' } });
+    const release = field({ label: 'Released (min before start)', name: 'release_minutes', type: 'number', value: '1440', hint: '…until this long before the start.', attrs: { min: 0, max: 43200, class: 'short' } });
     const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
-    form.append(modeSel, minutes, cap, h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'secondary' }, 'Add 24/7 schedule')), msg);
+    form.append(modeSel, minutes, cap, reserved, release, h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'secondary' }, 'Add 24/7 schedule')), msg);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const fd = new FormData(form);
       replace(msg);
+      const body = { mode: fd.get('mode'), slot_minutes: Number(fd.get('slot_minutes')), capacity: Number(fd.get('capacity')) };
+      // Sent only when used, so that a server without reserved places takes the form as before.
+      const n = Number(fd.get('reserved_advanced') || 0);
+      if (n > 0) {
+        body.reserved_advanced = n;
+        body.release_minutes = Number(fd.get('release_minutes') || 0);
+      }
       try {
-        const r = await busy(e.submitter, () => api.post(`/sites/${s.id}/schedules`, { mode: fd.get('mode'), slot_minutes: Number(fd.get('slot_minutes')), capacity: Number(fd.get('capacity')) }));
+        const r = await busy(e.submitter, () => api.post(`/sites/${s.id}/schedules`, body));
         announce(`Schedule added to ${s.code}: ${r.slots_created} slots opened.`, 'success');
         ctx.refresh();
       } catch (err) {
@@ -862,13 +1350,21 @@ export async function sitesPage(ctx) {
     });
     return h(
       'section',
-      { class: 'card', 'aria-labelledby': `site-${s.id}` },
+      { class: 'card site-card', 'aria-labelledby': `site-${s.id}`, dataset: { site: s.id } },
       h('h2', { id: `site-${s.id}` }, siteLabel(s)),
       h('p', {}, `${zoneLabel(s.utc_offset, s.timezone)} · modes: ${s.modes.join(', ')}`),
+      policyForm(ctx, s),
       table({
         caption: `Schedules of ${s.code}`,
-        columns: ['Mode', 'Slot length', 'Capacity', 'Days', 'Valid'],
-        rows: sch.map((x) => [x.mode, `${x.slot_minutes} min`, String(x.capacity), x.days.join(' '), `${x.valid_from} → ${x.valid_to || 'open-ended'}`]),
+        columns: ['Mode', 'Slot length', 'Capacity', 'Reserved (AEO)', 'Days', 'Valid'],
+        rows: sch.map((x) => [
+          x.mode,
+          `${x.slot_minutes} min`,
+          String(x.capacity),
+          x.reserved_advanced > 0 ? `${x.reserved_advanced}, released ${x.release_minutes} min before` : '—',
+          x.days.join(' '),
+          `${x.valid_from} → ${x.valid_to || 'open-ended'}`,
+        ]),
         empty: 'No schedule: this site has no slots yet.',
       }),
       form,

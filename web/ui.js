@@ -48,13 +48,83 @@ export function replace(el, ...children) {
   return el;
 }
 
-/** Speaks a message through the polite live region (and shows it as a toast). */
+/**
+ * Speaks a message through the polite live region (#live, for assistive
+ * technology) and shows it as a toast (aria-hidden: said once). The toast
+ * never covers what a page marks `data-toast-avoid` (the heat map's cells):
+ * it takes the first viewport corner clear of those, else the page's own
+ * in-flow place for it (`data-toast-host`, which keeps its room so nothing
+ * moves), and moves again when the page scrolls or resizes.
+ */
 export function announce(message, kind = 'info') {
   const region = document.getElementById('live');
   if (!region) return;
-  region.replaceChildren(h('p', { class: `toast ${kind}` }, message));
+  region.replaceChildren(h('p', {}, message));
+  const toast = toastBox();
+  toast.replaceChildren(h('p', { class: `toast ${kind}` }, message));
+  placeToast();
   clearTimeout(announce.timer);
-  announce.timer = setTimeout(() => region.replaceChildren(), 8000);
+  announce.timer = setTimeout(() => {
+    region.replaceChildren();
+    toast.replaceChildren();
+    toast.hidden = true;
+  }, 8000);
+}
+
+function toastBox() {
+  let box = document.getElementById('toast');
+  if (!box) {
+    box = h('div', { id: 'toast', class: 'toast-box', 'aria-hidden': 'true', hidden: true });
+    document.body.append(box);
+    let queued = false;
+    const again = () => {
+      if (queued || box.hidden) return;
+      queued = true;
+      requestAnimationFrame(() => {
+        queued = false;
+        placeToast();
+      });
+    };
+    window.addEventListener('scroll', again, { passive: true });
+    window.addEventListener('resize', again);
+    // A page's host goes with the page: back to a corner (the next page re-places it once drawn).
+    window.addEventListener('hashchange', () => {
+      if (box.parentElement !== document.body) document.body.append(box);
+      again();
+    });
+  }
+  return box;
+}
+
+const CORNERS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'];
+
+function overlaps(a, b) {
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+
+/** Puts the toast where it covers nothing marked `data-toast-avoid`. */
+export function placeToast() {
+  const box = document.getElementById('toast');
+  if (!box || !box.firstChild) return;
+  box.hidden = false;
+  const avoid = [...document.querySelectorAll('[data-toast-avoid]')]
+    .map((el) => el.getBoundingClientRect())
+    .filter((r) => r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < window.innerHeight);
+  if (box.parentElement !== document.body) document.body.append(box);
+  box.classList.remove('inline');
+  for (const corner of CORNERS) {
+    box.dataset.corner = corner;
+    const r = box.getBoundingClientRect();
+    if (!avoid.some((a) => overlaps(a, r))) return;
+  }
+  const host = document.querySelector('[data-toast-host]');
+  delete box.dataset.corner;
+  if (host) {
+    box.classList.add('inline');
+    host.append(box);
+  } else {
+    box.dataset.corner = CORNERS[0];
+  }
 }
 
 const STATUS_LABELS = {
@@ -94,11 +164,14 @@ export function laneBadge(lane) {
 /** An error box (role=alert) for an ApiError or any Error. */
 export function errorBox(err, heading = 'That did not work') {
   const list = (err.fieldErrors || []).map((e) => h('li', {}, `${e.field}: ${e.message}`));
+  const text = describe(err);
+  // A detail that only repeats the heading is not said twice.
+  const same = text.toLowerCase().replace(/\s*\(http \d+\)$/, '').replace(/[.\s]+$/, '') === heading.toLowerCase().replace(/[.\s]+$/, '');
   return h(
     'div',
     { class: 'alert error', role: 'alert' },
     h('p', { class: 'alert-title' }, heading),
-    h('p', {}, describe(err)),
+    same ? null : h('p', {}, text),
     list.length ? h('ul', {}, list) : null,
   );
 }
