@@ -663,7 +663,7 @@ export function closurePanel(ctx, site) {
       'section',
       { class: 'card preview-card', 'aria-labelledby': 'preview-h', tabindex: '-1' },
       h('h3', { id: 'preview-h' }, 'Preview: nothing has changed yet'),
-      h('p', {}, `${whatText({ mode: body.mode, capacity: body.capacity })} starting ${spanInZone(answer.from || body.from, answer.to || body.to, tz)}. `, h('strong', { class: 'preview-summary' }, summary(answer, false))),
+      h('p', {}, `${whatText({ mode: body.mode, capacity: body.capacity })} that start within ${spanInZone(answer.from || body.from, answer.to || body.to, tz)}. `, h('strong', { class: 'preview-summary' }, summary(answer, false))),
       list,
       h('div', { class: 'actions left' }, apply, again),
       h('div', { class: 'row-msg', 'aria-live': 'polite' }),
@@ -698,7 +698,7 @@ export function closurePanel(ctx, site) {
             'div',
             { class: 'alert success applied', role: 'status', tabindex: '-1' },
             h('p', { class: 'alert-title' }, 'Closure applied'),
-            h('p', {}, `${whatText(answer)} starting ${spanInZone(answer.from, answer.to, tz)}. ${summary(answer, true)}`),
+            h('p', {}, `${whatText(answer)} that start within ${spanInZone(answer.from, answer.to, tz)}. ${summary(answer, true)}`),
             list,
           ),
         );
@@ -729,8 +729,11 @@ export function closurePanel(ctx, site) {
     items.sort((a, b) => (a.from < b.from ? 1 : a.from > b.from ? -1 : 0));
     const rows = items.map((c) => {
       const ended = new Date(c.to) <= now;
+      const lifted = c.active === false || Boolean(c.lifted_at);
       const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
-      const reopen = ended
+      const reopen = lifted
+        ? h('span', { class: 'muted' }, c.lifted_at ? `reopened ${inZone(c.lifted_at, tz)}` : 'reopened')
+        : ended
         ? h('span', { class: 'muted' }, 'ended')
         : h(
             'button',
@@ -741,7 +744,7 @@ export function closurePanel(ctx, site) {
                 const btn = ev.currentTarget;
                 const ok = await dialog({
                   title: 'Reopen these slots?',
-                  body: h('p', {}, `${whatText(c)} starting ${spanInZone(c.from, c.to, tz)} (“${c.reason}”). Reopening gives the slots their places back; bookings that were moved stay where they are.`),
+                  body: h('p', {}, `${whatText(c)} that start within ${spanInZone(c.from, c.to, tz)} (“${c.reason}”). Reopening gives the slots their places back; bookings that were moved stay where they are.`),
                   confirm: 'Reopen',
                 });
                 if (!ok) {
@@ -760,14 +763,14 @@ export function closurePanel(ctx, site) {
             'Reopen',
             h('span', { class: 'visually-hidden' }, ` ${spanInZone(c.from, c.to, tz)}`),
           );
-      const count = Array.isArray(c.affected) ? c.affected.length : null;
+      const by = c.created_by && c.created_by === ctx.me.id ? 'by you' : c.created_by_name ? `by ${c.created_by_name}` : '';
       return {
-        attrs: { dataset: { closure: c.id }, class: ended ? 'ended' : null },
+        attrs: { dataset: { closure: c.id, active: lifted ? 'false' : 'true' }, class: ended || lifted ? 'ended' : null },
         cells: [
           spanInZone(c.from, c.to, tz),
-          whatText(c),
-          h('div', {}, c.reason, h('p', { class: 'muted small' }, c.rebook === 'cancel' ? 'displaced bookings cancelled' : 'displaced bookings moved', count !== null ? ` (${count})` : '')),
-          h('div', {}, inZone(c.created_at, tz), c.created_by_name || c.created_by ? h('p', { class: 'muted small' }, `by ${c.created_by_name || c.created_by}`) : null),
+          h('div', {}, whatText(c), Number.isFinite(c.slots) ? h('p', { class: 'muted small' }, `${c.slots} slot${c.slots === 1 ? '' : 's'}`) : null),
+          h('div', {}, c.reason, h('p', { class: 'muted small' }, c.rebook === 'cancel' ? 'displaced bookings cancelled' : 'displaced bookings moved to later slots')),
+          h('div', {}, inZone(c.created_at, tz), by ? h('p', { class: 'muted small' }, by) : null),
           h('div', {}, reopen, msg),
         ],
       };
@@ -1264,7 +1267,12 @@ function policyForm(ctx, site) {
           placed += 1;
         }
       }
-      replace(msg, errorBox(placed ? { ...err, fieldErrors: [] } : err, 'Booking rules not saved'));
+      replace(
+        msg,
+        placed
+          ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'Booking rules not saved'), h('p', {}, `The server refused ${placed === 1 ? 'the value marked above' : 'the values marked above'}; nothing was changed.`))
+          : errorBox(err, 'Booking rules not saved'),
+      );
       form.querySelector('[aria-invalid=true]')?.focus();
     }
   });
