@@ -157,9 +157,8 @@ async fn truck_visits_migrate_wave_one_bookings_with_nothing_lost(app: TestApp) 
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let count = |sql: &'static str| {
-        on_database(&app, move |conn| diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n)
-    };
+    let count =
+        |sql: &'static str| on_database(&app, move |conn| diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n);
     assert_eq!(count("SELECT COUNT(*) AS n FROM bookings").await, 3);
     assert_eq!(count("SELECT COUNT(*) AS n FROM bookings WHERE status IN ('confirmed', 'checked_in')").await, 2);
 
@@ -169,7 +168,9 @@ async fn truck_visits_migrate_wave_one_bookings_with_nothing_lost(app: TestApp) 
     assert_eq!(count("SELECT COUNT(*) AS n FROM booking_declarations").await, 3);
     for (old, id) in before.iter().zip([&confirmed, &cancelled, &kept]) {
         let now = app.get(&format!("/api/v1/bookings/{id}"), Some(&c.admin)).await.expect(200).body;
-        for field in ["status", "slot_id", "declaration_id", "declaration_ids", "enterprise_id", "created_at", "cancel_reason"] {
+        for field in
+            ["status", "slot_id", "declaration_id", "declaration_ids", "enterprise_id", "created_at", "cancel_reason"]
+        {
             assert_eq!(now[field], old[field], "{field} of booking {id}");
         }
         assert_eq!(now["declaration_ids"], json!([old["declaration_id"]]));
