@@ -7,11 +7,14 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::json::ApiJson;
 use super::openapi as doc;
-use super::pagination::{Listed, Page};
+use super::pagination::{encode_cursor, Listed, Page};
 use super::query::{one_of, time};
 use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
+use crate::db::sites::SiteTerms;
 use crate::db::slots::{self, SlotFilter, SlotRow};
+use crate::domain::booking_policy::Unbookable;
+use crate::domain::closure::Rebook;
 use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::SlotId;
@@ -57,10 +60,27 @@ pub struct SlotView {
     /// Free places: `capacity - booked` while open, else 0.
     pub available: i32,
     pub status: SlotStatus,
+    /// Company callers only (absent for customs): whether the caller's
+    /// enterprise may book this slot now, by the slot's site's policy and
+    /// the places it already holds. It speaks of the slot: the enterprise's
+    /// own standing (verified, not discredited) and the declaration's site
+    /// and mode are checked when booking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool)]
+    pub bookable: Option<bool>,
+    /// Company callers only (absent for customs): `null` when `bookable`,
+    /// else the first reason it is not, in this order: `closed`, `started`,
+    /// `notice`, `horizon`, `full`, `share`, `reserved`. Booking the slot is
+    /// refused by the same rule: `slot-closed`, `slot-started`, `too-late`,
+    /// `beyond-horizon`, `slot-full`, `share-exceeded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Unbookable>)]
+    pub reason: Option<Option<Unbookable>>,
 }
 
 impl SlotView {
-    pub fn new(s: SlotRow, timezone: String) -> Self {
+    pub fn new(s: SlotRow, site: SiteTerms) -> Self {
+        let timezone = site.timezone;
         let starts_at = s.starts_at.and_utc();
         let ends_at = s.ends_at.and_utc();
         let (starts_at_local, ends_at_local) = match parse_timezone(&timezone) {
@@ -80,7 +100,23 @@ impl SlotView {
             booked: s.booked,
             available: if s.status == SlotStatus::Open { (s.capacity - s.booked).max(0) } else { 0 },
             status: s.status,
+            bookable: None,
+            reason: None,
         }
+    }
+
+    /// The slot for a company caller: whether its enterprise may book it.
+    fn for_company(self, bookable: Result<(), Unbookable>) -> Self {
+        Self { bookable: Some(bookable.is_ok()), reason: Some(bookable.err()), ..self }
+    }
+}
+
+/// The views of these slots for `who` (a company caller's with `bookable`
+/// and `reason`): one read for the slots, two more for a company.
+fn views(rows: Vec<(SlotRow, SiteTerms)>, bookable: Option<Vec<Result<(), Unbookable>>>) -> Vec<SlotView> {
+    match bookable {
+        None => rows.into_iter().map(|(s, site)| SlotView::new(s, site)).collect(),
+        Some(b) => rows.into_iter().zip(b).map(|((s, site), b)| SlotView::new(s, site).for_company(b)).collect(),
     }
 }
 
@@ -155,8 +191,20 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
         after,
         limit: limit + 1,
     };
-    let rows = state.db.read(move |conn| slots::list(conn, &filter)).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(s, _)| slot_cursor(s), |(s, tz)| SlotView::new(s, tz))))
+    let (caller, now, rules) = (who.caller.clone(), who.now, state.bookings.clone());
+    let (rows, more, bookable) = state
+        .db
+        .read(move |conn| {
+            let mut rows = slots::list(conn, &filter)?;
+            // The extra row only tells that another page follows.
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let bookable = svc::bookability(conn, &caller, now, &rows, &rules)?;
+            Ok::<_, AppError>((rows, more, bookable))
+        })
+        .await?;
+    let next_cursor = if more { rows.last().map(|(s, _)| encode_cursor(&slot_cursor(s))) } else { None };
+    Ok(HttpResponse::Ok().json(Page { items: views(rows, bookable), next_cursor }))
 }
 
 /// One slot.
@@ -165,10 +213,19 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
     params(("id" = String, Path, description = "Slot id")),
     responses((status = 200, description = "The slot", body = SlotView), doc::Unauthorized, doc::NotFound),
 )]
-async fn get(state: State, _who: AnyUser, path: web::Path<String>) -> Reply {
+async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let (slot, tz) = state.db.read(move |conn| slots::find_with_zone(conn, &id)).await?.ok_or(AppError::NotFound)?;
-    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
+    let (caller, now, rules) = (who.caller.clone(), who.now, state.bookings.clone());
+    let (rows, bookable) = state
+        .db
+        .read(move |conn| {
+            let rows: Vec<_> = slots::find_with_site(conn, &id)?.into_iter().collect();
+            let bookable = svc::bookability(conn, &caller, now, &rows, &rules)?;
+            Ok::<_, AppError>((rows, bookable))
+        })
+        .await?;
+    let view = views(rows, bookable).pop().ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// A change to one slot: capacity, status or both.
@@ -182,9 +239,15 @@ struct SlotPatch {
     /// `open` or `closed`; closing cancels the slot's bookings.
     #[schema(value_type = Option<crate::domain::slot::SlotStatus>)]
     status: Option<String>,
-    /// Allow a capacity below the booked count: the latest bookings are cancelled.
+    /// Allow a capacity below the booked count: the earliest created bookings
+    /// keep their places, the others are displaced (see `rebook`).
     #[serde(default)]
     displace: bool,
+    /// What happens to displaced bookings (also when closing): `cancel` (the
+    /// default) or `next_available` (moved, in creation order, to the earliest
+    /// slot with room within `booking.rebook_window_hours` after their start).
+    #[schema(value_type = Option<crate::domain::closure::Rebook>)]
+    rebook: Option<String>,
     /// Why; recorded on cancelled bookings and in the audit trail.
     #[schema(schema_with = doc::slot_change_reason)]
     reason: Option<String>,
@@ -227,19 +290,21 @@ impl ToSchema for SlotChangeBody {
     ),
 )]
 async fn change(state: State, who: Officer, path: web::Path<String>, ApiJson(body): ApiJson<SlotPatch>) -> Reply {
+    let rebook = super::query::one_of::<Rebook>("rebook", body.rebook.as_deref())?.unwrap_or(Rebook::Cancel);
     let change = SlotChange::parse(body.capacity, body.status.as_deref(), body.displace, body.reason.as_deref())?;
     let change = svc::SlotChange {
         capacity: change.capacity.map(Capacity::get),
         status: change.status,
         displace: change.displace,
+        rebook,
         reason: change.reason.map(Reason::into_string),
     };
     let id = SlotId::new(path.into_inner());
     let rules = state.bookings.clone();
-    let (slot, tz) = services::write(&state.db, &who, move |conn, ctx| {
+    let (slot, site) = services::write(&state.db, &who, move |conn, ctx| {
         svc::change_slot(conn, ctx, &id, &change, &rules)?;
-        slots::find_with_zone(conn, id.as_str())?.ok_or(AppError::NotFound)
+        slots::find_with_site(conn, id.as_str())?.ok_or(AppError::NotFound)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
+    Ok(HttpResponse::Ok().json(SlotView::new(slot, site)))
 }

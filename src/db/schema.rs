@@ -73,6 +73,13 @@ diesel::table! {
         modes -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        min_notice_minutes -> Nullable<Integer>,
+        min_notice_minutes_advanced -> Nullable<Integer>,
+        horizon_days -> Nullable<Integer>,
+        cancel_cutoff_minutes -> Nullable<Integer>,
+        max_share_percent -> Nullable<Integer>,
+        arrival_early_minutes -> Nullable<Integer>,
+        arrival_late_minutes -> Nullable<Integer>,
     }
 }
 
@@ -209,6 +216,34 @@ diesel::table! {
 diesel::joinable!(booking_declarations -> bookings (booking_id));
 
 diesel::table! {
+    closures (id) {
+        id -> Text,
+        site_id -> Text,
+        mode -> Nullable<Text>,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Nullable<Integer>,
+        reason -> Text,
+        rebook -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        lifted_at -> Nullable<Timestamp>,
+        lifted_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    closure_slots (closure_id, slot_id) {
+        closure_id -> Text,
+        slot_id -> Text,
+        previous_capacity -> Integer,
+        previous_status -> Text,
+    }
+}
+
+diesel::joinable!(closure_slots -> closures (closure_id));
+
+diesel::table! {
     idempotency_keys (enterprise_id, key) {
         enterprise_id -> Text,
         key -> Text,
@@ -292,6 +327,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     bookings,
     booking_declarations,
     vehicles,
+    closures,
+    closure_slots,
     idempotency_keys,
     webhooks,
     outbox_events,

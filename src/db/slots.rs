@@ -5,7 +5,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{clearance_slots, sites};
+use super::schema::clearance_slots;
+use super::sites::SiteTerms;
 use super::DbConnection;
 use crate::domain::goods::TransportMode;
 use crate::domain::slot::SlotStatus;
@@ -60,14 +61,26 @@ pub fn existing_starts(
 
 super::row_access!(clearance_slots, SlotRow);
 
-/// A slot with its site's time zone.
-pub fn find_with_zone(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(SlotRow, String)>> {
+/// A slot with its site's time zone and policy, in one joined statement.
+pub fn find_with_site(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(SlotRow, SiteTerms)>> {
     clearance_slots::table
-        .inner_join(sites::table)
+        .inner_join(super::schema::sites::table)
         .filter(clearance_slots::id.eq(id))
-        .select((SlotRow::as_select(), sites::timezone))
+        .select((SlotRow::as_select(), SiteTerms::as_select()))
         .first(conn)
         .optional()
+}
+
+impl SlotRow {
+    /// What the booking rules need to know of the slot.
+    pub fn facts(&self) -> crate::domain::booking_policy::SlotFacts {
+        crate::domain::booking_policy::SlotFacts {
+            open: self.status == SlotStatus::Open,
+            starts_at: self.starts_at.and_utc(),
+            capacity: i64::from(self.capacity),
+            booked: i64::from(self.booked),
+        }
+    }
 }
 
 /// What `GET /slots` asks for.
@@ -83,14 +96,14 @@ pub struct SlotFilter {
     pub limit: i64,
 }
 
-/// Slots in `[from, to)` ordered by start then id, each with its site's zone.
-/// One indexed range scan on (site_id, mode, starts_at).
-pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow, String)>> {
+/// Slots in `[from, to)` ordered by start then id, each with its site's
+/// zone and policy. One indexed range scan on (site_id, mode, starts_at).
+pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow, SiteTerms)>> {
     let mut q = clearance_slots::table
-        .inner_join(sites::table)
+        .inner_join(super::schema::sites::table)
         .filter(clearance_slots::starts_at.ge(f.from))
         .filter(clearance_slots::starts_at.lt(f.to))
-        .select((SlotRow::as_select(), sites::timezone))
+        .select((SlotRow::as_select(), SiteTerms::as_select()))
         .into_boxed();
     if let Some(s) = &f.site_id {
         q = q.filter(clearance_slots::site_id.eq(s.clone()));
@@ -199,4 +212,53 @@ pub fn delete_if_unbooked(conn: &mut DbConnection, id: &str) -> QueryResult<usiz
             .filter(diesel::dsl::not(referenced)),
     )
     .execute(conn)
+}
+
+/// Takes the row locks of the slots of a site and mode starting in
+/// [from, to), in id order, and reads them. SQLite's single writer holds
+/// them all already.
+pub fn lock_range(
+    conn: &mut DbConnection,
+    site_id: &str,
+    mode: TransportMode,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+) -> QueryResult<Vec<SlotRow>> {
+    let q = clearance_slots::table
+        .filter(clearance_slots::site_id.eq(site_id))
+        .filter(clearance_slots::mode.eq(mode))
+        .filter(clearance_slots::starts_at.ge(from))
+        .filter(clearance_slots::starts_at.lt(to))
+        .order(clearance_slots::id.asc());
+    match conn {
+        DbConnection::Postgres(pg) => q.select(SlotRow::as_select()).for_update().load(pg),
+        DbConnection::Sqlite(lite) => q.select(SlotRow::as_select()).load(lite),
+    }
+}
+
+/// Sets a slot's capacity and status outright: only under its row lock,
+/// after the bookings that did not fit were moved or cancelled (the
+/// table's CHECK still refuses `booked > capacity`).
+pub fn set_shape(
+    conn: &mut DbConnection,
+    id: &str,
+    capacity: i32,
+    status: SlotStatus,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)))
+        .set((
+            clearance_slots::capacity.eq(capacity),
+            clearance_slots::status.eq(status),
+            clearance_slots::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Takes one slot's row lock and reads it (SQLite: the single writer).
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
+    let q = clearance_slots::table.filter(clearance_slots::id.eq(id));
+    match conn {
+        DbConnection::Postgres(pg) => q.select(SlotRow::as_select()).for_update().first(pg).optional(),
+        DbConnection::Sqlite(lite) => q.select(SlotRow::as_select()).first(lite).optional(),
+    }
 }

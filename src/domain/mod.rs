@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod booking_policy;
+pub mod closure;
 pub mod declaration;
 pub mod declaration_form;
 pub mod fields;
@@ -15,6 +16,7 @@ pub mod ids;
 pub mod reason;
 pub mod registration_code;
 pub mod schedule;
+pub mod site_policy;
 pub mod slot;
 pub mod vehicle;
 pub mod webhook;

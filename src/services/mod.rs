@@ -4,6 +4,7 @@
 
 pub mod background;
 pub mod bookings;
+pub mod closures;
 pub mod declarations;
 pub mod demo;
 pub mod displacement;

@@ -5,15 +5,21 @@ use chrono_tz::Tz;
 
 use crate::context::RequestContext;
 use crate::db::audit::Change;
+use crate::db::enterprises;
 use crate::db::schedules::{self, ScheduleRow, ScheduleShapeChange};
-use crate::db::sites::{self, SiteRow};
+use crate::db::sites::{self, SiteRow, SiteTerms};
 use crate::db::slots::{self, SlotRow};
 use crate::db::{new_id, DbConnection};
+use crate::domain::booking_policy::Unbookable;
+use crate::domain::closure::{Effect, Rebook};
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::{SiteId, SlotId};
 use crate::domain::schedule::{expand, horizon_dates, parse_timezone, validity_overlaps, Weekdays};
+use crate::domain::site_policy::{PolicyOverrides, PolicyPatch};
 use crate::domain::slot::SlotStatus;
 use crate::error::AppError;
+use crate::services::bookings::BookingRules;
+use crate::services::displacement::{self, Displacement};
 use crate::services::identity::conflict_on_unique;
 
 /// A validated new site.
@@ -43,6 +49,7 @@ pub fn create_site(conn: &mut DbConnection, ctx: &RequestContext, input: &SiteIn
             modes: input.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
             created_at: now,
             updated_at: now,
+            policy: sites::PolicyColumns::default(),
         },
     )
     .map_err(|e| conflict_on_unique(e, "this site code"))?;
@@ -50,14 +57,19 @@ pub fn create_site(conn: &mut DbConnection, ctx: &RequestContext, input: &SiteIn
     sites::find(conn, &id)?.ok_or(AppError::NotFound)
 }
 
-/// A site's new name and modes; `None` keeps the current one.
+/// A site's new name, modes and policy values; `None` keeps the current
+/// one (the policy: per key, see [`PolicyPatch`]).
 #[derive(Debug, Clone, Default)]
 pub struct SiteUpdate {
     pub name: Option<String>,
     pub modes: Option<Vec<TransportMode>>,
+    /// Checked already (`PolicyPatch::check`).
+    pub policy: Option<PolicyPatch>,
 }
 
-/// Renames a site or changes its modes, with its audit event.
+/// Renames a site, changes its modes or its booking policy, each with its
+/// audit event (`update`; `policy`, from the values set before to those
+/// set after).
 #[tracing::instrument(skip_all, fields(site = %site_id))]
 pub fn update_site(
     conn: &mut DbConnection,
@@ -67,16 +79,34 @@ pub fn update_site(
 ) -> Result<SiteRow, AppError> {
     let (id, now) = (site_id.as_str(), ctx.stamp());
     let modes = update.modes.as_ref().map(|m| m.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","));
+    let renamed = update.name.is_some() || modes.is_some();
     let changes = sites::SiteChanges { name: update.name.clone(), timezone: None, modes, updated_at: Some(now) };
+    // This UPDATE also takes the site's row lock (PostgreSQL), so that two
+    // policy changes of one site apply one after the other, not over each other.
     if sites::update(conn, id, &changes)? == 0 {
         return Err(AppError::NotFound);
     }
-    let site = sites::find(conn, id)?.ok_or(AppError::NotFound)?;
-    super::record_change(
-        conn,
-        ctx,
-        Change::new("site", id, "update", None, Some(&format!("{} ({})", site.name, site.modes))),
-    )?;
+    let mut site = sites::find(conn, id)?.ok_or(AppError::NotFound)?;
+    if renamed || update.policy.is_none() {
+        super::record_change(
+            conn,
+            ctx,
+            Change::new("site", id, "update", None, Some(&format!("{} ({})", site.name, site.modes))),
+        )?;
+    }
+    if let Some(patch) = &update.policy {
+        let before = PolicyOverrides::from(site.policy);
+        let after = before.patched(patch);
+        if after != before {
+            site.policy = after.into();
+            sites::set_policy(conn, id, &site.policy)?;
+            super::record_change(
+                conn,
+                ctx,
+                Change::new("site", id, "policy", Some(&before.summary()), Some(&after.summary())),
+            )?;
+        }
+    }
     Ok(site)
 }
 
@@ -214,7 +244,7 @@ pub fn generate(
             .into_iter()
             .collect();
     let stamp = now.naive_utc();
-    let missing: Vec<SlotRow> = windows
+    let mut missing: Vec<SlotRow> = windows
         .iter()
         .filter(|w| !existing.contains(&w.starts_at.naive_utc()))
         .map(|w| SlotRow {
@@ -231,7 +261,10 @@ pub fn generate(
             updated_at: stamp,
         })
         .collect();
+    // Closures bind the slots of their range made after them too.
+    let remembered = crate::services::closures::bind_new_slots(conn, &site.id, schedule.mode, &mut missing)?;
     let created = slots::insert_all(conn, &missing)?;
+    crate::db::closures::insert_slots(conn, &remembered)?;
     crate::metrics::slot_generation(created);
     Ok(created)
 }
@@ -286,6 +319,7 @@ pub fn change_schedule(
     let schedule = schedules::find(conn, schedule_id)?.ok_or(AppError::NotFound)?;
     let tz = site_zone(&site)?;
     let mut report = Reshape::default();
+    let closures = crate::services::closures::binding_from(conn, site_id, schedule.mode, now.naive_utc())?;
     for slot in slots::of_schedule_from(conn, schedule_id, now.naive_utc())? {
         let local_date = slot.starts_at.and_utc().with_timezone(&tz).date_naive();
         let fits = local_date >= valid_from
@@ -297,8 +331,12 @@ pub fn change_schedule(
             } else {
                 report.booked_slots_kept += 1;
             }
-        } else if slot.capacity != capacity && slots::set_capacity(conn, &slot.id, capacity, stamp)? == 0 {
-            report.booked_slots_kept += 1;
+        } else {
+            // A closure binding the slot keeps it lower (and gives the new capacity back when lifted).
+            let capacity = crate::services::closures::reshape(conn, &closures, &slot, capacity)?;
+            if slot.capacity != capacity && slots::set_capacity(conn, &slot.id, capacity, stamp)? == 0 {
+                report.booked_slots_kept += 1;
+            }
         }
     }
     report.slots_created = generate(conn, &site, &schedule, horizon_days, now)?;
@@ -319,17 +357,21 @@ pub fn top_up_all(conn: &mut DbConnection, horizon_days: u32, now: DateTime<Utc>
 }
 
 /// An officer's change to one slot.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SlotChange {
     pub capacity: Option<i32>,
     pub status: Option<SlotStatus>,
     pub displace: bool,
+    /// What happens to bookings that lose their place.
+    pub rebook: Rebook,
     pub reason: Option<String>,
 }
 
 /// Applies capacity and status changes to one slot, with audit events.
-/// Lowering capacity below the booked count is refused unless `displace`
-/// (then the latest bookings are cancelled: see the booking service).
+/// Lowering capacity below the booked count is refused unless `displace`;
+/// then, as when closing, the bookings that no longer fit are displaced by
+/// the closures' rules (the earliest created keep their places; the others
+/// move or are cancelled: `services::displacement`).
 #[tracing::instrument(skip_all, fields(slot = %slot_id))]
 pub fn change_slot(
     conn: &mut DbConnection,
@@ -338,53 +380,56 @@ pub fn change_slot(
     change: &SlotChange,
     rules: &crate::services::bookings::BookingRules,
 ) -> Result<(), AppError> {
-    let (now, actor, slot_id) = (ctx.stamp(), &ctx.actor(), slot_id.as_str());
-    let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
+    let (now, actor, id) = (ctx.stamp(), &ctx.actor(), slot_id.as_str());
+    let slot = slots::lock(conn, id)?.ok_or(AppError::NotFound)?;
+    let displace = |conn: &mut DbConnection, effect: Effect| -> Result<(), AppError> {
+        let d = Displacement {
+            site_id: &slot.site_id,
+            mode: slot.mode,
+            changed: vec![(slot.clone(), effect)],
+            rebook: change.rebook,
+            reason: change.reason.as_deref(),
+            dry_run: false,
+        };
+        displacement::displace(conn, actor, ctx.now, &d, rules).map(|_| ())
+    };
     if let Some(capacity) = change.capacity {
         if capacity != slot.capacity {
-            if slots::set_capacity(conn, slot_id, capacity, now)? == 0 {
-                if !change.displace {
-                    let booked = slots::find(conn, slot_id)?.map_or(slot.booked, |s| s.booked);
-                    return Err(AppError::conflict(
-                        "capacity-below-booked",
-                        format!("{booked} places are booked; capacity {capacity} would displace bookings (set \"displace\": true to cancel the latest ones)"),
-                    ));
-                }
-                crate::services::displacement::displace(
-                    conn,
-                    slot_id,
-                    capacity,
-                    change.reason.as_deref(),
-                    actor,
-                    now,
-                    rules,
-                )?;
-                if slots::set_capacity(conn, slot_id, capacity, now)? == 0 {
-                    return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
-                }
+            if capacity >= slot.booked {
+                slots::set_capacity(conn, id, capacity, now)?;
+            } else if !change.displace {
+                return Err(AppError::conflict(
+                    "capacity-below-booked",
+                    format!(
+                        "{} places are booked; capacity {capacity} would displace bookings (set \"displace\": true, \
+                         and \"rebook\": \"next_available\" to move them rather than cancel them)",
+                        slot.booked
+                    ),
+                ));
+            } else {
+                displace(conn, Effect::Reduce(capacity))?;
             }
             let (from, to) = (slot.capacity.to_string(), capacity.to_string());
             super::record_change(
                 conn,
                 ctx,
-                Change::new("slot", slot_id, "capacity", Some(&from), Some(&to)).because(change.reason.as_deref()),
+                Change::new("slot", id, "capacity", Some(&from), Some(&to)).because(change.reason.as_deref()),
             )?;
         }
     }
     if let Some(status) = change.status {
         if status != slot.status {
-            if slots::set_status(conn, slot_id, slot.status, status, now)? == 0 {
-                return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
-            }
             if status == SlotStatus::Closed {
-                crate::services::displacement::displace(conn, slot_id, 0, change.reason.as_deref(), actor, now, rules)?;
+                displace(conn, Effect::Close)?;
+            } else if slots::set_status(conn, id, slot.status, status, now)? == 0 {
+                return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
             }
             super::record_change(
                 conn,
                 ctx,
                 Change::new(
                     "slot",
-                    slot_id,
+                    id,
                     if status == SlotStatus::Closed { "close" } else { "reopen" },
                     Some(slot.status.as_str()),
                     Some(status.as_str()),
@@ -394,4 +439,38 @@ pub fn change_slot(
         }
     }
     Ok(())
+}
+
+/// Whether a company caller may book each of these slots now, or the first
+/// reason not (`domain::booking_policy::BookingPolicy::bookability`, under
+/// each slot's site's policy: the checks a booking is refused by). `None`
+/// for customs callers. Two statements whatever the number of slots: the
+/// caller's enterprise (its credit class decides the notice) and its active
+/// bookings in these slots, counted in one grouped query.
+pub fn bookability(
+    conn: &mut DbConnection,
+    caller: &crate::auth::Principal,
+    now: DateTime<Utc>,
+    slots: &[(SlotRow, SiteTerms)],
+    rules: &BookingRules,
+) -> Result<Option<Vec<Result<(), Unbookable>>>, AppError> {
+    let Some(enterprise_id) = caller.enterprise_id.as_deref().filter(|_| caller.role.is_company()) else {
+        return Ok(None);
+    };
+    if slots.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let credit = enterprises::find(conn, enterprise_id)?.ok_or(AppError::NotFound)?.credit_class;
+    let ids: Vec<&str> = slots.iter().map(|(s, _)| s.id.as_str()).collect();
+    let held: std::collections::HashMap<String, i64> =
+        crate::db::bookings::active_counts_for(conn, enterprise_id, &ids)?.into_iter().collect();
+    Ok(Some(
+        slots
+            .iter()
+            .map(|(slot, site)| {
+                let held = held.get(&slot.id).copied().unwrap_or(0);
+                rules.for_site(site).bookability(&slot.facts(), credit, now, held)
+            })
+            .collect(),
+    ))
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bookings;
+mod closures;
 mod console;
 mod contract;
 mod declarations;
@@ -16,6 +17,7 @@ mod openapi;
 mod platform;
 mod problems;
 mod quickstart;
+mod site_policy;
 mod slots;
 #[path = "../support/mod.rs"]
 mod support;
