@@ -600,6 +600,7 @@ try {
       const label = await inNotice.getAttribute('aria-label');
       assert(label.includes('bookings close') && label.includes('before the start'), `it says why: ${label}`);
       if (ctx.has.policy) assert(label.includes('120 minutes'), `with the site's notice: ${label}`);
+      await pageC.mouse.move(0, 0); // the tooltip follows the pointer when it is over a cell
       await inNotice.focus();
       await expectText(pageC.locator('.heatmap-wrap .cell-tip'), 'bookings close');
       await pageC.evaluate(() => {
@@ -1126,8 +1127,11 @@ try {
     // Corrected, and a shorter notice at this port.
     await shareField.locator('input').fill('40');
     await form.locator('.field[data-for="policy.min_notice_minutes"] input').fill('90');
+    await form.evaluate((el) => el.setAttribute('data-before-save', ''));
     await form.getByRole('button', { name: /Save booking rules/ }).click();
     await expectText(pageS.locator('#live'), 'saved');
+    // The page is drawn again from the server's answer.
+    await until(async () => (await pageS.locator('form.policy-form[data-before-save]').count()) === 0, 'the sites page is drawn again');
     now = await api('GET', `/sites/${ctx.site.id}`, ctx.supervisor);
     assert(now.policy.max_share_percent === 40 && now.policy.min_notice_minutes === 90, `saved: ${JSON.stringify(now.policy)}`);
     const again = pageS.locator(`form.policy-form[data-site="${ctx.site.id}"]`);
