@@ -552,6 +552,11 @@ function summary(answer, applied) {
   return `${parts.join('; ')}.`;
 }
 
+/** ` (3 slots)` when the server says how many slots a closure binds. */
+function slotCount(c) {
+  return Number.isFinite(c.slots) ? ` (${c.slots} slot${c.slots === 1 ? '' : 's'})` : '';
+}
+
 function whatText(c) {
   const mode = c.mode ? `${c.mode} slots` : 'slots of every mode';
   return c.capacity === null || c.capacity === undefined ? `Closes the ${mode}` : `Lowers the ${mode} to ${c.capacity} place${c.capacity === 1 ? '' : 's'}`;
@@ -663,7 +668,7 @@ export function closurePanel(ctx, site) {
       'section',
       { class: 'card preview-card', 'aria-labelledby': 'preview-h', tabindex: '-1' },
       h('h3', { id: 'preview-h' }, 'Preview: nothing has changed yet'),
-      h('p', {}, `${whatText({ mode: body.mode, capacity: body.capacity })} that start within ${spanInZone(answer.from || body.from, answer.to || body.to, tz)}. `, h('strong', { class: 'preview-summary' }, summary(answer, false))),
+      h('p', {}, `${whatText({ mode: body.mode, capacity: body.capacity })}${slotCount(answer)} that start within ${spanInZone(answer.from || body.from, answer.to || body.to, tz)}. `, h('strong', { class: 'preview-summary' }, summary(answer, false))),
       list,
       h('div', { class: 'actions left' }, apply, again),
       h('div', { class: 'row-msg', 'aria-live': 'polite' }),
@@ -698,7 +703,7 @@ export function closurePanel(ctx, site) {
             'div',
             { class: 'alert success applied', role: 'status', tabindex: '-1' },
             h('p', { class: 'alert-title' }, 'Closure applied'),
-            h('p', {}, `${whatText(answer)} that start within ${spanInZone(answer.from, answer.to, tz)}. ${summary(answer, true)}`),
+            h('p', {}, `${whatText(answer)}${slotCount(answer)} that start within ${spanInZone(answer.from, answer.to, tz)}. ${summary(answer, true)}`),
             list,
           ),
         );
