@@ -12,10 +12,13 @@ use super::query::{one_of, time};
 use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
 use crate::db::slots::{self, SlotFilter, SlotRow};
+use crate::db::{enterprises, DbConnection};
 use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
+use crate::domain::identity::CreditClass;
 use crate::domain::ids::SlotId;
 use crate::domain::reason::Reason;
+use crate::domain::reserve::takes_reserved;
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::{Capacity, SlotChange, SlotStatus};
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
@@ -54,15 +57,59 @@ pub struct SlotView {
     pub timezone: String,
     pub capacity: i32,
     pub booked: i32,
-    /// Free places: `capacity - booked` while open, else 0.
+    /// Free places the caller may take: `capacity - booked` while open, else
+    /// 0. For a company that is not `advanced_certified`, the places still
+    /// reserved (`reserved_available`) are not counted.
     pub available: i32,
+    /// Free places held for `advanced_certified` enterprises now: the free
+    /// ones among the last `reserved_advanced`, until `reserved_until` (0 after).
+    pub reserved_available: i32,
+    /// The slot's last places are held for `advanced_certified`
+    /// enterprises until `reserved_until`; 0 to the capacity (when a
+    /// closure lowers the capacity below it, every place is reserved).
+    #[schema(example = 2)]
+    pub reserved_advanced: i32,
+    /// Minutes before the start the reserved places are released to everyone (0: at the start).
+    #[schema(example = 120)]
+    pub release_minutes: i32,
+    /// When the reserved places are released: `starts_at - release_minutes`;
+    /// `null` when nothing is reserved.
+    #[schema(example = "2026-12-01T00:00:00Z")]
+    pub reserved_until: Option<DateTime<Utc>>,
     pub status: SlotStatus,
 }
 
+/// Who reads a slot: customs (`None`) or a company of this credit class,
+/// and when. A company's `available` leaves out the places it may not take.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotViewer {
+    pub company: Option<CreditClass>,
+    pub now: DateTime<Utc>,
+}
+
+impl SlotViewer {
+    /// The caller of a request: a company user's enterprise's credit class
+    /// (one primary-key read), or customs.
+    pub fn of(conn: &mut DbConnection, who: &crate::context::RequestContext) -> Result<Self, AppError> {
+        let company = match who.caller.enterprise_id.as_deref() {
+            Some(e) => Some(enterprises::credit_class(conn, e)?.unwrap_or(CreditClass::General)),
+            None => None,
+        };
+        Ok(SlotViewer { company, now: who.now })
+    }
+}
+
 impl SlotView {
-    pub fn new(s: SlotRow, timezone: String) -> Self {
+    pub fn new(s: SlotRow, timezone: String, viewer: SlotViewer) -> Self {
         let starts_at = s.starts_at.and_utc();
         let ends_at = s.ends_at.and_utc();
+        let places = s.places();
+        let reserved_available = places.reserved_free(viewer.now);
+        let available = match viewer.company {
+            Some(credit) => places.available_to(credit, viewer.now),
+            None => places.free(),
+        };
+        let reserved_until = (s.reserved_advanced > 0).then(|| s.reserved_until().and_utc());
         let (starts_at_local, ends_at_local) = match parse_timezone(&timezone) {
             Ok(tz) => (to_local(starts_at, tz), to_local(ends_at, tz)),
             Err(_) => (starts_at.fixed_offset(), ends_at.fixed_offset()),
@@ -78,7 +125,11 @@ impl SlotView {
             timezone,
             capacity: s.capacity,
             booked: s.booked,
-            available: if s.status == SlotStatus::Open { (s.capacity - s.booked).max(0) } else { 0 },
+            available,
+            reserved_available,
+            reserved_advanced: s.reserved_advanced,
+            release_minutes: s.release_minutes,
+            reserved_until,
             status: s.status,
         }
     }
@@ -98,7 +149,8 @@ struct ListQuery {
     /// Slots starting before this time; default `from` + 7 days, at most 31 days after `from`.
     #[param(value_type = Option<DateTime<Utc>>)]
     to: Option<String>,
-    /// `true`: only open slots with free places.
+    /// `true`: only open slots with free places (for a company that is not
+    /// `advanced_certified`, places it may take now).
     #[param(value_type = Option<bool>)]
     available: Option<String>,
 }
@@ -146,17 +198,33 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
     let (Some(from), Some(to)) = (from, to) else {
         return Err(AppError::internal("validated range lost"));
     };
-    let filter = SlotFilter {
+    let mut filter = SlotFilter {
         site_id: q.site_id,
         mode,
         from: from.naive_utc(),
         to: to.naive_utc(),
         only_available,
+        reserve_applies_at: None,
         after,
         limit: limit + 1,
     };
-    let rows = state.db.read(move |conn| slots::list(conn, &filter)).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(s, _)| slot_cursor(s), |(s, tz)| SlotView::new(s, tz))))
+    let ctx = who.0.clone();
+    let (rows, viewer) = state
+        .db
+        .read(move |conn| {
+            let viewer = SlotViewer::of(conn, &ctx)?;
+            if viewer.company.is_some_and(|c| !takes_reserved(c)) {
+                filter.reserve_applies_at = Some(ctx.stamp());
+            }
+            Ok::<_, AppError>((slots::list(conn, &filter)?, viewer))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |(s, _)| slot_cursor(s),
+        |(s, tz)| SlotView::new(s, tz, viewer),
+    )))
 }
 
 /// One slot.
@@ -165,20 +233,39 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
     params(("id" = String, Path, description = "Slot id")),
     responses((status = 200, description = "The slot", body = SlotView), doc::Unauthorized, doc::NotFound),
 )]
-async fn get(state: State, _who: AnyUser, path: web::Path<String>) -> Reply {
+async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let (slot, tz) = state.db.read(move |conn| slots::find_with_zone(conn, &id)).await?.ok_or(AppError::NotFound)?;
-    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
+    let ctx = who.0.clone();
+    let (slot, tz, viewer) = state
+        .db
+        .read(move |conn| {
+            let (slot, tz) = slots::find_with_zone(conn, &id)?.ok_or(AppError::NotFound)?;
+            Ok::<_, AppError>((slot, tz, SlotViewer::of(conn, &ctx)?))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz, viewer)))
 }
 
-/// A change to one slot: capacity, status or both.
+/// A change to one slot: capacity, reserved places, status, or several.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SlotPatch {
     /// New capacity, 0 to 10000; below the booked count needs `displace`.
+    /// Below `reserved_advanced` (and without it) it lowers that too.
     #[serde(default, deserialize_with = "super::json::opt_integer")]
     #[schema(minimum = 0, maximum = 10000)]
     capacity: Option<i64>,
+    /// Places held for `advanced_certified` enterprises until
+    /// `release_minutes` before the start: 0 to the (new) capacity. Places
+    /// already booked stay booked.
+    #[serde(default, deserialize_with = "super::json::opt_integer")]
+    #[schema(minimum = 0, maximum = 10000)]
+    reserved_advanced: Option<i64>,
+    /// When the reserved places are released to everyone, in minutes before
+    /// the start: 0 (at the start) to 10080 (a week).
+    #[serde(default, deserialize_with = "super::json::opt_integer")]
+    #[schema(minimum = 0, maximum = 10080)]
+    release_minutes: Option<i64>,
     /// `open` or `closed`; closing cancels the slot's bookings.
     #[schema(value_type = Option<crate::domain::slot::SlotStatus>)]
     status: Option<String>,
@@ -190,15 +277,22 @@ struct SlotPatch {
     reason: Option<String>,
 }
 
-/// The body of `PATCH /slots/{id}`: a [`SlotPatch`] that gives `capacity`, `status` or both.
+/// The body of `PATCH /slots/{id}`: a [`SlotPatch`] that gives `capacity`,
+/// `reserved_advanced`, `release_minutes`, `status`, or several.
 struct SlotChangeBody;
 
 impl utoipa::PartialSchema for SlotChangeBody {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         doc::with_one_of_required(
             &SlotPatch::name(),
-            [("capacity", doc::integer()), ("status", crate::domain::slot::SlotStatus::schema())],
-            "A change to one slot: `capacity`, `status` or both (not `null`).",
+            [
+                ("capacity", doc::integer()),
+                ("reserved_advanced", doc::integer()),
+                ("release_minutes", doc::integer()),
+                ("status", crate::domain::slot::SlotStatus::schema()),
+            ],
+            "A change to one slot: `capacity`, `reserved_advanced`, `release_minutes`, `status`, or several \
+             (not `null`).",
         )
     }
 }
@@ -214,8 +308,8 @@ impl ToSchema for SlotChangeBody {
     }
 }
 
-/// Change one slot's capacity or close it (officers). Cancelled bookings'
-/// owners are notified.
+/// Change one slot's capacity or reserved places, or close it (officers).
+/// Cancelled bookings' owners are notified.
 #[utoipa::path(
     patch, path = "/api/v1/slots/{id}", operation_id = "change_slot",
     params(("id" = String, Path, description = "Slot id")),
@@ -227,19 +321,28 @@ impl ToSchema for SlotChangeBody {
     ),
 )]
 async fn change(state: State, who: Officer, path: web::Path<String>, ApiJson(body): ApiJson<SlotPatch>) -> Reply {
-    let change = SlotChange::parse(body.capacity, body.status.as_deref(), body.displace, body.reason.as_deref())?;
+    let change = SlotChange::parse(
+        body.capacity,
+        (body.reserved_advanced, body.release_minutes),
+        body.status.as_deref(),
+        body.displace,
+        body.reason.as_deref(),
+    )?;
     let change = svc::SlotChange {
         capacity: change.capacity.map(Capacity::get),
+        reserved_advanced: change.reserved_advanced,
+        release_minutes: change.release_minutes,
         status: change.status,
         displace: change.displace,
         reason: change.reason.map(Reason::into_string),
     };
     let id = SlotId::new(path.into_inner());
     let rules = state.bookings.clone();
+    let viewer = SlotViewer { company: None, now: who.now };
     let (slot, tz) = services::write(&state.db, &who, move |conn, ctx| {
         svc::change_slot(conn, ctx, &id, &change, &rules)?;
         slots::find_with_zone(conn, id.as_str())?.ok_or(AppError::NotFound)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
+    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz, viewer)))
 }

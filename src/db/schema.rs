@@ -88,6 +88,8 @@ diesel::table! {
         valid_to -> Nullable<Date>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        reserved_advanced -> Integer,
+        release_minutes -> Integer,
     }
 }
 
@@ -104,6 +106,9 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        reserved_advanced -> Integer,
+        release_minutes -> Integer,
+        reserved_until -> Nullable<Timestamp>,
     }
 }
 

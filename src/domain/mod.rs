@@ -14,6 +14,7 @@ pub mod identity;
 pub mod ids;
 pub mod reason;
 pub mod registration_code;
+pub mod reserve;
 pub mod schedule;
 pub mod slot;
 pub mod vehicle;

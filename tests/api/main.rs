@@ -16,6 +16,7 @@ mod openapi;
 mod platform;
 mod problems;
 mod quickstart;
+mod reserved;
 mod slots;
 #[path = "../support/mod.rs"]
 mod support;
