@@ -125,6 +125,7 @@ export function reasonText(reason, slot, { policy, advanced, timezone }) {
 
 /** When the reserved places of a slot are released to everyone, or null. */
 function releaseAt(slot) {
+  if (slot.reserved_until) return new Date(slot.reserved_until);
   if (!(slot.reserved_advanced > 0) || !Number.isFinite(slot.release_minutes)) return null;
   return new Date(new Date(slot.starts_at).getTime() - slot.release_minutes * 60000);
 }
@@ -133,19 +134,27 @@ function releaseAt(slot) {
  * How a slot is shown to a company: its level on the colour scale, its text,
  * its label and, when it cannot be booked, why. `bookable`/`reason` come from
  * the server; without them (an older server) the console judges by status,
- * start and free places as before.
+ * start and free places as before. The server's `available` is already what
+ * the caller may take (a general company's count leaves out the places still
+ * reserved, `reserved_available`, for advanced-certified enterprises).
  */
 export function slotView(s, { now, policy, advanced, timezone }) {
   const release = releaseAt(s);
-  const reservedNow = Boolean(release && now < release);
-  // Places a general company may take while some are still reserved.
-  const freeForYou = reservedNow && !advanced ? Math.max(0, s.available - s.reserved_advanced) : s.available;
+  const held = Number.isFinite(s.reserved_available)
+    ? s.reserved_available
+    : release && now < release
+      ? Math.min(s.reserved_advanced, s.available)
+      : 0;
+  const reservedNow = held > 0 && Boolean(release);
+  const until = reservedNow ? localTimeOf(release.toISOString(), timezone, s) : '';
+  // Places this company may take (an older server counted the reserved ones for everyone).
+  const freeForYou = Number.isFinite(s.reserved_available) || advanced ? s.available : Math.max(0, s.available - held);
   const reservedNote = reservedNow
     ? advanced
-      ? `; ${s.reserved_advanced} of them reserved for advanced-certified enterprises like yours until ${localTimeOf(release.toISOString(), timezone, s)}`
-      : `; ${Math.min(s.reserved_advanced, s.available)} more reserved for advanced-certified enterprises until ${localTimeOf(release.toISOString(), timezone, s)}`
+      ? `; ${held} of them reserved for advanced-certified enterprises like yours until ${until}`
+      : `; ${held} more reserved for advanced-certified enterprises until ${until}`
     : '';
-  const freeLabel = `${advanced || !reservedNow ? s.available : freeForYou} of ${s.capacity} places free${reservedNow && !advanced ? ' for you' : ''}${reservedNote}`;
+  const freeLabel = `${freeForYou} of ${s.capacity} places free${reservedNow && !advanced ? ' for you' : ''}${reservedNote}`;
   const started = new Date(s.starts_at) <= now;
   let reason = null;
   if (typeof s.bookable === 'boolean') {
@@ -167,9 +176,10 @@ export function slotView(s, { now, policy, advanced, timezone }) {
   if (reason === 'full') return { level: '0', text: '0', showCap: true, label: `0 of ${s.capacity} places free`, unavailable: true, reason, refusal, reserved: reservedNow };
   return {
     level: 'blocked',
-    text: String(s.available),
+    text: String(freeForYou),
     showCap: true,
-    label: `${s.available} of ${s.capacity} places free; not bookable for you: ${why}`,
+    // The reserve already says why (and until when): not twice.
+    label: reason === 'reserved' && reservedNow ? `${freeLabel}; not bookable for you` : `${freeLabel}; not bookable for you: ${why}`,
     unavailable: true,
     reason,
     refusal,

@@ -261,6 +261,15 @@ function chosenSite(ctx, sites) {
 
 // ---- capacity board --------------------------------------------------------
 
+/** `2 reserved for advanced-certified until 13:00` (site time), or `2 reserved places released`. */
+function reservedText(s, now) {
+  if (s.reserved_until && new Date(s.reserved_until) > now) {
+    const m = / (\d{2}:\d{2}) /.exec(inZone(s.reserved_until, s.timezone));
+    return `${s.reserved_advanced} reserved for advanced-certified until ${m ? m[1] : inZone(s.reserved_until, s.timezone)}`;
+  }
+  return `${s.reserved_advanced} reserved place${s.reserved_advanced === 1 ? '' : 's'} released`;
+}
+
 export async function capacityPage(ctx) {
   const sites = await ctx.sites();
   const site = chosenSite(ctx, sites);
@@ -391,7 +400,7 @@ export async function capacityPage(ctx) {
               `${s.booked} / ${s.capacity}`,
               h('span', { class: 'visually-hidden' }, ' booked'),
               h('span', { class: 'muted' }, ` ${pct} %`),
-              s.reserved_advanced > 0 ? h('span', { class: 'muted reserved-note' }, ` · ${s.reserved_advanced} reserved for advanced-certified`) : null,
+              s.reserved_advanced > 0 ? h('span', { class: 'muted reserved-note' }, ` · ${reservedText(s, now)}`) : null,
             ),
           ),
           badge(s.status),

@@ -645,6 +645,38 @@ try {
     await pageC.setViewportSize(LAPTOP);
   });
 
+  await stepIf(ctx.has && ctx.has.reserved, 'reserved places on the heat map: a general company sees them as not for it, and until when; the board shows them', async () => {
+    const tomorrow = localDate(1);
+    const slots = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${tomorrow}T00:00:00+06:00`)}&to=${encodeURIComponent(`${localDate(2)}T00:00:00+06:00`)}&limit=200`, ctx.officer)).items;
+    const at = (hh) => slots.find((x) => x.starts_at_local.slice(11, 13) === hh);
+    // 14:00: two of six places held for advanced-certified enterprises until 13:00; 12:00: all six until 11:00.
+    await api('PATCH', `/slots/${at('14').id}`, ctx.officer, { reserved_advanced: 2, release_minutes: 60 });
+    await api('PATCH', `/slots/${at('12').id}`, ctx.officer, { reserved_advanced: 6, release_minutes: 60 });
+    await go(pageC, `#/book?site=${ctx.site.id}`, 'Book a clearance slot'); // another hash: the page is drawn again
+    await pageC.locator('table.heatmap button.cell').first().waitFor();
+    const some = pageC.locator(`button.cell[data-slot="${at('14').id}"]`);
+    const someLabel = await some.getAttribute('aria-label');
+    assert(someLabel.includes('4 of 6 places free for you; 2 more reserved for advanced-certified enterprises until 13:00'), `14:00: ${someLabel}`);
+    assert(/\breserved\b/.test(await some.getAttribute('class')) && !(await some.getAttribute('aria-disabled')), '14:00 is marked and still offered');
+    const all = pageC.locator(`button.cell[data-slot="${at('12').id}"]`);
+    const allLabel = await all.getAttribute('aria-label');
+    assert((await all.getAttribute('data-reason')) === 'reserved' && (await all.getAttribute('aria-disabled')) === 'true', `12:00 is not offered: ${allLabel}`);
+    assert(allLabel.includes('reserved for advanced-certified enterprises until 11:00'), `12:00 says why: ${allLabel}`);
+    await expectText(pageC.locator('.legend'), 'reserved for advanced-certified');
+    await pageC.mouse.move(0, 0);
+    await all.focus();
+    await expectText(pageC.locator('.heatmap-wrap .cell-tip'), 'until 11:00');
+    await pageC.evaluate(() => {
+      document.getElementById('live')?.replaceChildren();
+      document.getElementById('toast')?.replaceChildren();
+    });
+    await pageC.screenshot({ path: join(SHOTS, '18-heatmap-reserved.png') });
+    await go(pageO, '#/capacity', 'Capacity board');
+    await expectText(pageO.locator('section.board-day').nth(1).locator('tbody tr', { hasText: '14:00–15:00' }), '2 reserved for advanced-certified until 13:00');
+    noErrors(pageC);
+    noErrors(pageO);
+  });
+
   await step('the company reschedules the booking to a later slot', async () => {
     await go(pageC, '#/bookings', 'Bookings');
     const row = pageC.locator('tbody tr', { hasText: ctx.number });
