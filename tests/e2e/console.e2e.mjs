@@ -649,8 +649,18 @@ try {
     const tomorrow = localDate(1);
     const slots = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${tomorrow}T00:00:00+06:00`)}&to=${encodeURIComponent(`${localDate(2)}T00:00:00+06:00`)}&limit=200`, ctx.officer)).items;
     const at = (hh) => slots.find((x) => x.starts_at_local.slice(11, 13) === hh);
-    // 14:00: two of six places held for advanced-certified enterprises until 13:00; 12:00: all six until 11:00.
-    await api('PATCH', `/slots/${at('14').id}`, ctx.officer, { reserved_advanced: 2, release_minutes: 60 });
+    // 14:00 (on the board): two of six places held for advanced-certified enterprises until 13:00;
+    // 12:00 (through the API): all six until 11:00.
+    await go(pageO, `#/capacity?site=${ctx.site.id}`, 'Capacity board');
+    await pageO.locator('section.board-day').nth(1).locator('tbody tr', { hasText: '14:00–15:00' }).getByRole('button', { name: /Change/ }).click();
+    const dlg = pageO.getByRole('dialog');
+    await dlg.getByLabel('Reserved for advanced-certified (places)').fill('2');
+    await dlg.getByLabel(/Released to everyone/).fill('60');
+    await accessibility(pageO, 'slot change dialog with reserved places');
+    await dlg.getByRole('button', { name: 'Save change' }).click();
+    await expectText(pageO.locator('section.board-day').nth(1).locator('tbody tr', { hasText: '14:00–15:00' }), '2 reserved for advanced-certified until 13:00');
+    const changed = await api('GET', `/slots/${at('14').id}`, ctx.officer);
+    assert(changed.reserved_advanced === 2 && changed.release_minutes === 60 && changed.capacity === 6, `14:00 saved: ${JSON.stringify(changed)}`);
     await api('PATCH', `/slots/${at('12').id}`, ctx.officer, { reserved_advanced: 6, release_minutes: 60 });
     await go(pageC, `#/book?site=${ctx.site.id}`, 'Book a clearance slot'); // another hash: the page is drawn again
     await pageC.locator('table.heatmap button.cell').first().waitFor();
@@ -671,8 +681,6 @@ try {
       document.getElementById('toast')?.replaceChildren();
     });
     await pageC.screenshot({ path: join(SHOTS, '18-heatmap-reserved.png') });
-    await go(pageO, '#/capacity', 'Capacity board');
-    await expectText(pageO.locator('section.board-day').nth(1).locator('tbody tr', { hasText: '14:00–15:00' }), '2 reserved for advanced-certified until 13:00');
     noErrors(pageC);
     noErrors(pageO);
   });
@@ -1132,8 +1140,13 @@ try {
     await card.waitFor();
     await card.getByLabel('Slot length (min)').selectOption('120');
     await card.getByLabel('Capacity per slot').fill('4');
+    if (ctx.has.reserved) {
+      await card.getByLabel('Reserved for advanced-certified').fill('1');
+      await card.getByLabel(/^Released/).fill('240');
+    }
     await card.getByRole('button', { name: 'Add 24/7 schedule' }).click();
     await expectText(pageS.locator('section.card', { hasText: 'CNALA' }).locator('tbody'), '120 min');
+    if (ctx.has.reserved) await expectText(pageS.locator('section.card', { hasText: 'CNALA' }).locator('tbody'), '1, released 240 min before');
     await accessibility(pageS, 'sites');
     await shot(pageS, '11-supervisor-sites.png', { fullPage: true });
     noErrors(pageS);
