@@ -866,6 +866,18 @@ try {
     await expectText(pageO.locator('section.board-day').nth(1).locator('tbody tr', { hasText: '19:00–20:00' }), 'Open');
     still = await api('GET', `/bookings/${booking.id}`, token);
     assert(still.slot_id === at('20').id, 'the moved booking stays where it is');
+    // Previewing "cancel them" for 20:00 says the booking would be cancelled; left unapplied, nothing changes.
+    const form2 = pageO.locator('form.closure-form');
+    await form2.getByLabel(/^From/).fill(`${tomorrow}T20:00`);
+    await form2.getByLabel(/^To/).fill(`${tomorrow}T21:00`);
+    await form2.getByLabel('Reason').fill('power cut');
+    await form2.getByLabel('Cancel them').check();
+    await form2.getByRole('button', { name: 'Preview' }).click();
+    await expectText(form2.locator(`.preview-card tbody tr[data-booking="${booking.id}"]`), 'Would be cancelled');
+    await form2.locator('.preview-card').getByRole('button', { name: 'Change the range' }).click();
+    assert((await form2.locator('.preview-card').count()) === 0, 'the preview is put away');
+    still = await api('GET', `/bookings/${booking.id}`, token);
+    assert(still.status === 'confirmed' && still.slot_id === at('20').id, 'an unapplied preview changes nothing');
     await pageO.setViewportSize(TABLET);
     await fitsWidth(pageO, 'capacity board with closures (tablet)');
     await pageO.setViewportSize(LAPTOP);
