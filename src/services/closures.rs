@@ -142,8 +142,9 @@ pub fn create(
     let mut bound: Vec<SlotRow> = Vec::new();
     for mode in modes {
         let slots = slots::lock_range(conn, &site.id, mode, range)?;
-        let changed: Vec<(SlotRow, Effect)> =
-            slots.iter().filter(|s| loses(s, effect)).map(|s| (s.clone(), effect)).collect();
+        // Every bound slot, also those that lose nothing: displaced bookings
+        // may move into them only within the closure's capacity.
+        let changed: Vec<(SlotRow, Effect)> = slots.iter().map(|s| (s.clone(), effect)).collect();
         let d = Displacement {
             site_id: &site.id,
             mode,
@@ -186,16 +187,6 @@ pub fn create(
         })
         .collect();
     rows::insert_slots(conn, &remembered)?;
-    // Slots that lost nothing to displacement may still change shape
-    // (a lower capacity above their bookings, or closed while empty).
-    for s in &bound {
-        if let Some((capacity, status)) = shape_under(s.capacity, s.status, effect) {
-            if (capacity, status) != (s.capacity, s.status) {
-                let current = slots::find(conn, &s.id)?.map_or(s.booked, |c| c.booked);
-                slots::set_shape(conn, &s.id, capacity.max(current), status, stamp)?;
-            }
-        }
-    }
     let what = match input.capacity {
         Some(c) => format!("capacity {c}"),
         None => "closed".to_owned(),
@@ -217,14 +208,6 @@ pub fn create(
     }
     crate::metrics::closure_applied();
     Ok(ClosureView::of(row, bound.len(), Some(affected)))
-}
-
-/// Whether a slot loses places under the effect (and so may displace).
-fn loses(slot: &SlotRow, effect: Effect) -> bool {
-    match effect {
-        Effect::Close => slot.status == SlotStatus::Open,
-        Effect::Reduce(c) => c < slot.booked,
-    }
 }
 
 /// The capacity and status a slot of `capacity`/`status` has under the
