@@ -19,8 +19,8 @@ use crate::domain::reason::Reason;
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::{Capacity, SlotChange, SlotStatus};
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
-use crate::services;
 use crate::services::schedules as svc;
+use crate::services::{self, access};
 
 super::route_table!("slots", bearer: list, get, change);
 
@@ -108,6 +108,8 @@ fn slot_cursor(s: &SlotRow) -> String {
 }
 
 /// Availability: slots with from ≤ starts_at < to, ordered by start.
+///
+/// An officer limited to sites sees those of their sites.
 #[utoipa::path(
     get, path = "/api/v1/slots", operation_id = "list_slots",
     params(Listed<ListQuery>),
@@ -146,8 +148,9 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
     let (Some(from), Some(to)) = (from, to) else {
         return Err(AppError::internal("validated range lost"));
     };
-    let filter = SlotFilter {
+    let mut filter = SlotFilter {
         site_id: q.site_id,
+        sites: None,
         mode,
         from: from.naive_utc(),
         to: to.naive_utc(),
@@ -155,7 +158,14 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
         after,
         limit: limit + 1,
     };
-    let rows = state.db.read(move |conn| slots::list(conn, &filter)).await?;
+    let caller = who.0.caller;
+    let rows = state
+        .db
+        .read(move |conn| {
+            filter.sites = access::allowed_sites(conn, &caller)?;
+            Ok::<_, AppError>(slots::list(conn, &filter)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(s, _)| slot_cursor(s), |(s, tz)| SlotView::new(s, tz))))
 }
 
@@ -165,9 +175,17 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
     params(("id" = String, Path, description = "Slot id")),
     responses((status = 200, description = "The slot", body = SlotView), doc::Unauthorized, doc::NotFound),
 )]
-async fn get(state: State, _who: AnyUser, path: web::Path<String>) -> Reply {
+async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let (slot, tz) = state.db.read(move |conn| slots::find_with_zone(conn, &id)).await?.ok_or(AppError::NotFound)?;
+    let caller = who.0.caller;
+    let (slot, tz) = state
+        .db
+        .read(move |conn| {
+            let found = slots::find_with_zone(conn, &id)?.ok_or(AppError::NotFound)?;
+            access::site_visible(conn, &caller, &found.0.site_id)?;
+            Ok::<_, AppError>(found)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
 }
 

@@ -32,6 +32,7 @@ pub mod audit;
 pub mod bookings;
 pub mod declarations;
 pub mod enterprises;
+pub mod officer_sites;
 pub mod refresh_tokens;
 pub mod schedules;
 pub mod sites;

@@ -340,6 +340,7 @@ pub fn change_slot(
 ) -> Result<(), AppError> {
     let (now, actor, slot_id) = (ctx.stamp(), &ctx.actor(), slot_id.as_str());
     let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
+    crate::services::access::site_visible(conn, &ctx.caller, &slot.site_id)?;
     if let Some(capacity) = change.capacity {
         if capacity != slot.capacity {
             if slots::set_capacity(conn, slot_id, capacity, now)? == 0 {

@@ -12,6 +12,7 @@ mod edge;
 mod gate;
 mod helpers;
 mod identity;
+mod officer_sites;
 mod openapi;
 mod platform;
 mod problems;
