@@ -202,6 +202,8 @@ pub struct BookingSettings {
     pub arrival_early_minutes: i64,
     /// Minutes after its slot ends that a truck may still be checked in.
     pub arrival_late_minutes: i64,
+    /// Hours after its old start within which a displaced booking is moved.
+    pub rebook_window_hours: i64,
 }
 
 /// The gate: the key that signs gate passes, and the no-show sweep.
@@ -313,6 +315,9 @@ impl Settings {
         }
         if self.gate.sweep_interval_secs == 0 || self.gate.sweep_interval_secs > 60 {
             bail!("gate.sweep_interval_secs must be within 1..=60 (a booking may show a stale state at most a minute)");
+        }
+        if !(1..=168).contains(&self.booking.rebook_window_hours) {
+            bail!("booking.rebook_window_hours must be within 1..=168");
         }
         if self.booking.arrival_early_minutes < 0 || self.booking.arrival_late_minutes < 0 {
             bail!("booking.arrival_early_minutes and booking.arrival_late_minutes must not be negative");

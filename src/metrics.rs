@@ -66,6 +66,17 @@ pub fn booking_cancelled(how: &'static str) {
     metrics::counter!("bookings_cancelled_total", "by" => how).increment(1);
 }
 
+/// A booking displaced by customs: `moved` to another slot (a cancelled
+/// one counts as cancelled by `displacement`).
+pub fn booking_displaced(how: &'static str) {
+    metrics::counter!("bookings_displaced_total", "how" => how).increment(1);
+}
+
+/// A closure was applied.
+pub fn closure_applied() {
+    metrics::counter!("closures_applied_total").increment(1);
+}
+
 /// Bookings marked `no_show` by the sweep.
 pub fn bookings_no_show(count: usize) {
     metrics::counter!("bookings_no_show_total").increment(count as u64);

@@ -61,5 +61,6 @@ pub fn policy_of(b: &crate::config::BookingSettings) -> BookingPolicy {
         max_share_percent: b.max_share_percent,
         arrival_early: Duration::minutes(b.arrival_early_minutes),
         arrival_late: Duration::minutes(b.arrival_late_minutes),
+        rebook_window: Duration::hours(b.rebook_window_hours),
     }
 }

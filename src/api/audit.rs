@@ -32,7 +32,7 @@ struct ListQuery {
 /// List audit events (officers), in id (time) order.
 ///
 /// An officer limited to sites does not see the events of other sites'
-/// sites, schedules, slots, declarations and bookings.
+/// sites, schedules, slots, closures, declarations and bookings.
 #[utoipa::path(
     get, path = "/api/v1/audit", operation_id = "list_audit_events",
     params(Listed<ListQuery>),

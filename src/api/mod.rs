@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod auth;
 pub mod bookings;
+pub mod closures;
 pub mod console;
 pub mod declarations;
 pub mod enterprises;
@@ -256,6 +257,7 @@ const TABLES: &[Endpoints] = &[
     users::endpoints,
     sites::endpoints,
     slots::endpoints,
+    closures::endpoints,
     declarations::endpoints,
     bookings::endpoints,
     gate::endpoints,

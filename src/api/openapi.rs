@@ -91,6 +91,7 @@ super::route_table!("docs", public: openapi_json);
         (name = "slots", description = "Clearance slots: availability, capacity, closing"),
         (name = "declarations", description = "Customs declarations: filing, editing, review; state changes are POSTs to actions"),
         (name = "bookings", description = "Truck visits: book a slot for a vehicle and its declarations, edit, cancel, reschedule; gate passes; check-in, complete, no-show"),
+        (name = "closures", description = "Closing or reducing a site's slots over a time range; displaced bookings move or are cancelled"),
         (name = "gate", description = "The gate: scan a gate pass or a plate to check a truck in"),
         (name = "webhooks", description = "Signed push notifications to the company's systems, with a delivery log"),
         (name = "audit", description = "The hash-chained audit trail (officers)"),

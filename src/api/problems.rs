@@ -332,6 +332,13 @@ pub const PROBLEMS: &[ProblemType] = &[
         "GET the booking to see its status.",
     ),
     p(
+        "closure-lifted",
+        "Closure already lifted",
+        Some(409),
+        "The closure was lifted before: its slots already got back what they had.",
+        "Nothing to do; GET /api/v1/sites/{id}/closures lists the active ones.",
+    ),
+    p(
         "vehicle-already-booked",
         "Vehicle already booked at that time",
         Some(409),

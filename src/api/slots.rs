@@ -12,6 +12,7 @@ use super::query::{one_of, time};
 use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
 use crate::db::slots::{self, SlotFilter, SlotRow};
+use crate::domain::closure::Rebook;
 use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::SlotId;
@@ -200,9 +201,15 @@ struct SlotPatch {
     /// `open` or `closed`; closing cancels the slot's bookings.
     #[schema(value_type = Option<crate::domain::slot::SlotStatus>)]
     status: Option<String>,
-    /// Allow a capacity below the booked count: the latest bookings are cancelled.
+    /// Allow a capacity below the booked count: the earliest created bookings
+    /// keep their places, the others are displaced (see `rebook`).
     #[serde(default)]
     displace: bool,
+    /// What happens to displaced bookings (also when closing): `cancel` (the
+    /// default) or `next_available` (moved, in creation order, to the earliest
+    /// slot with room within `booking.rebook_window_hours` after their start).
+    #[schema(value_type = Option<crate::domain::closure::Rebook>)]
+    rebook: Option<String>,
     /// Why; recorded on cancelled bookings and in the audit trail.
     #[schema(schema_with = doc::slot_change_reason)]
     reason: Option<String>,
@@ -245,11 +252,13 @@ impl ToSchema for SlotChangeBody {
     ),
 )]
 async fn change(state: State, who: Officer, path: web::Path<String>, ApiJson(body): ApiJson<SlotPatch>) -> Reply {
+    let rebook = super::query::one_of::<Rebook>("rebook", body.rebook.as_deref())?.unwrap_or(Rebook::Cancel);
     let change = SlotChange::parse(body.capacity, body.status.as_deref(), body.displace, body.reason.as_deref())?;
     let change = svc::SlotChange {
         capacity: change.capacity.map(Capacity::get),
         status: change.status,
         displace: change.displace,
+        rebook,
         reason: change.reason.map(Reason::into_string),
     };
     let id = SlotId::new(path.into_inner());

@@ -166,7 +166,7 @@ fn write_event(
 
 /// The entity types whose objects belong to one site, and so are left out
 /// of the trail of an officer limited to other sites (see [`list`]).
-pub const SITE_BOUND_ENTITIES: &[&str] = &["site", "schedule", "slot", "declaration", "booking"];
+pub const SITE_BOUND_ENTITIES: &[&str] = &["site", "schedule", "slot", "declaration", "booking", "closure"];
 
 /// A page of events, newest chain order within an entity, optionally of one
 /// entity type and id; `sites`: only events of objects of these sites (and
@@ -179,7 +179,7 @@ pub fn list(
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEventRow>> {
-    use super::schema::{bookings, clearance_slots, declarations, schedules};
+    use super::schema::{bookings, clearance_slots, closures, declarations, schedules};
     let mut q = audit_events::table.select(AuditEventRow::as_select()).into_boxed();
     if let Some(t) = entity_type {
         q = q.filter(audit_events::entity_type.eq(t.to_owned()));
@@ -207,7 +207,10 @@ pub fn list(
                 .or(kind.eq("declaration").and(entity.eq_any(
                     declarations::table.filter(declarations::site_id.eq_any(ids.clone())).select(declarations::id),
                 )))
-                .or(kind.eq("booking").and(entity.eq_any(visits))),
+                .or(kind.eq("booking").and(entity.eq_any(visits)))
+                .or(kind.eq("closure").and(
+                    entity.eq_any(closures::table.filter(closures::site_id.eq_any(ids.clone())).select(closures::id)),
+                )),
         );
     }
     if let Some(c) = after {

@@ -30,6 +30,7 @@ pub mod schema;
 pub use connection::{Backend, Db, DbConnection, DbError};
 pub mod audit;
 pub mod bookings;
+pub mod closures;
 pub mod declarations;
 pub mod enterprises;
 pub mod officer_sites;

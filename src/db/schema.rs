@@ -218,6 +218,34 @@ diesel::table! {
 diesel::joinable!(booking_declarations -> bookings (booking_id));
 
 diesel::table! {
+    closures (id) {
+        id -> Text,
+        site_id -> Text,
+        mode -> Nullable<Text>,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Nullable<Integer>,
+        reason -> Text,
+        rebook -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        lifted_at -> Nullable<Timestamp>,
+        lifted_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    closure_slots (closure_id, slot_id) {
+        closure_id -> Text,
+        slot_id -> Text,
+        previous_capacity -> Integer,
+        previous_status -> Text,
+    }
+}
+
+diesel::joinable!(closure_slots -> closures (closure_id));
+
+diesel::table! {
     idempotency_keys (enterprise_id, key) {
         enterprise_id -> Text,
         key -> Text,
@@ -302,6 +330,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     bookings,
     booking_declarations,
     vehicles,
+    closures,
+    closure_slots,
     idempotency_keys,
     webhooks,
     outbox_events,

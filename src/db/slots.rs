@@ -205,3 +205,52 @@ pub fn delete_if_unbooked(conn: &mut DbConnection, id: &str) -> QueryResult<usiz
     )
     .execute(conn)
 }
+
+/// Takes the row locks of the slots of a site and mode starting in
+/// [from, to), in id order, and reads them. SQLite's single writer holds
+/// them all already.
+pub fn lock_range(
+    conn: &mut DbConnection,
+    site_id: &str,
+    mode: TransportMode,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+) -> QueryResult<Vec<SlotRow>> {
+    let q = clearance_slots::table
+        .filter(clearance_slots::site_id.eq(site_id))
+        .filter(clearance_slots::mode.eq(mode))
+        .filter(clearance_slots::starts_at.ge(from))
+        .filter(clearance_slots::starts_at.lt(to))
+        .order(clearance_slots::id.asc());
+    match conn {
+        DbConnection::Postgres(pg) => q.select(SlotRow::as_select()).for_update().load(pg),
+        DbConnection::Sqlite(lite) => q.select(SlotRow::as_select()).load(lite),
+    }
+}
+
+/// Sets a slot's capacity and status outright: only under its row lock,
+/// after the bookings that did not fit were moved or cancelled (the
+/// table's CHECK still refuses `booked > capacity`).
+pub fn set_shape(
+    conn: &mut DbConnection,
+    id: &str,
+    capacity: i32,
+    status: SlotStatus,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)))
+        .set((
+            clearance_slots::capacity.eq(capacity),
+            clearance_slots::status.eq(status),
+            clearance_slots::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Takes one slot's row lock and reads it (SQLite: the single writer).
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
+    let q = clearance_slots::table.filter(clearance_slots::id.eq(id));
+    match conn {
+        DbConnection::Postgres(pg) => q.select(SlotRow::as_select()).for_update().first(pg).optional(),
+        DbConnection::Sqlite(lite) => q.select(SlotRow::as_select()).first(lite).optional(),
+    }
+}

@@ -109,6 +109,8 @@ pub struct BookingPolicy {
     pub arrival_early: Duration,
     /// How long after its slot ends a truck may still arrive.
     pub arrival_late: Duration,
+    /// How far after its old start a displaced booking may be moved.
+    pub rebook_window: Duration,
 }
 
 /// When a truck may be checked in at the gate: [opens_at, closes_at].
@@ -131,6 +133,7 @@ impl Default for BookingPolicy {
             max_share_percent: 50,
             arrival_early: Duration::minutes(30),
             arrival_late: Duration::minutes(30),
+            rebook_window: Duration::hours(24),
         }
     }
 }

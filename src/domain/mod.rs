@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod booking_policy;
+pub mod closure;
 pub mod declaration;
 pub mod declaration_form;
 pub mod fields;

@@ -39,13 +39,18 @@ const NO_SHOW_BATCH: i64 = 200;
 /// read never shows such a booking as confirmed for longer than that.
 async fn no_show_sweep(state: web::Data<AppState>) {
     let every = Duration::from_secs(state.settings.gate.sweep_interval_secs.max(1));
+    // Each round looks at the slots that ended since the previous one (with
+    // a margin); the first round after a start looks back SWEEP_LOOKBACK.
+    let mut since = state.clock.now() - SWEEP_LOOKBACK;
     loop {
         tokio::time::sleep(every).await;
+        let round = state.clock.now();
+        let mut swept = true;
         loop {
             let (now, rules) = (state.clock.now(), state.bookings.clone());
             let result = state
                 .db
-                .write(move |conn| crate::services::bookings::sweep_no_shows(conn, now, NO_SHOW_BATCH, &rules))
+                .write(move |conn| crate::services::bookings::sweep_no_shows(conn, now, since, NO_SHOW_BATCH, &rules))
                 .await;
             match result {
                 Ok(n) if n > 0 => {
@@ -58,12 +63,23 @@ async fn no_show_sweep(state: web::Data<AppState>) {
                 Ok(_) => break,
                 Err(e) => {
                     report_failure("no-show sweep", e);
+                    swept = false;
                     break;
                 }
             }
         }
+        if swept {
+            since = since.max(round - state.bookings.policy.arrival_late - SWEEP_MARGIN);
+        }
     }
 }
+
+/// How far back the first no-show sweep after a start looks (bookings of
+/// slots that ended longer ago while no instance ran stay `confirmed`).
+const SWEEP_LOOKBACK: chrono::Duration = chrono::Duration::days(30);
+
+/// Overlap between two sweep rounds, so that no slot falls between them.
+const SWEEP_MARGIN: chrono::Duration = chrono::Duration::hours(1);
 
 /// Keeps the rolling horizon of slots filled: at start, then periodically.
 async fn slot_top_up(state: web::Data<AppState>) {

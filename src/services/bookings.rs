@@ -689,8 +689,13 @@ fn cancel_one(
         .because(reason),
         now,
     )?;
-    let after = view(conn, &BookingId::new(booking.id.clone()), Party::Company, rules)?;
-    outbox::booking_event(conn, event, &after, now)?;
+    let id = BookingId::new(booking.id.clone());
+    if event == "booking.displaced" {
+        displaced_event(conn, &id, &booking.slot_id, None, now, rules)?;
+    } else {
+        let after = view(conn, &id, Party::Company, rules)?;
+        outbox::booking_event(conn, event, &after, now)?;
+    }
     Ok(true)
 }
 
@@ -861,13 +866,14 @@ pub fn gate(
 }
 
 /// Marks as `no_show` the bookings still `confirmed` after their arrival
-/// window closed, at most `batch` of them; returns how many. Every
-/// instance may run it: the guarded status change lets exactly one
-/// instance through for each booking, and only that one writes the audit
-/// and webhook events.
+/// window closed, of slots that ended after `since`, at most `batch` of
+/// them; returns how many. Every instance may run it: the guarded status
+/// change lets exactly one instance through for each booking, and only
+/// that one writes the audit and webhook events.
 pub fn sweep_no_shows(
     conn: &mut DbConnection,
     clock: DateTime<Utc>,
+    since: DateTime<Utc>,
     batch: i64,
     rules: &BookingRules,
 ) -> Result<usize, AppError> {
@@ -877,7 +883,7 @@ pub fn sweep_no_shows(
     let (from, to) = (BookingStatus::Confirmed, BookingStatus::NoShow);
     let reason = "not checked in before the arrival window closed";
     let mut marked = 0;
-    for b in rows::confirmed_ended_before(conn, ended_before, batch)? {
+    for b in rows::confirmed_ended_between(conn, (since.naive_utc(), ended_before), batch)? {
         // `cancel_reason` stays for cancellations; the audit event says why.
         if rows::set_status(conn, &b.id, &b.slot_id, from, to, None, None, now)? == 0 {
             continue;
@@ -928,28 +934,44 @@ pub fn cancel_for_declaration(
     Ok(true)
 }
 
-/// Cancels the latest confirmed bookings of a slot until at most `keep`
-/// remain active; returns how many were displaced.
-pub fn displace(
+/// The `booking.displaced` webhook: where the booking was and where it is
+/// now (`to_slot_id` null: cancelled), with the booking as it is.
+#[derive(Debug, Serialize)]
+struct Displaced<'a> {
+    booking_id: &'a str,
+    from_slot_id: &'a str,
+    to_slot_id: Option<&'a str>,
+    #[serde(flatten)]
+    booking: &'a BookingView,
+}
+
+/// Records the `booking.displaced` event of a booking moved from
+/// `from_slot_id` to `to_slot_id` (or cancelled: `None`).
+pub fn displaced_event(
     conn: &mut DbConnection,
-    slot_id: &str,
-    keep: i32,
-    reason: Option<&str>,
+    id: &BookingId,
+    from_slot_id: &str,
+    to_slot_id: Option<&str>,
+    now: NaiveDateTime,
+    rules: &BookingRules,
+) -> Result<(), AppError> {
+    let booking = view(conn, id, Party::Company, rules)?;
+    let data = Displaced { booking_id: id.as_str(), from_slot_id, to_slot_id, booking: &booking };
+    outbox::record(conn, &booking.enterprise_id, "booking.displaced", &data, now)?;
+    Ok(())
+}
+
+/// Cancels a confirmed booking that lost its place and found none.
+pub fn cancel_displaced(
+    conn: &mut DbConnection,
+    booking: &BookingRow,
+    reason: &str,
+    by_role: &str,
     actor: &Actor,
     now: NaiveDateTime,
     rules: &BookingRules,
-) -> Result<usize, AppError> {
-    let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
-    let excess = (slot.booked - keep).max(0) as usize;
-    let reason = reason.unwrap_or("displaced by customs: slot capacity reduced or slot closed");
-    let role = actor.role.clone().unwrap_or_else(|| Role::Officer.as_str().to_owned());
-    let mut displaced = 0;
-    for booking in rows::confirmed_in_slot_latest_first(conn, slot_id)?.into_iter().take(excess) {
-        if cancel_one(conn, &booking, Some(reason), &role, "booking.displaced", actor, now, rules)? {
-            displaced += 1;
-        }
-    }
-    Ok(displaced)
+) -> Result<bool, AppError> {
+    cancel_one(conn, booking, Some(reason), by_role, "booking.displaced", actor, now, rules)
 }
 
 /// Forgets idempotency keys older than their retention.

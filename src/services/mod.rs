@@ -5,6 +5,7 @@
 pub mod access;
 pub mod background;
 pub mod bookings;
+pub mod closures;
 pub mod declarations;
 pub mod demo;
 pub mod displacement;

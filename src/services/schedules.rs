@@ -9,11 +9,13 @@ use crate::db::schedules::{self, ScheduleRow, ScheduleShapeChange};
 use crate::db::sites::{self, SiteRow};
 use crate::db::slots::{self, SlotRow};
 use crate::db::{new_id, DbConnection};
+use crate::domain::closure::{Effect, Rebook};
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::{SiteId, SlotId};
 use crate::domain::schedule::{expand, horizon_dates, parse_timezone, validity_overlaps, Weekdays};
 use crate::domain::slot::SlotStatus;
 use crate::error::AppError;
+use crate::services::displacement::{self, Displacement};
 use crate::services::identity::conflict_on_unique;
 
 /// A validated new site.
@@ -214,7 +216,7 @@ pub fn generate(
             .into_iter()
             .collect();
     let stamp = now.naive_utc();
-    let missing: Vec<SlotRow> = windows
+    let mut missing: Vec<SlotRow> = windows
         .iter()
         .filter(|w| !existing.contains(&w.starts_at.naive_utc()))
         .map(|w| SlotRow {
@@ -231,7 +233,10 @@ pub fn generate(
             updated_at: stamp,
         })
         .collect();
+    // Closures bind the slots of their range made after them too.
+    let remembered = crate::services::closures::bind_new_slots(conn, &site.id, schedule.mode, &mut missing)?;
     let created = slots::insert_all(conn, &missing)?;
+    crate::db::closures::insert_slots(conn, &remembered)?;
     crate::metrics::slot_generation(created);
     Ok(created)
 }
@@ -286,6 +291,7 @@ pub fn change_schedule(
     let schedule = schedules::find(conn, schedule_id)?.ok_or(AppError::NotFound)?;
     let tz = site_zone(&site)?;
     let mut report = Reshape::default();
+    let closures = crate::services::closures::binding_from(conn, site_id, schedule.mode, now.naive_utc())?;
     for slot in slots::of_schedule_from(conn, schedule_id, now.naive_utc())? {
         let local_date = slot.starts_at.and_utc().with_timezone(&tz).date_naive();
         let fits = local_date >= valid_from
@@ -297,8 +303,12 @@ pub fn change_schedule(
             } else {
                 report.booked_slots_kept += 1;
             }
-        } else if slot.capacity != capacity && slots::set_capacity(conn, &slot.id, capacity, stamp)? == 0 {
-            report.booked_slots_kept += 1;
+        } else {
+            // A closure binding the slot keeps it lower (and gives the new capacity back when lifted).
+            let capacity = crate::services::closures::reshape(conn, &closures, &slot, capacity)?;
+            if slot.capacity != capacity && slots::set_capacity(conn, &slot.id, capacity, stamp)? == 0 {
+                report.booked_slots_kept += 1;
+            }
         }
     }
     report.slots_created = generate(conn, &site, &schedule, horizon_days, now)?;
@@ -319,17 +329,21 @@ pub fn top_up_all(conn: &mut DbConnection, horizon_days: u32, now: DateTime<Utc>
 }
 
 /// An officer's change to one slot.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SlotChange {
     pub capacity: Option<i32>,
     pub status: Option<SlotStatus>,
     pub displace: bool,
+    /// What happens to bookings that lose their place.
+    pub rebook: Rebook,
     pub reason: Option<String>,
 }
 
 /// Applies capacity and status changes to one slot, with audit events.
-/// Lowering capacity below the booked count is refused unless `displace`
-/// (then the latest bookings are cancelled: see the booking service).
+/// Lowering capacity below the booked count is refused unless `displace`;
+/// then, as when closing, the bookings that no longer fit are displaced by
+/// the closures' rules (the earliest created keep their places; the others
+/// move or are cancelled: `services::displacement`).
 #[tracing::instrument(skip_all, fields(slot = %slot_id))]
 pub fn change_slot(
     conn: &mut DbConnection,
@@ -338,54 +352,57 @@ pub fn change_slot(
     change: &SlotChange,
     rules: &crate::services::bookings::BookingRules,
 ) -> Result<(), AppError> {
-    let (now, actor, slot_id) = (ctx.stamp(), &ctx.actor(), slot_id.as_str());
-    let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
+    let (now, actor, id) = (ctx.stamp(), &ctx.actor(), slot_id.as_str());
+    let slot = slots::lock(conn, id)?.ok_or(AppError::NotFound)?;
     crate::services::access::site_visible(conn, &ctx.caller, &slot.site_id)?;
+    let displace = |conn: &mut DbConnection, effect: Effect| -> Result<(), AppError> {
+        let d = Displacement {
+            site_id: &slot.site_id,
+            mode: slot.mode,
+            changed: vec![(slot.clone(), effect)],
+            rebook: change.rebook,
+            reason: change.reason.as_deref(),
+            dry_run: false,
+        };
+        displacement::displace(conn, actor, ctx.now, &d, rules).map(|_| ())
+    };
     if let Some(capacity) = change.capacity {
         if capacity != slot.capacity {
-            if slots::set_capacity(conn, slot_id, capacity, now)? == 0 {
-                if !change.displace {
-                    let booked = slots::find(conn, slot_id)?.map_or(slot.booked, |s| s.booked);
-                    return Err(AppError::conflict(
-                        "capacity-below-booked",
-                        format!("{booked} places are booked; capacity {capacity} would displace bookings (set \"displace\": true to cancel the latest ones)"),
-                    ));
-                }
-                crate::services::displacement::displace(
-                    conn,
-                    slot_id,
-                    capacity,
-                    change.reason.as_deref(),
-                    actor,
-                    now,
-                    rules,
-                )?;
-                if slots::set_capacity(conn, slot_id, capacity, now)? == 0 {
-                    return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
-                }
+            if capacity >= slot.booked {
+                slots::set_capacity(conn, id, capacity, now)?;
+            } else if !change.displace {
+                return Err(AppError::conflict(
+                    "capacity-below-booked",
+                    format!(
+                        "{} places are booked; capacity {capacity} would displace bookings (set \"displace\": true, \
+                         and \"rebook\": \"next_available\" to move them rather than cancel them)",
+                        slot.booked
+                    ),
+                ));
+            } else {
+                displace(conn, Effect::Reduce(capacity))?;
             }
             let (from, to) = (slot.capacity.to_string(), capacity.to_string());
             super::record_change(
                 conn,
                 ctx,
-                Change::new("slot", slot_id, "capacity", Some(&from), Some(&to)).because(change.reason.as_deref()),
+                Change::new("slot", id, "capacity", Some(&from), Some(&to)).because(change.reason.as_deref()),
             )?;
         }
     }
     if let Some(status) = change.status {
         if status != slot.status {
-            if slots::set_status(conn, slot_id, slot.status, status, now)? == 0 {
-                return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
-            }
             if status == SlotStatus::Closed {
-                crate::services::displacement::displace(conn, slot_id, 0, change.reason.as_deref(), actor, now, rules)?;
+                displace(conn, Effect::Close)?;
+            } else if slots::set_status(conn, id, slot.status, status, now)? == 0 {
+                return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
             }
             super::record_change(
                 conn,
                 ctx,
                 Change::new(
                     "slot",
-                    slot_id,
+                    id,
                     if status == SlotStatus::Closed { "close" } else { "reopen" },
                     Some(slot.status.as_str()),
                     Some(status.as_str()),

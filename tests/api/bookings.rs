@@ -542,7 +542,7 @@ async fn displacement_and_closing_cancel_latest_bookings(app: TestApp) {
     for id in &ids[1..] {
         let r = app.get(&format!("/api/v1/bookings/{id}"), Some(&officer)).await.expect(200);
         assert_eq!(r.body["status"], "cancelled");
-        assert_eq!(r.body["cancel_reason"], "lane closed");
+        assert_eq!(r.body["cancel_reason"], "displaced: lane closed");
     }
     // Closing cancels the rest.
     app.call(Method::PATCH, &path, Some(&officer), Some(json!({"status": "closed", "reason": "snow"})))
@@ -551,7 +551,7 @@ async fn displacement_and_closing_cancel_latest_bookings(app: TestApp) {
     assert_eq!(slot_state(&app, &officer, &slot).await, (1, 0, "closed".to_owned()));
     let first = app.get(&format!("/api/v1/bookings/{}", ids[0]), Some(&a.admin)).await.expect(200);
     assert_eq!(first.body["status"], "cancelled");
-    assert_eq!(first.body["cancel_reason"], "snow");
+    assert_eq!(first.body["cancel_reason"], "displaced: snow");
 }
 
 async fn company_cancel_cut_off(app: TestApp) {

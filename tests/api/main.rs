@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bookings;
+mod closures;
 mod console;
 mod contract;
 mod declarations;

@@ -27,6 +27,7 @@ api_tests!(
     unlimited_officers_supervisors_and_companies_see_every_site,
     a_change_of_sites_holds_from_the_next_request,
     the_audit_trail_of_a_limited_officer_leaves_out_other_sites,
+    a_limited_officer_has_no_closures_at_other_sites,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -581,4 +582,38 @@ async fn the_audit_trail_of_a_limited_officer_leaves_out_other_sites(app: TestAp
     assert_eq!(schedules.body["items"].as_array().unwrap().len(), 1, "{}", schedules.text);
     // Events of no site (the enterprise) stay.
     assert!(of(&all, "enterprise", &t.company.enterprise_id) > 0);
+}
+
+async fn a_limited_officer_has_no_closures_at_other_sites(app: TestApp) {
+    let t = two_sites(&app).await;
+    let sup = &t.w.customs.supervisor;
+    let (officer, _) = limited_officer(&app, sup, &[&t.w.site]).await;
+    let o = Some(officer.as_str());
+    let from = Utc::now() + Duration::days(2);
+    let body = |dry_run: bool| {
+        json!({"from": from.to_rfc3339(), "to": (from + Duration::hours(2)).to_rfc3339(), "reason": "storm",
+               "rebook": "cancel", "dry_run": dry_run})
+    };
+    let closures = |site: &str| format!("/api/v1/sites/{site}/closures");
+    // The supervisor closes two hours at site B; to the officer it does not exist.
+    let at_b = app.post(&closures(&t.b), Some(sup), body(false)).await.expect(201).str("/id");
+    not_found(app.post(&closures(&t.b), o, body(true)).await);
+    not_found(app.post(&closures(&t.b), o, body(false)).await);
+    not_found(app.get(&closures(&t.b), o).await);
+    not_found(app.call(Method::DELETE, &format!("/api/v1/closures/{at_b}"), o, None).await);
+    let trail = app.get(&format!("/api/v1/audit?entity_type=closure&entity_id={at_b}"), o).await.expect(200);
+    assert_eq!(trail.body["items"], json!([]), "{}", trail.text);
+    // Nothing changed at B: one closure, still active.
+    let list = app.get(&closures(&t.b), Some(sup)).await.expect(200);
+    assert_eq!(column(&list, "id"), vec![at_b.clone()]);
+    assert_eq!(list.body["items"][0]["active"], true, "{}", list.text);
+
+    // At their own site they preview, close, list and lift.
+    app.post(&closures(&t.w.site), o, body(true)).await.expect(200);
+    let own = app.post(&closures(&t.w.site), o, body(false)).await.expect(201).str("/id");
+    let list = app.get(&closures(&t.w.site), o).await.expect(200);
+    assert_eq!(column(&list, "id"), vec![own.clone()]);
+    let trail = app.get(&format!("/api/v1/audit?entity_type=closure&entity_id={own}"), o).await.expect(200);
+    assert!(!trail.body["items"].as_array().unwrap().is_empty(), "{}", trail.text);
+    app.call(Method::DELETE, &format!("/api/v1/closures/{own}"), o, None).await.expect(204);
 }

@@ -1,5 +1,5 @@
 DROP TABLE vehicles;
-DROP INDEX bookings_confirmed_slot;
+DROP INDEX clearance_slots_ends_at;
 DROP INDEX bookings_active_vehicle;
 ALTER TABLE bookings DROP COLUMN checked_in_by;
 ALTER TABLE bookings DROP COLUMN checked_in_at;

@@ -15,7 +15,9 @@ CREATE TABLE booking_declarations (
     PRIMARY KEY (booking_id, declaration_id)
 );
 CREATE UNIQUE INDEX booking_declarations_one_active ON booking_declarations (declaration_id) WHERE active;
-CREATE INDEX booking_declarations_declaration ON booking_declarations (declaration_id);
+-- No other index: a booking's declarations are found by the primary key,
+-- the bookings of a declaration by the booking and the primary key (every
+-- index is one more page written by each booking).
 
 -- Every existing booking carried one declaration.
 INSERT INTO booking_declarations (booking_id, declaration_id, position, active, left_at)
@@ -38,11 +40,14 @@ ALTER TABLE bookings ADD COLUMN checked_in_by TEXT;
 -- Visits checked in before this: when is their last change (who is in the audit trail).
 UPDATE bookings SET checked_in_at = updated_at WHERE status IN ('checked_in', 'completed');
 
--- The active bookings of one vehicle (the one-vehicle-one-visit rule).
+-- The active bookings of one vehicle (the one-vehicle-one-visit rule);
+-- bookings without a vehicle take no entry.
 CREATE INDEX bookings_active_vehicle ON bookings (vehicle_plate, vehicle_country)
-    WHERE status IN ('confirmed', 'checked_in');
--- What the no-show sweep looks at.
-CREATE INDEX bookings_confirmed_slot ON bookings (slot_id) WHERE status = 'confirmed';
+    WHERE status IN ('confirmed', 'checked_in') AND vehicle_plate IS NOT NULL;
+-- The no-show sweep finds the slots that ended since its last round (then
+-- their bookings by bookings_slot_enterprise): an index on slots, which
+-- are written when generated, not on bookings, written by every booking.
+CREATE INDEX clearance_slots_ends_at ON clearance_slots (ends_at);
 
 -- One row per vehicle that ever booked: bookings of one vehicle take its
 -- row lock (an upsert), so that two of them cannot both find no overlap.

@@ -1,0 +1,2 @@
+DROP TABLE closure_slots;
+DROP TABLE closures;
