@@ -152,6 +152,11 @@ impl AppError {
         let value = match self {
             AppError::Missing { what, id } => json!({ format!("{what}_id"): id }),
             AppError::Refused(Refusal::AlreadyBooked { declaration_id }) => json!({"declaration_id": declaration_id}),
+            // The limits of the slot's site that refused it (they differ by site).
+            AppError::Refused(Refusal::ShareExceeded { limit }) => json!({"limit": limit}),
+            AppError::Refused(Refusal::TooLate { notice_minutes }) => json!({"notice_minutes": notice_minutes}),
+            AppError::Refused(Refusal::BeyondHorizon { days }) => json!({"horizon_days": days}),
+            AppError::Refused(Refusal::CancelCutoff { minutes }) => json!({"cancel_cutoff_minutes": minutes}),
             AppError::Refused(Refusal::VehicleAlreadyBooked { plate, country }) => {
                 json!({"plate": plate, "country": country})
             }

@@ -47,7 +47,7 @@ impl AppState {
 /// The booking rules from the `[booking]` and `[gate]` settings.
 pub fn rules_of(settings: &Settings) -> BookingRules {
     let secret = settings.gate.pass_secret.as_ref().map(|s| s.expose_secret().as_bytes().to_vec()).unwrap_or_default();
-    BookingRules { policy: policy_of(&settings.booking), passes: GatePassKey::new(&secret) }
+    BookingRules { defaults: policy_of(&settings.booking), passes: GatePassKey::new(&secret) }
 }
 
 /// The booking policy from the `[booking]` settings.

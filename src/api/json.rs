@@ -126,6 +126,19 @@ pub fn opt_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>
     d.deserialize_option(OptIntegerVisitor)
 }
 
+/// A field where `null` means something other than leaving it out:
+/// absent is `None` (with `#[serde(default)]`), `null` is `Some(None)`
+/// (or `Some` of whatever `T` reads from `null`), a value `Some(..)`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// [`present`] for an integer: absent `None`, `null` `Some(None)`, a
+/// value `Some(Some(v))` (read as [`integer`] does).
+pub fn nullable_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    opt_integer(d).map(Some)
+}
+
 struct IntegerVisitor;
 
 impl serde::de::Visitor<'_> for IntegerVisitor {
@@ -239,6 +252,20 @@ mod tests {
         }
         // Why: serde reads a struct from an array of its fields.
         assert!(parse::<Body>(json!([5, null])).is_ok());
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Nullable {
+        #[serde(default, deserialize_with = "super::nullable_integer")]
+        n: Option<Option<i64>>,
+    }
+
+    #[test]
+    fn a_nullable_integer_tells_null_from_absent() {
+        assert_eq!(parse::<Nullable>(json!({})).unwrap().n, None);
+        assert_eq!(parse::<Nullable>(json!({"n": null})).unwrap().n, Some(None));
+        assert_eq!(parse::<Nullable>(json!({"n": 5.0})).unwrap().n, Some(Some(5)));
+        assert!(matches!(parse::<Nullable>(json!({"n": "5"})), Err(AppError::BadRequest(d)) if d.starts_with("n: ")));
     }
 
     #[test]

@@ -230,16 +230,17 @@ pub const PROBLEMS: &[ProblemType] = &[
         "Share of the slot exceeded",
         Some(409),
         "Your enterprise already holds the largest share of this slot's capacity that one enterprise may hold \
-         (booking.max_share_percent, half by default, at least one place).",
+         (the site's max_share_percent: half by default, at least one place). `limit` gives the places.",
         "Book another slot for this declaration.",
     ),
     p(
         "too-late",
         "Too late",
         Some(422),
-        "Booking: bookings close a minimum notice before the slot starts (120 minutes, 30 for \
-         advanced_certified enterprises; booking.min_notice_minutes). At the gate: the truck arrived after its \
-         arrival window closed (slot end + booking.arrival_late_minutes); `window_opens_at` and \
+        "Booking: bookings close a minimum notice before the slot starts (the site's min_notice_minutes and \
+         min_notice_minutes_advanced: 120 minutes, 30 for advanced_certified enterprises, by default). At the \
+         gate: the truck arrived after its arrival window closed (slot end + the site's arrival_late_minutes); \
+         `window_opens_at` and \
          `window_closes_at` give the window, `booking_id` the booking.",
         "Booking: choose a slot that starts later. At the gate: the company books another slot (the booking \
          becomes no_show).",
@@ -248,7 +249,7 @@ pub const PROBLEMS: &[ProblemType] = &[
         "beyond-horizon",
         "Beyond the booking horizon",
         Some(422),
-        "The slot starts further ahead than bookings are taken (booking.horizon_days, 30 by default).",
+        "The slot starts further ahead than bookings are taken (the site's horizon_days, 30 by default).",
         "Choose an earlier slot, or book later.",
     ),
     p(
@@ -306,7 +307,7 @@ pub const PROBLEMS: &[ProblemType] = &[
         "Past the cancellation cut-off",
         Some(422),
         "A company may cancel or move a booking only until a cut-off before the slot starts \
-         (booking.cancel_cutoff_minutes, 60 by default).",
+         (the cancel_cutoff_minutes of the slot's site, 60 by default).",
         "Contact customs: officers can cancel at any time, with a reason.",
     ),
     p(
@@ -393,7 +394,7 @@ pub const PROBLEMS: &[ProblemType] = &[
         "too-early",
         "Too early at the gate",
         Some(422),
-        "The truck arrived before its arrival window opens (slot start - booking.arrival_early_minutes); \
+        "The truck arrived before its arrival window opens (slot start - the site's arrival_early_minutes); \
          `window_opens_at` and `window_closes_at` give the window.",
         "Wait until the window opens.",
     ),

@@ -13,10 +13,12 @@ use super::{Reply, State};
 use crate::auth::{AnyUser, Supervisor};
 use crate::db::schedules::ScheduleRow;
 use crate::db::sites::{self, SiteRow};
+use crate::domain::booking_policy::BookingPolicy;
 use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::SiteId;
 use crate::domain::schedule::{parse_site_code, parse_slot_minutes, parse_timezone, Weekdays};
+use crate::domain::site_policy::{PolicyOverrides, PolicyPatch, PolicyValues};
 use crate::domain::slot::Capacity;
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput, SiteUpdate};
@@ -46,15 +48,20 @@ pub struct SiteView {
     /// Transport modes served: `road`, `rail`, `air`.
     #[schema(example = json!(["road", "rail"]))]
     pub modes: Vec<TransportMode>,
+    /// The booking rules of the site's slots, all seven values: those a
+    /// supervisor set for the site, the configured defaults for the rest.
+    pub policy: PolicyValues,
     pub created_at: DateTime<Utc>,
 }
 
-impl From<SiteRow> for SiteView {
-    fn from(s: SiteRow) -> Self {
+impl SiteView {
+    /// The answer for a site, its policy over these defaults.
+    pub fn new(s: SiteRow, defaults: &BookingPolicy) -> Self {
         super::from_row!(s => Self {
             id, code, name, timezone;
             utc_offset: utc_offset(&s.timezone),
             modes: s.mode_list(),
+            policy: defaults.with(&PolicyOverrides::from(s.policy)).values(),
             created_at: s.created_at.and_utc()
         })
     }
@@ -125,7 +132,7 @@ async fn create(state: State, who: Supervisor, ApiJson(body): ApiJson<NewSiteBod
     errors.into_result()?;
     let input = SiteInput { code: code.unwrap_or_default(), name, timezone: body.timezone, modes };
     let site = services::write(&state.db, &who, move |conn, ctx| svc::create_site(conn, ctx, &input)).await?;
-    Ok(HttpResponse::Created().json(SiteView::from(site)))
+    Ok(HttpResponse::Created().json(SiteView::new(site, &state.bookings.defaults)))
 }
 
 /// List clearance sites, ordered by code.
@@ -146,7 +153,8 @@ async fn list(state: State, who: AnyUser, q: web::Query<PageQuery>) -> Reply {
             Ok::<_, AppError>(sites::list(conn, only.as_deref(), after.as_deref(), limit + 1)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |s| s.code.clone(), SiteView::from)))
+    let defaults = state.bookings.defaults;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |s| s.code.clone(), |s| SiteView::new(s, &defaults))))
 }
 
 /// One clearance site.
@@ -167,7 +175,7 @@ async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
             sites::find(conn, &id)?.ok_or(AppError::NotFound)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(SiteView::from(site)))
+    Ok(HttpResponse::Ok().json(SiteView::new(site, &state.bookings.defaults)))
 }
 
 /// Changes to a site; absent fields keep their value.
@@ -183,17 +191,85 @@ struct SitePatch {
     /// Cannot change: only `null` (or leaving it out) is accepted; any value is refused (422 `immutable`).
     #[schema(schema_with = immutable_timezone)]
     timezone: Option<String>,
+    /// The site's own booking rules: any subset of the seven keys; a key
+    /// set to `null` goes back to the configured default, a key left out
+    /// keeps its value. `"policy": null` is refused (422).
+    #[serde(default, deserialize_with = "super::json::present")]
+    #[schema(value_type = PolicyChange)]
+    policy: Option<Option<PolicyChange>>,
+}
+
+/// Changes to a site's booking policy: each key a value in its range, or
+/// `null` for the configured default; a key left out keeps its value.
+/// An unknown key is refused (422 `unknown`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PolicyChange {
+    /// Bookings close this many minutes before the slot starts.
+    #[serde(default, deserialize_with = "super::json::nullable_integer")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10080, example = 0)]
+    min_notice_minutes: Option<Option<i64>>,
+    /// The same for `advanced_certified` enterprises.
+    #[serde(default, deserialize_with = "super::json::nullable_integer")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10080)]
+    min_notice_minutes_advanced: Option<Option<i64>>,
+    /// Slots are booked at most this many days ahead.
+    #[serde(default, deserialize_with = "super::json::nullable_integer")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 366)]
+    horizon_days: Option<Option<i64>>,
+    /// A company cancels or moves a booking until this many minutes before the slot starts.
+    #[serde(default, deserialize_with = "super::json::nullable_integer")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10080)]
+    cancel_cutoff_minutes: Option<Option<i64>>,
+    /// Largest share of one slot's capacity one enterprise may hold, percent (at least one place).
+    #[serde(default, deserialize_with = "super::json::nullable_integer")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100, example = 100)]
+    max_share_percent: Option<Option<i64>>,
+    /// The arrival window opens this many minutes before the slot starts.
+    #[serde(default, deserialize_with = "super::json::nullable_integer")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10080)]
+    arrival_early_minutes: Option<Option<i64>>,
+    /// The arrival window closes this many minutes after the slot ends.
+    #[serde(default, deserialize_with = "super::json::nullable_integer")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10080)]
+    arrival_late_minutes: Option<Option<i64>>,
+}
+
+impl From<PolicyChange> for PolicyPatch {
+    fn from(c: PolicyChange) -> Self {
+        PolicyPatch {
+            min_notice_minutes: c.min_notice_minutes,
+            min_notice_minutes_advanced: c.min_notice_minutes_advanced,
+            horizon_days: c.horizon_days,
+            cancel_cutoff_minutes: c.cancel_cutoff_minutes,
+            max_share_percent: c.max_share_percent,
+            arrival_early_minutes: c.arrival_early_minutes,
+            arrival_late_minutes: c.arrival_late_minutes,
+        }
+    }
 }
 
 fn immutable_timezone() -> utoipa::openapi::schema::Schema {
     doc::only_null("A site's time zone cannot change: only `null` (or leaving it out) is accepted; any value is refused (422 `immutable`).")
 }
 
-/// Rename a site or change its transport modes (supervisors).
+/// Rename a site, change its transport modes or its booking policy (supervisors).
+///
+/// Every booking rule of a slot follows its site's policy: notice, horizon
+/// and share when booking or moving to it, the cut-off when cancelling or
+/// moving away, the arrival window in booking answers, at the gate and in
+/// the no-show sweep. The change is audited (`policy`).
 #[utoipa::path(
     patch, path = "/api/v1/sites/{id}", operation_id = "update_site",
     params(("id" = String, Path, description = "Site id")),
-    request_body(content = SitePatch, example = json!({"name": "Khorgos International Road Port"})),
+    request_body(
+        content = SitePatch,
+        examples(
+            ("rename" = (value = json!({"name": "Khorgos International Road Port"}))),
+            ("policy" = (summary = "A site's own policy; null returns a key to the default",
+                value = json!({"policy": {"min_notice_minutes": 0, "max_share_percent": 100, "arrival_late_minutes": null}}))),
+        ),
+    ),
     responses(
         (status = 200, description = "The updated site", body = SiteView),
         doc::JsonBody, doc::Restricted, doc::NotFound,
@@ -211,11 +287,26 @@ async fn update(state: State, who: Supervisor, path: web::Path<String>, ApiJson(
         // relabel every booked slot.
         errors.add("timezone", "immutable", "a site's time zone cannot change once created");
     }
+    let policy = match body.policy {
+        None => None,
+        Some(None) => {
+            errors.add(
+                "policy",
+                "required",
+                "policy is an object of the keys to change; set a key to null to return it to the default",
+            );
+            None
+        }
+        Some(Some(change)) => {
+            let patch = PolicyPatch::from(change);
+            errors.gather(patch.check().map(|()| patch))
+        }
+    };
     errors.into_result()?;
     let id = SiteId::new(path.into_inner());
-    let update = SiteUpdate { name, modes };
+    let update = SiteUpdate { name, modes, policy };
     let site = services::write(&state.db, &who, move |conn, ctx| svc::update_site(conn, ctx, &id, &update)).await?;
-    Ok(HttpResponse::Ok().json(SiteView::from(site)))
+    Ok(HttpResponse::Ok().json(SiteView::new(site, &state.bookings.defaults)))
 }
 
 /// A schedule as the API shows it.

@@ -7,11 +7,13 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::json::ApiJson;
 use super::openapi as doc;
-use super::pagination::{Listed, Page};
+use super::pagination::{encode_cursor, Listed, Page};
 use super::query::{one_of, time};
 use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
+use crate::db::sites::SiteTerms;
 use crate::db::slots::{self, SlotFilter, SlotRow};
+use crate::domain::booking_policy::Unbookable;
 use crate::domain::closure::Rebook;
 use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
@@ -58,10 +60,27 @@ pub struct SlotView {
     /// Free places: `capacity - booked` while open, else 0.
     pub available: i32,
     pub status: SlotStatus,
+    /// Company callers only (absent for customs): whether the caller's
+    /// enterprise may book this slot now, by the slot's site's policy and
+    /// the places it already holds. It speaks of the slot: the enterprise's
+    /// own standing (verified, not discredited) and the declaration's site
+    /// and mode are checked when booking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool)]
+    pub bookable: Option<bool>,
+    /// Company callers only (absent for customs): `null` when `bookable`,
+    /// else the first reason it is not, in this order: `closed`, `started`,
+    /// `notice`, `horizon`, `full`, `share`, `reserved`. Booking the slot is
+    /// refused by the same rule: `slot-closed`, `slot-started`, `too-late`,
+    /// `beyond-horizon`, `slot-full`, `share-exceeded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Unbookable>)]
+    pub reason: Option<Option<Unbookable>>,
 }
 
 impl SlotView {
-    pub fn new(s: SlotRow, timezone: String) -> Self {
+    pub fn new(s: SlotRow, site: SiteTerms) -> Self {
+        let timezone = site.timezone;
         let starts_at = s.starts_at.and_utc();
         let ends_at = s.ends_at.and_utc();
         let (starts_at_local, ends_at_local) = match parse_timezone(&timezone) {
@@ -81,7 +100,23 @@ impl SlotView {
             booked: s.booked,
             available: if s.status == SlotStatus::Open { (s.capacity - s.booked).max(0) } else { 0 },
             status: s.status,
+            bookable: None,
+            reason: None,
         }
+    }
+
+    /// The slot for a company caller: whether its enterprise may book it.
+    fn for_company(self, bookable: Result<(), Unbookable>) -> Self {
+        Self { bookable: Some(bookable.is_ok()), reason: Some(bookable.err()), ..self }
+    }
+}
+
+/// The views of these slots for `who` (a company caller's with `bookable`
+/// and `reason`): one read for the slots, two more for a company.
+fn views(rows: Vec<(SlotRow, SiteTerms)>, bookable: Option<Vec<Result<(), Unbookable>>>) -> Vec<SlotView> {
+    match bookable {
+        None => rows.into_iter().map(|(s, site)| SlotView::new(s, site)).collect(),
+        Some(b) => rows.into_iter().zip(b).map(|((s, site), b)| SlotView::new(s, site).for_company(b)).collect(),
     }
 }
 
@@ -159,15 +194,21 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
         after,
         limit: limit + 1,
     };
-    let caller = who.0.caller;
-    let rows = state
+    let (caller, now, rules) = (who.caller.clone(), who.now, state.bookings.clone());
+    let (rows, more, bookable) = state
         .db
         .read(move |conn| {
             filter.sites = access::allowed_sites(conn, &caller)?;
-            Ok::<_, AppError>(slots::list(conn, &filter)?)
+            let mut rows = slots::list(conn, &filter)?;
+            // The extra row only tells that another page follows.
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let bookable = svc::bookability(conn, &caller, now, &rows, &rules)?;
+            Ok::<_, AppError>((rows, more, bookable))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |(s, _)| slot_cursor(s), |(s, tz)| SlotView::new(s, tz))))
+    let next_cursor = if more { rows.last().map(|(s, _)| encode_cursor(&slot_cursor(s))) } else { None };
+    Ok(HttpResponse::Ok().json(Page { items: views(rows, bookable), next_cursor }))
 }
 
 /// One slot.
@@ -178,16 +219,20 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
 )]
 async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let caller = who.0.caller;
-    let (slot, tz) = state
+    let (caller, now, rules) = (who.caller.clone(), who.now, state.bookings.clone());
+    let (rows, bookable) = state
         .db
         .read(move |conn| {
-            let found = slots::find_with_zone(conn, &id)?.ok_or(AppError::NotFound)?;
-            access::site_visible(conn, &caller, &found.0.site_id)?;
-            Ok::<_, AppError>(found)
+            let rows: Vec<_> = slots::find_with_site(conn, &id)?.into_iter().collect();
+            for (slot, _) in &rows {
+                access::site_visible(conn, &caller, &slot.site_id)?;
+            }
+            let bookable = svc::bookability(conn, &caller, now, &rows, &rules)?;
+            Ok::<_, AppError>((rows, bookable))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
+    let view = views(rows, bookable).pop().ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// A change to one slot: capacity, status or both.
@@ -263,10 +308,10 @@ async fn change(state: State, who: Officer, path: web::Path<String>, ApiJson(bod
     };
     let id = SlotId::new(path.into_inner());
     let rules = state.bookings.clone();
-    let (slot, tz) = services::write(&state.db, &who, move |conn, ctx| {
+    let (slot, site) = services::write(&state.db, &who, move |conn, ctx| {
         svc::change_slot(conn, ctx, &id, &change, &rules)?;
-        slots::find_with_zone(conn, id.as_str())?.ok_or(AppError::NotFound)
+        slots::find_with_site(conn, id.as_str())?.ok_or(AppError::NotFound)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(SlotView::new(slot, tz)))
+    Ok(HttpResponse::Ok().json(SlotView::new(slot, site)))
 }

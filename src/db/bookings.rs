@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use super::schema::{
     booking_declarations, bookings, clearance_slots, declarations, enterprises, idempotency_keys, sites, vehicles,
 };
+use super::sites::SiteTerms;
 use super::slots::SlotRow;
 use super::DbConnection;
 use crate::domain::booking_policy::BookingStatus;
@@ -144,6 +145,26 @@ pub fn active_in_slot_for(conn: &mut DbConnection, slot_id: &str, enterprise_id:
         .filter(bookings::status.eq_any(BookingStatus::ACTIVE))
         .count()
         .get_result(conn)
+}
+
+/// Active bookings an enterprise holds in each of these slots, as (slot
+/// id, count) for the slots where it holds any: one grouped statement for
+/// a page of slots (the index on (slot_id, enterprise_id, status)).
+pub fn active_counts_for(
+    conn: &mut DbConnection,
+    enterprise_id: &str,
+    slot_ids: &[&str],
+) -> QueryResult<Vec<(String, i64)>> {
+    if slot_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    bookings::table
+        .filter(bookings::slot_id.eq_any(slot_ids))
+        .filter(bookings::enterprise_id.eq(enterprise_id))
+        .filter(bookings::status.eq_any(BookingStatus::ACTIVE))
+        .group_by(bookings::slot_id)
+        .select((bookings::slot_id, diesel::dsl::count_star()))
+        .load(conn)
 }
 
 /// Confirmed bookings of a slot, latest first (the first to be displaced).
@@ -323,26 +344,29 @@ pub fn vehicle_times(
         .load(conn)
 }
 
-/// Active bookings of a vehicle, with their slots (for the gate's look-up by plate).
+/// Active bookings of a vehicle, with their slots and their sites' terms
+/// (for the gate's look-up by plate).
 pub fn active_for_vehicle(
     conn: &mut DbConnection,
     plate: &str,
     country: &str,
-) -> QueryResult<Vec<(BookingRow, SlotRow)>> {
+) -> QueryResult<Vec<(BookingRow, SlotRow, SiteTerms)>> {
     bookings::table
-        .inner_join(clearance_slots::table)
+        .inner_join(clearance_slots::table.inner_join(sites::table))
         .filter(bookings::vehicle_plate.eq(plate))
         .filter(bookings::vehicle_country.eq(country))
         .filter(is_active())
-        .select((BookingRow::as_select(), SlotRow::as_select()))
+        .select((BookingRow::as_select(), SlotRow::as_select(), SiteTerms::as_select()))
         .load(conn)
 }
 
-/// Confirmed bookings whose slot ended in (after, before), oldest first,
-/// at most `limit` (the no-show sweep's work): the slots by their end
-/// (an index), then their bookings (by slot).
+/// Confirmed bookings of these sites' slots that ended in (after, before),
+/// oldest first, at most `limit` (the no-show sweep's work, for the sites
+/// that share one arrival window): the slots by their end (an index), then
+/// their bookings (by slot).
 pub fn confirmed_ended_between(
     conn: &mut DbConnection,
+    site_ids: &[&str],
     (after, before): (NaiveDateTime, NaiveDateTime),
     limit: i64,
 ) -> QueryResult<Vec<BookingRow>> {
@@ -350,6 +374,7 @@ pub fn confirmed_ended_between(
         .inner_join(clearance_slots::table)
         .filter(clearance_slots::ends_at.gt(after))
         .filter(clearance_slots::ends_at.lt(before))
+        .filter(clearance_slots::site_id.eq_any(site_ids))
         .filter(bookings::status.eq(BookingStatus::Confirmed))
         .order(clearance_slots::ends_at.asc())
         .limit(limit)
@@ -394,16 +419,16 @@ pub struct BookingFilter {
     pub limit: i64,
 }
 
-/// A page of bookings with their slots and sites' time zones, in one
-/// joined query (what the list answers are built from).
+/// A page of bookings with their slots and sites' time zones and
+/// policies, in one joined query (what the list answers are built from).
 pub fn list_views(
     conn: &mut DbConnection,
     f: &BookingFilter,
     after: Option<&str>,
-) -> QueryResult<Vec<(BookingRow, SlotRow, String)>> {
+) -> QueryResult<Vec<(BookingRow, SlotRow, SiteTerms)>> {
     let mut q = bookings::table
         .inner_join(clearance_slots::table.inner_join(sites::table))
-        .select((BookingRow::as_select(), SlotRow::as_select(), sites::timezone))
+        .select((BookingRow::as_select(), SlotRow::as_select(), SiteTerms::as_select()))
         .into_boxed();
     if let Some(e) = &f.enterprise_id {
         q = q.filter(bookings::enterprise_id.eq(e.clone()));

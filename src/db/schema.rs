@@ -73,6 +73,13 @@ diesel::table! {
         modes -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        min_notice_minutes -> Nullable<Integer>,
+        min_notice_minutes_advanced -> Nullable<Integer>,
+        horizon_days -> Nullable<Integer>,
+        cancel_cutoff_minutes -> Nullable<Integer>,
+        max_share_percent -> Nullable<Integer>,
+        arrival_early_minutes -> Nullable<Integer>,
+        arrival_late_minutes -> Nullable<Integer>,
     }
 }
 

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::schema::sites;
 use super::DbConnection;
 use crate::domain::goods::TransportMode;
+use crate::domain::site_policy::PolicyOverrides;
 
 /// One site as stored; also what `insert` writes.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -18,6 +19,73 @@ pub struct SiteRow {
     pub modes: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    #[diesel(embed)]
+    pub policy: PolicyColumns,
+}
+
+/// A site's own booking policy as stored: one nullable column per rule,
+/// NULL = the configured default. Also the changeset that replaces all
+/// seven (`None` writes NULL).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = sites, treat_none_as_null = true)]
+pub struct PolicyColumns {
+    pub min_notice_minutes: Option<i32>,
+    pub min_notice_minutes_advanced: Option<i32>,
+    pub horizon_days: Option<i32>,
+    pub cancel_cutoff_minutes: Option<i32>,
+    pub max_share_percent: Option<i32>,
+    pub arrival_early_minutes: Option<i32>,
+    pub arrival_late_minutes: Option<i32>,
+}
+
+impl From<PolicyColumns> for PolicyOverrides {
+    fn from(c: PolicyColumns) -> Self {
+        let v = |x: Option<i32>| x.map(i64::from);
+        PolicyOverrides {
+            min_notice_minutes: v(c.min_notice_minutes),
+            min_notice_minutes_advanced: v(c.min_notice_minutes_advanced),
+            horizon_days: v(c.horizon_days),
+            cancel_cutoff_minutes: v(c.cancel_cutoff_minutes),
+            max_share_percent: v(c.max_share_percent),
+            arrival_early_minutes: v(c.arrival_early_minutes),
+            arrival_late_minutes: v(c.arrival_late_minutes),
+        }
+    }
+}
+
+impl From<PolicyOverrides> for PolicyColumns {
+    /// The values are checked to their ranges (`PolicyPatch::check`), all
+    /// far inside `i32`; the columns' CHECKs hold them too.
+    fn from(o: PolicyOverrides) -> Self {
+        let v = |x: Option<i64>| x.map(|x| i32::try_from(x).unwrap_or(i32::MAX));
+        PolicyColumns {
+            min_notice_minutes: v(o.min_notice_minutes),
+            min_notice_minutes_advanced: v(o.min_notice_minutes_advanced),
+            horizon_days: v(o.horizon_days),
+            cancel_cutoff_minutes: v(o.cancel_cutoff_minutes),
+            max_share_percent: v(o.max_share_percent),
+            arrival_early_minutes: v(o.arrival_early_minutes),
+            arrival_late_minutes: v(o.arrival_late_minutes),
+        }
+    }
+}
+
+/// What a slot's rules and answers need of its site: the time zone and the
+/// site's policy. Read in the same joined statement as the slot (or the
+/// booking), never by a query of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = sites)]
+pub struct SiteTerms {
+    pub timezone: String,
+    #[diesel(embed)]
+    pub policy: PolicyColumns,
+}
+
+impl SiteTerms {
+    /// The site's own policy values.
+    pub fn overrides(&self) -> PolicyOverrides {
+        self.policy.into()
+    }
 }
 
 impl SiteRow {
@@ -72,6 +140,17 @@ pub fn existing(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Stri
 
 pub fn update(conn: &mut DbConnection, id: &str, changes: &SiteChanges) -> QueryResult<usize> {
     diesel::update(sites::table.find(id)).set(changes).execute(conn)
+}
+
+/// Replaces a site's policy columns (all seven: NULL for a default).
+pub fn set_policy(conn: &mut DbConnection, id: &str, policy: &PolicyColumns) -> QueryResult<usize> {
+    diesel::update(sites::table.find(id)).set(policy).execute(conn)
+}
+
+/// Every site's id and policy columns (the no-show sweep's per-site
+/// window; a customs authority has tens of sites).
+pub fn policies(conn: &mut DbConnection) -> QueryResult<Vec<(String, PolicyColumns)>> {
+    sites::table.select((sites::id, PolicyColumns::as_select())).order(sites::id.asc()).load(conn)
 }
 
 /// Takes the site's row lock for the rest of the transaction (PostgreSQL;

@@ -5,7 +5,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{clearance_slots, sites};
+use super::schema::clearance_slots;
+use super::sites::SiteTerms;
 use super::DbConnection;
 use crate::domain::goods::TransportMode;
 use crate::domain::slot::SlotStatus;
@@ -60,14 +61,26 @@ pub fn existing_starts(
 
 super::row_access!(clearance_slots, SlotRow);
 
-/// A slot with its site's time zone.
-pub fn find_with_zone(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(SlotRow, String)>> {
+/// A slot with its site's time zone and policy, in one joined statement.
+pub fn find_with_site(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(SlotRow, SiteTerms)>> {
     clearance_slots::table
-        .inner_join(sites::table)
+        .inner_join(super::schema::sites::table)
         .filter(clearance_slots::id.eq(id))
-        .select((SlotRow::as_select(), sites::timezone))
+        .select((SlotRow::as_select(), SiteTerms::as_select()))
         .first(conn)
         .optional()
+}
+
+impl SlotRow {
+    /// What the booking rules need to know of the slot.
+    pub fn facts(&self) -> crate::domain::booking_policy::SlotFacts {
+        crate::domain::booking_policy::SlotFacts {
+            open: self.status == SlotStatus::Open,
+            starts_at: self.starts_at.and_utc(),
+            capacity: i64::from(self.capacity),
+            booked: i64::from(self.booked),
+        }
+    }
 }
 
 /// What `GET /slots` asks for.
@@ -85,14 +98,14 @@ pub struct SlotFilter {
     pub limit: i64,
 }
 
-/// Slots in `[from, to)` ordered by start then id, each with its site's zone.
-/// One indexed range scan on (site_id, mode, starts_at).
-pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow, String)>> {
+/// Slots in `[from, to)` ordered by start then id, each with its site's
+/// zone and policy. One indexed range scan on (site_id, mode, starts_at).
+pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow, SiteTerms)>> {
     let mut q = clearance_slots::table
-        .inner_join(sites::table)
+        .inner_join(super::schema::sites::table)
         .filter(clearance_slots::starts_at.ge(f.from))
         .filter(clearance_slots::starts_at.lt(f.to))
-        .select((SlotRow::as_select(), sites::timezone))
+        .select((SlotRow::as_select(), SiteTerms::as_select()))
         .into_boxed();
     if let Some(s) = &f.site_id {
         q = q.filter(clearance_slots::site_id.eq(s.clone()));

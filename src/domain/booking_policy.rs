@@ -96,8 +96,9 @@ pub fn booking_transition(from: BookingStatus, action: BookingAction) -> Result<
     }
 }
 
-/// Configurable limits (per deployment; see `[booking]` in config).
-#[derive(Debug, Clone, Copy)]
+/// The limits of one site: the configured defaults (`[booking]` in
+/// config) with the site's own values (`domain::site_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BookingPolicy {
     pub min_notice: Duration,
     pub min_notice_advanced: Duration,
@@ -116,10 +117,10 @@ pub struct BookingPolicy {
 /// When a truck may be checked in at the gate: [opens_at, closes_at].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ArrivalWindow {
-    /// The slot's start minus `booking.arrival_early_minutes`.
+    /// The slot's start minus its site's `arrival_early_minutes`.
     pub opens_at: DateTime<Utc>,
-    /// The slot's end plus `booking.arrival_late_minutes`; a booking still
-    /// `confirmed` after this becomes `no_show`.
+    /// The slot's end plus its site's `arrival_late_minutes`; a booking
+    /// still `confirmed` after this becomes `no_show`.
     pub closes_at: DateTime<Utc>,
 }
 
@@ -136,6 +137,33 @@ impl Default for BookingPolicy {
             rebook_window: Duration::hours(24),
         }
     }
+}
+
+text_enum!(
+    /// Why a company may not book a slot now (`GET /slots`), in the order
+    /// they are decided: `closed` (customs closed it), `started`, `notice`
+    /// (bookings closed: too little notice for the caller's enterprise),
+    /// `horizon` (too far ahead), `full`, `share` (the caller's enterprise
+    /// holds its share of the slot already), `reserved` (the free places
+    /// are reserved for advanced_certified enterprises).
+    Unbookable {
+        Closed => "closed",
+        Started => "started",
+        Notice => "notice",
+        Horizon => "horizon",
+        Full => "full",
+        Share => "share",
+        Reserved => "reserved",
+    }
+);
+
+/// What the booking rules need to know of a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotFacts {
+    pub open: bool,
+    pub starts_at: DateTime<Utc>,
+    pub capacity: i64,
+    pub booked: i64,
 }
 
 /// Why a booking request was refused. Each has its own problem type.
@@ -201,6 +229,20 @@ impl Refusal {
             Refusal::SlotNotEnded => "slot-not-ended",
             Refusal::SameSlot => "same-slot",
             Refusal::BookingState { .. } => "booking-state",
+        }
+    }
+
+    /// The reason a slot shows as not bookable for this refusal of it
+    /// (`None`: a refusal about something other than the slot).
+    pub fn unbookable(&self) -> Option<Unbookable> {
+        match self {
+            Refusal::SlotClosed => Some(Unbookable::Closed),
+            Refusal::SlotStarted => Some(Unbookable::Started),
+            Refusal::TooLate { .. } => Some(Unbookable::Notice),
+            Refusal::BeyondHorizon { .. } => Some(Unbookable::Horizon),
+            Refusal::SlotFull => Some(Unbookable::Full),
+            Refusal::ShareExceeded { .. } => Some(Unbookable::Share),
+            _ => None,
         }
     }
 
@@ -281,6 +323,49 @@ impl BookingPolicy {
             return Err(Refusal::BeyondHorizon { days: self.horizon.num_days() });
         }
         Ok(())
+    }
+
+    /// The slot's own rules, in the order a booking is refused by them:
+    /// closed, then timing (started, notice, horizon), then full. What
+    /// grants the place is still the guarded UPDATE; this reads the slot
+    /// as last committed.
+    pub fn check_slot(&self, slot: &SlotFacts, credit: CreditClass, now: DateTime<Utc>) -> Result<(), Refusal> {
+        if !slot.open {
+            return Err(Refusal::SlotClosed);
+        }
+        self.check_timing(credit, now, slot.starts_at)?;
+        if slot.booked >= slot.capacity {
+            return Err(Refusal::SlotFull);
+        }
+        Ok(())
+    }
+
+    /// May an enterprise that holds `held` places of a slot of this
+    /// capacity take one more?
+    pub fn check_share(&self, capacity: i64, held: i64) -> Result<(), Refusal> {
+        let limit = self.share_limit(capacity);
+        if held >= limit {
+            Err(Refusal::ShareExceeded { limit })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether an enterprise of this credit class holding `held` places of
+    /// the slot may book it now, or the first reason not: the slot's rules,
+    /// then the share. `GET /slots` shows it as `bookable`/`reason` (every
+    /// refusal of these two checks has its [`Refusal::unbookable`]); a
+    /// booking is refused by the same two checks.
+    pub fn bookability(
+        &self,
+        slot: &SlotFacts,
+        credit: CreditClass,
+        now: DateTime<Utc>,
+        held: i64,
+    ) -> Result<(), Unbookable> {
+        self.check_slot(slot, credit, now)
+            .and_then(|()| self.check_share(slot.capacity, held))
+            .map_err(|r| r.unbookable().unwrap_or(Unbookable::Closed))
     }
 
     /// Most places one enterprise may hold in a slot of this capacity: the
@@ -366,6 +451,57 @@ mod tests {
         );
         assert_eq!(p.check_no_show(t0(), t0() + Duration::minutes(1)), Err(Refusal::SlotNotEnded));
         assert!(p.check_no_show(t0(), t0()).is_ok());
+    }
+
+    fn slot(starts_in: Duration, capacity: i64, booked: i64) -> SlotFacts {
+        SlotFacts { open: true, starts_at: t0() + starts_in, capacity, booked }
+    }
+
+    #[test]
+    fn bookability_gives_the_first_reason_in_order() {
+        let p = BookingPolicy::default();
+        let g = CreditClass::General;
+        let day = Duration::days(1);
+        assert_eq!(p.bookability(&slot(day, 10, 0), g, t0(), 0), Ok(()));
+        let closed = SlotFacts { open: false, ..slot(-day, 0, 0) };
+        assert_eq!(p.bookability(&closed, g, t0(), 9), Err(Unbookable::Closed));
+        assert_eq!(p.bookability(&slot(Duration::zero(), 0, 0), g, t0(), 9), Err(Unbookable::Started));
+        assert_eq!(p.bookability(&slot(Duration::minutes(119), 0, 0), g, t0(), 9), Err(Unbookable::Notice));
+        // The notice is the credit class's.
+        let advanced = CreditClass::AdvancedCertified;
+        assert_eq!(p.bookability(&slot(Duration::minutes(119), 10, 0), advanced, t0(), 0), Ok(()));
+        assert_eq!(p.bookability(&slot(Duration::days(31), 0, 0), g, t0(), 9), Err(Unbookable::Horizon));
+        assert_eq!(p.bookability(&slot(day, 10, 10), g, t0(), 9), Err(Unbookable::Full));
+        assert_eq!(p.bookability(&slot(day, 10, 5), g, t0(), 5), Err(Unbookable::Share));
+        assert_eq!(p.bookability(&slot(day, 10, 5), g, t0(), 4), Ok(()));
+        // A site's own values move every limit.
+        let site = BookingPolicy { min_notice: Duration::zero(), max_share_percent: 100, ..p };
+        assert_eq!(site.bookability(&slot(Duration::minutes(10), 10, 9), g, t0(), 9), Ok(()));
+    }
+
+    #[test]
+    fn bookability_and_the_booking_refusals_agree() {
+        let p = BookingPolicy::default();
+        let day = Duration::days(1);
+        let cases = [
+            (SlotFacts { open: false, ..slot(day, 10, 0) }, 0),
+            (slot(-Duration::minutes(1), 10, 0), 0),
+            (slot(Duration::minutes(5), 10, 0), 0),
+            (slot(Duration::days(40), 10, 0), 0),
+            (slot(day, 4, 4), 0),
+            (slot(day, 4, 2), 2),
+            (slot(day, 4, 1), 1),
+        ];
+        for (facts, held) in cases {
+            let refused = p
+                .check_slot(&facts, CreditClass::General, t0())
+                .and_then(|()| p.check_share(facts.capacity, held))
+                .map_err(|r| r.unbookable().unwrap());
+            assert_eq!(p.bookability(&facts, CreditClass::General, t0(), held), refused, "{facts:?} {held}");
+        }
+        for r in [Refusal::SlotNotEnded, Refusal::Discredited, Refusal::WrongSiteOrMode] {
+            assert_eq!(r.unbookable(), None);
+        }
     }
 
     #[test]

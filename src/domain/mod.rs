@@ -16,6 +16,7 @@ pub mod ids;
 pub mod reason;
 pub mod registration_code;
 pub mod schedule;
+pub mod site_policy;
 pub mod slot;
 pub mod vehicle;
 pub mod webhook;

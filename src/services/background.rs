@@ -39,8 +39,8 @@ const NO_SHOW_BATCH: i64 = 200;
 /// read never shows such a booking as confirmed for longer than that.
 async fn no_show_sweep(state: web::Data<AppState>) {
     let every = Duration::from_secs(state.settings.gate.sweep_interval_secs.max(1));
-    // Each round looks at the slots that ended since the previous one (with
-    // a margin); the first round after a start looks back SWEEP_LOOKBACK.
+    // Each round looks at the arrival windows that closed since the previous
+    // one (with a margin); the first round after a start looks back SWEEP_LOOKBACK.
     let mut since = state.clock.now() - SWEEP_LOOKBACK;
     loop {
         tokio::time::sleep(every).await;
@@ -69,7 +69,7 @@ async fn no_show_sweep(state: web::Data<AppState>) {
             }
         }
         if swept {
-            since = since.max(round - state.bookings.policy.arrival_late - SWEEP_MARGIN);
+            since = since.max(round - SWEEP_MARGIN);
         }
     }
 }

@@ -33,6 +33,7 @@ use crate::auth::Principal;
 use crate::context::RequestContext;
 use crate::db::audit::{self, Actor, Change};
 use crate::db::bookings::{self as rows, BookingFilter, BookingRow, IdempotencyRow, VisitColumns, VisitDeclarationRow};
+use crate::db::sites::{self, SiteTerms};
 use crate::db::slots::{self, SlotRow};
 use crate::db::{declarations, enterprises, new_id, DbConnection};
 use crate::domain::booking_policy::{
@@ -52,12 +53,23 @@ use crate::services::outbox;
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
 
-/// What the booking service takes from configuration: the rules, and the
-/// key that signs gate passes.
+/// What the booking service takes from configuration: the default rules
+/// (`[booking]`), which each site may override, and the key that signs
+/// gate passes.
 #[derive(Debug, Clone)]
 pub struct BookingRules {
-    pub policy: BookingPolicy,
+    /// The configured defaults. A slot's rules are its site's:
+    /// [`BookingRules::for_site`].
+    pub defaults: BookingPolicy,
     pub passes: GatePassKey,
+}
+
+impl BookingRules {
+    /// The rules of a site's slots: the defaults with the site's own values
+    /// (read with the slot, in the same statement).
+    pub fn for_site(&self, site: &SiteTerms) -> BookingPolicy {
+        self.defaults.with(&site.overrides())
+    }
 }
 
 /// The signed pass the driver shows at the gate.
@@ -131,13 +143,13 @@ impl BookingView {
     pub fn new(
         b: BookingRow,
         slot: &SlotRow,
-        timezone: &str,
+        site: &SiteTerms,
         declaration_ids: Vec<String>,
         party: Party,
         rules: &BookingRules,
     ) -> Self {
         let (starts_at, ends_at) = (slot.starts_at.and_utc(), slot.ends_at.and_utc());
-        let (starts_at_local, ends_at_local) = match parse_timezone(timezone) {
+        let (starts_at_local, ends_at_local) = match parse_timezone(&site.timezone) {
             Ok(tz) => (to_local(starts_at, tz), to_local(ends_at, tz)),
             Err(_) => (starts_at.fixed_offset(), ends_at.fixed_offset()),
         };
@@ -170,7 +182,7 @@ impl BookingView {
             ends_at,
             starts_at_local,
             ends_at_local,
-            arrival_window: rules.policy.arrival_window(starts_at, ends_at),
+            arrival_window: rules.for_site(site).arrival_window(starts_at, ends_at),
             vehicle,
             driver,
             containers,
@@ -193,9 +205,9 @@ pub fn view(
     rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
     let b = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
-    let (slot, tz) = slots::find_with_zone(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
+    let (slot, site) = slots::find_with_site(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
     let declaration_ids = visit_declarations(conn, &b.id)?;
-    Ok(BookingView::new(b, &slot, &tz, declaration_ids, party, rules))
+    Ok(BookingView::new(b, &slot, &site, declaration_ids, party, rules))
 }
 
 /// The declarations still on a visit, in booking order.
@@ -236,9 +248,9 @@ pub fn list(
     }
     let views = found
         .into_iter()
-        .map(|(b, slot, tz)| {
+        .map(|(b, slot, site)| {
             let declarations = carried.remove(&b.id).unwrap_or_default();
-            BookingView::new(b, &slot, &tz, declarations, party, rules)
+            BookingView::new(b, &slot, &site, declarations, party, rules)
         })
         .collect();
     Ok((views, more))
@@ -359,9 +371,10 @@ fn standing_allows_booking(
 }
 
 /// Checks that a slot fits the declaration (`site_id`, `mode`) and the
-/// timing rules, and refuses early a slot seen full. That reading takes no
-/// lock: it only spares a doomed transaction its writes; what grants a
-/// place is the guarded UPDATE in `take_place`.
+/// slot's rules under its site's policy (closed, timing, full: the same
+/// checks `GET /slots` shows as `bookable`). That reading takes no lock: it
+/// only spares a doomed transaction its writes; what grants a place is the
+/// guarded UPDATE in `take_place`.
 fn check_slot(
     slot: &SlotRow,
     (site_id, mode): (&str, TransportMode),
@@ -372,13 +385,7 @@ fn check_slot(
     if slot.site_id != site_id || slot.mode != mode {
         return Err(Refusal::WrongSiteOrMode.into());
     }
-    if slot.status != SlotStatus::Open {
-        return Err(Refusal::SlotClosed.into());
-    }
-    policy.check_timing(credit, now, slot.starts_at.and_utc())?;
-    if slot.booked >= slot.capacity {
-        return Err(Refusal::SlotFull.into());
-    }
+    policy.check_slot(&slot.facts(), credit, now)?;
     Ok(())
 }
 
@@ -390,7 +397,8 @@ enum OwnBooking {
     NotInSlot,
 }
 
-/// Takes one place in a slot for an enterprise, within its share; the
+/// Takes one place in a slot for an enterprise, within its share (of the
+/// slot's site's policy); the
 /// caller's transaction is rolled back on any refusal. From the UPDATE on,
 /// the transaction holds the slot's row lock until it ends, so callers do
 /// this as late as they can: on a busy slot every other booking queues for
@@ -419,9 +427,7 @@ fn take_place(
     if own == OwnBooking::InSlot {
         held -= 1;
     }
-    if held >= limit {
-        return Err(Refusal::ShareExceeded { limit }.into());
-    }
+    policy.check_share(i64::from(taken.capacity), held)?;
     Ok(())
 }
 
@@ -539,7 +545,6 @@ pub fn book(
     key: Option<&IdempotencyKey>,
     rules: &BookingRules,
 ) -> Result<Answer, AppError> {
-    let policy = &rules.policy;
     let enterprise_id = ctx.caller.enterprise()?;
     let slot_id = visit.slot_id.as_str();
     let ids: Vec<&str> = visit.declaration_ids.iter().map(DeclarationId::as_str).collect();
@@ -557,9 +562,11 @@ pub fn book(
     let now = ctx.stamp();
     // 1. The declarations: their row locks first (see the module comment),
     // and what the booking needs to know of them, in one statement.
-    let (credit, locked) = lock_declarations_for(conn, enterprise_id, &ids, policy)?;
-    // 2. The slot, as last committed: does it fit at all?
-    let (slot, tz) = slots::find_with_zone(conn, slot_id)?.ok_or_else(|| AppError::missing("slot", slot_id))?;
+    let (credit, locked) = lock_declarations_for(conn, enterprise_id, &ids, &rules.defaults)?;
+    // 2. The slot, as last committed, with its site's time zone and policy
+    // (one joined statement): does it fit at all?
+    let (slot, site) = slots::find_with_site(conn, slot_id)?.ok_or_else(|| AppError::missing("slot", slot_id))?;
+    let policy = &rules.for_site(&site);
     for declaration in &locked {
         check_slot(&slot, (&declaration.site_id, declaration.transport_mode), credit, policy, ctx.now)?;
     }
@@ -616,7 +623,7 @@ pub fn book(
         now,
     )?;
     let declaration_ids = ids.iter().map(|d| (*d).to_owned()).collect();
-    let view = BookingView::new(booking, &slot, &tz, declaration_ids, Party::Company, rules);
+    let view = BookingView::new(booking, &slot, &site, declaration_ids, Party::Company, rules);
     outbox::booking_event(conn, "booking.confirmed", &view, now)?;
     let body = serde_json::to_string(&view).map_err(|e| AppError::internal(format!("serialising booking: {e}")))?;
     if let Some(k) = key {
@@ -712,8 +719,8 @@ pub fn cancel(
     let booking = visible(conn, &ctx.caller, id)?;
     booking_transition(booking.status, BookingAction::Cancel)?;
     if ctx.caller.role.is_company() {
-        let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-        rules.policy.check_company_cancel(ctx.now, slot.starts_at.and_utc())?;
+        let (slot, site) = slots::find_with_site(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+        rules.for_site(&site).check_company_cancel(ctx.now, slot.starts_at.and_utc())?;
     } else if reason.is_none() {
         return Err(AppError::field("reason", "required", "customs give a reason when they cancel a booking"));
     }
@@ -738,7 +745,7 @@ pub fn reschedule(
     new_slot_id: &SlotId,
     rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
-    let (now, clock, policy) = (ctx.stamp(), ctx.now, &rules.policy);
+    let (now, clock) = (ctx.stamp(), ctx.now);
     let enterprise_id = ctx.caller.enterprise()?.to_owned();
     let booking = visible(conn, &ctx.caller, id)?;
     let status = booking.status;
@@ -747,14 +754,17 @@ pub fn reschedule(
     if booking.slot_id == new_slot_id {
         return Err(Refusal::SameSlot.into());
     }
-    let credit = enterprise_may_book(conn, &enterprise_id, policy)?;
-    let old_slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-    policy.check_company_cancel(clock, old_slot.starts_at.and_utc())?;
+    let credit = enterprise_may_book(conn, &enterprise_id, &rules.defaults)?;
+    // Leaving the old slot follows its site's cut-off; taking the new one
+    // its site's notice, horizon and share.
+    let (old_slot, old_site) = slots::find_with_site(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+    rules.for_site(&old_site).check_company_cancel(clock, old_slot.starts_at.and_utc())?;
     let carried = visit_declarations(conn, &booking.id)?;
     rows::lock_declarations(conn, &carried)?;
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
-    let (new_slot, _) =
-        slots::find_with_zone(conn, new_slot_id)?.ok_or_else(|| AppError::missing("slot", new_slot_id))?;
+    let (new_slot, new_site) =
+        slots::find_with_site(conn, new_slot_id)?.ok_or_else(|| AppError::missing("slot", new_slot_id))?;
+    let policy = &rules.for_site(&new_site);
     check_slot(&new_slot, (&declaration.data.site_id, declaration.data.transport_mode), credit, policy, clock)?;
     let details = stored_details(&booking);
     vehicle_free(conn, details.vehicle.as_ref(), &new_slot, Some(&booking.id), now)?;
@@ -846,8 +856,8 @@ pub fn gate(
     let from = booking.status;
     let to = booking_transition(from, action)?;
     if action == BookingAction::NoShow {
-        let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-        rules.policy.check_no_show(ctx.now, slot.ends_at.and_utc())?;
+        let (slot, site) = slots::find_with_site(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+        rules.for_site(&site).check_no_show(ctx.now, slot.ends_at.and_utc())?;
     }
     // A no-show frees nothing: the slot's time is over. A completed
     // clearance keeps its place too (it was used).
@@ -866,10 +876,10 @@ pub fn gate(
 }
 
 /// Marks as `no_show` the bookings still `confirmed` after their arrival
-/// window closed, of slots that ended after `since`, at most `batch` of
-/// them; returns how many. Every instance may run it: the guarded status
-/// change lets exactly one instance through for each booking, and only
-/// that one writes the audit and webhook events.
+/// window closed (each by its site's `arrival_late_minutes`) after
+/// `since`, at most `batch` of them; returns how many. Every instance may
+/// run it: the guarded status change lets exactly one instance through for
+/// each booking, and only that one writes the audit and webhook events.
 pub fn sweep_no_shows(
     conn: &mut DbConnection,
     clock: DateTime<Utc>,
@@ -878,12 +888,32 @@ pub fn sweep_no_shows(
     rules: &BookingRules,
 ) -> Result<usize, AppError> {
     let now = clock.naive_utc();
-    let ended_before = (clock - rules.policy.arrival_late).naive_utc();
+    // The sites grouped by the lateness they allow (a site's own value or
+    // the default): one look per group, each with its own bound, so that
+    // bookings not yet due at one site never fill the batch ahead of those
+    // due at another.
+    let mut by_late: std::collections::BTreeMap<i64, Vec<String>> = std::collections::BTreeMap::new();
+    for (site_id, columns) in sites::policies(conn)? {
+        let late = rules.defaults.with(&columns.into()).arrival_late;
+        by_late.entry(late.num_seconds()).or_default().push(site_id);
+    }
+    let mut due = Vec::new();
+    for (late_seconds, site_ids) in &by_late {
+        let left = batch - due.len() as i64;
+        if left <= 0 {
+            break;
+        }
+        let late = Duration::seconds(*late_seconds);
+        // Windows that closed in (since, now]: their slots ended `late` earlier.
+        let ended = ((since - late).naive_utc(), (clock - late).naive_utc());
+        let ids: Vec<&str> = site_ids.iter().map(String::as_str).collect();
+        due.extend(rows::confirmed_ended_between(conn, &ids, ended, left)?);
+    }
     let actor = Actor { user_id: None, role: Some("system".into()), request_id: None };
     let (from, to) = (BookingStatus::Confirmed, BookingStatus::NoShow);
     let reason = "not checked in before the arrival window closed";
     let mut marked = 0;
-    for b in rows::confirmed_ended_between(conn, (since.naive_utc(), ended_before), batch)? {
+    for b in due {
         // `cancel_reason` stays for cancellations; the audit event says why.
         if rows::set_status(conn, &b.id, &b.slot_id, from, to, None, None, now)? == 0 {
             continue;

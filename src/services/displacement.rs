@@ -58,7 +58,8 @@ pub fn displace(
     if d.changed.is_empty() {
         return Ok(vec![]);
     }
-    let policy = &rules.policy;
+    let site = crate::db::sites::find(conn, d.site_id)?.ok_or(AppError::NotFound)?;
+    let policy = &rules.defaults.with(&site.policy.into());
     // Every slot that may take a displaced booking, locked too (id order).
     let mut all: HashMap<String, SlotRow> = d.changed.iter().map(|(s, _)| (s.id.clone(), s.clone())).collect();
     if d.rebook == Rebook::NextAvailable {

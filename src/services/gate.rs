@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::context::RequestContext;
 use crate::db::audit::Change;
 use crate::db::bookings::{self as rows, BookingRow};
+use crate::db::sites::SiteTerms;
 use crate::db::slots::{self, SlotRow};
 use crate::db::{declarations, users, DbConnection};
 use crate::domain::booking_policy::BookingStatus;
@@ -41,22 +42,22 @@ pub fn scan(
     if !access::may_see_site(conn, &ctx.caller, site_id.as_str())? {
         return Err(AppError::missing("site", site_id.as_str()));
     }
-    let (booking, slot, pass_version) = match scanned {
+    let (booking, slot, site, pass_version) = match scanned {
         Scanned::Code(code) => {
             let pass = rules.passes.verify(code).map_err(|_| AppError::Gate(GateRefusal::PassInvalid))?;
             // A valid signature names a booking we issued; it may have been
             // deleted only with its database.
             let booking = rows::find(conn, &pass.booking_id)?.ok_or(AppError::Gate(GateRefusal::PassInvalid))?;
-            let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-            (booking, slot, Some(pass.version))
+            let (slot, site) = slots::find_with_site(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+            (booking, slot, site, Some(pass.version))
         }
         Scanned::Plate { plate, country } => {
-            let (booking, slot) = by_plate(conn, site_id.as_str(), plate, country, ctx.now, rules)?;
-            (booking, slot, None)
+            let (booking, slot, site) = by_plate(conn, site_id.as_str(), plate, country, ctx.now, rules)?;
+            (booking, slot, site, None)
         }
     };
     let presented = Presented { site_id: Some(site_id.as_str()), pass_version };
-    check_in_visit(conn, ctx, booking, &slot, presented, rules)
+    check_in_visit(conn, ctx, booking, (&slot, &site), presented, rules)
 }
 
 /// Checks a booking in by its id (the officer's button): the same rules,
@@ -69,13 +70,13 @@ pub fn check_in(
     rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
     let booking = visible(conn, &ctx.caller, id)?;
-    let slot = slots::find(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
-    check_in_visit(conn, ctx, booking, &slot, Presented::default(), rules)
+    let (slot, site) = slots::find_with_site(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
+    check_in_visit(conn, ctx, booking, (&slot, &site), Presented::default(), rules)
 }
 
 /// The vehicle's active booking to look at: one at this site whose arrival
-/// window is nearest to now, else the nearest elsewhere (which the rules
-/// then refuse as another site's).
+/// window (by its site's policy) is nearest to now, else the nearest
+/// elsewhere (which the rules then refuse as another site's).
 fn by_plate(
     conn: &mut DbConnection,
     site_id: &str,
@@ -83,9 +84,9 @@ fn by_plate(
     country: &str,
     now: DateTime<Utc>,
     rules: &BookingRules,
-) -> Result<(BookingRow, SlotRow), AppError> {
-    let distance = |slot: &SlotRow| {
-        let w = rules.policy.arrival_window(slot.starts_at.and_utc(), slot.ends_at.and_utc());
+) -> Result<(BookingRow, SlotRow, SiteTerms), AppError> {
+    let distance = |slot: &SlotRow, site: &SiteTerms| {
+        let w = rules.for_site(site).arrival_window(slot.starts_at.and_utc(), slot.ends_at.and_utc());
         if now < w.opens_at {
             w.opens_at - now
         } else if now > w.closes_at {
@@ -96,7 +97,7 @@ fn by_plate(
     };
     rows::active_for_vehicle(conn, plate, country)?
         .into_iter()
-        .min_by_key(|(_, slot)| (slot.site_id != site_id, distance(slot)))
+        .min_by_key(|(_, slot, site)| (slot.site_id != site_id, distance(slot, site)))
         .ok_or_else(|| {
             AppError::Gate(GateRefusal::NoBookingForVehicle { plate: plate.to_owned(), country: country.to_owned() })
         })
@@ -108,7 +109,7 @@ fn check_in_visit(
     conn: &mut DbConnection,
     ctx: &RequestContext,
     booking: BookingRow,
-    slot: &SlotRow,
+    slot: (&SlotRow, &SiteTerms),
     presented: Presented<'_>,
     rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
@@ -128,8 +129,14 @@ fn check_in_visit(
     view(conn, &id, ctx.caller.party(), rules)
 }
 
-/// What the gate rules need to know of a booking.
-fn facts(conn: &mut DbConnection, b: &BookingRow, slot: &SlotRow, rules: &BookingRules) -> Result<Visit, AppError> {
+/// What the gate rules need to know of a booking (its arrival window is
+/// its slot's site's).
+fn facts(
+    conn: &mut DbConnection,
+    b: &BookingRow,
+    (slot, site): (&SlotRow, &SiteTerms),
+    rules: &BookingRules,
+) -> Result<Visit, AppError> {
     let carried = visit_declarations(conn, &b.id)?;
     let mut uncleared: Vec<Uncleared> = declarations::statuses(conn, &carried)?
         .into_iter()
@@ -151,7 +158,7 @@ fn facts(conn: &mut DbConnection, b: &BookingRow, slot: &SlotRow, rules: &Bookin
         site_id: slot.site_id.clone(),
         status: b.status,
         gate_pass_version: b.gate_pass_version,
-        window: rules.policy.arrival_window(slot.starts_at.and_utc(), slot.ends_at.and_utc()),
+        window: rules.for_site(site).arrival_window(slot.starts_at.and_utc(), slot.ends_at.and_utc()),
         has_vehicle: b.vehicle_plate.is_some(),
         checked_in,
         uncleared,

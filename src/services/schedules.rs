@@ -5,16 +5,20 @@ use chrono_tz::Tz;
 
 use crate::context::RequestContext;
 use crate::db::audit::Change;
+use crate::db::enterprises;
 use crate::db::schedules::{self, ScheduleRow, ScheduleShapeChange};
-use crate::db::sites::{self, SiteRow};
+use crate::db::sites::{self, SiteRow, SiteTerms};
 use crate::db::slots::{self, SlotRow};
 use crate::db::{new_id, DbConnection};
+use crate::domain::booking_policy::Unbookable;
 use crate::domain::closure::{Effect, Rebook};
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::{SiteId, SlotId};
 use crate::domain::schedule::{expand, horizon_dates, parse_timezone, validity_overlaps, Weekdays};
+use crate::domain::site_policy::{PolicyOverrides, PolicyPatch};
 use crate::domain::slot::SlotStatus;
 use crate::error::AppError;
+use crate::services::bookings::BookingRules;
 use crate::services::displacement::{self, Displacement};
 use crate::services::identity::conflict_on_unique;
 
@@ -45,6 +49,7 @@ pub fn create_site(conn: &mut DbConnection, ctx: &RequestContext, input: &SiteIn
             modes: input.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
             created_at: now,
             updated_at: now,
+            policy: sites::PolicyColumns::default(),
         },
     )
     .map_err(|e| conflict_on_unique(e, "this site code"))?;
@@ -52,14 +57,19 @@ pub fn create_site(conn: &mut DbConnection, ctx: &RequestContext, input: &SiteIn
     sites::find(conn, &id)?.ok_or(AppError::NotFound)
 }
 
-/// A site's new name and modes; `None` keeps the current one.
+/// A site's new name, modes and policy values; `None` keeps the current
+/// one (the policy: per key, see [`PolicyPatch`]).
 #[derive(Debug, Clone, Default)]
 pub struct SiteUpdate {
     pub name: Option<String>,
     pub modes: Option<Vec<TransportMode>>,
+    /// Checked already (`PolicyPatch::check`).
+    pub policy: Option<PolicyPatch>,
 }
 
-/// Renames a site or changes its modes, with its audit event.
+/// Renames a site, changes its modes or its booking policy, each with its
+/// audit event (`update`; `policy`, from the values set before to those
+/// set after).
 #[tracing::instrument(skip_all, fields(site = %site_id))]
 pub fn update_site(
     conn: &mut DbConnection,
@@ -69,16 +79,34 @@ pub fn update_site(
 ) -> Result<SiteRow, AppError> {
     let (id, now) = (site_id.as_str(), ctx.stamp());
     let modes = update.modes.as_ref().map(|m| m.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","));
+    let renamed = update.name.is_some() || modes.is_some();
     let changes = sites::SiteChanges { name: update.name.clone(), timezone: None, modes, updated_at: Some(now) };
+    // This UPDATE also takes the site's row lock (PostgreSQL), so that two
+    // policy changes of one site apply one after the other, not over each other.
     if sites::update(conn, id, &changes)? == 0 {
         return Err(AppError::NotFound);
     }
-    let site = sites::find(conn, id)?.ok_or(AppError::NotFound)?;
-    super::record_change(
-        conn,
-        ctx,
-        Change::new("site", id, "update", None, Some(&format!("{} ({})", site.name, site.modes))),
-    )?;
+    let mut site = sites::find(conn, id)?.ok_or(AppError::NotFound)?;
+    if renamed || update.policy.is_none() {
+        super::record_change(
+            conn,
+            ctx,
+            Change::new("site", id, "update", None, Some(&format!("{} ({})", site.name, site.modes))),
+        )?;
+    }
+    if let Some(patch) = &update.policy {
+        let before = PolicyOverrides::from(site.policy);
+        let after = before.patched(patch);
+        if after != before {
+            site.policy = after.into();
+            sites::set_policy(conn, id, &site.policy)?;
+            super::record_change(
+                conn,
+                ctx,
+                Change::new("site", id, "policy", Some(&before.summary()), Some(&after.summary())),
+            )?;
+        }
+    }
     Ok(site)
 }
 
@@ -412,4 +440,38 @@ pub fn change_slot(
         }
     }
     Ok(())
+}
+
+/// Whether a company caller may book each of these slots now, or the first
+/// reason not (`domain::booking_policy::BookingPolicy::bookability`, under
+/// each slot's site's policy: the checks a booking is refused by). `None`
+/// for customs callers. Two statements whatever the number of slots: the
+/// caller's enterprise (its credit class decides the notice) and its active
+/// bookings in these slots, counted in one grouped query.
+pub fn bookability(
+    conn: &mut DbConnection,
+    caller: &crate::auth::Principal,
+    now: DateTime<Utc>,
+    slots: &[(SlotRow, SiteTerms)],
+    rules: &BookingRules,
+) -> Result<Option<Vec<Result<(), Unbookable>>>, AppError> {
+    let Some(enterprise_id) = caller.enterprise_id.as_deref().filter(|_| caller.role.is_company()) else {
+        return Ok(None);
+    };
+    if slots.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let credit = enterprises::find(conn, enterprise_id)?.ok_or(AppError::NotFound)?.credit_class;
+    let ids: Vec<&str> = slots.iter().map(|(s, _)| s.id.as_str()).collect();
+    let held: std::collections::HashMap<String, i64> =
+        crate::db::bookings::active_counts_for(conn, enterprise_id, &ids)?.into_iter().collect();
+    Ok(Some(
+        slots
+            .iter()
+            .map(|(slot, site)| {
+                let held = held.get(&slot.id).copied().unwrap_or(0);
+                rules.for_site(site).bookability(&slot.facts(), credit, now, held)
+            })
+            .collect(),
+    ))
 }
