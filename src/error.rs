@@ -111,6 +111,7 @@ impl AppError {
     fn refusal_status(r: &Refusal) -> StatusCode {
         match r {
             Refusal::SlotFull
+            | Refusal::Reserved { .. }
             | Refusal::ShareExceeded { .. }
             | Refusal::SlotClosed
             | Refusal::DeclarationState { .. }
@@ -157,6 +158,9 @@ impl AppError {
             AppError::Refused(Refusal::TooLate { notice_minutes }) => json!({"notice_minutes": notice_minutes}),
             AppError::Refused(Refusal::BeyondHorizon { days }) => json!({"horizon_days": days}),
             AppError::Refused(Refusal::CancelCutoff { minutes }) => json!({"cancel_cutoff_minutes": minutes}),
+            AppError::Refused(Refusal::Reserved { slot_id, reserved_until }) => {
+                json!({"slot_id": slot_id, "reserved_until": reserved_until})
+            }
             AppError::Refused(Refusal::VehicleAlreadyBooked { plate, country }) => {
                 json!({"plate": plate, "country": country})
             }
@@ -282,7 +286,8 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
     /// The ids and values the problem concerns, by problem type: e.g.
     /// `booking_id`, `declaration_id`, `window_opens_at`/`window_closes_at`
-    /// (`too-early`, `too-late`), `declarations` (`declarations-not-cleared`).
+    /// (`too-early`, `too-late`), `declarations` (`declarations-not-cleared`),
+    /// `slot_id` and `reserved_until` (`reserved`).
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub members: serde_json::Map<String, serde_json::Value>,

@@ -123,7 +123,8 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, AppError
             headers(("Idempotent-Replayed" = String, description = "`true` when this answer is a replay"))),
         doc::JsonBody, doc::Restricted, doc::NotFound,
         (status = 403, description = "Not a company user, or the enterprise is not verified, is suspended or is discredited", body = Problem, content_type = PROBLEM_JSON),
-        (status = 409, description = "Slot full or closed, the enterprise's share reached, the declaration already booked \
+        (status = 409, description = "Slot full or closed, its free places reserved for advanced_certified \
+            enterprises (`reserved`), the enterprise's share reached, the declaration already booked \
             or not bookable, or a request with this Idempotency-Key still in progress", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, description = "Invalid input, too late or too early to book, wrong site or mode, \
             or the Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM_JSON),
@@ -420,7 +421,7 @@ super::actions! {
     request_body(content = RescheduleBody, example = json!({"slot_id": "0190f7a1-9d8e-7f66-b5a4-3c2d1e0f9a8c"}))
     responses(
         doc::JsonBody,
-        (status = 409, description = "New slot full or closed, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "New slot full, closed or its free places reserved, share reached, or the booking not movable; the old booking is kept", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, description = "Too late or too early for the new slot, the same slot, a wrong site or mode, or an invalid body", body = Problem, content_type = PROBLEM_JSON),
     );
 

@@ -414,7 +414,7 @@ problem_responses! {
     Forbidden = 403, "forbidden", "Not allowed", "this action is for officers";
     /// No such resource, or one of another enterprise.
     NotFound = 404, "not-found", "Not found", "no such resource";
-    /// Conflict with the current state: illegal transition, duplicate, slot full, share reached, already booked.
+    /// Conflict with the current state: illegal transition, duplicate, slot full or reserved, share reached, already booked.
     Conflict = 409, "slot-full", "Booking refused", "the slot is fully booked";
     /// `If-Match` names a version that is not the current one.
     PreconditionFailed = 412, "stale-version", "Precondition failed", "the declaration changed since you read it";

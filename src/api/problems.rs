@@ -226,6 +226,16 @@ pub const PROBLEMS: &[ProblemType] = &[
         "Choose another slot: GET /api/v1/slots?available=true lists the ones with free places.",
     ),
     p(
+        "reserved",
+        "Places reserved for advanced-certified enterprises",
+        Some(409),
+        "The slot still has free places, but they are its last places, which customs hold for \
+         advanced_certified enterprises until `reserved_until` (the slot's start minus its release_minutes). \
+         `slot_id` names the slot.",
+        "Choose another slot (GET /api/v1/slots?available=true lists the slots with places your enterprise may \
+         take), or book this one from `reserved_until` on, when the reserved places are released to everyone.",
+    ),
+    p(
         "share-exceeded",
         "Share of the slot exceeded",
         Some(409),

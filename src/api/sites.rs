@@ -17,6 +17,7 @@ use crate::domain::booking_policy::BookingPolicy;
 use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::SiteId;
+use crate::domain::reserve;
 use crate::domain::schedule::{parse_site_code, parse_slot_minutes, parse_timezone, Weekdays};
 use crate::domain::site_policy::{PolicyOverrides, PolicyPatch, PolicyValues};
 use crate::domain::slot::Capacity;
@@ -322,6 +323,13 @@ pub struct ScheduleView {
     /// Places per slot.
     #[schema(example = 20)]
     pub capacity: i32,
+    /// The last places of each slot, held for `advanced_certified`
+    /// enterprises until `release_minutes` before the slot starts.
+    #[schema(example = 2)]
+    pub reserved_advanced: i32,
+    /// Minutes before a slot's start its reserved places are released to everyone.
+    #[schema(example = 120)]
+    pub release_minutes: i32,
     /// Days of the week served, `mon` … `sun`.
     #[schema(value_type = Vec<String>, example = json!(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]))]
     pub days: Vec<&'static str>,
@@ -335,7 +343,7 @@ pub struct ScheduleView {
 impl From<ScheduleRow> for ScheduleView {
     fn from(s: ScheduleRow) -> Self {
         super::from_row!(s => Self {
-            id, site_id, mode, slot_minutes, capacity, valid_from, valid_to;
+            id, site_id, mode, slot_minutes, capacity, reserved_advanced, release_minutes, valid_from, valid_to;
             days: Weekdays::from_bits(s.days_of_week).names(), created_at: s.created_at.and_utc()
         })
     }
@@ -365,6 +373,16 @@ struct NewScheduleBody {
     #[serde(deserialize_with = "super::json::integer")]
     #[schema(minimum = 0, maximum = 10000)]
     capacity: i64,
+    /// The last places of each slot held for `advanced_certified`
+    /// enterprises until `release_minutes` before it starts: 0 (default) to `capacity`.
+    #[serde(default, deserialize_with = "super::json::integer")]
+    #[schema(default = 0, minimum = 0, maximum = 10000)]
+    reserved_advanced: i64,
+    /// When the reserved places are released to everyone, in minutes before
+    /// the slot starts: 0 (default: at the start) to 10080 (a week).
+    #[serde(default, deserialize_with = "super::json::integer")]
+    #[schema(default = 0, minimum = 0, maximum = 10080)]
+    release_minutes: i64,
     /// Days of the week served (`mon` … `sun`); default every day.
     #[schema(schema_with = doc::schedule_days)]
     days: Option<Vec<String>>,
@@ -409,6 +427,11 @@ async fn create_schedule(
     let slot_minutes =
         parse_slot_minutes(body.slot_minutes).map_err(|m| errors.add("slot_minutes", "slot_length", m)).ok();
     let capacity = errors.gather(Capacity::parse(body.capacity));
+    let reserved_advanced = errors.gather(reserve::parse_reserved(body.reserved_advanced));
+    if let (Some(r), Some(c)) = (reserved_advanced, capacity) {
+        errors.gather(reserve::check_fits(r, c.get()));
+    }
+    let release_minutes = errors.gather(reserve::parse_release_minutes(body.release_minutes));
     let days = check_days(body.days.as_ref(), &mut errors).unwrap_or(Weekdays::ALL);
     if let (Some(from), Some(to)) = (body.valid_from, body.valid_to) {
         if to < from {
@@ -420,6 +443,8 @@ async fn create_schedule(
         mode: mode.unwrap_or(TransportMode::Road),
         slot_minutes: slot_minutes.unwrap_or(60),
         capacity: capacity.map_or(0, Capacity::get),
+        reserved_advanced: reserved_advanced.unwrap_or(0),
+        release_minutes: release_minutes.unwrap_or(0),
         days,
         valid_from: body.valid_from,
         valid_to: body.valid_to,
@@ -459,10 +484,19 @@ async fn list_schedules(state: State, who: AnyUser, path: web::Path<String>) -> 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SchedulePatch {
-    /// Places per slot, 0 to 10000.
+    /// Places per slot, 0 to 10000. Below `reserved_advanced` (and
+    /// without it) it lowers that too.
     #[serde(default, deserialize_with = "super::json::opt_integer")]
     #[schema(minimum = 0, maximum = 10000)]
     capacity: Option<i64>,
+    /// Places of each slot held for `advanced_certified` enterprises: 0 to the (new) capacity.
+    #[serde(default, deserialize_with = "super::json::opt_integer")]
+    #[schema(minimum = 0, maximum = 10000)]
+    reserved_advanced: Option<i64>,
+    /// Minutes before a slot's start its reserved places are released: 0 to 10080.
+    #[serde(default, deserialize_with = "super::json::opt_integer")]
+    #[schema(minimum = 0, maximum = 10080)]
+    release_minutes: Option<i64>,
     /// Days of the week served (`mon` … `sun`).
     #[schema(schema_with = doc::schedule_days_change)]
     days: Option<Vec<String>>,
@@ -487,8 +521,9 @@ struct ScheduleChanged {
     reshape: svc::Reshape,
 }
 
-/// Change a schedule's capacity, days or validity (supervisors); future
-/// unbooked slots are regenerated, booked ones are kept.
+/// Change a schedule's capacity, reserved places, days or validity
+/// (supervisors); future unbooked slots are regenerated, booked ones are
+/// kept; future slots take the new capacity and reserve.
 #[utoipa::path(
     patch, path = "/api/v1/sites/{id}/schedules/{schedule_id}", operation_id = "change_schedule",
     params(
@@ -510,9 +545,18 @@ async fn change_schedule(
 ) -> Reply {
     let mut errors = FieldErrors::new();
     let capacity = body.capacity.and_then(|c| errors.gather(Capacity::parse(c))).map(Capacity::get);
+    let reserved_advanced = body.reserved_advanced.and_then(|r| errors.gather(reserve::parse_reserved(r)));
+    let release_minutes = body.release_minutes.and_then(|m| errors.gather(reserve::parse_release_minutes(m)));
     let days = check_days(body.days.as_ref(), &mut errors);
     errors.into_result()?;
-    let change = ScheduleChange { capacity, days, valid_from: body.valid_from, valid_to: body.valid_to };
+    let change = ScheduleChange {
+        capacity,
+        reserved_advanced,
+        release_minutes,
+        days,
+        valid_from: body.valid_from,
+        valid_to: body.valid_to,
+    };
     let horizon = state.settings.slots.horizon_days;
     let (site_id, schedule_id) = path.into_inner();
     let site_id = SiteId::new(site_id);

@@ -13,12 +13,15 @@ use super::{Reply, State};
 use crate::auth::{AnyUser, Officer};
 use crate::db::sites::SiteTerms;
 use crate::db::slots::{self, SlotFilter, SlotRow};
+use crate::db::{enterprises, DbConnection};
 use crate::domain::booking_policy::Unbookable;
 use crate::domain::closure::Rebook;
 use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
+use crate::domain::identity::CreditClass;
 use crate::domain::ids::SlotId;
 use crate::domain::reason::Reason;
+use crate::domain::reserve::takes_reserved;
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::{Capacity, SlotChange, SlotStatus};
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
@@ -57,8 +60,25 @@ pub struct SlotView {
     pub timezone: String,
     pub capacity: i32,
     pub booked: i32,
-    /// Free places: `capacity - booked` while open, else 0.
+    /// Free places the caller may take: `capacity - booked` while open, else
+    /// 0. For a company that is not `advanced_certified`, the places still
+    /// reserved (`reserved_available`) are not counted.
     pub available: i32,
+    /// Free places held for `advanced_certified` enterprises now: the free
+    /// ones among the last `reserved_advanced`, until `reserved_until` (0 after).
+    pub reserved_available: i32,
+    /// The slot's last places are held for `advanced_certified`
+    /// enterprises until `reserved_until`; 0 to the capacity (when a
+    /// closure lowers the capacity below it, every place is reserved).
+    #[schema(example = 2)]
+    pub reserved_advanced: i32,
+    /// Minutes before the start the reserved places are released to everyone (0: at the start).
+    #[schema(example = 120)]
+    pub release_minutes: i32,
+    /// When the reserved places are released: `starts_at - release_minutes`;
+    /// `null` when nothing is reserved.
+    #[schema(example = "2026-12-01T00:00:00Z")]
+    pub reserved_until: Option<DateTime<Utc>>,
     pub status: SlotStatus,
     /// Company callers only (absent for customs): whether the caller's
     /// enterprise may book this slot now, by the slot's site's policy and
@@ -70,19 +90,46 @@ pub struct SlotView {
     pub bookable: Option<bool>,
     /// Company callers only (absent for customs): `null` when `bookable`,
     /// else the first reason it is not, in this order: `closed`, `started`,
-    /// `notice`, `horizon`, `full`, `share`, `reserved`. Booking the slot is
+    /// `notice`, `horizon`, `full`, `reserved`, `share`. Booking the slot is
     /// refused by the same rule: `slot-closed`, `slot-started`, `too-late`,
-    /// `beyond-horizon`, `slot-full`, `share-exceeded`.
+    /// `beyond-horizon`, `slot-full`, `reserved`, `share-exceeded`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Unbookable>)]
     pub reason: Option<Option<Unbookable>>,
 }
 
+/// Who reads a slot: customs (`None`) or a company of this credit class,
+/// and when. A company's `available` leaves out the places it may not take.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotViewer {
+    pub company: Option<CreditClass>,
+    pub now: DateTime<Utc>,
+}
+
+impl SlotViewer {
+    /// The caller of a request: a company user's enterprise's credit class
+    /// (one primary-key read), or customs.
+    pub fn of(conn: &mut DbConnection, who: &crate::context::RequestContext) -> Result<Self, AppError> {
+        let company = match who.caller.enterprise_id.as_deref() {
+            Some(e) => Some(enterprises::credit_class(conn, e)?.unwrap_or(CreditClass::General)),
+            None => None,
+        };
+        Ok(SlotViewer { company, now: who.now })
+    }
+}
+
 impl SlotView {
-    pub fn new(s: SlotRow, site: SiteTerms) -> Self {
+    pub fn new(s: SlotRow, site: SiteTerms, viewer: SlotViewer) -> Self {
         let timezone = site.timezone;
         let starts_at = s.starts_at.and_utc();
         let ends_at = s.ends_at.and_utc();
+        let places = s.places();
+        let reserved_available = places.reserved_free(viewer.now);
+        let available = match viewer.company {
+            Some(credit) => places.available_to(credit, viewer.now),
+            None => places.free(),
+        };
+        let reserved_until = (s.reserved_advanced > 0).then(|| s.reserved_until().and_utc());
         let (starts_at_local, ends_at_local) = match parse_timezone(&timezone) {
             Ok(tz) => (to_local(starts_at, tz), to_local(ends_at, tz)),
             Err(_) => (starts_at.fixed_offset(), ends_at.fixed_offset()),
@@ -98,7 +145,11 @@ impl SlotView {
             timezone,
             capacity: s.capacity,
             booked: s.booked,
-            available: if s.status == SlotStatus::Open { (s.capacity - s.booked).max(0) } else { 0 },
+            available,
+            reserved_available,
+            reserved_advanced: s.reserved_advanced,
+            release_minutes: s.release_minutes,
+            reserved_until,
             status: s.status,
             bookable: None,
             reason: None,
@@ -112,11 +163,17 @@ impl SlotView {
 }
 
 /// The views of these slots for `who` (a company caller's with `bookable`
-/// and `reason`): one read for the slots, two more for a company.
-fn views(rows: Vec<(SlotRow, SiteTerms)>, bookable: Option<Vec<Result<(), Unbookable>>>) -> Vec<SlotView> {
+/// and `reason`): one read for the slots, a few more for a company.
+fn views(
+    rows: Vec<(SlotRow, SiteTerms)>,
+    bookable: Option<Vec<Result<(), Unbookable>>>,
+    viewer: SlotViewer,
+) -> Vec<SlotView> {
     match bookable {
-        None => rows.into_iter().map(|(s, site)| SlotView::new(s, site)).collect(),
-        Some(b) => rows.into_iter().zip(b).map(|((s, site), b)| SlotView::new(s, site).for_company(b)).collect(),
+        None => rows.into_iter().map(|(s, site)| SlotView::new(s, site, viewer)).collect(),
+        Some(b) => {
+            rows.into_iter().zip(b).map(|((s, site), b)| SlotView::new(s, site, viewer).for_company(b)).collect()
+        }
     }
 }
 
@@ -134,7 +191,8 @@ struct ListQuery {
     /// Slots starting before this time; default `from` + 7 days, at most 31 days after `from`.
     #[param(value_type = Option<DateTime<Utc>>)]
     to: Option<String>,
-    /// `true`: only open slots with free places.
+    /// `true`: only open slots with free places (for a company that is not
+    /// `advanced_certified`, places it may take now).
     #[param(value_type = Option<bool>)]
     available: Option<String>,
 }
@@ -191,24 +249,29 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
         from: from.naive_utc(),
         to: to.naive_utc(),
         only_available,
+        reserve_applies_at: None,
         after,
         limit: limit + 1,
     };
-    let (caller, now, rules) = (who.caller.clone(), who.now, state.bookings.clone());
-    let (rows, more, bookable) = state
+    let (ctx, rules) = (who.0.clone(), state.bookings.clone());
+    let (rows, more, bookable, viewer) = state
         .db
         .read(move |conn| {
-            filter.sites = access::allowed_sites(conn, &caller)?;
+            filter.sites = access::allowed_sites(conn, &ctx.caller)?;
+            let viewer = SlotViewer::of(conn, &ctx)?;
+            if viewer.company.is_some_and(|c| !takes_reserved(c)) {
+                filter.reserve_applies_at = Some(ctx.stamp());
+            }
             let mut rows = slots::list(conn, &filter)?;
             // The extra row only tells that another page follows.
             let more = rows.len() as i64 > limit;
             rows.truncate(limit as usize);
-            let bookable = svc::bookability(conn, &caller, now, &rows, &rules)?;
-            Ok::<_, AppError>((rows, more, bookable))
+            let bookable = svc::bookability(conn, &ctx.caller, ctx.now, &rows, &rules)?;
+            Ok::<_, AppError>((rows, more, bookable, viewer))
         })
         .await?;
     let next_cursor = if more { rows.last().map(|(s, _)| encode_cursor(&slot_cursor(s))) } else { None };
-    Ok(HttpResponse::Ok().json(Page { items: views(rows, bookable), next_cursor }))
+    Ok(HttpResponse::Ok().json(Page { items: views(rows, bookable, viewer), next_cursor }))
 }
 
 /// One slot.
@@ -219,30 +282,42 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
 )]
 async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let (caller, now, rules) = (who.caller.clone(), who.now, state.bookings.clone());
-    let (rows, bookable) = state
+    let (ctx, rules) = (who.0.clone(), state.bookings.clone());
+    let (rows, bookable, viewer) = state
         .db
         .read(move |conn| {
             let rows: Vec<_> = slots::find_with_site(conn, &id)?.into_iter().collect();
             for (slot, _) in &rows {
-                access::site_visible(conn, &caller, &slot.site_id)?;
+                access::site_visible(conn, &ctx.caller, &slot.site_id)?;
             }
-            let bookable = svc::bookability(conn, &caller, now, &rows, &rules)?;
-            Ok::<_, AppError>((rows, bookable))
+            let bookable = svc::bookability(conn, &ctx.caller, ctx.now, &rows, &rules)?;
+            Ok::<_, AppError>((rows, bookable, SlotViewer::of(conn, &ctx)?))
         })
         .await?;
-    let view = views(rows, bookable).pop().ok_or(AppError::NotFound)?;
+    let view = views(rows, bookable, viewer).pop().ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// A change to one slot: capacity, status or both.
+/// A change to one slot: capacity, reserved places, status, or several.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SlotPatch {
     /// New capacity, 0 to 10000; below the booked count needs `displace`.
+    /// Below `reserved_advanced` (and without it) it lowers that too.
     #[serde(default, deserialize_with = "super::json::opt_integer")]
     #[schema(minimum = 0, maximum = 10000)]
     capacity: Option<i64>,
+    /// Places held for `advanced_certified` enterprises until
+    /// `release_minutes` before the start: 0 to the (new) capacity. Places
+    /// already booked stay booked.
+    #[serde(default, deserialize_with = "super::json::opt_integer")]
+    #[schema(minimum = 0, maximum = 10000)]
+    reserved_advanced: Option<i64>,
+    /// When the reserved places are released to everyone, in minutes before
+    /// the start: 0 (at the start) to 10080 (a week).
+    #[serde(default, deserialize_with = "super::json::opt_integer")]
+    #[schema(minimum = 0, maximum = 10080)]
+    release_minutes: Option<i64>,
     /// `open` or `closed`; closing cancels the slot's bookings.
     #[schema(value_type = Option<crate::domain::slot::SlotStatus>)]
     status: Option<String>,
@@ -260,15 +335,22 @@ struct SlotPatch {
     reason: Option<String>,
 }
 
-/// The body of `PATCH /slots/{id}`: a [`SlotPatch`] that gives `capacity`, `status` or both.
+/// The body of `PATCH /slots/{id}`: a [`SlotPatch`] that gives `capacity`,
+/// `reserved_advanced`, `release_minutes`, `status`, or several.
 struct SlotChangeBody;
 
 impl utoipa::PartialSchema for SlotChangeBody {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         doc::with_one_of_required(
             &SlotPatch::name(),
-            [("capacity", doc::integer()), ("status", crate::domain::slot::SlotStatus::schema())],
-            "A change to one slot: `capacity`, `status` or both (not `null`).",
+            [
+                ("capacity", doc::integer()),
+                ("reserved_advanced", doc::integer()),
+                ("release_minutes", doc::integer()),
+                ("status", crate::domain::slot::SlotStatus::schema()),
+            ],
+            "A change to one slot: `capacity`, `reserved_advanced`, `release_minutes`, `status`, or several \
+             (not `null`).",
         )
     }
 }
@@ -284,8 +366,8 @@ impl ToSchema for SlotChangeBody {
     }
 }
 
-/// Change one slot's capacity or close it (officers). Cancelled bookings'
-/// owners are notified.
+/// Change one slot's capacity or reserved places, or close it (officers).
+/// Cancelled bookings' owners are notified.
 #[utoipa::path(
     patch, path = "/api/v1/slots/{id}", operation_id = "change_slot",
     params(("id" = String, Path, description = "Slot id")),
@@ -298,9 +380,17 @@ impl ToSchema for SlotChangeBody {
 )]
 async fn change(state: State, who: Officer, path: web::Path<String>, ApiJson(body): ApiJson<SlotPatch>) -> Reply {
     let rebook = super::query::one_of::<Rebook>("rebook", body.rebook.as_deref())?.unwrap_or(Rebook::Cancel);
-    let change = SlotChange::parse(body.capacity, body.status.as_deref(), body.displace, body.reason.as_deref())?;
+    let change = SlotChange::parse(
+        body.capacity,
+        (body.reserved_advanced, body.release_minutes),
+        body.status.as_deref(),
+        body.displace,
+        body.reason.as_deref(),
+    )?;
     let change = svc::SlotChange {
         capacity: change.capacity.map(Capacity::get),
+        reserved_advanced: change.reserved_advanced,
+        release_minutes: change.release_minutes,
         status: change.status,
         displace: change.displace,
         rebook,
@@ -308,10 +398,11 @@ async fn change(state: State, who: Officer, path: web::Path<String>, ApiJson(bod
     };
     let id = SlotId::new(path.into_inner());
     let rules = state.bookings.clone();
+    let viewer = SlotViewer { company: None, now: who.now };
     let (slot, site) = services::write(&state.db, &who, move |conn, ctx| {
         svc::change_slot(conn, ctx, &id, &change, &rules)?;
         slots::find_with_site(conn, id.as_str())?.ok_or(AppError::NotFound)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(SlotView::new(slot, site)))
+    Ok(HttpResponse::Ok().json(SlotView::new(slot, site, viewer)))
 }

@@ -24,6 +24,11 @@ pub struct EnterpriseRow {
 
 super::row_access!(enterprises, EnterpriseRow, insert);
 
+/// An enterprise's credit class alone.
+pub fn credit_class(conn: &mut DbConnection, id: &str) -> QueryResult<Option<CreditClass>> {
+    enterprises::table.find(id).select(enterprises::credit_class).first(conn).optional()
+}
+
 pub fn registration_code_taken(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(enterprises::table.filter(enterprises::registration_code.eq(code))))
         .get_result(conn)

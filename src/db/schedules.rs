@@ -21,6 +21,10 @@ pub struct ScheduleRow {
     pub valid_to: Option<NaiveDate>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Places of each slot held for advanced-certified enterprises (`domain::reserve`).
+    pub reserved_advanced: i32,
+    /// Minutes before each slot's start its reserved places are released.
+    pub release_minutes: i32,
 }
 
 super::row_access!(schedules, ScheduleRow, insert);
@@ -48,6 +52,8 @@ pub fn current(conn: &mut DbConnection, date: NaiveDate) -> QueryResult<Vec<Sche
 #[diesel(table_name = schedules, treat_none_as_null = true)]
 pub struct ScheduleShapeChange {
     pub capacity: i32,
+    pub reserved_advanced: i32,
+    pub release_minutes: i32,
     pub days_of_week: i32,
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,

@@ -95,6 +95,8 @@ diesel::table! {
         valid_to -> Nullable<Date>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        reserved_advanced -> Integer,
+        release_minutes -> Integer,
     }
 }
 
@@ -111,6 +113,9 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        reserved_advanced -> Integer,
+        release_minutes -> Integer,
+        reserved_until -> Nullable<Timestamp>,
     }
 }
 

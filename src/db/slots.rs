@@ -1,6 +1,8 @@
 //! The `clearance_slots` table. `booked` is only ever changed by guarded
 //! single statements (`… WHERE booked < capacity`), never read-then-write;
-//! the table's CHECK refuses `booked > capacity` whatever happens.
+//! the table's CHECK refuses `booked > capacity` whatever happens. The
+//! reserve for advanced-certified enterprises (`domain::reserve`) is part of
+//! the same guard.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -9,6 +11,7 @@ use super::schema::clearance_slots;
 use super::sites::SiteTerms;
 use super::DbConnection;
 use crate::domain::goods::TransportMode;
+use crate::domain::reserve::SlotPlaces;
 use crate::domain::slot::SlotStatus;
 
 /// A slot as stored; also what `insert_all` writes.
@@ -26,6 +29,30 @@ pub struct SlotRow {
     pub status: SlotStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The last places, held for advanced-certified enterprises until `reserved_until`.
+    pub reserved_advanced: i32,
+    pub release_minutes: i32,
+    /// `starts_at - release_minutes`, kept in step by every writer of
+    /// either; `None` (rows older than the column) reads as `starts_at`.
+    pub reserved_until: Option<NaiveDateTime>,
+}
+
+impl SlotRow {
+    /// When the reserve is released.
+    pub fn reserved_until(&self) -> NaiveDateTime {
+        self.reserved_until.unwrap_or(self.starts_at)
+    }
+
+    /// What the reserve rule reads of this slot.
+    pub fn places(&self) -> SlotPlaces {
+        SlotPlaces {
+            status: self.status,
+            capacity: self.capacity,
+            booked: self.booked,
+            reserved_advanced: self.reserved_advanced,
+            reserved_until: self.reserved_until().and_utc(),
+        }
+    }
 }
 
 /// Inserts new slots in multi-row batches (written per backend: the
@@ -93,6 +120,10 @@ pub struct SlotFilter {
     pub from: NaiveDateTime,
     pub to: NaiveDateTime,
     pub only_available: bool,
+    /// With `only_available`, for a caller that may not take reserved
+    /// places (a company not advanced-certified): leave out slots whose
+    /// free places are all reserved at this instant.
+    pub reserve_applies_at: Option<NaiveDateTime>,
     /// Resume after this (starts_at, id).
     pub after: Option<(NaiveDateTime, String)>,
     pub limit: i64,
@@ -120,6 +151,14 @@ pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow
         q = q
             .filter(clearance_slots::status.eq(SlotStatus::Open))
             .filter(clearance_slots::booked.lt(clearance_slots::capacity));
+        if let Some(now) = f.reserve_applies_at {
+            q = q.filter(
+                clearance_slots::booked
+                    .lt(clearance_slots::capacity - clearance_slots::reserved_advanced)
+                    .nullable()
+                    .or(clearance_slots::reserved_until.le(now)),
+            );
+        }
     }
     if let Some((t, id)) = &f.after {
         q = q.filter(
@@ -161,16 +200,65 @@ pub struct Places {
     pub booked: i32,
 }
 
-/// Takes one place if the slot is open and not full: the capacity check
-/// and the count change are one statement. Returns the slot's places after
-/// the change (`None` = full or closed, nothing taken). From here to
+/// Sets a slot's reserve for advanced-certified enterprises, `(places,
+/// release_minutes)`, with the instant it is released
+/// (`domain::reserve::reserved_until` of its start), if it still is `from`;
+/// 0 rows = it changed meanwhile.
+pub fn set_reserve(
+    conn: &mut DbConnection,
+    id: &str,
+    from: (i32, i32),
+    (reserved_advanced, release_minutes): (i32, i32),
+    reserved_until: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        clearance_slots::table
+            .filter(clearance_slots::id.eq(id))
+            .filter(clearance_slots::reserved_advanced.eq(from.0))
+            .filter(clearance_slots::release_minutes.eq(from.1)),
+    )
+    .set((
+        clearance_slots::reserved_advanced.eq(reserved_advanced),
+        clearance_slots::release_minutes.eq(release_minutes),
+        clearance_slots::reserved_until.eq(Some(reserved_until)),
+        clearance_slots::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// Takes one place if the slot is open and not full, and the place is not
+/// one held for advanced-certified enterprises from this caller: the
+/// capacity check, the reserve check and the count change are one
+/// statement,
+///
+/// `UPDATE clearance_slots SET booked = booked + 1 WHERE id = ? AND status =
+/// 'open' AND booked < capacity AND (? OR booked < capacity -
+/// reserved_advanced OR reserved_until <= ?)`
+///
+/// with `advanced` (the caller's enterprise is advanced-certified) and
+/// `now` (the request's instant) bound. Returns the slot's places after the
+/// change (`None` = full, closed or reserved, nothing taken). From here to
 /// commit the transaction holds the slot's row lock.
-pub fn take_place(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Places>> {
+pub fn take_place(
+    conn: &mut DbConnection,
+    id: &str,
+    advanced: bool,
+    now: NaiveDateTime,
+) -> QueryResult<Option<Places>> {
+    use diesel::sql_types::Bool;
     diesel::update(
         clearance_slots::table
             .filter(clearance_slots::id.eq(id))
             .filter(clearance_slots::status.eq(SlotStatus::Open))
-            .filter(clearance_slots::booked.lt(clearance_slots::capacity)),
+            .filter(clearance_slots::booked.lt(clearance_slots::capacity))
+            .filter(
+                advanced
+                    .into_sql::<Bool>()
+                    .or(clearance_slots::booked.lt(clearance_slots::capacity - clearance_slots::reserved_advanced))
+                    .nullable()
+                    .or(clearance_slots::reserved_until.le(now)),
+            ),
     )
     .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
     .returning((clearance_slots::capacity, clearance_slots::booked))
@@ -265,5 +353,74 @@ pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
     match conn {
         DbConnection::Postgres(pg) => q.select(SlotRow::as_select()).for_update().first(pg).optional(),
         DbConnection::Sqlite(lite) => q.select(SlotRow::as_select()).first(lite).optional(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::{DateTime, Duration, Utc};
+    use diesel::Connection;
+
+    use super::*;
+    use crate::db::sites::{self, SiteRow};
+    use crate::domain::identity::CreditClass;
+
+    /// The guarded UPDATE grants a place exactly when `domain::reserve`
+    /// says the caller may take one, for every small case (SQLite; the API
+    /// tests run the same statement on both backends).
+    #[test]
+    fn take_place_is_the_domain_rule() {
+        let mut conn = DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        crate::db::migrations::run_pending(&mut conn).unwrap();
+        let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+        let stamp = now.naive_utc();
+        let site = SiteRow {
+            id: "site".into(),
+            code: "CNKHG".into(),
+            name: "Khorgos".into(),
+            timezone: "Asia/Urumqi".into(),
+            modes: "road".into(),
+            created_at: stamp,
+            updated_at: stamp,
+            policy: Default::default(),
+        };
+        sites::insert(&mut conn, &site).unwrap();
+        let mut n = 0;
+        for capacity in 0..4 {
+            for booked in 0..=capacity {
+                for reserved_advanced in 0..5 {
+                    for until in [now - Duration::minutes(1), now, now + Duration::minutes(1)] {
+                        for credit in [CreditClass::General, CreditClass::AdvancedCertified] {
+                            n += 1;
+                            let starts_at = stamp + Duration::hours(n);
+                            let row = SlotRow {
+                                id: format!("slot{n}"),
+                                site_id: site.id.clone(),
+                                mode: TransportMode::Road,
+                                schedule_id: None,
+                                starts_at,
+                                ends_at: starts_at + Duration::hours(1),
+                                capacity,
+                                booked,
+                                status: SlotStatus::Open,
+                                created_at: stamp,
+                                updated_at: stamp,
+                                reserved_advanced,
+                                release_minutes: 0,
+                                reserved_until: Some(until.naive_utc()),
+                            };
+                            insert_all(&mut conn, std::slice::from_ref(&row)).unwrap();
+                            let advanced = credit == CreditClass::AdvancedCertified;
+                            let taken = take_place(&mut conn, &row.id, advanced, stamp).unwrap();
+                            let may = row.places().available_to(credit, now) > 0;
+                            assert_eq!(taken.is_some(), may, "{row:?} {credit}");
+                            let blocked = crate::domain::reserve::reserved_blocks(credit, &row.places(), now);
+                            assert_eq!(blocked, !may && booked < capacity, "{row:?} {credit}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

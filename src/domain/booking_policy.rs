@@ -170,6 +170,12 @@ pub struct SlotFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     SlotFull,
+    /// The slot's free places are all reserved for advanced-certified
+    /// enterprises until `reserved_until` (see `domain::reserve`).
+    Reserved {
+        slot_id: String,
+        reserved_until: DateTime<Utc>,
+    },
     ShareExceeded {
         limit: i64,
     },
@@ -214,6 +220,7 @@ impl Refusal {
     pub fn kind(&self) -> &'static str {
         match self {
             Refusal::SlotFull => "slot-full",
+            Refusal::Reserved { .. } => "reserved",
             Refusal::ShareExceeded { .. } => "share-exceeded",
             Refusal::TooLate { .. } => "too-late",
             Refusal::BeyondHorizon { .. } => "beyond-horizon",
@@ -250,6 +257,10 @@ impl Refusal {
     pub fn message(&self) -> String {
         match self {
             Refusal::SlotFull => "the slot is fully booked".into(),
+            Refusal::Reserved { reserved_until, .. } => format!(
+                "the remaining places of this slot are reserved for advanced-certified enterprises until {}",
+                reserved_until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
             Refusal::ShareExceeded { limit } => {
                 format!("your enterprise already holds its share of this slot ({limit} place(s))")
             }

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod ids;
 pub mod reason;
 pub mod registration_code;
+pub mod reserve;
 pub mod schedule;
 pub mod site_policy;
 pub mod slot;

@@ -1,7 +1,8 @@
 //! The booking service: capacity that holds under any concurrency.
 //!
 //! Capacity is taken by one guarded statement (`UPDATE … SET booked =
-//! booked + 1 WHERE booked < capacity AND status = 'open'`), backed by the
+//! booked + 1 WHERE booked < capacity AND status = 'open' AND <the reserve
+//! for advanced-certified enterprises lets this caller in>`), backed by the
 //! table's `CHECK (booked <= capacity)`.
 //!
 //! A booking is one vehicle's visit: one place in one slot for 1–20
@@ -44,6 +45,7 @@ use crate::domain::gate_pass::GatePassKey;
 use crate::domain::goods::TransportMode;
 use crate::domain::identity::{CreditClass, EnterpriseStatus, Role};
 use crate::domain::ids::{BookingId, DeclarationId, SlotId};
+use crate::domain::reserve::{reserved_blocks, takes_reserved};
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::SlotStatus;
 use crate::domain::vehicle::{Driver, Vehicle, VisitDetails};
@@ -372,9 +374,10 @@ fn standing_allows_booking(
 
 /// Checks that a slot fits the declaration (`site_id`, `mode`) and the
 /// slot's rules under its site's policy (closed, timing, full: the same
-/// checks `GET /slots` shows as `bookable`). That reading takes no lock: it
-/// only spares a doomed transaction its writes; what grants a place is the
-/// guarded UPDATE in `take_place`.
+/// checks `GET /slots` shows as `bookable`), and refuses early a slot whose
+/// free places are all reserved for advanced-certified enterprises. That
+/// reading takes no lock: it only spares a doomed transaction its writes;
+/// what grants a place is the guarded UPDATE in `take_place`.
 fn check_slot(
     slot: &SlotRow,
     (site_id, mode): (&str, TransportMode),
@@ -386,7 +389,29 @@ fn check_slot(
         return Err(Refusal::WrongSiteOrMode.into());
     }
     policy.check_slot(&slot.facts(), credit, now)?;
+    if reserved_blocks(credit, &slot.places(), now) {
+        return Err(reserved(slot));
+    }
     Ok(())
+}
+
+/// The refusal of a slot whose free places are all reserved.
+fn reserved(slot: &SlotRow) -> AppError {
+    Refusal::Reserved { slot_id: slot.id.clone(), reserved_until: slot.reserved_until().and_utc() }.into()
+}
+
+/// Why the guarded UPDATE took no place, from the slot as it reads after
+/// it: closed, full, or reserved for advanced-certified enterprises. (On
+/// PostgreSQL a place freed since the UPDATE may read as none of these:
+/// that is answered as full, which it was.)
+fn no_place(slot: &SlotRow, credit: CreditClass, now: DateTime<Utc>) -> AppError {
+    if slot.status != SlotStatus::Open {
+        Refusal::SlotClosed.into()
+    } else if reserved_blocks(credit, &slot.places(), now) {
+        reserved(slot)
+    } else {
+        Refusal::SlotFull.into()
+    }
 }
 
 /// Whether the booking taking a place is already a row of that slot: a
@@ -397,22 +422,32 @@ enum OwnBooking {
     NotInSlot,
 }
 
-/// Takes one place in a slot for an enterprise, within its share (of the
-/// slot's site's policy); the
-/// caller's transaction is rolled back on any refusal. From the UPDATE on,
-/// the transaction holds the slot's row lock until it ends, so callers do
-/// this as late as they can: on a busy slot every other booking queues for
-/// that lock.
+/// Who takes a place, and when: the enterprise, its credit class (for the
+/// reserve) and the request's instant.
+#[derive(Debug, Clone, Copy)]
+struct Taker<'a> {
+    enterprise_id: &'a str,
+    credit: CreditClass,
+    now: DateTime<Utc>,
+}
+
+/// Takes one place in a slot for an enterprise, within its share (of the slot's
+/// site's policy) and the slot's reserve for advanced-certified enterprises; the caller's
+/// transaction is rolled back on any refusal. From the UPDATE on, the
+/// transaction holds the slot's row lock until it ends, so callers do this
+/// as late as they can: on a busy slot every other booking queues for that
+/// lock.
 fn take_place(
     conn: &mut DbConnection,
     slot_id: &str,
-    enterprise_id: &str,
+    taker: Taker<'_>,
     own: OwnBooking,
     policy: &BookingPolicy,
 ) -> Result<(), AppError> {
-    let Some(taken) = slots::take_place(conn, slot_id)? else {
+    let Taker { enterprise_id, credit, now } = taker;
+    let Some(taken) = slots::take_place(conn, slot_id, takes_reserved(credit), now.naive_utc())? else {
         let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
-        return Err(if slot.status != SlotStatus::Open { Refusal::SlotClosed } else { Refusal::SlotFull }.into());
+        return Err(no_place(&slot, credit, now));
     };
     // The row lock (SQLite: the single writer) keeps every other booking of
     // this slot from committing until we do, so the capacity and count read
@@ -650,7 +685,8 @@ pub fn book(
     // 5. The place, last: the slot's row lock is held from here to commit
     // only, so that bookings of one busy slot queue for as short a time as
     // can be.
-    take_place(conn, slot_id, enterprise_id, OwnBooking::InSlot, policy)?;
+    let taker = Taker { enterprise_id, credit, now: ctx.now };
+    take_place(conn, slot_id, taker, OwnBooking::InSlot, policy)?;
     Ok(Answer { status: 201, body, replayed: false })
 }
 
@@ -769,12 +805,13 @@ pub fn reschedule(
     let details = stored_details(&booking);
     vehicle_free(conn, details.vehicle.as_ref(), &new_slot, Some(&booking.id), now)?;
     // Both slot rows in id order, so two opposite moves cannot deadlock.
+    let taker = Taker { enterprise_id: &enterprise_id, credit, now: clock };
     if new_slot_id < booking.slot_id.as_str() {
-        take_place(conn, new_slot_id, &enterprise_id, OwnBooking::NotInSlot, policy)?;
+        take_place(conn, new_slot_id, taker, OwnBooking::NotInSlot, policy)?;
         slots::release_place(conn, &booking.slot_id)?;
     } else {
         slots::release_place(conn, &booking.slot_id)?;
-        take_place(conn, new_slot_id, &enterprise_id, OwnBooking::NotInSlot, policy)?;
+        take_place(conn, new_slot_id, taker, OwnBooking::NotInSlot, policy)?;
     }
     if rows::move_slot(conn, id.as_str(), &booking.slot_id, new_slot_id, now)? == 0 {
         return Err(Refusal::BookingState { action: "reschedule", status }.into());

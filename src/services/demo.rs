@@ -136,6 +136,8 @@ fn seed_sites(conn: &mut DbConnection, supervisor: &RequestContext) -> Result<()
                 mode: *mode,
                 slot_minutes,
                 capacity,
+                reserved_advanced: 0,
+                release_minutes: 0,
                 days: Weekdays::ALL,
                 valid_from: None,
                 valid_to: None,
@@ -207,6 +209,7 @@ fn seed_declaration_and_booking(
         from: (clock + chrono::Duration::hours(20)).naive_utc(),
         to: (clock + chrono::Duration::hours(30)).naive_utc(),
         only_available: true,
+        reserve_applies_at: Some(clock.naive_utc()),
         after: None,
         limit: 1,
     };

@@ -181,7 +181,9 @@ fn move_booking(
     now: NaiveDateTime,
     rules: &BookingRules,
 ) -> Result<bool, AppError> {
-    if slots::take_place(conn, to)?.is_none() {
+    // Customs move it: like the notice, the reserve for advanced-certified
+    // enterprises is waived (the plan counted every free place).
+    if slots::take_place(conn, to, true, now)?.is_none() {
         return Ok(false);
     }
     slots::release_place(conn, &booking.slot_id)?;
