@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::auth::Principal;
 use crate::context::RequestContext;
 use crate::db::audit::Change;
 use crate::db::closures::{self as rows, ClosureRow, ClosureSlotRow};
@@ -16,6 +17,7 @@ use crate::domain::goods::TransportMode;
 use crate::domain::ids::SiteId;
 use crate::domain::slot::SlotStatus;
 use crate::error::AppError;
+use crate::services::access;
 use crate::services::bookings::BookingRules;
 use crate::services::displacement::{self, Displacement};
 
@@ -121,6 +123,8 @@ pub fn create(
     rules: &BookingRules,
 ) -> Result<ClosureView, AppError> {
     let stamp = ctx.stamp();
+    // Another site than an officer's own does not exist for them.
+    access::site_visible(conn, &ctx.caller, input.site_id.as_str())?;
     // The site's lock serialises closures with each other and with slot
     // generation (which applies closures to new slots).
     let site = if input.dry_run {
@@ -221,12 +225,15 @@ fn shape_under(capacity: i32, status: SlotStatus, effect: Effect) -> Option<(i32
 }
 
 /// The closures of a site, newest first; `more` tells whether a page follows.
+/// 404 for a site the caller does not see.
 pub fn list(
     conn: &mut DbConnection,
+    caller: &Principal,
     site_id: &SiteId,
     after: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<ClosureView>, bool), AppError> {
+    access::site_visible(conn, caller, site_id.as_str())?;
     sites::find(conn, site_id.as_str())?.ok_or(AppError::NotFound)?;
     let mut found = rows::list(conn, site_id.as_str(), after, limit + 1)?;
     let more = found.len() as i64 > limit;
@@ -251,6 +258,7 @@ pub fn read(conn: &mut DbConnection, id: &str) -> Result<ClosureRow, AppError> {
 pub fn lift(conn: &mut DbConnection, ctx: &RequestContext, id: &str) -> Result<ClosureRow, AppError> {
     let stamp = ctx.stamp();
     let closure = read(conn, id)?;
+    access::site_visible(conn, &ctx.caller, &closure.site_id)?;
     sites::lock(conn, &closure.site_id, stamp)?.ok_or(AppError::NotFound)?;
     if rows::lift(conn, id, &ctx.caller.user_id, stamp)? == 0 {
         return Err(AppError::conflict("closure-lifted", format!("closure {id} was already lifted")));
