@@ -21,8 +21,8 @@ use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::domain::reason::Reason;
 use crate::domain::vehicle::{parse_visit, Driver, Vehicle, VisitDetails};
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
-use crate::services;
 use crate::services::bookings::{self as svc, BookingView};
+use crate::services::{self, access};
 
 super::route_table!("bookings", bearer: list, create, get, edit, gate_pass_svg, cancel, reschedule, check_in, complete, no_show);
 
@@ -314,6 +314,8 @@ struct ListQuery {
 }
 
 /// List bookings (a company: its own), in creation order.
+///
+/// An officer limited to sites sees those at their sites.
 #[utoipa::path(
     get, path = "/api/v1/bookings", operation_id = "list_bookings",
     params(Listed<ListQuery>),
@@ -322,17 +324,25 @@ struct ListQuery {
 async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<ListQuery>) -> Reply {
     let (limit, after) = page.window()?;
     let status = super::query::one_of::<BookingStatus>("status", q.status.as_deref())?;
-    let filter = BookingFilter {
+    let mut filter = BookingFilter {
         enterprise_id: who.enterprise_id.clone(),
         slot_id: q.slot_id,
         site_id: q.site_id,
+        sites: None,
         declaration_id: q.declaration_id,
         status,
         limit,
     };
     let party = who.caller.party();
     let rules = state.bookings.clone();
-    let (items, more) = state.db.read(move |conn| svc::list(conn, party, &filter, after.as_deref(), &rules)).await?;
+    let caller = who.0.caller;
+    let (items, more) = state
+        .db
+        .read(move |conn| {
+            filter.sites = access::allowed_sites(conn, &caller)?;
+            svc::list(conn, party, &filter, after.as_deref(), &rules)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Page::cut(items, more, |v| &v.id)))
 }
 

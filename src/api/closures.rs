@@ -134,10 +134,11 @@ async fn create(state: State, who: Officer, path: web::Path<String>, ApiJson(bod
     params(("id" = String, Path, description = "Site id"), PageQuery),
     responses((status = 200, description = "One page of closures", body = ClosurePage), doc::Query, doc::Restricted, doc::NotFound),
 )]
-async fn list(state: State, _who: Officer, path: web::Path<String>, q: web::Query<PageQuery>) -> Reply {
+async fn list(state: State, who: Officer, path: web::Path<String>, q: web::Query<PageQuery>) -> Reply {
     let (limit, before) = q.window()?;
     let site = SiteId::new(path.into_inner());
-    let (views, more) = state.db.read(move |conn| svc::list(conn, &site, before.as_deref(), limit)).await?;
+    let caller = who.0.caller;
+    let (views, more) = state.db.read(move |conn| svc::list(conn, &caller, &site, before.as_deref(), limit)).await?;
     Ok(HttpResponse::Ok().json(Page::cut(views, more, |v| v.id.as_deref().unwrap_or_default())))
 }
 

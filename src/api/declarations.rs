@@ -23,8 +23,8 @@ use crate::domain::gather::Gather;
 use crate::domain::ids::DeclarationId;
 use crate::domain::reason::Reason;
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
-use crate::services;
 use crate::services::declarations::{self as svc, ActionInput, Full};
+use crate::services::{self, access};
 
 super::route_table!(
     "declarations",
@@ -373,6 +373,8 @@ fn queue_cursor(d: &DeclarationRow) -> String {
 
 /// List declarations: a company its own (creation order), customs the review
 /// queue (oldest submission first; drafts are never shown to customs).
+///
+/// An officer limited to sites sees those of their sites.
 #[utoipa::path(
     get, path = "/api/v1/declarations", operation_id = "list_declarations",
     params(Listed<ListQuery>),
@@ -397,10 +399,11 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
         return Ok(HttpResponse::Ok().json(Page::<DeclarationView>::all([])));
     }
     let party = who.party();
-    let filter = DeclarationFilter {
+    let mut filter = DeclarationFilter {
         enterprise_id: who.enterprise_id.clone(),
         status,
         site_id: q.site_id,
+        sites: None,
         kind,
         submitted_from,
         submitted_to,
@@ -413,7 +416,14 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
         Page::from_rows(rows, limit, |d| d.id.clone(), |d| DeclarationView::new(d, None, party))
     } else {
         let after = page.after_time()?;
-        let rows = state.db.read(move |conn| rows::list_queue(conn, &filter, after)).await?;
+        let caller = who.0.caller;
+        let rows = state
+            .db
+            .read(move |conn| {
+                filter.sites = access::allowed_sites(conn, &caller)?;
+                Ok::<_, AppError>(rows::list_queue(conn, &filter, after)?)
+            })
+            .await?;
         Page::from_rows(rows, limit, queue_cursor, |d| DeclarationView::new(d, None, party))
     };
     Ok(HttpResponse::Ok().json(page))

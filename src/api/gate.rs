@@ -81,7 +81,8 @@ impl ScanBody {
     responses(
         (status = 200, description = "The booking, now `checked_in`", body = BookingView),
         doc::JsonBody, doc::Restricted,
-        (status = 404, description = "`no-booking-for-vehicle`: the plate has no active booking", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "`no-booking-for-vehicle`: the plate has no active booking; or `not-found` \
+            (with `site_id`): a site the officer is not limited to", body = Problem, content_type = PROBLEM_JSON),
         (status = 409, description = "`wrong-site`, `gate-pass-superseded`, `booking-not-active`, `already-checked-in` \
             (with `checked_in_at`, `checked_in_by`) or `declarations-not-cleared` (with `declarations`)",
             body = Problem, content_type = PROBLEM_JSON),

@@ -22,8 +22,8 @@ use crate::domain::schedule::{parse_site_code, parse_slot_minutes, parse_timezon
 use crate::domain::site_policy::{PolicyOverrides, PolicyPatch, PolicyValues};
 use crate::domain::slot::Capacity;
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
-use crate::services;
 use crate::services::schedules::{self as svc, ScheduleChange, ScheduleShape, SiteInput, SiteUpdate};
+use crate::services::{self, access};
 
 super::route_table!("sites", bearer: list, create, get, update, list_schedules, create_schedule, change_schedule);
 
@@ -137,27 +137,45 @@ async fn create(state: State, who: Supervisor, ApiJson(body): ApiJson<NewSiteBod
 }
 
 /// List clearance sites, ordered by code.
+///
+/// An officer limited to sites sees theirs.
 #[utoipa::path(
     get, path = "/api/v1/sites", operation_id = "list_sites",
     params(PageQuery),
     responses((status = 200, description = "One page of sites", body = SitePage), doc::Query, doc::Unauthorized),
 )]
-async fn list(state: State, _who: AnyUser, q: web::Query<PageQuery>) -> Reply {
+async fn list(state: State, who: AnyUser, q: web::Query<PageQuery>) -> Reply {
     let (limit, after) = q.window()?;
-    let rows = state.db.read(move |conn| sites::list(conn, after.as_deref(), limit + 1)).await?;
+    let caller = who.0.caller;
+    let rows = state
+        .db
+        .read(move |conn| {
+            let only = access::allowed_sites(conn, &caller)?;
+            Ok::<_, AppError>(sites::list(conn, only.as_deref(), after.as_deref(), limit + 1)?)
+        })
+        .await?;
     let defaults = state.bookings.defaults;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |s| s.code.clone(), |s| SiteView::new(s, &defaults))))
 }
 
 /// One clearance site.
+///
+/// 404 for a site that an officer limited to other sites does not see.
 #[utoipa::path(
     get, path = "/api/v1/sites/{id}", operation_id = "get_site",
     params(("id" = String, Path, description = "Site id")),
     responses((status = 200, description = "The site", body = SiteView), doc::Unauthorized, doc::NotFound),
 )]
-async fn get(state: State, _who: AnyUser, path: web::Path<String>) -> Reply {
+async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    let site = state.db.read(move |conn| sites::find(conn, &id)).await?.ok_or(AppError::NotFound)?;
+    let caller = who.0.caller;
+    let site = state
+        .db
+        .read(move |conn| {
+            access::site_visible(conn, &caller, &id)?;
+            sites::find(conn, &id)?.ok_or(AppError::NotFound)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(SiteView::new(site, &state.bookings.defaults)))
 }
 
@@ -448,11 +466,13 @@ async fn create_schedule(
         doc::Unauthorized, doc::NotFound,
     ),
 )]
-async fn list_schedules(state: State, _who: AnyUser, path: web::Path<String>) -> Reply {
+async fn list_schedules(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
     let site_id = path.into_inner();
+    let caller = who.0.caller;
     let rows = state
         .db
         .read(move |conn| {
+            access::site_visible(conn, &caller, &site_id)?;
             sites::find(conn, &site_id)?.ok_or(AppError::NotFound)?;
             Ok::<_, AppError>(crate::db::schedules::for_site(conn, &site_id, None)?)
         })

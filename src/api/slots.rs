@@ -25,8 +25,8 @@ use crate::domain::reserve::takes_reserved;
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::{Capacity, SlotChange, SlotStatus};
 use crate::error::{AppError, FieldErrors, Problem, PROBLEM_JSON};
-use crate::services;
 use crate::services::schedules as svc;
+use crate::services::{self, access};
 
 super::route_table!("slots", bearer: list, get, change);
 
@@ -202,6 +202,8 @@ fn slot_cursor(s: &SlotRow) -> String {
 }
 
 /// Availability: slots with from ≤ starts_at < to, ordered by start.
+///
+/// An officer limited to sites sees those of their sites.
 #[utoipa::path(
     get, path = "/api/v1/slots", operation_id = "list_slots",
     params(Listed<ListQuery>),
@@ -242,6 +244,7 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
     };
     let mut filter = SlotFilter {
         site_id: q.site_id,
+        sites: None,
         mode,
         from: from.naive_utc(),
         to: to.naive_utc(),
@@ -254,6 +257,7 @@ async fn list(state: State, who: AnyUser, Listed { filter: q, page }: Listed<Lis
     let (rows, more, bookable, viewer) = state
         .db
         .read(move |conn| {
+            filter.sites = access::allowed_sites(conn, &ctx.caller)?;
             let viewer = SlotViewer::of(conn, &ctx)?;
             if viewer.company.is_some_and(|c| !takes_reserved(c)) {
                 filter.reserve_applies_at = Some(ctx.stamp());
@@ -283,6 +287,9 @@ async fn get(state: State, who: AnyUser, path: web::Path<String>) -> Reply {
         .db
         .read(move |conn| {
             let rows: Vec<_> = slots::find_with_site(conn, &id)?.into_iter().collect();
+            for (slot, _) in &rows {
+                access::site_visible(conn, &ctx.caller, &slot.site_id)?;
+            }
             let bookable = svc::bookability(conn, &ctx.caller, ctx.now, &rows, &rules)?;
             Ok::<_, AppError>((rows, bookable, SlotViewer::of(conn, &ctx)?))
         })

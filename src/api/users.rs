@@ -1,5 +1,5 @@
 //! Users: company admins manage their clerks; supervisors create customs
-//! accounts (`POST /officers`).
+//! accounts (`/officers`) and limit officers to sites.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -18,7 +18,10 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, PROBLEM_JSON};
 use crate::services::{self, users};
 use crate::state::AppState;
 
-super::route_table!("users", bearer: list_own, add_clerk, deactivate, create_officer);
+super::route_table!(
+    "users",
+    bearer: list_own, add_clerk, deactivate, list_officers, create_officer, get_officer, change_officer
+);
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,6 +121,43 @@ async fn deactivate(state: State, who: CompanyAdmin, path: web::Path<String>) ->
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
+/// A customs account as the API shows it: the user and the sites it is
+/// limited to.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Officer)]
+pub struct OfficerView {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// The clearance sites the officer sees, in id order; empty: every site
+    /// (always empty for supervisors).
+    pub site_ids: Vec<String>,
+}
+
+impl From<users::CustomsAccount> for OfficerView {
+    fn from(a: users::CustomsAccount) -> Self {
+        Self { user: a.user.into(), site_ids: a.site_ids }
+    }
+}
+
+/// The customs accounts: one page, `next_cursor` is always `null`.
+#[derive(Debug, Serialize, ToSchema)]
+struct OfficerList {
+    items: Vec<OfficerView>,
+    next_cursor: Option<String>,
+}
+
+/// Checks the shape of a list of site ids (each an id, none twice); whether
+/// they exist is the service's to check.
+fn check_site_ids(site_ids: &[String], errors: &mut FieldErrors) {
+    for (i, id) in site_ids.iter().enumerate() {
+        if id.trim().is_empty() || id.len() > 64 {
+            errors.add(format!("site_ids[{i}]"), "required", "must be the id of a clearance site");
+        } else if site_ids[..i].contains(id) {
+            errors.add(format!("site_ids[{i}]"), "duplicate", "each site is listed once");
+        }
+    }
+}
+
 /// A new customs account.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -131,6 +171,11 @@ struct NewOfficer {
     /// `officer` or `supervisor`.
     #[schema(value_type = doc::CustomsRoleValue, example = "officer")]
     role: String,
+    /// Officers only: the existing clearance sites the officer may see and
+    /// act on (anything of other sites is 404 to them). Absent, `null` or
+    /// empty: every site.
+    #[schema(example = json!(["0190f7a2-5c1e-7d33-9b7e-3f6a1c2d4e5f"]))]
+    site_ids: Option<Vec<String>>,
 }
 
 /// Create a customs account, officer or supervisor (supervisors).
@@ -139,12 +184,14 @@ struct NewOfficer {
     request_body(
         content = NewOfficer,
         example = json!({"email": "officer.li@customs.example", "password": "Correct-Horse-Battery-9271",
-            "display_name": "Li Wei", "role": "officer"}),
+            "display_name": "Li Wei", "role": "officer", "site_ids": ["0190f7a2-5c1e-7d33-9b7e-3f6a1c2d4e5f"]}),
     ),
     responses(
-        (status = 201, description = "The new account", body = UserView),
+        (status = 201, description = "The new account", body = OfficerView),
         doc::JsonBody, doc::Restricted,
         (status = 409, description = "Email already registered", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Invalid input, a site that does not exist (`site_ids[i]`), or a supervisor \
+            limited to sites", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
 async fn create_officer(state: State, who: Supervisor, ApiJson(body): ApiJson<NewOfficer>) -> Reply {
@@ -156,12 +203,91 @@ async fn create_officer(state: State, who: Supervisor, ApiJson(body): ApiJson<Ne
             None
         }
     };
+    let site_ids = body.site_ids.unwrap_or_default();
+    check_site_ids(&site_ids, &mut errors);
     let acc = NewAccount { email: body.email, password: body.password, display_name: body.display_name };
     let prepared = prepare_account(&state, acc, &mut errors).await?;
     errors.into_result()?;
     let (account, role) = prepared.zip(role).ok_or_else(|| AppError::internal("account not prepared"))?;
-    let user =
-        services::write(&state.db, &who, move |conn, ctx| users::create_customs_account(conn, ctx, &account, role))
-            .await?;
-    Ok(HttpResponse::Created().json(UserView::from(user)))
+    let created = services::write(&state.db, &who, move |conn, ctx| {
+        users::create_customs_account(conn, ctx, &account, role, &site_ids)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(OfficerView::from(created)))
+}
+
+/// List the customs accounts, officers and supervisors, with their sites (supervisors).
+#[utoipa::path(
+    get, path = "/api/v1/officers", operation_id = "list_officers",
+    responses((status = 200, description = "The customs accounts, in creation order", body = OfficerList), doc::Restricted),
+)]
+async fn list_officers(state: State, _who: Supervisor) -> Reply {
+    let accounts = state.db.read(users::customs_accounts).await?;
+    // Customs have tens of accounts: one page, no cursor.
+    let items = accounts.into_iter().map(OfficerView::from).collect();
+    Ok(HttpResponse::Ok().json(OfficerList { items, next_cursor: None }))
+}
+
+/// One customs account with its sites (supervisors); any other user is 404.
+#[utoipa::path(
+    get, path = "/api/v1/officers/{id}", operation_id = "get_officer",
+    params(("id" = String, Path, description = "User id of the customs account")),
+    responses((status = 200, description = "The account", body = OfficerView), doc::Restricted, doc::NotFound),
+)]
+async fn get_officer(state: State, _who: Supervisor, path: web::Path<String>) -> Reply {
+    let id = UserId::new(path.into_inner());
+    let account = state.db.read(move |conn| users::customs_account(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(OfficerView::from(account)))
+}
+
+/// Changes to a customs account; an absent field keeps its value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct OfficerPatch {
+    /// Replaces the sites the officer may see; `[]` or `null`: every site.
+    /// Absent: unchanged. Each must exist; supervisors cannot be limited.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["0190f7a2-5c1e-7d33-9b7e-3f6a1c2d4e5f"]))]
+    site_ids: Option<Option<Vec<String>>>,
+}
+
+/// A field that is present (`Some`), possibly as `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d).map(Some)
+}
+
+/// Limit an officer to some clearance sites, or give them every site again (supervisors).
+///
+/// A limited officer sees and acts only on the sites, schedules, slots,
+/// closures, declarations and bookings of those sites (anything else is
+/// 404) from their next request on.
+#[utoipa::path(
+    patch, path = "/api/v1/officers/{id}", operation_id = "change_officer",
+    params(("id" = String, Path, description = "User id of the customs account")),
+    request_body(content = OfficerPatch, example = json!({"site_ids": ["0190f7a2-5c1e-7d33-9b7e-3f6a1c2d4e5f"]})),
+    responses(
+        (status = 200, description = "The account, changed", body = OfficerView),
+        doc::JsonBody, doc::Restricted, doc::NotFound,
+        (status = 422, description = "A site that does not exist (`site_ids[i]`), a site listed twice, or a supervisor \
+            limited to sites", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
+async fn change_officer(
+    state: State,
+    who: Supervisor,
+    path: web::Path<String>,
+    ApiJson(body): ApiJson<OfficerPatch>,
+) -> Reply {
+    let id = UserId::new(path.into_inner());
+    let Some(site_ids) = body.site_ids else {
+        let account = state.db.read(move |conn| users::customs_account(conn, &id)).await?;
+        return Ok(HttpResponse::Ok().json(OfficerView::from(account)));
+    };
+    let site_ids = site_ids.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    check_site_ids(&site_ids, &mut errors);
+    errors.into_result()?;
+    let account =
+        services::write(&state.db, &who, move |conn, ctx| users::set_sites(conn, ctx, &id, &site_ids)).await?;
+    Ok(HttpResponse::Ok().json(OfficerView::from(account)))
 }

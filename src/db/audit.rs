@@ -164,21 +164,54 @@ fn write_event(
     Ok(())
 }
 
+/// The entity types whose objects belong to one site, and so are left out
+/// of the trail of an officer limited to other sites (see [`list`]).
+pub const SITE_BOUND_ENTITIES: &[&str] = &["site", "schedule", "slot", "declaration", "booking", "closure"];
+
 /// A page of events, newest chain order within an entity, optionally of one
-/// entity type and id.
+/// entity type and id; `sites`: only events of objects of these sites (and
+/// of objects of no site: enterprises, users), for an officer limited to sites.
 pub fn list(
     conn: &mut DbConnection,
     entity_type: Option<&str>,
     entity_id: Option<&str>,
+    sites: Option<&[String]>,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEventRow>> {
+    use super::schema::{bookings, clearance_slots, closures, declarations, schedules};
     let mut q = audit_events::table.select(AuditEventRow::as_select()).into_boxed();
     if let Some(t) = entity_type {
         q = q.filter(audit_events::entity_type.eq(t.to_owned()));
     }
     if let Some(i) = entity_id {
         q = q.filter(audit_events::entity_id.eq(i.to_owned()));
+    }
+    if let Some(ids) = sites {
+        let ids = ids.to_vec();
+        let (kind, entity) = (audit_events::entity_type, audit_events::entity_id);
+        let slots =
+            clearance_slots::table.filter(clearance_slots::site_id.eq_any(ids.clone())).select(clearance_slots::id);
+        let visits = bookings::table
+            .inner_join(clearance_slots::table)
+            .filter(clearance_slots::site_id.eq_any(ids.clone()))
+            .select(bookings::id);
+        q = q.filter(
+            diesel::dsl::not(kind.eq_any(SITE_BOUND_ENTITIES.to_vec()))
+                .or(kind.eq("site").and(entity.eq_any(ids.clone())))
+                .or(kind.eq("schedule").and(
+                    entity
+                        .eq_any(schedules::table.filter(schedules::site_id.eq_any(ids.clone())).select(schedules::id)),
+                ))
+                .or(kind.eq("slot").and(entity.eq_any(slots)))
+                .or(kind.eq("declaration").and(entity.eq_any(
+                    declarations::table.filter(declarations::site_id.eq_any(ids.clone())).select(declarations::id),
+                )))
+                .or(kind.eq("booking").and(entity.eq_any(visits)))
+                .or(kind.eq("closure").and(
+                    entity.eq_any(closures::table.filter(closures::site_id.eq_any(ids.clone())).select(closures::id)),
+                )),
+        );
     }
     if let Some(c) = after {
         q = q.filter(audit_events::id.gt(c.to_owned()));

@@ -412,6 +412,8 @@ pub struct BookingFilter {
     pub enterprise_id: Option<String>,
     pub slot_id: Option<String>,
     pub site_id: Option<String>,
+    /// Only bookings at these sites (an officer limited to sites).
+    pub sites: Option<Vec<String>>,
     pub declaration_id: Option<String>,
     pub status: Option<BookingStatus>,
     pub limit: i64,
@@ -436,6 +438,9 @@ pub fn list_views(
     }
     if let Some(s) = &f.site_id {
         q = q.filter(clearance_slots::site_id.eq(s.clone()));
+    }
+    if let Some(ids) = &f.sites {
+        q = q.filter(clearance_slots::site_id.eq_any(ids.clone()));
     }
     if let Some(d) = &f.declaration_id {
         // By the link's primary key (booking, declaration): no index of its own.

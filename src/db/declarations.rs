@@ -181,6 +181,8 @@ pub struct DeclarationFilter {
     pub enterprise_id: Option<String>,
     pub status: Option<DeclarationStatus>,
     pub site_id: Option<String>,
+    /// Only declarations of these sites (an officer limited to sites).
+    pub sites: Option<Vec<String>>,
     pub kind: Option<DeclarationKind>,
     pub submitted_from: Option<NaiveDateTime>,
     pub submitted_to: Option<NaiveDateTime>,
@@ -202,6 +204,9 @@ macro_rules! filtered {
         }
         if let Some(s) = &f.site_id {
             q = q.filter(declarations::site_id.eq(s.clone()));
+        }
+        if let Some(ids) = &f.sites {
+            q = q.filter(declarations::site_id.eq_any(ids.clone()));
         }
         if let Some(k) = &f.kind {
             q = q.filter(declarations::kind.eq(*k));

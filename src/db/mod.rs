@@ -33,6 +33,7 @@ pub mod bookings;
 pub mod closures;
 pub mod declarations;
 pub mod enterprises;
+pub mod officer_sites;
 pub mod refresh_tokens;
 pub mod schedules;
 pub mod sites;

@@ -119,6 +119,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    officer_sites (user_id, site_id) {
+        user_id -> Text,
+        site_id -> Text,
+    }
+}
+
+diesel::joinable!(officer_sites -> users (user_id));
+diesel::joinable!(officer_sites -> sites (site_id));
 diesel::joinable!(schedules -> sites (site_id));
 diesel::joinable!(clearance_slots -> sites (site_id));
 diesel::table! {
@@ -324,6 +333,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     audit_events,
     sites,
+    officer_sites,
     schedules,
     clearance_slots,
     declarations,

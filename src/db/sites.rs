@@ -115,13 +115,27 @@ pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<S
     sites::table.filter(sites::code.eq(code)).select(SiteRow::as_select()).first(conn).optional()
 }
 
-/// All sites in code order (a customs authority has tens, not thousands).
-pub fn list(conn: &mut DbConnection, after_code: Option<&str>, limit: i64) -> QueryResult<Vec<SiteRow>> {
+/// Sites in code order (a customs authority has tens, not thousands);
+/// `only`: just these ids (an officer limited to sites).
+pub fn list(
+    conn: &mut DbConnection,
+    only: Option<&[String]>,
+    after_code: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<SiteRow>> {
     let mut q = sites::table.select(SiteRow::as_select()).into_boxed();
+    if let Some(ids) = only {
+        q = q.filter(sites::id.eq_any(ids.to_vec()));
+    }
     if let Some(c) = after_code {
         q = q.filter(sites::code.gt(c.to_owned()));
     }
     q.order(sites::code.asc()).limit(limit).load(conn)
+}
+
+/// Which of these ids are sites.
+pub fn existing(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<String>> {
+    sites::table.filter(sites::id.eq_any(ids)).select(sites::id).load(conn)
 }
 
 pub fn update(conn: &mut DbConnection, id: &str, changes: &SiteChanges) -> QueryResult<usize> {

@@ -114,6 +114,8 @@ impl SlotRow {
 #[derive(Debug, Clone)]
 pub struct SlotFilter {
     pub site_id: Option<String>,
+    /// Only slots of these sites (an officer limited to sites).
+    pub sites: Option<Vec<String>>,
     pub mode: Option<TransportMode>,
     pub from: NaiveDateTime,
     pub to: NaiveDateTime,
@@ -138,6 +140,9 @@ pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow
         .into_boxed();
     if let Some(s) = &f.site_id {
         q = q.filter(clearance_slots::site_id.eq(s.clone()));
+    }
+    if let Some(ids) = &f.sites {
+        q = q.filter(clearance_slots::site_id.eq_any(ids.clone()));
     }
     if let Some(m) = &f.mode {
         q = q.filter(clearance_slots::mode.eq(*m));

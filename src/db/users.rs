@@ -41,6 +41,19 @@ pub fn list_for_enterprise(conn: &mut DbConnection, enterprise_id: &str) -> Quer
         .load(conn)
 }
 
+/// Takes a customs account's row lock for the rest of the transaction
+/// (stamping `updated_at`); 0 rows: no such customs account.
+pub fn touch_customs(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.filter(users::id.eq(id)).filter(users::enterprise_id.is_null()))
+        .set(users::updated_at.eq(now))
+        .execute(conn)
+}
+
+/// Customs accounts (officers and supervisors), in creation order.
+pub fn list_customs(conn: &mut DbConnection) -> QueryResult<Vec<UserRow>> {
+    users::table.filter(users::enterprise_id.is_null()).select(UserRow::as_select()).order(users::id.asc()).load(conn)
+}
+
 /// Deactivates a user of one enterprise; returns rows changed.
 pub fn set_active(
     conn: &mut DbConnection,

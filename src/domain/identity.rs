@@ -21,6 +21,12 @@ impl Role {
     pub fn is_customs(self) -> bool {
         !self.is_company()
     }
+    /// Whose view may be limited to some clearance sites: officers only.
+    /// Supervisors run every site and always see all of them; company
+    /// users see what their enterprise owns, wherever it is.
+    pub fn may_be_limited_to_sites(self) -> bool {
+        self == Role::Officer
+    }
 }
 
 text_enum!(
@@ -201,6 +207,12 @@ mod tests {
         assert!(parse_country("cn").is_err());
         assert!(parse_country("XX").is_err());
         assert!(parse_country("CHN").is_err());
+    }
+
+    #[test]
+    fn only_officers_may_be_limited_to_sites() {
+        let limited: Vec<Role> = Role::ALL.iter().copied().filter(|r| r.may_be_limited_to_sites()).collect();
+        assert_eq!(limited, vec![Role::Officer]);
     }
 
     #[test]

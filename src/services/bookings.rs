@@ -258,12 +258,17 @@ pub fn list(
     Ok((views, more))
 }
 
-/// A booking as `who` may see it: a company only its own (else 404).
+/// A booking as `who` may see it: a company only its own, an officer
+/// limited to sites only those at their sites (else 404).
 pub fn visible(conn: &mut DbConnection, who: &Principal, id: &BookingId) -> Result<BookingRow, AppError> {
     let b = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
     match &who.enterprise_id {
         Some(e) if *e != b.enterprise_id => Err(AppError::NotFound),
-        _ => Ok(b),
+        Some(_) => Ok(b),
+        None => {
+            crate::services::access::slot_visible(conn, who, &b.slot_id)?;
+            Ok(b)
+        }
     }
 }
 
@@ -884,7 +889,7 @@ pub fn gate(
     rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
     let now = ctx.stamp();
-    let booking = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
+    let booking = visible(conn, &ctx.caller, id)?;
     let from = booking.status;
     let to = booking_transition(from, action)?;
     if action == BookingAction::NoShow {

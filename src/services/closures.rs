@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::auth::Principal;
 use crate::context::RequestContext;
 use crate::db::audit::Change;
 use crate::db::closures::{self as rows, ClosureRow, ClosureSlotRow};
@@ -16,6 +17,7 @@ use crate::domain::goods::TransportMode;
 use crate::domain::ids::SiteId;
 use crate::domain::slot::SlotStatus;
 use crate::error::AppError;
+use crate::services::access;
 use crate::services::bookings::BookingRules;
 use crate::services::displacement::{self, Displacement};
 
@@ -121,6 +123,8 @@ pub fn create(
     rules: &BookingRules,
 ) -> Result<ClosureView, AppError> {
     let stamp = ctx.stamp();
+    // Another site than an officer's own does not exist for them.
+    access::site_visible(conn, &ctx.caller, input.site_id.as_str())?;
     // The site's lock serialises closures with each other and with slot
     // generation (which applies closures to new slots).
     let site = if input.dry_run {
@@ -142,8 +146,9 @@ pub fn create(
     let mut bound: Vec<SlotRow> = Vec::new();
     for mode in modes {
         let slots = slots::lock_range(conn, &site.id, mode, range)?;
-        let changed: Vec<(SlotRow, Effect)> =
-            slots.iter().filter(|s| loses(s, effect)).map(|s| (s.clone(), effect)).collect();
+        // Every bound slot, also those that lose nothing: displaced bookings
+        // may move into them only within the closure's capacity.
+        let changed: Vec<(SlotRow, Effect)> = slots.iter().map(|s| (s.clone(), effect)).collect();
         let d = Displacement {
             site_id: &site.id,
             mode,
@@ -186,16 +191,6 @@ pub fn create(
         })
         .collect();
     rows::insert_slots(conn, &remembered)?;
-    // Slots that lost nothing to displacement may still change shape
-    // (a lower capacity above their bookings, or closed while empty).
-    for s in &bound {
-        if let Some((capacity, status)) = shape_under(s.capacity, s.status, effect) {
-            if (capacity, status) != (s.capacity, s.status) {
-                let current = slots::find(conn, &s.id)?.map_or(s.booked, |c| c.booked);
-                slots::set_shape(conn, &s.id, capacity.max(current), status, stamp)?;
-            }
-        }
-    }
     let what = match input.capacity {
         Some(c) => format!("capacity {c}"),
         None => "closed".to_owned(),
@@ -219,14 +214,6 @@ pub fn create(
     Ok(ClosureView::of(row, bound.len(), Some(affected)))
 }
 
-/// Whether a slot loses places under the effect (and so may displace).
-fn loses(slot: &SlotRow, effect: Effect) -> bool {
-    match effect {
-        Effect::Close => slot.status == SlotStatus::Open,
-        Effect::Reduce(c) => c < slot.booked,
-    }
-}
-
 /// The capacity and status a slot of `capacity`/`status` has under the
 /// effect; `None` when the effect changes nothing.
 fn shape_under(capacity: i32, status: SlotStatus, effect: Effect) -> Option<(i32, SlotStatus)> {
@@ -238,12 +225,15 @@ fn shape_under(capacity: i32, status: SlotStatus, effect: Effect) -> Option<(i32
 }
 
 /// The closures of a site, newest first; `more` tells whether a page follows.
+/// 404 for a site the caller does not see.
 pub fn list(
     conn: &mut DbConnection,
+    caller: &Principal,
     site_id: &SiteId,
     after: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<ClosureView>, bool), AppError> {
+    access::site_visible(conn, caller, site_id.as_str())?;
     sites::find(conn, site_id.as_str())?.ok_or(AppError::NotFound)?;
     let mut found = rows::list(conn, site_id.as_str(), after, limit + 1)?;
     let more = found.len() as i64 > limit;
@@ -268,6 +258,7 @@ pub fn read(conn: &mut DbConnection, id: &str) -> Result<ClosureRow, AppError> {
 pub fn lift(conn: &mut DbConnection, ctx: &RequestContext, id: &str) -> Result<ClosureRow, AppError> {
     let stamp = ctx.stamp();
     let closure = read(conn, id)?;
+    access::site_visible(conn, &ctx.caller, &closure.site_id)?;
     sites::lock(conn, &closure.site_id, stamp)?.ok_or(AppError::NotFound)?;
     if rows::lift(conn, id, &ctx.caller.user_id, stamp)? == 0 {
         return Err(AppError::conflict("closure-lifted", format!("closure {id} was already lifted")));

@@ -17,6 +17,7 @@ use crate::domain::declaration_form::{DeclarationInput, DeclarationPatch, ItemIn
 use crate::domain::goods::{format_money, parse_currency};
 use crate::domain::ids::DeclarationId;
 use crate::error::AppError;
+use crate::services::access;
 use crate::services::identity::require_trading;
 
 /// A declaration with its items.
@@ -147,13 +148,13 @@ fn load_full(conn: &mut DbConnection, id: &str) -> Result<Full, AppError> {
 
 /// A declaration as `who` may see it: a company only its own, customs only
 /// what was submitted to them at least once (a draft, even a cancelled
-/// one, is the company's own business). Anything else does not exist for
-/// the caller.
+/// one, is the company's own business), and an officer limited to sites
+/// only those of their sites. Anything else does not exist for the caller.
 pub fn visible(conn: &mut DbConnection, who: &Principal, id: &DeclarationId) -> Result<DeclarationRow, AppError> {
     let row = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
     let allowed = match &who.enterprise_id {
         Some(e) => *e == row.enterprise_id,
-        None => row.submitted_at.is_some(),
+        None => row.submitted_at.is_some() && access::may_see_site(conn, who, &row.data.site_id)?,
     };
     if allowed {
         Ok(row)

@@ -204,6 +204,7 @@ fn seed_declaration_and_booking(
     let clock = admin.now;
     let filter = crate::db::slots::SlotFilter {
         site_id: Some(site.id),
+        sites: None,
         mode: Some(TransportMode::Road),
         from: (clock + chrono::Duration::hours(20)).naive_utc(),
         to: (clock + chrono::Duration::hours(30)).naive_utc(),

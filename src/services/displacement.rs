@@ -144,7 +144,9 @@ pub fn displace(
             // Never below what stays (trucks already at the gate).
             Effect::Reduce(c) => ((*c).min(slot.capacity).max(booked_now), slot.status),
         };
-        slots::set_shape(conn, &slot.id, capacity, status, stamp)?;
+        if (capacity, status) != (slot.capacity, slot.status) {
+            slots::set_shape(conn, &slot.id, capacity, status, stamp)?;
+        }
     }
     Ok(moves)
 }

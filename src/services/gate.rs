@@ -16,8 +16,8 @@ use crate::domain::declaration::{DeclarationStatus, Party};
 use crate::domain::gate::{admit, CheckedIn, GateRefusal, Presented, Uncleared, Visit};
 use crate::domain::ids::{BookingId, SiteId};
 use crate::error::AppError;
-use crate::services::bookings::{view, visit_declarations, BookingRules, BookingView};
-use crate::services::outbox;
+use crate::services::bookings::{view, visible, visit_declarations, BookingRules, BookingView};
+use crate::services::{access, outbox};
 
 /// What the officer at the gate scanned or typed.
 #[derive(Debug, Clone)]
@@ -37,6 +37,11 @@ pub fn scan(
     scanned: &Scanned,
     rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
+    // An officer limited to sites has no gate at another site: the site
+    // does not exist for them.
+    if !access::may_see_site(conn, &ctx.caller, site_id.as_str())? {
+        return Err(AppError::missing("site", site_id.as_str()));
+    }
     let (booking, slot, site, pass_version) = match scanned {
         Scanned::Code(code) => {
             let pass = rules.passes.verify(code).map_err(|_| AppError::Gate(GateRefusal::PassInvalid))?;
@@ -64,7 +69,7 @@ pub fn check_in(
     id: &BookingId,
     rules: &BookingRules,
 ) -> Result<BookingView, AppError> {
-    let booking = rows::find(conn, id.as_str())?.ok_or(AppError::NotFound)?;
+    let booking = visible(conn, &ctx.caller, id)?;
     let (slot, site) = slots::find_with_site(conn, &booking.slot_id)?.ok_or(AppError::NotFound)?;
     check_in_visit(conn, ctx, booking, (&slot, &site), Presented::default(), rules)
 }

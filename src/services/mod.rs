@@ -2,6 +2,7 @@
 //! signed-in caller makes goes through [`write`]; each operation writes its
 //! own audit event in the same transaction as its change.
 
+pub mod access;
 pub mod background;
 pub mod bookings;
 pub mod closures;

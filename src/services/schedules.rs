@@ -432,6 +432,7 @@ pub fn change_slot(
 ) -> Result<(), AppError> {
     let (now, actor, id) = (ctx.stamp(), &ctx.actor(), slot_id.as_str());
     let slot = slots::lock(conn, id)?.ok_or(AppError::NotFound)?;
+    crate::services::access::site_visible(conn, &ctx.caller, &slot.site_id)?;
     let displace = |conn: &mut DbConnection, effect: Effect| -> Result<(), AppError> {
         let d = Displacement {
             site_id: &slot.site_id,

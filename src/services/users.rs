@@ -1,14 +1,14 @@
 //! Accounts managed by others: company admins add and deactivate their
-//! clerks, supervisors create customs accounts. Each change is audited.
+//! clerks, supervisors create customs accounts and limit officers to
+//! sites. Each change is audited.
 
 use crate::context::RequestContext;
 use crate::db::audit::Change;
-use crate::db::refresh_tokens;
 use crate::db::users::{self, UserRow};
-use crate::db::DbConnection;
+use crate::db::{officer_sites, refresh_tokens, sites, DbConnection};
 use crate::domain::identity::Role;
 use crate::domain::ids::UserId;
-use crate::error::AppError;
+use crate::error::{AppError, FieldError};
 use crate::services::identity::create_user;
 
 /// A validated account with its password already hashed.
@@ -36,21 +36,134 @@ pub fn add_clerk(conn: &mut DbConnection, ctx: &RequestContext, account: &NewAcc
     Ok(user)
 }
 
-/// Creates a customs account, officer or supervisor (supervisors).
-#[tracing::instrument(skip_all, fields(role = role.as_str()))]
+/// A customs account and the sites it is limited to (in id order; empty:
+/// every site).
+#[derive(Debug, Clone)]
+pub struct CustomsAccount {
+    pub user: UserRow,
+    pub site_ids: Vec<String>,
+}
+
+/// Creates a customs account, officer or supervisor (supervisors), limited
+/// to `site_ids` (distinct; empty: every site; only officers may be limited).
+#[tracing::instrument(skip_all, fields(role = role.as_str(), sites = site_ids.len()))]
 pub fn create_customs_account(
     conn: &mut DbConnection,
     ctx: &RequestContext,
     account: &NewAccount,
     role: Role,
-) -> Result<UserRow, AppError> {
+    site_ids: &[String],
+) -> Result<CustomsAccount, AppError> {
     if !role.is_customs() {
         return Err(AppError::field("role", "enum", "role must be officer or supervisor"));
     }
+    check_sites(conn, role, site_ids)?;
     let user =
         create_user(conn, None, &account.email, &account.display_name, role, &account.password_hash, ctx.stamp())?;
     audit_user(conn, ctx, &user, "create")?;
-    Ok(user)
+    let site_ids = sorted(site_ids);
+    if !site_ids.is_empty() {
+        officer_sites::replace(conn, &user.id, &site_ids)?;
+        audit_sites(conn, ctx, &user.id, &[], &site_ids)?;
+    }
+    Ok(CustomsAccount { user, site_ids })
+}
+
+/// Limits a customs account to `site_ids` (distinct; empty: every site) and
+/// returns it (supervisors). Only officers may be limited; anything that
+/// is not a customs account is 404. Audited when the sites change; the
+/// officer's next request sees the new sites.
+#[tracing::instrument(skip_all, fields(user = %user_id, sites = site_ids.len()))]
+pub fn set_sites(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    user_id: &UserId,
+    site_ids: &[String],
+) -> Result<CustomsAccount, AppError> {
+    // The user's row lock: two changes of one officer's sites run one at a time.
+    if users::touch_customs(conn, user_id.as_str(), ctx.stamp())? == 0 {
+        return Err(AppError::NotFound);
+    }
+    let user = users::find(conn, user_id.as_str())?.ok_or(AppError::NotFound)?;
+    check_sites(conn, user.role, site_ids)?;
+    let before = officer_sites::of_user(conn, &user.id)?;
+    let site_ids = sorted(site_ids);
+    if before != site_ids {
+        officer_sites::replace(conn, &user.id, &site_ids)?;
+        audit_sites(conn, ctx, &user.id, &before, &site_ids)?;
+    }
+    Ok(CustomsAccount { user, site_ids })
+}
+
+/// One customs account with its sites; 404 for any other user.
+pub fn customs_account(conn: &mut DbConnection, user_id: &UserId) -> Result<CustomsAccount, AppError> {
+    let user = users::find(conn, user_id.as_str())?.filter(|u| u.role.is_customs()).ok_or(AppError::NotFound)?;
+    let site_ids = officer_sites::of_user(conn, &user.id)?;
+    Ok(CustomsAccount { user, site_ids })
+}
+
+/// Every customs account with its sites, in creation order (two queries).
+pub fn customs_accounts(conn: &mut DbConnection) -> Result<Vec<CustomsAccount>, AppError> {
+    let rows = users::list_customs(conn)?;
+    let ids: Vec<&str> = rows.iter().map(|u| u.id.as_str()).collect();
+    let mut by_user: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (user, site) in officer_sites::of_users(conn, &ids)? {
+        by_user.entry(user).or_default().push(site);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|user| {
+            let site_ids = by_user.remove(&user.id).unwrap_or_default();
+            CustomsAccount { user, site_ids }
+        })
+        .collect())
+}
+
+/// Sites to limit an account to must exist (422 naming each missing
+/// `site_ids[i]`), and only officers may be limited (422 `site_ids`).
+fn check_sites(conn: &mut DbConnection, role: Role, site_ids: &[String]) -> Result<(), AppError> {
+    if site_ids.is_empty() {
+        return Ok(());
+    }
+    if !role.may_be_limited_to_sites() {
+        return Err(AppError::field(
+            "site_ids",
+            "not_limitable",
+            format!("a {role} sees every site: only officers may be limited to sites"),
+        ));
+    }
+    let existing = sites::existing(conn, site_ids)?;
+    let missing: Vec<FieldError> = site_ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !existing.contains(id))
+        .map(|(i, _)| FieldError::new(format!("site_ids[{i}]"), "not_found", "no clearance site has this id"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(missing))
+    }
+}
+
+fn sorted(site_ids: &[String]) -> Vec<String> {
+    let mut v = site_ids.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The audit event of a change of sites: from and to as comma-separated
+/// ids, `all` for every site.
+fn audit_sites(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    user_id: &str,
+    from: &[String],
+    to: &[String],
+) -> Result<(), AppError> {
+    let text = |ids: &[String]| if ids.is_empty() { "all".to_owned() } else { ids.join(",") };
+    super::record_change(conn, ctx, Change::new("user", user_id, "sites", Some(&text(from)), Some(&text(to))))
 }
 
 /// Deactivates a user of the caller's enterprise and revokes their

@@ -14,6 +14,7 @@ use crate::slots::{create_schedule, create_site};
 
 api_tests!(
     a_closure_keeps_the_earliest_and_moves_the_others_in_creation_order,
+    a_closure_moves_nobody_into_its_own_slots_beyond_its_capacity,
     a_dry_run_answers_exactly_what_applying_does_and_changes_nothing,
     closing_with_cancel_cancels_with_a_displaced_reason,
     closures_bind_slots_made_later_survive_schedule_changes_and_lift,
@@ -128,6 +129,35 @@ async fn a_closure_keeps_the_earliest_and_moves_the_others_in_creation_order(app
     let moved_audit =
         app.get(&format!("/api/v1/audit?entity_type=booking&entity_id={}", made[1]), Some(&officer)).await.expect(200);
     assert!(moved_audit.body["items"].as_array().unwrap().iter().any(|e| e["action"] == "displace"));
+}
+
+/// A slot of the closed range that had room takes displaced bookings only
+/// up to the closure's capacity; the rest go after the range.
+async fn a_closure_moves_nobody_into_its_own_slots_beyond_its_capacity(app: TestApp) {
+    let w = world(&app, 4, 60).await;
+    let officer = w.customs.officer.clone();
+    let h = hours(&app, &w, 3).await;
+    let mut made = Vec::new();
+    for tag in ["own-a", "own-b", "own-c"] {
+        let c = app.verified_company(tag, &officer).await;
+        made.push(book(&app, &c, &w, &h[0].0).await);
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/closures", w.site),
+            Some(&officer),
+            closure(h[0].1, h[1].1 + Duration::minutes(1), json!({"capacity": 1, "rebook": "next_available"})),
+        )
+        .await
+        .expect(201);
+    let to: Vec<Option<&str>> =
+        r.body["affected"].as_array().unwrap().iter().map(|a| a["to_slot_id"].as_str()).collect();
+    assert_eq!(to, vec![Some(h[1].0.as_str()), Some(h[2].0.as_str())]);
+    for (id, _) in &h[..2] {
+        let s = slot(&app, &officer, id).await;
+        assert_eq!((s["capacity"].as_i64(), s["booked"].as_i64()), (Some(1), Some(1)), "{s}");
+    }
+    assert_eq!(slot(&app, &officer, &h[2].0).await["booked"], 1);
 }
 
 async fn a_dry_run_answers_exactly_what_applying_does_and_changes_nothing(app: TestApp) {

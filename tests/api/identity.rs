@@ -405,6 +405,7 @@ async fn role_matrix(app: TestApp) {
     let clerk = app.add_clerk(&a).await;
     let ea = a.enterprise_id.clone();
     let eb = b.enterprise_id.clone();
+    let officer_id = app.get("/api/v1/me", Some(&customs.officer)).await.expect(200).str("/id");
 
     let anon: Option<&str> = None;
     let callers: [(&str, Option<&str>); 5] = [
@@ -431,6 +432,9 @@ async fn role_matrix(app: TestApp) {
         (Method::GET, "/api/v1/users".into(), Value::Null, [401, 200, 403, 403, 403]),
         (Method::POST, "/api/v1/users".into(), json!({"email": "bad"}), [401, 422, 403, 403, 403]),
         (Method::POST, "/api/v1/officers".into(), json!({"email": "bad"}), [401, 403, 403, 403, 422]),
+        (Method::GET, "/api/v1/officers".into(), Value::Null, [401, 403, 403, 403, 200]),
+        (Method::GET, format!("/api/v1/officers/{officer_id}"), Value::Null, [401, 403, 403, 403, 200]),
+        (Method::PATCH, format!("/api/v1/officers/{officer_id}"), json!({}), [401, 403, 403, 403, 200]),
         (Method::GET, "/api/v1/audit".into(), Value::Null, [401, 403, 403, 200, 200]),
         (Method::GET, "/api/v1/audit/verify".into(), Value::Null, [401, 403, 403, 200, 200]),
         (Method::GET, "/health/live".into(), Value::Null, [200, 200, 200, 200, 200]),

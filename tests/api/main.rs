@@ -13,6 +13,7 @@ mod edge;
 mod gate;
 mod helpers;
 mod identity;
+mod officer_sites;
 mod openapi;
 mod platform;
 mod problems;
