@@ -70,7 +70,7 @@ impl ClosureBody {
         }
         let capacity = match self.capacity {
             Some(c) if !(0..=10_000).contains(&c) => {
-                errors.add("capacity", "range", "capacity must be within 0..=10000 (leave it out to close the slots)");
+                errors.add("capacity", "range", "capacity must be from 0 to 10000 (leave it out to close the slots)");
                 None
             }
             c => c.map(|c| c as i32),
