@@ -132,7 +132,11 @@ impl PolicyPatch {
                     errors.add(
                         format!("policy.{key}"),
                         "range",
-                        format!("{key} must be from {} to {} {unit} (null: back to the default)", range.start(), range.end()),
+                        format!(
+                            "{key} must be from {} to {} {unit} (null: back to the default)",
+                            range.start(),
+                            range.end()
+                        ),
                     );
                 }
             }

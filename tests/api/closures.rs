@@ -11,6 +11,7 @@ use crate::api_tests;
 use crate::bookings::{slots_from, submitted_declaration, world, World};
 use crate::helpers::{Company, TestApp};
 use crate::slots::{create_schedule, create_site};
+use crate::webhooks::{receiver, wait_for};
 
 api_tests!(
     a_closure_keeps_the_earliest_and_moves_the_others_in_creation_order,
@@ -80,6 +81,11 @@ async fn a_closure_keeps_the_earliest_and_moves_the_others_in_creation_order(app
     let third = app.verified_company("third-party", &officer).await;
     book(&app, &third, &w, &h[1].0).await;
     let before = booking(&app, &companies[1].admin, &made[1]).await;
+    // The second company's system listens for displacements.
+    let rx = receiver(0).await;
+    app.post("/api/v1/webhooks", Some(&companies[1].admin), json!({"url": rx.url, "events": ["booking.displaced"]}))
+        .await
+        .expect(201);
     // 10:00 shrinks to 1 place: the first booking keeps it; the second goes to 11:00, the
     // third and fourth to 12:00, in the order they were made.
     let r = app
@@ -115,6 +121,14 @@ async fn a_closure_keeps_the_earliest_and_moves_the_others_in_creation_order(app
     assert_eq!(moved["declaration_ids"], before["declaration_ids"]);
     assert_eq!(moved["gate_pass"]["version"], 2, "a moved booking gets a new gate pass");
     assert!(moved["version"].as_i64() > before["version"].as_i64());
+    // It is told where its booking went.
+    let got = wait_for(&rx, 1).await;
+    let event: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(event["type"], "booking.displaced");
+    assert_eq!(event["data"]["booking_id"], made[1].as_str());
+    assert_eq!(event["data"]["from_slot_id"], h[0].0.as_str());
+    assert_eq!(event["data"]["to_slot_id"], h[1].0.as_str());
+    assert_eq!(event["data"]["gate_pass"]["version"], 2);
     let s0 = slot(&app, &officer, &h[0].0).await;
     assert_eq!((s0["capacity"].as_i64(), s0["booked"].as_i64()), (Some(1), Some(1)));
     let s1 = slot(&app, &officer, &h[1].0).await;
