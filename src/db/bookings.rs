@@ -113,6 +113,17 @@ pub fn leave(
 /// parameters; a test holds it equal to the domain's set.
 pub const ACTIVE_BOOKING_SQL: &str = "bookings.status IN ('confirmed', 'checked_in')";
 
+/// "The declaration is on an active visit", written out as the WHERE of
+/// the partial unique index on `booking_declarations (declaration_id)`:
+/// SQLite (and PostgreSQL's generic plans) use a partial index only for a
+/// query that states its condition, not a bound `active = ?`. Without it,
+/// finding a declaration's active visit would read the whole table.
+pub const ON_ACTIVE_VISIT_SQL: &str = "booking_declarations.active";
+
+fn on_active_visit() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(ON_ACTIVE_VISIT_SQL)
+}
+
 /// "The booking is active", as the partial index needs it (see above).
 fn is_active() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
     diesel::dsl::sql(ACTIVE_BOOKING_SQL)
@@ -126,7 +137,7 @@ pub fn active_for_declaration(conn: &mut DbConnection, declaration_id: &str) -> 
             bookings::id.eq_any(
                 booking_declarations::table
                     .filter(booking_declarations::declaration_id.eq(declaration_id))
-                    .filter(booking_declarations::active.eq(true))
+                    .filter(on_active_visit())
                     .select(booking_declarations::booking_id),
             ),
         )
@@ -490,7 +501,7 @@ pub fn lock_for_booking(
 ) -> QueryResult<Vec<BookingContext>> {
     let active = booking_declarations::table
         .filter(booking_declarations::declaration_id.eq(declarations::id))
-        .filter(booking_declarations::active.eq(true));
+        .filter(on_active_visit());
     let enterprise = enterprises::table.filter(enterprises::id.eq(declarations::enterprise_id));
     let q = declarations::table
         .filter(declarations::id.eq_any(ids))
@@ -580,5 +591,13 @@ mod tests {
             let index_where = format!("WHERE status IN ({})", listed.join(", "));
             assert!(migration.contains(&index_where), "the partial index's WHERE must be {index_where}");
         }
+        // The link's partial unique index states the condition its queries write out.
+        for migration in [
+            include_str!("../../migrations/sqlite/2026-11-30-000006_truck_visits/up.sql"),
+            include_str!("../../migrations/postgres/2026-11-30-000006_truck_visits/up.sql"),
+        ] {
+            assert!(migration.contains("ON booking_declarations (declaration_id) WHERE active;"));
+        }
+        assert_eq!(super::ON_ACTIVE_VISIT_SQL, "booking_declarations.active");
     }
 }
