@@ -60,6 +60,11 @@ pub struct VisitDeclarationRow {
 
 /// Puts the declarations on a new visit, in one statement.
 pub fn insert_declarations(conn: &mut DbConnection, rows: &[VisitDeclarationRow]) -> QueryResult<usize> {
+    // The usual visit carries one declaration: a one-row INSERT is a
+    // statement diesel prepares once and caches; a batch is built anew.
+    if let [one] = rows {
+        return diesel::insert_into(booking_declarations::table).values(one).execute(conn);
+    }
     // Diesel batches rows per backend, not through the multi-backend connection.
     match conn {
         DbConnection::Postgres(pg) => diesel::insert_into(booking_declarations::table).values(rows).execute(pg),
