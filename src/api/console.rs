@@ -49,6 +49,10 @@ const ASSETS: &[Asset] = &[
     Asset { name: "declaration-form.js", content_type: JS, body: include_str!("../../web/declaration-form.js") },
     Asset { name: "heatmap.js", content_type: JS, body: include_str!("../../web/heatmap.js") },
     Asset { name: "officer.js", content_type: JS, body: include_str!("../../web/officer.js") },
+    Asset { name: "i18n.js", content_type: JS, body: include_str!("../../web/i18n.js") },
+    Asset { name: "lang-en.js", content_type: JS, body: include_str!("../../web/lang-en.js") },
+    Asset { name: "lang-zh-CN.js", content_type: JS, body: include_str!("../../web/lang-zh-CN.js") },
+    Asset { name: "lang-ru.js", content_type: JS, body: include_str!("../../web/lang-ru.js") },
     Asset { name: "icon.svg", content_type: SVG, body: include_str!("../../web/icon.svg") },
 ];
 
