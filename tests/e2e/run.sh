@@ -2,10 +2,9 @@
 # End-to-end tests of the web console in headless Chromium.
 #
 # Starts target/debug/clearway (test profile, fresh SQLite file, free port),
-# bootstraps a supervisor with `clearway create-supervisor`, then runs
-# console.e2e.mjs, which sets up customs (officer, site, schedule) through the
-# API and drives the browser through the whole company/officer flow, saving
-# screenshots to docs/screenshots/. Exits non-zero on any failure; the last
+# bootstraps a supervisor with `clearway create-supervisor`, then runs each
+# *.e2e.mjs file (console.e2e.mjs: customs set-up through the API and the whole
+# company/officer flow in the browser), saving screenshots to docs/screenshots/. Exits non-zero on any failure; the last
 # line is "N passed, N failed".
 #
 # Installs what it needs when absent: Debian's chromium, playwright-core (npm ci).
@@ -88,10 +87,26 @@ fi
 echo "== clearway on $BASE_URL ($WORK)"
 
 mkdir -p "$ROOT/docs/screenshots"
-BASE_URL="$BASE_URL" SUPERVISOR_EMAIL="$SUPERVISOR_EMAIL" SUPERVISOR_PASSWORD="$SUPERVISOR_PASSWORD" \
-  CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$ROOT/docs/screenshots" ARTIFACT_DIR="${E2E_ARTIFACTS:-$ROOT/target/e2e}" \
-  node "$E2E_DIR/console.e2e.mjs"
-status=$?
+# Every *.e2e.mjs file in turn against this server (each sets up its own
+# companies and sites, so the order does not matter); E2E_ONLY=name runs one.
+status=0
+total_passed=0
+total_failed=0
+for file in "$E2E_DIR"/*.e2e.mjs; do
+  name="$(basename "$file" .e2e.mjs)"
+  if [ -n "${E2E_ONLY:-}" ] && [ "$name" != "$E2E_ONLY" ]; then continue; fi
+  echo "== $name"
+  BASE_URL="$BASE_URL" SUPERVISOR_EMAIL="$SUPERVISOR_EMAIL" SUPERVISOR_PASSWORD="$SUPERVISOR_PASSWORD" \
+    CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$ROOT/docs/screenshots" ARTIFACT_DIR="${E2E_ARTIFACTS:-$ROOT/target/e2e}/$name" \
+    node "$file" | tee "$WORK/$name.out"
+  file_status=${PIPESTATUS[0]}
+  [ "$file_status" != 0 ] && status=1
+  summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$WORK/$name.out" | tail -n1)"
+  [ -z "$summary" ] && { status=1; total_failed=$((total_failed + 1)); continue; }
+  total_passed=$((total_passed + $(echo "$summary" | cut -d' ' -f1)))
+  total_failed=$((total_failed + $(echo "$summary" | cut -d' ' -f3)))
+done
+echo "all files: $total_passed passed, $total_failed failed"
 if [ "$status" != 0 ]; then
   echo "== server log (last 40 lines)"
   tail -40 "$WORK/server.log"
