@@ -11,7 +11,7 @@ use crate::domain::audit::{event_hash, EventFields, GENESIS};
 // also its answer shape (`AuditEvent`).
 /// One audit event as the API shows it.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, utoipa::ToSchema)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 #[schema(as = AuditEvent)]
 pub struct AuditEventRow {
     pub id: String,

@@ -11,7 +11,7 @@ use crate::domain::slot::SlotStatus;
 
 /// One closure as stored; also what `insert` writes.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = closures)]
+#[diesel(table_name = closures, treat_none_as_default_value = false)]
 pub struct ClosureRow {
     pub id: String,
     pub site_id: String,
@@ -33,7 +33,7 @@ super::row_access!(closures, ClosureRow, insert);
 
 /// What a slot was before a closure bound it.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = closure_slots)]
+#[diesel(table_name = closure_slots, treat_none_as_default_value = false)]
 pub struct ClosureSlotRow {
     pub closure_id: String,
     pub slot_id: String,

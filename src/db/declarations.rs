@@ -11,7 +11,7 @@ use crate::domain::goods::TransportMode;
 /// One declaration as stored: who filed it, its goods data, and where it
 /// stands in review.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = declarations)]
+#[diesel(table_name = declarations, treat_none_as_default_value = false)]
 pub struct DeclarationRow {
     pub id: String,
     pub number: Option<String>,
@@ -31,7 +31,7 @@ pub struct DeclarationRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = declaration_items)]
+#[diesel(table_name = declaration_items, treat_none_as_default_value = false)]
 pub struct ItemRow {
     pub id: String,
     pub declaration_id: String,
@@ -47,7 +47,7 @@ pub struct ItemRow {
 
 /// The goods data of a declaration (what a company writes and edits).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = declarations)]
+#[diesel(table_name = declarations, treat_none_as_default_value = false)]
 pub struct DeclarationData {
     pub kind: DeclarationKind,
     pub site_id: String,

@@ -9,7 +9,7 @@ use crate::domain::identity::{CreditClass, EnterpriseStatus};
 
 /// One enterprise as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = enterprises)]
+#[diesel(table_name = enterprises, treat_none_as_default_value = false)]
 pub struct EnterpriseRow {
     pub id: String,
     pub legal_name: String,

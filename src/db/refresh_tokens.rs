@@ -9,7 +9,7 @@ use super::DbConnection;
 
 /// One issued token as stored; also what `insert` writes.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = refresh_tokens)]
+#[diesel(table_name = refresh_tokens, treat_none_as_default_value = false)]
 pub struct RefreshTokenRow {
     pub id: String,
     pub family_id: String,

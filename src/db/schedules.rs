@@ -9,7 +9,7 @@ use crate::domain::goods::TransportMode;
 
 /// A schedule as stored; also what `insert` writes.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = schedules)]
+#[diesel(table_name = schedules, treat_none_as_default_value = false)]
 pub struct ScheduleRow {
     pub id: String,
     pub site_id: String,

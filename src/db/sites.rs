@@ -10,7 +10,7 @@ use crate::domain::site_policy::PolicyOverrides;
 
 /// One site as stored; also what `insert` writes.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = sites)]
+#[diesel(table_name = sites, treat_none_as_default_value = false)]
 pub struct SiteRow {
     pub id: String,
     pub code: String,
@@ -27,7 +27,7 @@ pub struct SiteRow {
 /// NULL = the configured default. Also the changeset that replaces all
 /// seven (`None` writes NULL).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = sites, treat_none_as_null = true)]
+#[diesel(table_name = sites, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct PolicyColumns {
     pub min_notice_minutes: Option<i32>,
     pub min_notice_minutes_advanced: Option<i32>,

@@ -16,7 +16,7 @@ use crate::domain::slot::SlotStatus;
 
 /// A slot as stored; also what `insert_all` writes.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = clearance_slots)]
+#[diesel(table_name = clearance_slots, treat_none_as_default_value = false)]
 pub struct SlotRow {
     pub id: String,
     pub site_id: String,

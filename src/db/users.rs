@@ -9,7 +9,7 @@ use crate::domain::identity::Role;
 
 /// One user as stored (the hash never leaves the server).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct UserRow {
     pub id: String,
     pub enterprise_id: Option<String>,

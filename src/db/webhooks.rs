@@ -9,7 +9,7 @@ use super::DbConnection;
 use crate::domain::webhook::DeliveryStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhooks)]
+#[diesel(table_name = webhooks, treat_none_as_default_value = false)]
 pub struct WebhookRow {
     pub id: String,
     pub enterprise_id: String,
@@ -63,7 +63,7 @@ pub fn deactivate(conn: &mut DbConnection, id: &str, enterprise_id: &str, now: N
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = outbox_events)]
+#[diesel(table_name = outbox_events, treat_none_as_default_value = false)]
 pub struct EventRow {
     pub id: String,
     pub event_type: String,
@@ -81,7 +81,7 @@ pub fn find_event(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Event
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_deliveries)]
+#[diesel(table_name = webhook_deliveries, treat_none_as_default_value = false)]
 pub struct DeliveryRow {
     pub id: String,
     pub event_id: String,
@@ -202,7 +202,7 @@ pub fn deliveries_of(
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_attempts)]
+#[diesel(table_name = webhook_attempts, treat_none_as_default_value = false)]
 pub struct AttemptRow {
     pub id: String,
     pub delivery_id: String,
