@@ -581,6 +581,35 @@ mod tests {
     use super::ACTIVE_BOOKING_SQL;
     use crate::domain::booking_policy::BookingStatus;
 
+    /// SQLite finds a declaration's active visit through the partial unique
+    /// index, with the test as the queries write it (the column, not a bound
+    /// `active = ?`, which would read the whole link table).
+    #[test]
+    fn sqlite_finds_an_active_visit_by_the_partial_index() -> Result<(), Box<dyn std::error::Error>> {
+        use crate::db::schema::booking_declarations;
+        use diesel::prelude::*;
+        use diesel::sql_types::Text;
+
+        #[derive(QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let mut conn = crate::db::DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:")?);
+        crate::db::migrations::run_pending(&mut conn).map_err(|e| e.to_string())?;
+        let q = booking_declarations::table
+            .filter(booking_declarations::declaration_id.eq("d"))
+            .filter(super::on_active_visit())
+            .select(booking_declarations::booking_id);
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
+        let sql = sql.split(" -- binds").next().unwrap_or_default().replace('?', "'d'");
+        let crate::db::DbConnection::Sqlite(lite) = &mut conn else { unreachable!() };
+        let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(lite)?;
+        let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+        assert!(details.iter().any(|d| d.contains("USING INDEX booking_declarations_one_active")), "plan: {details:?}");
+        Ok(())
+    }
+
     /// The partial index's literal and the domain's set are the same set.
     #[test]
     fn the_active_booking_literal_is_the_domain_set() {
