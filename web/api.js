@@ -83,7 +83,7 @@ export async function call(method, path, opts = {}) {
   const send = () => {
     // Problems come back in the console's language (`title`, `detail`).
     const headers = { Accept: opts.accept || 'application/json', 'Accept-Language': language(), ...(opts.headers || {}) };
-    if (session.token && !opts.anonymous) headers.Authorization = `Bearer ${session.token}`;
+    if (session.token && !opts.anonymous) headers.Authorization = `Bearer ${session.token}`; // i18n-ok
     const init = { method, headers };
     if (opts.body !== undefined) {
       headers['Content-Type'] = 'application/json';

@@ -234,7 +234,7 @@ async function route() {
     await loadEnterprise();
   }
   renderHeader();
-  document.title = `${t(r.title)} · Clearway`;
+  document.title = `${t(r.title)} · Clearway`; // i18n-ok: the brand
   main.setAttribute('aria-busy', 'true');
   let content;
   try {

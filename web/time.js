@@ -111,6 +111,12 @@ function partsInZone(date, timezone) {
   return { date: `${out.year}-${out.month}-${out.day}`, time: `${out.hour}:${out.minute}`, offset: off };
 }
 
+/** A UTC instant's date and time in a zone: `{date: 'YYYY-MM-DD', time: 'HH:MM'}`. */
+export function timeParts(isoUtc, timezone) {
+  const p = partsInZone(new Date(isoUtc), timezone || 'UTC');
+  return { date: p.date, time: p.time };
+}
+
 /** Today's date in a zone, `YYYY-MM-DD`. */
 export function todayIn(timezone, now = new Date()) {
   return partsInZone(now, timezone).date;
