@@ -2,7 +2,7 @@
 // the server serves one page and its assets and nothing else.
 
 import * as api from './api.js';
-import { h, replace, announce, errorBox, field, setMessage, liveCheck, pageTitle, busy, describe, placeToast } from './ui.js';
+import { h, replace, announce, errorBox, field, setMessage, liveCheck, pageTitle, busy, describe, placeToast, roleName } from './ui.js';
 import * as company from './company.js';
 import { declarationForm } from './declaration-form.js';
 import { heatmapPage } from './heatmap.js';
@@ -12,12 +12,7 @@ import { t, LANGUAGES, language, setLanguage, restoreFor } from './i18n.js';
 const COMPANY = ['company_admin', 'company_clerk'];
 const CUSTOMS = ['officer', 'supervisor'];
 
-/** A role's name in the console's language. */
-export function roleLabel(role) {
-  const key = `role.${role}`;
-  const text = t(key);
-  return text === key ? role : text;
-}
+
 
 /** Pages: a pattern on the hash path, who may see it, and its nav entry (`nav`, `title`: catalog keys). */
 const ROUTES = [
@@ -133,7 +128,7 @@ function renderHeader() {
       'p',
       { class: 'who-line' },
       h('span', { class: 'who-name' }, state.me.display_name || state.me.email),
-      h('span', { class: 'who-role' }, roleLabel(state.me.role)),
+      h('span', { class: 'who-role' }, roleName(state.me.role)),
       ent ? h('span', { class: 'who-ent' }, ent.name) : null,
     ),
     h(

@@ -129,6 +129,13 @@ export function placeToast() {
   }
 }
 
+/** A role's name in the console's language (`company_admin` → `Company administrator`). */
+export function roleName(role) {
+  const key = `role.${role}`;
+  const text = t(key);
+  return text === key ? role : text;
+}
+
 /** A status in the console's language (the API's word when the catalog has none). */
 export function statusLabel(status) {
   const key = `status.${status}`;
