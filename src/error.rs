@@ -358,14 +358,8 @@ impl ResponseError for AppError {
         }
         let at_gate = matches!(self, AppError::Gate(_));
         let (title, detail) = crate::i18n::problem_text(lang, kind, at_gate, (title, self.detail()), &vars);
-        let body = Problem {
-            type_: problem_type(kind),
-            title,
-            status: self.status_code().as_u16(),
-            detail,
-            errors,
-            members,
-        };
+        let body =
+            Problem { type_: problem_type(kind), title, status: self.status_code().as_u16(), detail, errors, members };
         let mut resp = HttpResponse::build(self.status_code())
             .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
             .insert_header((header::CONTENT_LANGUAGE, lang.tag()))

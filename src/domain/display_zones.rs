@@ -68,7 +68,11 @@ pub fn display_times(stored: &str, starts_at: DateTime<Utc>, ends_at: DateTime<U
         .into_iter()
         .filter_map(|zone| {
             let tz = parse_timezone(&zone).ok()?;
-            Some(DisplayTime { timezone: zone, starts_at_local: to_local(starts_at, tz), ends_at_local: to_local(ends_at, tz) })
+            Some(DisplayTime {
+                timezone: zone,
+                starts_at_local: to_local(starts_at, tz),
+                ends_at_local: to_local(ends_at, tz),
+            })
         })
         .collect()
 }
@@ -84,11 +88,15 @@ mod tests {
 
     #[test]
     fn accepts_up_to_three_distinct_zones() {
-        assert_eq!(parse_display_zones(&z(&["Asia/Urumqi", "Asia/Almaty"])).unwrap(), z(&["Asia/Urumqi", "Asia/Almaty"]));
+        assert_eq!(
+            parse_display_zones(&z(&["Asia/Urumqi", "Asia/Almaty"])).unwrap(),
+            z(&["Asia/Urumqi", "Asia/Almaty"])
+        );
         assert!(parse_display_zones(&[]).unwrap().is_empty());
         let four = z(&["Asia/Urumqi", "Asia/Almaty", "Asia/Bishkek", "Asia/Tashkent"]);
         assert_eq!(parse_display_zones(&four).unwrap_err()[0].1, "length");
-        let errs = parse_display_zones(&z(&["Mars/Olympus", "Asia/Almaty", "Asia/Bishkek", "Asia/Almaty"])).unwrap_err();
+        let errs =
+            parse_display_zones(&z(&["Mars/Olympus", "Asia/Almaty", "Asia/Bishkek", "Asia/Almaty"])).unwrap_err();
         let codes: Vec<_> = errs.iter().map(|e| (e.0, e.1)).collect();
         assert_eq!(codes, vec![(None, "length"), (Some(0), "timezone"), (Some(3), "duplicate")]);
     }

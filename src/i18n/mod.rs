@@ -94,11 +94,7 @@ pub async fn request_language(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
-    let lang = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map_or(Lang::En, negotiate);
+    let lang = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map_or(Lang::En, negotiate);
     LANGUAGE
         .scope(lang, async move {
             // An error answer is rendered here, in the language's scope; the
@@ -219,9 +215,24 @@ mod tests {
     #[test]
     fn placeholders_agree_across_languages() {
         const KNOWN: &[&str] = &[
-            "count", "retry_after_secs", "seconds", "reserved_until", "limit", "notice_minutes",
-            "window_opens_at", "window_closes_at", "horizon_days", "declaration_id", "cancel_cutoff_minutes",
-            "plate", "country", "site_id", "version", "current_version", "booking_status", "checked_in_at",
+            "count",
+            "retry_after_secs",
+            "seconds",
+            "reserved_until",
+            "limit",
+            "notice_minutes",
+            "window_opens_at",
+            "window_closes_at",
+            "horizon_days",
+            "declaration_id",
+            "cancel_cutoff_minutes",
+            "plate",
+            "country",
+            "site_id",
+            "version",
+            "current_version",
+            "booking_status",
+            "checked_in_at",
             "checked_in_by",
         ];
         for (slug, _, zh_detail) in zh::PROBLEMS {

@@ -41,12 +41,12 @@ use crate::domain::booking_policy::{
     allowed_actions, booking_transition, ArrivalWindow, BookingAction, BookingPolicy, BookingStatus, Refusal,
 };
 use crate::domain::declaration::Party;
+use crate::domain::display_zones::{display_times, DisplayTime};
 use crate::domain::gate_pass::GatePassKey;
 use crate::domain::goods::TransportMode;
 use crate::domain::identity::{CreditClass, EnterpriseStatus, Role};
 use crate::domain::ids::{BookingId, DeclarationId, SlotId};
 use crate::domain::reserve::{reserved_blocks, takes_reserved};
-use crate::domain::display_zones::{display_times, DisplayTime};
 use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::SlotStatus;
 use crate::domain::vehicle::{Driver, Vehicle, VisitDetails};

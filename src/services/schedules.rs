@@ -12,12 +12,12 @@ use crate::db::slots::{self, SlotRow};
 use crate::db::{new_id, DbConnection};
 use crate::domain::booking_policy::Unbookable;
 use crate::domain::closure::{Effect, Rebook};
+use crate::domain::display_zones;
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::{SiteId, SlotId};
 use crate::domain::reserve::reserved_blocks;
 use crate::domain::reserve::{check_fits, reserved_until};
 use crate::domain::schedule::{expand, horizon_dates, parse_timezone, validity_overlaps, Weekdays};
-use crate::domain::display_zones;
 use crate::domain::site_policy::{PolicyOverrides, PolicyPatch};
 use crate::domain::slot::SlotStatus;
 use crate::error::AppError;
@@ -89,8 +89,13 @@ pub fn update_site(
     let modes = update.modes.as_ref().map(|m| m.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","));
     let zones = update.display_zones.as_deref().map(display_zones::store);
     let renamed = update.name.is_some() || modes.is_some() || zones.is_some();
-    let changes =
-        sites::SiteChanges { name: update.name.clone(), timezone: None, modes, display_zones: zones, updated_at: Some(now) };
+    let changes = sites::SiteChanges {
+        name: update.name.clone(),
+        timezone: None,
+        modes,
+        display_zones: zones,
+        updated_at: Some(now),
+    };
     // This UPDATE also takes the site's row lock (PostgreSQL), so that two
     // policy changes of one site apply one after the other, not over each other.
     if sites::update(conn, id, &changes)? == 0 {

@@ -22,7 +22,14 @@ fn slug(r: &Resp) -> String {
     r.body["type"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_owned()
 }
 
-async fn in_language(app: &TestApp, lang: &str, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+async fn in_language(
+    app: &TestApp,
+    lang: &str,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Resp {
     app.call_with(method, path, token, body, &[("Accept-Language", lang)]).await
 }
 
@@ -37,7 +44,8 @@ async fn one_refusal_in_every_language(app: TestApp) {
     let mut answers = Vec::new();
     for lang in ["zh-CN,zh;q=0.9,en;q=0.5", "ru-RU,ru;q=0.9", "en-GB", "de-DE,fr;q=0.8", ""] {
         let headers: Vec<(&str, &str)> = if lang.is_empty() { vec![] } else { vec![("Accept-Language", lang)] };
-        let r = app.call_with(Method::POST, "/api/v1/bookings", Some(&company.admin), Some(body.clone()), &headers).await;
+        let r =
+            app.call_with(Method::POST, "/api/v1/bookings", Some(&company.admin), Some(body.clone()), &headers).await;
         let r = r.problem(422);
         assert_eq!(slug(&r), "too-late", "{}", r.text);
         // The values stay members, in every language.
@@ -67,7 +75,9 @@ async fn one_refusal_in_every_language(app: TestApp) {
     let first = tomorrow_slot(&app, &w, 0).await;
     let second = tomorrow_slot(&app, &w, 1).await;
     book_slot(&app, &company.admin, &declaration, &first).await.expect(201);
-    for (lang, word) in [("zh", "已有有效预约"), ("ru", "уже есть действующая бронь"), ("en", "already has an active booking")] {
+    for (lang, word) in
+        [("zh", "已有有效预约"), ("ru", "уже есть действующая бронь"), ("en", "already has an active booking")]
+    {
         let r = in_language(
             &app,
             lang,
@@ -89,7 +99,11 @@ async fn validation_and_routing_problems_are_localised_but_fields_and_codes_are_
     let customs = app.customs().await;
     let bad = json!({"code": "cnkhg", "name": "", "timezone": "Mars/Olympus", "modes": ["road"]});
     let mut field_sets = Vec::new();
-    for (lang, title, words) in [("zh", "输入无效", "个字段无效"), ("ru", "Неверные данные", "Неверных полей: 3"), ("en", "Invalid input", "3 field(s) are invalid")] {
+    for (lang, title, words) in [
+        ("zh", "输入无效", "个字段无效"),
+        ("ru", "Неверные данные", "Неверных полей: 3"),
+        ("en", "Invalid input", "3 field(s) are invalid"),
+    ] {
         let r = in_language(&app, lang, Method::POST, "/api/v1/sites", Some(&customs.supervisor), Some(bad.clone()))
             .await
             .problem(422);
@@ -126,9 +140,7 @@ fn local(v: &Value) -> DateTime<chrono::FixedOffset> {
 async fn display_zones_are_validated_and_shown_beside_the_official_zone(app: TestApp) {
     let customs = app.customs().await;
     let sup = customs.supervisor.clone();
-    let site = |zones: Value| {
-        json!({"code": "CNHGS", "name": "Horgos", "timezone": "Asia/Shanghai", "modes": ["road"], "display_zones": zones})
-    };
+    let site = |zones: Value| json!({"code": "CNHGS", "name": "Horgos", "timezone": "Asia/Shanghai", "modes": ["road"], "display_zones": zones});
     // Refusals: not a zone, twice, more than three, wrong role.
     let r = app.post("/api/v1/sites", Some(&sup), site(json!(["Asia/Urumqi", "Nowhere/Town"]))).await.problem(422);
     assert_eq!(r.fields(), vec!["display_zones[1]"]);
