@@ -3,8 +3,9 @@
 
 import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage, loading, describe, problemSlug, statusLabel } from './ui.js';
-import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone, offsetOn } from './time.js';
+import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone, offsetOn, timeParts } from './time.js';
 import { usageBar, legend } from './heatmap.js';
+import { t, formatNumber } from './i18n.js';
 import { byId, can, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime, declIds, plateText } from './company.js';
 
 /** Enterprise names, read once each. */
@@ -17,6 +18,14 @@ async function enterprise(id) {
 }
 
 // ---- enterprises ---------------------------------------------------------
+
+/** A credit class in the console's language. */
+function creditLabel(credit) {
+  if (!credit) return '—';
+  const key = `off.credit.${credit}`;
+  const text = t(key);
+  return text === key ? credit.replace('_', ' ') : text;
+}
 
 export async function enterprisesPage(ctx) {
   const status = ctx.query.status ?? 'pending';
@@ -31,54 +40,54 @@ export async function enterprisesPage(ctx) {
         onclick: async () => {
           let body = {};
           if (needsReason) {
-            const reason = field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, attrs: { rows: 3, maxlength: 1000 } });
-            const ok = await dialog({ title: `${label} ${e.name}?`, body: reason, confirm: label, danger: verb === 'suspend' });
+            const reason = field({ label: t('off.reason'), name: 'reason', type: 'textarea', required: true, attrs: { rows: 3, maxlength: 1000 } });
+            const ok = await dialog({ title: t('off.ent_action_q', { action: label, name: e.name }), body: reason, confirm: label, danger: verb === 'suspend' });
             if (!ok) return;
             body = { reason: ok.get('reason') };
           }
           try {
             await busy(b, () => api.post(`/enterprises/${e.id}/${verb}`, body));
             enterpriseCache.delete(e.id);
-            announce(`${e.name}: ${verb === 'verify' ? 'verified' : verb === 'suspend' ? 'suspended' : 'reinstated'}.`, 'success');
+            announce(t(`off.ent_done.${verb}`, { name: e.name }), 'success');
             ctx.refresh();
           } catch (err) {
-            b.closest('td').append(errorBox(err, `Could not ${verb}`));
+            b.closest('td').append(errorBox(err, t(`off.ent_failed.${verb}`)));
           }
         },
       }, label, h('span', { class: 'visually-hidden' }, ` ${e.name}`));
       actions.append(b);
     };
-    if (e.status === 'pending') act('verify', 'Verify', 'primary');
-    if (e.status === 'verified') act('suspend', 'Suspend', 'danger', true);
-    if (e.status === 'suspended') act('reinstate', 'Reinstate', 'secondary');
+    if (e.status === 'pending') act('verify', t('off.verify'), 'primary');
+    if (e.status === 'verified') act('suspend', t('off.suspend'), 'danger', true);
+    if (e.status === 'suspended') act('reinstate', t('off.reinstate'), 'secondary');
     return {
       attrs: { dataset: { row: e.id } },
       cells: [
         e.name,
         e.country,
         h('span', { class: 'mono' }, e.registration_code),
-        e.credit_class.replace('_', ' '),
+        creditLabel(e.credit_class),
         inZone(e.created_at, 'UTC'),
         badge(e.status),
         actions,
       ],
     };
   });
-  const tabs = [['pending', 'Waiting for verification'], ['verified', 'Verified'], ['suspended', 'Suspended'], ['', 'All']];
+  const tabs = [['pending', t('off.ent_tab.pending')], ['verified', t('status.verified')], ['suspended', t('status.suspended')], ['', t('off.all')]];
   return h(
     'div',
     {},
-    pageTitle('Enterprises'),
+    pageTitle(t('route.enterprises')),
     h(
       'nav',
-      { class: 'filters', 'aria-label': 'Filter by status' },
+      { class: 'filters', 'aria-label': t('co.filter_status') },
       tabs.map(([s, label]) => h('a', { href: `#/enterprises?status=${s}`, 'aria-current': status === s ? 'page' : null }, label)),
     ),
     table({
-      caption: status === 'pending' ? 'Enterprises waiting for verification, oldest first' : `Enterprises${status ? ` (${status})` : ''}, in registration order`,
-      columns: ['Legal name', 'Country', 'Registration code', 'Credit class', 'Registered', 'Status', 'Actions'],
+      caption: status === 'pending' ? t('off.ent_caption_pending') : t('off.ent_caption', { status: status ? statusLabel(status) : t('off.all') }),
+      columns: [t('off.legal_name'), t('register.country'), t('register.code'), t('off.credit_class'), t('off.registered'), t('co.status'), t('co.actions')],
       rows,
-      empty: status === 'pending' ? 'No enterprise is waiting for verification.' : 'No enterprises.',
+      empty: status === 'pending' ? t('off.no_pending') : t('off.no_enterprises'),
     }),
   );
 }
@@ -108,41 +117,41 @@ export async function reviewQueuePage(ctx) {
       cells: [
         h('a', { href: `#/review/${d.id}`, class: 'mono' }, declarationName(d)),
         ents[i].name,
-        d.kind[0].toUpperCase() + d.kind.slice(1),
-        site ? `${site.code} (${d.transport_mode})` : d.site_id,
+        t(`co.kind.${d.kind}`),
+        site ? `${site.code} (${t(`mode.${d.transport_mode}`)})` : d.site_id,
         h('span', { class: 'num' }, money(d.invoice_total, d.currency)),
         site ? inZone(d.submitted_at, site.timezone) : d.submitted_at,
-        h('div', {}, badge(d.status), d.assigned_officer_id === ctx.me.id ? h('span', { class: 'muted' }, ' (yours)') : null),
-        h('a', { href: `#/review/${d.id}`, class: 'button-link primary small' }, 'Review', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)),
+        h('div', {}, badge(d.status), d.assigned_officer_id === ctx.me.id ? h('span', { class: 'muted' }, ` ${t('off.yours')}`) : null),
+        h('a', { href: `#/review/${d.id}`, class: 'button-link primary small' }, t('off.review'), h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)),
       ],
     };
   });
-  const tabs = [['waiting', 'Waiting (submitted and under review)'], ['amendment_requested', 'Amendment requested'], ['approved', 'Approved'], ['rejected', 'Rejected'], ['released', 'Released'], ['', 'All']];
+  const tabs = [['waiting', t('off.tab_waiting')], ['amendment_requested', t('status.amendment_requested')], ['approved', t('status.approved')], ['rejected', t('status.rejected')], ['released', t('status.released')], ['', t('off.all')]];
   const siteSelect = h(
     'select',
     { id: 'queue-site', onchange: (e) => ctx.navigate(`#/review?status=${status}&site=${e.target.value}`) },
-    h('option', { value: '' }, 'All sites'),
+    h('option', { value: '' }, t('off.all_sites')),
     sites.map((s) => h('option', { value: s.id, selected: s.id === siteFilter }, `${s.code} · ${s.name}`)),
   );
   return h(
     'div',
     {},
-    pageTitle('Declaration review queue'),
+    pageTitle(t('off.queue_title')),
     h(
       'div',
       { class: 'toolbar' },
       h(
         'nav',
-        { class: 'filters', 'aria-label': 'Filter by status' },
+        { class: 'filters', 'aria-label': t('co.filter_status') },
         tabs.map(([s, label]) => h('a', { href: `#/review?status=${s}&site=${siteFilter}`, 'aria-current': status === s ? 'page' : null }, label)),
       ),
-      h('div', { class: 'field inline' }, h('label', { for: 'queue-site' }, 'Site'), siteSelect),
+      h('div', { class: 'field inline' }, h('label', { for: 'queue-site' }, t('book.site')), siteSelect),
     ),
     table({
-      caption: status === 'waiting' ? 'Declarations waiting for review, oldest submission first' : 'Declarations',
-      columns: ['Number', 'Enterprise', 'Kind', 'Site', 'Invoice total', 'Submitted (site time)', 'Status', ''],
+      caption: status === 'waiting' ? t('off.queue_caption') : t('route.declarations'),
+      columns: [t('co.number'), t('register.enterprise'), t('co.kind'), t('book.site'), t('co.invoice_total'), t('off.submitted_site'), t('co.status'), ''],
       rows,
-      empty: 'The queue is empty.',
+      empty: t('off.queue_empty'),
     }),
   );
 }
@@ -158,7 +167,7 @@ export async function reviewPage(ctx) {
     replace(result);
     try {
       const after = await busy(button, () => api.post(`/declarations/${d.id}/${action}`, body));
-      announce(`${declarationName(after)}: ${done}.`, 'success');
+      announce(`${declarationName(after)}: ${done}.`, 'success'); // i18n-ok: `done` comes from the catalog
       ctx.refresh();
     } catch (err) {
       const wrap = button.closest('form');
@@ -166,38 +175,38 @@ export async function reviewPage(ctx) {
         const f = wrap && wrap.querySelector(`.field[data-for="${fe.field}"]`);
         if (f) setMessage(f, 'server', fe.message);
       }
-      replace(result, errorBox(err, 'Not done'));
+      replace(result, errorBox(err, t('off.not_done')));
     }
   }
 
   const panels = h('div', { class: 'decision' });
   if (can(d, 'review')) {
-    const claim = h('button', { type: 'button', class: 'secondary', onclick: () => act('review', {}, claim, 'claimed for review') }, 'Claim for review');
-    panels.append(h('p', {}, claim, ' ', h('span', { class: 'muted' }, 'Optional: approving, rejecting or asking for an amendment claims it too.')));
+    const claim = h('button', { type: 'button', class: 'secondary', onclick: () => act('review', {}, claim, t('off.claimed')) }, t('off.claim'));
+    panels.append(h('p', {}, claim, ' ', h('span', { class: 'muted' }, t('off.claim_hint'))));
   }
   const decisions = [];
   if (can(d, 'approve')) {
     const lanes = h(
       'fieldset',
       { class: 'field lanes', dataset: { for: 'risk_lane' } },
-      h('legend', {}, 'Risk lane'),
+      h('legend', {}, t('co.risk_lane')),
       ['green', 'yellow', 'red'].map((l) =>
-        h('label', { class: `lane-choice lane-${l}` }, h('input', { type: 'radio', name: 'risk_lane', value: l, checked: l === 'green' }), ` ${l[0].toUpperCase()}${l.slice(1)}`, h('span', { class: 'hint' }, l === 'green' ? ' — release on documents' : l === 'yellow' ? ' — document check' : ' — physical inspection')),
+        h('label', { class: `lane-choice lane-${l}` }, h('input', { type: 'radio', name: 'risk_lane', value: l, checked: l === 'green' }), ` ${t(`lane.${l}`)}`, h('span', { class: 'hint' }, ` — ${t(`off.lane_hint.${l}`)}`)),
       ),
       h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
     );
-    const approveForm = h('form', { class: 'card', 'aria-labelledby': 'approve-h' }, h('h2', { id: 'approve-h' }, 'Approve'), lanes);
-    const approveBtn = h('button', { type: 'submit', class: 'primary' }, 'Approve');
+    const approveForm = h('form', { class: 'card', 'aria-labelledby': 'approve-h' }, h('h2', { id: 'approve-h' }, t('off.approve')), lanes);
+    const approveBtn = h('button', { type: 'submit', class: 'primary' }, t('off.approve'));
     approveForm.append(h('div', { class: 'actions left' }, approveBtn));
     approveForm.addEventListener('submit', (e) => {
       e.preventDefault();
-      act('approve', { risk_lane: new FormData(approveForm).get('risk_lane') }, approveBtn, 'approved');
+      act('approve', { risk_lane: new FormData(approveForm).get('risk_lane') }, approveBtn, t('off.done.approved'));
     });
     decisions.push(approveForm);
   }
 
   const reasonForm = (action, title, label, cls, done) => {
-    const reason = field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, hint: 'Sent to the company; up to 1000 characters.', attrs: { rows: 3, maxlength: 1000 } });
+    const reason = field({ label: t('off.reason'), name: 'reason', type: 'textarea', required: true, hint: t('off.reason_hint'), attrs: { rows: 3, maxlength: 1000 } });
     const headingId = `${action}-h`;
     const form = h('form', { class: 'card', 'aria-labelledby': headingId, novalidate: true }, h('h2', { id: headingId }, title), reason);
     const btn = h('button', { type: 'submit', class: cls }, label);
@@ -206,7 +215,7 @@ export async function reviewPage(ctx) {
       e.preventDefault();
       const text = new FormData(form).get('reason').trim();
       setMessage(reason, 'server', '');
-      setMessage(reason, 'client', text ? '' : 'Give the company a reason.');
+      setMessage(reason, 'client', text ? '' : t('off.give_reason'));
       if (!text) {
         reason.querySelector('textarea').focus();
         return;
@@ -215,19 +224,19 @@ export async function reviewPage(ctx) {
     });
     return form;
   };
-  if (can(d, 'request-amendment')) decisions.push(reasonForm('request-amendment', 'Request an amendment', 'Request amendment', 'secondary', 'amendment requested'));
-  if (can(d, 'reject')) decisions.push(reasonForm('reject', 'Reject', 'Reject', 'danger', 'rejected'));
+  if (can(d, 'request-amendment')) decisions.push(reasonForm('request-amendment', t('off.amend_title'), t('off.amend'), 'secondary', t('off.done.amend')));
+  if (can(d, 'reject')) decisions.push(reasonForm('reject', t('off.reject'), t('off.reject'), 'danger', t('off.done.rejected')));
   if (decisions.length) panels.append(h('div', { class: 'decision-grid' }, decisions));
   if (can(d, 'release')) {
-    const rel = h('button', { type: 'button', class: 'primary', onclick: () => act('release', {}, rel, 'released') }, 'Release goods');
+    const rel = h('button', { type: 'button', class: 'primary', onclick: () => act('release', {}, rel, t('off.done.released')) }, t('off.release'));
     panels.append(h('p', {}, rel));
   }
   return h(
     'div',
     {},
-    pageTitle(`Review ${declarationName(d)}`),
-    h('p', {}, h('a', { href: '#/review' }, '← Review queue')),
-    h('p', { class: 'lead' }, `Filed by ${ent.name} (${ent.country}, ${ent.registration_code}, credit class ${ent.credit_class ? ent.credit_class.replace('_', ' ') : '—'}).`),
+    pageTitle(t('off.review_title', { name: declarationName(d) })),
+    h('p', {}, h('a', { href: '#/review' }, t('off.back_queue'))),
+    h('p', { class: 'lead' }, t('off.filed_by', { name: ent.name, country: ent.country, code: ent.registration_code, credit: creditLabel(ent.credit_class) })),
     result,
     panels,
     declarationFacts(d, site),
@@ -251,7 +260,7 @@ function sitePicker(ctx, sites, current, extra = {}) {
     },
     sites.map((s) => h('option', { value: s.id, selected: s.id === current.id }, `${s.code} · ${s.name}`)),
   );
-  return h('div', { class: 'field inline' }, h('label', { for: 'board-site' }, 'Site'), select);
+  return h('div', { class: 'field inline' }, h('label', { for: 'board-site' }, t('book.site')), select);
 }
 
 function chosenSite(ctx, sites) {
@@ -264,16 +273,15 @@ function chosenSite(ctx, sites) {
 /** `2 reserved for advanced-certified until 13:00` (site time), or `2 reserved places released`. */
 function reservedText(s, now) {
   if (s.reserved_until && new Date(s.reserved_until) > now) {
-    const m = / (\d{2}:\d{2}) /.exec(inZone(s.reserved_until, s.timezone));
-    return `${s.reserved_advanced} reserved for advanced-certified until ${m ? m[1] : inZone(s.reserved_until, s.timezone)}`;
+    return t('off.reserved_until', { n: s.reserved_advanced, time: timeParts(s.reserved_until, s.timezone).time });
   }
-  return `${s.reserved_advanced} reserved place${s.reserved_advanced === 1 ? '' : 's'} released`;
+  return t('off.reserved_released', { n: s.reserved_advanced });
 }
 
 export async function capacityPage(ctx) {
   const sites = await ctx.sites();
   const site = chosenSite(ctx, sites);
-  if (!site) return h('div', {}, pageTitle('Capacity board'), h('p', { class: 'empty' }, 'No clearance sites yet.'));
+  if (!site) return h('div', {}, pageTitle(t('route.capacity')), h('p', { class: 'empty' }, t('df.no_sites')));
   const mode = site.modes.includes(ctx.query.mode) ? ctx.query.mode : site.modes[0];
   const showEnded = ctx.query.ended === '1';
   const today = todayIn(site.timezone);
@@ -284,22 +292,22 @@ export async function capacityPage(ctx) {
   const modeSelect = h(
     'select',
     { id: 'board-mode', onchange: (e) => ctx.navigate(here({ mode: e.target.value })) },
-    site.modes.map((m) => h('option', { value: m, selected: m === mode }, m)),
+    site.modes.map((m) => h('option', { value: m, selected: m === mode }, t(`mode.${m}`))),
   );
 
   async function change(slot, span, button) {
-    const capacity = field({ label: 'Capacity (places)', name: 'capacity', type: 'number', value: String(slot.capacity), required: true, hint: `${slot.booked} booked now.`, attrs: { min: 0, max: 10000, class: 'short' } });
-    const status = field({ label: 'Status', name: 'status', value: slot.status, options: [{ value: 'open', label: 'Open' }, { value: 'closed', label: 'Closed (cancels its bookings)' }] });
-    const reason = field({ label: 'Reason (recorded, and sent to companies whose bookings are cancelled)', name: 'reason', type: 'textarea', attrs: { rows: 2, maxlength: 1000 } });
+    const capacity = field({ label: t('off.capacity_places'), name: 'capacity', type: 'number', value: String(slot.capacity), required: true, hint: t('off.booked_now', { n: slot.booked }), attrs: { min: 0, max: 10000, class: 'short' } });
+    const status = field({ label: t('co.status'), name: 'status', value: slot.status, options: [{ value: 'open', label: t('status.open') }, { value: 'closed', label: t('off.closed_cancels') }] });
+    const reason = field({ label: t('off.reason_recorded'), name: 'reason', type: 'textarea', attrs: { rows: 2, maxlength: 1000 } });
     // Reserved places, where the server has them.
     const hasReserved = 'reserved_advanced' in slot;
     const reservedField = hasReserved
-      ? field({ label: 'Reserved for advanced-certified (places)', name: 'reserved_advanced', type: 'number', value: String(slot.reserved_advanced || 0), attrs: { min: 0, max: 10000, class: 'short' } })
+      ? field({ label: t('off.reserved_field'), name: 'reserved_advanced', type: 'number', value: String(slot.reserved_advanced || 0), attrs: { min: 0, max: 10000, class: 'short' } })
       : null;
     const releaseField = hasReserved
-      ? field({ label: 'Released to everyone (minutes before start)', name: 'release_minutes', type: 'number', value: String(slot.release_minutes ?? 0), attrs: { min: 0, class: 'short' } })
+      ? field({ label: t('off.release_field'), name: 'release_minutes', type: 'number', value: String(slot.release_minutes ?? 0), attrs: { min: 0, class: 'short' } })
       : null;
-    const ok = await dialog({ title: `Change slot ${span}`, body: [h('p', { class: 'muted' }, `${site.code} ${slot.mode}, ${slotSpan(slot)}`), capacity, status, reservedField, releaseField, reason], confirm: 'Save change' });
+    const ok = await dialog({ title: t('off.change_slot', { span }), body: [h('p', { class: 'muted' }, `${site.code} ${t(`mode.${slot.mode}`)}, ${slotSpan(slot)}`), capacity, status, reservedField, releaseField, reason], confirm: t('off.save_change') });
     if (!ok) {
       button.focus();
       return;
@@ -307,7 +315,7 @@ export async function capacityPage(ctx) {
     const body = {};
     const cap = Number(ok.get('capacity'));
     if (!Number.isInteger(cap) || cap < 0 || cap > 10000) {
-      announce('Capacity must be a whole number from 0 to 10000.', 'error');
+      announce(t('off.capacity_range'), 'error');
       return;
     }
     if (cap !== slot.capacity) body.capacity = cap;
@@ -320,14 +328,14 @@ export async function capacityPage(ctx) {
       if (m !== (slot.release_minutes ?? 0)) body.release_minutes = m;
     }
     if (body.capacity === undefined && body.status === undefined && body.reserved_advanced === undefined && body.release_minutes === undefined) {
-      announce('Nothing changed.');
+      announce(t('off.nothing_changed'));
       return;
     }
     const box = button.closest('tr').querySelector('.row-msg');
     const send = (b) => busy(button, () => api.call('PATCH', `/slots/${slot.id}`, { body: b }));
     try {
       await send(body);
-      announce(`Slot ${span}: ${body.status === 'closed' ? 'closed' : body.status === 'open' ? 'reopened' : body.capacity !== undefined ? `capacity ${body.capacity}` : 'reserved places changed'}.`, 'success');
+      announce(t('off.slot_changed', { span, what: body.status === 'closed' ? t('off.what.closed') : body.status === 'open' ? t('off.what.reopened') : body.capacity !== undefined ? t('off.what.capacity', { n: body.capacity }) : t('off.what.reserved') }), 'success');
       ctx.refresh();
     } catch (err) {
       if (err.status === 409 && body.capacity !== undefined && !body.displace) {
@@ -336,35 +344,35 @@ export async function capacityPage(ctx) {
           ? h(
               'fieldset',
               { class: 'field checks rebook' },
-              h('legend', {}, 'The displaced bookings'),
-              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ' Move them to the next slot with room, in booking order'),
-              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ' Cancel them'),
+              h('legend', {}, t('off.displaced')),
+              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ` ${t('off.move_next')}`),
+              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ` ${t('off.cancel_them')}`),
             )
           : null;
         const again = await dialog({
-          title: `Capacity ${body.capacity} is below the ${slot.booked} bookings`,
+          title: t('off.below_booked', { capacity: body.capacity, booked: slot.booked }),
           body: [
             h('p', {}, closuresAvailable
-              ? 'Displace the latest bookings? The earliest made keep their places; their companies are notified.'
-              : 'Displace the latest bookings? They are cancelled with your reason and their companies are notified.'),
+              ? t('off.displace_move_q')
+              : t('off.displace_cancel_q')),
             rebook,
           ],
-          confirm: 'Displace bookings',
+          confirm: t('off.displace'),
           danger: true,
         });
         if (again) {
           try {
             await send({ ...body, displace: true, ...(closuresAvailable ? { rebook: again.get('rebook') || 'next_available' } : {}) });
-            announce(`Slot ${span}: capacity ${body.capacity}; bookings displaced.`, 'success');
+            announce(t('off.displaced_done', { span, n: body.capacity }), 'success');
             ctx.refresh();
             return;
           } catch (err2) {
-            replace(box, errorBox(err2, 'Not changed'));
+            replace(box, errorBox(err2, t('off.not_changed')));
             return;
           }
         }
       }
-      replace(box, errorBox(err, 'Not changed'));
+      replace(box, errorBox(err, t('off.not_changed')));
     }
   }
 
@@ -384,8 +392,8 @@ export async function capacityPage(ctx) {
       const isEnded = new Date(s.ends_at) <= now;
       const pct = s.capacity ? Math.round((100 * s.booked) / s.capacity) : 0;
       const btn = isEnded
-        ? h('span', { class: 'muted' }, 'ended')
-        : h('button', { type: 'button', class: 'secondary small', onclick: (ev) => change(s, span, ev.currentTarget) }, 'Change', h('span', { class: 'visually-hidden' }, ` slot ${span}`));
+        ? h('span', { class: 'muted' }, t('off.ended'))
+        : h('button', { type: 'button', class: 'secondary small', onclick: (ev) => change(s, span, ev.currentTarget) }, t('off.change'), h('span', { class: 'visually-hidden' }, ` ${t('off.slot_span', { span })}`));
       return {
         attrs: { dataset: { row: s.id }, class: isEnded ? 'ended' : null },
         cells: [
@@ -398,7 +406,7 @@ export async function capacityPage(ctx) {
               'span',
               { class: 'usage-text' },
               `${s.booked} / ${s.capacity}`,
-              h('span', { class: 'visually-hidden' }, ' booked'),
+              h('span', { class: 'visually-hidden' }, ` ${t('off.booked_word')}`),
               h('span', { class: 'muted' }, ` ${pct} %`),
               s.reserved_advanced > 0 ? h('span', { class: 'muted reserved-note' }, ` · ${reservedText(s, now)}`) : null,
             ),
@@ -411,19 +419,19 @@ export async function capacityPage(ctx) {
     return h(
       'section',
       { class: 'board-day', 'aria-labelledby': `day-${day}` },
-      h('h2', { id: `day-${day}` }, day === today ? 'Today' : 'Tomorrow', h('span', { class: 'sub' }, ` ${longDay(day)}`)),
+      h('h2', { id: `day-${day}` }, day === today ? t('off.today') : t('off.tomorrow'), h('span', { class: 'sub' }, ` ${longDay(day)}`)),
       h(
         'p',
         { class: 'day-summary' },
-        h('span', { class: 'day-count' }, `${booked} booked of ${open} open places`),
-        ended.length ? h('span', { class: 'muted' }, ' in the slots not yet ended') : null,
-        ended.length && !showEnded ? h('span', { class: 'muted' }, ` · ${ended.length} ended slot${ended.length === 1 ? '' : 's'} hidden`) : null,
+        h('span', { class: 'day-count' }, t('off.day_count', { booked: formatNumber(booked), open: formatNumber(open) })),
+        ended.length ? h('span', { class: 'muted' }, ` ${t('off.not_ended')}`) : null,
+        ended.length && !showEnded ? h('span', { class: 'muted' }, ` · ${t('off.ended_hidden', { n: ended.length })}`) : null,
       ),
       table({
-        caption: `${site.code} ${mode}, ${longDay(day)}, ${zoneLabel(offset, site.timezone)}`,
-        columns: ['Slot', 'Booked / capacity', 'Status', ''],
+        caption: `${site.code} ${t(`mode.${mode}`)}, ${longDay(day)}, ${zoneLabel(offset, site.timezone)}`, // i18n-ok: code, date, zone
+        columns: [t('book.slot'), t('off.booked_capacity'), t('co.status'), ''],
         rows,
-        empty: all.length ? 'Every slot of this day has ended.' : 'No slots on this day.',
+        empty: all.length ? t('off.all_ended') : t('off.no_slots_day'),
         className: 'board',
       }),
     );
@@ -432,13 +440,13 @@ export async function capacityPage(ctx) {
   return h(
     'div',
     {},
-    pageTitle('Capacity board'),
+    pageTitle(t('route.capacity')),
     h(
       'div',
       { class: 'toolbar' },
       sitePicker(ctx, sites, site, { mode }),
-      h('div', { class: 'field inline' }, h('label', { for: 'board-mode' }, 'Mode'), modeSelect),
-      h('a', { href: here({ ended: showEnded ? '0' : '1' }) }, showEnded ? 'Hide ended slots' : 'Show ended slots'),
+      h('div', { class: 'field inline' }, h('label', { for: 'board-mode' }, t('book.transport_mode')), modeSelect),
+      h('a', { href: here({ ended: showEnded ? '0' : '1' }) }, showEnded ? t('off.hide_ended') : t('off.show_ended')),
       h(
         'button',
         {
@@ -451,12 +459,12 @@ export async function capacityPage(ctx) {
             form.querySelector('select, input').focus({ preventScroll: true });
           },
         },
-        'Close or reduce a range…',
+        t('off.close_range'),
       ),
-      h('p', { class: 'zone-note' }, `Times in ${zoneLabel(currentOffset(site.timezone), site.timezone)}`),
+      h('p', { class: 'zone-note' }, t('off.times_in', { zone: zoneLabel(currentOffset(site.timezone), site.timezone) })),
     ),
     h('div', { class: 'board-days' }, sections),
-    h('p', { class: 'hint' }, 'Bars: booked places, coloured by the free places left on the same scale as the companies’ heat map.'),
+    h('p', { class: 'hint' }, t('off.bars_hint')),
     legend(['4', '3', '2', '1', '0', 'closed', 'past']),
     closurePanel(ctx, site),
   );
@@ -592,7 +600,7 @@ export function closurePanel(ctx, site) {
     { class: 'field checks rebook', dataset: { for: 'rebook' } },
     h('legend', {}, 'Displaced bookings'),
     h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ' Move to the next slot with room (in booking order)'),
-    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ' Cancel them'),
+    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ` ${t('off.cancel_them')}`),
     h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
   );
   const previewBtn = h('button', { type: 'submit', class: 'primary' }, 'Preview');
@@ -748,7 +756,7 @@ export function closurePanel(ctx, site) {
       const reopen = lifted
         ? h('span', { class: 'muted' }, c.lifted_at ? `reopened ${inZone(c.lifted_at, tz)}` : 'reopened')
         : ended
-        ? h('span', { class: 'muted' }, 'ended')
+        ? h('span', { class: 'muted' }, t('off.ended'))
         : h(
             'button',
             {
