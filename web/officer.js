@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage, loading, describe, problemSlug, statusLabel } from './ui.js';
-import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone, offsetOn, timeParts } from './time.js';
+import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone, offsetOn, timeParts, dayWithWeekday } from './time.js';
 import { usageBar, legend } from './heatmap.js';
 import { t, formatNumber } from './i18n.js';
 import { byId, can, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime, declIds, plateText } from './company.js';
@@ -519,14 +519,14 @@ function slotWhen(slot) {
   if (!slot) return null;
   const a = localParts(slot.starts_at_local);
   const b = localParts(slot.ends_at_local);
-  return `${slotSpan(slot).split(',')[0]}, ${a.time}–${b.time}`;
+  return `${dayWithWeekday(a.date)}, ${a.time}–${b.time}`;
 }
 
 /** The table of what a closure does (or would do) to bookings, in the server's order. */
 async function affectedTable(answer, site, { applied }) {
   const affected = Array.isArray(answer.affected) ? answer.affected : [];
   if (!affected.length) {
-    return h('p', { class: 'empty' }, applied ? 'No booking was affected.' : 'No booking would be affected: only the slots change.');
+    return h('p', { class: 'empty' }, applied ? t('off.cl.none_affected') : t('off.cl.none_would'));
   }
   const slotOf = reader('/slots');
   const bookingOf = reader('/bookings');
@@ -535,7 +535,7 @@ async function affectedTable(answer, site, { applied }) {
       const [from, to, booking, ent] = await Promise.all([slotOf(a.from_slot_id), slotOf(a.to_slot_id), bookingOf(a.booking_id), a.enterprise_id ? enterprise(a.enterprise_id) : null]);
       const moved = Boolean(a.to_slot_id);
       const truck = booking && booking.vehicle ? plateText(booking.vehicle, false) : null;
-      const what = booking ? `${declIds(booking).length} declaration${declIds(booking).length === 1 ? '' : 's'}` : '';
+      const what = booking ? t('off.cl.n_decls', { n: declIds(booking).length }) : '';
       return {
         attrs: { dataset: { booking: a.booking_id, outcome: moved ? 'moved' : 'cancelled' } },
         cells: [
@@ -543,15 +543,15 @@ async function affectedTable(answer, site, { applied }) {
           h('div', {}, truck ? h('span', { class: 'plate' }, truck) : h('span', { class: 'mono small' }, a.booking_id), what ? h('p', { class: 'muted small' }, what) : null),
           h('span', { class: 'slot-when from' }, slotWhen(from) || a.from_slot_id),
           moved
-            ? h('span', { class: 'outcome moved' }, h('span', { 'aria-hidden': 'true' }, '→ '), applied ? 'Moved to ' : 'Moves to ', h('strong', { class: 'slot-when to' }, slotWhen(to) || a.to_slot_id))
-            : h('span', { class: 'outcome cancelled' }, applied ? 'Cancelled' : 'Would be cancelled', answer.rebook === 'next_available' ? h('span', { class: 'muted' }, ' (no free place in a later slot)') : null),
+            ? h('span', { class: 'outcome moved' }, h('span', { 'aria-hidden': 'true' }, '→ '), applied ? `${t('off.cl.moved_to')} ` : `${t('off.cl.moves_to')} `, h('strong', { class: 'slot-when to' }, slotWhen(to) || a.to_slot_id))
+            : h('span', { class: 'outcome cancelled' }, applied ? t('status.cancelled') : t('off.cl.would_cancel'), answer.rebook === 'next_available' ? h('span', { class: 'muted' }, ` ${t('off.cl.no_room')}`) : null),
         ],
       };
     }),
   );
   return table({
-    caption: `Bookings ${applied ? 'affected' : 'that would be affected'}, in the order the rules handle them (${zoneLabel(currentOffset(site.timezone), site.timezone)})`,
-    columns: ['Company', 'Truck', 'Booked slot', applied ? 'Outcome' : 'What would happen'],
+    caption: t(applied ? 'off.cl.caption_applied' : 'off.cl.caption_preview', { zone: zoneLabel(currentOffset(site.timezone), site.timezone) }),
+    columns: [t('off.cl.company'), t('off.cl.truck'), t('off.cl.booked_slot'), applied ? t('off.cl.outcome') : t('off.cl.would_happen')],
     rows,
     className: 'affected',
   });
@@ -561,22 +561,22 @@ function summary(answer, applied) {
   const affected = Array.isArray(answer.affected) ? answer.affected : [];
   const moved = affected.filter((a) => a.to_slot_id).length;
   const cancelled = affected.length - moved;
-  if (!affected.length) return applied ? 'No booking was affected.' : 'No booking would be affected.';
-  const verb = applied ? ['moved', 'cancelled'] : ['would move', 'would be cancelled'];
+  if (!affected.length) return applied ? t('off.cl.none_affected') : t('off.cl.none_would_short');
+  const one = (n) => (n === 1 ? 'one' : 'many');
   const parts = [];
-  if (moved) parts.push(`${moved} booking${moved === 1 ? '' : 's'} ${verb[0]} to later slots`);
-  if (cancelled) parts.push(`${cancelled} booking${cancelled === 1 ? '' : 's'} ${verb[1]}`);
+  if (moved) parts.push(t(`off.cl.${applied ? 'moved' : 'would_move'}.${one(moved)}`, { n: moved }));
+  if (cancelled) parts.push(t(`off.cl.${applied ? 'cancelled' : 'would_be_cancelled'}.${one(cancelled)}`, { n: cancelled }));
   return `${parts.join('; ')}.`;
 }
 
 /** ` (3 slots)` when the server says how many slots a closure binds. */
 function slotCount(c) {
-  return Number.isFinite(c.slots) ? ` (${c.slots} slot${c.slots === 1 ? '' : 's'})` : '';
+  return Number.isFinite(c.slots) ? ` (${t(c.slots === 1 ? 'off.cl.slots.one' : 'off.cl.slots.many', { n: c.slots })})` : '';
 }
 
 function whatText(c) {
-  const mode = c.mode ? `${c.mode} slots` : 'slots of every mode';
-  return c.capacity === null || c.capacity === undefined ? `Closes the ${mode}` : `Lowers the ${mode} to ${c.capacity} place${c.capacity === 1 ? '' : 's'}`;
+  const mode = c.mode ? t('off.cl.mode_slots', { mode: t(`mode.${c.mode}`) }) : t('off.cl.all_mode_slots');
+  return c.capacity === null || c.capacity === undefined ? t('off.cl.closes', { slots: mode }) : t(c.capacity === 1 ? 'off.cl.lowers.one' : 'off.cl.lowers.many', { slots: mode, n: c.capacity });
 }
 
 /** The form, its preview, and the list of the site's closures. */
@@ -585,31 +585,31 @@ export function closurePanel(ctx, site) {
   const zone = zoneLabel(currentOffset(tz), tz);
   const f = {
     mode: field({
-      label: 'Transport mode',
+      label: t('book.transport_mode'),
       name: 'mode',
       value: '',
-      options: [{ value: '', label: 'All modes' }, ...site.modes.map((m) => ({ value: m, label: m }))],
+      options: [{ value: '', label: t('off.cl.all_modes') }, ...site.modes.map((m) => ({ value: m, label: t(`mode.${m}`) }))],
     }),
-    from: field({ label: `From (site time, ${zone})`, name: 'from', type: 'datetime-local', required: true, value: nextHour(tz, 1), hint: 'Slots starting at or after this time…', attrs: { step: 60 } }),
-    to: field({ label: `To (site time, ${zone})`, name: 'to', type: 'datetime-local', required: true, value: nextHour(tz, 3), hint: '…and before this time.', attrs: { step: 60 } }),
-    capacity: field({ label: 'Capacity (optional)', name: 'capacity', type: 'number', hint: 'Empty: close the slots. A number: lower their capacity to it.', attrs: { min: 0, max: 10000, class: 'short' } }),
-    reason: field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, hint: 'Recorded, and sent to the companies whose bookings move or are cancelled.', attrs: { rows: 2, maxlength: 1000 } }),
+    from: field({ label: t('off.cl.from', { zone }), name: 'from', type: 'datetime-local', required: true, value: nextHour(tz, 1), hint: t('off.cl.from_hint'), attrs: { step: 60 } }),
+    to: field({ label: t('off.cl.to', { zone }), name: 'to', type: 'datetime-local', required: true, value: nextHour(tz, 3), hint: t('off.cl.to_hint'), attrs: { step: 60 } }),
+    capacity: field({ label: t('off.cl.capacity'), name: 'capacity', type: 'number', hint: t('off.cl.capacity_hint'), attrs: { min: 0, max: 10000, class: 'short' } }),
+    reason: field({ label: t('off.reason'), name: 'reason', type: 'textarea', required: true, hint: t('off.cl.reason_hint'), attrs: { rows: 2, maxlength: 1000 } }),
   };
   const rebook = h(
     'fieldset',
     { class: 'field checks rebook', dataset: { for: 'rebook' } },
-    h('legend', {}, 'Displaced bookings'),
-    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ' Move to the next slot with room (in booking order)'),
+    h('legend', {}, t('off.cl.displaced')),
+    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ` ${t('off.cl.move_next')}`),
     h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ` ${t('off.cancel_them')}`),
     h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
   );
-  const previewBtn = h('button', { type: 'submit', class: 'primary' }, 'Preview');
+  const previewBtn = h('button', { type: 'submit', class: 'primary' }, t('off.cl.preview'));
   const preview = h('div', { class: 'closure-preview', 'aria-live': 'polite' });
   const form = h(
     'form',
     { class: 'card closure-form', novalidate: true, 'aria-labelledby': 'closure-h' },
-    h('h2', { id: 'closure-h' }, 'Close or reduce a range'),
-    h('p', { class: 'hint' }, `At ${site.code}: the slots starting in the range are closed or lowered. Nothing changes until you confirm the preview.`),
+    h('h2', { id: 'closure-h' }, t('off.cl.title')),
+    h('p', { class: 'hint' }, t('off.cl.hint', { site: site.code })),
     h('div', { class: 'grid closure-grid' }, f.mode, f.from, f.to, f.capacity),
     f.reason,
     rebook,
@@ -630,12 +630,12 @@ export function closurePanel(ctx, site) {
     const to = siteTime(String(fd.get('to') || ''), tz);
     const capText = String(fd.get('capacity') || '').trim();
     const reason = String(fd.get('reason') || '').trim();
-    if (!from) setMessage(f.from, 'client', 'Enter the date and time the range starts.');
-    if (!to) setMessage(f.to, 'client', 'Enter the date and time the range ends.');
-    if (from && to && new Date(to) <= new Date(from)) setMessage(f.to, 'client', 'The end must be after the start.');
+    if (!from) setMessage(f.from, 'client', t('off.cl.enter_from'));
+    if (!to) setMessage(f.to, 'client', t('off.cl.enter_to'));
+    if (from && to && new Date(to) <= new Date(from)) setMessage(f.to, 'client', t('off.cl.end_after'));
     const cap = capText === '' ? null : Number(capText);
-    if (cap !== null && (!Number.isInteger(cap) || cap < 0 || cap > 10000)) setMessage(f.capacity, 'client', 'A whole number from 0 to 10000, or empty to close.');
-    if (!reason) setMessage(f.reason, 'client', 'Give a reason: the companies are told.');
+    if (cap !== null && (!Number.isInteger(cap) || cap < 0 || cap > 10000)) setMessage(f.capacity, 'client', t('off.cl.capacity_check'));
+    if (!reason) setMessage(f.reason, 'client', t('off.cl.give_reason'));
     if (form.querySelector('[aria-invalid=true]')) {
       form.querySelector('[aria-invalid=true]').focus();
       return null;
@@ -661,7 +661,7 @@ export function closurePanel(ctx, site) {
   // A preview is only good for the values it was made from.
   form.addEventListener('input', () => {
     if (preview.firstChild && !preview.querySelector('.applied')) {
-      replace(preview, h('p', { class: 'muted' }, 'The range changed: preview it again.'));
+      replace(preview, h('p', { class: 'muted' }, t('off.cl.changed')));
     }
   });
 
@@ -669,23 +669,23 @@ export function closurePanel(ctx, site) {
     e.preventDefault();
     const body = read();
     if (!body) return;
-    replace(preview, loading('Working out what the closure would do…'));
+    replace(preview, loading(t('off.cl.working')));
     let answer;
     try {
       answer = await busy(previewBtn, () => api.post(`/sites/${site.id}/closures`, { ...body, dry_run: true }));
     } catch (err) {
       showServerErrors(err);
-      replace(preview, errorBox(err, 'No preview'));
+      replace(preview, errorBox(err, t('off.cl.no_preview')));
       return;
     }
     const list = await affectedTable(answer, site, { applied: false });
-    const apply = h('button', { type: 'button', class: 'danger' }, 'Apply closure');
-    const again = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(preview); form.querySelector('input, select').focus(); } }, 'Change the range');
+    const apply = h('button', { type: 'button', class: 'danger' }, t('off.cl.apply'));
+    const again = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(preview); form.querySelector('input, select').focus(); } }, t('off.cl.change_range'));
     const box = h(
       'section',
       { class: 'card preview-card', 'aria-labelledby': 'preview-h', tabindex: '-1' },
-      h('h3', { id: 'preview-h' }, 'Preview: nothing has changed yet'),
-      h('p', {}, `${whatText({ mode: body.mode, capacity: body.capacity })}${slotCount(answer)} that start within ${spanInZone(answer.from || body.from, answer.to || body.to, tz)}. `, h('strong', { class: 'preview-summary' }, summary(answer, false))),
+      h('h3', { id: 'preview-h' }, t('off.cl.preview_title')),
+      h('p', {}, `${t('off.cl.within', { what: `${whatText({ mode: body.mode, capacity: body.capacity })}${slotCount(answer)}`, span: spanInZone(answer.from || body.from, answer.to || body.to, tz) })} `, h('strong', { class: 'preview-summary' }, summary(answer, false))),
       list,
       h('div', { class: 'actions left' }, apply, again),
       h('div', { class: 'row-msg', 'aria-live': 'polite' }),
@@ -696,11 +696,11 @@ export function closurePanel(ctx, site) {
       try {
         const done = await busy(apply, () => api.post(`/sites/${site.id}/closures`, body));
         flash = { siteId: site.id, answer: done, body };
-        announce(`Closure applied at ${site.code}: ${summary(done, true)}`, 'success');
+        announce(t('off.cl.applied_at', { site: site.code, summary: summary(done, true) }), 'success');
         ctx.refresh();
       } catch (err) {
         showServerErrors(err);
-        replace(msg, errorBox(err, 'The closure was not applied'));
+        replace(msg, errorBox(err, t('off.cl.not_applied')));
       }
     });
     replace(preview, box);
@@ -719,18 +719,18 @@ export function closurePanel(ctx, site) {
           h(
             'div',
             { class: 'alert success applied', role: 'status', tabindex: '-1' },
-            h('p', { class: 'alert-title' }, 'Closure applied'),
-            h('p', {}, `${whatText(answer)}${slotCount(answer)} that start within ${spanInZone(answer.from, answer.to, tz)}. ${summary(answer, true)}`),
+            h('p', { class: 'alert-title' }, t('off.cl.applied')),
+            h('p', {}, `${t('off.cl.within', { what: `${whatText(answer)}${slotCount(answer)}`, span: spanInZone(answer.from, answer.to, tz) })} ${summary(answer, true)}`),
             list,
           ),
         );
         result.querySelector('.alert').focus();
       })
-      .catch((err) => replace(result, errorBox(err, 'The closure was applied; its bookings could not be listed')));
+      .catch((err) => replace(result, errorBox(err, t('off.cl.applied_unlisted'))));
   }
 
-  const listBox = h('div', { class: 'closure-list' }, loading('Loading closures…'));
-  const listHeading = h('h3', {}, `Closures at ${site.code}`);
+  const listBox = h('div', { class: 'closure-list' }, loading(t('off.cl.loading')));
+  const listHeading = h('h3', {}, t('off.cl.list_title', { site: site.code }));
   (async () => {
     let items;
     try {
@@ -739,12 +739,12 @@ export function closurePanel(ctx, site) {
     } catch (err) {
       if (err.status === 404) {
         // A server without closures: say so instead of offering a form it would refuse.
-        form.replaceWith(h('p', { class: 'muted' }, 'Closing a range is not available on this server yet: change slots one by one above.'));
+        form.replaceWith(h('p', { class: 'muted' }, t('off.cl.unavailable')));
         replace(listBox);
         listHeading.remove();
         return;
       }
-      replace(listBox, errorBox(err, 'The closures could not be loaded'));
+      replace(listBox, errorBox(err, t('off.cl.load_failed')));
       return;
     }
     const now = new Date();
@@ -754,7 +754,7 @@ export function closurePanel(ctx, site) {
       const lifted = c.active === false || Boolean(c.lifted_at);
       const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
       const reopen = lifted
-        ? h('span', { class: 'muted' }, c.lifted_at ? `reopened ${inZone(c.lifted_at, tz)}` : 'reopened')
+        ? h('span', { class: 'muted' }, c.lifted_at ? t('off.cl.reopened_at', { when: inZone(c.lifted_at, tz) }) : t('off.cl.reopened'))
         : ended
         ? h('span', { class: 'muted' }, t('off.ended'))
         : h(
@@ -765,9 +765,9 @@ export function closurePanel(ctx, site) {
               onclick: async (ev) => {
                 const btn = ev.currentTarget;
                 const ok = await dialog({
-                  title: 'Reopen these slots?',
-                  body: h('p', {}, `${whatText(c)} that start within ${spanInZone(c.from, c.to, tz)} (“${c.reason}”). Reopening gives the slots their places back; bookings that were moved stay where they are.`),
-                  confirm: 'Reopen',
+                  title: t('off.cl.reopen_q'),
+                  body: h('p', {}, t('off.cl.reopen_body', { what: whatText(c), span: spanInZone(c.from, c.to, tz), reason: c.reason })),
+                  confirm: t('off.cl.reopen'),
                 });
                 if (!ok) {
                   btn.focus();
@@ -775,23 +775,23 @@ export function closurePanel(ctx, site) {
                 }
                 try {
                   await busy(btn, () => api.call('DELETE', `/closures/${c.id}`));
-                  announce(`Reopened: ${spanInZone(c.from, c.to, tz)}.`, 'success');
+                  announce(t('off.cl.reopened_span', { span: spanInZone(c.from, c.to, tz) }), 'success');
                   ctx.refresh();
                 } catch (err) {
-                  replace(msg, errorBox(err, 'Not reopened'));
+                  replace(msg, errorBox(err, t('off.cl.not_reopened')));
                 }
               },
             },
-            'Reopen',
+            t('off.cl.reopen'),
             h('span', { class: 'visually-hidden' }, ` ${spanInZone(c.from, c.to, tz)}`),
           );
-      const by = c.created_by && c.created_by === ctx.me.id ? 'by you' : c.created_by_name ? `by ${c.created_by_name}` : '';
+      const by = c.created_by && c.created_by === ctx.me.id ? t('off.cl.by_you') : c.created_by_name ? t('co.by', { who: c.created_by_name }) : '';
       return {
         attrs: { dataset: { closure: c.id, active: lifted ? 'false' : 'true' }, class: ended || lifted ? 'ended' : null },
         cells: [
           spanInZone(c.from, c.to, tz),
-          h('div', {}, whatText(c), Number.isFinite(c.slots) ? h('p', { class: 'muted small' }, `${c.slots} slot${c.slots === 1 ? '' : 's'}`) : null),
-          h('div', {}, c.reason, h('p', { class: 'muted small' }, c.rebook === 'cancel' ? 'displaced bookings cancelled' : 'displaced bookings moved to later slots')),
+          h('div', {}, whatText(c), Number.isFinite(c.slots) ? h('p', { class: 'muted small' }, t(c.slots === 1 ? 'off.cl.slots.one' : 'off.cl.slots.many', { n: c.slots })) : null),
+          h('div', {}, c.reason, h('p', { class: 'muted small' }, c.rebook === 'cancel' ? t('off.cl.rebook_cancel') : t('off.cl.rebook_move'))),
           h('div', {}, inZone(c.created_at, tz), by ? h('p', { class: 'muted small' }, by) : null),
           h('div', {}, reopen, msg),
         ],
@@ -800,10 +800,10 @@ export function closurePanel(ctx, site) {
     replace(
       listBox,
       table({
-        caption: `Closures at ${site.code}, latest first (site time)`,
-        columns: ['Range', 'What', 'Reason', 'Made', ''],
+        caption: t('off.cl.list_caption', { site: site.code }),
+        columns: [t('off.cl.range'), t('off.cl.what'), t('off.reason'), t('off.cl.made'), ''],
         rows,
-        empty: `No closures at ${site.code}.`,
+        empty: t('off.cl.none', { site: site.code }),
         className: 'closures',
       }),
     );

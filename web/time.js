@@ -66,10 +66,11 @@ export function addDays(ymd, n) {
 export function slotSpan(slot) {
   const a = localParts(slot.starts_at_local);
   const b = localParts(slot.ends_at_local);
-  return `${mediumDayWithWeekday(a.date)}, ${a.time}–${b.time} ${zoneLabel(a.offset, slot.timezone)}${alsoIn(slot)}`;
+  return `${dayWithWeekday(a.date)}, ${a.time}–${b.time} ${zoneLabel(a.offset, slot.timezone)}${alsoIn(slot)}`;
 }
 
-function mediumDayWithWeekday(ymd) {
+/** `Tue, 1 Dec 2026` in the console's language. */
+export function dayWithWeekday(ymd) {
   return dayFormat({ weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }).format(dateOf(ymd));
 }
 
