@@ -685,7 +685,7 @@ export function closurePanel(ctx, site) {
       'section',
       { class: 'card preview-card', 'aria-labelledby': 'preview-h', tabindex: '-1' },
       h('h3', { id: 'preview-h' }, t('off.cl.preview_title')),
-      h('p', {}, `${t('off.cl.within', { what: `${whatText({ mode: body.mode, capacity: body.capacity })}${slotCount(answer)}`, span: spanInZone(answer.from || body.from, answer.to || body.to, tz) })} `, h('strong', { class: 'preview-summary' }, summary(answer, false))),
+      h('p', {}, `${t('off.cl.within', { what: `${whatText({ mode: body.mode, capacity: body.capacity })}${slotCount(answer)}`, span: spanInZone(answer.from || body.from, answer.to || body.to, tz) })} `, h('strong', { class: 'preview-summary' }, summary(answer, false))), // i18n-ok: words from t()
       list,
       h('div', { class: 'actions left' }, apply, again),
       h('div', { class: 'row-msg', 'aria-live': 'polite' }),
@@ -720,7 +720,7 @@ export function closurePanel(ctx, site) {
             'div',
             { class: 'alert success applied', role: 'status', tabindex: '-1' },
             h('p', { class: 'alert-title' }, t('off.cl.applied')),
-            h('p', {}, `${t('off.cl.within', { what: `${whatText(answer)}${slotCount(answer)}`, span: spanInZone(answer.from, answer.to, tz) })} ${summary(answer, true)}`),
+            h('p', {}, `${t('off.cl.within', { what: `${whatText(answer)}${slotCount(answer)}`, span: spanInZone(answer.from, answer.to, tz) })} ${summary(answer, true)}`), // i18n-ok: words from t()
             list,
           ),
         );
@@ -837,46 +837,46 @@ function gateRefusal(err, site, sitesById) {
   const or = (cond, text) => (cond ? text : p.detail || err.message);
   switch (problemSlug(err)) {
     case 'gate-pass-invalid':
-      return { kind: 'error', title: 'Not a valid gate pass', text: 'This code is not a Clearway gate pass: it could not be read, or it was not issued by Clearway (it may have been altered). Scan it again, or check the truck in by its plate.' };
+      return { kind: 'error', title: t('gate.invalid'), text: t('gate.invalid_text') };
     case 'wrong-site': {
       const other = sitesById[p.site_id];
-      return { kind: 'error', title: 'Booked at another site', text: `This truck is booked at ${other ? siteLabel(other) : 'another clearance site'}, not at ${siteLabel(site)}. It cannot be checked in here.` };
+      return { kind: 'error', title: t('gate.wrong_site'), text: t('gate.wrong_site_text', { other: other ? siteLabel(other) : t('gate.another_site'), here: siteLabel(site) }) };
     }
     case 'gate-pass-superseded':
-      return { kind: 'error', title: 'Out-of-date gate pass', text: or(p.current_version, `This is version ${p.version} of the gate pass, but the booking is now at version ${p.current_version}: the vehicle or the slot has changed since it was printed. The driver needs the current pass; or check the truck in by its plate.`) };
+      return { kind: 'error', title: t('gate.superseded'), text: or(p.current_version, t('gate.superseded_text', { version: p.version, current: p.current_version })) };
     case 'booking-not-active':
-      return { kind: 'error', title: 'Booking not active', text: or(p.booking_status, `This booking is ${statusLabel(p.booking_status).toLowerCase()}: no truck can be checked in on it.`) };
+      return { kind: 'error', title: t('gate.not_active'), text: or(p.booking_status, t('gate.not_active_text', { status: statusLabel(p.booking_status).toLowerCase() })) };
     case 'already-checked-in':
       return {
         kind: 'warning',
-        title: 'Already checked in',
-        text: `This truck was already checked in${p.checked_in_at ? ` at ${at(p.checked_in_at)}` : ''}${p.checked_in_by ? ` by ${p.checked_in_by}` : ''}. Nothing was changed.`,
+        title: t('gate.already'),
+        text: t('gate.already_text', { when: p.checked_in_at ? ` ${t('gate.at', { when: at(p.checked_in_at) })}` : '', who: p.checked_in_by ? ` ${t('co.by', { who: p.checked_in_by })}` : '' }),
       };
     case 'too-early':
-      return { kind: 'warning', title: 'Too early', text: or(p.window_opens_at, `The truck is early: it may be checked in from ${at(p.window_opens_at)} until ${at(p.window_closes_at)} (site time).`) };
+      return { kind: 'warning', title: t('gate.early'), text: or(p.window_opens_at, t('gate.early_text', { from: at(p.window_opens_at), to: at(p.window_closes_at) })) };
     case 'too-late':
-      return { kind: 'error', title: 'Too late', text: or(p.window_closes_at, `The truck is late: its arrival window closed at ${at(p.window_closes_at)} (it opened at ${at(p.window_opens_at)}, site time). The company has to book a new slot.`) };
+      return { kind: 'error', title: t('gate.late'), text: or(p.window_closes_at, t('gate.late_text', { closed: at(p.window_closes_at), opened: at(p.window_opens_at) })) };
     case 'vehicle-missing':
-      return { kind: 'error', title: 'No vehicle on the booking', text: 'The booking names no vehicle, so the truck cannot be matched to it. The company must add the truck’s plate to the booking first (Edit vehicle).' };
+      return { kind: 'error', title: t('gate.no_vehicle'), text: t('gate.no_vehicle_text') };
     case 'declarations-not-cleared': {
       const list = Array.isArray(p.declarations) ? p.declarations : [];
       return {
         kind: 'error',
-        title: 'Declarations not cleared',
-        text: `Customs has not approved or released every declaration on this truck${list.length ? '. Not cleared yet:' : '.'}`,
+        title: t('gate.not_cleared'),
+        text: list.length ? t('gate.not_cleared_list') : t('gate.not_cleared_text'),
         list: list.map((x) => `${x.number || x.id} — ${statusLabel(x.status)}`),
       };
     }
     case 'no-booking-for-vehicle':
       return {
         kind: 'error',
-        title: 'No booking for this vehicle',
-        text: `${p.plate ? `The vehicle ${p.country || ''} ${p.plate}`.replace(/\s+/g, ' ') : 'This vehicle'} has no confirmed booking, at this site or any other. Check the plate and the country, or ask for the gate pass.`,
+        title: t('gate.no_booking'),
+        text: t('gate.no_booking_text', { vehicle: p.plate ? `${p.country || ''} ${p.plate}`.trim() : '—' }),
       };
     case 'validation':
-      return { kind: 'error', title: 'Check the entry', text: (err.fieldErrors || []).map((e) => e.message).join(' ') || describe(err) };
+      return { kind: 'error', title: t('gate.check_entry'), text: (err.fieldErrors || []).map((e) => e.message).join(' ') || describe(err) };
     default:
-      return { kind: 'error', title: 'Not checked in', text: describe(err) };
+      return { kind: 'error', title: t('gate.not_checked_in'), text: describe(err) };
   }
 }
 
@@ -887,37 +887,37 @@ async function visitCard(b, site, sitesById, readDecl, opts = {}) {
   const [decls, ent] = await Promise.all([Promise.all(declIds(b).map(readDecl)), enterprise(b.enterprise_id)]);
   const headingId = `visit-${b.id}`;
   const facts = [
-    ['Vehicle', b.vehicle ? h('span', { class: 'plate' }, plateText(b.vehicle, false)) : h('strong', {}, 'none on the booking')],
-    ['Trailer', b.vehicle && b.vehicle.trailer_plate ? h('span', { class: 'plate' }, b.vehicle.trailer_plate) : '—'],
-    ['Driver', b.driver ? `${b.driver.name}, document ${b.driver.document_number}` : '—'],
-    ['Containers', (b.containers || []).length ? h('ul', { class: 'plain tight mono' }, b.containers.map((c) => h('li', {}, c))) : 'none listed'],
-    ['Enterprise', ent.name],
-    ['Slot (site time)', slotSpan({ ...b, timezone: tz })],
-    ['Arrival window', b.arrival_window ? spanInZone(b.arrival_window.opens_at, b.arrival_window.closes_at, tz) : '—'],
-    ['Site', siteLabel(visitSite)],
+    [t('book.vehicle'), b.vehicle ? h('span', { class: 'plate' }, plateText(b.vehicle, false)) : h('strong', {}, t('gate.none_on_booking'))],
+    [t('co.trailer_label'), b.vehicle && b.vehicle.trailer_plate ? h('span', { class: 'plate' }, b.vehicle.trailer_plate) : '—'],
+    [t('co.driver'), b.driver ? `${b.driver.name}, ${t('co.document', { number: b.driver.document_number })}` : '—'],
+    [t('co.containers'), (b.containers || []).length ? h('ul', { class: 'plain tight mono' }, b.containers.map((c) => h('li', {}, c))) : t('co.none_listed')],
+    [t('register.enterprise'), ent.name],
+    [t('co.slot_site_time'), slotSpan({ ...b, timezone: tz })],
+    [t('gate.arrival_window'), b.arrival_window ? spanInZone(b.arrival_window.opens_at, b.arrival_window.closes_at, tz) : '—'],
+    [t('book.site'), siteLabel(visitSite)],
     [
-      'Booking',
+      t('co.booking'),
       h(
         'span',
         {},
         badge(b.status),
-        b.checked_in_at ? ` at ${inZone(b.checked_in_at, tz)}${opts.by ? ` by ${opts.by}` : ''}` : '',
-        b.gate_pass ? h('span', { class: 'muted' }, ` · gate pass version ${b.gate_pass.version}`) : '',
+        b.checked_in_at ? ` ${t('gate.at', { when: inZone(b.checked_in_at, tz) })}${opts.by ? ` ${t('co.by', { who: opts.by })}` : ''}` : '',
+        b.gate_pass ? h('span', { class: 'muted' }, ` · ${t('gate.pass_version', { version: b.gate_pass.version })}`) : '',
       ),
     ],
   ];
   return h(
     'section',
     { class: 'visit card', 'aria-labelledby': headingId, dataset: { booking: b.id } },
-    h('h3', { id: headingId }, b.vehicle ? ['Truck ', h('span', { class: 'plate' }, plateText(b.vehicle, false))] : 'Booking without a vehicle'),
+    h('h3', { id: headingId }, b.vehicle ? [`${t('off.cl.truck')} `, h('span', { class: 'plate' }, plateText(b.vehicle, false))] : t('gate.no_vehicle_booking')),
     h('dl', { class: 'facts visit-facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     table({
-      caption: `Declarations on this truck (${declIds(b).length})`,
-      columns: ['Number', 'Status', 'Risk lane', 'Kind', 'Consignee'],
+      caption: t('gate.decls_n', { n: declIds(b).length }),
+      columns: [t('co.number'), t('co.status'), t('co.risk_lane'), t('co.kind'), t('co.consignee')],
       rows: declIds(b).map((id, i) => {
         const d = decls[i];
         return d
-          ? { attrs: { dataset: { declaration: id } }, cells: [h('a', { href: `#/review/${id}`, class: 'mono' }, declarationName(d)), badge(d.status), laneBadge(d.risk_lane), d.kind, d.consignee] }
+          ? { attrs: { dataset: { declaration: id } }, cells: [h('a', { href: `#/review/${id}`, class: 'mono' }, declarationName(d)), badge(d.status), laneBadge(d.risk_lane), t(`co.kind.${d.kind}`), d.consignee] }
           : [h('span', { class: 'mono' }, id), '—', '—', '—', '—'];
       }),
       className: 'visit-decls',
@@ -929,38 +929,38 @@ async function visitCard(b, site, sitesById, readDecl, opts = {}) {
 function scanPanel(site, sitesById, onDone) {
   const result = h('div', { class: 'scan-result', 'aria-live': 'polite' });
   const code = field({
-    label: 'Gate pass code',
+    label: t('gate.code'),
     name: 'code',
-    hint: 'Scan the QR code with the hand scanner (it types the code and presses Enter), or type or paste the code printed under it.',
+    hint: t('gate.code_hint'),
     attrs: { autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', class: 'code-input', enterkeyhint: 'go' },
   });
   const codeInput = code.querySelector('input');
-  const codeBtn = h('button', { type: 'submit', class: 'primary' }, 'Check in');
-  const codeForm = h('form', { class: 'scan-form', novalidate: true, 'aria-label': 'Scan a gate pass' }, code, h('div', { class: 'scan-buttons' }, codeBtn));
+  const codeBtn = h('button', { type: 'submit', class: 'primary' }, t('gate.check_in'));
+  const codeForm = h('form', { class: 'scan-form', novalidate: true, 'aria-label': t('gate.scan_label') }, code, h('div', { class: 'scan-buttons' }, codeBtn));
 
-  const plate = field({ label: 'Plate number', name: 'plate', attrs: { autocomplete: 'off', spellcheck: 'false', maxlength: 24, class: 'upper' } });
-  const country = field({ label: 'Country', name: 'country', hint: 'e.g. KZ', attrs: { autocomplete: 'off', maxlength: 2, class: 'short upper' } });
-  const plateBtn = h('button', { type: 'submit', class: 'secondary' }, 'Check in by plate');
-  const plateForm = h('form', { class: 'scan-form by-plate', novalidate: true, 'aria-label': 'Check in by plate' }, h('div', { class: 'plate-fields' }, plate, country), h('div', { class: 'scan-buttons' }, plateBtn));
+  const plate = field({ label: t('co.plate'), name: 'plate', attrs: { autocomplete: 'off', spellcheck: 'false', maxlength: 24, class: 'upper' } });
+  const country = field({ label: t('register.country'), name: 'country', hint: t('gate.country_hint'), attrs: { autocomplete: 'off', maxlength: 2, class: 'short upper' } });
+  const plateBtn = h('button', { type: 'submit', class: 'secondary' }, t('gate.by_plate'));
+  const plateForm = h('form', { class: 'scan-form by-plate', novalidate: true, 'aria-label': t('gate.by_plate') }, h('div', { class: 'plate-fields' }, plate, country), h('div', { class: 'scan-buttons' }, plateBtn));
 
   async function scan(body, button) {
-    replace(result, loading('Checking the truck…'));
+    replace(result, loading(t('gate.checking')));
     const readDecl = declarationReader();
     try {
       const b = await busy(button, () => api.post('/gate/scan', { site_id: site.id, ...body }));
-      const card = await visitCard(b, site, sitesById, readDecl, { by: 'you' });
-      const plateName = b.vehicle ? plateText(b.vehicle, false) : 'The truck';
+      const card = await visitCard(b, site, sitesById, readDecl, { by: t('gate.you') });
+      const plateName = b.vehicle ? plateText(b.vehicle, false) : t('gate.the_truck');
       replace(
         result,
         h(
           'div',
           { class: 'alert success scan-outcome', role: 'status', dataset: { outcome: 'checked-in' } },
-          h('p', { class: 'alert-title' }, `Checked in: ${plateName}`),
-          h('p', {}, `${plateName} is checked in${b.checked_in_at ? ` at ${inZone(b.checked_in_at, site.timezone)}` : ''}; ${declIds(b).length === 1 ? 'its declaration is' : `all ${declIds(b).length} declarations are`} cleared. The truck may enter.`),
+          h('p', { class: 'alert-title' }, t('gate.checked_in_title', { plate: plateName })),
+          h('p', {}, t(declIds(b).length === 1 ? 'gate.checked_in_one' : 'gate.checked_in_many', { plate: plateName, when: b.checked_in_at ? ` ${t('gate.at', { when: inZone(b.checked_in_at, site.timezone) })}` : '', n: declIds(b).length })),
         ),
         card,
       );
-      announce(`${plateName}: checked in.`, 'success');
+      announce(t('gate.checked_in_short', { plate: plateName }), 'success');
       onDone();
     } catch (err) {
       const r = gateRefusal(err, site, sitesById);
@@ -978,20 +978,20 @@ function scanPanel(site, sitesById, onDone) {
         h(
           'div',
           { class: `alert ${r.kind} scan-outcome`, role: 'alert', dataset: { outcome: problemSlug(err) || 'error' } },
-          h('p', { class: 'alert-title' }, `Not checked in: ${r.title}`),
+          h('p', { class: 'alert-title' }, t('gate.refused_title', { title: r.title })),
           h('p', {}, r.text),
           r.list && r.list.length ? h('ul', {}, r.list.map((x) => h('li', {}, x))) : null,
         ),
         card,
       );
-      announce(`Not checked in: ${r.title}.`, r.kind);
+      announce(`${t('gate.refused_title', { title: r.title })}.`, r.kind);
     }
   }
 
   codeForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const value = codeInput.value.trim();
-    setMessage(code, 'client', value ? '' : 'Scan or enter the gate pass code.');
+    setMessage(code, 'client', value ? '' : t('gate.enter_code'));
     if (!value) {
       codeInput.focus();
       return;
@@ -1006,8 +1006,8 @@ function scanPanel(site, sitesById, onDone) {
     e.preventDefault();
     const p = plate.querySelector('input').value.toUpperCase().replace(/[\s\-·]/g, '');
     const c = country.querySelector('input').value.trim().toUpperCase();
-    setMessage(plate, 'client', p.length >= 2 ? '' : 'Enter the plate number.');
-    setMessage(country, 'client', /^[A-Z]{2}$/.test(c) ? '' : 'Two letters, e.g. KZ.');
+    setMessage(plate, 'client', p.length >= 2 ? '' : t('gate.enter_plate'));
+    setMessage(country, 'client', /^[A-Z]{2}$/.test(c) ? '' : t('gate.two_letters'));
     if (p.length < 2 || !/^[A-Z]{2}$/.test(c)) {
       plateForm.querySelector('[aria-invalid=true]')?.focus();
       return;
@@ -1018,7 +1018,7 @@ function scanPanel(site, sitesById, onDone) {
   // The camera, only where the browser can read QR codes itself.
   let camera = null;
   if ('BarcodeDetector' in window && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
-    const video = h('video', { class: 'camera', muted: true, playsinline: true, hidden: true, 'aria-label': 'Camera view' });
+    const video = h('video', { class: 'camera', muted: true, playsinline: true, hidden: true, 'aria-label': t('gate.camera_view') });
     const status = h('p', { class: 'hint', 'aria-live': 'polite' });
     video.muted = true;
     let stream = null;
@@ -1027,14 +1027,14 @@ function scanPanel(site, sitesById, onDone) {
       stream = null;
       video.srcObject = null;
       video.hidden = true;
-      camBtn.textContent = 'Scan with the camera';
+      camBtn.textContent = t('gate.scan_camera');
       window.removeEventListener('hashchange', stop);
     };
     const start = async () => {
       try {
         const formats = BarcodeDetector.getSupportedFormats ? await BarcodeDetector.getSupportedFormats() : ['qr_code'];
         if (!formats.includes('qr_code')) {
-          replace(status, 'This browser cannot read QR codes from the camera; use the scanner or type the code.');
+          replace(status, t('gate.no_qr'));
           return;
         }
         const detector = new BarcodeDetector({ formats: ['qr_code'] });
@@ -1042,8 +1042,8 @@ function scanPanel(site, sitesById, onDone) {
         video.srcObject = stream;
         video.hidden = false;
         await video.play();
-        camBtn.textContent = 'Stop the camera';
-        replace(status, 'Hold the gate pass in front of the camera.');
+        camBtn.textContent = t('gate.stop_camera');
+        replace(status, t('gate.hold'));
         window.addEventListener('hashchange', stop);
         const tick = async () => {
           if (!stream) return;
@@ -1055,7 +1055,7 @@ function scanPanel(site, sitesById, onDone) {
             const found = await detector.detect(video);
             if (found.length && found[0].rawValue) {
               stop();
-              replace(status, 'Code read.');
+              replace(status, t('gate.code_read'));
               codeInput.value = found[0].rawValue;
               codeForm.requestSubmit();
               return;
@@ -1068,10 +1068,10 @@ function scanPanel(site, sitesById, onDone) {
         tick();
       } catch (err) {
         stop();
-        replace(status, `The camera could not be used (${err.message}). Use the scanner or type the code.`);
+        replace(status, t('gate.camera_failed', { why: err.message }));
       }
     };
-    const camBtn = h('button', { type: 'button', class: 'secondary', onclick: () => (stream ? stop() : start()) }, 'Scan with the camera');
+    const camBtn = h('button', { type: 'button', class: 'secondary', onclick: () => (stream ? stop() : start()) }, t('gate.scan_camera'));
     codeForm.querySelector('.scan-buttons').append(camBtn);
     camera = h('div', { class: 'camera-box' }, video, status);
   }
@@ -1079,8 +1079,8 @@ function scanPanel(site, sitesById, onDone) {
   const panel = h(
     'section',
     { class: 'card scan-panel', 'aria-labelledby': 'scan-h' },
-    h('h2', { id: 'scan-h' }, `Check a truck in at ${site.code}`),
-    h('div', { class: 'scan-forms' }, codeForm, h('p', { class: 'scan-or', 'aria-hidden': 'true' }, 'or'), plateForm),
+    h('h2', { id: 'scan-h' }, t('gate.scan_title', { site: site.code })),
+    h('div', { class: 'scan-forms' }, codeForm, h('p', { class: 'scan-or', 'aria-hidden': 'true' }, t('gate.or')), plateForm),
     camera,
   );
   return { panel, result, focus: () => codeInput.focus() };
@@ -1089,13 +1089,13 @@ function scanPanel(site, sitesById, onDone) {
 export async function gatePage(ctx) {
   const sites = await ctx.sites();
   const site = chosenSite(ctx, sites);
-  if (!site) return h('div', {}, pageTitle('Gate'), h('p', { class: 'empty' }, 'No clearance sites yet.'));
+  if (!site) return h('div', {}, pageTitle(t('route.gate')), h('p', { class: 'empty' }, t('df.no_sites')));
   const sitesById = byId(sites);
   const today = todayIn(site.timezone);
   const from = new Date(midnight(site.timezone, today));
   const to = new Date(midnight(site.timezone, addDays(today, 2)));
   const show = ctx.query.show || 'open';
-  const filterInput = h('input', { type: 'search', id: 'gate-filter', placeholder: 'e.g. 123ABC02 or CNKHG2026I', autocomplete: 'off' });
+  const filterInput = h('input', { type: 'search', id: 'gate-filter', placeholder: t('gate.filter_placeholder'), autocomplete: 'off' });
   const tableBox = h('div', { class: 'gate-bookings' });
 
   /** The bookings expected today and tomorrow, re-read after each check-in. */
@@ -1124,29 +1124,29 @@ export async function gatePage(ctx) {
             replace(msg);
             try {
               await busy(btn, () => api.post(`/bookings/${b.id}/${verb}`));
-              announce(`${who}: ${done}.`, 'success');
+              announce(`${who}: ${done}.`, 'success'); // i18n-ok: `done` comes from the catalog
               await renderTable();
             } catch (err) {
               const r = gateRefusal(err, site, sitesById);
-              replace(msg, h('div', { class: `alert ${r.kind}`, role: 'alert' }, h('p', { class: 'alert-title' }, `${label}: ${r.title}`), h('p', {}, r.text), r.list ? h('ul', {}, r.list.map((x) => h('li', {}, x))) : null));
+              replace(msg, h('div', { class: `alert ${r.kind}`, role: 'alert' }, h('p', { class: 'alert-title' }, `${label}: ${r.title}`), h('p', {}, r.text), r.list ? h('ul', {}, r.list.map((x) => h('li', {}, x))) : null)); // i18n-ok: both from the catalog
             }
           },
         }, label, h('span', { class: 'visually-hidden' }, ` ${who}`));
         actions.append(btn);
       };
       const allowed = (a, fallback) => (Array.isArray(b.allowed_actions) ? b.allowed_actions.includes(a) : fallback);
-      if (allowed('check-in', b.status === 'confirmed')) gate('check-in', 'Check in', 'primary', 'checked in');
+      if (allowed('check-in', b.status === 'confirmed')) gate('check-in', t('gate.check_in'), 'primary', t('gate.done.checked_in'));
       // The server lists `no-show` for every confirmed booking; it takes one only once the slot has ended.
-      if (allowed('no-show', b.status === 'confirmed') && new Date(b.ends_at) <= now) gate('no-show', 'No-show', 'danger', 'marked as no-show');
-      if (allowed('complete', b.status === 'checked_in')) gate('complete', 'Complete', 'primary', 'completed');
+      if (allowed('no-show', b.status === 'confirmed') && new Date(b.ends_at) <= now) gate('no-show', t('status.no_show'), 'danger', t('gate.done.no_show'));
+      if (allowed('complete', b.status === 'checked_in')) gate('complete', t('gate.complete'), 'primary', t('gate.done.completed'));
       const search = [plate, b.vehicle ? b.vehicle.plate : '', b.vehicle && b.vehicle.trailer_plate, ...names, ents[i].name, ...(b.containers || [])].filter(Boolean).join(' ').toLowerCase();
       return {
         attrs: { dataset: { row: b.id, status: b.status, search } },
         cells: [
           slotTime(b, site),
           b.vehicle
-            ? h('div', {}, h('span', { class: 'plate' }, plate), b.vehicle.trailer_plate ? h('p', { class: 'muted small' }, `trailer ${b.vehicle.trailer_plate}`) : null)
-            : h('span', { class: 'muted' }, 'no vehicle'),
+            ? h('div', {}, h('span', { class: 'plate' }, plate), b.vehicle.trailer_plate ? h('p', { class: 'muted small' }, t('co.trailer_n', { plate: b.vehicle.trailer_plate })) : null)
+            : h('span', { class: 'muted' }, t('gate.no_vehicle_short')),
           h(
             'ul',
             { class: 'plain tight decl-cell' },
@@ -1159,10 +1159,10 @@ export async function gatePage(ctx) {
       };
     });
     const tbl = table({
-      caption: `Bookings at ${site.code}, today and tomorrow (${zoneLabel(currentOffset(site.timezone), site.timezone)})`,
-      columns: ['Slot (site time)', 'Vehicle', 'Declarations (status, risk lane)', 'Enterprise', 'Booking', 'Gate actions'],
+      caption: t('gate.table_caption', { site: site.code, zone: zoneLabel(currentOffset(site.timezone), site.timezone) }),
+      columns: [t('co.slot_site_time'), t('book.vehicle'), t('gate.decls_col'), t('register.enterprise'), t('co.booking'), t('gate.actions')],
       rows,
-      empty: show === 'open' ? 'Nobody is expected today or tomorrow.' : 'No bookings today or tomorrow.',
+      empty: show === 'open' ? t('gate.nobody') : t('gate.no_bookings'),
     });
     replace(tableBox, tbl);
     applyFilter();
@@ -1177,7 +1177,7 @@ export async function gatePage(ctx) {
   }
   filterInput.addEventListener('input', applyFilter);
 
-  const scanner = scanPanel(site, sitesById, () => renderTable().catch((err) => replace(tableBox, errorBox(err, 'The bookings could not be reloaded'))));
+  const scanner = scanPanel(site, sitesById, () => renderTable().catch((err) => replace(tableBox, errorBox(err, t('gate.reload_failed')))));
   await renderTable();
   // The code field takes the focus once the page is shown: a hand scanner types into it.
   setTimeout(() => {
@@ -1186,26 +1186,26 @@ export async function gatePage(ctx) {
   return h(
     'div',
     { class: 'gate-page' },
-    pageTitle('Gate'),
+    pageTitle(t('route.gate')),
     h('div', { class: 'toolbar' }, sitePicker(ctx, sites, site, { show })),
     scanner.panel,
     scanner.result,
     h(
       'section',
       { 'aria-labelledby': 'expected-h' },
-      h('h2', { id: 'expected-h' }, 'Expected today and tomorrow'),
+      h('h2', { id: 'expected-h' }, t('gate.expected')),
       h(
         'div',
         { class: 'toolbar' },
         h(
           'nav',
-          { class: 'filters', 'aria-label': 'Which bookings' },
-          h('a', { href: `#/gate?site=${site.id}&show=open`, 'aria-current': show === 'open' ? 'page' : null }, 'Expected and at the gate'),
-          h('a', { href: `#/gate?site=${site.id}&show=all`, 'aria-current': show === 'all' ? 'page' : null }, 'All today and tomorrow'),
+          { class: 'filters', 'aria-label': t('co.which_bookings') },
+          h('a', { href: `#/gate?site=${site.id}&show=open`, 'aria-current': show === 'open' ? 'page' : null }, t('gate.show_open')),
+          h('a', { href: `#/gate?site=${site.id}&show=all`, 'aria-current': show === 'all' ? 'page' : null }, t('gate.show_all')),
         ),
-        h('div', { class: 'field inline' }, h('label', { for: 'gate-filter' }, 'Find plate, declaration or enterprise'), filterInput),
+        h('div', { class: 'field inline' }, h('label', { for: 'gate-filter' }, t('gate.find')), filterInput),
       ),
-      h('p', { class: 'muted' }, `${longDay(today)} and ${longDay(addDays(today, 1))}, ${site.name}.`),
+      h('p', { class: 'muted' }, t('gate.days', { today: longDay(today), tomorrow: longDay(addDays(today, 1)), site: site.name })),
       tableBox,
     ),
   );
