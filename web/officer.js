@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage, loading, describe, problemSlug, statusLabel } from './ui.js';
-import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone, offsetOn, timeParts, dayWithWeekday } from './time.js';
+import { zoneName, localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone, offsetOn, timeParts, dayWithWeekday } from './time.js';
 import { usageBar, legend } from './heatmap.js';
 import { t, formatNumber } from './i18n.js';
 import { byId, can, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime, declIds, plateText } from './company.js';
@@ -1215,15 +1215,15 @@ export async function gatePage(ctx) {
 
 const COMMON_ZONES = ['Asia/Urumqi', 'Asia/Shanghai', 'Asia/Almaty', 'Asia/Tashkent', 'Asia/Bishkek', 'Europe/Tallinn', 'Europe/Riga', 'Europe/Warsaw', 'UTC'];
 
-/** The seven booking rules of a site, as the form shows them. */
+/** The seven booking rules of a site, as the form shows them (label and hint: `policy.<key>` and `policy.<key>.hint`). */
 const POLICY_FIELDS = [
-  ['min_notice_minutes', 'Minimum notice (minutes)', 'Bookings close this long before a slot starts.', 0, 10080],
-  ['min_notice_minutes_advanced', 'Minimum notice, advanced-certified (minutes)', 'The same for advanced-certified (AEO) enterprises.', 0, 10080],
-  ['horizon_days', 'Booking horizon (days)', 'How far ahead slots may be booked.', 1, 366],
-  ['cancel_cutoff_minutes', 'Cancellation cut-off (minutes)', 'Companies may cancel or move a booking until this long before the start.', 0, 10080],
-  ['max_share_percent', 'Largest share per company (%)', 'Of one slot’s places (at least one place).', 1, 100],
-  ['arrival_early_minutes', 'Arrival window opens (minutes before)', 'Trucks are admitted from this long before the slot starts…', 0, 1440],
-  ['arrival_late_minutes', 'Arrival window closes (minutes after)', '…until this long after it ends.', 0, 1440],
+  ['min_notice_minutes', 0, 10080],
+  ['min_notice_minutes_advanced', 0, 10080],
+  ['horizon_days', 1, 366],
+  ['cancel_cutoff_minutes', 0, 10080],
+  ['max_share_percent', 1, 100],
+  ['arrival_early_minutes', 0, 1440],
+  ['arrival_late_minutes', 0, 1440],
 ];
 
 /**
@@ -1234,21 +1234,23 @@ const POLICY_FIELDS = [
 function policyForm(ctx, site) {
   const policy = site.policy;
   if (!policy || typeof policy !== 'object') {
-    return h('p', { class: 'muted policy-missing' }, 'Booking rules: this server does not report per-site rules; the deployment’s settings apply.');
+    return h('p', { class: 'muted policy-missing' }, t('policy.missing'));
   }
   const wraps = {};
-  for (const [key, label, hint, min] of POLICY_FIELDS) {
+  for (const [key, min] of POLICY_FIELDS) {
     const v = policy[key];
+    const label = t(`policy.${key}`);
+    const hint = t(`policy.${key}.hint`);
     wraps[key] = field({ label, name: `policy.${key}`, type: 'number', value: v === null || v === undefined ? '' : String(v), hint, attrs: { min, step: 1, class: 'short', inputmode: 'numeric' } });
   }
   const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
-  const save = h('button', { type: 'submit', class: 'secondary' }, 'Save booking rules', h('span', { class: 'visually-hidden' }, ` of ${site.code}`));
+  const save = h('button', { type: 'submit', class: 'secondary' }, t('policy.save'), h('span', { class: 'visually-hidden' }, ` ${site.code}`));
   const headingId = `policy-${site.id}`;
   const form = h(
     'form',
     { class: 'policy-form', novalidate: true, 'aria-labelledby': headingId, dataset: { site: site.id } },
-    h('h3', { id: headingId }, `Booking rules of ${site.code}`),
-    h('p', { class: 'hint' }, 'Effective values. Empty a field to go back to the deployment’s default.'),
+    h('h3', { id: headingId }, t('policy.title', { site: site.code })),
+    h('p', { class: 'hint' }, t('policy.hint')),
     h('div', { class: 'grid policy-grid' }, POLICY_FIELDS.map(([key]) => wraps[key])),
     h('div', { class: 'actions left' }, save),
     msg,
@@ -1264,7 +1266,7 @@ function policyForm(ctx, site) {
       const n = text === '' ? null : Number(text);
       // The ranges are the server's to judge (its message goes beside the field).
       const bad = n !== null && (!Number.isInteger(n) || n < 0);
-      setMessage(w, 'client', bad ? 'A whole number, or empty for the default.' : '');
+      setMessage(w, 'client', bad ? t('policy.whole') : '');
       const before = policy[key] === undefined ? null : policy[key];
       if (!bad && n !== before) changes[key] = n;
     }
@@ -1273,12 +1275,12 @@ function policyForm(ctx, site) {
       return;
     }
     if (!Object.keys(changes).length) {
-      replace(msg, h('p', { class: 'muted' }, 'Nothing changed.'));
+      replace(msg, h('p', { class: 'muted' }, t('off.nothing_changed')));
       return;
     }
     try {
       await busy(save, () => api.patch(`/sites/${site.id}`, { policy: changes }));
-      announce(`Booking rules of ${site.code} saved.`, 'success');
+      announce(t('policy.saved', { site: site.code }), 'success');
       ctx.refresh();
     } catch (err) {
       let placed = 0;
@@ -1292,8 +1294,8 @@ function policyForm(ctx, site) {
       replace(
         msg,
         placed
-          ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'Booking rules not saved'), h('p', {}, `The server refused ${placed === 1 ? 'the value marked above' : 'the values marked above'}; nothing was changed.`))
-          : errorBox(err, 'Booking rules not saved'),
+          ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, t('policy.not_saved')), h('p', {}, placed === 1 ? t('policy.refused_one') : t('policy.refused_many')))
+          : errorBox(err, t('policy.not_saved')),
       );
       form.querySelector('[aria-invalid=true]')?.focus();
     }
@@ -1308,57 +1310,60 @@ export async function sitesPage(ctx) {
 
   const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : COMMON_ZONES;
   const f = {
-    code: field({ label: 'Code (UN/LOCODE)', name: 'code', required: true, hint: 'e.g. CNKHG', attrs: { maxlength: 5, class: 'short upper' } }),
-    name: field({ label: 'Name', name: 'name', required: true, attrs: { maxlength: 200 } }),
-    timezone: field({ label: 'Time zone (IANA)', name: 'timezone', required: true, value: 'Asia/Urumqi', hint: 'Cannot change later.', attrs: { list: 'zones' } }),
+    code: field({ label: t('sites.code'), name: 'code', required: true, hint: t('sites.code_hint'), attrs: { maxlength: 5, class: 'short upper' } }),
+    name: field({ label: t('sites.name'), name: 'name', required: true, attrs: { maxlength: 200 } }),
+    timezone: field({ label: t('sites.timezone'), name: 'timezone', required: true, value: 'Asia/Shanghai', hint: t('sites.timezone_hint'), attrs: { list: 'zones' } }),
+    display_zones: field({ label: t('sites.display_zones'), name: 'display_zones', value: 'Asia/Urumqi, Asia/Almaty', hint: t('sites.display_zones_hint'), attrs: { autocomplete: 'off' } }),
   };
   const modes = h(
     'fieldset',
     { class: 'field checks', dataset: { for: 'modes' } },
-    h('legend', {}, 'Transport modes'),
-    ['road', 'rail', 'air'].map((m) => h('label', {}, h('input', { type: 'checkbox', name: 'modes', value: m, checked: m === 'road' }), ` ${m}`)),
+    h('legend', {}, t('sites.modes')),
+    ['road', 'rail', 'air'].map((m) => h('label', {}, h('input', { type: 'checkbox', name: 'modes', value: m, checked: m === 'road' }), ` ${t(`mode.${m}`)}`)),
     h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
   );
   const siteForm = h(
     'form',
     { class: 'card', novalidate: true, 'aria-labelledby': 'new-site-h' },
-    h('h2', { id: 'new-site-h' }, 'New clearance site'),
-    h('div', { class: 'grid' }, f.code, f.name, f.timezone, modes),
+    h('h2', { id: 'new-site-h' }, t('sites.new')),
+    h('div', { class: 'grid' }, f.code, f.name, f.timezone, f.display_zones, modes),
     h('datalist', { id: 'zones' }, zones.map((z) => h('option', { value: z }))),
-    h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'primary' }, 'Create site')),
+    h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'primary' }, t('sites.create'))),
   );
   siteForm.addEventListener('submit', async (e) => {
     e.preventDefault();
     const fd = new FormData(siteForm);
     const body = { code: String(fd.get('code')).trim().toUpperCase(), name: String(fd.get('name')).trim(), timezone: String(fd.get('timezone')).trim(), modes: fd.getAll('modes') };
+    const shown = String(fd.get('display_zones') || '').split(',').map((z) => z.trim()).filter(Boolean);
+    if (shown.length) body.display_zones = shown;
     for (const [k, w] of Object.entries(f)) setMessage(w, 'server', '');
-    setMessage(f.code, 'client', /^[A-Z]{2}[A-Z2-9]{3}$/.test(body.code) ? '' : 'Two country letters and three letters or digits 2–9.');
-    setMessage(f.name, 'client', body.name ? '' : 'Enter a name.');
-    setMessage(modes, 'client', body.modes.length ? '' : 'Choose at least one mode.');
+    setMessage(f.code, 'client', /^[A-Z]{2}[A-Z2-9]{3}$/.test(body.code) ? '' : t('sites.code_check'));
+    setMessage(f.name, 'client', body.name ? '' : t('sites.enter_name'));
+    setMessage(modes, 'client', body.modes.length ? '' : t('sites.one_mode'));
     if (siteForm.querySelector('[aria-invalid=true]') || !body.modes.length) return;
     try {
       await busy(e.submitter, () => api.post('/sites', body));
-      announce(`Site ${body.code} created. Add a schedule to open slots.`, 'success');
+      announce(t('sites.created', { code: body.code }), 'success');
       ctx.refresh();
     } catch (err) {
       for (const fe of err.fieldErrors) {
-        const w = f[fe.field] || (fe.field.startsWith('modes') ? modes : null);
+        const w = f[fe.field] || (fe.field.startsWith('modes') ? modes : fe.field.startsWith('display_zones') ? f.display_zones : null);
         if (w) setMessage(w, 'server', fe.message);
       }
-      replace(result, errorBox(err, 'Site not created'));
+      replace(result, errorBox(err, t('sites.not_created')));
     }
   });
 
   const cards = sites.map((s, i) => {
     const sch = schedules[i];
     const form = h('form', { class: 'inline-form', novalidate: true });
-    const modeSel = field({ label: 'Mode', name: 'mode', options: s.modes.map((m) => ({ value: m, label: m })) });
-    const minutes = field({ label: 'Slot length (min)', name: 'slot_minutes', value: '60', options: [15, 30, 60, 120, 240].map((m) => ({ value: m, label: String(m) })) });
-    const cap = field({ label: 'Capacity per slot', name: 'capacity', type: 'number', value: '10', attrs: { min: 0, max: 10000, class: 'short' } });
-    const reserved = field({ label: 'Reserved for advanced-certified', name: 'reserved_advanced', type: 'number', value: '0', hint: 'Places only AEO enterprises may take…', attrs: { min: 0, max: 10000, class: 'short' } });
-    const release = field({ label: 'Released (min before start)', name: 'release_minutes', type: 'number', value: '1440', hint: '…until this long before the start.', attrs: { min: 0, max: 43200, class: 'short' } });
+    const modeSel = field({ label: t('book.transport_mode'), name: 'mode', options: s.modes.map((m) => ({ value: m, label: t(`mode.${m}`) })) });
+    const minutes = field({ label: t('sites.slot_length_min'), name: 'slot_minutes', value: '60', options: [15, 30, 60, 120, 240].map((m) => ({ value: m, label: String(m) })) });
+    const cap = field({ label: t('sites.capacity_per_slot'), name: 'capacity', type: 'number', value: '10', attrs: { min: 0, max: 10000, class: 'short' } });
+    const reserved = field({ label: t('sites.reserved'), name: 'reserved_advanced', type: 'number', value: '0', hint: t('sites.reserved_hint'), attrs: { min: 0, max: 10000, class: 'short' } });
+    const release = field({ label: t('sites.released'), name: 'release_minutes', type: 'number', value: '1440', hint: t('sites.released_hint'), attrs: { min: 0, max: 43200, class: 'short' } });
     const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
-    form.append(modeSel, minutes, cap, reserved, release, h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'secondary' }, 'Add 24/7 schedule')), msg);
+    form.append(modeSel, minutes, cap, reserved, release, h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'secondary' }, t('sites.add_schedule'))), msg);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const fd = new FormData(form);
@@ -1372,35 +1377,35 @@ export async function sitesPage(ctx) {
       }
       try {
         const r = await busy(e.submitter, () => api.post(`/sites/${s.id}/schedules`, body));
-        announce(`Schedule added to ${s.code}: ${r.slots_created} slots opened.`, 'success');
+        announce(t('sites.schedule_added', { code: s.code, n: r.slots_created }), 'success');
         ctx.refresh();
       } catch (err) {
-        replace(msg, errorBox(err, 'Schedule not added'));
+        replace(msg, errorBox(err, t('sites.schedule_failed')));
       }
     });
     return h(
       'section',
       { class: 'card site-card', 'aria-labelledby': `site-${s.id}`, dataset: { site: s.id } },
       h('h2', { id: `site-${s.id}` }, siteLabel(s)),
-      h('p', {}, `${zoneLabel(s.utc_offset, s.timezone)} · modes: ${s.modes.join(', ')}`),
+      h('p', {}, t('sites.card_line', { zone: zoneLabel(s.utc_offset, s.timezone), also: (s.display_zones || []).length ? ` · ${t('sites.also', { zones: s.display_zones.map(zoneName).join(', ') })}` : '', modes: s.modes.map((m) => t(`mode.${m}`)).join(', ') })),
       policyForm(ctx, s),
       table({
-        caption: `Schedules of ${s.code}`,
-        columns: ['Mode', 'Slot length', 'Capacity', 'Reserved (AEO)', 'Days', 'Valid'],
+        caption: t('sites.schedules_of', { code: s.code }),
+        columns: [t('book.transport_mode'), t('sites.slot_length'), t('sites.capacity'), t('sites.reserved_aeo'), t('sites.days'), t('sites.valid')],
         rows: sch.map((x) => [
-          x.mode,
-          `${x.slot_minutes} min`,
+          t(`mode.${x.mode}`),
+          t('sites.n_min', { n: x.slot_minutes }),
           String(x.capacity),
-          x.reserved_advanced > 0 ? `${x.reserved_advanced}, released ${x.release_minutes} min before` : '—',
+          x.reserved_advanced > 0 ? t('sites.reserved_released', { n: x.reserved_advanced, min: x.release_minutes }) : '—',
           x.days.join(' '),
-          `${x.valid_from} → ${x.valid_to || 'open-ended'}`,
+          `${x.valid_from} → ${x.valid_to || t('sites.open_ended')}`,
         ]),
-        empty: 'No schedule: this site has no slots yet.',
+        empty: t('sites.no_schedule'),
       }),
       form,
     );
   });
 
-  return h('div', {}, pageTitle('Sites and schedules'), result, siteForm, cards);
+  return h('div', {}, pageTitle(t('route.sites')), result, siteForm, cards);
 }
 
