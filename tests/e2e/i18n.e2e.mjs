@@ -203,6 +203,17 @@ try {
     await ru.getByRole('link', { name: 'Очередь проверки' }).click();
     await ru.locator('main[aria-busy="true"]').waitFor({ state: 'detached' }).catch(() => {});
     assert((await ru.title()).startsWith('Очередь проверки'), `title: ${await ru.title()}`);
+    await expectText(ru.locator('main h1'), 'Очередь проверки деклараций');
+    // The Chinese company's declaration waits, its kind and status in Russian.
+    const row = ru.locator('tbody tr', { hasText: ctx.declaration.number });
+    await expectText(row, 'Импорт');
+    await expectText(row, 'Подана');
+    await ru.getByRole('link', { name: 'Табло вместимости' }).click();
+    await expectText(ru.locator('main h1'), 'Табло вместимости');
+    await ru.locator('#board-site').selectOption(ctx.site.id);
+    await expectText(ru.locator('main .zone-note'), 'UTC+08:00 Пекин');
+    await expectText(ru.locator('main .board-day h2').first(), 'Сегодня');
+    await accessibility(ru, 'capacity board in Russian');
     noErrors(ru);
   });
 
