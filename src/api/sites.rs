@@ -104,9 +104,9 @@ struct NewSiteBody {
 /// Checks display zones into `errors` (fields `display_zones[i]`).
 fn check_display_zones(zones: &[String], errors: &mut FieldErrors) -> Vec<String> {
     display_zones::parse_display_zones(zones).unwrap_or_else(|list| {
-        for (i, code, message) in list {
-            let field = i.map_or_else(|| "display_zones".to_owned(), |i| format!("display_zones[{i}]"));
-            errors.add(field, code, message);
+        for e in list {
+            let field = e.index.map_or_else(|| "display_zones".to_owned(), |i| format!("display_zones[{i}]"));
+            errors.add(field, e.code, e.message);
         }
         Vec::new()
     })

@@ -12,21 +12,36 @@ use super::schedule::{parse_timezone, to_local};
 /// At most this many display zones per site.
 pub const MAX_DISPLAY_ZONES: usize = 3;
 
+/// What is wrong with a list of display zones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneError {
+    /// The zone's index; `None` for the whole list.
+    pub index: Option<usize>,
+    /// Error code (`length`, `timezone`, `duplicate`).
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ZoneError {
+    fn new(index: Option<usize>, code: &'static str, message: impl Into<String>) -> Self {
+        ZoneError { index, code, message: message.into() }
+    }
+}
+
 /// Checks a list of display zones: each an IANA name, none twice, at most
-/// [`MAX_DISPLAY_ZONES`]. `Err` carries `(index or None for the whole list,
-/// code, message)`.
-pub fn parse_display_zones(zones: &[String]) -> Result<Vec<String>, Vec<(Option<usize>, &'static str, String)>> {
+/// [`MAX_DISPLAY_ZONES`].
+pub fn parse_display_zones(zones: &[String]) -> Result<Vec<String>, Vec<ZoneError>> {
     let mut errors = Vec::new();
     if zones.len() > MAX_DISPLAY_ZONES {
-        errors.push((None, "length", format!("a site shows at most {MAX_DISPLAY_ZONES} display zones")));
+        errors.push(ZoneError::new(None, "length", format!("a site shows at most {MAX_DISPLAY_ZONES} display zones")));
     }
     let mut out: Vec<String> = Vec::new();
     for (i, z) in zones.iter().enumerate() {
         let z = z.trim();
         match parse_timezone(z) {
-            Err(m) => errors.push((Some(i), "timezone", m.to_owned())),
+            Err(m) => errors.push(ZoneError::new(Some(i), "timezone", m)),
             Ok(tz) if out.iter().any(|o| o == tz.name()) => {
-                errors.push((Some(i), "duplicate", "zone listed twice".to_owned()))
+                errors.push(ZoneError::new(Some(i), "duplicate", "zone listed twice"))
             }
             Ok(tz) => out.push(tz.name().to_owned()),
         }
@@ -94,10 +109,10 @@ mod tests {
         );
         assert!(parse_display_zones(&[]).unwrap().is_empty());
         let four = z(&["Asia/Urumqi", "Asia/Almaty", "Asia/Bishkek", "Asia/Tashkent"]);
-        assert_eq!(parse_display_zones(&four).unwrap_err()[0].1, "length");
+        assert_eq!(parse_display_zones(&four).unwrap_err()[0].code, "length");
         let errs =
             parse_display_zones(&z(&["Mars/Olympus", "Asia/Almaty", "Asia/Bishkek", "Asia/Almaty"])).unwrap_err();
-        let codes: Vec<_> = errs.iter().map(|e| (e.0, e.1)).collect();
+        let codes: Vec<_> = errs.iter().map(|e| (e.index, e.code)).collect();
         assert_eq!(codes, vec![(None, "length"), (Some(0), "timezone"), (Some(3), "duplicate")]);
     }
 
