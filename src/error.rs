@@ -301,16 +301,13 @@ pub fn problem_response(
     detail: String,
     errors: Option<Vec<FieldError>>,
 ) -> HttpResponse {
-    let body = Problem {
-        type_: problem_type(kind),
-        title: title.to_owned(),
-        status: status.as_u16(),
-        detail,
-        errors,
-        members: serde_json::Map::new(),
-    };
+    let lang = crate::i18n::current();
+    let members = serde_json::Map::new();
+    let (title, detail) = crate::i18n::problem_text(lang, kind, false, (title, detail), &members);
+    let body = Problem { type_: problem_type(kind), title, status: status.as_u16(), detail, errors, members };
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+        .insert_header((header::CONTENT_LANGUAGE, lang.tag()))
         .body(serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()))
 }
 
@@ -345,16 +342,27 @@ impl ResponseError for AppError {
             AppError::Validation(errs) => Some(errs.clone()),
             _ => None,
         };
-        let body = Problem {
-            type_: problem_type(kind),
-            title: title.to_owned(),
-            status: self.status_code().as_u16(),
-            detail: self.detail(),
-            errors,
-            members: self.members(),
+        let members = self.members();
+        // Title and detail in the request's language, with the values the
+        // problem carries (its members, and a few that only its words need).
+        let lang = crate::i18n::current();
+        let mut vars = members.clone();
+        let extra: Option<(&str, serde_json::Value)> = match self {
+            AppError::Validation(errs) => Some(("count", errs.len().into())),
+            AppError::TooManyRequests { retry_after_secs } => Some(("retry_after_secs", (*retry_after_secs).into())),
+            AppError::RequestTimeout(secs) => Some(("seconds", (*secs).into())),
+            _ => None,
         };
+        if let Some((name, value)) = extra {
+            vars.insert(name.to_owned(), value);
+        }
+        let at_gate = matches!(self, AppError::Gate(_));
+        let (title, detail) = crate::i18n::problem_text(lang, kind, at_gate, (title, self.detail()), &vars);
+        let body =
+            Problem { type_: problem_type(kind), title, status: self.status_code().as_u16(), detail, errors, members };
         let mut resp = HttpResponse::build(self.status_code())
             .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+            .insert_header((header::CONTENT_LANGUAGE, lang.tag()))
             .body(serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()));
         match self {
             AppError::TooManyRequests { retry_after_secs } => {

@@ -9,6 +9,7 @@ pub mod context;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod i18n;
 pub mod metrics;
 pub mod services;
 pub mod startup;

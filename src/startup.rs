@@ -104,6 +104,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -
             .wrap(actix_web::middleware::from_fn(crate::metrics::track_http))
             .wrap(actix_web::middleware::from_fn(request_id_header))
             .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
+            // Outermost: every problem, also one made by a middleware, speaks
+            // the request's language.
+            .wrap(actix_web::middleware::from_fn(crate::i18n::request_language))
     })
     .workers(if settings.server.workers == 0 { num_workers() } else { settings.server.workers })
     .listen(listener)?

@@ -4,6 +4,8 @@
 // Tokens live in sessionStorage (gone when the tab closes). A 401 is retried
 // once after rotating the refresh token; if that fails the session ends.
 
+import { language } from './i18n.js';
+
 const BASE = '/api/v1';
 const ACCESS = 'clearway.access_token';
 const REFRESH = 'clearway.refresh_token';
@@ -79,8 +81,9 @@ async function readBody(res) {
  */
 export async function call(method, path, opts = {}) {
   const send = () => {
-    const headers = { Accept: opts.accept || 'application/json', ...(opts.headers || {}) };
-    if (session.token && !opts.anonymous) headers.Authorization = `Bearer ${session.token}`;
+    // Problems come back in the console's language (`title`, `detail`).
+    const headers = { Accept: opts.accept || 'application/json', 'Accept-Language': language(), ...(opts.headers || {}) };
+    if (session.token && !opts.anonymous) headers.Authorization = `Bearer ${session.token}`; // i18n-ok
     const init = { method, headers };
     if (opts.body !== undefined) {
       headers['Content-Type'] = 'application/json';

@@ -2,39 +2,35 @@
 // the server serves one page and its assets and nothing else.
 
 import * as api from './api.js';
-import { h, replace, announce, errorBox, field, setMessage, liveCheck, pageTitle, busy, describe, placeToast } from './ui.js';
+import { h, replace, announce, errorBox, field, setMessage, liveCheck, pageTitle, busy, describe, placeToast, roleName } from './ui.js';
 import * as company from './company.js';
 import { declarationForm } from './declaration-form.js';
 import { heatmapPage } from './heatmap.js';
 import * as officer from './officer.js';
+import { t, LANGUAGES, language, setLanguage, restoreFor } from './i18n.js';
 
 const COMPANY = ['company_admin', 'company_clerk'];
 const CUSTOMS = ['officer', 'supervisor'];
 
-const ROLE_LABELS = {
-  company_admin: 'Company administrator',
-  company_clerk: 'Company clerk',
-  officer: 'Customs officer',
-  supervisor: 'Customs supervisor',
-};
 
-/** Pages: a pattern on the hash path, who may see it, and its nav entry. */
+
+/** Pages: a pattern on the hash path, who may see it, and its nav entry (`nav`, `title`: catalog keys). */
 const ROUTES = [
-  { re: /^\/login$/, page: loginPage, anonymous: true, title: 'Sign in' },
-  { re: /^\/register$/, page: registerPage, anonymous: true, title: 'Register a company' },
-  { re: /^\/declarations$/, href: '#/declarations', page: company.declarationsPage, roles: COMPANY, nav: 'Declarations', title: 'Declarations' },
-  { re: /^\/declarations\/new$/, href: '#/declarations/new', page: declarationForm, roles: COMPANY, nav: 'New declaration', title: 'New declaration' },
-  { re: /^\/declarations\/([^/]+)\/edit$/, page: declarationForm, roles: COMPANY, title: 'Edit declaration' },
-  { re: /^\/declarations\/([^/]+)$/, page: company.declarationPage, roles: COMPANY, title: 'Declaration' },
-  { re: /^\/book$/, href: '#/book', page: heatmapPage, roles: COMPANY, nav: 'Book a slot', title: 'Book a clearance slot' },
-  { re: /^\/bookings$/, href: '#/bookings', page: company.bookingsPage, roles: COMPANY, nav: 'Bookings', title: 'Bookings' },
-  { re: /^\/bookings\/([^/]+)$/, page: company.bookingPage, roles: COMPANY, title: 'Booking and gate pass' },
-  { re: /^\/enterprises$/, href: '#/enterprises', page: officer.enterprisesPage, roles: CUSTOMS, nav: 'Enterprises', title: 'Enterprises' },
-  { re: /^\/review$/, href: '#/review', page: officer.reviewQueuePage, roles: CUSTOMS, nav: 'Review queue', title: 'Review queue' },
-  { re: /^\/review\/([^/]+)$/, page: officer.reviewPage, roles: CUSTOMS, title: 'Review declaration' },
-  { re: /^\/capacity$/, href: '#/capacity', page: officer.capacityPage, roles: CUSTOMS, nav: 'Capacity board', title: 'Capacity board' },
-  { re: /^\/gate$/, href: '#/gate', page: officer.gatePage, roles: CUSTOMS, nav: 'Gate', title: 'Gate' },
-  { re: /^\/sites$/, href: '#/sites', page: officer.sitesPage, roles: ['supervisor'], nav: 'Sites & schedules', title: 'Sites and schedules' },
+  { re: /^\/login$/, page: loginPage, anonymous: true, title: 'route.login' },
+  { re: /^\/register$/, page: registerPage, anonymous: true, title: 'route.register' },
+  { re: /^\/declarations$/, href: '#/declarations', page: company.declarationsPage, roles: COMPANY, nav: 'route.declarations', title: 'route.declarations' },
+  { re: /^\/declarations\/new$/, href: '#/declarations/new', page: declarationForm, roles: COMPANY, nav: 'route.declaration_new', title: 'route.declaration_new' },
+  { re: /^\/declarations\/([^/]+)\/edit$/, page: declarationForm, roles: COMPANY, title: 'route.declaration_edit' },
+  { re: /^\/declarations\/([^/]+)$/, page: company.declarationPage, roles: COMPANY, title: 'route.declaration' },
+  { re: /^\/book$/, href: '#/book', page: heatmapPage, roles: COMPANY, nav: 'nav.book', title: 'route.book' },
+  { re: /^\/bookings$/, href: '#/bookings', page: company.bookingsPage, roles: COMPANY, nav: 'route.bookings', title: 'route.bookings' },
+  { re: /^\/bookings\/([^/]+)$/, page: company.bookingPage, roles: COMPANY, title: 'route.booking' },
+  { re: /^\/enterprises$/, href: '#/enterprises', page: officer.enterprisesPage, roles: CUSTOMS, nav: 'route.enterprises', title: 'route.enterprises' },
+  { re: /^\/review$/, href: '#/review', page: officer.reviewQueuePage, roles: CUSTOMS, nav: 'route.review_queue', title: 'route.review_queue' },
+  { re: /^\/review\/([^/]+)$/, page: officer.reviewPage, roles: CUSTOMS, title: 'route.review' },
+  { re: /^\/capacity$/, href: '#/capacity', page: officer.capacityPage, roles: CUSTOMS, nav: 'route.capacity', title: 'route.capacity' },
+  { re: /^\/gate$/, href: '#/gate', page: officer.gatePage, roles: CUSTOMS, nav: 'route.gate', title: 'route.gate' },
+  { re: /^\/sites$/, href: '#/sites', page: officer.sitesPage, roles: ['supervisor'], nav: 'nav.sites', title: 'route.sites' },
 ];
 
 const state = { me: null, enterprise: null, sites: null };
@@ -121,7 +117,7 @@ function renderHeader() {
       {},
       items.map((r) => {
         const current = r.re.test(path);
-        return h('li', {}, h('a', { href: r.href, 'aria-current': current ? 'page' : null }, r.nav));
+        return h('li', {}, h('a', { href: r.href, 'aria-current': current ? 'page' : null }, t(r.nav)));
       }),
     ),
   );
@@ -132,7 +128,7 @@ function renderHeader() {
       'p',
       { class: 'who-line' },
       h('span', { class: 'who-name' }, state.me.display_name || state.me.email),
-      h('span', { class: 'who-role' }, ROLE_LABELS[state.me.role] || state.me.role),
+      h('span', { class: 'who-role' }, roleName(state.me.role)),
       ent ? h('span', { class: 'who-ent' }, ent.name) : null,
     ),
     h(
@@ -145,13 +141,52 @@ function renderHeader() {
           state.me = null;
           state.enterprise = null;
           state.sites = null;
-          announce('Signed out.');
+          announce(t('app.signed_out'));
           navigate('#/login');
         },
       },
-      'Sign out',
+      t('app.sign_out'),
     ),
   );
+}
+
+/** The language switcher of the header: remembered for the signed-in user (and this browser). */
+function languageSwitcher() {
+  const box = document.getElementById('lang');
+  if (!box) return;
+  const id = 'lang-select';
+  const select = h(
+    'select',
+    {
+      id,
+      class: 'lang-select',
+      onchange: (e) => {
+        setLanguage(e.currentTarget.value, state.me && state.me.id);
+        renderStatic();
+        route();
+        announce(t('language.changed'));
+      },
+    },
+    LANGUAGES.map((l) => h('option', { value: l.code, lang: l.code, selected: l.code === language() }, l.name)),
+  );
+  replace(box, h('label', { for: id, class: 'lang-label' }, t('language.label')), select);
+}
+
+/** The page's own text (index.html holds none of its own words): filled in the language chosen. */
+function renderStatic() {
+  document.documentElement.lang = language();
+  const set = (sel, text) => {
+    const el = document.querySelector(sel);
+    if (el) el.textContent = text;
+  };
+  set('.skip-link', t('app.skip'));
+  set('.brand-sub', t('app.tagline'));
+  set('#foot-times', t('app.footer_times'));
+  set('#foot-docs', t('app.footer_docs'));
+  document.getElementById('nav')?.setAttribute('aria-label', t('app.nav_label'));
+  const loadingText = document.querySelector('#main > .loading');
+  if (loadingText) loadingText.textContent = t('app.loading');
+  languageSwitcher();
 }
 
 /** The pending/suspended banner of a company. */
@@ -160,8 +195,8 @@ function enterpriseBanner() {
   if (!ent || ent.status === 'verified') return null;
   const text =
     ent.status === 'pending'
-      ? 'Your enterprise is waiting for verification by customs. You can prepare drafts; submitting declarations and booking slots open once an officer has verified it.'
-      : 'Your enterprise is suspended: you can read your data but not change it.';
+      ? t('app.banner_pending')
+      : t('app.banner_suspended');
   return h('div', { class: `alert ${ent.status === 'pending' ? 'warning' : 'error'}`, role: 'status' }, h('p', {}, text));
 }
 
@@ -194,13 +229,13 @@ async function route() {
     await loadEnterprise();
   }
   renderHeader();
-  document.title = `${r.title} · Clearway`;
+  document.title = `${t(r.title)} · Clearway`; // i18n-ok: the brand
   main.setAttribute('aria-busy', 'true');
   let content;
   try {
     content = await r.page(context(m.slice(1).map(decodeURIComponent), query));
   } catch (err) {
-    content = h('div', {}, pageTitle(r.title), errorBox(err, 'This page could not be loaded'));
+    content = h('div', {}, pageTitle(t(r.title)), errorBox(err, t('app.page_failed')));
   }
   if (ticket !== rendering) return; // a newer navigation won
   main.removeAttribute('aria-busy');
@@ -215,9 +250,9 @@ async function route() {
 // ---- sign in and registration -------------------------------------------
 
 function loginPage() {
-  const email = field({ label: 'Email', name: 'email', type: 'email', required: true, attrs: { autocomplete: 'username' } });
+  const email = field({ label: t('login.email'), name: 'email', type: 'email', required: true, attrs: { autocomplete: 'username' } });
   const password = field({
-    label: 'Password',
+    label: t('login.password'),
     name: 'password',
     type: 'password',
     required: true,
@@ -234,8 +269,8 @@ function loginPage() {
         const btn = form.querySelector('button[type=submit]');
         const values = Object.fromEntries(new FormData(form));
         let ok = true;
-        setMessage(email, 'client', values.email.trim() ? '' : 'Enter your email.');
-        setMessage(password, 'client', values.password ? '' : 'Enter your password.');
+        setMessage(email, 'client', values.email.trim() ? '' : t('login.enter_email'));
+        setMessage(password, 'client', values.password ? '' : t('login.enter_password'));
         if (!values.email.trim() || !values.password) ok = false;
         replace(result);
         if (!ok) {
@@ -245,15 +280,17 @@ function loginPage() {
         try {
           await busy(btn, () => api.login(values.email.trim(), values.password));
           await loadMe();
-          announce(`Signed in as ${state.me.display_name || state.me.email}.`);
+          restoreFor(state.me.id);
+          renderStatic();
+          announce(t('login.signed_in', { name: state.me.display_name || state.me.email }));
           navigate(homeFor(state.me));
         } catch (err) {
           // Said once: the server's detail for a 401 is the same sentence as the heading.
           replace(
             result,
             err.status === 401
-              ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'Wrong email or password'), h('p', {}, 'Check both and try again.'))
-              : errorBox(err, 'Could not sign in'),
+              ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, t('login.wrong')), h('p', {}, t('login.wrong_hint')))
+              : errorBox(err, t('login.failed')),
           );
           password.querySelector('input').select();
         }
@@ -261,18 +298,18 @@ function loginPage() {
     },
     email,
     password,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Sign in')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('login.submit'))),
     result,
-    h('p', { class: 'aside' }, 'A company new to Clearway? ', h('a', { href: '#/register' }, 'Register your company'), '.'),
+    h('p', { class: 'aside' }, t('login.new_company'), ' ', h('a', { href: '#/register' }, t('login.register_link'))),
   );
   return h(
     'div',
     { class: 'login' },
-    pageTitle('Sign in to Clearway'),
+    pageTitle(t('login.title')),
     h(
       'p',
       { class: 'lead' },
-      'Customs declarations and 24/7 clearance-slot booking for companies and customs officers.',
+      t('login.lead'),
     ),
     form,
   );
@@ -280,49 +317,49 @@ function loginPage() {
 
 function registerPage() {
   const fields = {
-    'enterprise.name': field({ label: 'Legal name of the enterprise', name: 'enterprise.name', required: true, attrs: { autocomplete: 'organization' } }),
+    'enterprise.name': field({ label: t('register.legal_name'), name: 'enterprise.name', required: true, attrs: { autocomplete: 'organization' } }),
     'enterprise.country': field({
-      label: 'Country',
+      label: t('register.country'),
       name: 'enterprise.country',
       required: true,
-      hint: 'ISO 3166-1 alpha-2, e.g. CN, KZ, DE.',
+      hint: t('register.country_hint'),
       attrs: { maxlength: 2, autocomplete: 'country', class: 'short upper' },
     }),
     'enterprise.registration_code': field({
-      label: 'Registration code',
+      label: t('register.code'),
       name: 'enterprise.registration_code',
       required: true,
-      hint: 'CN: the 18-character Unified Social Credit Code. Elsewhere: an EORI number such as DE123456789012345.',
+      hint: t('register.code_hint'),
       attrs: { class: 'upper', autocomplete: 'off' },
     }),
-    'admin.display_name': field({ label: 'Your name', name: 'admin.display_name', required: true, attrs: { autocomplete: 'name' } }),
-    'admin.email': field({ label: 'Your email', name: 'admin.email', type: 'email', required: true, attrs: { autocomplete: 'email' } }),
+    'admin.display_name': field({ label: t('register.your_name'), name: 'admin.display_name', required: true, attrs: { autocomplete: 'name' } }),
+    'admin.email': field({ label: t('register.your_email'), name: 'admin.email', type: 'email', required: true, attrs: { autocomplete: 'email' } }),
     'admin.password': field({
-      label: 'Password',
+      label: t('login.password'),
       name: 'admin.password',
       type: 'password',
       required: true,
-      hint: 'At least 12 characters, not containing your email or name.',
+      hint: t('register.password_hint'),
       attrs: { autocomplete: 'new-password', minlength: 12 },
     }),
   };
   const checks = {
-    'enterprise.name': (v) => (v.trim() ? '' : 'Enter the legal name.'),
-    'enterprise.country': (v) => (/^[A-Za-z]{2}$/.test(v.trim()) ? '' : 'Two letters, e.g. CN.'),
-    'enterprise.registration_code': (v) => (v.trim() ? '' : 'Enter the registration code.'),
-    'admin.display_name': (v) => (v.trim() ? '' : 'Enter your name.'),
-    'admin.email': (v) => (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v.trim()) ? '' : 'Enter an email address like name@example.com.'),
-    'admin.password': (v) => (v.length >= 12 ? '' : `At least 12 characters (${v.length} so far).`),
+    'enterprise.name': (v) => (v.trim() ? '' : t('register.enter_name')),
+    'enterprise.country': (v) => (/^[A-Za-z]{2}$/.test(v.trim()) ? '' : t('register.two_letters')),
+    'enterprise.registration_code': (v) => (v.trim() ? '' : t('register.enter_code')),
+    'admin.display_name': (v) => (v.trim() ? '' : t('register.enter_your_name')),
+    'admin.email': (v) => (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v.trim()) ? '' : t('register.enter_email')),
+    'admin.password': (v) => (v.length >= 12 ? '' : t('register.password_short', { n: v.length })),
   };
   const result = h('div', { class: 'form-result' });
   const form = h(
     'form',
     { class: 'card narrow', novalidate: true },
-    h('fieldset', {}, h('legend', {}, 'Enterprise'), fields['enterprise.name'], fields['enterprise.country'], fields['enterprise.registration_code']),
-    h('fieldset', {}, h('legend', {}, 'First administrator'), fields['admin.display_name'], fields['admin.email'], fields['admin.password']),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Register')),
+    h('fieldset', {}, h('legend', {}, t('register.enterprise')), fields['enterprise.name'], fields['enterprise.country'], fields['enterprise.registration_code']),
+    h('fieldset', {}, h('legend', {}, t('register.first_admin')), fields['admin.display_name'], fields['admin.email'], fields['admin.password']),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('register.submit'))),
     result,
-    h('p', { class: 'aside' }, 'Already registered? ', h('a', { href: '#/login' }, 'Sign in'), '.'),
+    h('p', { class: 'aside' }, t('register.already'), ' ', h('a', { href: '#/login' }, t('login.submit'))),
   );
   for (const [name, wrap] of Object.entries(fields)) {
     liveCheck(wrap, checks[name]);
@@ -357,21 +394,21 @@ function registerPage() {
         await api.login(body.admin.email, body.admin.password);
       });
       await loadMe();
-      announce('Registered. Customs will verify your enterprise.');
+      announce(t('register.done'));
       navigate('#/declarations');
     } catch (err) {
       for (const fe of err.fieldErrors || []) {
         if (fields[fe.field]) setMessage(fields[fe.field], 'server', fe.message);
       }
-      replace(result, errorBox(err, err.status === 409 ? 'Already registered' : 'Registration refused'));
+      replace(result, errorBox(err, err.status === 409 ? t('register.duplicate') : t('register.refused')));
       form.querySelector('[aria-invalid=true]')?.focus();
     }
   });
   return h(
     'div',
     {},
-    pageTitle('Register a company'),
-    h('p', { class: 'lead' }, 'Your enterprise stays pending until a customs officer verifies it.'),
+    pageTitle(t('route.register')),
+    h('p', { class: 'lead' }, t('register.lead')),
     form,
   );
 }
@@ -382,12 +419,17 @@ window.addEventListener('hashchange', route);
 window.addEventListener('clearway:signed-out', (e) => {
   state.me = null;
   state.enterprise = null;
-  if (e.detail && e.detail.expired) announce('Your session has ended. Please sign in again.', 'warning');
+  if (e.detail && e.detail.expired) announce(t('app.session_ended'), 'warning');
   navigate('#/login');
 });
 
 (async () => {
+  renderStatic();
   await loadMe();
+  if (state.me) {
+    restoreFor(state.me.id);
+    renderStatic();
+  }
   route();
 })().catch((err) => {
   replace(document.getElementById('main'), errorBox(err, describe(err)));

@@ -1,8 +1,9 @@
 // Company pages: the enterprise's declarations, one declaration, its bookings.
 
 import * as api from './api.js';
-import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage, liveCheck, loading, problemSlug, inlineSvg } from './ui.js';
-import { slotSpan, inZone, spanInZone, localParts, shortDay, zoneLabel } from './time.js';
+import { t } from './i18n.js';
+import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage, liveCheck, loading, problemSlug, inlineSvg, statusLabel, roleName } from './ui.js';
+import { slotSpan, inZone, spanInZone, localParts, mediumDay, alsoIn, zoneName, zoneLabel } from './time.js';
 
 /**
  * Whether the caller may take `action` on declaration `d` now. The server says so in
@@ -44,7 +45,7 @@ export function byId(list) {
 }
 
 export function siteLabel(site) {
-  return site ? `${site.code} · ${site.name}` : 'unknown site';
+  return site ? `${site.code} · ${site.name}` : t('co.unknown_site');
 }
 
 /** A slot's local time as a table cell: date and times, the zone below. */
@@ -55,20 +56,26 @@ export function slotTime(slot, site) {
   return h(
     'span',
     { class: 'slot-time' },
-    `${shortDay(a.date)} ${a.date.slice(0, 4)}, ${a.time}–${b.time}`,
+    `${mediumDay(a.date)}, ${a.time}–${b.time}`, // i18n-ok: a date and times
+    alsoIn(slot) ? h('span', { class: 'zone also' }, alsoIn(slot).replace(/^ · /, '')) : null,
     h('span', { class: 'zone' }, zoneLabel(a.offset, site.timezone)),
   );
 }
 
 export function declarationName(d) {
-  return d.number || `Draft ${d.id.slice(-6)}`;
+  return d.number || t('co.draft_name', { id: d.id.slice(-6) });
 }
 
 export function money(amount, currency) {
   return `${amount} ${currency}`;
 }
 
-const KINDS = { import: 'Import', export: 'Export', transit: 'Transit' };
+/** A declaration's kind in the console's language. */
+function kindLabel(kind) {
+  const key = `co.kind.${kind}`;
+  const text = t(key);
+  return text === key ? kind : text;
+}
 
 /** A declaration that was submitted before (it has its number) goes back as a resubmission. */
 function resubmission(d) {
@@ -79,31 +86,31 @@ function resubmission(d) {
 async function submit(d, button, after) {
   try {
     const done = await busy(button, () => api.post(`/declarations/${d.id}/submit`));
-    announce(`Declaration submitted as ${done.number}.`, 'success');
+    announce(t('co.submitted_as', { number: done.number }), 'success');
     after();
   } catch (err) {
-    announce(`Could not submit: ${err.message}`, 'error');
+    announce(t('co.submit_failed_because', { why: err.message }), 'error');
     const box = button.closest('[data-row]') || button.parentElement;
-    box.append(errorBox(err, 'Could not submit'));
+    box.append(errorBox(err, t('co.submit_failed')));
   }
 }
 
 async function cancelDeclaration(d, button, after) {
-  const reason = field({ label: 'Reason (optional)', name: 'reason', type: 'textarea', attrs: { maxlength: 1000, rows: 3 } });
+  const reason = field({ label: t('co.reason_optional'), name: 'reason', type: 'textarea', attrs: { maxlength: 1000, rows: 3 } });
   const answer = await dialog({
-    title: `Cancel declaration ${declarationName(d)}?`,
-    body: [h('p', {}, 'A cancelled declaration cannot be submitted again; its booking is cancelled too.'), reason],
-    confirm: 'Cancel declaration',
-    cancel: 'Keep it',
+    title: t('co.cancel_decl_q', { name: declarationName(d) }),
+    body: [h('p', {}, t('co.cancel_decl_body')), reason],
+    confirm: t('co.cancel_decl'),
+    cancel: t('co.keep_it'),
     danger: true,
   });
   if (!answer) return;
   try {
     await busy(button, () => api.post(`/declarations/${d.id}/cancel`, { reason: answer.get('reason') || undefined }));
-    announce(`Declaration ${declarationName(d)} cancelled.`, 'success');
+    announce(t('co.decl_cancelled', { name: declarationName(d) }), 'success');
     after();
   } catch (err) {
-    announce(`Could not cancel: ${err.message}`, 'error');
+    announce(t('co.cancel_failed_because', { why: err.message }), 'error');
   }
 }
 
@@ -128,23 +135,23 @@ export async function declarationsPage(ctx) {
     const site = sitesById[d.site_id];
     const booking = activeBooking[d.id];
     const actions = h('div', { class: 'row-actions' });
-    actions.append(h('a', { href: `#/declarations/${d.id}`, class: 'button-link secondary small' }, 'View', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)));
+    actions.append(h('a', { href: `#/declarations/${d.id}`, class: 'button-link secondary small' }, t('co.view'), h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)));
     if (canWrite && can(d, 'edit')) {
-      actions.append(h('a', { href: `#/declarations/${d.id}/edit`, class: 'button-link secondary small' }, 'Edit', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)));
+      actions.append(h('a', { href: `#/declarations/${d.id}/edit`, class: 'button-link secondary small' }, t('co.edit'), h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)));
     }
     if (canWrite && verified && can(d, 'submit')) {
-      const b = h('button', { type: 'button', class: 'primary small', onclick: () => submit(d, b, ctx.refresh) }, resubmission(d) ? 'Resubmit' : 'Submit', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`));
+      const b = h('button', { type: 'button', class: 'primary small', onclick: () => submit(d, b, ctx.refresh) }, resubmission(d) ? t('co.resubmit') : t('co.submit'), h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`));
       actions.append(b);
     }
     if (verified && d.bookable && !booking) {
-      actions.append(h('a', { href: `#/book?declaration=${d.id}`, class: 'button-link primary small' }, 'Book a slot', h('span', { class: 'visually-hidden' }, ` for ${declarationName(d)}`)));
+      actions.append(h('a', { href: `#/book?declaration=${d.id}`, class: 'button-link primary small' }, t('nav.book'), h('span', { class: 'visually-hidden' }, ` ${t('co.for_name', { name: declarationName(d) })}`)));
     }
     return {
       attrs: { dataset: { row: d.id, status: d.status } },
       cells: [
         h('span', { class: 'mono' }, declarationName(d)),
-        KINDS[d.kind] || d.kind,
-        site ? h('span', { title: site.name }, site.code, ' ', h('span', { class: 'muted' }, `(${d.transport_mode})`)) : '—',
+        kindLabel(d.kind),
+        site ? h('span', { title: site.name }, site.code, ' ', h('span', { class: 'muted' }, `(${t(`mode.${d.transport_mode}`)})`)) : '—',
         d.consignee,
         h('span', { class: 'num' }, money(d.invoice_total, d.currency)),
         h('div', {}, badge(d.status), d.status_reason ? h('p', { class: 'reason' }, d.status_reason) : null),
@@ -156,8 +163,8 @@ export async function declarationsPage(ctx) {
 
   const filterBar = h(
     'nav',
-    { class: 'filters', 'aria-label': 'Filter by status' },
-    h('a', { href: '#/declarations', 'aria-current': filter ? null : 'page' }, `All (${decls.length})`),
+    { class: 'filters', 'aria-label': t('co.filter_status') },
+    h('a', { href: '#/declarations', 'aria-current': filter ? null : 'page' }, t('co.all_n', { n: decls.length })),
     statuses.filter((s) => counts[s]).map((s) =>
       h('a', { href: `#/declarations?status=${s}`, 'aria-current': filter === s ? 'page' : null }, badge(s), ` ${counts[s]}`),
     ),
@@ -166,13 +173,13 @@ export async function declarationsPage(ctx) {
   return h(
     'div',
     {},
-    pageTitle('Declarations', canWrite ? h('a', { href: '#/declarations/new', class: 'button-link primary' }, 'New declaration') : null),
+    pageTitle(t('route.declarations'), canWrite ? h('a', { href: '#/declarations/new', class: 'button-link primary' }, t('route.declaration_new')) : null),
     filterBar,
     table({
-      caption: filter ? `Declarations with status “${filter.replace('_', ' ')}”, newest first` : 'All declarations of your enterprise, newest first',
-      columns: ['Number', 'Kind', 'Site', 'Consignee', 'Invoice total', 'Status', 'Booked slot (site time)', 'Actions'],
+      caption: filter ? t('co.decls_with_status', { status: statusLabel(filter) }) : t('co.decls_all'),
+      columns: [t('co.number'), t('co.kind'), t('book.site'), t('co.consignee'), t('co.invoice_total'), t('co.status'), t('co.booked_slot'), t('co.actions')],
       rows,
-      empty: 'No declarations yet. File one with “New declaration”.',
+      empty: t('co.no_decls'),
       className: 'declarations',
     }),
   );
@@ -182,30 +189,30 @@ export async function declarationsPage(ctx) {
 export function declarationFacts(d, site) {
   const tz = site ? site.timezone : 'UTC';
   const pairs = [
-    ['Number', d.number || 'assigned at submission'],
-    ['Status', badge(d.status)],
-    ['Risk lane', laneBadge(d.risk_lane)],
-    ['Kind', KINDS[d.kind] || d.kind],
-    ['Site', site ? `${siteLabel(site)} (${site.timezone})` : d.site_id],
-    ['Transport mode', d.transport_mode],
-    ['Consignor', d.consignor],
-    ['Consignee', d.consignee],
-    ['Origin → destination', `${d.origin_country} → ${d.destination_country}`],
-    ['Incoterm', d.incoterm],
-    ['Invoice total', money(d.invoice_total, d.currency)],
-    ['Gross mass', `${d.gross_mass_kg} kg`],
-    ['Submitted', d.submitted_at ? inZone(d.submitted_at, tz) : '—'],
-    ['Last change', inZone(d.updated_at, tz)],
-    ['Version', String(d.version)],
+    [t('co.number'), d.number || t('co.number_later')],
+    [t('co.status'), badge(d.status)],
+    [t('co.risk_lane'), laneBadge(d.risk_lane)],
+    [t('co.kind'), kindLabel(d.kind)],
+    [t('book.site'), site ? `${siteLabel(site)} (${zoneName(site.timezone)})` : d.site_id],
+    [t('book.transport_mode'), t(`mode.${d.transport_mode}`)],
+    [t('co.consignor'), d.consignor],
+    [t('co.consignee'), d.consignee],
+    [t('co.route'), `${d.origin_country} → ${d.destination_country}`],
+    [t('co.incoterm'), d.incoterm],
+    [t('co.invoice_total'), money(d.invoice_total, d.currency)],
+    [t('co.gross_mass'), `${d.gross_mass_kg} kg`],
+    [t('co.submitted'), d.submitted_at ? inZone(d.submitted_at, tz) : '—'],
+    [t('co.last_change'), inZone(d.updated_at, tz)],
+    [t('co.version'), String(d.version)],
   ];
-  if (d.status_reason) pairs.splice(3, 0, ['Reason given', d.status_reason]);
+  if (d.status_reason) pairs.splice(3, 0, [t('co.reason_given'), d.status_reason]);
   return h('dl', { class: 'facts' }, pairs.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
 export function itemsTable(d) {
   return table({
-    caption: `Goods items (${(d.items || []).length})`,
-    columns: ['Line', 'HS code', 'Description', 'Quantity', 'Net mass', 'Value', 'Origin'],
+    caption: t('co.items_n', { n: (d.items || []).length }),
+    columns: [t('co.line'), t('co.hs_code'), t('co.description'), t('co.quantity'), t('co.net_mass'), t('co.value'), t('co.origin')],
     rows: (d.items || []).map((i) => [
       String(i.line_no),
       h('span', { class: 'mono' }, i.hs_code),
@@ -224,7 +231,7 @@ export async function historyList(d, site) {
     return h(
       'section',
       { class: 'history', 'aria-labelledby': 'history-h' },
-      h('h2', { id: 'history-h' }, 'History'),
+      h('h2', { id: 'history-h' }, t('co.history')),
       h(
         'ol',
         {},
@@ -236,14 +243,14 @@ export async function historyList(d, site) {
             ' ',
             h('strong', {}, e.action),
             e.from_state || e.to_state ? ` ${e.from_state || '—'} → ${e.to_state || '—'}` : '',
-            e.actor_role ? h('span', { class: 'muted' }, ` by ${e.actor_role}`) : '',
+            e.actor_role ? h('span', { class: 'muted' }, ` ${t('co.by', { who: roleName(e.actor_role) })}`) : '',
             e.reason ? h('span', { class: 'reason' }, ` — ${e.reason}`) : '',
           ),
         ),
       ),
     );
   } catch (err) {
-    return errorBox(err, 'History unavailable');
+    return errorBox(err, t('co.history_failed'));
   }
 }
 
@@ -261,24 +268,24 @@ export async function declarationPage(ctx) {
   const active = bookings.find((b) => b.active);
   const actions = h('div', { class: 'actions' });
   if (canWrite && can(d, 'edit')) {
-    actions.append(h('a', { href: `#/declarations/${d.id}/edit`, class: 'button-link secondary' }, 'Edit'));
+    actions.append(h('a', { href: `#/declarations/${d.id}/edit`, class: 'button-link secondary' }, t('co.edit')));
   }
   if (canWrite && verified && can(d, 'submit')) {
-    const b = h('button', { type: 'button', class: 'primary', onclick: () => submit(d, b, ctx.refresh) }, resubmission(d) ? 'Resubmit to customs' : 'Submit to customs');
+    const b = h('button', { type: 'button', class: 'primary', onclick: () => submit(d, b, ctx.refresh) }, resubmission(d) ? t('co.resubmit_customs') : t('co.submit_customs'));
     actions.append(b);
   }
   if (verified && d.bookable && !active) {
-    actions.append(h('a', { href: `#/book?declaration=${d.id}`, class: 'button-link primary' }, 'Book a clearance slot'));
+    actions.append(h('a', { href: `#/book?declaration=${d.id}`, class: 'button-link primary' }, t('route.book')));
   }
   if (canWrite && can(d, 'cancel')) {
-    const c = h('button', { type: 'button', class: 'danger', onclick: () => cancelDeclaration(d, c, ctx.refresh) }, 'Cancel declaration');
+    const c = h('button', { type: 'button', class: 'danger', onclick: () => cancelDeclaration(d, c, ctx.refresh) }, t('co.cancel_decl'));
     actions.append(c);
   }
   const bookingInfo = bookings.length
     ? h(
         'section',
         { 'aria-labelledby': 'bookings-h' },
-        h('h2', { id: 'bookings-h' }, 'Bookings'),
+        h('h2', { id: 'bookings-h' }, t('route.bookings')),
         h(
           'ul',
           { class: 'plain' },
@@ -290,7 +297,7 @@ export async function declarationPage(ctx) {
               ' ',
               h('a', { href: `#/bookings/${b.id}` }, site ? slotSpan({ ...b, timezone: site.timezone }) : b.starts_at_local),
               b.vehicle ? h('span', { class: 'muted' }, ` · ${plateText(b.vehicle, false)}`) : '',
-              declIds(b).length > 1 ? h('span', { class: 'muted' }, ` · with ${declIds(b).length - 1} other declaration${declIds(b).length > 2 ? 's' : ''}`) : '',
+              declIds(b).length > 1 ? h('span', { class: 'muted' }, ` · ${t('co.with_others', { n: declIds(b).length - 1 })}`) : '',
               b.cancel_reason ? h('span', { class: 'reason' }, ` — ${b.cancel_reason}`) : '',
             ),
           ),
@@ -300,10 +307,10 @@ export async function declarationPage(ctx) {
   return h(
     'div',
     {},
-    pageTitle(`Declaration ${declarationName(d)}`),
-    h('p', {}, h('a', { href: '#/declarations' }, '← All declarations')),
+    pageTitle(t('co.declaration_title', { name: declarationName(d) })),
+    h('p', {}, h('a', { href: '#/declarations' }, t('co.all_decls'))),
     d.status === 'amendment_requested'
-      ? h('div', { class: 'alert warning', role: 'status' }, h('p', {}, `Customs asks for an amendment: ${d.status_reason || ''}`))
+      ? h('div', { class: 'alert warning', role: 'status' }, h('p', {}, t('co.amend_asked', { reason: d.status_reason || '' })))
       : null,
     actions,
     declarationFacts(d, site),
@@ -314,22 +321,22 @@ export async function declarationPage(ctx) {
 }
 
 async function cancelBooking(b, button, after) {
-  const reason = field({ label: 'Reason (optional)', name: 'reason', type: 'textarea', attrs: { maxlength: 1000, rows: 3 } });
+  const reason = field({ label: t('co.reason_optional'), name: 'reason', type: 'textarea', attrs: { maxlength: 1000, rows: 3 } });
   const answer = await dialog({
-    title: 'Cancel this booking?',
-    body: [h('p', {}, 'The slot is given back; you can book another one for the declaration.'), reason],
-    confirm: 'Cancel booking',
-    cancel: 'Keep booking',
+    title: t('co.cancel_booking_q'),
+    body: [h('p', {}, t('co.cancel_booking_body')), reason],
+    confirm: t('co.cancel_booking'),
+    cancel: t('co.keep_booking'),
     danger: true,
   });
   if (!answer) return;
   try {
     await busy(button, () => api.post(`/bookings/${b.id}/cancel`, { reason: answer.get('reason') || undefined }));
-    announce('Booking cancelled.', 'success');
+    announce(t('co.booking_cancelled'), 'success');
     after();
   } catch (err) {
-    announce(`Could not cancel the booking: ${err.message}`, 'error');
-    (button.closest('td') || button.parentElement).append(errorBox(err, 'Could not cancel'));
+    announce(t('co.cancel_booking_failed_because', { why: err.message }), 'error');
+    (button.closest('td') || button.parentElement).append(errorBox(err, t('co.cancel_failed')));
   }
 }
 
@@ -349,13 +356,13 @@ export async function bookingsPage(ctx) {
     const actions = h('div', { class: 'row-actions' });
     const plate = b.vehicle ? plateText(b.vehicle, false) : '';
     actions.append(
-      h('a', { href: `#/bookings/${b.id}`, class: 'button-link secondary small' }, b.status === 'confirmed' || b.status === 'checked_in' ? 'Gate pass' : 'Details', h('span', { class: 'visually-hidden' }, ` of the booking ${plate ? `for ${plate} ` : ''}${site ? `at ${site.code}, ${slotSpan({ ...b, timezone: site.timezone })}` : ''}`)),
+      h('a', { href: `#/bookings/${b.id}`, class: 'button-link secondary small' }, b.status === 'confirmed' || b.status === 'checked_in' ? t('co.gate_pass') : t('co.details'), h('span', { class: 'visually-hidden' }, ` ${t('co.of_booking', { plate, where: site ? `${site.code}, ${slotSpan({ ...b, timezone: site.timezone })}` : '' })}`)),
     );
     if (canWrite && canBooking(b, 'reschedule')) {
-      actions.append(h('a', { href: `#/book?reschedule=${b.id}`, class: 'button-link secondary small' }, 'Reschedule'));
+      actions.append(h('a', { href: `#/book?reschedule=${b.id}`, class: 'button-link secondary small' }, t('co.reschedule')));
     }
     if (canWrite && canBooking(b, 'cancel')) {
-      const c = h('button', { type: 'button', class: 'danger small', onclick: () => cancelBooking(b, c, ctx.refresh) }, 'Cancel');
+      const c = h('button', { type: 'button', class: 'danger small', onclick: () => cancelBooking(b, c, ctx.refresh) }, t('ui.cancel'));
       actions.append(c);
     }
     return {
@@ -363,8 +370,8 @@ export async function bookingsPage(ctx) {
       cells: [
         slotTime(b, site),
         b.vehicle
-          ? h('div', {}, h('span', { class: 'plate' }, plate), b.vehicle.trailer_plate ? h('p', { class: 'muted small' }, `trailer ${b.vehicle.trailer_plate}`) : null)
-          : h('span', { class: 'muted' }, 'no vehicle yet'),
+          ? h('div', {}, h('span', { class: 'plate' }, plate), b.vehicle.trailer_plate ? h('p', { class: 'muted small' }, t('co.trailer_n', { plate: b.vehicle.trailer_plate })) : null)
+          : h('span', { class: 'muted' }, t('co.no_vehicle')),
         h(
           'ul',
           { class: 'plain tight' },
@@ -379,18 +386,18 @@ export async function bookingsPage(ctx) {
   return h(
     'div',
     {},
-    pageTitle('Bookings', h('a', { href: '#/book', class: 'button-link primary' }, 'Book a slot')),
+    pageTitle(t('route.bookings'), h('a', { href: '#/book', class: 'button-link primary' }, t('nav.book'))),
     h(
       'nav',
-      { class: 'filters', 'aria-label': 'Which bookings' },
-      h('a', { href: '#/bookings', 'aria-current': show === 'active' ? 'page' : null }, 'Active'),
-      h('a', { href: '#/bookings?show=all', 'aria-current': show === 'all' ? 'page' : null }, 'All, including past and cancelled'),
+      { class: 'filters', 'aria-label': t('co.which_bookings') },
+      h('a', { href: '#/bookings', 'aria-current': show === 'active' ? 'page' : null }, t('co.active')),
+      h('a', { href: '#/bookings?show=all', 'aria-current': show === 'all' ? 'page' : null }, t('co.all_incl')),
     ),
     table({
-      caption: show === 'all' ? 'All bookings of your enterprise, by slot time' : 'Active bookings of your enterprise, by slot time',
-      columns: ['Slot (site time)', 'Vehicle', 'Declarations', 'Site', 'Status', 'Actions'],
+      caption: show === 'all' ? t('co.bookings_all') : t('co.bookings_active'),
+      columns: [t('co.slot_site_time'), t('book.vehicle'), t('route.declarations'), t('book.site'), t('co.status'), t('co.actions')],
       rows,
-      empty: 'No bookings. Book a slot for a submitted declaration.',
+      empty: t('co.no_bookings'),
     }),
   );
 }
@@ -429,10 +436,10 @@ export function containerProblem(v) {
   const c = normaliseContainer(v);
   if (!c) return '';
   if (!/^[A-Z]{3}[UJZ]\d{7}$/.test(c)) {
-    return 'A container number is 4 letters (owner code, then U, J or Z) and 7 digits, e.g. CSQU3054383.';
+    return t('co.container_shape');
   }
   const digit = containerCheckDigit(c);
-  if (digit !== Number(c[10])) return `The check digit should be ${digit}, not ${c[10]}: check the number on the container.`;
+  if (digit !== Number(c[10])) return t('co.check_digit', { digit, got: c[10] });
   return '';
 }
 
@@ -443,8 +450,8 @@ export function normalisePlate(v) {
 
 function plateProblem(v) {
   const p = normalisePlate(v);
-  if (!/^[\p{L}\p{N}]+$/u.test(p)) return 'Only letters and digits (spaces and dashes are left out).';
-  if (p.length < 2 || p.length > 15) return `2 to 15 letters and digits (${p.length} now; spaces and dashes are left out).`;
+  if (!/^[\p{L}\p{N}]+$/u.test(p)) return t('co.plate_chars');
+  if (p.length < 2 || p.length > 15) return t('co.plate_length', { n: p.length });
   return '';
 }
 
@@ -463,25 +470,25 @@ export function truckFields(initial = {}) {
   const d = initial.driver || {};
   const text = { autocomplete: 'off', spellcheck: 'false' };
   const f = {
-    'vehicle.plate': field({ label: 'Plate number', name: 'vehicle.plate', value: v.plate || '', hint: 'As on the truck, e.g. 123 ABC 02. The gate finds the truck by it.', attrs: { ...text, maxlength: 24, class: 'upper' } }),
-    'vehicle.country': field({ label: 'Country of registration', name: 'vehicle.country', value: v.country || '', hint: 'ISO 3166-1 alpha-2, e.g. KZ, CN.', attrs: { ...text, maxlength: 2, class: 'short upper' } }),
-    'vehicle.trailer_plate': field({ label: 'Trailer plate (optional)', name: 'vehicle.trailer_plate', value: v.trailer_plate || '', attrs: { ...text, maxlength: 24, class: 'upper' } }),
-    'driver.name': field({ label: 'Driver’s name', name: 'driver.name', value: d.name || '', attrs: { maxlength: 200, autocomplete: 'off' } }),
-    'driver.document_number': field({ label: 'Driver’s document number', name: 'driver.document_number', value: d.document_number || '', hint: 'Passport or identity card.', attrs: { ...text, maxlength: 50 } }),
+    'vehicle.plate': field({ label: t('co.plate'), name: 'vehicle.plate', value: v.plate || '', hint: t('co.plate_hint'), attrs: { ...text, maxlength: 24, class: 'upper' } }),
+    'vehicle.country': field({ label: t('co.plate_country'), name: 'vehicle.country', value: v.country || '', hint: t('co.plate_country_hint'), attrs: { ...text, maxlength: 2, class: 'short upper' } }),
+    'vehicle.trailer_plate': field({ label: t('co.trailer'), name: 'vehicle.trailer_plate', value: v.trailer_plate || '', attrs: { ...text, maxlength: 24, class: 'upper' } }),
+    'driver.name': field({ label: t('co.driver_name'), name: 'driver.name', value: d.name || '', attrs: { maxlength: 200, autocomplete: 'off' } }),
+    'driver.document_number': field({ label: t('co.driver_doc'), name: 'driver.document_number', value: d.document_number || '', hint: t('co.driver_doc_hint'), attrs: { ...text, maxlength: 50 } }),
   };
   const value = (name) => f[name].querySelector('input').value;
   const checks = {
     'vehicle.plate': (val) => {
-      if (!val.trim()) return value('vehicle.country').trim() || value('vehicle.trailer_plate').trim() ? 'Enter the plate, or leave the whole vehicle empty.' : '';
+      if (!val.trim()) return value('vehicle.country').trim() || value('vehicle.trailer_plate').trim() ? t('co.enter_plate') : '';
       return plateProblem(val);
     },
     'vehicle.country': (val) => {
-      if (!val.trim()) return value('vehicle.plate').trim() ? 'Enter the two-letter country of the plate, e.g. KZ.' : '';
-      return /^[A-Za-z]{2}$/.test(val.trim()) ? '' : 'Two letters (ISO 3166-1), e.g. KZ.';
+      if (!val.trim()) return value('vehicle.plate').trim() ? t('co.enter_country') : '';
+      return /^[A-Za-z]{2}$/.test(val.trim()) ? '' : t('co.two_letters');
     },
     'vehicle.trailer_plate': (val) => (val.trim() ? plateProblem(val) : ''),
-    'driver.name': (val) => (!val.trim() && value('driver.document_number').trim() ? 'Enter the driver’s name too.' : ''),
-    'driver.document_number': (val) => (!val.trim() && value('driver.name').trim() ? 'Enter the driver’s document number too.' : ''),
+    'driver.name': (val) => (!val.trim() && value('driver.document_number').trim() ? t('co.enter_driver') : ''),
+    'driver.document_number': (val) => (!val.trim() && value('driver.name').trim() ? t('co.enter_doc') : ''),
   };
   for (const [name, wrap] of Object.entries(f)) liveCheck(wrap, checks[name]);
 
@@ -490,26 +497,26 @@ export function truckFields(initial = {}) {
   const count = h('span', { class: 'muted', 'aria-live': 'polite' });
   const rows = [];
   let sentRows = [];
-  const addBtn = h('button', { type: 'button', class: 'secondary small', onclick: () => addRow('', true) }, 'Add container');
+  const addBtn = h('button', { type: 'button', class: 'secondary small', onclick: () => addRow('', true) }, t('co.add_container'));
 
   function relabel() {
     rows.forEach((r, i) => {
-      r.wrap.querySelector('label').firstChild.textContent = `Container ${i + 1}`;
+      r.wrap.querySelector('label').firstChild.textContent = t('co.container_n', { n: i + 1 });
       r.wrap.dataset.for = `containers[${i}]`;
       r.input.name = `containers[${i}]`;
       r.input.dataset.field = `containers[${i}]`;
-      r.remove.querySelector('.visually-hidden').textContent = ` container ${i + 1}`;
+      r.remove.querySelector('.visually-hidden').textContent = ` ${t('co.container_n', { n: i + 1 })}`;
     });
     addBtn.disabled = rows.length >= MAX_CONTAINERS;
-    replace(count, rows.length >= MAX_CONTAINERS ? `${MAX_CONTAINERS} containers, the most one truck may list.` : '');
+    replace(count, rows.length >= MAX_CONTAINERS ? t('co.containers_max', { n: MAX_CONTAINERS }) : '');
   }
 
   function addRow(initialValue, focus) {
     if (rows.length >= MAX_CONTAINERS) {
-      announce(`At most ${MAX_CONTAINERS} containers per truck.`, 'warning');
+      announce(t('co.containers_at_most', { n: MAX_CONTAINERS }), 'warning');
       return null;
     }
-    const wrap = field({ label: `Container ${rows.length + 1}`, name: `containers[${rows.length}]`, value: initialValue, attrs: { ...text, maxlength: 16, class: 'upper container-no', placeholder: 'e.g. CSQU3054383' } });
+    const wrap = field({ label: t('co.container_n', { n: rows.length + 1 }), name: `containers[${rows.length}]`, value: initialValue, attrs: { ...text, maxlength: 16, class: 'upper container-no', placeholder: t('co.container_placeholder') } });
     liveCheck(wrap, containerProblem);
     const row = { wrap, input: wrap.querySelector('input') };
     row.remove = h('button', {
@@ -522,7 +529,7 @@ export function truckFields(initial = {}) {
         relabel();
         (rows[i] || rows[i - 1] || { input: addBtn }).input.focus();
       },
-    }, 'Remove', h('span', { class: 'visually-hidden' }, ''));
+    }, t('co.remove'), h('span', { class: 'visually-hidden' }, ''));
     row.li = h('li', { class: 'container-row' }, wrap, row.remove);
     row.input.addEventListener('paste', (e) => {
       const parts = (e.clipboardData ? e.clipboardData.getData('text') : '').split(/[\r\n,;]+/).map((x) => x.trim()).filter(Boolean);
@@ -548,13 +555,13 @@ export function truckFields(initial = {}) {
   const el = h(
     'div',
     { class: 'truck-fields' },
-    h('fieldset', {}, h('legend', {}, 'Vehicle'), h('div', { class: 'grid' }, f['vehicle.plate'], f['vehicle.country'], f['vehicle.trailer_plate'])),
-    h('fieldset', {}, h('legend', {}, 'Driver'), h('div', { class: 'grid' }, f['driver.name'], f['driver.document_number'])),
+    h('fieldset', {}, h('legend', {}, t('book.vehicle')), h('div', { class: 'grid' }, f['vehicle.plate'], f['vehicle.country'], f['vehicle.trailer_plate'])),
+    h('fieldset', {}, h('legend', {}, t('co.driver')), h('div', { class: 'grid' }, f['driver.name'], f['driver.document_number'])),
     h(
       'fieldset',
       { class: 'containers', dataset: { for: 'containers' } },
-      h('legend', {}, 'Containers'),
-      h('p', { class: 'hint' }, `Up to ${MAX_CONTAINERS}, ISO 6346 numbers (owner code, U/J/Z, six digits and the check digit), e.g. CSQU3054383. Pasting several numbers, one per line, adds a row for each.`),
+      h('legend', {}, t('co.containers')),
+      h('p', { class: 'hint' }, t('co.containers_hint', { n: MAX_CONTAINERS })),
       // The list's own messages come first, so that they are the fieldset's (not a row's).
       h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
       list,
@@ -580,7 +587,7 @@ export function truckFields(initial = {}) {
     rows.forEach((r, i) => {
       const c = normaliseContainer(r.input.value);
       let msg = containerProblem(c);
-      if (!msg && c && seen.has(c)) msg = `Listed twice (also container ${seen.get(c) + 1}).`;
+      if (!msg && c && seen.has(c)) msg = t('co.listed_twice', { n: seen.get(c) + 1 });
       setMessage(r.wrap, 'client', msg);
       bad = bad || Boolean(msg);
       if (c) {
@@ -631,21 +638,21 @@ export function bookingProblemText(err, declsById = {}) {
   const name = (id) => (declsById[id] ? declarationName(declsById[id]) : id);
   switch (slug) {
     case 'vehicle-already-booked':
-      return 'This vehicle already has a booking at a time that overlaps this slot (at this or another site). A truck can hold one booking at a time: choose another slot, another vehicle, or change the other booking.';
+      return t('co.err.vehicle_booked');
     case 'already-booked':
       return p.declaration_id
-        ? `Declaration ${name(p.declaration_id)} already has an active booking; nothing was booked. Untick it, or cancel its other booking first.`
-        : `One of the declarations already has an active booking; nothing was booked. ${p.detail || ''}`.trim();
+        ? t('co.err.already_booked', { name: name(p.declaration_id) })
+        : `${t('co.err.one_booked')} ${p.detail || ''}`.trim();
     case 'wrong-site-or-mode':
-      return `Every declaration on the truck must be for this slot’s site and transport mode; nothing was booked. ${p.detail || ''}`.trim();
+      return `${t('co.err.wrong_site')} ${p.detail || ''}`.trim();
     case 'slot-full':
-      return 'That slot was taken meanwhile: it has no free place left. Choose another one.';
+      return t('co.err.slot_full');
     case 'share-exceeded':
-      return 'Your enterprise already holds its largest allowed share of that slot. Choose another slot.';
+      return t('co.err.share');
     case 'booking-state':
-      return 'Only a confirmed booking can be changed; this one is not confirmed any more.';
+      return t('co.err.booking_state');
     case 'stale-version':
-      return 'This booking was changed meanwhile (elsewhere, or by customs).';
+      return t('co.err.stale');
     default:
       return null;
   }
@@ -653,11 +660,11 @@ export function bookingProblemText(err, declsById = {}) {
 
 /** A gate pass's QR code: the SVG is read with the token (an <img> cannot send it) and inlined. */
 function qrCode(b) {
-  const box = h('div', { class: 'qr' }, loading('Loading the QR code…'));
+  const box = h('div', { class: 'qr' }, loading(t('co.qr_loading')));
   api
     .getText(`/bookings/${b.id}/gate-pass.svg`, 'image/svg+xml')
-    .then((svg) => replace(box, inlineSvg(svg, `QR code of the gate pass, version ${b.gate_pass ? b.gate_pass.version : ''}`)))
-    .catch((err) => replace(box, errorBox(err, 'The QR code could not be loaded')));
+    .then((svg) => replace(box, inlineSvg(svg, t('co.qr_label', { version: b.gate_pass ? b.gate_pass.version : '' }))))
+    .catch((err) => replace(box, errorBox(err, t('co.qr_failed'))));
   return box;
 }
 
@@ -667,29 +674,29 @@ export function gatePass(b, site, declsById) {
   const pass = b.gate_pass || {};
   const names = declIds(b).map((id) => (declsById[id] ? declarationName(declsById[id]) : id));
   const facts = [
-    ['Vehicle', b.vehicle ? h('span', { class: 'plate' }, plateText(b.vehicle, false)) : h('span', { class: 'warning-text' }, 'none yet: add the truck’s plate before it comes')],
-    b.vehicle && b.vehicle.trailer_plate ? ['Trailer', h('span', { class: 'mono' }, b.vehicle.trailer_plate)] : null,
-    ['Driver', b.driver ? `${b.driver.name} (document ${b.driver.document_number})` : '—'],
-    ['Slot (site time)', site ? slotSpan({ ...b, timezone: tz }) : b.starts_at_local],
-    ['Arrive between', b.arrival_window ? spanInZone(b.arrival_window.opens_at, b.arrival_window.closes_at, tz) : '—'],
-    ['Site', site ? `${siteLabel(site)}, ${b.mode}` : b.site_id],
-    [names.length === 1 ? 'Declaration' : `Declarations (${names.length})`, h('span', { class: 'mono' }, names.join(', '))],
-    ['Containers', (b.containers || []).length ? h('span', { class: 'mono' }, b.containers.join(', ')) : 'none listed'],
-    ['Booking', h('span', { class: 'mono small' }, b.id)],
+    [t('book.vehicle'), b.vehicle ? h('span', { class: 'plate' }, plateText(b.vehicle, false)) : h('span', { class: 'warning-text' }, t('co.no_vehicle_yet'))],
+    b.vehicle && b.vehicle.trailer_plate ? [t('co.trailer_label'), h('span', { class: 'mono' }, b.vehicle.trailer_plate)] : null,
+    [t('co.driver'), b.driver ? `${b.driver.name} (${t('co.document', { number: b.driver.document_number })})` : '—'],
+    [t('co.slot_site_time'), site ? slotSpan({ ...b, timezone: tz }) : b.starts_at_local],
+    [t('co.arrive_between'), b.arrival_window ? spanInZone(b.arrival_window.opens_at, b.arrival_window.closes_at, tz) : '—'],
+    [t('book.site'), site ? `${siteLabel(site)}, ${t(`mode.${b.mode}`)}` : b.site_id],
+    [names.length === 1 ? t('route.declaration') : t('co.declarations_n', { n: names.length }), h('span', { class: 'mono' }, names.join(', '))],
+    [t('co.containers'), (b.containers || []).length ? h('span', { class: 'mono' }, b.containers.join(', ')) : t('co.none_listed')],
+    [t('co.booking'), h('span', { class: 'mono small' }, b.id)],
   ].filter(Boolean);
-  const print = h('button', { type: 'button', class: 'primary', onclick: () => window.print() }, 'Print gate pass');
+  const print = h('button', { type: 'button', class: 'primary', onclick: () => window.print() }, t('co.print_pass'));
   return h(
     'section',
     { class: 'gate-pass', 'aria-labelledby': 'pass-h', dataset: { version: String(pass.version || '') } },
-    h('div', { class: 'pass-head' }, h('h2', { id: 'pass-h' }, 'Gate pass'), h('p', { class: 'pass-version' }, `Version ${pass.version ?? '—'}`)),
+    h('div', { class: 'pass-head' }, h('h2', { id: 'pass-h' }, t('co.gate_pass')), h('p', { class: 'pass-version' }, t('co.version_n', { version: pass.version ?? '—' }))),
     h(
       'div',
       { class: 'pass-body' },
       qrCode(b),
       h('dl', { class: 'facts compact pass-facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     ),
-    h('p', { class: 'pass-code' }, h('span', { class: 'pass-code-label' }, 'Code: '), h('code', { class: 'code-text' }, pass.code || '—')),
-    h('p', { class: 'pass-note' }, 'Show this pass at the gate (printed or on a phone). Changing the vehicle or the slot issues a new version; an older one no longer admits the truck.'),
+    h('p', { class: 'pass-code' }, h('span', { class: 'pass-code-label' }, t('co.code'), ' '), h('code', { class: 'code-text' }, pass.code || '—')),
+    h('p', { class: 'pass-note' }, t('co.pass_note')),
     h('div', { class: 'actions left no-print' }, print),
   );
 }
@@ -701,12 +708,12 @@ const notices = new Map();
 function editTruckForm(b, etag, ctx, declsById) {
   const tf = truckFields(b);
   const result = h('div', { class: 'form-result', 'aria-live': 'polite' });
-  const btn = h('button', { type: 'submit', class: 'primary' }, 'Save vehicle, driver and containers');
+  const btn = h('button', { type: 'submit', class: 'primary' }, t('co.save_truck'));
   const form = h(
     'form',
     { class: 'card edit-truck no-print', novalidate: true, 'aria-labelledby': 'edit-truck-h' },
-    h('h2', { id: 'edit-truck-h' }, 'Edit vehicle'),
-    h('p', { class: 'hint' }, 'A change of vehicle issues a new gate pass version: print the pass again and give the driver the new one.'),
+    h('h2', { id: 'edit-truck-h' }, t('co.edit_vehicle')),
+    h('p', { class: 'hint' }, t('co.edit_vehicle_hint')),
     tf.el,
     result,
     h('div', { class: 'actions left' }, btn),
@@ -716,7 +723,7 @@ function editTruckForm(b, etag, ctx, declsById) {
     replace(result);
     const body = tf.read();
     if (!body) {
-      replace(result, h('div', { class: 'alert error', role: 'alert' }, h('p', {}, 'Please correct the fields marked below.')));
+      replace(result, h('div', { class: 'alert error', role: 'alert' }, h('p', {}, t('co.correct_below'))));
       tf.focusInvalid();
       return;
     }
@@ -727,26 +734,26 @@ function editTruckForm(b, etag, ctx, declsById) {
       notices.set(b.id, {
         kind: 'success',
         text: bumped
-          ? `Saved. The gate pass is now version ${after.gate_pass.version}: print it again; version ${b.gate_pass.version} no longer admits the truck.`
+          ? t('co.saved_new_pass', { version: after.gate_pass.version, old: b.gate_pass.version })
           : 'Saved.',
       });
-      announce(bumped ? `Saved; new gate pass version ${after.gate_pass.version}.` : 'Saved.', 'success');
+      announce(bumped ? t('co.saved_version', { version: after.gate_pass.version }) : 'Saved.', 'success');
       ctx.refresh();
     } catch (err) {
       if (err.status === 412) {
-        notices.set(b.id, { kind: 'warning', text: 'This booking was changed meanwhile (elsewhere or by customs), so your change was not saved. Below is the booking as it is now; make your change again if it is still needed.' });
-        announce('The booking was changed meanwhile: reloaded, nothing saved.', 'warning');
+        notices.set(b.id, { kind: 'warning', text: t('co.changed_meanwhile') });
+        announce(t('co.changed_reloaded'), 'warning');
         ctx.refresh();
         return;
       }
       const rest = tf.showServerErrors(err.fieldErrors);
       const plain = bookingProblemText(err, declsById);
-      if (problemSlug(err) === 'vehicle-already-booked') setMessage(tf.wrapFor('vehicle.plate'), 'server', 'This vehicle is booked at an overlapping time.');
+      if (problemSlug(err) === 'vehicle-already-booked') setMessage(tf.wrapFor('vehicle.plate'), 'server', t('co.vehicle_overlap'));
       replace(
         result,
         plain
-          ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'Not saved'), h('p', {}, plain))
-          : errorBox({ ...err, fieldErrors: rest }, 'Not saved'),
+          ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, t('co.not_saved')), h('p', {}, plain))
+          : errorBox({ ...err, fieldErrors: rest }, t('co.not_saved')),
       );
       tf.focusInvalid();
     }
@@ -769,20 +776,20 @@ export async function bookingPage(ctx) {
 
   const actions = h('div', { class: 'actions left no-print' });
   if (canWrite && canBooking(b, 'reschedule')) {
-    actions.append(h('a', { href: `#/book?reschedule=${b.id}`, class: 'button-link secondary' }, 'Reschedule'));
+    actions.append(h('a', { href: `#/book?reschedule=${b.id}`, class: 'button-link secondary' }, t('co.reschedule')));
   }
   if (canWrite && canBooking(b, 'cancel')) {
-    const c = h('button', { type: 'button', class: 'danger', onclick: () => cancelBooking(b, c, () => ctx.refresh()) }, 'Cancel booking');
+    const c = h('button', { type: 'button', class: 'danger', onclick: () => cancelBooking(b, c, () => ctx.refresh()) }, t('co.cancel_booking'));
     actions.append(c);
   }
   const live = b.status === 'confirmed' || b.status === 'checked_in';
   const declList = h(
     'section',
     { class: 'no-print', 'aria-labelledby': 'visit-decls-h' },
-    h('h2', { id: 'visit-decls-h' }, 'Declarations on this truck'),
+    h('h2', { id: 'visit-decls-h' }, t('book.decls_on_truck')),
     table({
-      caption: 'Declarations covered by this booking',
-      columns: ['Number', 'Status', 'Risk lane', 'Consignee'],
+      caption: t('co.decls_covered'),
+      columns: [t('co.number'), t('co.status'), t('co.risk_lane'), t('co.consignee')],
       rows: declIds(b).map((did) => {
         const d = declsById[did];
         return d
@@ -794,8 +801,8 @@ export async function bookingPage(ctx) {
   return h(
     'div',
     { class: 'booking-page' },
-    pageTitle(`Booking at ${site ? site.code : 'the site'}${b.vehicle ? `, ${plateText(b.vehicle, false)}` : ''}`),
-    h('p', { class: 'no-print' }, h('a', { href: '#/bookings' }, '← All bookings')),
+    pageTitle(t('co.booking_at', { site: site ? site.code : '' }) + (b.vehicle ? `, ${plateText(b.vehicle, false)}` : '')),
+    h('p', { class: 'no-print' }, h('a', { href: '#/bookings' }, t('co.all_bookings'))),
     notice ? h('div', { class: `alert ${notice.kind} no-print`, role: notice.kind === 'warning' ? 'alert' : 'status' }, h('p', {}, notice.text)) : null,
     h(
       'p',
@@ -803,18 +810,14 @@ export async function bookingPage(ctx) {
       badge(b.status),
       ' ',
       site ? slotSpan({ ...b, timezone: site.timezone }) : b.starts_at_local,
-      b.checked_in_at ? h('span', { class: 'muted' }, ` · checked in ${inZone(b.checked_in_at, site ? site.timezone : 'UTC')}`) : null,
+      b.checked_in_at ? h('span', { class: 'muted' }, ` · ${t('co.checked_in_at', { when: inZone(b.checked_in_at, site ? site.timezone : 'UTC') })}`) : null,
       b.cancel_reason ? h('span', { class: 'reason' }, ` — ${b.cancel_reason}`) : null,
     ),
     actions,
     live
       ? gatePass(b, site, declsById)
-      : h('div', { class: 'alert info no-print', role: 'status' }, h('p', {}, `This booking is ${statusWord(b.status)}: it has no gate pass that admits a truck.`)),
+      : h('div', { class: 'alert info no-print', role: 'status' }, h('p', {}, t('co.no_pass', { status: statusLabel(b.status) }))),
     canWrite && canBooking(b, 'edit') ? editTruckForm(b, etag, ctx, declsById) : null,
     declList,
   );
-}
-
-function statusWord(status) {
-  return { cancelled: 'cancelled', no_show: 'marked as a no-show', completed: 'completed' }[status] || status.replace('_', ' ');
 }

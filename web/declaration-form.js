@@ -3,8 +3,10 @@
 // version they were based on (If-Match).
 
 import * as api from './api.js';
-import { h, replace, announce, errorBox, pageTitle, field, setMessage, liveCheck, busy } from './ui.js';
+import { h, replace, announce, errorBox, pageTitle, field, setMessage, liveCheck, busy, statusLabel } from './ui.js';
+import { zoneName } from './time.js';
 import { can, declarationName } from './company.js';
+import { t } from './i18n.js';
 
 const INCOTERMS = ['EXW', 'FCA', 'CPT', 'CIP', 'DAP', 'DPU', 'DDP', 'FAS', 'FOB', 'CFR', 'CIF'];
 const ITEM_KEYS = ['hs_code', 'description', 'quantity', 'unit', 'net_mass_kg', 'value', 'origin_country'];
@@ -13,32 +15,32 @@ const DECIMAL = /^\d{1,15}(\.\d{1,3})?$/;
 
 /** Client-side checks; the server remains the judge of every rule. */
 const CHECKS = {
-  kind: (v) => (v ? '' : 'Choose import, export or transit.'),
-  site_id: (v) => (v ? '' : 'Choose the clearance site.'),
-  transport_mode: (v) => (v ? '' : 'Choose the transport mode.'),
-  consignor: (v) => (v.trim() ? '' : 'Enter the consignor (sender).'),
-  consignee: (v) => (v.trim() ? '' : 'Enter the consignee (receiver).'),
+  kind: (v) => (v ? '' : t('df.check.kind')),
+  site_id: (v) => (v ? '' : t('df.check.site')),
+  transport_mode: (v) => (v ? '' : t('df.check.mode')),
+  consignor: (v) => (v.trim() ? '' : t('df.check.consignor')),
+  consignee: (v) => (v.trim() ? '' : t('df.check.consignee')),
   origin_country: country,
   destination_country: country,
-  currency: (v) => (/^[A-Za-z]{3}$/.test(v.trim()) ? '' : 'Three letters, e.g. CNY, USD, EUR.'),
-  incoterm: (v) => (v ? '' : 'Choose the Incoterm.'),
-  invoice_total: (v) => decimal(v, 'the invoice total'),
-  gross_mass_kg: (v) => decimal(v, 'the gross mass'),
-  hs_code: (v) => (/^\d{6,10}$/.test(v.trim()) ? '' : '6 to 10 digits, e.g. 520512.'),
-  description: (v) => (v.trim() ? '' : 'Describe the goods.'),
-  quantity: (v) => decimal(v, 'the quantity'),
-  unit: (v) => (/^[A-Za-z0-9]{1,10}$/.test(v.trim()) ? '' : 'A unit code such as KGM or PCE.'),
-  net_mass_kg: (v) => decimal(v, 'the net mass'),
-  value: (v) => decimal(v, 'the value'),
+  currency: (v) => (/^[A-Za-z]{3}$/.test(v.trim()) ? '' : t('df.check.currency')),
+  incoterm: (v) => (v ? '' : t('df.check.incoterm')),
+  invoice_total: (v) => decimal(v, t('df.what.invoice_total')),
+  gross_mass_kg: (v) => decimal(v, t('df.what.gross_mass')),
+  hs_code: (v) => (/^\d{6,10}$/.test(v.trim()) ? '' : t('df.check.hs')),
+  description: (v) => (v.trim() ? '' : t('df.check.description')),
+  quantity: (v) => decimal(v, t('df.what.quantity')),
+  unit: (v) => (/^[A-Za-z0-9]{1,10}$/.test(v.trim()) ? '' : t('df.check.unit')),
+  net_mass_kg: (v) => decimal(v, t('df.what.net_mass')),
+  value: (v) => decimal(v, t('df.what.value')),
 };
 
 function country(v) {
-  return /^[A-Za-z]{2}$/.test(v.trim()) ? '' : 'Two letters (ISO 3166-1), e.g. CN.';
+  return /^[A-Za-z]{2}$/.test(v.trim()) ? '' : t('register.two_letters');
 }
 
 function decimal(v, what) {
-  if (!v.trim()) return `Enter ${what}.`;
-  return DECIMAL.test(v.trim()) ? '' : `Enter ${what} as a number with a dot for decimals, e.g. 1250.00.`;
+  if (!v.trim()) return t('df.enter', { what });
+  return DECIMAL.test(v.trim()) ? '' : t('df.enter_number', { what });
 }
 
 /** A decimal string as thousandths (BigInt), for exact sums. */
@@ -68,9 +70,9 @@ export async function declarationForm(ctx) {
       return h(
         'div',
         {},
-        pageTitle(`Declaration ${declarationName(decl)}`),
-        h('div', { class: 'alert warning', role: 'status' }, h('p', {}, `A declaration that is ${decl.status.replace('_', ' ')} cannot be edited.`)),
-        h('p', {}, h('a', { href: `#/declarations/${decl.id}` }, 'Back to the declaration')),
+        pageTitle(t('co.declaration_title', { name: declarationName(decl) })),
+        h('div', { class: 'alert warning', role: 'status' }, h('p', {}, t('df.not_editable', { status: statusLabel(decl.status) }))),
+        h('p', {}, h('a', { href: `#/declarations/${decl.id}` }, t('df.back'))),
       );
     }
   }
@@ -96,29 +98,29 @@ export async function declarationForm(ctx) {
     return fields[spec.name];
   };
 
-  const siteOptions = [{ value: '', label: sites.length ? 'Choose a site…' : 'No clearance sites yet' }].concat(
-    sites.map((s) => ({ value: s.id, label: `${s.code} · ${s.name} (${s.timezone})` })),
+  const siteOptions = [{ value: '', label: sites.length ? t('df.choose_site') : t('df.no_sites') }].concat(
+    sites.map((s) => ({ value: s.id, label: `${s.code} · ${s.name} (${zoneName(s.timezone)})` })),
   );
-  add({ label: 'Kind', name: 'kind', value: v.kind, required: true, options: [
-    { value: 'import', label: 'Import' }, { value: 'export', label: 'Export' }, { value: 'transit', label: 'Transit' },
+  add({ label: t('co.kind'), name: 'kind', value: v.kind, required: true, options: [
+    { value: 'import', label: t('co.kind.import') }, { value: 'export', label: t('co.kind.export') }, { value: 'transit', label: t('co.kind.transit') },
   ] });
-  add({ label: 'Clearance site', name: 'site_id', value: v.site_id, required: true, options: siteOptions });
-  add({ label: 'Transport mode', name: 'transport_mode', value: v.transport_mode, required: true, options: [] });
-  add({ label: 'Consignor (sender)', name: 'consignor', value: v.consignor, required: true, attrs: { maxlength: 300 } });
-  add({ label: 'Consignee (receiver)', name: 'consignee', value: v.consignee, required: true, attrs: { maxlength: 300 } });
-  add({ label: 'Country of origin', name: 'origin_country', value: v.origin_country, required: true, hint: 'ISO 3166-1 alpha-2', attrs: { maxlength: 2, class: 'short upper' } });
-  add({ label: 'Country of destination', name: 'destination_country', value: v.destination_country, required: true, hint: 'ISO 3166-1 alpha-2', attrs: { maxlength: 2, class: 'short upper' } });
-  add({ label: 'Currency', name: 'currency', value: v.currency, required: true, hint: 'ISO 4217', attrs: { maxlength: 3, class: 'short upper' } });
-  add({ label: 'Incoterm (2020)', name: 'incoterm', value: v.incoterm, required: true, options: INCOTERMS.map((i) => ({ value: i, label: i })) });
-  add({ label: 'Invoice total', name: 'invoice_total', value: v.invoice_total, required: true, hint: 'Must equal the sum of the items’ values.', attrs: { inputmode: 'decimal', class: 'num' } });
-  add({ label: 'Gross mass (kg)', name: 'gross_mass_kg', value: v.gross_mass_kg, required: true, hint: 'At least the items’ net mass.', attrs: { inputmode: 'decimal', class: 'num' } });
+  add({ label: t('book.clearance_site'), name: 'site_id', value: v.site_id, required: true, options: siteOptions });
+  add({ label: t('book.transport_mode'), name: 'transport_mode', value: v.transport_mode, required: true, options: [] });
+  add({ label: t('df.consignor'), name: 'consignor', value: v.consignor, required: true, attrs: { maxlength: 300 } });
+  add({ label: t('df.consignee'), name: 'consignee', value: v.consignee, required: true, attrs: { maxlength: 300 } });
+  add({ label: t('df.origin_country'), name: 'origin_country', value: v.origin_country, required: true, hint: 'ISO 3166-1 alpha-2', attrs: { maxlength: 2, class: 'short upper' } });
+  add({ label: t('df.destination_country'), name: 'destination_country', value: v.destination_country, required: true, hint: 'ISO 3166-1 alpha-2', attrs: { maxlength: 2, class: 'short upper' } });
+  add({ label: t('df.currency'), name: 'currency', value: v.currency, required: true, hint: 'ISO 4217', attrs: { maxlength: 3, class: 'short upper' } });
+  add({ label: t('df.incoterm'), name: 'incoterm', value: v.incoterm, required: true, options: INCOTERMS.map((i) => ({ value: i, label: i })) });
+  add({ label: t('co.invoice_total'), name: 'invoice_total', value: v.invoice_total, required: true, hint: t('df.invoice_hint'), attrs: { inputmode: 'decimal', class: 'num' } });
+  add({ label: t('df.gross_mass'), name: 'gross_mass_kg', value: v.gross_mass_kg, required: true, hint: t('df.gross_hint'), attrs: { inputmode: 'decimal', class: 'num' } });
 
   const modeSelect = fields.transport_mode.querySelector('select');
   const siteSelect = fields.site_id.querySelector('select');
   const fillModes = (keep) => {
     const site = sites.find((s) => s.id === siteSelect.value);
     const modes = site ? site.modes : [];
-    replace(modeSelect, modes.length ? null : h('option', { value: '' }, 'Choose a site first'), modes.map((m) => h('option', { value: m, selected: m === keep }, m)));
+    replace(modeSelect, modes.length ? null : h('option', { value: '' }, t('df.site_first')), modes.map((m) => h('option', { value: m, selected: m === keep }, t(`mode.${m}`))));
   };
   fillModes(v.transport_mode);
   siteSelect.addEventListener('change', () => {
@@ -133,10 +135,10 @@ export async function declarationForm(ctx) {
 
   function renumber() {
     itemRows.forEach((row, i) => {
-      row.querySelector('legend').textContent = `Item ${i + 1}`;
+      row.querySelector('legend').textContent = t('df.item_n', { n: i + 1 });
       const rm = row.querySelector('button.remove');
       rm.textContent = '';
-      rm.append(`Remove item ${i + 1}`);
+      rm.append(t('df.remove_item', { n: i + 1 }));
       rm.disabled = itemRows.length === 1;
       for (const [k, wrap] of Object.entries(itemFields(row))) {
         const name = `items[${i}].${k}`;
@@ -149,15 +151,15 @@ export async function declarationForm(ctx) {
 
   function addItem(item) {
     const specs = {
-      hs_code: { label: 'HS code', attrs: { inputmode: 'numeric', maxlength: 10, class: 'mono' } },
-      description: { label: 'Description', attrs: { maxlength: 500 } },
-      quantity: { label: 'Quantity', attrs: { inputmode: 'decimal', class: 'num' } },
-      unit: { label: 'Unit', attrs: { maxlength: 10, class: 'short upper' } },
-      net_mass_kg: { label: 'Net mass (kg)', attrs: { inputmode: 'decimal', class: 'num' } },
-      value: { label: 'Value', attrs: { inputmode: 'decimal', class: 'num' } },
-      origin_country: { label: 'Origin', attrs: { maxlength: 2, class: 'short upper' } },
+      hs_code: { label: t('co.hs_code'), attrs: { inputmode: 'numeric', maxlength: 10, class: 'mono' } },
+      description: { label: t('co.description'), attrs: { maxlength: 500 } },
+      quantity: { label: t('co.quantity'), attrs: { inputmode: 'decimal', class: 'num' } },
+      unit: { label: t('df.unit'), attrs: { maxlength: 10, class: 'short upper' } },
+      net_mass_kg: { label: t('df.net_mass'), attrs: { inputmode: 'decimal', class: 'num' } },
+      value: { label: t('co.value'), attrs: { inputmode: 'decimal', class: 'num' } },
+      origin_country: { label: t('co.origin'), attrs: { maxlength: 2, class: 'short upper' } },
     };
-    const row = h('fieldset', { class: 'item' }, h('legend', {}, 'Item'));
+    const row = h('fieldset', { class: 'item' }, h('legend', {}, t('df.item')));
     const grid = h('div', { class: 'item-grid' });
     for (const k of ITEM_KEYS) {
       const wrap = field({ name: `item-${k}`, required: true, value: item[k] ?? '', ...specs[k] });
@@ -175,9 +177,9 @@ export async function declarationForm(ctx) {
         row.remove();
         renumber();
         (itemRows[Math.max(0, i - 1)] || form).querySelector('input')?.focus();
-        announce(`Item ${i + 1} removed.`);
+        announce(t('df.item_removed', { n: i + 1 }));
       },
-    }, 'Remove');
+    }, t('co.remove'));
     row.append(grid, h('div', { class: 'item-actions' }, remove));
     itemRows.push(row);
     itemsBox.append(row);
@@ -200,7 +202,7 @@ export async function declarationForm(ctx) {
         net += nm;
       }
     }
-    replace(totals, ok ? `Items: ${itemRows.length}; values add up to ${fromMilli(sum)}; net mass ${fromMilli(net)} kg.` : `Items: ${itemRows.length}.`);
+    replace(totals, ok ? t('df.totals', { n: itemRows.length, sum: fromMilli(sum), net: fromMilli(net) }) : t('df.totals_n', { n: itemRows.length }));
     return ok ? { sum, net } : null;
   }
 
@@ -264,16 +266,16 @@ export async function declarationForm(ctx) {
       setMessage(wrap, 'client', msg);
       if (msg) problems.push({ field: name, message: msg });
     }
-    const t = updateTotals();
+    const sums = updateTotals();
     const total = milli(fields.invoice_total.querySelector('input').value);
     const gross = milli(fields.gross_mass_kg.querySelector('input').value);
-    if (t && total !== null && t.sum !== total) {
-      const msg = `The items’ values add up to ${fromMilli(t.sum)}, not ${fromMilli(total)}.`;
+    if (sums && total !== null && sums.sum !== total) {
+      const msg = t('df.sum_mismatch', { sum: fromMilli(sums.sum), total: fromMilli(total) });
       setMessage(fields.invoice_total, 'client', msg);
       problems.push({ field: 'invoice_total', message: msg });
     }
-    if (t && gross !== null && t.net > gross) {
-      const msg = `The items’ net mass (${fromMilli(t.net)} kg) is more than the gross mass.`;
+    if (sums && gross !== null && sums.net > gross) {
+      const msg = t('df.net_over_gross', { net: fromMilli(sums.net) });
       setMessage(fields.gross_mass_kg, 'client', msg);
       problems.push({ field: 'gross_mass_kg', message: msg });
     }
@@ -292,14 +294,14 @@ export async function declarationForm(ctx) {
         'div',
         { class: 'alert error', role: 'alert' },
         h('p', { class: 'alert-title' }, source === 'server'
-          ? `The server refused ${problems.length} field${problems.length === 1 ? '' : 's'}`
-          : `Please correct ${problems.length} field${problems.length === 1 ? '' : 's'}`),
+          ? t('df.server_refused', { n: problems.length })
+          : t('df.please_correct', { n: problems.length })),
         h(
           'ul',
           {},
           problems.map((p) => {
             const wrap = map[p.field];
-            const label = wrap ? labelOf(wrap, p.field) : p.field || 'declaration';
+            const label = wrap ? labelOf(wrap, p.field) : p.field || t('route.declaration');
             return h(
               'li',
               {},
@@ -318,7 +320,7 @@ export async function declarationForm(ctx) {
   function labelOf(wrap, name) {
     const text = wrap.querySelector('label').firstChild.textContent;
     const m = /^items\[(\d+)\]/.exec(name);
-    return m ? `Item ${Number(m[1]) + 1} ${text.toLowerCase()}` : text;
+    return m ? `${t('df.item_n', { n: Number(m[1]) + 1 })} ${text.toLowerCase()}` : text;
   }
 
   function clearServer() {
@@ -348,7 +350,7 @@ export async function declarationForm(ctx) {
         if (andSubmit) return api.post(`/declarations/${decl.id}/submit`);
         return decl;
       });
-      announce(andSubmit ? `Declaration submitted as ${saved.number}.` : 'Draft saved.', 'success');
+      announce(andSubmit ? t('co.submitted_as', { number: saved.number }) : t('df.draft_saved'), 'success');
       ctx.navigate(`#/declarations/${saved.id}`);
     } catch (err) {
       const map = wrappers();
@@ -360,33 +362,33 @@ export async function declarationForm(ctx) {
       }
       if (fieldProblems.length) showSummary(fieldProblems, 'server');
       if (err.status === 412) {
-        replace(result, errorBox(err, 'Someone changed this declaration meanwhile'), h('button', { type: 'button', class: 'secondary', onclick: () => ctx.refresh() }, 'Reload the current version'));
+        replace(result, errorBox(err, t('df.changed')), h('button', { type: 'button', class: 'secondary', onclick: () => ctx.refresh() }, t('df.reload')));
       } else if (!fieldProblems.length) {
-        replace(result, errorBox(err, decl && andSubmit ? 'Saved, but not submitted' : 'Not saved'));
+        replace(result, errorBox(err, decl && andSubmit ? t('df.saved_not_submitted') : t('co.not_saved')));
       }
     }
   }
 
   const verified = ctx.enterprise && ctx.enterprise.status === 'verified';
-  const saveBtn = h('button', { type: 'submit', class: verified ? 'secondary' : 'primary', value: 'save' }, 'Save draft');
-  const submitBtn = verified && (!decl || can(decl, 'submit')) ? h('button', { type: 'submit', class: 'primary', value: 'submit' }, 'Save and submit') : null;
+  const saveBtn = h('button', { type: 'submit', class: verified ? 'secondary' : 'primary', value: 'save' }, t('df.save_draft'));
+  const submitBtn = verified && (!decl || can(decl, 'submit')) ? h('button', { type: 'submit', class: 'primary', value: 'submit' }, t('df.save_submit')) : null;
   const form = h(
     'form',
     { class: 'declaration-form', novalidate: true },
     summary,
-    h('fieldset', { class: 'grid' }, h('legend', {}, 'Declaration'), Object.values(fields).slice(0, 3)),
-    h('fieldset', { class: 'grid' }, h('legend', {}, 'Parties and route'), fields.consignor, fields.consignee, fields.origin_country, fields.destination_country),
-    h('fieldset', { class: 'grid' }, h('legend', {}, 'Value and mass'), fields.currency, fields.incoterm, fields.invoice_total, fields.gross_mass_kg),
+    h('fieldset', { class: 'grid' }, h('legend', {}, t('route.declaration')), Object.values(fields).slice(0, 3)),
+    h('fieldset', { class: 'grid' }, h('legend', {}, t('df.parties')), fields.consignor, fields.consignee, fields.origin_country, fields.destination_country),
+    h('fieldset', { class: 'grid' }, h('legend', {}, t('df.value_mass')), fields.currency, fields.incoterm, fields.invoice_total, fields.gross_mass_kg),
     h(
       'section',
       { class: 'items-section', 'aria-labelledby': 'items-h' },
-      h('h2', { id: 'items-h' }, 'Goods items'),
+      h('h2', { id: 'items-h' }, t('df.goods_items')),
       itemsBox,
-      h('div', { class: 'actions left' }, h('button', { type: 'button', class: 'secondary', onclick: () => { const r = addItem({ ...EMPTY_ITEM, origin_country: collect().origin_country }); r.querySelector('input').focus(); } }, 'Add item')),
+      h('div', { class: 'actions left' }, h('button', { type: 'button', class: 'secondary', onclick: () => { const r = addItem({ ...EMPTY_ITEM, origin_country: collect().origin_country }); r.querySelector('input').focus(); } }, t('df.add_item'))),
       totals,
     ),
     result,
-    h('div', { class: 'actions sticky' }, h('a', { href: decl ? `#/declarations/${decl.id}` : '#/declarations', class: 'button-link secondary' }, 'Back without saving'), saveBtn, submitBtn),
+    h('div', { class: 'actions sticky' }, h('a', { href: decl ? `#/declarations/${decl.id}` : '#/declarations', class: 'button-link secondary' }, t('df.back_unsaved')), saveBtn, submitBtn),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -396,11 +398,11 @@ export async function declarationForm(ctx) {
   return h(
     'div',
     {},
-    pageTitle(decl ? `Edit declaration ${declarationName(decl)}` : 'New declaration'),
+    pageTitle(decl ? t('df.edit_title', { name: declarationName(decl) }) : t('route.declaration_new')),
     decl && decl.status === 'amendment_requested'
-      ? h('div', { class: 'alert warning', role: 'status' }, h('p', {}, `Customs asks for an amendment: ${decl.status_reason || ''}`))
+      ? h('div', { class: 'alert warning', role: 'status' }, h('p', {}, t('co.amend_asked', { reason: decl.status_reason || '' })))
       : null,
-    h('p', { class: 'lead' }, 'Fields marked * are required. Amounts use a dot for decimals; masses are in kilograms.'),
+    h('p', { class: 'lead' }, t('df.lead')),
     form,
   );
 }

@@ -4,7 +4,8 @@
 
 import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, dialog, loading, describe, badge, busy, setMessage, problemSlug, placeToast } from './ui.js';
-import { localParts, shortDay, longDay, addDays, todayIn, midnight, slotSpan, slotSpanLong, zoneLabel, currentOffset, inZone } from './time.js';
+import { localParts, shortDay, longDay, addDays, todayIn, midnight, slotSpan, slotSpanLong, zoneLabel, zoneName, currentOffset, timeParts } from './time.js';
+import { t, formatNumber } from './i18n.js';
 import { activeBookings, byId, declarationName, truckFields, bookingProblemText, plateText, declIds } from './company.js';
 
 // ---- one colour scale for free capacity -------------------------------------
@@ -28,22 +29,17 @@ export function heatLevel(slot) {
   return levelOf(slot.available, slot.capacity, slot.status);
 }
 
-export const LEVEL_TEXT = {
-  4: 'More than 75 % free',
-  3: '51–75 % free',
-  2: '26–50 % free',
-  1: '25 % or less free',
-  0: 'Full',
-  closed: 'Closed',
-  past: 'Started or past',
-};
+/** What a level of the scale means, in the console's language. */
+export function levelText(level) {
+  return t(`heat.level.${level}`);
+}
 
 /** The legend of the scale (`extra`: more [level, text] pairs). */
 export function legend(levels = ['4', '3', '2', '1', '0', 'closed', 'past'], extra = []) {
-  const items = levels.map((l) => [l, LEVEL_TEXT[l]]).concat(extra);
+  const items = levels.map((l) => [l, levelText(l)]).concat(extra);
   return h(
     'ul',
-    { class: 'legend', 'aria-label': 'Legend' },
+    { class: 'legend', 'aria-label': t('heat.legend') },
     items.map(([lvl, text]) => h('li', {}, h('span', { class: `swatch heat-${lvl}`, 'aria-hidden': 'true' }), text)),
   );
 }
@@ -71,18 +67,14 @@ function slotTimeShort(s) {
 
 /** `08:00`, or `Mon 30 Nov 22:00` when not on the slot's own day, in the site's zone. */
 function localTimeOf(isoUtc, timezone, slot) {
-  const text = inZone(isoUtc, timezone); // `1 Dec 2026 08:00 UTC+06:00 Asia/Urumqi`
-  const m = /^(\d+ \w+ \d{4}) (\d{2}:\d{2})/.exec(text);
-  if (!m) return text;
+  const p = timeParts(isoUtc, timezone);
   const day = localParts(slot.starts_at_local).date;
-  const [d, mon, y] = m[1].split(' ');
-  const same = Number(day.slice(8, 10)) === Number(d) && day.slice(0, 4) === y;
-  return same ? m[2] : `${d} ${mon} ${m[2]}`;
+  return p.date === day ? p.time : `${shortDay(p.date)} ${p.time}`;
 }
 
 function minutesText(n) {
-  if (n >= 120 && n % 60 === 0) return `${n} minutes (${n / 60} hours)`;
-  return `${n} minute${n === 1 ? '' : 's'}`;
+  if (n >= 120 && n % 60 === 0) return t('heat.minutes_hours', { n, hours: n / 60 });
+  return t('heat.minutes', { n });
 }
 
 /**
@@ -94,32 +86,32 @@ export function reasonText(reason, slot, { policy, advanced, timezone }) {
   switch (reason) {
     case 'notice': {
       const n = advanced ? p.min_notice_minutes_advanced : p.min_notice_minutes;
-      return Number.isFinite(n) ? `bookings close ${minutesText(n)} before the start` : 'too close to the start: bookings close shortly before it (minimum notice)';
+      return Number.isFinite(n) ? t('heat.why.notice', { time: minutesText(n) }) : t('heat.why.notice_unknown');
     }
     case 'horizon':
       return Number.isFinite(p.horizon_days)
-        ? `too far ahead: bookings open ${p.horizon_days} day${p.horizon_days === 1 ? '' : 's'} before the start`
-        : 'too far ahead: not open for booking yet';
+        ? t('heat.why.horizon', { days: p.horizon_days })
+        : t('heat.why.horizon_unknown');
     case 'full':
-      return 'no free place left';
+      return t('heat.why.full');
     case 'share': {
       const pct = p.max_share_percent;
-      if (!Number.isFinite(pct)) return 'your company already holds the largest share of this slot it may';
+      if (!Number.isFinite(pct)) return t('heat.why.share_unknown');
       const most = Math.max(1, Math.floor((slot.capacity * pct) / 100));
-      return `your company already holds ${most} place${most === 1 ? '' : 's'}, the most one company may hold here (${pct} % of the places)`;
+      return t('heat.why.share', { most, pct });
     }
     case 'reserved': {
       const until = releaseAt(slot);
       return until
-        ? `the free places are reserved for advanced-certified enterprises until ${localTimeOf(until.toISOString(), timezone, slot)}`
-        : 'the free places are reserved for advanced-certified enterprises';
+        ? t('heat.why.reserved_until', { time: localTimeOf(until.toISOString(), timezone, slot) })
+        : t('heat.why.reserved');
     }
     case 'closed':
-      return 'closed by customs';
+      return t('heat.why.closed');
     case 'started':
-      return 'already started';
+      return t('heat.why.started');
     default:
-      return reason ? `not bookable (${reason})` : 'not bookable';
+      return reason ? t('heat.why.other', { reason }) : t('heat.why.none');
   }
 }
 
@@ -151,10 +143,10 @@ export function slotView(s, { now, policy, advanced, timezone }) {
   const freeForYou = Number.isFinite(s.reserved_available) || advanced ? s.available : Math.max(0, s.available - held);
   const reservedNote = reservedNow
     ? advanced
-      ? `; ${held} of them reserved for advanced-certified enterprises like yours until ${until}`
-      : `; ${held} more reserved for advanced-certified enterprises until ${until}`
+      ? t('heat.reserved_yours', { held, until })
+      : t('heat.reserved_more', { held, until })
     : '';
-  const freeLabel = `${freeForYou} of ${s.capacity} places free${reservedNow && !advanced ? ' for you' : ''}${reservedNote}`;
+  const freeLabel = t(reservedNow && !advanced ? 'heat.free_for_you' : 'heat.free', { free: freeForYou, capacity: s.capacity }) + reservedNote;
   const started = new Date(s.starts_at) <= now;
   let reason = null;
   if (typeof s.bookable === 'boolean') {
@@ -170,16 +162,16 @@ export function slotView(s, { now, policy, advanced, timezone }) {
     return { level: levelOf(freeForYou, s.capacity, s.status), text: String(freeForYou), showCap: true, label: freeLabel, unavailable: false, reason: null, reserved: reservedNow };
   }
   const why = reasonText(reason, s, { policy, advanced, timezone });
-  const refusal = `This slot cannot be booked: ${why}.`;
-  if (reason === 'started') return { level: 'past', text: '–', showCap: false, label: 'started or past', unavailable: true, reason, refusal };
-  if (reason === 'closed') return { level: 'closed', text: 'closed', showCap: false, label: 'closed by customs', unavailable: true, reason, refusal };
-  if (reason === 'full') return { level: '0', text: '0', showCap: true, label: `0 of ${s.capacity} places free`, unavailable: true, reason, refusal, reserved: reservedNow };
+  const refusal = t('heat.refusal', { why });
+  if (reason === 'started') return { level: 'past', text: '–', showCap: false, label: t('heat.label_past'), unavailable: true, reason, refusal };
+  if (reason === 'closed') return { level: 'closed', text: t('heat.cell_closed'), showCap: false, label: t('heat.why.closed'), unavailable: true, reason, refusal };
+  if (reason === 'full') return { level: '0', text: '0', showCap: true, label: t('heat.free', { free: 0, capacity: s.capacity }), unavailable: true, reason, refusal, reserved: reservedNow };
   return {
     level: 'blocked',
     text: String(freeForYou),
     showCap: true,
     // The reserve already says why (and until when): not twice.
-    label: reason === 'reserved' && reservedNow ? `${freeLabel}; not bookable for you` : `${freeLabel}; not bookable for you: ${why}`,
+    label: reason === 'reserved' && reservedNow ? t('heat.not_for_you', { label: freeLabel }) : t('heat.not_for_you_why', { label: freeLabel, why }),
     unavailable: true,
     reason,
     refusal,
@@ -203,14 +195,18 @@ export function heatmap({ slots, days, timezone, now, onPick, highlight, policy 
   const offset = slots.length ? localParts(slots[0].starts_at_local).offset : currentOffset(timezone);
   const buttons = [];
   const grid = [];
+  // The site's display zones (the same for every slot of a site): each row says its time there too.
+  const alsoZones = ((slots[0] && slots[0].display_times) || []).map((d) => d.timezone);
   const table = h(
     'table',
     { class: 'heatmap' },
     h(
       'caption',
       {},
-      `Free places per slot, ${shortDay(days[0])} to ${shortDay(days[days.length - 1])}; times in ${zoneLabel(offset, timezone)}. `,
-      h('span', { class: 'hint' }, 'Use the arrow keys to move between slots and Enter to choose one.'),
+      t('heat.caption', { from: shortDay(days[0]), to: shortDay(days[days.length - 1]), zone: zoneLabel(offset, timezone) }),
+      alsoZones.length ? ` ${t('heat.caption_also', { zones: alsoZones.map(zoneName).join(', ') })}` : '',
+      ' ',
+      h('span', { class: 'hint' }, t('heat.caption_hint')),
     ),
     h(
       'thead',
@@ -218,22 +214,26 @@ export function heatmap({ slots, days, timezone, now, onPick, highlight, policy 
       h(
         'tr',
         {},
-        h('th', { scope: 'col', class: 'corner' }, h('span', { class: 'tz' }, `UTC${offset}`), ' ', h('span', { class: 'tz' }, timezone)),
+        h('th', { scope: 'col', class: 'corner' }, h('span', { class: 'tz' }, `UTC${offset}`), ' ', h('span', { class: 'tz' }, zoneName(timezone))),
         days.map((d) => {
-          const [dow, ...rest] = shortDay(d).split(' ');
-          return h('th', { scope: 'col', abbr: longDay(d) }, h('span', { class: 'dow' }, dow), ' ', h('span', { class: 'dom' }, rest.join(' ')));
+          const weekday = new Intl.DateTimeFormat(document.documentElement.lang || 'en', { weekday: 'short', timeZone: 'UTC' }).format(new Date(`${d}T12:00:00Z`));
+          const date = new Intl.DateTimeFormat(document.documentElement.lang || 'en', { day: 'numeric', month: 'short', timeZone: 'UTC' }).format(new Date(`${d}T12:00:00Z`));
+          return h('th', { scope: 'col', abbr: longDay(d) }, h('span', { class: 'dow' }, weekday), ' ', h('span', { class: 'dom' }, date));
         }),
       ),
     ),
   );
   const tbody = h('tbody');
   rows.forEach((time, r) => {
-    const tr = h('tr', {}, h('th', { scope: 'row' }, time));
+    // The row's time in the display zones, from any slot of the row.
+    const sample = days.map((day) => byCell.get(`${day} ${time}`)).find(Boolean);
+    const also = ((sample && sample.display_times) || []).map((d) => `${localParts(d.starts_at_local).time} ${zoneName(d.timezone)}`);
+    const tr = h('tr', {}, h('th', { scope: 'row' }, time, also.length ? h('span', { class: 'alt-time' }, also.join(' · ')) : null));
     grid[r] = [];
     days.forEach((day, c) => {
       const s = byCell.get(`${day} ${time}`);
       if (!s) {
-        tr.append(h('td', { class: 'noslot' }, h('span', { class: 'visually-hidden' }, 'no slot'), h('span', { 'aria-hidden': 'true' }, '·')));
+        tr.append(h('td', { class: 'noslot' }, h('span', { class: 'visually-hidden' }, t('heat.no_slot')), h('span', { 'aria-hidden': 'true' }, '·')));
         grid[r][c] = null;
         return;
       }
@@ -243,8 +243,8 @@ export function heatmap({ slots, days, timezone, now, onPick, highlight, policy 
         'button',
         {
           type: 'button',
-          class: `cell heat-${v.level}${v.reserved ? ' reserved' : ''}${highlight === s.id ? ' current' : ''}`,
-          'aria-label': highlight === s.id ? `${label}; your booking is here` : label,
+          class: `cell heat-${v.level}${v.reserved ? ' reserved' : ''}${highlight === s.id ? ' current' : ''}`, // i18n-ok: classes
+          'aria-label': highlight === s.id ? t('heat.yours_here', { label }) : label,
           'aria-disabled': v.unavailable ? 'true' : null,
           tabindex: '-1',
           dataset: { slot: s.id, row: String(r), col: String(c), free: String(s.available), start: s.starts_at_local, tip: `${slotTimeShort(s)}: ${v.label}`, ...(v.reason ? { reason: v.reason } : {}) },
@@ -287,9 +287,9 @@ export function heatmap({ slots, days, timezone, now, onPick, highlight, policy 
           break;
         }
       }
-    } else if (e.key === 'Home') {
+    } else if (e.key === 'Home') { // i18n-ok: a key name
       target = grid[r].find(Boolean);
-    } else if (e.key === 'End') {
+    } else if (e.key === 'End') { // i18n-ok: a key name
       target = [...grid[r]].reverse().find(Boolean);
     } else {
       return;
@@ -318,12 +318,12 @@ export function heatmap({ slots, days, timezone, now, onPick, highlight, policy 
     else hideTip();
   });
   if (!rows.length) {
-    return h('p', { class: 'empty' }, 'No slots in this week for this site and transport mode.');
+    return h('p', { class: 'empty' }, t('heat.no_slots'));
   }
   // What a cell means (and why it cannot be booked), shown beside it on hover and focus;
   // hidden from assistive technology, which reads the same words in the cell's label.
   const tip = h('div', { class: 'cell-tip', 'aria-hidden': 'true', hidden: true });
-  const wrap = h('div', { class: 'heatmap-wrap', role: 'region', 'aria-label': 'Slot heat map', tabindex: '-1', 'data-toast-avoid': '' }, table, tip);
+  const wrap = h('div', { class: 'heatmap-wrap', role: 'region', 'aria-label': t('heat.map_label'), tabindex: '-1', 'data-toast-avoid': '' }, table, tip);
   function showTip(btn, warn = false) {
     tip.textContent = btn.dataset.tip || '';
     tip.classList.toggle('warn', warn || btn.hasAttribute('aria-disabled'));
@@ -378,10 +378,10 @@ export async function heatmapPage(ctx) {
   const declSelect = h(
     'select',
     { id: 'declaration-select', name: 'declaration', disabled: Boolean(rescheduling) },
-    h('option', { value: '' }, bookable.length ? 'Choose a declaration…' : 'No declaration ready to book'),
+    h('option', { value: '' }, bookable.length ? t('book.choose_declaration') : t('book.none_ready')),
     (rescheduling ? decls.filter((d) => d.id === rescheduling.declaration_id) : bookable).map((d) => {
       const s = sitesById[d.site_id];
-      return h('option', { value: d.id, selected: d.id === state.declarationId }, `${declarationName(d)} — ${d.kind}, ${s ? s.code : '?'} ${d.transport_mode}, ${d.consignee}`);
+      return h('option', { value: d.id, selected: d.id === state.declarationId }, `${declarationName(d)} — ${t(`kind.${d.kind}`)}, ${s ? s.code : '?'} ${t(`mode.${d.transport_mode}`)}, ${d.consignee}`);
     }),
   );
   const siteSelect = h(
@@ -394,7 +394,7 @@ export async function heatmapPage(ctx) {
     const site = sitesById[state.siteId];
     const modes = site ? site.modes : [];
     if (!modes.includes(state.mode)) state.mode = modes[0] || '';
-    replace(modeSelect, modes.map((m) => h('option', { value: m, selected: m === state.mode }, m)));
+    replace(modeSelect, modes.map((m) => h('option', { value: m, selected: m === state.mode }, t(`mode.${m}`))));
   };
   fillModes();
 
@@ -432,19 +432,19 @@ export async function heatmapPage(ctx) {
       return;
     }
     if (!d) {
-      replace(choiceNote, 'Browse free capacity below; to book, choose a submitted declaration first.');
+      replace(choiceNote, t('book.browse'));
     } else if (d.site_id !== state.siteId || d.transport_mode !== state.mode) {
-      replace(choiceNote, h('strong', {}, 'Note: '), `declaration ${declarationName(d)} is for ${sitesById[d.site_id]?.code || 'another site'} by ${d.transport_mode}; its slot must be at that site and mode.`);
+      replace(choiceNote, h('strong', {}, t('book.note')), ' ', t('book.other_site', { name: declarationName(d), site: sitesById[d.site_id]?.code || '?', mode: t(`mode.${d.transport_mode}`) }));
     } else {
-      replace(choiceNote, `Booking for ${declarationName(d)}: pick a slot in the heat map, then tell us about the truck.`);
+      replace(choiceNote, t('book.for', { name: declarationName(d) }));
     }
   }
   describeChoice();
 
   const weekLabel = h('p', { class: 'week-label', 'aria-live': 'polite' });
-  const prev = h('button', { type: 'button', class: 'secondary small', onclick: () => shiftWeek(-7) }, '← Previous week');
-  const thisWeek = h('button', { type: 'button', class: 'secondary small', onclick: () => { state.week = ''; load(); } }, 'This week');
-  const next = h('button', { type: 'button', class: 'secondary small', onclick: () => shiftWeek(7) }, 'Next week →');
+  const prev = h('button', { type: 'button', class: 'secondary small', onclick: () => shiftWeek(-7) }, t('book.prev_week'));
+  const thisWeek = h('button', { type: 'button', class: 'secondary small', onclick: () => { state.week = ''; load(); } }, t('book.this_week'));
+  const next = h('button', { type: 'button', class: 'secondary small', onclick: () => shiftWeek(7) }, t('book.next_week'));
 
   function shiftWeek(n) {
     const site = sitesById[state.siteId];
@@ -456,28 +456,28 @@ export async function heatmapPage(ctx) {
   async function load() {
     const site = sitesById[state.siteId];
     if (!site || !state.mode) {
-      replace(mapBox, h('p', { class: 'empty' }, sites.length ? 'Choose a site and a transport mode.' : 'No clearance sites have been set up yet.'));
+      replace(mapBox, h('p', { class: 'empty' }, sites.length ? t('book.choose_site') : t('book.no_sites')));
       return;
     }
     const today = todayIn(site.timezone);
     if (!state.week || state.week < today) state.week = today;
     prev.disabled = state.week <= today;
     const days = Array.from({ length: 7 }, (_, i) => addDays(state.week, i));
-    replace(weekLabel, `${longDay(days[0])} – ${longDay(days[6])}, ${site.code} (${zoneLabel(currentOffset(site.timezone), site.timezone)})`);
-    replace(mapBox, loading('Loading slots…'));
+    replace(weekLabel, `${longDay(days[0])} – ${longDay(days[6])}, ${site.code} (${zoneLabel(currentOffset(site.timezone), site.timezone)})`); // i18n-ok: dates and codes
+    replace(mapBox, loading(t('book.loading')));
     try {
       const slots = await weekSlots(site.id, state.mode, midnight(site.timezone, days[0]), midnight(site.timezone, addDays(days[6], 1)));
       replace(
         mapBox,
         heatmap({ slots, days, timezone: site.timezone, now: new Date(), onPick: pick, highlight: rescheduling && rescheduling.slot_id, policy: site.policy || null, advanced }),
         legend(['4', '3', '2', '1', '0', 'closed', 'past'], [
-          ...(slots.some((x) => x.bookable === false && !['full', 'closed', 'started'].includes(x.reason)) ? [['blocked', 'Not bookable for you (hover or focus it to see why)']] : []),
-          ...(slots.some((x) => x.reserved_advanced > 0) ? [['reserved-key', `Corner mark: places reserved for advanced-certified enterprises${advanced ? ' (yours)' : ''}`]] : []),
+          ...(slots.some((x) => x.bookable === false && !['full', 'closed', 'started'].includes(x.reason)) ? [['blocked', t('book.legend_blocked')]] : []),
+          ...(slots.some((x) => x.reserved_advanced > 0) ? [['reserved-key', advanced ? t('book.legend_reserved_yours') : t('book.legend_reserved')]] : []),
         ]),
       );
       placeToast();
     } catch (err) {
-      replace(mapBox, errorBox(err, 'Slots could not be loaded'));
+      replace(mapBox, errorBox(err, t('book.load_failed')));
     }
   }
 
@@ -485,8 +485,8 @@ export async function heatmapPage(ctx) {
     replace(outcome);
     const d = chosenDecl();
     if (!rescheduling && !d) {
-      announce('Choose the declaration to book for first.', 'warning');
-      replace(outcome, h('div', { class: 'alert warning', role: 'alert' }, h('p', {}, 'Choose the declaration to book for first (the select above the heat map).')));
+      announce(t('book.choose_first'), 'warning');
+      replace(outcome, h('div', { class: 'alert warning', role: 'alert' }, h('p', {}, t('book.choose_first_where'))));
       declSelect.focus();
       return;
     }
@@ -501,26 +501,26 @@ export async function heatmapPage(ctx) {
   async function move(slot, button) {
     const site = sitesById[state.siteId];
     if (slot.id === rescheduling.slot_id) {
-      announce('Your booking is already on that slot.', 'warning');
+      announce(t('book.same_slot'), 'warning');
       return;
     }
     const facts = h(
       'dl',
       { class: 'facts compact' },
-      h('dt', {}, 'Slot'),
+      h('dt', {}, t('book.slot')),
       h('dd', {}, slotSpan(slot)),
-      h('dt', {}, 'Site'),
+      h('dt', {}, t('book.site')),
       h('dd', {}, `${site.code} · ${site.name}, ${slot.mode}`),
-      h('dt', {}, 'Free places'),
+      h('dt', {}, t('book.free_places')),
       h('dd', {}, `${slot.available} of ${slot.capacity}`),
-      h('dt', {}, 'Currently'),
+      h('dt', {}, t('book.currently')),
       h('dd', {}, slotSpan({ ...rescheduling, timezone: site.timezone })),
-      rescheduling.vehicle ? [h('dt', {}, 'Vehicle'), h('dd', {}, plateText(rescheduling.vehicle))] : null,
+      rescheduling.vehicle ? [h('dt', {}, t('book.vehicle')), h('dd', {}, plateText(rescheduling.vehicle))] : null,
     );
     const ok = await dialog({
-      title: 'Move the booking to this slot?',
-      body: [facts, h('p', { class: 'hint' }, 'Moving the booking issues a new gate pass version: print the pass again.')],
-      confirm: 'Move booking',
+      title: t('book.move_q'),
+      body: [facts, h('p', { class: 'hint' }, t('book.move_hint'))],
+      confirm: t('book.move'),
     });
     if (!ok) {
       button.focus();
@@ -529,15 +529,15 @@ export async function heatmapPage(ctx) {
     try {
       const booking = await api.post(`/bookings/${rescheduling.id}/reschedule`, { slot_id: slot.id });
       const when = slotSpan({ ...booking, timezone: site.timezone });
-      announce(`Booking moved to ${when}.`, 'success');
+      announce(t('book.moved_to', { when }), 'success');
       replace(
         outcome,
         h(
           'div',
           { class: 'alert success', role: 'status' },
-          h('p', { class: 'alert-title' }, 'Booking moved'),
-          h('p', {}, badge(booking.status), ` ${when}.`, booking.gate_pass ? ` New gate pass: version ${booking.gate_pass.version}.` : ''),
-          h('p', {}, h('a', { href: `#/bookings/${booking.id}` }, 'Print the new gate pass'), ' · ', h('a', { href: '#/bookings' }, 'See your bookings')),
+          h('p', { class: 'alert-title' }, t('book.moved')),
+          h('p', {}, badge(booking.status), ` ${when}.`, booking.gate_pass ? ` ${t('book.new_pass', { version: booking.gate_pass.version })}` : ''),
+          h('p', {}, h('a', { href: `#/bookings/${booking.id}` }, t('book.print_new')), ' · ', h('a', { href: '#/bookings' }, t('book.see_bookings'))),
         ),
       );
       Object.assign(rescheduling, booking);
@@ -545,9 +545,9 @@ export async function heatmapPage(ctx) {
       outcome.querySelector('.alert')?.setAttribute('tabindex', '-1');
       outcome.querySelector('.alert')?.focus();
     } catch (err) {
-      announce(`Not moved: ${describe(err)}`, 'error');
+      announce(t('book.not_moved_because', { why: describe(err) }), 'error');
       const plain = bookingProblemText(err, declsById);
-      replace(outcome, plain ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'The booking was not moved'), h('p', {}, plain)) : errorBox(err, 'The booking was not moved'));
+      replace(outcome, plain ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, t('book.not_moved')), h('p', {}, plain)) : errorBox(err, t('book.not_moved')));
       await load();
     }
   }
@@ -567,10 +567,10 @@ export async function heatmapPage(ctx) {
     const declSet = h(
       'fieldset',
       { class: 'field checks decl-checks', dataset: { for: 'declaration_ids' } },
-      h('legend', {}, 'Declarations on this truck'),
+      h('legend', {}, t('book.decls_on_truck')),
       h('p', { class: 'hint', id: 'decl-checks-hint' }, candidates.length > 1
-        ? `Tick every declaration whose goods travel on this truck. Listed: your declarations for ${site.code} by ${slot.mode} that have no booking yet. One place is taken whatever their number.`
-        : `Only ${declarationName(d)} is ready to book for ${site.code} by ${slot.mode}; other declarations of the same site and mode would be listed here.`),
+        ? t('book.tick_all', { site: site.code, mode: t(`mode.${slot.mode}`) })
+        : t('book.only_one', { name: declarationName(d), site: site.code, mode: t(`mode.${slot.mode}`) })),
       h(
         'ul',
         { class: 'plain decl-list' },
@@ -584,7 +584,7 @@ export async function heatmapPage(ctx) {
               h('input', { type: 'checkbox', name: 'declaration_ids', value: x.id, checked: x.id === d.id, 'aria-describedby': 'decl-checks-hint' }),
               ' ',
               h('span', { class: 'mono' }, declarationName(x)),
-              h('span', { class: 'muted' }, ` — ${x.kind}, ${x.consignee}`),
+              h('span', { class: 'muted' }, ` — ${t(`kind.${x.kind}`)}, ${x.consignee}`),
               ' ',
               badge(x.status),
             ),
@@ -595,20 +595,20 @@ export async function heatmapPage(ctx) {
     );
     const truck = truckFields();
     const result = h('div', { class: 'form-result', 'aria-live': 'polite' });
-    const submit = h('button', { type: 'submit', class: 'primary' }, 'Book slot');
-    const other = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(formBox); button.focus(); } }, 'Choose another slot');
+    const submit = h('button', { type: 'submit', class: 'primary' }, t('book.submit'));
+    const other = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(formBox); button.focus(); } }, t('book.other_slot'));
     const form = h(
       'form',
       { class: 'card truck-form', novalidate: true, 'aria-labelledby': 'truck-form-h' },
-      h('h2', { id: 'truck-form-h', tabindex: '-1' }, 'The truck for this slot'),
+      h('h2', { id: 'truck-form-h', tabindex: '-1' }, t('book.truck_title')),
       h(
         'dl',
         { class: 'facts compact slot-facts' },
-        h('dt', {}, 'Slot'),
+        h('dt', {}, t('book.slot')),
         h('dd', {}, slotSpan(slot)),
-        h('dt', {}, 'Site'),
+        h('dt', {}, t('book.site')),
         h('dd', {}, `${site.code} · ${site.name}, ${slot.mode}`),
-        h('dt', {}, 'Free places'),
+        h('dt', {}, t('book.free_places')),
         h('dd', {}, `${slot.available} of ${slot.capacity}`),
       ),
       declSet,
@@ -623,10 +623,10 @@ export async function heatmapPage(ctx) {
       replace(result);
       setMessage(declSet, 'server', '');
       const ids = [...form.querySelectorAll('input[name=declaration_ids]:checked')].map((i) => i.value);
-      setMessage(declSet, 'client', ids.length ? (ids.length > 20 ? 'At most 20 declarations on one truck.' : '') : 'Tick at least one declaration.');
+      setMessage(declSet, 'client', ids.length ? (ids.length > 20 ? t('book.max20') : '') : t('book.tick_one'));
       const members = truck.read();
       if (!members || !ids.length || ids.length > 20) {
-        replace(result, h('div', { class: 'alert error', role: 'alert' }, h('p', {}, 'Please correct the fields marked above.')));
+        replace(result, h('div', { class: 'alert error', role: 'alert' }, h('p', {}, t('book.correct_fields'))));
         (form.querySelector('[aria-invalid=true]') || declSet.querySelector('input'))?.focus();
         return;
       }
@@ -643,21 +643,21 @@ export async function heatmapPage(ctx) {
         const booking = await busy(submit, () => api.post('/bookings', body, { 'Idempotency-Key': lastKey }));
         booked(booking, site);
       } catch (err) {
-        announce(`Not booked: ${describe(err)}`, 'error');
+        announce(t('book.not_booked_because', { why: describe(err) }), 'error');
         const rest = truck.showServerErrors(err.fieldErrors).filter((fe) => {
           if (!/^declaration_ids?/.test(fe.field)) return true;
           setMessage(declSet, 'server', fe.message);
           return false;
         });
         const slug = problemSlug(err);
-        if (slug === 'vehicle-already-booked') setMessage(truck.wrapFor('vehicle.plate'), 'server', 'This vehicle is already booked at an overlapping time.');
+        if (slug === 'vehicle-already-booked') setMessage(truck.wrapFor('vehicle.plate'), 'server', t('book.vehicle_taken'));
         if (slug === 'already-booked' || slug === 'wrong-site-or-mode') setMessage(declSet, 'server', err.problem.detail || err.message);
         const plain = bookingProblemText(err, declsById);
         replace(
           result,
           plain
-            ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'The slot was not booked'), h('p', {}, plain))
-            : errorBox({ ...err, fieldErrors: rest }, 'The slot was not booked'),
+            ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, t('book.not_booked')), h('p', {}, plain))
+            : errorBox({ ...err, fieldErrors: rest }, t('book.not_booked')),
         );
         (form.querySelector('[aria-invalid=true]') || result.querySelector('.alert'))?.focus?.();
         if (!err.fieldErrors.length) await load();
@@ -671,16 +671,16 @@ export async function heatmapPage(ctx) {
   function booked(booking, site) {
     const when = slotSpan({ ...booking, timezone: site.timezone });
     const names = declIds(booking).map((id) => (declsById[id] ? declarationName(declsById[id]) : id));
-    announce(`Booked ${when}.`, 'success');
+    announce(t('book.booked_at', { when }), 'success');
     replace(formBox);
     replace(
       outcome,
       h(
         'div',
         { class: 'alert success', role: 'status' },
-        h('p', { class: 'alert-title' }, 'Slot booked'),
-        h('p', {}, `${names.join(', ')}: `, badge(booking.status), ` ${when}`, booking.vehicle ? `, truck ${plateText(booking.vehicle)}` : '', '.'),
-        h('p', {}, h('a', { href: `#/bookings/${booking.id}` }, 'Open the gate pass'), ' · ', h('a', { href: '#/bookings' }, 'See your bookings')),
+        h('p', { class: 'alert-title' }, t('book.booked')),
+        h('p', {}, `${names.join(', ')}: `, badge(booking.status), ` ${when}`, booking.vehicle ? `, ${t('book.truck', { plate: plateText(booking.vehicle) })}` : '', '.'),
+        h('p', {}, h('a', { href: `#/bookings/${booking.id}` }, t('book.open_pass')), ' · ', h('a', { href: '#/bookings' }, t('book.see_bookings'))),
       ),
     );
     for (const id of declIds(booking)) {
@@ -700,19 +700,19 @@ export async function heatmapPage(ctx) {
   const controls = h(
     'div',
     { class: 'controls' },
-    h('div', { class: 'field' }, h('label', { for: 'declaration-select' }, rescheduling ? 'Declaration being rescheduled' : 'Declaration to book for'), declSelect),
-    h('div', { class: 'field' }, h('label', { for: 'site-select' }, 'Clearance site'), siteSelect),
-    h('div', { class: 'field' }, h('label', { for: 'mode-select' }, 'Transport mode'), modeSelect),
+    h('div', { class: 'field' }, h('label', { for: 'declaration-select' }, rescheduling ? t('book.decl_rescheduled') : t('book.decl_for')), declSelect),
+    h('div', { class: 'field' }, h('label', { for: 'site-select' }, t('book.clearance_site')), siteSelect),
+    h('div', { class: 'field' }, h('label', { for: 'mode-select' }, t('book.transport_mode')), modeSelect),
   );
 
   load();
   return h(
     'div',
     { class: 'book-page' },
-    pageTitle(rescheduling ? 'Reschedule a booking' : 'Book a clearance slot'),
-    !verified ? h('div', { class: 'alert warning', role: 'status' }, h('p', {}, 'Only a verified enterprise can book. You can still look at free capacity.')) : null,
+    pageTitle(rescheduling ? t('book.reschedule_title') : t('route.book')),
+    !verified ? h('div', { class: 'alert warning', role: 'status' }, h('p', {}, t('book.only_verified'))) : null,
     rescheduling
-      ? h('div', { class: 'alert info', role: 'status' }, h('p', {}, `Moving the booking of ${sitesById[rescheduling.site_id]?.code || ''} now at ${slotSpan({ ...rescheduling, timezone: sitesById[rescheduling.site_id]?.timezone })}. Pick the new slot; the old one is freed only if the new one is taken.`))
+      ? h('div', { class: 'alert info', role: 'status' }, h('p', {}, t('book.moving', { site: sitesById[rescheduling.site_id]?.code || '', when: slotSpan({ ...rescheduling, timezone: sitesById[rescheduling.site_id]?.timezone }) })))
       : null,
     controls,
     choiceNote,

@@ -3,8 +3,9 @@
 
 import * as api from './api.js';
 import { h, replace, announce, errorBox, pageTitle, badge, laneBadge, table, dialog, busy, field, setMessage, loading, describe, problemSlug, statusLabel } from './ui.js';
-import { localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone, offsetOn } from './time.js';
+import { zoneName, localParts, addDays, todayIn, midnight, longDay, zoneLabel, currentOffset, inZone, slotSpan, spanInZone, offsetOn, timeParts, dayWithWeekday } from './time.js';
 import { usageBar, legend } from './heatmap.js';
+import { t, formatNumber } from './i18n.js';
 import { byId, can, siteLabel, declarationName, money, declarationFacts, itemsTable, historyList, slotTime, declIds, plateText } from './company.js';
 
 /** Enterprise names, read once each. */
@@ -17,6 +18,14 @@ async function enterprise(id) {
 }
 
 // ---- enterprises ---------------------------------------------------------
+
+/** A credit class in the console's language. */
+function creditLabel(credit) {
+  if (!credit) return '—';
+  const key = `off.credit.${credit}`;
+  const text = t(key);
+  return text === key ? credit.replace('_', ' ') : text;
+}
 
 export async function enterprisesPage(ctx) {
   const status = ctx.query.status ?? 'pending';
@@ -31,54 +40,54 @@ export async function enterprisesPage(ctx) {
         onclick: async () => {
           let body = {};
           if (needsReason) {
-            const reason = field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, attrs: { rows: 3, maxlength: 1000 } });
-            const ok = await dialog({ title: `${label} ${e.name}?`, body: reason, confirm: label, danger: verb === 'suspend' });
+            const reason = field({ label: t('off.reason'), name: 'reason', type: 'textarea', required: true, attrs: { rows: 3, maxlength: 1000 } });
+            const ok = await dialog({ title: t('off.ent_action_q', { action: label, name: e.name }), body: reason, confirm: label, danger: verb === 'suspend' });
             if (!ok) return;
             body = { reason: ok.get('reason') };
           }
           try {
             await busy(b, () => api.post(`/enterprises/${e.id}/${verb}`, body));
             enterpriseCache.delete(e.id);
-            announce(`${e.name}: ${verb === 'verify' ? 'verified' : verb === 'suspend' ? 'suspended' : 'reinstated'}.`, 'success');
+            announce(t(`off.ent_done.${verb}`, { name: e.name }), 'success');
             ctx.refresh();
           } catch (err) {
-            b.closest('td').append(errorBox(err, `Could not ${verb}`));
+            b.closest('td').append(errorBox(err, t(`off.ent_failed.${verb}`)));
           }
         },
       }, label, h('span', { class: 'visually-hidden' }, ` ${e.name}`));
       actions.append(b);
     };
-    if (e.status === 'pending') act('verify', 'Verify', 'primary');
-    if (e.status === 'verified') act('suspend', 'Suspend', 'danger', true);
-    if (e.status === 'suspended') act('reinstate', 'Reinstate', 'secondary');
+    if (e.status === 'pending') act('verify', t('off.verify'), 'primary');
+    if (e.status === 'verified') act('suspend', t('off.suspend'), 'danger', true);
+    if (e.status === 'suspended') act('reinstate', t('off.reinstate'), 'secondary');
     return {
       attrs: { dataset: { row: e.id } },
       cells: [
         e.name,
         e.country,
         h('span', { class: 'mono' }, e.registration_code),
-        e.credit_class.replace('_', ' '),
+        creditLabel(e.credit_class),
         inZone(e.created_at, 'UTC'),
         badge(e.status),
         actions,
       ],
     };
   });
-  const tabs = [['pending', 'Waiting for verification'], ['verified', 'Verified'], ['suspended', 'Suspended'], ['', 'All']];
+  const tabs = [['pending', t('off.ent_tab.pending')], ['verified', t('status.verified')], ['suspended', t('status.suspended')], ['', t('off.all')]];
   return h(
     'div',
     {},
-    pageTitle('Enterprises'),
+    pageTitle(t('route.enterprises')),
     h(
       'nav',
-      { class: 'filters', 'aria-label': 'Filter by status' },
+      { class: 'filters', 'aria-label': t('co.filter_status') },
       tabs.map(([s, label]) => h('a', { href: `#/enterprises?status=${s}`, 'aria-current': status === s ? 'page' : null }, label)),
     ),
     table({
-      caption: status === 'pending' ? 'Enterprises waiting for verification, oldest first' : `Enterprises${status ? ` (${status})` : ''}, in registration order`,
-      columns: ['Legal name', 'Country', 'Registration code', 'Credit class', 'Registered', 'Status', 'Actions'],
+      caption: status === 'pending' ? t('off.ent_caption_pending') : t('off.ent_caption', { status: status ? statusLabel(status) : t('off.all') }),
+      columns: [t('off.legal_name'), t('register.country'), t('register.code'), t('off.credit_class'), t('off.registered'), t('co.status'), t('co.actions')],
       rows,
-      empty: status === 'pending' ? 'No enterprise is waiting for verification.' : 'No enterprises.',
+      empty: status === 'pending' ? t('off.no_pending') : t('off.no_enterprises'),
     }),
   );
 }
@@ -108,41 +117,41 @@ export async function reviewQueuePage(ctx) {
       cells: [
         h('a', { href: `#/review/${d.id}`, class: 'mono' }, declarationName(d)),
         ents[i].name,
-        d.kind[0].toUpperCase() + d.kind.slice(1),
-        site ? `${site.code} (${d.transport_mode})` : d.site_id,
+        t(`co.kind.${d.kind}`),
+        site ? `${site.code} (${t(`mode.${d.transport_mode}`)})` : d.site_id,
         h('span', { class: 'num' }, money(d.invoice_total, d.currency)),
         site ? inZone(d.submitted_at, site.timezone) : d.submitted_at,
-        h('div', {}, badge(d.status), d.assigned_officer_id === ctx.me.id ? h('span', { class: 'muted' }, ' (yours)') : null),
-        h('a', { href: `#/review/${d.id}`, class: 'button-link primary small' }, 'Review', h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)),
+        h('div', {}, badge(d.status), d.assigned_officer_id === ctx.me.id ? h('span', { class: 'muted' }, ` ${t('off.yours')}`) : null),
+        h('a', { href: `#/review/${d.id}`, class: 'button-link primary small' }, t('off.review'), h('span', { class: 'visually-hidden' }, ` ${declarationName(d)}`)),
       ],
     };
   });
-  const tabs = [['waiting', 'Waiting (submitted and under review)'], ['amendment_requested', 'Amendment requested'], ['approved', 'Approved'], ['rejected', 'Rejected'], ['released', 'Released'], ['', 'All']];
+  const tabs = [['waiting', t('off.tab_waiting')], ['amendment_requested', t('status.amendment_requested')], ['approved', t('status.approved')], ['rejected', t('status.rejected')], ['released', t('status.released')], ['', t('off.all')]];
   const siteSelect = h(
     'select',
     { id: 'queue-site', onchange: (e) => ctx.navigate(`#/review?status=${status}&site=${e.target.value}`) },
-    h('option', { value: '' }, 'All sites'),
+    h('option', { value: '' }, t('off.all_sites')),
     sites.map((s) => h('option', { value: s.id, selected: s.id === siteFilter }, `${s.code} · ${s.name}`)),
   );
   return h(
     'div',
     {},
-    pageTitle('Declaration review queue'),
+    pageTitle(t('off.queue_title')),
     h(
       'div',
       { class: 'toolbar' },
       h(
         'nav',
-        { class: 'filters', 'aria-label': 'Filter by status' },
+        { class: 'filters', 'aria-label': t('co.filter_status') },
         tabs.map(([s, label]) => h('a', { href: `#/review?status=${s}&site=${siteFilter}`, 'aria-current': status === s ? 'page' : null }, label)),
       ),
-      h('div', { class: 'field inline' }, h('label', { for: 'queue-site' }, 'Site'), siteSelect),
+      h('div', { class: 'field inline' }, h('label', { for: 'queue-site' }, t('book.site')), siteSelect),
     ),
     table({
-      caption: status === 'waiting' ? 'Declarations waiting for review, oldest submission first' : 'Declarations',
-      columns: ['Number', 'Enterprise', 'Kind', 'Site', 'Invoice total', 'Submitted (site time)', 'Status', ''],
+      caption: status === 'waiting' ? t('off.queue_caption') : t('route.declarations'),
+      columns: [t('co.number'), t('register.enterprise'), t('co.kind'), t('book.site'), t('co.invoice_total'), t('off.submitted_site'), t('co.status'), ''],
       rows,
-      empty: 'The queue is empty.',
+      empty: t('off.queue_empty'),
     }),
   );
 }
@@ -158,7 +167,7 @@ export async function reviewPage(ctx) {
     replace(result);
     try {
       const after = await busy(button, () => api.post(`/declarations/${d.id}/${action}`, body));
-      announce(`${declarationName(after)}: ${done}.`, 'success');
+      announce(`${declarationName(after)}: ${done}.`, 'success'); // i18n-ok: `done` comes from the catalog
       ctx.refresh();
     } catch (err) {
       const wrap = button.closest('form');
@@ -166,38 +175,38 @@ export async function reviewPage(ctx) {
         const f = wrap && wrap.querySelector(`.field[data-for="${fe.field}"]`);
         if (f) setMessage(f, 'server', fe.message);
       }
-      replace(result, errorBox(err, 'Not done'));
+      replace(result, errorBox(err, t('off.not_done')));
     }
   }
 
   const panels = h('div', { class: 'decision' });
   if (can(d, 'review')) {
-    const claim = h('button', { type: 'button', class: 'secondary', onclick: () => act('review', {}, claim, 'claimed for review') }, 'Claim for review');
-    panels.append(h('p', {}, claim, ' ', h('span', { class: 'muted' }, 'Optional: approving, rejecting or asking for an amendment claims it too.')));
+    const claim = h('button', { type: 'button', class: 'secondary', onclick: () => act('review', {}, claim, t('off.claimed')) }, t('off.claim'));
+    panels.append(h('p', {}, claim, ' ', h('span', { class: 'muted' }, t('off.claim_hint'))));
   }
   const decisions = [];
   if (can(d, 'approve')) {
     const lanes = h(
       'fieldset',
       { class: 'field lanes', dataset: { for: 'risk_lane' } },
-      h('legend', {}, 'Risk lane'),
+      h('legend', {}, t('co.risk_lane')),
       ['green', 'yellow', 'red'].map((l) =>
-        h('label', { class: `lane-choice lane-${l}` }, h('input', { type: 'radio', name: 'risk_lane', value: l, checked: l === 'green' }), ` ${l[0].toUpperCase()}${l.slice(1)}`, h('span', { class: 'hint' }, l === 'green' ? ' — release on documents' : l === 'yellow' ? ' — document check' : ' — physical inspection')),
+        h('label', { class: `lane-choice lane-${l}` }, h('input', { type: 'radio', name: 'risk_lane', value: l, checked: l === 'green' }), ` ${t(`lane.${l}`)}`, h('span', { class: 'hint' }, ` — ${t(`off.lane_hint.${l}`)}`)),
       ),
       h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
     );
-    const approveForm = h('form', { class: 'card', 'aria-labelledby': 'approve-h' }, h('h2', { id: 'approve-h' }, 'Approve'), lanes);
-    const approveBtn = h('button', { type: 'submit', class: 'primary' }, 'Approve');
+    const approveForm = h('form', { class: 'card', 'aria-labelledby': 'approve-h' }, h('h2', { id: 'approve-h' }, t('off.approve')), lanes);
+    const approveBtn = h('button', { type: 'submit', class: 'primary' }, t('off.approve'));
     approveForm.append(h('div', { class: 'actions left' }, approveBtn));
     approveForm.addEventListener('submit', (e) => {
       e.preventDefault();
-      act('approve', { risk_lane: new FormData(approveForm).get('risk_lane') }, approveBtn, 'approved');
+      act('approve', { risk_lane: new FormData(approveForm).get('risk_lane') }, approveBtn, t('off.done.approved'));
     });
     decisions.push(approveForm);
   }
 
   const reasonForm = (action, title, label, cls, done) => {
-    const reason = field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, hint: 'Sent to the company; up to 1000 characters.', attrs: { rows: 3, maxlength: 1000 } });
+    const reason = field({ label: t('off.reason'), name: 'reason', type: 'textarea', required: true, hint: t('off.reason_hint'), attrs: { rows: 3, maxlength: 1000 } });
     const headingId = `${action}-h`;
     const form = h('form', { class: 'card', 'aria-labelledby': headingId, novalidate: true }, h('h2', { id: headingId }, title), reason);
     const btn = h('button', { type: 'submit', class: cls }, label);
@@ -206,7 +215,7 @@ export async function reviewPage(ctx) {
       e.preventDefault();
       const text = new FormData(form).get('reason').trim();
       setMessage(reason, 'server', '');
-      setMessage(reason, 'client', text ? '' : 'Give the company a reason.');
+      setMessage(reason, 'client', text ? '' : t('off.give_reason'));
       if (!text) {
         reason.querySelector('textarea').focus();
         return;
@@ -215,19 +224,19 @@ export async function reviewPage(ctx) {
     });
     return form;
   };
-  if (can(d, 'request-amendment')) decisions.push(reasonForm('request-amendment', 'Request an amendment', 'Request amendment', 'secondary', 'amendment requested'));
-  if (can(d, 'reject')) decisions.push(reasonForm('reject', 'Reject', 'Reject', 'danger', 'rejected'));
+  if (can(d, 'request-amendment')) decisions.push(reasonForm('request-amendment', t('off.amend_title'), t('off.amend'), 'secondary', t('off.done.amend')));
+  if (can(d, 'reject')) decisions.push(reasonForm('reject', t('off.reject'), t('off.reject'), 'danger', t('off.done.rejected')));
   if (decisions.length) panels.append(h('div', { class: 'decision-grid' }, decisions));
   if (can(d, 'release')) {
-    const rel = h('button', { type: 'button', class: 'primary', onclick: () => act('release', {}, rel, 'released') }, 'Release goods');
+    const rel = h('button', { type: 'button', class: 'primary', onclick: () => act('release', {}, rel, t('off.done.released')) }, t('off.release'));
     panels.append(h('p', {}, rel));
   }
   return h(
     'div',
     {},
-    pageTitle(`Review ${declarationName(d)}`),
-    h('p', {}, h('a', { href: '#/review' }, '← Review queue')),
-    h('p', { class: 'lead' }, `Filed by ${ent.name} (${ent.country}, ${ent.registration_code}, credit class ${ent.credit_class ? ent.credit_class.replace('_', ' ') : '—'}).`),
+    pageTitle(t('off.review_title', { name: declarationName(d) })),
+    h('p', {}, h('a', { href: '#/review' }, t('off.back_queue'))),
+    h('p', { class: 'lead' }, t('off.filed_by', { name: ent.name, country: ent.country, code: ent.registration_code, credit: creditLabel(ent.credit_class) })),
     result,
     panels,
     declarationFacts(d, site),
@@ -251,7 +260,7 @@ function sitePicker(ctx, sites, current, extra = {}) {
     },
     sites.map((s) => h('option', { value: s.id, selected: s.id === current.id }, `${s.code} · ${s.name}`)),
   );
-  return h('div', { class: 'field inline' }, h('label', { for: 'board-site' }, 'Site'), select);
+  return h('div', { class: 'field inline' }, h('label', { for: 'board-site' }, t('book.site')), select);
 }
 
 function chosenSite(ctx, sites) {
@@ -264,16 +273,15 @@ function chosenSite(ctx, sites) {
 /** `2 reserved for advanced-certified until 13:00` (site time), or `2 reserved places released`. */
 function reservedText(s, now) {
   if (s.reserved_until && new Date(s.reserved_until) > now) {
-    const m = / (\d{2}:\d{2}) /.exec(inZone(s.reserved_until, s.timezone));
-    return `${s.reserved_advanced} reserved for advanced-certified until ${m ? m[1] : inZone(s.reserved_until, s.timezone)}`;
+    return t('off.reserved_until', { n: s.reserved_advanced, time: timeParts(s.reserved_until, s.timezone).time });
   }
-  return `${s.reserved_advanced} reserved place${s.reserved_advanced === 1 ? '' : 's'} released`;
+  return t('off.reserved_released', { n: s.reserved_advanced });
 }
 
 export async function capacityPage(ctx) {
   const sites = await ctx.sites();
   const site = chosenSite(ctx, sites);
-  if (!site) return h('div', {}, pageTitle('Capacity board'), h('p', { class: 'empty' }, 'No clearance sites yet.'));
+  if (!site) return h('div', {}, pageTitle(t('route.capacity')), h('p', { class: 'empty' }, t('df.no_sites')));
   const mode = site.modes.includes(ctx.query.mode) ? ctx.query.mode : site.modes[0];
   const showEnded = ctx.query.ended === '1';
   const today = todayIn(site.timezone);
@@ -284,22 +292,22 @@ export async function capacityPage(ctx) {
   const modeSelect = h(
     'select',
     { id: 'board-mode', onchange: (e) => ctx.navigate(here({ mode: e.target.value })) },
-    site.modes.map((m) => h('option', { value: m, selected: m === mode }, m)),
+    site.modes.map((m) => h('option', { value: m, selected: m === mode }, t(`mode.${m}`))),
   );
 
   async function change(slot, span, button) {
-    const capacity = field({ label: 'Capacity (places)', name: 'capacity', type: 'number', value: String(slot.capacity), required: true, hint: `${slot.booked} booked now.`, attrs: { min: 0, max: 10000, class: 'short' } });
-    const status = field({ label: 'Status', name: 'status', value: slot.status, options: [{ value: 'open', label: 'Open' }, { value: 'closed', label: 'Closed (cancels its bookings)' }] });
-    const reason = field({ label: 'Reason (recorded, and sent to companies whose bookings are cancelled)', name: 'reason', type: 'textarea', attrs: { rows: 2, maxlength: 1000 } });
+    const capacity = field({ label: t('off.capacity_places'), name: 'capacity', type: 'number', value: String(slot.capacity), required: true, hint: t('off.booked_now', { n: slot.booked }), attrs: { min: 0, max: 10000, class: 'short' } });
+    const status = field({ label: t('co.status'), name: 'status', value: slot.status, options: [{ value: 'open', label: t('status.open') }, { value: 'closed', label: t('off.closed_cancels') }] });
+    const reason = field({ label: t('off.reason_recorded'), name: 'reason', type: 'textarea', attrs: { rows: 2, maxlength: 1000 } });
     // Reserved places, where the server has them.
     const hasReserved = 'reserved_advanced' in slot;
     const reservedField = hasReserved
-      ? field({ label: 'Reserved for advanced-certified (places)', name: 'reserved_advanced', type: 'number', value: String(slot.reserved_advanced || 0), attrs: { min: 0, max: 10000, class: 'short' } })
+      ? field({ label: t('off.reserved_field'), name: 'reserved_advanced', type: 'number', value: String(slot.reserved_advanced || 0), attrs: { min: 0, max: 10000, class: 'short' } })
       : null;
     const releaseField = hasReserved
-      ? field({ label: 'Released to everyone (minutes before start)', name: 'release_minutes', type: 'number', value: String(slot.release_minutes ?? 0), attrs: { min: 0, class: 'short' } })
+      ? field({ label: t('off.release_field'), name: 'release_minutes', type: 'number', value: String(slot.release_minutes ?? 0), attrs: { min: 0, class: 'short' } })
       : null;
-    const ok = await dialog({ title: `Change slot ${span}`, body: [h('p', { class: 'muted' }, `${site.code} ${slot.mode}, ${slotSpan(slot)}`), capacity, status, reservedField, releaseField, reason], confirm: 'Save change' });
+    const ok = await dialog({ title: t('off.change_slot', { span }), body: [h('p', { class: 'muted' }, `${site.code} ${t(`mode.${slot.mode}`)}, ${slotSpan(slot)}`), capacity, status, reservedField, releaseField, reason], confirm: t('off.save_change') });
     if (!ok) {
       button.focus();
       return;
@@ -307,7 +315,7 @@ export async function capacityPage(ctx) {
     const body = {};
     const cap = Number(ok.get('capacity'));
     if (!Number.isInteger(cap) || cap < 0 || cap > 10000) {
-      announce('Capacity must be a whole number from 0 to 10000.', 'error');
+      announce(t('off.capacity_range'), 'error');
       return;
     }
     if (cap !== slot.capacity) body.capacity = cap;
@@ -320,14 +328,14 @@ export async function capacityPage(ctx) {
       if (m !== (slot.release_minutes ?? 0)) body.release_minutes = m;
     }
     if (body.capacity === undefined && body.status === undefined && body.reserved_advanced === undefined && body.release_minutes === undefined) {
-      announce('Nothing changed.');
+      announce(t('off.nothing_changed'));
       return;
     }
     const box = button.closest('tr').querySelector('.row-msg');
     const send = (b) => busy(button, () => api.call('PATCH', `/slots/${slot.id}`, { body: b }));
     try {
       await send(body);
-      announce(`Slot ${span}: ${body.status === 'closed' ? 'closed' : body.status === 'open' ? 'reopened' : body.capacity !== undefined ? `capacity ${body.capacity}` : 'reserved places changed'}.`, 'success');
+      announce(t('off.slot_changed', { span, what: body.status === 'closed' ? t('off.what.closed') : body.status === 'open' ? t('off.what.reopened') : body.capacity !== undefined ? t('off.what.capacity', { n: body.capacity }) : t('off.what.reserved') }), 'success');
       ctx.refresh();
     } catch (err) {
       if (err.status === 409 && body.capacity !== undefined && !body.displace) {
@@ -336,35 +344,35 @@ export async function capacityPage(ctx) {
           ? h(
               'fieldset',
               { class: 'field checks rebook' },
-              h('legend', {}, 'The displaced bookings'),
-              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ' Move them to the next slot with room, in booking order'),
-              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ' Cancel them'),
+              h('legend', {}, t('off.displaced')),
+              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ` ${t('off.move_next')}`),
+              h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ` ${t('off.cancel_them')}`),
             )
           : null;
         const again = await dialog({
-          title: `Capacity ${body.capacity} is below the ${slot.booked} bookings`,
+          title: t('off.below_booked', { capacity: body.capacity, booked: slot.booked }),
           body: [
             h('p', {}, closuresAvailable
-              ? 'Displace the latest bookings? The earliest made keep their places; their companies are notified.'
-              : 'Displace the latest bookings? They are cancelled with your reason and their companies are notified.'),
+              ? t('off.displace_move_q')
+              : t('off.displace_cancel_q')),
             rebook,
           ],
-          confirm: 'Displace bookings',
+          confirm: t('off.displace'),
           danger: true,
         });
         if (again) {
           try {
             await send({ ...body, displace: true, ...(closuresAvailable ? { rebook: again.get('rebook') || 'next_available' } : {}) });
-            announce(`Slot ${span}: capacity ${body.capacity}; bookings displaced.`, 'success');
+            announce(t('off.displaced_done', { span, n: body.capacity }), 'success');
             ctx.refresh();
             return;
           } catch (err2) {
-            replace(box, errorBox(err2, 'Not changed'));
+            replace(box, errorBox(err2, t('off.not_changed')));
             return;
           }
         }
       }
-      replace(box, errorBox(err, 'Not changed'));
+      replace(box, errorBox(err, t('off.not_changed')));
     }
   }
 
@@ -384,8 +392,8 @@ export async function capacityPage(ctx) {
       const isEnded = new Date(s.ends_at) <= now;
       const pct = s.capacity ? Math.round((100 * s.booked) / s.capacity) : 0;
       const btn = isEnded
-        ? h('span', { class: 'muted' }, 'ended')
-        : h('button', { type: 'button', class: 'secondary small', onclick: (ev) => change(s, span, ev.currentTarget) }, 'Change', h('span', { class: 'visually-hidden' }, ` slot ${span}`));
+        ? h('span', { class: 'muted' }, t('off.ended'))
+        : h('button', { type: 'button', class: 'secondary small', onclick: (ev) => change(s, span, ev.currentTarget) }, t('off.change'), h('span', { class: 'visually-hidden' }, ` ${t('off.slot_span', { span })}`));
       return {
         attrs: { dataset: { row: s.id }, class: isEnded ? 'ended' : null },
         cells: [
@@ -398,7 +406,7 @@ export async function capacityPage(ctx) {
               'span',
               { class: 'usage-text' },
               `${s.booked} / ${s.capacity}`,
-              h('span', { class: 'visually-hidden' }, ' booked'),
+              h('span', { class: 'visually-hidden' }, ` ${t('off.booked_word')}`),
               h('span', { class: 'muted' }, ` ${pct} %`),
               s.reserved_advanced > 0 ? h('span', { class: 'muted reserved-note' }, ` · ${reservedText(s, now)}`) : null,
             ),
@@ -411,19 +419,19 @@ export async function capacityPage(ctx) {
     return h(
       'section',
       { class: 'board-day', 'aria-labelledby': `day-${day}` },
-      h('h2', { id: `day-${day}` }, day === today ? 'Today' : 'Tomorrow', h('span', { class: 'sub' }, ` ${longDay(day)}`)),
+      h('h2', { id: `day-${day}` }, day === today ? t('off.today') : t('off.tomorrow'), h('span', { class: 'sub' }, ` ${longDay(day)}`)),
       h(
         'p',
         { class: 'day-summary' },
-        h('span', { class: 'day-count' }, `${booked} booked of ${open} open places`),
-        ended.length ? h('span', { class: 'muted' }, ' in the slots not yet ended') : null,
-        ended.length && !showEnded ? h('span', { class: 'muted' }, ` · ${ended.length} ended slot${ended.length === 1 ? '' : 's'} hidden`) : null,
+        h('span', { class: 'day-count' }, t('off.day_count', { booked: formatNumber(booked), open: formatNumber(open) })),
+        ended.length ? h('span', { class: 'muted' }, ` ${t('off.not_ended')}`) : null,
+        ended.length && !showEnded ? h('span', { class: 'muted' }, ` · ${t('off.ended_hidden', { n: ended.length })}`) : null,
       ),
       table({
-        caption: `${site.code} ${mode}, ${longDay(day)}, ${zoneLabel(offset, site.timezone)}`,
-        columns: ['Slot', 'Booked / capacity', 'Status', ''],
+        caption: `${site.code} ${t(`mode.${mode}`)}, ${longDay(day)}, ${zoneLabel(offset, site.timezone)}`, // i18n-ok: code, date, zone
+        columns: [t('book.slot'), t('off.booked_capacity'), t('co.status'), ''],
         rows,
-        empty: all.length ? 'Every slot of this day has ended.' : 'No slots on this day.',
+        empty: all.length ? t('off.all_ended') : t('off.no_slots_day'),
         className: 'board',
       }),
     );
@@ -432,13 +440,13 @@ export async function capacityPage(ctx) {
   return h(
     'div',
     {},
-    pageTitle('Capacity board'),
+    pageTitle(t('route.capacity')),
     h(
       'div',
       { class: 'toolbar' },
       sitePicker(ctx, sites, site, { mode }),
-      h('div', { class: 'field inline' }, h('label', { for: 'board-mode' }, 'Mode'), modeSelect),
-      h('a', { href: here({ ended: showEnded ? '0' : '1' }) }, showEnded ? 'Hide ended slots' : 'Show ended slots'),
+      h('div', { class: 'field inline' }, h('label', { for: 'board-mode' }, t('book.transport_mode')), modeSelect),
+      h('a', { href: here({ ended: showEnded ? '0' : '1' }) }, showEnded ? t('off.hide_ended') : t('off.show_ended')),
       h(
         'button',
         {
@@ -451,12 +459,12 @@ export async function capacityPage(ctx) {
             form.querySelector('select, input').focus({ preventScroll: true });
           },
         },
-        'Close or reduce a range…',
+        t('off.close_range'),
       ),
-      h('p', { class: 'zone-note' }, `Times in ${zoneLabel(currentOffset(site.timezone), site.timezone)}`),
+      h('p', { class: 'zone-note' }, t('off.times_in', { zone: zoneLabel(currentOffset(site.timezone), site.timezone) })),
     ),
     h('div', { class: 'board-days' }, sections),
-    h('p', { class: 'hint' }, 'Bars: booked places, coloured by the free places left on the same scale as the companies’ heat map.'),
+    h('p', { class: 'hint' }, t('off.bars_hint')),
     legend(['4', '3', '2', '1', '0', 'closed', 'past']),
     closurePanel(ctx, site),
   );
@@ -511,14 +519,14 @@ function slotWhen(slot) {
   if (!slot) return null;
   const a = localParts(slot.starts_at_local);
   const b = localParts(slot.ends_at_local);
-  return `${slotSpan(slot).split(',')[0]}, ${a.time}–${b.time}`;
+  return `${dayWithWeekday(a.date)}, ${a.time}–${b.time}`;
 }
 
 /** The table of what a closure does (or would do) to bookings, in the server's order. */
 async function affectedTable(answer, site, { applied }) {
   const affected = Array.isArray(answer.affected) ? answer.affected : [];
   if (!affected.length) {
-    return h('p', { class: 'empty' }, applied ? 'No booking was affected.' : 'No booking would be affected: only the slots change.');
+    return h('p', { class: 'empty' }, applied ? t('off.cl.none_affected') : t('off.cl.none_would'));
   }
   const slotOf = reader('/slots');
   const bookingOf = reader('/bookings');
@@ -527,7 +535,7 @@ async function affectedTable(answer, site, { applied }) {
       const [from, to, booking, ent] = await Promise.all([slotOf(a.from_slot_id), slotOf(a.to_slot_id), bookingOf(a.booking_id), a.enterprise_id ? enterprise(a.enterprise_id) : null]);
       const moved = Boolean(a.to_slot_id);
       const truck = booking && booking.vehicle ? plateText(booking.vehicle, false) : null;
-      const what = booking ? `${declIds(booking).length} declaration${declIds(booking).length === 1 ? '' : 's'}` : '';
+      const what = booking ? t('off.cl.n_decls', { n: declIds(booking).length }) : '';
       return {
         attrs: { dataset: { booking: a.booking_id, outcome: moved ? 'moved' : 'cancelled' } },
         cells: [
@@ -535,15 +543,15 @@ async function affectedTable(answer, site, { applied }) {
           h('div', {}, truck ? h('span', { class: 'plate' }, truck) : h('span', { class: 'mono small' }, a.booking_id), what ? h('p', { class: 'muted small' }, what) : null),
           h('span', { class: 'slot-when from' }, slotWhen(from) || a.from_slot_id),
           moved
-            ? h('span', { class: 'outcome moved' }, h('span', { 'aria-hidden': 'true' }, '→ '), applied ? 'Moved to ' : 'Moves to ', h('strong', { class: 'slot-when to' }, slotWhen(to) || a.to_slot_id))
-            : h('span', { class: 'outcome cancelled' }, applied ? 'Cancelled' : 'Would be cancelled', answer.rebook === 'next_available' ? h('span', { class: 'muted' }, ' (no free place in a later slot)') : null),
+            ? h('span', { class: 'outcome moved' }, h('span', { 'aria-hidden': 'true' }, '→ '), applied ? `${t('off.cl.moved_to')} ` : `${t('off.cl.moves_to')} `, h('strong', { class: 'slot-when to' }, slotWhen(to) || a.to_slot_id))
+            : h('span', { class: 'outcome cancelled' }, applied ? t('status.cancelled') : t('off.cl.would_cancel'), answer.rebook === 'next_available' ? h('span', { class: 'muted' }, ` ${t('off.cl.no_room')}`) : null),
         ],
       };
     }),
   );
   return table({
-    caption: `Bookings ${applied ? 'affected' : 'that would be affected'}, in the order the rules handle them (${zoneLabel(currentOffset(site.timezone), site.timezone)})`,
-    columns: ['Company', 'Truck', 'Booked slot', applied ? 'Outcome' : 'What would happen'],
+    caption: t(applied ? 'off.cl.caption_applied' : 'off.cl.caption_preview', { zone: zoneLabel(currentOffset(site.timezone), site.timezone) }),
+    columns: [t('off.cl.company'), t('off.cl.truck'), t('off.cl.booked_slot'), applied ? t('off.cl.outcome') : t('off.cl.would_happen')],
     rows,
     className: 'affected',
   });
@@ -553,22 +561,22 @@ function summary(answer, applied) {
   const affected = Array.isArray(answer.affected) ? answer.affected : [];
   const moved = affected.filter((a) => a.to_slot_id).length;
   const cancelled = affected.length - moved;
-  if (!affected.length) return applied ? 'No booking was affected.' : 'No booking would be affected.';
-  const verb = applied ? ['moved', 'cancelled'] : ['would move', 'would be cancelled'];
+  if (!affected.length) return applied ? t('off.cl.none_affected') : t('off.cl.none_would_short');
+  const one = (n) => (n === 1 ? 'one' : 'many');
   const parts = [];
-  if (moved) parts.push(`${moved} booking${moved === 1 ? '' : 's'} ${verb[0]} to later slots`);
-  if (cancelled) parts.push(`${cancelled} booking${cancelled === 1 ? '' : 's'} ${verb[1]}`);
+  if (moved) parts.push(t(`off.cl.${applied ? 'moved' : 'would_move'}.${one(moved)}`, { n: moved }));
+  if (cancelled) parts.push(t(`off.cl.${applied ? 'cancelled' : 'would_be_cancelled'}.${one(cancelled)}`, { n: cancelled }));
   return `${parts.join('; ')}.`;
 }
 
 /** ` (3 slots)` when the server says how many slots a closure binds. */
 function slotCount(c) {
-  return Number.isFinite(c.slots) ? ` (${c.slots} slot${c.slots === 1 ? '' : 's'})` : '';
+  return Number.isFinite(c.slots) ? ` (${t(c.slots === 1 ? 'off.cl.slots.one' : 'off.cl.slots.many', { n: c.slots })})` : '';
 }
 
 function whatText(c) {
-  const mode = c.mode ? `${c.mode} slots` : 'slots of every mode';
-  return c.capacity === null || c.capacity === undefined ? `Closes the ${mode}` : `Lowers the ${mode} to ${c.capacity} place${c.capacity === 1 ? '' : 's'}`;
+  const mode = c.mode ? t('off.cl.mode_slots', { mode: t(`mode.${c.mode}`) }) : t('off.cl.all_mode_slots');
+  return c.capacity === null || c.capacity === undefined ? t('off.cl.closes', { slots: mode }) : t(c.capacity === 1 ? 'off.cl.lowers.one' : 'off.cl.lowers.many', { slots: mode, n: c.capacity });
 }
 
 /** The form, its preview, and the list of the site's closures. */
@@ -577,31 +585,31 @@ export function closurePanel(ctx, site) {
   const zone = zoneLabel(currentOffset(tz), tz);
   const f = {
     mode: field({
-      label: 'Transport mode',
+      label: t('book.transport_mode'),
       name: 'mode',
       value: '',
-      options: [{ value: '', label: 'All modes' }, ...site.modes.map((m) => ({ value: m, label: m }))],
+      options: [{ value: '', label: t('off.cl.all_modes') }, ...site.modes.map((m) => ({ value: m, label: t(`mode.${m}`) }))],
     }),
-    from: field({ label: `From (site time, ${zone})`, name: 'from', type: 'datetime-local', required: true, value: nextHour(tz, 1), hint: 'Slots starting at or after this time…', attrs: { step: 60 } }),
-    to: field({ label: `To (site time, ${zone})`, name: 'to', type: 'datetime-local', required: true, value: nextHour(tz, 3), hint: '…and before this time.', attrs: { step: 60 } }),
-    capacity: field({ label: 'Capacity (optional)', name: 'capacity', type: 'number', hint: 'Empty: close the slots. A number: lower their capacity to it.', attrs: { min: 0, max: 10000, class: 'short' } }),
-    reason: field({ label: 'Reason', name: 'reason', type: 'textarea', required: true, hint: 'Recorded, and sent to the companies whose bookings move or are cancelled.', attrs: { rows: 2, maxlength: 1000 } }),
+    from: field({ label: t('off.cl.from', { zone }), name: 'from', type: 'datetime-local', required: true, value: nextHour(tz, 1), hint: t('off.cl.from_hint'), attrs: { step: 60 } }),
+    to: field({ label: t('off.cl.to', { zone }), name: 'to', type: 'datetime-local', required: true, value: nextHour(tz, 3), hint: t('off.cl.to_hint'), attrs: { step: 60 } }),
+    capacity: field({ label: t('off.cl.capacity'), name: 'capacity', type: 'number', hint: t('off.cl.capacity_hint'), attrs: { min: 0, max: 10000, class: 'short' } }),
+    reason: field({ label: t('off.reason'), name: 'reason', type: 'textarea', required: true, hint: t('off.cl.reason_hint'), attrs: { rows: 2, maxlength: 1000 } }),
   };
   const rebook = h(
     'fieldset',
     { class: 'field checks rebook', dataset: { for: 'rebook' } },
-    h('legend', {}, 'Displaced bookings'),
-    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ' Move to the next slot with room (in booking order)'),
-    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ' Cancel them'),
+    h('legend', {}, t('off.cl.displaced')),
+    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'next_available', checked: true }), ` ${t('off.cl.move_next')}`),
+    h('label', {}, h('input', { type: 'radio', name: 'rebook', value: 'cancel' }), ` ${t('off.cancel_them')}`),
     h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
   );
-  const previewBtn = h('button', { type: 'submit', class: 'primary' }, 'Preview');
+  const previewBtn = h('button', { type: 'submit', class: 'primary' }, t('off.cl.preview'));
   const preview = h('div', { class: 'closure-preview', 'aria-live': 'polite' });
   const form = h(
     'form',
     { class: 'card closure-form', novalidate: true, 'aria-labelledby': 'closure-h' },
-    h('h2', { id: 'closure-h' }, 'Close or reduce a range'),
-    h('p', { class: 'hint' }, `At ${site.code}: the slots starting in the range are closed or lowered. Nothing changes until you confirm the preview.`),
+    h('h2', { id: 'closure-h' }, t('off.cl.title')),
+    h('p', { class: 'hint' }, t('off.cl.hint', { site: site.code })),
     h('div', { class: 'grid closure-grid' }, f.mode, f.from, f.to, f.capacity),
     f.reason,
     rebook,
@@ -622,12 +630,12 @@ export function closurePanel(ctx, site) {
     const to = siteTime(String(fd.get('to') || ''), tz);
     const capText = String(fd.get('capacity') || '').trim();
     const reason = String(fd.get('reason') || '').trim();
-    if (!from) setMessage(f.from, 'client', 'Enter the date and time the range starts.');
-    if (!to) setMessage(f.to, 'client', 'Enter the date and time the range ends.');
-    if (from && to && new Date(to) <= new Date(from)) setMessage(f.to, 'client', 'The end must be after the start.');
+    if (!from) setMessage(f.from, 'client', t('off.cl.enter_from'));
+    if (!to) setMessage(f.to, 'client', t('off.cl.enter_to'));
+    if (from && to && new Date(to) <= new Date(from)) setMessage(f.to, 'client', t('off.cl.end_after'));
     const cap = capText === '' ? null : Number(capText);
-    if (cap !== null && (!Number.isInteger(cap) || cap < 0 || cap > 10000)) setMessage(f.capacity, 'client', 'A whole number from 0 to 10000, or empty to close.');
-    if (!reason) setMessage(f.reason, 'client', 'Give a reason: the companies are told.');
+    if (cap !== null && (!Number.isInteger(cap) || cap < 0 || cap > 10000)) setMessage(f.capacity, 'client', t('off.cl.capacity_check'));
+    if (!reason) setMessage(f.reason, 'client', t('off.cl.give_reason'));
     if (form.querySelector('[aria-invalid=true]')) {
       form.querySelector('[aria-invalid=true]').focus();
       return null;
@@ -653,7 +661,7 @@ export function closurePanel(ctx, site) {
   // A preview is only good for the values it was made from.
   form.addEventListener('input', () => {
     if (preview.firstChild && !preview.querySelector('.applied')) {
-      replace(preview, h('p', { class: 'muted' }, 'The range changed: preview it again.'));
+      replace(preview, h('p', { class: 'muted' }, t('off.cl.changed')));
     }
   });
 
@@ -661,23 +669,23 @@ export function closurePanel(ctx, site) {
     e.preventDefault();
     const body = read();
     if (!body) return;
-    replace(preview, loading('Working out what the closure would do…'));
+    replace(preview, loading(t('off.cl.working')));
     let answer;
     try {
       answer = await busy(previewBtn, () => api.post(`/sites/${site.id}/closures`, { ...body, dry_run: true }));
     } catch (err) {
       showServerErrors(err);
-      replace(preview, errorBox(err, 'No preview'));
+      replace(preview, errorBox(err, t('off.cl.no_preview')));
       return;
     }
     const list = await affectedTable(answer, site, { applied: false });
-    const apply = h('button', { type: 'button', class: 'danger' }, 'Apply closure');
-    const again = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(preview); form.querySelector('input, select').focus(); } }, 'Change the range');
+    const apply = h('button', { type: 'button', class: 'danger' }, t('off.cl.apply'));
+    const again = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(preview); form.querySelector('input, select').focus(); } }, t('off.cl.change_range'));
     const box = h(
       'section',
       { class: 'card preview-card', 'aria-labelledby': 'preview-h', tabindex: '-1' },
-      h('h3', { id: 'preview-h' }, 'Preview: nothing has changed yet'),
-      h('p', {}, `${whatText({ mode: body.mode, capacity: body.capacity })}${slotCount(answer)} that start within ${spanInZone(answer.from || body.from, answer.to || body.to, tz)}. `, h('strong', { class: 'preview-summary' }, summary(answer, false))),
+      h('h3', { id: 'preview-h' }, t('off.cl.preview_title')),
+      h('p', {}, `${t('off.cl.within', { what: `${whatText({ mode: body.mode, capacity: body.capacity })}${slotCount(answer)}`, span: spanInZone(answer.from || body.from, answer.to || body.to, tz) })} `, h('strong', { class: 'preview-summary' }, summary(answer, false))), // i18n-ok: words from t()
       list,
       h('div', { class: 'actions left' }, apply, again),
       h('div', { class: 'row-msg', 'aria-live': 'polite' }),
@@ -688,11 +696,11 @@ export function closurePanel(ctx, site) {
       try {
         const done = await busy(apply, () => api.post(`/sites/${site.id}/closures`, body));
         flash = { siteId: site.id, answer: done, body };
-        announce(`Closure applied at ${site.code}: ${summary(done, true)}`, 'success');
+        announce(t('off.cl.applied_at', { site: site.code, summary: summary(done, true) }), 'success');
         ctx.refresh();
       } catch (err) {
         showServerErrors(err);
-        replace(msg, errorBox(err, 'The closure was not applied'));
+        replace(msg, errorBox(err, t('off.cl.not_applied')));
       }
     });
     replace(preview, box);
@@ -711,18 +719,18 @@ export function closurePanel(ctx, site) {
           h(
             'div',
             { class: 'alert success applied', role: 'status', tabindex: '-1' },
-            h('p', { class: 'alert-title' }, 'Closure applied'),
-            h('p', {}, `${whatText(answer)}${slotCount(answer)} that start within ${spanInZone(answer.from, answer.to, tz)}. ${summary(answer, true)}`),
+            h('p', { class: 'alert-title' }, t('off.cl.applied')),
+            h('p', {}, `${t('off.cl.within', { what: `${whatText(answer)}${slotCount(answer)}`, span: spanInZone(answer.from, answer.to, tz) })} ${summary(answer, true)}`), // i18n-ok: words from t()
             list,
           ),
         );
         result.querySelector('.alert').focus();
       })
-      .catch((err) => replace(result, errorBox(err, 'The closure was applied; its bookings could not be listed')));
+      .catch((err) => replace(result, errorBox(err, t('off.cl.applied_unlisted'))));
   }
 
-  const listBox = h('div', { class: 'closure-list' }, loading('Loading closures…'));
-  const listHeading = h('h3', {}, `Closures at ${site.code}`);
+  const listBox = h('div', { class: 'closure-list' }, loading(t('off.cl.loading')));
+  const listHeading = h('h3', {}, t('off.cl.list_title', { site: site.code }));
   (async () => {
     let items;
     try {
@@ -731,12 +739,12 @@ export function closurePanel(ctx, site) {
     } catch (err) {
       if (err.status === 404) {
         // A server without closures: say so instead of offering a form it would refuse.
-        form.replaceWith(h('p', { class: 'muted' }, 'Closing a range is not available on this server yet: change slots one by one above.'));
+        form.replaceWith(h('p', { class: 'muted' }, t('off.cl.unavailable')));
         replace(listBox);
         listHeading.remove();
         return;
       }
-      replace(listBox, errorBox(err, 'The closures could not be loaded'));
+      replace(listBox, errorBox(err, t('off.cl.load_failed')));
       return;
     }
     const now = new Date();
@@ -746,9 +754,9 @@ export function closurePanel(ctx, site) {
       const lifted = c.active === false || Boolean(c.lifted_at);
       const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
       const reopen = lifted
-        ? h('span', { class: 'muted' }, c.lifted_at ? `reopened ${inZone(c.lifted_at, tz)}` : 'reopened')
+        ? h('span', { class: 'muted' }, c.lifted_at ? t('off.cl.reopened_at', { when: inZone(c.lifted_at, tz) }) : t('off.cl.reopened'))
         : ended
-        ? h('span', { class: 'muted' }, 'ended')
+        ? h('span', { class: 'muted' }, t('off.ended'))
         : h(
             'button',
             {
@@ -757,9 +765,9 @@ export function closurePanel(ctx, site) {
               onclick: async (ev) => {
                 const btn = ev.currentTarget;
                 const ok = await dialog({
-                  title: 'Reopen these slots?',
-                  body: h('p', {}, `${whatText(c)} that start within ${spanInZone(c.from, c.to, tz)} (“${c.reason}”). Reopening gives the slots their places back; bookings that were moved stay where they are.`),
-                  confirm: 'Reopen',
+                  title: t('off.cl.reopen_q'),
+                  body: h('p', {}, t('off.cl.reopen_body', { what: whatText(c), span: spanInZone(c.from, c.to, tz), reason: c.reason })),
+                  confirm: t('off.cl.reopen'),
                 });
                 if (!ok) {
                   btn.focus();
@@ -767,23 +775,23 @@ export function closurePanel(ctx, site) {
                 }
                 try {
                   await busy(btn, () => api.call('DELETE', `/closures/${c.id}`));
-                  announce(`Reopened: ${spanInZone(c.from, c.to, tz)}.`, 'success');
+                  announce(t('off.cl.reopened_span', { span: spanInZone(c.from, c.to, tz) }), 'success');
                   ctx.refresh();
                 } catch (err) {
-                  replace(msg, errorBox(err, 'Not reopened'));
+                  replace(msg, errorBox(err, t('off.cl.not_reopened')));
                 }
               },
             },
-            'Reopen',
+            t('off.cl.reopen'),
             h('span', { class: 'visually-hidden' }, ` ${spanInZone(c.from, c.to, tz)}`),
           );
-      const by = c.created_by && c.created_by === ctx.me.id ? 'by you' : c.created_by_name ? `by ${c.created_by_name}` : '';
+      const by = c.created_by && c.created_by === ctx.me.id ? t('off.cl.by_you') : c.created_by_name ? t('co.by', { who: c.created_by_name }) : '';
       return {
         attrs: { dataset: { closure: c.id, active: lifted ? 'false' : 'true' }, class: ended || lifted ? 'ended' : null },
         cells: [
           spanInZone(c.from, c.to, tz),
-          h('div', {}, whatText(c), Number.isFinite(c.slots) ? h('p', { class: 'muted small' }, `${c.slots} slot${c.slots === 1 ? '' : 's'}`) : null),
-          h('div', {}, c.reason, h('p', { class: 'muted small' }, c.rebook === 'cancel' ? 'displaced bookings cancelled' : 'displaced bookings moved to later slots')),
+          h('div', {}, whatText(c), Number.isFinite(c.slots) ? h('p', { class: 'muted small' }, t(c.slots === 1 ? 'off.cl.slots.one' : 'off.cl.slots.many', { n: c.slots })) : null),
+          h('div', {}, c.reason, h('p', { class: 'muted small' }, c.rebook === 'cancel' ? t('off.cl.rebook_cancel') : t('off.cl.rebook_move'))),
           h('div', {}, inZone(c.created_at, tz), by ? h('p', { class: 'muted small' }, by) : null),
           h('div', {}, reopen, msg),
         ],
@@ -792,10 +800,10 @@ export function closurePanel(ctx, site) {
     replace(
       listBox,
       table({
-        caption: `Closures at ${site.code}, latest first (site time)`,
-        columns: ['Range', 'What', 'Reason', 'Made', ''],
+        caption: t('off.cl.list_caption', { site: site.code }),
+        columns: [t('off.cl.range'), t('off.cl.what'), t('off.reason'), t('off.cl.made'), ''],
         rows,
-        empty: `No closures at ${site.code}.`,
+        empty: t('off.cl.none', { site: site.code }),
         className: 'closures',
       }),
     );
@@ -829,46 +837,46 @@ function gateRefusal(err, site, sitesById) {
   const or = (cond, text) => (cond ? text : p.detail || err.message);
   switch (problemSlug(err)) {
     case 'gate-pass-invalid':
-      return { kind: 'error', title: 'Not a valid gate pass', text: 'This code is not a Clearway gate pass: it could not be read, or it was not issued by Clearway (it may have been altered). Scan it again, or check the truck in by its plate.' };
+      return { kind: 'error', title: t('gate.invalid'), text: t('gate.invalid_text') };
     case 'wrong-site': {
       const other = sitesById[p.site_id];
-      return { kind: 'error', title: 'Booked at another site', text: `This truck is booked at ${other ? siteLabel(other) : 'another clearance site'}, not at ${siteLabel(site)}. It cannot be checked in here.` };
+      return { kind: 'error', title: t('gate.wrong_site'), text: t('gate.wrong_site_text', { other: other ? siteLabel(other) : t('gate.another_site'), here: siteLabel(site) }) };
     }
     case 'gate-pass-superseded':
-      return { kind: 'error', title: 'Out-of-date gate pass', text: or(p.current_version, `This is version ${p.version} of the gate pass, but the booking is now at version ${p.current_version}: the vehicle or the slot has changed since it was printed. The driver needs the current pass; or check the truck in by its plate.`) };
+      return { kind: 'error', title: t('gate.superseded'), text: or(p.current_version, t('gate.superseded_text', { version: p.version, current: p.current_version })) };
     case 'booking-not-active':
-      return { kind: 'error', title: 'Booking not active', text: or(p.booking_status, `This booking is ${statusLabel(p.booking_status).toLowerCase()}: no truck can be checked in on it.`) };
+      return { kind: 'error', title: t('gate.not_active'), text: or(p.booking_status, t('gate.not_active_text', { status: statusLabel(p.booking_status).toLowerCase() })) };
     case 'already-checked-in':
       return {
         kind: 'warning',
-        title: 'Already checked in',
-        text: `This truck was already checked in${p.checked_in_at ? ` at ${at(p.checked_in_at)}` : ''}${p.checked_in_by ? ` by ${p.checked_in_by}` : ''}. Nothing was changed.`,
+        title: t('gate.already'),
+        text: t('gate.already_text', { when: p.checked_in_at ? ` ${t('gate.at', { when: at(p.checked_in_at) })}` : '', who: p.checked_in_by ? ` ${t('co.by', { who: p.checked_in_by })}` : '' }),
       };
     case 'too-early':
-      return { kind: 'warning', title: 'Too early', text: or(p.window_opens_at, `The truck is early: it may be checked in from ${at(p.window_opens_at)} until ${at(p.window_closes_at)} (site time).`) };
+      return { kind: 'warning', title: t('gate.early'), text: or(p.window_opens_at, t('gate.early_text', { from: at(p.window_opens_at), to: at(p.window_closes_at) })) };
     case 'too-late':
-      return { kind: 'error', title: 'Too late', text: or(p.window_closes_at, `The truck is late: its arrival window closed at ${at(p.window_closes_at)} (it opened at ${at(p.window_opens_at)}, site time). The company has to book a new slot.`) };
+      return { kind: 'error', title: t('gate.late'), text: or(p.window_closes_at, t('gate.late_text', { closed: at(p.window_closes_at), opened: at(p.window_opens_at) })) };
     case 'vehicle-missing':
-      return { kind: 'error', title: 'No vehicle on the booking', text: 'The booking names no vehicle, so the truck cannot be matched to it. The company must add the truck’s plate to the booking first (Edit vehicle).' };
+      return { kind: 'error', title: t('gate.no_vehicle'), text: t('gate.no_vehicle_text') };
     case 'declarations-not-cleared': {
       const list = Array.isArray(p.declarations) ? p.declarations : [];
       return {
         kind: 'error',
-        title: 'Declarations not cleared',
-        text: `Customs has not approved or released every declaration on this truck${list.length ? '. Not cleared yet:' : '.'}`,
+        title: t('gate.not_cleared'),
+        text: list.length ? t('gate.not_cleared_list') : t('gate.not_cleared_text'),
         list: list.map((x) => `${x.number || x.id} — ${statusLabel(x.status)}`),
       };
     }
     case 'no-booking-for-vehicle':
       return {
         kind: 'error',
-        title: 'No booking for this vehicle',
-        text: `${p.plate ? `The vehicle ${p.country || ''} ${p.plate}`.replace(/\s+/g, ' ') : 'This vehicle'} has no confirmed booking, at this site or any other. Check the plate and the country, or ask for the gate pass.`,
+        title: t('gate.no_booking'),
+        text: t('gate.no_booking_text', { vehicle: p.plate ? `${p.country || ''} ${p.plate}`.trim() : '—' }),
       };
     case 'validation':
-      return { kind: 'error', title: 'Check the entry', text: (err.fieldErrors || []).map((e) => e.message).join(' ') || describe(err) };
+      return { kind: 'error', title: t('gate.check_entry'), text: (err.fieldErrors || []).map((e) => e.message).join(' ') || describe(err) };
     default:
-      return { kind: 'error', title: 'Not checked in', text: describe(err) };
+      return { kind: 'error', title: t('gate.not_checked_in'), text: describe(err) };
   }
 }
 
@@ -879,37 +887,37 @@ async function visitCard(b, site, sitesById, readDecl, opts = {}) {
   const [decls, ent] = await Promise.all([Promise.all(declIds(b).map(readDecl)), enterprise(b.enterprise_id)]);
   const headingId = `visit-${b.id}`;
   const facts = [
-    ['Vehicle', b.vehicle ? h('span', { class: 'plate' }, plateText(b.vehicle, false)) : h('strong', {}, 'none on the booking')],
-    ['Trailer', b.vehicle && b.vehicle.trailer_plate ? h('span', { class: 'plate' }, b.vehicle.trailer_plate) : '—'],
-    ['Driver', b.driver ? `${b.driver.name}, document ${b.driver.document_number}` : '—'],
-    ['Containers', (b.containers || []).length ? h('ul', { class: 'plain tight mono' }, b.containers.map((c) => h('li', {}, c))) : 'none listed'],
-    ['Enterprise', ent.name],
-    ['Slot (site time)', slotSpan({ ...b, timezone: tz })],
-    ['Arrival window', b.arrival_window ? spanInZone(b.arrival_window.opens_at, b.arrival_window.closes_at, tz) : '—'],
-    ['Site', siteLabel(visitSite)],
+    [t('book.vehicle'), b.vehicle ? h('span', { class: 'plate' }, plateText(b.vehicle, false)) : h('strong', {}, t('gate.none_on_booking'))],
+    [t('co.trailer_label'), b.vehicle && b.vehicle.trailer_plate ? h('span', { class: 'plate' }, b.vehicle.trailer_plate) : '—'],
+    [t('co.driver'), b.driver ? `${b.driver.name}, ${t('co.document', { number: b.driver.document_number })}` : '—'],
+    [t('co.containers'), (b.containers || []).length ? h('ul', { class: 'plain tight mono' }, b.containers.map((c) => h('li', {}, c))) : t('co.none_listed')],
+    [t('register.enterprise'), ent.name],
+    [t('co.slot_site_time'), slotSpan({ ...b, timezone: tz })],
+    [t('gate.arrival_window'), b.arrival_window ? spanInZone(b.arrival_window.opens_at, b.arrival_window.closes_at, tz) : '—'],
+    [t('book.site'), siteLabel(visitSite)],
     [
-      'Booking',
+      t('co.booking'),
       h(
         'span',
         {},
         badge(b.status),
-        b.checked_in_at ? ` at ${inZone(b.checked_in_at, tz)}${opts.by ? ` by ${opts.by}` : ''}` : '',
-        b.gate_pass ? h('span', { class: 'muted' }, ` · gate pass version ${b.gate_pass.version}`) : '',
+        b.checked_in_at ? ` ${t('gate.at', { when: inZone(b.checked_in_at, tz) })}${opts.by ? ` ${t('co.by', { who: opts.by })}` : ''}` : '',
+        b.gate_pass ? h('span', { class: 'muted' }, ` · ${t('gate.pass_version', { version: b.gate_pass.version })}`) : '',
       ),
     ],
   ];
   return h(
     'section',
     { class: 'visit card', 'aria-labelledby': headingId, dataset: { booking: b.id } },
-    h('h3', { id: headingId }, b.vehicle ? ['Truck ', h('span', { class: 'plate' }, plateText(b.vehicle, false))] : 'Booking without a vehicle'),
+    h('h3', { id: headingId }, b.vehicle ? [`${t('off.cl.truck')} `, h('span', { class: 'plate' }, plateText(b.vehicle, false))] : t('gate.no_vehicle_booking')),
     h('dl', { class: 'facts visit-facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     table({
-      caption: `Declarations on this truck (${declIds(b).length})`,
-      columns: ['Number', 'Status', 'Risk lane', 'Kind', 'Consignee'],
+      caption: t('gate.decls_n', { n: declIds(b).length }),
+      columns: [t('co.number'), t('co.status'), t('co.risk_lane'), t('co.kind'), t('co.consignee')],
       rows: declIds(b).map((id, i) => {
         const d = decls[i];
         return d
-          ? { attrs: { dataset: { declaration: id } }, cells: [h('a', { href: `#/review/${id}`, class: 'mono' }, declarationName(d)), badge(d.status), laneBadge(d.risk_lane), d.kind, d.consignee] }
+          ? { attrs: { dataset: { declaration: id } }, cells: [h('a', { href: `#/review/${id}`, class: 'mono' }, declarationName(d)), badge(d.status), laneBadge(d.risk_lane), t(`co.kind.${d.kind}`), d.consignee] }
           : [h('span', { class: 'mono' }, id), '—', '—', '—', '—'];
       }),
       className: 'visit-decls',
@@ -921,38 +929,38 @@ async function visitCard(b, site, sitesById, readDecl, opts = {}) {
 function scanPanel(site, sitesById, onDone) {
   const result = h('div', { class: 'scan-result', 'aria-live': 'polite' });
   const code = field({
-    label: 'Gate pass code',
+    label: t('gate.code'),
     name: 'code',
-    hint: 'Scan the QR code with the hand scanner (it types the code and presses Enter), or type or paste the code printed under it.',
+    hint: t('gate.code_hint'),
     attrs: { autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', class: 'code-input', enterkeyhint: 'go' },
   });
   const codeInput = code.querySelector('input');
-  const codeBtn = h('button', { type: 'submit', class: 'primary' }, 'Check in');
-  const codeForm = h('form', { class: 'scan-form', novalidate: true, 'aria-label': 'Scan a gate pass' }, code, h('div', { class: 'scan-buttons' }, codeBtn));
+  const codeBtn = h('button', { type: 'submit', class: 'primary' }, t('gate.check_in'));
+  const codeForm = h('form', { class: 'scan-form', novalidate: true, 'aria-label': t('gate.scan_label') }, code, h('div', { class: 'scan-buttons' }, codeBtn));
 
-  const plate = field({ label: 'Plate number', name: 'plate', attrs: { autocomplete: 'off', spellcheck: 'false', maxlength: 24, class: 'upper' } });
-  const country = field({ label: 'Country', name: 'country', hint: 'e.g. KZ', attrs: { autocomplete: 'off', maxlength: 2, class: 'short upper' } });
-  const plateBtn = h('button', { type: 'submit', class: 'secondary' }, 'Check in by plate');
-  const plateForm = h('form', { class: 'scan-form by-plate', novalidate: true, 'aria-label': 'Check in by plate' }, h('div', { class: 'plate-fields' }, plate, country), h('div', { class: 'scan-buttons' }, plateBtn));
+  const plate = field({ label: t('co.plate'), name: 'plate', attrs: { autocomplete: 'off', spellcheck: 'false', maxlength: 24, class: 'upper' } });
+  const country = field({ label: t('register.country'), name: 'country', hint: t('gate.country_hint'), attrs: { autocomplete: 'off', maxlength: 2, class: 'short upper' } });
+  const plateBtn = h('button', { type: 'submit', class: 'secondary' }, t('gate.by_plate'));
+  const plateForm = h('form', { class: 'scan-form by-plate', novalidate: true, 'aria-label': t('gate.by_plate') }, h('div', { class: 'plate-fields' }, plate, country), h('div', { class: 'scan-buttons' }, plateBtn));
 
   async function scan(body, button) {
-    replace(result, loading('Checking the truck…'));
+    replace(result, loading(t('gate.checking')));
     const readDecl = declarationReader();
     try {
       const b = await busy(button, () => api.post('/gate/scan', { site_id: site.id, ...body }));
-      const card = await visitCard(b, site, sitesById, readDecl, { by: 'you' });
-      const plateName = b.vehicle ? plateText(b.vehicle, false) : 'The truck';
+      const card = await visitCard(b, site, sitesById, readDecl, { by: t('gate.you') });
+      const plateName = b.vehicle ? plateText(b.vehicle, false) : t('gate.the_truck');
       replace(
         result,
         h(
           'div',
           { class: 'alert success scan-outcome', role: 'status', dataset: { outcome: 'checked-in' } },
-          h('p', { class: 'alert-title' }, `Checked in: ${plateName}`),
-          h('p', {}, `${plateName} is checked in${b.checked_in_at ? ` at ${inZone(b.checked_in_at, site.timezone)}` : ''}; ${declIds(b).length === 1 ? 'its declaration is' : `all ${declIds(b).length} declarations are`} cleared. The truck may enter.`),
+          h('p', { class: 'alert-title' }, t('gate.checked_in_title', { plate: plateName })),
+          h('p', {}, t(declIds(b).length === 1 ? 'gate.checked_in_one' : 'gate.checked_in_many', { plate: plateName, when: b.checked_in_at ? ` ${t('gate.at', { when: inZone(b.checked_in_at, site.timezone) })}` : '', n: declIds(b).length })),
         ),
         card,
       );
-      announce(`${plateName}: checked in.`, 'success');
+      announce(t('gate.checked_in_short', { plate: plateName }), 'success');
       onDone();
     } catch (err) {
       const r = gateRefusal(err, site, sitesById);
@@ -970,20 +978,20 @@ function scanPanel(site, sitesById, onDone) {
         h(
           'div',
           { class: `alert ${r.kind} scan-outcome`, role: 'alert', dataset: { outcome: problemSlug(err) || 'error' } },
-          h('p', { class: 'alert-title' }, `Not checked in: ${r.title}`),
+          h('p', { class: 'alert-title' }, t('gate.refused_title', { title: r.title })),
           h('p', {}, r.text),
           r.list && r.list.length ? h('ul', {}, r.list.map((x) => h('li', {}, x))) : null,
         ),
         card,
       );
-      announce(`Not checked in: ${r.title}.`, r.kind);
+      announce(`${t('gate.refused_title', { title: r.title })}.`, r.kind);
     }
   }
 
   codeForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const value = codeInput.value.trim();
-    setMessage(code, 'client', value ? '' : 'Scan or enter the gate pass code.');
+    setMessage(code, 'client', value ? '' : t('gate.enter_code'));
     if (!value) {
       codeInput.focus();
       return;
@@ -998,8 +1006,8 @@ function scanPanel(site, sitesById, onDone) {
     e.preventDefault();
     const p = plate.querySelector('input').value.toUpperCase().replace(/[\s\-·]/g, '');
     const c = country.querySelector('input').value.trim().toUpperCase();
-    setMessage(plate, 'client', p.length >= 2 ? '' : 'Enter the plate number.');
-    setMessage(country, 'client', /^[A-Z]{2}$/.test(c) ? '' : 'Two letters, e.g. KZ.');
+    setMessage(plate, 'client', p.length >= 2 ? '' : t('gate.enter_plate'));
+    setMessage(country, 'client', /^[A-Z]{2}$/.test(c) ? '' : t('gate.two_letters'));
     if (p.length < 2 || !/^[A-Z]{2}$/.test(c)) {
       plateForm.querySelector('[aria-invalid=true]')?.focus();
       return;
@@ -1010,7 +1018,7 @@ function scanPanel(site, sitesById, onDone) {
   // The camera, only where the browser can read QR codes itself.
   let camera = null;
   if ('BarcodeDetector' in window && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
-    const video = h('video', { class: 'camera', muted: true, playsinline: true, hidden: true, 'aria-label': 'Camera view' });
+    const video = h('video', { class: 'camera', muted: true, playsinline: true, hidden: true, 'aria-label': t('gate.camera_view') });
     const status = h('p', { class: 'hint', 'aria-live': 'polite' });
     video.muted = true;
     let stream = null;
@@ -1019,14 +1027,14 @@ function scanPanel(site, sitesById, onDone) {
       stream = null;
       video.srcObject = null;
       video.hidden = true;
-      camBtn.textContent = 'Scan with the camera';
+      camBtn.textContent = t('gate.scan_camera');
       window.removeEventListener('hashchange', stop);
     };
     const start = async () => {
       try {
         const formats = BarcodeDetector.getSupportedFormats ? await BarcodeDetector.getSupportedFormats() : ['qr_code'];
         if (!formats.includes('qr_code')) {
-          replace(status, 'This browser cannot read QR codes from the camera; use the scanner or type the code.');
+          replace(status, t('gate.no_qr'));
           return;
         }
         const detector = new BarcodeDetector({ formats: ['qr_code'] });
@@ -1034,8 +1042,8 @@ function scanPanel(site, sitesById, onDone) {
         video.srcObject = stream;
         video.hidden = false;
         await video.play();
-        camBtn.textContent = 'Stop the camera';
-        replace(status, 'Hold the gate pass in front of the camera.');
+        camBtn.textContent = t('gate.stop_camera');
+        replace(status, t('gate.hold'));
         window.addEventListener('hashchange', stop);
         const tick = async () => {
           if (!stream) return;
@@ -1047,7 +1055,7 @@ function scanPanel(site, sitesById, onDone) {
             const found = await detector.detect(video);
             if (found.length && found[0].rawValue) {
               stop();
-              replace(status, 'Code read.');
+              replace(status, t('gate.code_read'));
               codeInput.value = found[0].rawValue;
               codeForm.requestSubmit();
               return;
@@ -1060,10 +1068,10 @@ function scanPanel(site, sitesById, onDone) {
         tick();
       } catch (err) {
         stop();
-        replace(status, `The camera could not be used (${err.message}). Use the scanner or type the code.`);
+        replace(status, t('gate.camera_failed', { why: err.message }));
       }
     };
-    const camBtn = h('button', { type: 'button', class: 'secondary', onclick: () => (stream ? stop() : start()) }, 'Scan with the camera');
+    const camBtn = h('button', { type: 'button', class: 'secondary', onclick: () => (stream ? stop() : start()) }, t('gate.scan_camera'));
     codeForm.querySelector('.scan-buttons').append(camBtn);
     camera = h('div', { class: 'camera-box' }, video, status);
   }
@@ -1071,8 +1079,8 @@ function scanPanel(site, sitesById, onDone) {
   const panel = h(
     'section',
     { class: 'card scan-panel', 'aria-labelledby': 'scan-h' },
-    h('h2', { id: 'scan-h' }, `Check a truck in at ${site.code}`),
-    h('div', { class: 'scan-forms' }, codeForm, h('p', { class: 'scan-or', 'aria-hidden': 'true' }, 'or'), plateForm),
+    h('h2', { id: 'scan-h' }, t('gate.scan_title', { site: site.code })),
+    h('div', { class: 'scan-forms' }, codeForm, h('p', { class: 'scan-or', 'aria-hidden': 'true' }, t('gate.or')), plateForm),
     camera,
   );
   return { panel, result, focus: () => codeInput.focus() };
@@ -1081,13 +1089,13 @@ function scanPanel(site, sitesById, onDone) {
 export async function gatePage(ctx) {
   const sites = await ctx.sites();
   const site = chosenSite(ctx, sites);
-  if (!site) return h('div', {}, pageTitle('Gate'), h('p', { class: 'empty' }, 'No clearance sites yet.'));
+  if (!site) return h('div', {}, pageTitle(t('route.gate')), h('p', { class: 'empty' }, t('df.no_sites')));
   const sitesById = byId(sites);
   const today = todayIn(site.timezone);
   const from = new Date(midnight(site.timezone, today));
   const to = new Date(midnight(site.timezone, addDays(today, 2)));
   const show = ctx.query.show || 'open';
-  const filterInput = h('input', { type: 'search', id: 'gate-filter', placeholder: 'e.g. 123ABC02 or CNKHG2026I', autocomplete: 'off' });
+  const filterInput = h('input', { type: 'search', id: 'gate-filter', placeholder: t('gate.filter_placeholder'), autocomplete: 'off' });
   const tableBox = h('div', { class: 'gate-bookings' });
 
   /** The bookings expected today and tomorrow, re-read after each check-in. */
@@ -1116,29 +1124,29 @@ export async function gatePage(ctx) {
             replace(msg);
             try {
               await busy(btn, () => api.post(`/bookings/${b.id}/${verb}`));
-              announce(`${who}: ${done}.`, 'success');
+              announce(`${who}: ${done}.`, 'success'); // i18n-ok: `done` comes from the catalog
               await renderTable();
             } catch (err) {
               const r = gateRefusal(err, site, sitesById);
-              replace(msg, h('div', { class: `alert ${r.kind}`, role: 'alert' }, h('p', { class: 'alert-title' }, `${label}: ${r.title}`), h('p', {}, r.text), r.list ? h('ul', {}, r.list.map((x) => h('li', {}, x))) : null));
+              replace(msg, h('div', { class: `alert ${r.kind}`, role: 'alert' }, h('p', { class: 'alert-title' }, `${label}: ${r.title}`), h('p', {}, r.text), r.list ? h('ul', {}, r.list.map((x) => h('li', {}, x))) : null)); // i18n-ok: both from the catalog
             }
           },
         }, label, h('span', { class: 'visually-hidden' }, ` ${who}`));
         actions.append(btn);
       };
       const allowed = (a, fallback) => (Array.isArray(b.allowed_actions) ? b.allowed_actions.includes(a) : fallback);
-      if (allowed('check-in', b.status === 'confirmed')) gate('check-in', 'Check in', 'primary', 'checked in');
+      if (allowed('check-in', b.status === 'confirmed')) gate('check-in', t('gate.check_in'), 'primary', t('gate.done.checked_in'));
       // The server lists `no-show` for every confirmed booking; it takes one only once the slot has ended.
-      if (allowed('no-show', b.status === 'confirmed') && new Date(b.ends_at) <= now) gate('no-show', 'No-show', 'danger', 'marked as no-show');
-      if (allowed('complete', b.status === 'checked_in')) gate('complete', 'Complete', 'primary', 'completed');
+      if (allowed('no-show', b.status === 'confirmed') && new Date(b.ends_at) <= now) gate('no-show', t('status.no_show'), 'danger', t('gate.done.no_show'));
+      if (allowed('complete', b.status === 'checked_in')) gate('complete', t('gate.complete'), 'primary', t('gate.done.completed'));
       const search = [plate, b.vehicle ? b.vehicle.plate : '', b.vehicle && b.vehicle.trailer_plate, ...names, ents[i].name, ...(b.containers || [])].filter(Boolean).join(' ').toLowerCase();
       return {
         attrs: { dataset: { row: b.id, status: b.status, search } },
         cells: [
           slotTime(b, site),
           b.vehicle
-            ? h('div', {}, h('span', { class: 'plate' }, plate), b.vehicle.trailer_plate ? h('p', { class: 'muted small' }, `trailer ${b.vehicle.trailer_plate}`) : null)
-            : h('span', { class: 'muted' }, 'no vehicle'),
+            ? h('div', {}, h('span', { class: 'plate' }, plate), b.vehicle.trailer_plate ? h('p', { class: 'muted small' }, t('co.trailer_n', { plate: b.vehicle.trailer_plate })) : null)
+            : h('span', { class: 'muted' }, t('gate.no_vehicle_short')),
           h(
             'ul',
             { class: 'plain tight decl-cell' },
@@ -1151,10 +1159,10 @@ export async function gatePage(ctx) {
       };
     });
     const tbl = table({
-      caption: `Bookings at ${site.code}, today and tomorrow (${zoneLabel(currentOffset(site.timezone), site.timezone)})`,
-      columns: ['Slot (site time)', 'Vehicle', 'Declarations (status, risk lane)', 'Enterprise', 'Booking', 'Gate actions'],
+      caption: t('gate.table_caption', { site: site.code, zone: zoneLabel(currentOffset(site.timezone), site.timezone) }),
+      columns: [t('co.slot_site_time'), t('book.vehicle'), t('gate.decls_col'), t('register.enterprise'), t('co.booking'), t('gate.actions')],
       rows,
-      empty: show === 'open' ? 'Nobody is expected today or tomorrow.' : 'No bookings today or tomorrow.',
+      empty: show === 'open' ? t('gate.nobody') : t('gate.no_bookings'),
     });
     replace(tableBox, tbl);
     applyFilter();
@@ -1169,7 +1177,7 @@ export async function gatePage(ctx) {
   }
   filterInput.addEventListener('input', applyFilter);
 
-  const scanner = scanPanel(site, sitesById, () => renderTable().catch((err) => replace(tableBox, errorBox(err, 'The bookings could not be reloaded'))));
+  const scanner = scanPanel(site, sitesById, () => renderTable().catch((err) => replace(tableBox, errorBox(err, t('gate.reload_failed')))));
   await renderTable();
   // The code field takes the focus once the page is shown: a hand scanner types into it.
   setTimeout(() => {
@@ -1178,26 +1186,26 @@ export async function gatePage(ctx) {
   return h(
     'div',
     { class: 'gate-page' },
-    pageTitle('Gate'),
+    pageTitle(t('route.gate')),
     h('div', { class: 'toolbar' }, sitePicker(ctx, sites, site, { show })),
     scanner.panel,
     scanner.result,
     h(
       'section',
       { 'aria-labelledby': 'expected-h' },
-      h('h2', { id: 'expected-h' }, 'Expected today and tomorrow'),
+      h('h2', { id: 'expected-h' }, t('gate.expected')),
       h(
         'div',
         { class: 'toolbar' },
         h(
           'nav',
-          { class: 'filters', 'aria-label': 'Which bookings' },
-          h('a', { href: `#/gate?site=${site.id}&show=open`, 'aria-current': show === 'open' ? 'page' : null }, 'Expected and at the gate'),
-          h('a', { href: `#/gate?site=${site.id}&show=all`, 'aria-current': show === 'all' ? 'page' : null }, 'All today and tomorrow'),
+          { class: 'filters', 'aria-label': t('co.which_bookings') },
+          h('a', { href: `#/gate?site=${site.id}&show=open`, 'aria-current': show === 'open' ? 'page' : null }, t('gate.show_open')),
+          h('a', { href: `#/gate?site=${site.id}&show=all`, 'aria-current': show === 'all' ? 'page' : null }, t('gate.show_all')),
         ),
-        h('div', { class: 'field inline' }, h('label', { for: 'gate-filter' }, 'Find plate, declaration or enterprise'), filterInput),
+        h('div', { class: 'field inline' }, h('label', { for: 'gate-filter' }, t('gate.find')), filterInput),
       ),
-      h('p', { class: 'muted' }, `${longDay(today)} and ${longDay(addDays(today, 1))}, ${site.name}.`),
+      h('p', { class: 'muted' }, t('gate.days', { today: longDay(today), tomorrow: longDay(addDays(today, 1)), site: site.name })),
       tableBox,
     ),
   );
@@ -1207,15 +1215,15 @@ export async function gatePage(ctx) {
 
 const COMMON_ZONES = ['Asia/Urumqi', 'Asia/Shanghai', 'Asia/Almaty', 'Asia/Tashkent', 'Asia/Bishkek', 'Europe/Tallinn', 'Europe/Riga', 'Europe/Warsaw', 'UTC'];
 
-/** The seven booking rules of a site, as the form shows them. */
+/** The seven booking rules of a site, as the form shows them (label and hint: `policy.<key>` and `policy.<key>.hint`). */
 const POLICY_FIELDS = [
-  ['min_notice_minutes', 'Minimum notice (minutes)', 'Bookings close this long before a slot starts.', 0, 10080],
-  ['min_notice_minutes_advanced', 'Minimum notice, advanced-certified (minutes)', 'The same for advanced-certified (AEO) enterprises.', 0, 10080],
-  ['horizon_days', 'Booking horizon (days)', 'How far ahead slots may be booked.', 1, 366],
-  ['cancel_cutoff_minutes', 'Cancellation cut-off (minutes)', 'Companies may cancel or move a booking until this long before the start.', 0, 10080],
-  ['max_share_percent', 'Largest share per company (%)', 'Of one slot’s places (at least one place).', 1, 100],
-  ['arrival_early_minutes', 'Arrival window opens (minutes before)', 'Trucks are admitted from this long before the slot starts…', 0, 1440],
-  ['arrival_late_minutes', 'Arrival window closes (minutes after)', '…until this long after it ends.', 0, 1440],
+  ['min_notice_minutes', 0, 10080],
+  ['min_notice_minutes_advanced', 0, 10080],
+  ['horizon_days', 1, 366],
+  ['cancel_cutoff_minutes', 0, 10080],
+  ['max_share_percent', 1, 100],
+  ['arrival_early_minutes', 0, 1440],
+  ['arrival_late_minutes', 0, 1440],
 ];
 
 /**
@@ -1226,21 +1234,23 @@ const POLICY_FIELDS = [
 function policyForm(ctx, site) {
   const policy = site.policy;
   if (!policy || typeof policy !== 'object') {
-    return h('p', { class: 'muted policy-missing' }, 'Booking rules: this server does not report per-site rules; the deployment’s settings apply.');
+    return h('p', { class: 'muted policy-missing' }, t('policy.missing'));
   }
   const wraps = {};
-  for (const [key, label, hint, min] of POLICY_FIELDS) {
+  for (const [key, min] of POLICY_FIELDS) {
     const v = policy[key];
+    const label = t(`policy.${key}`);
+    const hint = t(`policy.${key}.hint`);
     wraps[key] = field({ label, name: `policy.${key}`, type: 'number', value: v === null || v === undefined ? '' : String(v), hint, attrs: { min, step: 1, class: 'short', inputmode: 'numeric' } });
   }
   const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
-  const save = h('button', { type: 'submit', class: 'secondary' }, 'Save booking rules', h('span', { class: 'visually-hidden' }, ` of ${site.code}`));
+  const save = h('button', { type: 'submit', class: 'secondary' }, t('policy.save'), h('span', { class: 'visually-hidden' }, ` ${site.code}`));
   const headingId = `policy-${site.id}`;
   const form = h(
     'form',
     { class: 'policy-form', novalidate: true, 'aria-labelledby': headingId, dataset: { site: site.id } },
-    h('h3', { id: headingId }, `Booking rules of ${site.code}`),
-    h('p', { class: 'hint' }, 'Effective values. Empty a field to go back to the deployment’s default.'),
+    h('h3', { id: headingId }, t('policy.title', { site: site.code })),
+    h('p', { class: 'hint' }, t('policy.hint')),
     h('div', { class: 'grid policy-grid' }, POLICY_FIELDS.map(([key]) => wraps[key])),
     h('div', { class: 'actions left' }, save),
     msg,
@@ -1256,7 +1266,7 @@ function policyForm(ctx, site) {
       const n = text === '' ? null : Number(text);
       // The ranges are the server's to judge (its message goes beside the field).
       const bad = n !== null && (!Number.isInteger(n) || n < 0);
-      setMessage(w, 'client', bad ? 'A whole number, or empty for the default.' : '');
+      setMessage(w, 'client', bad ? t('policy.whole') : '');
       const before = policy[key] === undefined ? null : policy[key];
       if (!bad && n !== before) changes[key] = n;
     }
@@ -1265,12 +1275,12 @@ function policyForm(ctx, site) {
       return;
     }
     if (!Object.keys(changes).length) {
-      replace(msg, h('p', { class: 'muted' }, 'Nothing changed.'));
+      replace(msg, h('p', { class: 'muted' }, t('off.nothing_changed')));
       return;
     }
     try {
       await busy(save, () => api.patch(`/sites/${site.id}`, { policy: changes }));
-      announce(`Booking rules of ${site.code} saved.`, 'success');
+      announce(t('policy.saved', { site: site.code }), 'success');
       ctx.refresh();
     } catch (err) {
       let placed = 0;
@@ -1284,8 +1294,8 @@ function policyForm(ctx, site) {
       replace(
         msg,
         placed
-          ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, 'Booking rules not saved'), h('p', {}, `The server refused ${placed === 1 ? 'the value marked above' : 'the values marked above'}; nothing was changed.`))
-          : errorBox(err, 'Booking rules not saved'),
+          ? h('div', { class: 'alert error', role: 'alert' }, h('p', { class: 'alert-title' }, t('policy.not_saved')), h('p', {}, placed === 1 ? t('policy.refused_one') : t('policy.refused_many')))
+          : errorBox(err, t('policy.not_saved')),
       );
       form.querySelector('[aria-invalid=true]')?.focus();
     }
@@ -1300,57 +1310,60 @@ export async function sitesPage(ctx) {
 
   const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : COMMON_ZONES;
   const f = {
-    code: field({ label: 'Code (UN/LOCODE)', name: 'code', required: true, hint: 'e.g. CNKHG', attrs: { maxlength: 5, class: 'short upper' } }),
-    name: field({ label: 'Name', name: 'name', required: true, attrs: { maxlength: 200 } }),
-    timezone: field({ label: 'Time zone (IANA)', name: 'timezone', required: true, value: 'Asia/Urumqi', hint: 'Cannot change later.', attrs: { list: 'zones' } }),
+    code: field({ label: t('sites.code'), name: 'code', required: true, hint: t('sites.code_hint'), attrs: { maxlength: 5, class: 'short upper' } }),
+    name: field({ label: t('sites.name'), name: 'name', required: true, attrs: { maxlength: 200 } }),
+    timezone: field({ label: t('sites.timezone'), name: 'timezone', required: true, value: 'Asia/Shanghai', hint: t('sites.timezone_hint'), attrs: { list: 'zones' } }),
+    display_zones: field({ label: t('sites.display_zones'), name: 'display_zones', value: 'Asia/Urumqi, Asia/Almaty', hint: t('sites.display_zones_hint'), attrs: { autocomplete: 'off' } }),
   };
   const modes = h(
     'fieldset',
     { class: 'field checks', dataset: { for: 'modes' } },
-    h('legend', {}, 'Transport modes'),
-    ['road', 'rail', 'air'].map((m) => h('label', {}, h('input', { type: 'checkbox', name: 'modes', value: m, checked: m === 'road' }), ` ${m}`)),
+    h('legend', {}, t('sites.modes')),
+    ['road', 'rail', 'air'].map((m) => h('label', {}, h('input', { type: 'checkbox', name: 'modes', value: m, checked: m === 'road' }), ` ${t(`mode.${m}`)}`)),
     h('div', { class: 'messages' }, h('p', { class: 'msg client' }), h('p', { class: 'msg server' })),
   );
   const siteForm = h(
     'form',
     { class: 'card', novalidate: true, 'aria-labelledby': 'new-site-h' },
-    h('h2', { id: 'new-site-h' }, 'New clearance site'),
-    h('div', { class: 'grid' }, f.code, f.name, f.timezone, modes),
+    h('h2', { id: 'new-site-h' }, t('sites.new')),
+    h('div', { class: 'grid' }, f.code, f.name, f.timezone, f.display_zones, modes),
     h('datalist', { id: 'zones' }, zones.map((z) => h('option', { value: z }))),
-    h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'primary' }, 'Create site')),
+    h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'primary' }, t('sites.create'))),
   );
   siteForm.addEventListener('submit', async (e) => {
     e.preventDefault();
     const fd = new FormData(siteForm);
     const body = { code: String(fd.get('code')).trim().toUpperCase(), name: String(fd.get('name')).trim(), timezone: String(fd.get('timezone')).trim(), modes: fd.getAll('modes') };
+    const shown = String(fd.get('display_zones') || '').split(',').map((z) => z.trim()).filter(Boolean);
+    if (shown.length) body.display_zones = shown;
     for (const [k, w] of Object.entries(f)) setMessage(w, 'server', '');
-    setMessage(f.code, 'client', /^[A-Z]{2}[A-Z2-9]{3}$/.test(body.code) ? '' : 'Two country letters and three letters or digits 2–9.');
-    setMessage(f.name, 'client', body.name ? '' : 'Enter a name.');
-    setMessage(modes, 'client', body.modes.length ? '' : 'Choose at least one mode.');
+    setMessage(f.code, 'client', /^[A-Z]{2}[A-Z2-9]{3}$/.test(body.code) ? '' : t('sites.code_check'));
+    setMessage(f.name, 'client', body.name ? '' : t('sites.enter_name'));
+    setMessage(modes, 'client', body.modes.length ? '' : t('sites.one_mode'));
     if (siteForm.querySelector('[aria-invalid=true]') || !body.modes.length) return;
     try {
       await busy(e.submitter, () => api.post('/sites', body));
-      announce(`Site ${body.code} created. Add a schedule to open slots.`, 'success');
+      announce(t('sites.created', { code: body.code }), 'success');
       ctx.refresh();
     } catch (err) {
       for (const fe of err.fieldErrors) {
-        const w = f[fe.field] || (fe.field.startsWith('modes') ? modes : null);
+        const w = f[fe.field] || (fe.field.startsWith('modes') ? modes : fe.field.startsWith('display_zones') ? f.display_zones : null);
         if (w) setMessage(w, 'server', fe.message);
       }
-      replace(result, errorBox(err, 'Site not created'));
+      replace(result, errorBox(err, t('sites.not_created')));
     }
   });
 
   const cards = sites.map((s, i) => {
     const sch = schedules[i];
     const form = h('form', { class: 'inline-form', novalidate: true });
-    const modeSel = field({ label: 'Mode', name: 'mode', options: s.modes.map((m) => ({ value: m, label: m })) });
-    const minutes = field({ label: 'Slot length (min)', name: 'slot_minutes', value: '60', options: [15, 30, 60, 120, 240].map((m) => ({ value: m, label: String(m) })) });
-    const cap = field({ label: 'Capacity per slot', name: 'capacity', type: 'number', value: '10', attrs: { min: 0, max: 10000, class: 'short' } });
-    const reserved = field({ label: 'Reserved for advanced-certified', name: 'reserved_advanced', type: 'number', value: '0', hint: 'Places only AEO enterprises may take…', attrs: { min: 0, max: 10000, class: 'short' } });
-    const release = field({ label: 'Released (min before start)', name: 'release_minutes', type: 'number', value: '1440', hint: '…until this long before the start.', attrs: { min: 0, max: 43200, class: 'short' } });
+    const modeSel = field({ label: t('book.transport_mode'), name: 'mode', options: s.modes.map((m) => ({ value: m, label: t(`mode.${m}`) })) });
+    const minutes = field({ label: t('sites.slot_length_min'), name: 'slot_minutes', value: '60', options: [15, 30, 60, 120, 240].map((m) => ({ value: m, label: String(m) })) });
+    const cap = field({ label: t('sites.capacity_per_slot'), name: 'capacity', type: 'number', value: '10', attrs: { min: 0, max: 10000, class: 'short' } });
+    const reserved = field({ label: t('sites.reserved'), name: 'reserved_advanced', type: 'number', value: '0', hint: t('sites.reserved_hint'), attrs: { min: 0, max: 10000, class: 'short' } });
+    const release = field({ label: t('sites.released'), name: 'release_minutes', type: 'number', value: '1440', hint: t('sites.released_hint'), attrs: { min: 0, max: 43200, class: 'short' } });
     const msg = h('div', { class: 'row-msg', 'aria-live': 'polite' });
-    form.append(modeSel, minutes, cap, reserved, release, h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'secondary' }, 'Add 24/7 schedule')), msg);
+    form.append(modeSel, minutes, cap, reserved, release, h('div', { class: 'actions left' }, h('button', { type: 'submit', class: 'secondary' }, t('sites.add_schedule'))), msg);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const fd = new FormData(form);
@@ -1364,35 +1377,35 @@ export async function sitesPage(ctx) {
       }
       try {
         const r = await busy(e.submitter, () => api.post(`/sites/${s.id}/schedules`, body));
-        announce(`Schedule added to ${s.code}: ${r.slots_created} slots opened.`, 'success');
+        announce(t('sites.schedule_added', { code: s.code, n: r.slots_created }), 'success');
         ctx.refresh();
       } catch (err) {
-        replace(msg, errorBox(err, 'Schedule not added'));
+        replace(msg, errorBox(err, t('sites.schedule_failed')));
       }
     });
     return h(
       'section',
       { class: 'card site-card', 'aria-labelledby': `site-${s.id}`, dataset: { site: s.id } },
       h('h2', { id: `site-${s.id}` }, siteLabel(s)),
-      h('p', {}, `${zoneLabel(s.utc_offset, s.timezone)} · modes: ${s.modes.join(', ')}`),
+      h('p', {}, t('sites.card_line', { zone: zoneLabel(s.utc_offset, s.timezone), also: (s.display_zones || []).length ? ` · ${t('sites.also', { zones: s.display_zones.map(zoneName).join(', ') })}` : '', modes: s.modes.map((m) => t(`mode.${m}`)).join(', ') })),
       policyForm(ctx, s),
       table({
-        caption: `Schedules of ${s.code}`,
-        columns: ['Mode', 'Slot length', 'Capacity', 'Reserved (AEO)', 'Days', 'Valid'],
+        caption: t('sites.schedules_of', { code: s.code }),
+        columns: [t('book.transport_mode'), t('sites.slot_length'), t('sites.capacity'), t('sites.reserved_aeo'), t('sites.days'), t('sites.valid')],
         rows: sch.map((x) => [
-          x.mode,
-          `${x.slot_minutes} min`,
+          t(`mode.${x.mode}`),
+          t('sites.n_min', { n: x.slot_minutes }),
           String(x.capacity),
-          x.reserved_advanced > 0 ? `${x.reserved_advanced}, released ${x.release_minutes} min before` : '—',
+          x.reserved_advanced > 0 ? t('sites.reserved_released', { n: x.reserved_advanced, min: x.release_minutes }) : '—',
           x.days.join(' '),
-          `${x.valid_from} → ${x.valid_to || 'open-ended'}`,
+          `${x.valid_from} → ${x.valid_to || t('sites.open_ended')}`,
         ]),
-        empty: 'No schedule: this site has no slots yet.',
+        empty: t('sites.no_schedule'),
       }),
       form,
     );
   });
 
-  return h('div', {}, pageTitle('Sites and schedules'), result, siteForm, cards);
+  return h('div', {}, pageTitle(t('route.sites')), result, siteForm, cards);
 }
 

@@ -1,13 +1,22 @@
-// Times are shown in the clearance site's own zone, always with the offset
-// and the zone's name, never in the browser's zone.
+// Times are shown in the clearance site's own zone (its official one, e.g.
+// Beijing time), always with the offset and the zone's name, never in the
+// browser's zone; a site's display zones are shown beside it
+// ("10:00 Beijing · 08:00 Urumqi"). Day and month names come from Intl in
+// the console's language; zone names from the catalogs.
 
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const WEEKDAYS_LONG = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const MONTHS_LONG = [
-  'January', 'February', 'March', 'April', 'May', 'June',
-  'July', 'August', 'September', 'October', 'November', 'December',
-];
+import { t, language } from './i18n.js';
+
+function dayFormat(options) {
+  return new Intl.DateTimeFormat(language() === 'en' ? 'en-GB' : language(), { timeZone: 'UTC', ...options });
+}
+
+/** A zone's name in the console's language: `北京`, `Урумчи`, else the city of its IANA name. */
+export function zoneName(timezone) {
+  if (!timezone) return 'UTC';
+  const key = `zone.${timezone}`;
+  const text = t(key);
+  return text === key ? timezone.split('/').pop().replace(/_/g, ' ') : text;
+}
 
 /** Date, time and offset of an RFC 3339 local time such as `2026-12-01T08:00:00+06:00`. */
 export function localParts(iso) {
@@ -21,9 +30,9 @@ export function offsetLabel(offset) {
   return `UTC${offset || '+00:00'}`;
 }
 
-/** `UTC+06:00 Asia/Urumqi`. */
+/** `UTC+08:00 Beijing` (the zone's name in the console's language). */
 export function zoneLabel(offset, timezone) {
-  return timezone ? `${offsetLabel(offset)} ${timezone}` : offsetLabel(offset);
+  return timezone ? `${offsetLabel(offset)} ${zoneName(timezone)}` : offsetLabel(offset);
 }
 
 function dateOf(ymd) {
@@ -31,16 +40,19 @@ function dateOf(ymd) {
   return new Date(Date.UTC(y, m - 1, d));
 }
 
-/** `Tue 1 Dec`. */
+/** `Tue 1 Dec` (`12月1日周二`, `вт, 1 дек.`). */
 export function shortDay(ymd) {
-  const d = dateOf(ymd);
-  return `${WEEKDAYS[d.getUTCDay()]} ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]}`;
+  return dayFormat({ weekday: 'short', day: 'numeric', month: 'short' }).format(dateOf(ymd));
 }
 
-/** `Tuesday 1 December 2026`. */
+/** `Tuesday 1 December 2026` in the console's language. */
 export function longDay(ymd) {
-  const d = dateOf(ymd);
-  return `${WEEKDAYS_LONG[d.getUTCDay()]} ${d.getUTCDate()} ${MONTHS_LONG[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+  return dayFormat({ weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(dateOf(ymd));
+}
+
+/** `1 Dec 2026` in the console's language. */
+export function mediumDay(ymd) {
+  return dayFormat({ day: 'numeric', month: 'short', year: 'numeric' }).format(dateOf(ymd));
 }
 
 /** `YYYY-MM-DD` n days after `ymd`. */
@@ -50,19 +62,37 @@ export function addDays(ymd, n) {
   return d.toISOString().slice(0, 10);
 }
 
-/** A slot's local span: `Tue 1 Dec 2026, 08:00–09:00 UTC+06:00 Asia/Urumqi`. */
+/** A slot's local span: `Tue 1 Dec 2026, 10:00–11:00 UTC+08:00 Beijing · 08:00 Urumqi`. */
 export function slotSpan(slot) {
   const a = localParts(slot.starts_at_local);
   const b = localParts(slot.ends_at_local);
-  const year = a.date.slice(0, 4);
-  return `${shortDay(a.date)} ${year}, ${a.time}–${b.time} ${zoneLabel(a.offset, slot.timezone)}`;
+  return `${dayWithWeekday(a.date)}, ${a.time}–${b.time} ${zoneLabel(a.offset, slot.timezone)}${alsoIn(slot)}`;
 }
 
-/** Same, for screen readers: full day name, `to` instead of a dash. */
+/** `Tue, 1 Dec 2026` in the console's language. */
+export function dayWithWeekday(ymd) {
+  return dayFormat({ weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }).format(dateOf(ymd));
+}
+
+/**
+ * A slot's or booking's start in its display zones (`display_times` of the
+ * answer): ` · 08:00 Urumqi · 08:00 Almaty`, or '' when it has none.
+ */
+export function alsoIn(item) {
+  const shown = (item && item.display_times) || [];
+  return shown.map((d) => ` · ${localParts(d.starts_at_local).time} ${zoneName(d.timezone)}`).join('');
+}
+
+/** A start in its official zone and its display zones: `10:00 Beijing · 08:00 Urumqi`. */
+export function startsIn(item, timezone) {
+  return `${localParts(item.starts_at_local).time} ${zoneName(timezone || item.timezone)}${alsoIn(item)}`;
+}
+
+/** Same, for screen readers: full day name, words instead of a dash. */
 export function slotSpanLong(slot) {
   const a = localParts(slot.starts_at_local);
   const b = localParts(slot.ends_at_local);
-  return `${longDay(a.date)}, ${a.time} to ${b.time}, ${zoneLabel(a.offset, slot.timezone)}`;
+  return t('time.span_long', { day: longDay(a.date), from: a.time, to: b.time, zone: zoneLabel(a.offset, slot.timezone) }) + alsoIn(slot);
 }
 
 function partsInZone(date, timezone) {
@@ -80,6 +110,12 @@ function partsInZone(date, timezone) {
   for (const p of fmt.formatToParts(date)) out[p.type] = p.value;
   const off = (out.timeZoneName || 'GMT').replace('GMT', '') || '+00:00';
   return { date: `${out.year}-${out.month}-${out.day}`, time: `${out.hour}:${out.minute}`, offset: off };
+}
+
+/** A UTC instant's date and time in a zone: `{date: 'YYYY-MM-DD', time: 'HH:MM'}`. */
+export function timeParts(isoUtc, timezone) {
+  const p = partsInZone(new Date(isoUtc), timezone || 'UTC');
+  return { date: p.date, time: p.time };
 }
 
 /** Today's date in a zone, `YYYY-MM-DD`. */
@@ -102,9 +138,8 @@ export function midnight(timezone, ymd) {
 export function inZone(isoUtc, timezone) {
   if (!isoUtc) return '—';
   const p = partsInZone(new Date(isoUtc), timezone || 'UTC');
-  const d = dateOf(p.date);
   const zone = !timezone || timezone === 'UTC' ? 'UTC' : zoneLabel(p.offset, timezone);
-  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p.time} ${zone}`;
+  return `${mediumDay(p.date)} ${p.time} ${zone}`;
 }
 
 /** The current offset of a zone right now. */
@@ -119,10 +154,6 @@ export function spanInZone(fromUtc, toUtc, timezone) {
   const a = partsInZone(new Date(fromUtc), tz);
   const b = partsInZone(new Date(toUtc), tz);
   const zone = tz === 'UTC' ? 'UTC' : zoneLabel(a.offset, tz);
-  const day = (p) => {
-    const d = dateOf(p.date);
-    return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
-  };
-  if (a.date === b.date && a.offset === b.offset) return `${day(a)} ${a.time}–${b.time} ${zone}`;
+  if (a.date === b.date && a.offset === b.offset) return `${mediumDay(a.date)} ${a.time}–${b.time} ${zone}`;
   return `${inZone(fromUtc, tz)} – ${inZone(toUtc, tz)}`;
 }

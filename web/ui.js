@@ -1,3 +1,5 @@
+import { t } from './i18n.js';
+
 // Small DOM helpers. Text always goes in as text nodes (never parsed as HTML), so
 // nothing the API returns can become markup.
 
@@ -127,28 +129,18 @@ export function placeToast() {
   }
 }
 
-const STATUS_LABELS = {
-  draft: 'Draft',
-  submitted: 'Submitted',
-  under_review: 'Under review',
-  amendment_requested: 'Amendment requested',
-  approved: 'Approved',
-  released: 'Released',
-  rejected: 'Rejected',
-  cancelled: 'Cancelled',
-  confirmed: 'Confirmed',
-  checked_in: 'Checked in',
-  completed: 'Completed',
-  no_show: 'No-show',
-  pending: 'Pending verification',
-  verified: 'Verified',
-  suspended: 'Suspended',
-  open: 'Open',
-  closed: 'Closed',
-};
+/** A role's name in the console's language (`company_admin` → `Company administrator`). */
+export function roleName(role) {
+  const key = `role.${role}`;
+  const text = t(key);
+  return text === key ? role : text;
+}
 
+/** A status in the console's language (the API's word when the catalog has none). */
 export function statusLabel(status) {
-  return STATUS_LABELS[status] || status;
+  const key = `status.${status}`;
+  const text = t(key);
+  return text === key ? status : text;
 }
 
 /** A status as a badge: text first, colour only as a second cue. */
@@ -158,11 +150,11 @@ export function badge(status) {
 
 export function laneBadge(lane) {
   if (!lane) return h('span', { class: 'muted' }, '—');
-  return h('span', { class: `badge lane-${lane}` }, `${lane[0].toUpperCase()}${lane.slice(1)} lane`);
+  return h('span', { class: `badge lane-${lane}` }, t(`lane.${lane}`));
 }
 
 /** An error box (role=alert) for an ApiError or any Error. */
-export function errorBox(err, heading = 'That did not work') {
+export function errorBox(err, heading = t('ui.failed')) {
   const list = (err.fieldErrors || []).map((e) => h('li', {}, `${e.field}: ${e.message}`));
   const text = describe(err);
   // A detail that only repeats the heading is not said twice.
@@ -242,7 +234,7 @@ export function setMessage(fieldWrap, kind, text) {
   if (!p) return;
   p.replaceChildren();
   if (text) {
-    p.append(h('span', { class: 'msg-source' }, kind === 'client' ? 'Check: ' : 'Server: '), text);
+    p.append(h('span', { class: 'msg-source' }, kind === 'client' ? t('ui.check') : t('ui.server')), ' ', text);
   }
   const input = fieldWrap.querySelector('input, select, textarea');
   const invalid = fieldWrap.querySelector('.msg.client')?.textContent || fieldWrap.querySelector('.msg.server')?.textContent;
@@ -269,7 +261,7 @@ export function liveCheck(wrap, check, onInput) {
 }
 
 /** A modal dialog; resolves with the value of the button that closed it. */
-export function dialog({ title, body, confirm = 'Confirm', cancel = 'Cancel', danger = false }) {
+export function dialog({ title, body, confirm = t('ui.confirm'), cancel = t('ui.cancel'), danger = false }) {
   return new Promise((resolve) => {
     const titleId = nextId('dlg');
     const form = h('form', { method: 'dialog' });
@@ -312,7 +304,7 @@ export async function busy(button, fn) {
 }
 
 /** A table with a caption and column headers; rows are arrays of cells. */
-export function table({ caption, columns, rows, empty = 'Nothing here yet.', className = '' }) {
+export function table({ caption, columns, rows, empty = t('ui.empty'), className = '' }) {
   if (!rows.length) return h('p', { class: 'empty' }, empty);
   return h(
     'div',
@@ -338,7 +330,7 @@ export function table({ caption, columns, rows, empty = 'Nothing here yet.', cla
 }
 
 /** A loading placeholder announced to assistive technology. */
-export function loading(text = 'Loading…') {
+export function loading(text = t('ui.loading')) {
   return h('p', { class: 'loading', role: 'status' }, text);
 }
 
@@ -366,7 +358,7 @@ export function inlineSvg(text, label) {
   const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
   const root = doc.documentElement;
   if (!root || root.localName !== 'svg' || doc.querySelector('parsererror')) {
-    throw new Error('The image could not be read.');
+    throw new Error(t('ui.image_unreadable'));
   }
   const copy = (node) => {
     if (!SVG_TAGS.has(node.localName)) return null;

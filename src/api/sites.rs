@@ -14,6 +14,7 @@ use crate::auth::{AnyUser, Supervisor};
 use crate::db::schedules::ScheduleRow;
 use crate::db::sites::{self, SiteRow};
 use crate::domain::booking_policy::BookingPolicy;
+use crate::domain::display_zones;
 use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::SiteId;
@@ -46,6 +47,10 @@ pub struct SiteView {
     /// The site's current UTC offset, e.g. `+06:00`.
     #[schema(example = "+06:00")]
     pub utc_offset: String,
+    /// Time zones shown beside the official one (IANA, at most 3): slots
+    /// and bookings of the site carry their times in each (`display_times`).
+    #[schema(example = json!(["Asia/Urumqi", "Asia/Almaty"]))]
+    pub display_zones: Vec<String>,
     /// Transport modes served: `road`, `rail`, `air`.
     #[schema(example = json!(["road", "rail"]))]
     pub modes: Vec<TransportMode>,
@@ -61,6 +66,7 @@ impl SiteView {
         super::from_row!(s => Self {
             id, code, name, timezone;
             utc_offset: utc_offset(&s.timezone),
+            display_zones: display_zones::load(&s.display_zones),
             modes: s.mode_list(),
             policy: defaults.with(&PolicyOverrides::from(s.policy)).values(),
             created_at: s.created_at.and_utc()
@@ -88,6 +94,22 @@ struct NewSiteBody {
     /// At least one of `road`, `rail`, `air`.
     #[schema(schema_with = doc::site_modes)]
     modes: Vec<String>,
+    /// IANA time zones shown beside the official one, at most 3, none twice
+    /// (default none); can change later.
+    #[serde(default)]
+    #[schema(example = json!(["Asia/Urumqi", "Asia/Almaty"]))]
+    display_zones: Vec<String>,
+}
+
+/// Checks display zones into `errors` (fields `display_zones[i]`).
+fn check_display_zones(zones: &[String], errors: &mut FieldErrors) -> Vec<String> {
+    display_zones::parse_display_zones(zones).unwrap_or_else(|list| {
+        for e in list {
+            let field = e.index.map_or_else(|| "display_zones".to_owned(), |i| format!("display_zones[{i}]"));
+            errors.add(field, e.code, e.message);
+        }
+        Vec::new()
+    })
 }
 
 fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<TransportMode> {
@@ -110,8 +132,8 @@ fn check_modes(modes: &[String], errors: &mut FieldErrors) -> Vec<TransportMode>
     post, path = "/api/v1/sites", operation_id = "create_site",
     request_body(
         content = NewSiteBody,
-        example = json!({"code": "CNKHG", "name": "Khorgos Road Port", "timezone": "Asia/Urumqi",
-            "modes": ["road", "rail"]}),
+        example = json!({"code": "CNKHG", "name": "Kashgar Comprehensive Bonded Zone", "timezone": "Asia/Shanghai",
+            "modes": ["road", "rail"], "display_zones": ["Asia/Urumqi", "Asia/Almaty"]}),
     ),
     responses(
         (status = 201, description = "The new site", body = SiteView),
@@ -130,8 +152,9 @@ async fn create(state: State, who: Supervisor, ApiJson(body): ApiJson<NewSiteBod
         errors.add("timezone", "timezone", m);
     }
     let modes = check_modes(&body.modes, &mut errors);
+    let display_zones = check_display_zones(&body.display_zones, &mut errors);
     errors.into_result()?;
-    let input = SiteInput { code: code.unwrap_or_default(), name, timezone: body.timezone, modes };
+    let input = SiteInput { code: code.unwrap_or_default(), name, timezone: body.timezone, modes, display_zones };
     let site = services::write(&state.db, &who, move |conn, ctx| svc::create_site(conn, ctx, &input)).await?;
     Ok(HttpResponse::Created().json(SiteView::new(site, &state.bookings.defaults)))
 }
@@ -192,6 +215,9 @@ struct SitePatch {
     /// Cannot change: only `null` (or leaving it out) is accepted; any value is refused (422 `immutable`).
     #[schema(schema_with = immutable_timezone)]
     timezone: Option<String>,
+    /// Replaces the display zones (IANA, at most 3; `[]` for none).
+    #[schema(example = json!(["Asia/Urumqi"]))]
+    display_zones: Option<Vec<String>>,
     /// The site's own booking rules: any subset of the seven keys; a key
     /// set to `null` goes back to the configured default, a key left out
     /// keeps its value. `"policy": null` is refused (422).
@@ -283,6 +309,7 @@ async fn update(state: State, who: Supervisor, path: web::Path<String>, ApiJson(
         errors.add("name", "length", "name must have 1 to 200 characters");
     }
     let modes = body.modes.as_ref().map(|m| check_modes(m, &mut errors));
+    let display_zones = body.display_zones.as_ref().map(|z| check_display_zones(z, &mut errors));
     if body.timezone.is_some() {
         // Slots are generated in the site's zone; moving the zone would
         // relabel every booked slot.
@@ -305,7 +332,7 @@ async fn update(state: State, who: Supervisor, path: web::Path<String>, ApiJson(
     };
     errors.into_result()?;
     let id = SiteId::new(path.into_inner());
-    let update = SiteUpdate { name, modes, policy };
+    let update = SiteUpdate { name, modes, display_zones, policy };
     let site = services::write(&state.db, &who, move |conn, ctx| svc::update_site(conn, ctx, &id, &update)).await?;
     Ok(HttpResponse::Ok().json(SiteView::new(site, &state.bookings.defaults)))
 }

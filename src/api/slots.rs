@@ -16,6 +16,7 @@ use crate::db::slots::{self, SlotFilter, SlotRow};
 use crate::db::{enterprises, DbConnection};
 use crate::domain::booking_policy::Unbookable;
 use crate::domain::closure::Rebook;
+use crate::domain::display_zones::{display_times, DisplayTime};
 use crate::domain::gather::Gather;
 use crate::domain::goods::TransportMode;
 use crate::domain::identity::CreditClass;
@@ -55,9 +56,12 @@ pub struct SlotView {
     /// End with the site's UTC offset.
     #[schema(example = "2026-12-01T09:00:00+06:00")]
     pub ends_at_local: DateTime<FixedOffset>,
-    /// The site's IANA time zone.
+    /// The site's IANA time zone (its official one).
     #[schema(example = "Asia/Urumqi")]
     pub timezone: String,
+    /// The same start and end in each of the site's display zones, in the
+    /// site's order (`[]` when it has none).
+    pub display_times: Vec<DisplayTime>,
     pub capacity: i32,
     pub booked: i32,
     /// Free places the caller may take: `capacity - booked` while open, else
@@ -142,6 +146,7 @@ impl SlotView {
             ends_at,
             starts_at_local,
             ends_at_local,
+            display_times: display_times(&site.display_zones, starts_at, ends_at),
             timezone,
             capacity: s.capacity,
             booked: s.booked,

@@ -80,6 +80,7 @@ diesel::table! {
         max_share_percent -> Nullable<Integer>,
         arrival_early_minutes -> Nullable<Integer>,
         arrival_late_minutes -> Nullable<Integer>,
+        display_zones -> Text,
     }
 }
 

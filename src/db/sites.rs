@@ -19,6 +19,8 @@ pub struct SiteRow {
     pub modes: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Display zones, comma-separated ('' = none): `domain::display_zones`.
+    pub display_zones: String,
     #[diesel(embed)]
     pub policy: PolicyColumns,
 }
@@ -77,6 +79,8 @@ impl From<PolicyOverrides> for PolicyColumns {
 #[diesel(table_name = sites)]
 pub struct SiteTerms {
     pub timezone: String,
+    /// Display zones, comma-separated ('' = none).
+    pub display_zones: String,
     #[diesel(embed)]
     pub policy: PolicyColumns,
 }
@@ -106,6 +110,7 @@ pub struct SiteChanges {
     pub name: Option<String>,
     pub timezone: Option<String>,
     pub modes: Option<String>,
+    pub display_zones: Option<String>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

@@ -5,6 +5,7 @@ pub mod booking_policy;
 pub mod closure;
 pub mod declaration;
 pub mod declaration_form;
+pub mod display_zones;
 pub mod fields;
 pub mod gate;
 pub mod gate_pass;

@@ -41,6 +41,7 @@ use crate::domain::booking_policy::{
     allowed_actions, booking_transition, ArrivalWindow, BookingAction, BookingPolicy, BookingStatus, Refusal,
 };
 use crate::domain::declaration::Party;
+use crate::domain::display_zones::{display_times, DisplayTime};
 use crate::domain::gate_pass::GatePassKey;
 use crate::domain::goods::TransportMode;
 use crate::domain::identity::{CreditClass, EnterpriseStatus, Role};
@@ -119,6 +120,8 @@ pub struct BookingView {
     pub starts_at_local: DateTime<chrono::FixedOffset>,
     /// The slot's end with the site's UTC offset.
     pub ends_at_local: DateTime<chrono::FixedOffset>,
+    /// The slot's start and end in each of the site's display zones.
+    pub display_times: Vec<DisplayTime>,
     /// When the truck may be checked in at the gate.
     pub arrival_window: ArrivalWindow,
     /// The vehicle (plate normalised), if given.
@@ -184,6 +187,7 @@ impl BookingView {
             ends_at,
             starts_at_local,
             ends_at_local,
+            display_times: display_times(&site.display_zones, starts_at, ends_at),
             arrival_window: rules.for_site(site).arrival_window(starts_at, ends_at),
             vehicle,
             driver,

@@ -122,8 +122,11 @@ fn seed_sites(conn: &mut DbConnection, supervisor: &RequestContext) -> Result<()
         let input = SiteInput {
             code: (*code).to_owned(),
             name: (*name).to_owned(),
-            timezone: "Asia/Urumqi".to_owned(),
+            // Chinese customs keep Beijing time; drivers and local staff read
+            // Xinjiang's (Urumqi) and Kazakh drivers Almaty's.
+            timezone: "Asia/Shanghai".to_owned(),
             modes: modes.to_vec(),
+            display_zones: vec!["Asia/Urumqi".to_owned(), "Asia/Almaty".to_owned()],
         };
         let site = create_site(conn, supervisor, &input)?;
         for mode in *modes {

@@ -12,6 +12,7 @@ use crate::db::slots::{self, SlotRow};
 use crate::db::{new_id, DbConnection};
 use crate::domain::booking_policy::Unbookable;
 use crate::domain::closure::{Effect, Rebook};
+use crate::domain::display_zones;
 use crate::domain::goods::TransportMode;
 use crate::domain::ids::{SiteId, SlotId};
 use crate::domain::reserve::reserved_blocks;
@@ -31,6 +32,8 @@ pub struct SiteInput {
     pub name: String,
     pub timezone: String,
     pub modes: Vec<TransportMode>,
+    /// Checked already (`parse_display_zones`).
+    pub display_zones: Vec<String>,
 }
 
 /// Creates a clearance site, with its audit event.
@@ -51,6 +54,7 @@ pub fn create_site(conn: &mut DbConnection, ctx: &RequestContext, input: &SiteIn
             modes: input.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","),
             created_at: now,
             updated_at: now,
+            display_zones: display_zones::store(&input.display_zones),
             policy: sites::PolicyColumns::default(),
         },
     )
@@ -65,6 +69,8 @@ pub fn create_site(conn: &mut DbConnection, ctx: &RequestContext, input: &SiteIn
 pub struct SiteUpdate {
     pub name: Option<String>,
     pub modes: Option<Vec<TransportMode>>,
+    /// Replaces the display zones; checked already.
+    pub display_zones: Option<Vec<String>>,
     /// Checked already (`PolicyPatch::check`).
     pub policy: Option<PolicyPatch>,
 }
@@ -81,8 +87,15 @@ pub fn update_site(
 ) -> Result<SiteRow, AppError> {
     let (id, now) = (site_id.as_str(), ctx.stamp());
     let modes = update.modes.as_ref().map(|m| m.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","));
-    let renamed = update.name.is_some() || modes.is_some();
-    let changes = sites::SiteChanges { name: update.name.clone(), timezone: None, modes, updated_at: Some(now) };
+    let zones = update.display_zones.as_deref().map(display_zones::store);
+    let renamed = update.name.is_some() || modes.is_some() || zones.is_some();
+    let changes = sites::SiteChanges {
+        name: update.name.clone(),
+        timezone: None,
+        modes,
+        display_zones: zones,
+        updated_at: Some(now),
+    };
     // This UPDATE also takes the site's row lock (PostgreSQL), so that two
     // policy changes of one site apply one after the other, not over each other.
     if sites::update(conn, id, &changes)? == 0 {

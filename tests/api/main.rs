@@ -13,6 +13,7 @@ mod edge;
 mod gate;
 mod helpers;
 mod identity;
+mod languages;
 mod officer_sites;
 mod openapi;
 mod platform;

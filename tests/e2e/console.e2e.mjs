@@ -31,7 +31,6 @@ import {
   fitsWidth,
   go,
   launch,
-  localDate,
   login,
   newPage,
   noErrors,
@@ -43,33 +42,40 @@ import {
   toastClearOfCells,
   until,
 } from './lib.mjs';
+import { uscc } from './uscc.mjs';
 
 // ---- the run ------------------------------------------------------------------
 
 const run = Date.now().toString(36);
+// As in the demo data (README): Kashgar is CNKHG, on Beijing time with
+// Urumqi and Almaty time beside it; the company is registered in China.
 const company = {
-  name: 'Khorgos Gateway Logistics LLP',
-  email: `admin-${run}@khorgos-gateway.e2e.test`,
-  code: `DE${String(Date.now()).slice(-12)}`,
+  name: 'Kashgar Silk Road Trading Co., Ltd.',
+  email: `admin-${run}@kashgar-silkroad.e2e.test`,
+  code: uscc(Date.now()),
 };
+/** A date at the site (Beijing time, UTC+08:00) `offsetDays` from today. */
+function siteDate(offsetDays = 0) {
+  return new Date(Date.now() + 8 * 3600 * 1000 + offsetDays * 86400000).toISOString().slice(0, 10);
+}
 const ctx = {};
 
 const browser = await launch();
 
 try {
-  await step('set-up through the API: officer, site CNKHG (Asia/Urumqi, road), 24/7 schedule', async () => {
+  await step('set-up through the API: officer, site CNKHG (Asia/Shanghai shown with Urumqi and Almaty, road), 24/7 schedule', async () => {
     ctx.supervisor = await login(SUPERVISOR.email, SUPERVISOR.password);
     await api('POST', '/officers', ctx.supervisor, { ...OFFICER, display_name: 'Gulnara Officer', role: 'officer' });
     ctx.officer = await login(OFFICER.email, OFFICER.password);
-    const site = await api('POST', '/sites', ctx.supervisor, { code: 'CNKHG', name: 'Khorgos Road Port', timezone: 'Asia/Urumqi', modes: ['road'] });
+    const site = await api('POST', '/sites', ctx.supervisor, { code: 'CNKHG', name: 'Kashgar Comprehensive Bonded Zone', timezone: 'Asia/Shanghai', display_zones: ['Asia/Urumqi', 'Asia/Almaty'], modes: ['road'] });
     ctx.site = site;
     const sch = await api('POST', `/sites/${site.id}/schedules`, ctx.supervisor, { mode: 'road', slot_minutes: 60, capacity: 6 });
     assert(sch.slots_created > 24 * 7, `slots created: ${sch.slots_created}`);
   });
 
   await step('set-up: other companies book some of tomorrow’s slots (so the heat map has colours)', async () => {
-    const tomorrow = localDate(1);
-    const slots = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${tomorrow}T00:00:00+06:00`)}&to=${encodeURIComponent(`${localDate(2)}T00:00:00+06:00`)}&limit=200`, ctx.officer)).items;
+    const tomorrow = siteDate(1);
+    const slots = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${tomorrow}T00:00:00+08:00`)}&to=${encodeURIComponent(`${siteDate(2)}T00:00:00+08:00`)}&limit=200`, ctx.officer)).items;
     const at = (hh) => slots.find((s) => s.starts_at_local.slice(11, 13) === hh);
     const plan = {
       A: [['09', 3], ['10', 2], ['11', 3], ['13', 2]],
@@ -79,7 +85,7 @@ try {
     for (const [tag, bookings] of Object.entries(plan)) {
       const email = `bg-${tag.toLowerCase()}-${run}@background.e2e.test`;
       const reg = await api('POST', '/auth/register', null, {
-        enterprise: { name: `Background ${tag} Trading GmbH`, country: 'DE', registration_code: `DE${tag}${run}`.toUpperCase().slice(0, 17) },
+        enterprise: { name: `Background ${tag} Trading Co., Ltd.`, country: 'CN', registration_code: uscc(`${tag === 'A' ? 1 : 2}${Date.now()}`) },
         admin: { email, password: PASSWORD, display_name: `Background ${tag}` },
       });
       await api('POST', `/enterprises/${reg.enterprise.id}/verify`, ctx.officer, {});
@@ -123,7 +129,7 @@ try {
     await accessibility(pageC, 'sign-in');
     await shot(pageC, '01-login.png');
     // A wrong password: the box says so once (not a heading and the same sentence again).
-    await pageC.getByLabel('Email').fill('nobody@khorgos-gateway.e2e.test');
+    await pageC.getByLabel('Email').fill('nobody@kashgar-silkroad.e2e.test');
     await pageC.getByLabel('Password').fill('not-the-password-2026');
     await pageC.getByRole('button', { name: 'Sign in' }).click();
     const wrong = pageC.locator('main .form-result .alert.error');
@@ -143,7 +149,7 @@ try {
     await expectText(pageC.locator('.field[data-for="admin.password"] .msg.client'), 'At least 12 characters');
     await accessibility(pageC, 'register');
     await pageC.getByLabel('Legal name of the enterprise').fill(company.name);
-    await pageC.getByLabel('Country').fill('DE');
+    await pageC.getByLabel('Country').fill('CN');
     await pageC.getByLabel('Registration code').fill(company.code);
     await pageC.getByLabel('Your name').fill('Aygul Tursun');
     await pageC.getByLabel('Your email').fill(company.email);
@@ -233,7 +239,7 @@ try {
     ctx.number = (await textOf(pageC.locator('main h1'))).replace('Declaration ', '').trim();
     assert(/^CNKHG\d{4}I/.test(ctx.number), `number ${ctx.number}`);
     await expectText(pageC.locator('main .facts'), 'Submitted');
-    await expectText(pageC.locator('main .facts'), 'UTC+06:00 Asia/Urumqi');
+    await expectText(pageC.locator('main .facts'), 'UTC+08:00 Beijing');
     // What it offers now comes from the answer's allowed_actions and bookable.
     const offered = pageC.locator('main .actions');
     await offered.getByRole('link', { name: 'Book a clearance slot' }).waitFor();
@@ -275,9 +281,9 @@ try {
   await step('the company edits its draft (the edit carries the version it was based on)', async () => {
     await pageC.locator('tbody tr', { hasText: 'Draft' }).getByRole('link', { name: /Edit/ }).click();
     await expectText(pageC.locator('main h1'), 'Edit declaration');
-    await pageC.getByLabel('Consignor (sender)').fill('Almaty Electronics LLP (Khorgos branch)');
+    await pageC.getByLabel('Consignor (sender)').fill('Almaty Electronics LLP (Kashgar branch)');
     await pageC.getByRole('button', { name: 'Save draft' }).click();
-    await expectText(pageC.locator('main .facts'), 'Khorgos branch');
+    await expectText(pageC.locator('main .facts'), 'Kashgar branch');
     await expectText(pageC.locator('main .facts'), 'Version2');
     await go(pageC, '#/declarations', 'Declarations');
     noErrors(pageC);
@@ -289,7 +295,7 @@ try {
     await pageC.locator('table.heatmap button.cell').first().waitFor();
     const selected = await pageC.locator('#declaration-select').inputValue();
     assert(selected, 'a declaration is preselected');
-    await expectText(pageC.locator('table.heatmap caption'), 'UTC+06:00 Asia/Urumqi');
+    await expectText(pageC.locator('table.heatmap caption'), 'UTC+08:00 Beijing');
     // Colour is not the only cue: each cell says its number and has a label.
     const full = pageC.locator('button.cell.heat-0').first();
     assert(await full.count(), 'a full slot is shown');
@@ -360,7 +366,7 @@ try {
     await pageC.locator(`button.cell[data-slot="${target}"]`).click();
     // After the slot, the truck: its plate (the gate needs it to check the truck in).
     const form = pageC.locator('form.truck-form');
-    await expectText(form, 'UTC+06:00 Asia/Urumqi');
+    await expectText(form, 'UTC+08:00 Beijing');
     await form.getByLabel('Plate number').fill('123 ABC 02');
     await form.getByLabel('Country of registration').fill('kz');
     await form.getByRole('button', { name: 'Book slot' }).click();
@@ -381,8 +387,8 @@ try {
   });
 
   await stepIf(ctx.has && ctx.has.reserved, 'reserved places on the heat map: a general company sees them as not for it, and until when; the board shows them', async () => {
-    const tomorrow = localDate(1);
-    const slots = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${tomorrow}T00:00:00+06:00`)}&to=${encodeURIComponent(`${localDate(2)}T00:00:00+06:00`)}&limit=200`, ctx.officer)).items;
+    const tomorrow = siteDate(1);
+    const slots = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${tomorrow}T00:00:00+08:00`)}&to=${encodeURIComponent(`${siteDate(2)}T00:00:00+08:00`)}&limit=200`, ctx.officer)).items;
     const at = (hh) => slots.find((x) => x.starts_at_local.slice(11, 13) === hh);
     // 14:00 (on the board): two of six places held for advanced-certified enterprises until 13:00;
     // 12:00 (through the API): all six until 11:00.
@@ -424,7 +430,7 @@ try {
     await go(pageC, '#/bookings', 'Bookings');
     const row = pageC.locator('tbody tr', { hasText: ctx.number });
     await expectText(row, 'Confirmed');
-    await expectText(row, 'UTC+06:00 Asia/Urumqi');
+    await expectText(row, 'UTC+08:00 Beijing');
     await row.getByRole('link', { name: 'Reschedule' }).click();
     await expectText(pageC.locator('main h1'), 'Reschedule a booking');
     await pageC.locator('button.cell.current').waitFor();
@@ -445,7 +451,7 @@ try {
     await accessibility(pageC, 'bookings');
     await shot(pageC, '10-company-bookings.png');
     await go(pageC, '#/declarations', 'Declarations');
-    await expectText(pageC.locator('tbody tr', { hasText: ctx.number }), 'UTC+06:00 Asia/Urumqi');
+    await expectText(pageC.locator('tbody tr', { hasText: ctx.number }), 'UTC+08:00 Beijing');
     await expectNone(pageC.locator('tbody tr', { hasText: ctx.number }).getByRole('link', { name: /Book a slot/ }), 'a second booking');
     await shot(pageC, '02-company-declarations.png');
     noErrors(pageC);
@@ -456,7 +462,7 @@ try {
     const row = pageO.locator('tbody tr', { hasText: ctx.number });
     await row.waitFor();
     await expectText(row, company.name);
-    await expectText(row, 'UTC+06:00 Asia/Urumqi');
+    await expectText(row, 'UTC+08:00 Beijing');
     await accessibility(pageO, 'review queue');
     await shot(pageO, '05-officer-review-queue.png');
     await row.getByRole('link', { name: /Review/ }).first().click();
@@ -497,13 +503,13 @@ try {
   await step('the capacity board shows booked vs capacity for today and tomorrow; an officer changes one', async () => {
     await go(pageO, '#/capacity', 'Capacity board');
     await expectText(pageO.locator('main'), 'Tomorrow');
-    await expectText(pageO.locator('main .zone-note'), 'UTC+06:00 Asia/Urumqi');
+    await expectText(pageO.locator('main .zone-note'), 'UTC+08:00 Beijing');
     await expectText(pageO.locator('main'), '6 / 6');
     await expectText(pageO.locator('main'), 'Closed');
     await accessibility(pageO, 'capacity board');
     // Today's "N booked of M open places" counts only the open slots that have not ended.
     const todayCount = async () => {
-      const items = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${localDate(0)}T00:00:00+06:00`)}&to=${encodeURIComponent(`${localDate(1)}T00:00:00+06:00`)}&limit=200`, ctx.officer)).items;
+      const items = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${siteDate(0)}T00:00:00+08:00`)}&to=${encodeURIComponent(`${siteDate(1)}T00:00:00+08:00`)}&limit=200`, ctx.officer)).items;
       const live = items.filter((x) => x.status === 'open' && new Date(x.ends_at) > new Date());
       return `${live.reduce((a, x) => a + x.booked, 0)} booked of ${live.reduce((a, x) => a + x.capacity, 0)} open places`;
     };
@@ -544,8 +550,8 @@ try {
   await stepIf(ctx.has && ctx.has.closures, 'an officer closes a range: the dry run shows whose bookings move where; applied, the company’s booking has moved; then reopened', async () => {
     // The company books tomorrow 19:00 (through the API); the officer closes 19:00–20:00.
     const token = await login(company.email, PASSWORD);
-    const tomorrow = localDate(1);
-    const slots = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${tomorrow}T00:00:00+06:00`)}&to=${encodeURIComponent(`${localDate(2)}T00:00:00+06:00`)}&limit=200`, ctx.officer)).items;
+    const tomorrow = siteDate(1);
+    const slots = (await api('GET', `/slots?site_id=${ctx.site.id}&mode=road&from=${encodeURIComponent(`${tomorrow}T00:00:00+08:00`)}&to=${encodeURIComponent(`${siteDate(2)}T00:00:00+08:00`)}&limit=200`, ctx.officer)).items;
     const at = (hh) => slots.find((x) => x.starts_at_local.slice(11, 13) === hh);
     const d = await api('POST', '/declarations', token, cotton(ctx.site.id, { consignor: 'Fergana Valley Fruit JSC', consignee: company.name }));
     const submitted = await api('POST', `/declarations/${d.id}/submit`, token, {});
@@ -626,7 +632,7 @@ try {
     await row.waitFor();
     await expectText(row, 'Yellow lane');
     await expectText(row, company.name);
-    await expectText(row, 'UTC+06:00 Asia/Urumqi');
+    await expectText(row, 'UTC+08:00 Beijing');
     await accessibility(pageO, 'gate');
     await shot(pageO, '07-gate.png');
     await row.getByRole('button', { name: /Check in/ }).click();
@@ -665,7 +671,7 @@ try {
     assert(target, 'a bookable slot exists');
     await pageC.locator(`button.cell[data-slot="${target}"]`).click();
     const form = pageC.locator('form.truck-form');
-    await expectText(form, 'UTC+06:00 Asia/Urumqi');
+    await expectText(form, 'UTC+08:00 Beijing');
     // The other declaration of the same site and mode is offered; the chosen one is ticked.
     assert(await form.getByRole('checkbox', { name: new RegExp(d1.number) }).isChecked(), 'the chosen declaration is ticked');
     await form.getByRole('checkbox', { name: new RegExp(d2.number) }).check();
@@ -720,7 +726,7 @@ try {
     await expectText(pass, ctx.truck[1].number);
     await expectText(pass, 'CSQU3054383');
     await expectText(pass, 'Yerlan Bekov');
-    await expectText(pass, 'UTC+06:00 Asia/Urumqi');
+    await expectText(pass, 'UTC+08:00 Beijing');
     ctx.passCode = (await textOf(pass.locator('.code-text'))).trim();
     assert(ctx.passCode === ctx.truckBooking.gate_pass.code, 'the code shown is the booking’s');
     await pass.getByRole('button', { name: 'Print gate pass' }).waitFor();
@@ -877,7 +883,7 @@ try {
     await signIn(pageS, SUPERVISOR.email, SUPERVISOR.password);
     await pageS.getByRole('link', { name: 'Sites & schedules' }).click();
     await expectText(pageS.locator('main h1'), 'Sites and schedules');
-    await expectText(pageS.locator('main'), 'CNKHG · Khorgos Road Port');
+    await expectText(pageS.locator('main'), 'CNKHG · Kashgar Comprehensive Bonded Zone');
     await pageS.getByLabel('Code (UN/LOCODE)').fill('CNALA');
     await pageS.getByLabel(/^Name/).fill('Alashankou Rail Port');
     await pageS.getByRole('checkbox', { name: 'road' }).uncheck();

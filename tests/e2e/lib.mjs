@@ -147,7 +147,7 @@ export function cotton(siteId, overrides = {}) {
     site_id: siteId,
     transport_mode: 'road',
     consignor: 'Tashkent Textile Export LLC',
-    consignee: 'Background Trading GmbH',
+    consignee: 'Background Trading Co., Ltd.',
     origin_country: 'UZ',
     destination_country: 'CN',
     currency: 'CNY',

@@ -30,6 +30,15 @@ if [ ! -x "$CHROMIUM" ]; then
     apt-get install -y chromium >>/tmp/clearway-e2e-apt.log 2>&1 || { tail -20 /tmp/clearway-e2e-apt.log; fail "could not install chromium"; }
   fi
 fi
+# A font with Chinese characters, so that the Chinese console (i18n.e2e.mjs,
+# docs/screenshots/19-console-zh.png) is drawn as text, not as empty boxes.
+if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh 2>/dev/null | head -n1)" ]; then
+  echo "== installing a Chinese font (Debian's fonts-wqy-zenhei)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y fonts-wqy-zenhei >>/tmp/clearway-e2e-apt.log 2>&1 \
+    || { apt-get update >>/tmp/clearway-e2e-apt.log 2>&1 && apt-get install -y fonts-wqy-zenhei >>/tmp/clearway-e2e-apt.log 2>&1; } \
+    || echo "e2e: no Chinese font could be installed; the Chinese screenshot will show boxes" >&2
+fi
 command -v node >/dev/null || fail "node is not installed"
 if [ ! -f "$E2E_DIR/node_modules/playwright-core/package.json" ]; then
   echo "== npm ci (playwright-core)"
