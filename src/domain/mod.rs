@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod ids;
 pub mod reason;
+pub mod report;
 pub mod registration_code;
 pub mod reserve;
 pub mod schedule;
