@@ -155,13 +155,17 @@ struct FeedQuery {
     params(("id" = String, Path, description = "Enterprise id"), FeedQuery),
     responses(
         (status = 200, description = "The feed", content_type = "text/calendar", body = String),
-        doc::Unauthorized,
+        doc::Query,
         (status = 404, description = "The token is unknown, revoked or of another enterprise", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
 async fn feed(state: State, req: Public, path: web::Path<String>, q: web::Query<FeedQuery>) -> Reply {
     let enterprise_id = path.into_inner();
-    let token = q.into_inner().token.filter(|t| !t.is_empty()).ok_or(AppError::Unauthorized("missing feed token"))?;
+    let token = q
+        .into_inner()
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| AppError::field("token", "required", "the feed's address carries ?token=<the feed token>"))?;
     let now = req.now;
     let body = state
         .db

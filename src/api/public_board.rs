@@ -119,7 +119,7 @@ async fn availability(
     admit(&req, &state)?;
     let code = path.into_inner();
     if code.is_empty() || code.len() > 16 {
-        return Err(AppError::NotFound);
+        return Err(AppError::missing("site", code));
     }
     let q = q.into_inner();
     let mut errors = FieldErrors::new();
@@ -146,8 +146,14 @@ async fn availability(
         return Err(AppError::internal("validated range lost"));
     };
     let query = BoardQuery { code, mode, from, to };
-    let answer = state.db.read(move |conn| board::load(conn, &query)).await?.ok_or(AppError::NotFound)?;
+    let answer = state.db.read(move |conn| board::load(conn, &query)).await?;
+    let answer = answer.ok_or_else(|| AppError::missing("site", code_of(&req)))?;
     Ok(respond(&req, answer))
+}
+
+/// The site code of the request's path (for the answer naming it).
+fn code_of(req: &HttpRequest) -> String {
+    req.match_info().get("code").unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
