@@ -7,6 +7,10 @@ import * as company from './company.js';
 import { declarationForm } from './declaration-form.js';
 import { heatmapPage } from './heatmap.js';
 import * as officer from './officer.js';
+import { t } from './i18n.js';
+import { reportsPage } from './reports.js';
+import { boardPage } from './board.js';
+import { calendarPage } from './calendar.js';
 
 const COMPANY = ['company_admin', 'company_clerk'];
 const CUSTOMS = ['officer', 'supervisor'];
@@ -35,6 +39,11 @@ const ROUTES = [
   { re: /^\/capacity$/, href: '#/capacity', page: officer.capacityPage, roles: CUSTOMS, nav: 'Capacity board', title: 'Capacity board' },
   { re: /^\/gate$/, href: '#/gate', page: officer.gatePage, roles: CUSTOMS, nav: 'Gate', title: 'Gate' },
   { re: /^\/sites$/, href: '#/sites', page: officer.sitesPage, roles: ['supervisor'], nav: 'Sites & schedules', title: 'Sites and schedules' },
+  // Reports, the public board and calendar feeds (issue 18): titles in the reader's language.
+  { re: /^\/reports$/, href: '#/reports', page: reportsPage, roles: CUSTOMS, get nav() { return t('reports.nav'); }, get title() { return t('reports.title'); } },
+  { re: /^\/calendar$/, href: '#/calendar', page: calendarPage, roles: ['company_admin'], get nav() { return t('calendar.nav'); }, get title() { return t('calendar.title'); } },
+  // The gate display: shown signed in or not.
+  { re: /^\/board\/([^/]+)$/, page: boardPage, public: true, get title() { return t('board.title'); } },
 ];
 
 const state = { me: null, enterprise: null, sites: null };
@@ -177,7 +186,7 @@ async function route() {
     return;
   }
   const { r, m } = found;
-  if (!r.anonymous && !state.me) {
+  if (!r.anonymous && !r.public && !state.me) {
     navigate('#/login');
     return;
   }
