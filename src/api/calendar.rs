@@ -161,11 +161,10 @@ struct FeedQuery {
 )]
 async fn feed(state: State, req: Public, path: web::Path<String>, q: web::Query<FeedQuery>) -> Reply {
     let enterprise_id = path.into_inner();
-    let token = q
-        .into_inner()
-        .token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| AppError::field("token", "required", "the feed's address carries ?token=<the feed token>"))?;
+    let token =
+        q.into_inner().token.filter(|t| !t.is_empty()).ok_or_else(|| {
+            AppError::field("token", "required", "the feed's address carries ?token=<the feed token>")
+        })?;
     let now = req.now;
     let body = state
         .db

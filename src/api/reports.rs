@@ -75,12 +75,7 @@ fn wants_csv(req: &HttpRequest) -> bool {
         doc::Query, doc::Restricted, doc::NotFound,
     ),
 )]
-async fn utilisation_report(
-    req: HttpRequest,
-    state: State,
-    who: Officer,
-    q: web::Query<UtilisationQuery>,
-) -> Reply {
+async fn utilisation_report(req: HttpRequest, state: State, who: Officer, q: web::Query<UtilisationQuery>) -> Reply {
     let q = q.into_inner();
     let mut errors = FieldErrors::new();
     let mode = errors.gather(one_of::<TransportMode>("mode", q.mode.as_deref())).flatten();

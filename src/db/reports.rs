@@ -113,10 +113,7 @@ pub const MAX_FEED_EVENTS: i64 = 1000;
 /// An enterprise's active bookings (confirmed or checked in), by slot start,
 /// with the declaration numbers (or ids, for declarations not yet numbered)
 /// each visit carries.
-pub fn active_for_feed(
-    conn: &mut DbConnection,
-    enterprise_id: &str,
-) -> QueryResult<Vec<(FeedBooking, Vec<String>)>> {
+pub fn active_for_feed(conn: &mut DbConnection, enterprise_id: &str) -> QueryResult<Vec<(FeedBooking, Vec<String>)>> {
     let rows: Vec<FeedBooking> = bookings::table
         .inner_join(clearance_slots::table.inner_join(sites::table))
         .filter(bookings::enterprise_id.eq(enterprise_id))

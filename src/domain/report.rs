@@ -146,7 +146,8 @@ pub fn utilisation(slots: &[SlotUsage], tz: Tz, bucket: Bucket) -> Vec<Utilisati
             checked_in: s.checked_in,
             no_show: s.no_show,
             cancelled: s.cancelled,
-            utilisation: (s.capacity > 0).then(|| ((s.booked as f64 / s.capacity as f64) * 10_000.0).round() / 10_000.0),
+            utilisation: (s.capacity > 0)
+                .then(|| ((s.booked as f64 / s.capacity as f64) * 10_000.0).round() / 10_000.0),
         })
         .collect()
 }
@@ -278,7 +279,8 @@ mod tests {
         let v: Vec<i64> = (1..=10).collect();
         assert_eq!((percentile(&v, 50), percentile(&v, 90), percentile(&v, 100)), (Some(5), Some(9), Some(10)));
         let t = at(SHANGHAI, 2026, 12, 8, 10).unwrap();
-        let r = review_times(&[(t, t + Duration::hours(2)), (t, t + Duration::minutes(30)), (t, t - Duration::hours(1))]);
+        let r =
+            review_times(&[(t, t + Duration::hours(2)), (t, t + Duration::minutes(30)), (t, t - Duration::hours(1))]);
         assert_eq!((r.count, r.p50_seconds, r.p90_seconds, r.max_seconds), (3, Some(1800), Some(7200), Some(7200)));
     }
 }

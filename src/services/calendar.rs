@@ -74,11 +74,7 @@ fn audit(
     action: &str,
     to_state: Option<&str>,
 ) -> Result<(), AppError> {
-    super::record_change(
-        conn,
-        ctx,
-        crate::db::audit::Change::new("calendar_token", id, action, None, to_state),
-    )
+    super::record_change(conn, ctx, crate::db::audit::Change::new("calendar_token", id, action, None, to_state))
 }
 
 /// Whether `token` is a live feed token of `enterprise_id`. Unknown,

@@ -91,7 +91,8 @@ async fn batches_are_bounded_and_for_company_users(app: TestApp) {
     }
     let r = app.post("/api/v1/bookings/batch", Some(&c.admin), json!({"items": [], "extra": 1})).await.problem(422);
     assert_eq!(r.fields(), ["extra"], "{}", r.text);
-    let r = app.post("/api/v1/bookings/batch", Some(&w.customs.officer), json!({"items": [item(0)]})).await.problem(403);
+    let r =
+        app.post("/api/v1/bookings/batch", Some(&w.customs.officer), json!({"items": [item(0)]})).await.problem(403);
     assert_eq!(slug(&r.body), "forbidden");
     let r = app.post("/api/v1/bookings/batch", None, json!({"items": [item(0)]})).await.problem(401);
     assert_eq!(slug(&r.body), "unauthorized");

@@ -32,7 +32,8 @@ async fn a_feed_lists_active_bookings_in_the_sites_time_until_revoked(app: TestA
         .expect(201);
     let c = app.verified_company("feed", &customs.officer).await;
     let from = (Utc::now() + Duration::days(1)).to_rfc3339().replace('+', "%2B");
-    let r = app.get(&format!("/api/v1/slots?site_id={site}&mode=road&from={from}&limit=2"), Some(&customs.officer)).await;
+    let r =
+        app.get(&format!("/api/v1/slots?site_id={site}&mode=road&from={from}&limit=2"), Some(&customs.officer)).await;
     let slots: Vec<Value> = r.expect(200).body["items"].as_array().unwrap().clone();
     let mut ids = Vec::new();
     for (slot, plate) in [(&slots[0], "01KZ555AB"), (&slots[1], "02KZ556AB")] {
@@ -40,7 +41,8 @@ async fn a_feed_lists_active_bookings_in_the_sites_time_until_revoked(app: TestA
         let body = json!({"declaration_id": d, "slot_id": slot["id"], "vehicle": {"plate": plate, "country": "KZ"}});
         ids.push(app.post("/api/v1/bookings", Some(&c.admin), body).await.expect(201).str("/id"));
     }
-    let created = app.post(&tokens(&c.enterprise_id), Some(&c.admin), json!({"label": "Dispatch office"})).await.expect(201);
+    let created =
+        app.post(&tokens(&c.enterprise_id), Some(&c.admin), json!({"label": "Dispatch office"})).await.expect(201);
     let token = created.str("/token");
     let feed = created.str("/feed_path");
     assert!(created.str("/feed_url").ends_with(&feed));

@@ -37,14 +37,19 @@ async fn board_world(app: &TestApp) -> (String, String, String, Vec<Value>) {
         .expect(201);
     let c = app.verified_company("board", &customs.officer).await;
     let from = enc(Utc::now() + Duration::days(1));
-    let r = app.get(&format!("/api/v1/slots?site_id={site}&mode=road&from={from}&limit=3"), Some(&customs.officer)).await;
+    let r =
+        app.get(&format!("/api/v1/slots?site_id={site}&mode=road&from={from}&limit=3"), Some(&customs.officer)).await;
     let slots = r.expect(200).body["items"].as_array().unwrap().clone();
     (customs.officer, c.admin, site, slots)
 }
 
 fn board_path(slots: &[Value]) -> String {
     let from: DateTime<Utc> = slots[0]["starts_at"].as_str().unwrap().parse().unwrap();
-    format!("/api/v1/public/sites/CNURC/availability?mode=road&from={}&to={}", enc(from), enc(from + Duration::hours(3)))
+    format!(
+        "/api/v1/public/sites/CNURC/availability?mode=road&from={}&to={}",
+        enc(from),
+        enc(from + Duration::hours(3))
+    )
 }
 
 async fn book(app: &TestApp, admin: &str, site: &str, slot: &Value) -> String {
@@ -58,14 +63,20 @@ async fn the_board_shows_free_places_and_nothing_about_who_booked(app: TestApp) 
     let booking = book(&app, &admin, &site, &slots[0]).await;
     // The sites, without a token.
     let r = app.get("/api/v1/public/sites", None).await.expect(200);
-    assert_eq!(r.body["items"], json!([{"code": "CNURC", "name": "CNURC bonded zone", "timezone": "Asia/Shanghai", "modes": ["road", "rail"]}]));
+    assert_eq!(
+        r.body["items"],
+        json!([{"code": "CNURC", "name": "CNURC bonded zone", "timezone": "Asia/Shanghai", "modes": ["road", "rail"]}])
+    );
     // Free places per slot, in the site's time.
     let r = app.get(&board_path(&slots), None).await.expect(200);
     let items = r.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 3, "{}", r.text);
     assert_eq!(items[0]["starts_at"], slots[0]["starts_at"]);
     assert!(items[0]["starts_at_local"].as_str().unwrap().ends_with("+08:00"), "{}", r.text);
-    assert_eq!((&items[0]["capacity"], &items[0]["available"], &items[0]["open"]), (&json!(4), &json!(3), &json!(true)));
+    assert_eq!(
+        (&items[0]["capacity"], &items[0]["available"], &items[0]["open"]),
+        (&json!(4), &json!(3), &json!(true))
+    );
     assert_eq!((&items[1]["available"], &items[1]["mode"]), (&json!(4), &json!("road")));
     // Nothing about who booked, nor ids to look them up by.
     let enterprise = app.get("/api/v1/me", Some(&admin)).await.expect(200).str("/enterprise_id");
@@ -74,10 +85,17 @@ async fn the_board_shows_free_places_and_nothing_about_who_booked(app: TestApp) 
     }
     // A closed slot shows no free places.
     let path = format!("/api/v1/slots/{}", slots[1]["id"].as_str().unwrap());
-    app.call(Method::PATCH, &path, Some(&officer), Some(json!({"status": "closed", "reason": "lane repairs"}))).await.expect(200);
+    app.call(Method::PATCH, &path, Some(&officer), Some(json!({"status": "closed", "reason": "lane repairs"})))
+        .await
+        .expect(200);
     let r = app.get(&board_path(&slots), None).await.expect(200);
     let closed = &r.body["items"][1];
-    assert_eq!((&closed["capacity"], &closed["available"], &closed["open"]), (&json!(4), &json!(0), &json!(false)), "{}", r.text);
+    assert_eq!(
+        (&closed["capacity"], &closed["available"], &closed["open"]),
+        (&json!(4), &json!(0), &json!(false)),
+        "{}",
+        r.text
+    );
     // Without a period: from the current hour, a day.
     let r = app.get("/api/v1/public/sites/CNURC/availability", None).await.expect(200);
     assert!(!r.body["items"].as_array().unwrap().is_empty(), "{}", r.text);
@@ -119,7 +137,11 @@ async fn the_board_refuses_bad_periods_and_unknown_sites(app: TestApp) {
     ] {
         let r = app.get(&format!("{base}?{q}"), None).await.problem(422);
         assert_eq!(slug(&r), "validation", "{q}");
-        assert!(r.body["errors"].as_array().unwrap().iter().any(|e| e["field"] == field && e["code"] == code), "{q}: {}", r.text);
+        assert!(
+            r.body["errors"].as_array().unwrap().iter().any(|e| e["field"] == field && e["code"] == code),
+            "{q}: {}",
+            r.text
+        );
     }
     let r = app.get("/api/v1/public/sites/XXNOPE/availability", None).await.problem(404);
     assert_eq!(slug(&r), "not-found");

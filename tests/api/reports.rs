@@ -10,7 +10,11 @@ use crate::bookings::submitted_declaration;
 use crate::helpers::{TestApp, PASSWORD};
 use crate::slots::{create_schedule, create_site};
 
-api_tests!(utilisation_counts_real_bookings_per_local_hour_and_day, review_times_are_percentiles_of_decisions, reports_are_bounded_and_for_customs_of_the_site,);
+api_tests!(
+    utilisation_counts_real_bookings_per_local_hour_and_day,
+    review_times_are_percentiles_of_decisions,
+    reports_are_bounded_and_for_customs_of_the_site,
+);
 
 fn slug(r: &crate::helpers::Resp) -> String {
     r.body["type"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_owned()
@@ -50,9 +54,13 @@ async fn utilisation_counts_real_bookings_per_local_hour_and_day(app: TestApp) {
     }
     // One cancelled, one checked in, one no-show in slot s; t stays confirmed.
     app.post(&format!("/api/v1/bookings/{}/cancel", bookings[2]), Some(&c.admin), json!({})).await.expect(200);
-    app.post(&format!("/api/v1/declarations/{}/approve", declarations[0]), Some(&officer), json!({"risk_lane": "green"}))
-        .await
-        .expect(200);
+    app.post(
+        &format!("/api/v1/declarations/{}/approve", declarations[0]),
+        Some(&officer),
+        json!({"risk_lane": "green"}),
+    )
+    .await
+    .expect(200);
     app.state.clock.set(starts_at);
     app.post(&format!("/api/v1/bookings/{}/check-in", bookings[0]), Some(&officer), json!({})).await.expect(200);
     app.state.clock.set(ends_at + Duration::minutes(1));
@@ -67,7 +75,10 @@ async fn utilisation_counts_real_bookings_per_local_hour_and_day(app: TestApp) {
     let rows = items(&hourly);
     assert_eq!(rows.len(), 48, "two local days of hourly slots: {}", hourly.text);
     let want_start = local.format("%Y-%m-%dT%H:00:00+08:00").to_string();
-    let row = rows.iter().find(|r| r["bucket_start"] == want_start.as_str()).unwrap_or_else(|| panic!("{want_start} in {}", hourly.text));
+    let row = rows
+        .iter()
+        .find(|r| r["bucket_start"] == want_start.as_str())
+        .unwrap_or_else(|| panic!("{want_start} in {}", hourly.text));
     assert_eq!(
         (&row["capacity"], &row["booked"], &row["checked_in"], &row["no_show"], &row["cancelled"], &row["utilisation"]),
         (&json!(10), &json!(2), &json!(1), &json!(1), &json!(1), &json!(0.2)),
@@ -85,7 +96,8 @@ async fn utilisation_counts_real_bookings_per_local_hour_and_day(app: TestApp) {
     assert_eq!((sum(&days, "booked"), sum(&days, "checked_in"), sum(&days, "no_show")), (3, 1, 1));
 
     // The same report as CSV: a header and a row per bucket.
-    let csv = app.call_with(reqwest::Method::GET, &path, Some(&officer), None, &[("Accept", "text/csv")]).await.expect(200);
+    let csv =
+        app.call_with(reqwest::Method::GET, &path, Some(&officer), None, &[("Accept", "text/csv")]).await.expect(200);
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"), "{:?}", csv.headers);
     let lines: Vec<&str> = csv.text.lines().collect();
     assert_eq!(lines[0], "bucket_start,capacity,booked,checked_in,no_show,cancelled,utilisation");
@@ -103,11 +115,16 @@ async fn review_times_are_percentiles_of_decisions(app: TestApp) {
         .await
         .expect(200);
     app.state.clock.advance(Duration::hours(3));
-    app.post(&format!("/api/v1/declarations/{slow}/reject"), Some(&officer), json!({"reason": "invoice does not match"}))
-        .await
-        .expect(200);
+    app.post(
+        &format!("/api/v1/declarations/{slow}/reject"),
+        Some(&officer),
+        json!({"reason": "invoice does not match"}),
+    )
+    .await
+    .expect(200);
     let today = Utc::now().date_naive();
-    let path = format!("/api/v1/reports/review-times?from={}&to={}", today - Duration::days(1), today + Duration::days(2));
+    let path =
+        format!("/api/v1/reports/review-times?from={}&to={}", today - Duration::days(1), today + Duration::days(2));
     let r = app.get(&path, Some(&officer)).await.expect(200);
     assert_eq!(r.body["count"], 2, "{}", r.text);
     let p50 = r.body["p50_seconds"].as_i64().unwrap();
@@ -118,7 +135,8 @@ async fn review_times_are_percentiles_of_decisions(app: TestApp) {
     // The same, for the site only; and nothing in a period without decisions.
     let r = app.get(&format!("{path}&site_id={site}"), Some(&officer)).await.expect(200);
     assert_eq!(r.body["count"], 2, "{}", r.text);
-    let empty = format!("/api/v1/reports/review-times?from={}&to={}", today - Duration::days(30), today - Duration::days(2));
+    let empty =
+        format!("/api/v1/reports/review-times?from={}&to={}", today - Duration::days(30), today - Duration::days(2));
     let r = app.get(&empty, Some(&officer)).await.expect(200);
     assert_eq!(r.body, json!({"count": 0, "p50_seconds": null, "p90_seconds": null, "max_seconds": null}));
 }
@@ -137,7 +155,11 @@ async fn reports_are_bounded_and_for_customs_of_the_site(app: TestApp) {
     ] {
         let r = app.get(&util(q), Some(&officer)).await.problem(422);
         assert_eq!(slug(&r), "validation", "{q}: {}", r.text);
-        assert!(r.body["errors"].as_array().unwrap().iter().any(|e| e["field"] == field && e["code"] == code), "{q}: {}", r.text);
+        assert!(
+            r.body["errors"].as_array().unwrap().iter().any(|e| e["field"] == field && e["code"] == code),
+            "{q}: {}",
+            r.text
+        );
     }
     let r = app.get("/api/v1/reports/review-times?from=2026-01-01&to=2026-12-01", Some(&officer)).await.problem(422);
     assert_eq!(slug(&r), "validation");
@@ -146,7 +168,10 @@ async fn reports_are_bounded_and_for_customs_of_the_site(app: TestApp) {
     let ok = util("from=2026-01-01&to=2026-01-02");
     assert_eq!(slug(&app.get(&ok, Some(&c.admin)).await.problem(403)), "forbidden");
     assert_eq!(slug(&app.get(&ok, None).await.problem(401)), "unauthorized");
-    assert_eq!(slug(&app.get("/api/v1/reports/review-times?from=2026-01-01&to=2026-01-02", Some(&c.admin)).await.problem(403)), "forbidden");
+    assert_eq!(
+        slug(&app.get("/api/v1/reports/review-times?from=2026-01-01&to=2026-01-02", Some(&c.admin)).await.problem(403)),
+        "forbidden"
+    );
     // An unknown site is 404; so is one an officer limited to another site may not see.
     let r = app.get("/api/v1/reports/utilisation?site_id=nope&from=2026-01-01&to=2026-01-02", Some(&officer)).await;
     assert_eq!(slug(&r.problem(404)), "not-found");
@@ -163,7 +188,9 @@ async fn reports_are_bounded_and_for_customs_of_the_site(app: TestApp) {
     assert_eq!(slug(&app.get(&ok, Some(&limited)).await.problem(404)), "not-found");
     let own = format!("/api/v1/reports/utilisation?site_id={other}&from=2026-01-01&to=2026-01-02");
     app.get(&own, Some(&limited)).await.expect(200);
-    let r = app.get(&format!("/api/v1/reports/review-times?from=2026-01-01&to=2026-01-02&site_id={site}"), Some(&limited)).await;
+    let r = app
+        .get(&format!("/api/v1/reports/review-times?from=2026-01-01&to=2026-01-02&site_id={site}"), Some(&limited))
+        .await;
     assert_eq!(slug(&r.problem(404)), "not-found");
     // A site's report with no slots in the period is empty, not an error.
     let r = app.get(&ok, Some(&officer)).await.expect(200);
