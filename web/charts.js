@@ -44,7 +44,7 @@ function niceMax(v) {
 export function utilisationChart(rows, { label, large = false, title }) {
   const font = large ? 22 : 13;
   const width = 960;
-  const height = large ? 520 : 400;
+  const height = large ? 480 : 300;
   const pad = { left: font * 3.5, right: font * 3.5, top: font * 1.5, bottom: font * 3.2 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;

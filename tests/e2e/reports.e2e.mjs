@@ -108,6 +108,8 @@ try {
     await accessibility(page, 'reports');
     await fitsWidth(page, 'reports');
     noErrors(page);
+    await page.setViewportSize({ width: 1280, height: 1080 });
+    await page.evaluate(() => window.scrollTo(0, 0));
     await shot(page, '20-reports.png');
   });
 
