@@ -100,6 +100,9 @@ pub struct Settings {
     pub gate: GateSettings,
     pub demo: DemoSettings,
     pub webhooks: WebhookSettings,
+    /// The public board (`/public/...`).
+    #[serde(default)]
+    pub public: PublicSettings,
 }
 
 fn default_profile() -> Profile {
@@ -232,6 +235,21 @@ pub struct WebhookSettings {
     pub request_timeout_secs: u64,
     pub lease_secs: i64,
     pub allow_private_targets: bool,
+}
+
+/// The routes anyone may call without a token (the public board).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PublicSettings {
+    /// Requests per minute per client address (a burst of that many,
+    /// refilled evenly); more are answered 429 with Retry-After.
+    pub requests_per_minute: u32,
+}
+
+impl Default for PublicSettings {
+    fn default() -> Self {
+        Self { requests_per_minute: 120 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

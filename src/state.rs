@@ -27,6 +27,8 @@ pub struct AppState {
     pub bookings: Arc<BookingRules>,
     /// Idempotency keys whose first request is running in this process.
     pub in_flight: InFlight,
+    /// Per-address request budget of the public board.
+    pub public_limiter: crate::services::public_board::PublicLimiter,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             login_throttle: LoginThrottle::new(settings.auth.failed_logins_per_minute),
             bookings: Arc::new(rules_of(&settings)),
             in_flight: InFlight::default(),
+            public_limiter: crate::services::public_board::PublicLimiter::new(settings.public.requests_per_minute),
             settings,
             db,
             clock: Clock::system(),

@@ -8,6 +8,9 @@ import { declarationForm } from './declaration-form.js';
 import { heatmapPage } from './heatmap.js';
 import * as officer from './officer.js';
 import { t, LANGUAGES, language, setLanguage, restoreFor } from './i18n.js';
+import { reportsPage } from './reports.js';
+import { boardPage } from './board.js';
+import { calendarPage } from './calendar.js';
 
 const COMPANY = ['company_admin', 'company_clerk'];
 const CUSTOMS = ['officer', 'supervisor'];
@@ -31,6 +34,11 @@ const ROUTES = [
   { re: /^\/capacity$/, href: '#/capacity', page: officer.capacityPage, roles: CUSTOMS, nav: 'route.capacity', title: 'route.capacity' },
   { re: /^\/gate$/, href: '#/gate', page: officer.gatePage, roles: CUSTOMS, nav: 'route.gate', title: 'route.gate' },
   { re: /^\/sites$/, href: '#/sites', page: officer.sitesPage, roles: ['supervisor'], nav: 'nav.sites', title: 'route.sites' },
+  // Reports, the public board and calendar feeds.
+  { re: /^\/reports$/, href: '#/reports', page: reportsPage, roles: CUSTOMS, nav: 'reports.nav', title: 'reports.title' },
+  { re: /^\/calendar$/, href: '#/calendar', page: calendarPage, roles: ['company_admin'], nav: 'calendar.nav', title: 'calendar.title' },
+  // The gate display: shown signed in or not.
+  { re: /^\/board\/([^/]+)$/, page: boardPage, public: true, title: 'board.title' },
 ];
 
 const state = { me: null, enterprise: null, sites: null };
@@ -212,7 +220,7 @@ async function route() {
     return;
   }
   const { r, m } = found;
-  if (!r.anonymous && !state.me) {
+  if (!r.anonymous && !r.public && !state.me) {
     navigate('#/login');
     return;
   }

@@ -157,7 +157,7 @@ pub struct TokenResponse {
     refresh_token: String,
 }
 
-fn client_ip(req: &HttpRequest) -> String {
+pub(super) fn client_ip(req: &HttpRequest) -> String {
     // The peer address, not X-Forwarded-For: a client could forge that to
     // escape the per-address limit. Behind a proxy, configure the proxy to
     // rate-limit too.

@@ -132,6 +132,29 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, AppError
 )]
 async fn create(req: HttpRequest, state: State, who: CompanyUser, ApiJson(raw): ApiJson<serde_json::Value>) -> Reply {
     let key = idempotency_key(&req)?;
+    let answer = book_one(&state, &who, key, raw).await;
+    let answer = answer?;
+    let status = actix_web::http::StatusCode::from_u16(answer.status).unwrap_or(actix_web::http::StatusCode::CREATED);
+    let mut resp = HttpResponse::build(status);
+    resp.insert_header((header::CONTENT_TYPE, "application/json"));
+    // A new booking is at version 1; a replay answers the first answer.
+    resp.insert_header((header::ETAG, etag(1)));
+    if answer.replayed {
+        resp.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(resp.body(answer.body))
+}
+
+/// One booking request, as `POST /bookings` and each item of
+/// `POST /bookings/batch` make it: the body read and checked, the
+/// Idempotency-Key claimed in this process, the booking service run in its
+/// own transaction, the outcome counted. `key` is the request's key, if any.
+pub(super) async fn book_one(
+    state: &State,
+    who: &CompanyUser,
+    key: Option<IdempotencyKey>,
+    raw: serde_json::Value,
+) -> Result<svc::Answer, AppError> {
     let hash = svc::request_hash(&raw);
     let body: NewBooking = parse(raw)?;
     let mut errors = FieldErrors::new();
@@ -153,7 +176,7 @@ async fn create(req: HttpRequest, state: State, who: CompanyUser, ApiJson(raw): 
     let rules = state.bookings.clone();
     let visit = svc::NewVisit { declaration_ids, slot_id: SlotId::new(body.slot_id), details };
     let answer =
-        services::write(&state.db, &who, move |conn, ctx| svc::book(conn, ctx, &visit, key.as_ref(), &rules)).await;
+        services::write(&state.db, who, move |conn, ctx| svc::book(conn, ctx, &visit, key.as_ref(), &rules)).await;
     match &answer {
         Ok(a) if !a.replayed => crate::metrics::booking_created(),
         Ok(_) => {}
@@ -163,16 +186,7 @@ async fn create(req: HttpRequest, state: State, who: CompanyUser, ApiJson(raw): 
         }
         Err(_) => {}
     }
-    let answer = answer?;
-    let status = actix_web::http::StatusCode::from_u16(answer.status).unwrap_or(actix_web::http::StatusCode::CREATED);
-    let mut resp = HttpResponse::build(status);
-    resp.insert_header((header::CONTENT_TYPE, "application/json"));
-    // A new booking is at version 1; a replay answers the first answer.
-    resp.insert_header((header::ETAG, etag(1)));
-    if answer.replayed {
-        resp.insert_header(("Idempotent-Replayed", "true"));
-    }
-    Ok(resp.body(answer.body))
+    answer
 }
 
 /// One booking; a company sees only its own.

@@ -10,6 +10,8 @@
 pub mod audit;
 pub mod auth;
 pub mod bookings;
+pub mod bookings_batch;
+pub mod calendar;
 pub mod closures;
 pub mod console;
 pub mod declarations;
@@ -21,7 +23,9 @@ pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod problems;
+pub mod public_board;
 pub mod query;
+pub mod reports;
 pub mod sites;
 pub mod slots;
 pub mod users;
@@ -259,10 +263,15 @@ const TABLES: &[Endpoints] = &[
     slots::endpoints,
     closures::endpoints,
     declarations::endpoints,
+    // Before `bookings`: `/bookings/batch` must be matched before `/bookings/{id}`.
+    bookings_batch::endpoints,
     bookings::endpoints,
     gate::endpoints,
     webhooks::endpoints,
     audit::endpoints,
+    reports::endpoints,
+    public_board::endpoints,
+    calendar::endpoints,
 ];
 
 /// Every endpoint, in registration order.

@@ -95,6 +95,9 @@ super::route_table!("docs", public: openapi_json);
         (name = "gate", description = "The gate: scan a gate pass or a plate to check a truck in"),
         (name = "webhooks", description = "Signed push notifications to the company's systems, with a delivery log"),
         (name = "audit", description = "The hash-chained audit trail (officers)"),
+        (name = "reports", description = "Utilisation of capacity and review times (officers), as JSON or CSV"),
+        (name = "public", description = "The public board: sites and free places per slot, without a token; cacheable, rate-limited per address"),
+        (name = "calendar", description = "Calendar feeds of an enterprise's bookings (iCalendar) and their revocable tokens"),
     ),
 )]
 pub struct ApiDoc;

@@ -423,6 +423,15 @@ pub const PROBLEMS: &[ProblemType] = &[
          status).",
         "Customs decide those declarations first; or the company takes them off the visit.",
     ),
+    // Calendar feeds (issue 18).
+    p(
+        "too-many-calendar-tokens",
+        "Too many calendar tokens",
+        Some(409),
+        "The enterprise already holds the most calendar feed tokens that may be live at once (10).",
+        "Revoke a token that is no longer used (DELETE /api/v1/enterprises/{id}/calendar-tokens/{token_id}), \
+         then create the new one.",
+    ),
 ];
 
 /// The entry of a slug.

@@ -328,6 +328,18 @@ diesel::table! {
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
+diesel::table! {
+    calendar_tokens (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        label -> Text,
+        secret_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     enterprises,
     users,
@@ -350,4 +362,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_events,
     webhook_deliveries,
     webhook_attempts,
+    calendar_tokens,
 );

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ids;
 pub mod reason;
 pub mod registration_code;
+pub mod report;
 pub mod reserve;
 pub mod schedule;
 pub mod site_policy;

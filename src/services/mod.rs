@@ -5,6 +5,7 @@
 pub mod access;
 pub mod background;
 pub mod bookings;
+pub mod calendar;
 pub mod closures;
 pub mod declarations;
 pub mod demo;
@@ -12,6 +13,7 @@ pub mod displacement;
 pub mod gate;
 pub mod identity;
 pub mod outbox;
+pub mod public_board;
 pub mod schedules;
 pub mod users;
 pub mod webhooks;

@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod batch;
 mod bookings;
+mod calendar;
 mod closures;
 mod console;
 mod contract;
@@ -18,7 +20,9 @@ mod officer_sites;
 mod openapi;
 mod platform;
 mod problems;
+mod public_board;
 mod quickstart;
+mod reports;
 mod reserved;
 mod site_policy;
 mod slots;

@@ -149,7 +149,11 @@ async fn every_registered_route_is_documented_and_every_documented_route_is_serv
         let m = Method::from_bytes(method.as_bytes()).unwrap();
         let r = app.call(m, &concrete, None, None).await;
         let status = r.status.as_u16();
-        assert!(status != 404 && status != 405, "{method} {concrete}: {status}, the route is not served: {}", r.text);
+        // A public route may answer 404 for its placeholder id, naming what
+        // is missing; the router's own 404 names nothing.
+        let names_missing = r.body.as_object().is_some_and(|o| o.keys().any(|k| k.ends_with("_id") || k == "code"));
+        let unserved = status == 405 || (status == 404 && !names_missing);
+        assert!(!unserved, "{method} {concrete}: {status}, the route is not served: {}", r.text);
         let op = operation(&doc, method, path);
         let bearer = op["security"].as_array().is_some_and(|s| s.iter().any(|req| req.get("bearer").is_some()));
         if bearer {
