@@ -28,12 +28,19 @@ impl Application {
     /// (port 0 picks a free one) and builds the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db_settings = settings.database.clone();
+        let sealing_key = settings.webhooks.sealing_key();
         let db = tokio::task::spawn_blocking(move || -> anyhow::Result<Db> {
             let db = Db::connect(&db_settings)?;
             let mut conn = db.write_conn().context("opening a connection for migrations")?;
             let applied = crate::db::migrations::run_pending(&mut conn)?;
             if !applied.is_empty() {
                 tracing::info!(?applied, "migrations applied");
+            }
+            // Webhook secrets written before they were sealed at rest are sealed now.
+            let sealed = crate::services::webhooks::seal_plaintext_secrets(&mut conn, &sealing_key)
+                .map_err(|e| anyhow::anyhow!("sealing webhook secrets: {e}"))?;
+            if sealed > 0 {
+                tracing::info!(sealed, "webhook secrets stored in clear were sealed");
             }
             Ok(db)
         })

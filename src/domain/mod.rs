@@ -21,3 +21,4 @@ pub mod site_policy;
 pub mod slot;
 pub mod vehicle;
 pub mod webhook;
+pub mod webhook_secret;
