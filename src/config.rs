@@ -239,6 +239,9 @@ pub struct WebhookSettings {
     pub max_per_enterprise: i32,
     /// Deliveries to one endpoint in flight at once (per instance).
     pub per_endpoint_concurrency: usize,
+    /// Deliveries of one enterprise in flight at once (per instance): its
+    /// slow endpoints can take at most these places of `max_in_flight`.
+    pub per_enterprise_concurrency: usize,
     /// Deliveries in flight at once in one instance, all endpoints together.
     pub max_in_flight: usize,
     /// Manual redeliveries of one endpoint per hour.
@@ -392,8 +395,21 @@ impl Settings {
                 bail!("the webhook secret key must differ from the JWT and gate pass secrets");
             }
         }
-        if w.max_per_enterprise < 1 || w.max_in_flight == 0 || w.per_endpoint_concurrency == 0 {
-            bail!("webhooks.max_per_enterprise, max_in_flight and per_endpoint_concurrency must be at least 1");
+        if w.max_per_enterprise < 1
+            || w.max_in_flight == 0
+            || w.per_endpoint_concurrency == 0
+            || w.per_enterprise_concurrency == 0
+        {
+            bail!(
+                "webhooks.max_per_enterprise, max_in_flight, per_endpoint_concurrency and \
+                 per_enterprise_concurrency must be at least 1"
+            );
+        }
+        if w.per_enterprise_concurrency >= w.max_in_flight {
+            bail!(
+                "webhooks.per_enterprise_concurrency must be below max_in_flight \
+                 (one enterprise's slow endpoints must leave places for the others)"
+            );
         }
         if w.redeliveries_per_hour < 0 || w.retention_days < 0 {
             bail!("webhooks.redeliveries_per_hour and retention_days must not be negative");

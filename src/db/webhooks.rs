@@ -229,9 +229,15 @@ pub struct Due {
 }
 
 /// Deliveries due now and not held by a live lease, oldest first, leaving
-/// out the endpoints in `busy` (those this worker has at their limit), so
-/// that a backlog of a few slow endpoints never fills the window.
-pub fn due(conn: &mut DbConnection, now: NaiveDateTime, busy: &[String], limit: i64) -> QueryResult<Vec<Due>> {
+/// out the endpoints and enterprises in `busy_*` (those this worker has at
+/// their limit), so that a backlog of a few slow endpoints never fills the window.
+pub fn due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    busy_endpoints: &[String],
+    busy_enterprises: &[String],
+    limit: i64,
+) -> QueryResult<Vec<Due>> {
     let mut q = webhook_deliveries::table
         .inner_join(webhooks::table)
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
@@ -239,8 +245,11 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime, busy: &[String], limit: 
         .filter(webhook_deliveries::leased_until.is_null().or(webhook_deliveries::leased_until.lt(now)))
         .select((webhook_deliveries::id, webhook_deliveries::webhook_id, webhooks::enterprise_id))
         .into_boxed();
-    if !busy.is_empty() {
-        q = q.filter(webhook_deliveries::webhook_id.ne_all(busy.to_vec()));
+    if !busy_endpoints.is_empty() {
+        q = q.filter(webhook_deliveries::webhook_id.ne_all(busy_endpoints.to_vec()));
+    }
+    if !busy_enterprises.is_empty() {
+        q = q.filter(webhooks::enterprise_id.ne_all(busy_enterprises.to_vec()));
     }
     q.order((webhook_deliveries::next_attempt_at.asc(), webhook_deliveries::id.asc())).limit(limit).load(conn)
 }

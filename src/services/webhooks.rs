@@ -226,34 +226,46 @@ const FAN_OUT_BATCH: i64 = 100;
 const PRUNE_BATCH: i64 = 500;
 const PRUNE_ROUNDS: usize = 20;
 
-/// Deliveries this worker has in flight, per endpoint and in all.
-#[derive(Debug, Default)]
-struct InFlight {
-    per_endpoint: HashMap<String, usize>,
-    total: usize,
+/// Deliveries this worker has in flight, per endpoint, per enterprise and in all.
+#[derive(Debug, Default, Clone)]
+pub struct InFlight {
+    pub per_endpoint: HashMap<String, usize>,
+    pub per_enterprise: HashMap<String, usize>,
+    pub total: usize,
 }
 
 impl InFlight {
-    fn start(&mut self, webhook_id: &str) {
-        *self.per_endpoint.entry(webhook_id.to_owned()).or_default() += 1;
+    fn start(&mut self, d: &Due) {
+        *self.per_endpoint.entry(d.webhook_id.clone()).or_default() += 1;
+        *self.per_enterprise.entry(d.enterprise_id.clone()).or_default() += 1;
         self.total += 1;
     }
-    fn finish(&mut self, webhook_id: &str) {
-        if let Some(n) = self.per_endpoint.get_mut(webhook_id) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_endpoint.remove(webhook_id);
+    fn finish(&mut self, d: &Due) {
+        for (map, key) in [(&mut self.per_endpoint, &d.webhook_id), (&mut self.per_enterprise, &d.enterprise_id)] {
+            if let Some(n) = map.get_mut(key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(key);
+                }
             }
         }
         self.total = self.total.saturating_sub(1);
     }
 }
 
+/// How many deliveries may be in flight at once, per endpoint and per enterprise.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_endpoint: usize,
+    pub per_enterprise: usize,
+}
+
 /// Picks at most `free` of the due deliveries (oldest first), one
-/// enterprise after another in turn, never more than `per_endpoint` in
-/// flight for one endpoint (counting `busy`, those already in flight): an
-/// enterprise with a backlog gets one place per round like every other.
-pub fn pick_fair(due: Vec<Due>, free: usize, per_endpoint: usize, busy: &HashMap<String, usize>) -> Vec<Due> {
+/// enterprise after another in turn, never more than the limits in flight
+/// for one endpoint or one enterprise (counting `busy`, those already in
+/// flight): an enterprise with a backlog gets one place per round like
+/// every other, and never more than its share.
+pub fn pick_fair(due: Vec<Due>, free: usize, limits: Limits, busy: &InFlight) -> Vec<Due> {
     let mut queues: Vec<(String, std::collections::VecDeque<Due>)> = Vec::new();
     for d in due {
         match queues.iter_mut().find(|(e, _)| *e == d.enterprise_id) {
@@ -261,25 +273,29 @@ pub fn pick_fair(due: Vec<Due>, free: usize, per_endpoint: usize, busy: &HashMap
             None => queues.push((d.enterprise_id.clone(), std::collections::VecDeque::from([d]))),
         }
     }
-    let mut taken: HashMap<String, usize> = HashMap::new();
+    let mut taken = InFlight::default();
+    let count = |m: &HashMap<String, usize>, k: &str| m.get(k).copied().unwrap_or(0);
     let mut picked = Vec::new();
     while picked.len() < free {
         let mut progressed = false;
-        for (_, q) in queues.iter_mut() {
+        for (enterprise, q) in queues.iter_mut() {
             if picked.len() >= free {
                 break;
             }
+            if count(&busy.per_enterprise, enterprise) + count(&taken.per_enterprise, enterprise)
+                >= limits.per_enterprise
+            {
+                continue;
+            }
             // This enterprise's oldest delivery whose endpoint has room.
             let room = |d: &Due| {
-                busy.get(&d.webhook_id).copied().unwrap_or(0) + taken.get(&d.webhook_id).copied().unwrap_or(0)
-                    < per_endpoint
+                count(&busy.per_endpoint, &d.webhook_id) + count(&taken.per_endpoint, &d.webhook_id)
+                    < limits.per_endpoint
             };
-            if let Some(pos) = q.iter().position(room) {
-                if let Some(d) = q.remove(pos) {
-                    *taken.entry(d.webhook_id.clone()).or_default() += 1;
-                    picked.push(d);
-                    progressed = true;
-                }
+            if let Some(d) = q.iter().position(room).and_then(|pos| q.remove(pos)) {
+                taken.start(&d);
+                picked.push(d);
+                progressed = true;
             }
         }
         if !progressed {
@@ -323,20 +339,30 @@ pub async fn run_worker(state: web::Data<AppState>) {
         }
         let (free, busy) = {
             let f = in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            (settings.max_in_flight.saturating_sub(f.total), f.per_endpoint.clone())
+            (settings.max_in_flight.saturating_sub(f.total), f.clone())
         };
         let mut started = 0;
         if free > 0 {
-            let (who, per_endpoint) = (owner.clone(), settings.per_endpoint_concurrency);
+            let who = owner.clone();
+            let limits = Limits {
+                per_endpoint: settings.per_endpoint_concurrency,
+                per_enterprise: settings.per_enterprise_concurrency,
+            };
             let until = now + Duration::seconds(settings.lease_secs.max(5));
             let claimed = state
                 .db
                 .write(move |conn| -> Result<Vec<Due>, AppError> {
-                    let full: Vec<String> =
-                        busy.iter().filter(|(_, n)| **n >= per_endpoint).map(|(id, _)| id.clone()).collect();
+                    // Endpoints and enterprises at their limit are left out of
+                    // the query, so that their backlog never fills the window.
+                    let full = |m: &HashMap<String, usize>, limit: usize| -> Vec<String> {
+                        m.iter().filter(|(_, n)| **n >= limit).map(|(id, _)| id.clone()).collect()
+                    };
+                    let endpoints = full(&busy.per_endpoint, limits.per_endpoint);
+                    let enterprises = full(&busy.per_enterprise, limits.per_enterprise);
                     let window = (free as i64).saturating_mul(4).max(64);
+                    let due = rows::due(conn, now, &endpoints, &enterprises, window)?;
                     let mut mine = Vec::new();
-                    for d in pick_fair(rows::due(conn, now, &full, window)?, free, per_endpoint, &busy) {
+                    for d in pick_fair(due, free, limits, &busy) {
                         if rows::claim(conn, &d.id, &who, now, until)? == 1 {
                             mine.push(d);
                         }
@@ -348,7 +374,7 @@ pub async fn run_worker(state: web::Data<AppState>) {
                 Ok(claimed) => {
                     started = claimed.len();
                     for d in claimed {
-                        in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).start(&d.webhook_id);
+                        in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).start(&d);
                         let job = Delivery {
                             state: state.clone(),
                             client: client.clone(),
@@ -359,7 +385,7 @@ pub async fn run_worker(state: web::Data<AppState>) {
                         let (in_flight, finished) = (in_flight.clone(), finished.clone());
                         tasks.spawn(async move {
                             job.deliver(d.id.clone()).await;
-                            in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).finish(&d.webhook_id);
+                            in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).finish(&d);
                             finished.notify_one();
                         });
                     }
@@ -643,6 +669,7 @@ mod tests {
             secret_key: None,
             max_per_enterprise: 10,
             per_endpoint_concurrency: 1,
+            per_enterprise_concurrency: 4,
             max_in_flight: 64,
             redeliveries_per_hour: 30,
             retention_days: 30,
@@ -660,17 +687,20 @@ mod tests {
     }
 
     #[test]
-    fn picks_take_turns_across_enterprises_and_respect_busy_endpoints() {
-        // Enterprise a has a backlog on two endpoints; b has one delivery, last in time.
-        let mut backlog: Vec<Due> = (0..6).map(|i| due(&format!("a{i}"), if i % 2 == 0 { "h1" } else { "h2" }, "a")).collect();
+    fn picks_take_turns_across_enterprises_and_respect_the_limits() {
+        // Enterprise a has a backlog on three endpoints; b has one delivery, last in time.
+        let hooks = ["h1", "h2", "h4"];
+        let mut backlog: Vec<Due> = (0..6).map(|i| due(&format!("a{i}"), hooks[i % 3], "a")).collect();
         backlog.push(due("b0", "h3", "b"));
-        let picked = pick_fair(backlog.clone(), 3, 1, &HashMap::new());
-        let ids: Vec<&str> = picked.iter().map(|d| d.id.as_str()).collect();
-        assert_eq!(ids, ["a0", "b0", "a1"]);
+        let limits = Limits { per_endpoint: 1, per_enterprise: 2 };
+        let ids = |picked: Vec<Due>| picked.into_iter().map(|d| d.id).collect::<Vec<_>>();
+        assert_eq!(ids(pick_fair(backlog.clone(), 3, limits, &InFlight::default())), ["a0", "b0", "a1"]);
+        // Room for more, but a has its two places: b's one is all that goes.
+        assert_eq!(ids(pick_fair(backlog.clone(), 10, limits, &InFlight::default())), ["a0", "b0", "a1"]);
         // h1 already has a delivery in flight: it gets none more.
-        let busy = HashMap::from([("h1".to_owned(), 1)]);
-        let ids: Vec<String> = pick_fair(backlog, 10, 1, &busy).into_iter().map(|d| d.id).collect();
-        assert_eq!(ids, ["a1", "b0"]);
+        let mut busy = InFlight::default();
+        busy.start(&due("x", "h1", "a"));
+        assert_eq!(ids(pick_fair(backlog, 10, limits, &busy)), ["a1", "b0"]);
     }
 
     #[tokio::test]
