@@ -75,9 +75,10 @@ pub struct NewWebhook {
 async fn create(state: State, who: CompanyAdmin, ApiJson(body): ApiJson<NewWebhook>) -> Reply {
     let settings = state.settings.webhooks.clone();
     let wanted = WebhookSubscription::parse(&body.url, &body.events, settings.allow_private_targets, &event_types())?;
-    let (hook, secret) =
-        services::write(&state.db, &who, move |conn, ctx| register(conn, ctx, &settings, wanted.url(), wanted.events()))
-            .await?;
+    let (hook, secret) = services::write(&state.db, &who, move |conn, ctx| {
+        register(conn, ctx, &settings, wanted.url(), wanted.events())
+    })
+    .await?;
     // The secret must not stay in a cache on the way.
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))

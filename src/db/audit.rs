@@ -188,7 +188,12 @@ fn advance_head(conn: &mut DbConnection, entity_type: &str, entity_id: &str, seq
                 ))
                 .execute(conn)?;
         } else {
-            tracing::error!(entity_type, entity_id, seq, "audit chain head does not match its tail: altered outside the application");
+            tracing::error!(
+                entity_type,
+                entity_id,
+                seq,
+                "audit chain head does not match its tail: altered outside the application"
+            );
         }
     }
     Ok(())
@@ -371,5 +376,7 @@ fn tail_mismatch(conn: &mut DbConnection, entity_type: Option<&str>) -> QueryRes
     if let Some(t) = entity_type {
         q = q.filter(audit_events::entity_type.eq(t.to_owned()));
     }
-    Ok(q.first(conn).optional()?.map(|row| broken_at(&row, "event not covered by its chain's head (added outside the application)")))
+    Ok(q.first(conn)
+        .optional()?
+        .map(|row| broken_at(&row, "event not covered by its chain's head (added outside the application)")))
 }

@@ -84,9 +84,11 @@ pub fn take_place(conn: &mut DbConnection, enterprise_id: &str, max: i32) -> Que
 
 /// Gives back the place of a removed endpoint.
 pub fn give_back_place(conn: &mut DbConnection, enterprise_id: &str) -> QueryResult<usize> {
-    diesel::update(enterprises::table.filter(enterprises::id.eq(enterprise_id)).filter(enterprises::webhook_count.gt(0)))
-        .set(enterprises::webhook_count.eq(enterprises::webhook_count - 1))
-        .execute(conn)
+    diesel::update(
+        enterprises::table.filter(enterprises::id.eq(enterprise_id)).filter(enterprises::webhook_count.gt(0)),
+    )
+    .set(enterprises::webhook_count.eq(enterprises::webhook_count - 1))
+    .execute(conn)
 }
 
 /// Opens a new redelivery window for the endpoint if the last one is over.
@@ -192,7 +194,8 @@ pub fn expired_events(conn: &mut DbConnection, before: NaiveDateTime, limit: i64
 
 /// Deletes events with their deliveries and attempts; returns the events deleted.
 pub fn delete_events(conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {
-    let deliveries = webhook_deliveries::table.filter(webhook_deliveries::event_id.eq_any(ids)).select(webhook_deliveries::id);
+    let deliveries =
+        webhook_deliveries::table.filter(webhook_deliveries::event_id.eq_any(ids)).select(webhook_deliveries::id);
     diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries))).execute(conn)?;
     diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::event_id.eq_any(ids))).execute(conn)?;
     diesel::delete(outbox_events::table.filter(outbox_events::id.eq_any(ids))).execute(conn)

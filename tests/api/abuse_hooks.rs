@@ -252,7 +252,9 @@ async fn delivered_events_are_pruned_after_the_retention(app: TestApp) {
     // A delivery still being retried is kept.
     let items = log_until(&app, &a.admin, &retried, |i| i.len() == 1 && i[0]["attempts"].as_i64() >= Some(2)).await;
     assert_eq!(items[0]["status"], "pending");
-    let events = sql(&app, "UPDATE outbox_events SET event_type = event_type WHERE event_type = 'declaration.draft'".into()).await;
+    let events =
+        sql(&app, "UPDATE outbox_events SET event_type = event_type WHERE event_type = 'declaration.draft'".into())
+            .await;
     assert_eq!(events, 0, "the delivered event is still stored");
 }
 
@@ -317,7 +319,8 @@ async fn a_name_resolving_to_a_private_address_is_refused_where_it_is_connected(
     assert!(error.starts_with("address not allowed"), "{error}");
     assert!(!error.contains("127.0.0.1") && !error.contains(&host), "{error}");
     // The missing ranges are refused at registration as literals.
-    for url in ["https://[64:ff9b::a00:1]/h", "https://[2002:a00:1::1]/h", "https://198.18.0.1/h", "https://240.0.0.1/h"]
+    for url in
+        ["https://[64:ff9b::a00:1]/h", "https://[2002:a00:1::1]/h", "https://198.18.0.1/h", "https://240.0.0.1/h"]
     {
         let r = app.post("/api/v1/webhooks", Some(&a.admin), hook_body(url, &["declaration.draft"])).await.problem(422);
         assert_eq!(r.fields(), ["url"], "{url}: {}", r.text);
