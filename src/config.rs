@@ -469,6 +469,26 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_a_missing_weak_or_reused_webhook_key() {
+        let Ok(mut s) = Settings::load_profile(Profile::Test) else { panic!("test settings") };
+        let (jwt, pass) = ("j".repeat(40), "p".repeat(40));
+        let check = |s: &Settings| s.validate_webhooks(&jwt, &pass).is_ok();
+        assert!(check(&s), "the test profile's built-in key is accepted outside production");
+        s.profile = Profile::Production;
+        assert!(!check(&s), "the test profile's INSECURE key is refused in production");
+        for (key, ok) in [("", false), ("short", false), (jwt.as_str(), false), (pass.as_str(), false)] {
+            s.webhooks.secret_key = Some(SecretString::from(key.to_owned()));
+            assert_eq!(check(&s), ok, "{key:?}");
+        }
+        s.webhooks.secret_key = None;
+        assert!(!check(&s));
+        s.webhooks.secret_key = Some(SecretString::from("k".repeat(48)));
+        assert!(check(&s));
+        s.webhooks.per_enterprise_concurrency = s.webhooks.max_in_flight;
+        assert!(!check(&s), "one enterprise may not take every place");
+    }
+
+    #[test]
     fn public_url_defaults_to_the_listen_address_outside_production() {
         let s = Settings::load_profile(Profile::Test).ok().map(|s| s.server.public_url);
         assert_eq!(s.as_deref(), Some("http://127.0.0.1:8080"));
