@@ -299,10 +299,14 @@ pub fn act(
     if party == Party::Company && action == DeclarationAction::Submit {
         require_trading(conn, &row.enterprise_id)?;
     }
-    if party == Party::Customs && from == DeclarationStatus::UnderReview {
+    // Deciding a claimed declaration: the claim read above must still be the
+    // claim when the status changes (a release and another officer's claim in
+    // between bump the version), so the UPDATE is guarded by the version too.
+    let claimed = party == Party::Customs && from == DeclarationStatus::UnderReview;
+    if claimed {
         refuse_anothers_claim(conn, who, &row)?;
     }
-    if rows::set_status(conn, id, from, to, now)? == 0 {
+    if rows::set_status_at_version(conn, id, from, to, claimed.then_some(row.version), now)? == 0 {
         let current = rows::find(conn, id)?.map_or_else(|| "gone".to_owned(), |r| r.status.to_string());
         return Err(AppError::conflict(
             "illegal-transition",
