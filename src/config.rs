@@ -235,6 +235,34 @@ pub struct WebhookSettings {
     pub request_timeout_secs: u64,
     pub lease_secs: i64,
     pub allow_private_targets: bool,
+    /// Key that seals endpoint secrets at rest (at least 32 bytes in
+    /// production; `secrecy` keeps it out of Debug prints).
+    pub secret_key: Option<SecretString>,
+    /// Active endpoints one enterprise may have.
+    pub max_per_enterprise: i32,
+    /// Deliveries to one endpoint in flight at once (per instance).
+    pub per_endpoint_concurrency: usize,
+    /// Deliveries of one enterprise in flight at once (per instance): its
+    /// slow endpoints can take at most these places of `max_in_flight`.
+    pub per_enterprise_concurrency: usize,
+    /// Deliveries in flight at once in one instance, all endpoints together.
+    pub max_in_flight: usize,
+    /// Manual redeliveries of one endpoint per hour.
+    pub redeliveries_per_hour: i32,
+    /// Days that events, deliveries and attempts are kept once no delivery
+    /// of them is pending; 0 keeps them only until delivered.
+    pub retention_days: i64,
+    /// Seconds between prunes of old events by the worker.
+    pub prune_interval_secs: u64,
+}
+
+impl WebhookSettings {
+    /// The key that seals endpoint secrets (an empty one outside
+    /// production if none is configured cannot happen: validation refuses it).
+    pub fn sealing_key(&self) -> crate::domain::webhook_secret::SecretKey {
+        let raw = self.secret_key.as_ref().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
+        crate::domain::webhook_secret::SecretKey::from_config(&raw)
+    }
 }
 
 /// The routes anyone may call without a token (the public board).
@@ -352,10 +380,62 @@ impl Settings {
         if self.profile.is_production() && self.webhooks.allow_private_targets {
             bail!("webhooks.allow_private_targets must stay false in production (SSRF)");
         }
+        self.validate_webhooks(&secret, &pass)?;
         if self.slots.horizon_days == 0 || self.slots.horizon_days > 366 {
             bail!("slots.horizon_days must be within 1..=366");
         }
         check_public_url(&self.server.public_url, self.profile)
+    }
+}
+
+impl Settings {
+    /// The webhook key must exist (every profile), be strong and its own in
+    /// production; the worker's limits must be usable.
+    fn validate_webhooks(&self, jwt_secret: &str, pass_secret: &str) -> anyhow::Result<()> {
+        let w = &self.webhooks;
+        let key = w.secret_key.as_ref().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
+        if key.is_empty() {
+            bail!(
+                "no webhook secret key: the {} profile has none built in; set CLEARWAY__WEBHOOKS__SECRET_KEY \
+                 (at least {MIN_PRODUCTION_SECRET_BYTES} bytes, e.g. `openssl rand -base64 48`)",
+                self.profile
+            );
+        }
+        if self.profile.is_production() {
+            if key.len() < MIN_PRODUCTION_SECRET_BYTES || key.contains("INSECURE") {
+                bail!(
+                    "the production profile needs its own webhook secret key of at least \
+                     {MIN_PRODUCTION_SECRET_BYTES} bytes (CLEARWAY__WEBHOOKS__SECRET_KEY); \
+                     generate one with `openssl rand -base64 48`"
+                );
+            }
+            if key == jwt_secret || key == pass_secret {
+                bail!("the webhook secret key must differ from the JWT and gate pass secrets");
+            }
+        }
+        if w.max_per_enterprise < 1
+            || w.max_in_flight == 0
+            || w.per_endpoint_concurrency == 0
+            || w.per_enterprise_concurrency == 0
+        {
+            bail!(
+                "webhooks.max_per_enterprise, max_in_flight, per_endpoint_concurrency and \
+                 per_enterprise_concurrency must be at least 1"
+            );
+        }
+        if w.per_enterprise_concurrency >= w.max_in_flight {
+            bail!(
+                "webhooks.per_enterprise_concurrency must be below max_in_flight \
+                 (one enterprise's slow endpoints must leave places for the others)"
+            );
+        }
+        if w.redeliveries_per_hour < 0 || w.retention_days < 0 {
+            bail!("webhooks.redeliveries_per_hour and retention_days must not be negative");
+        }
+        if w.lease_secs <= w.request_timeout_secs as i64 {
+            bail!("webhooks.lease_secs must be longer than request_timeout_secs (a lease outlives its attempt)");
+        }
+        Ok(())
     }
 }
 
@@ -404,6 +484,26 @@ mod tests {
         assert!(check_public_url("customs.example", Profile::Development).is_err());
         assert!(check_public_url("https://customs.example/?a=1", Profile::Development).is_err());
         assert!(check_public_url("https:///x", Profile::Development).is_err());
+    }
+
+    #[test]
+    fn production_refuses_a_missing_weak_or_reused_webhook_key() {
+        let Ok(mut s) = Settings::load_profile(Profile::Test) else { panic!("test settings") };
+        let (jwt, pass) = ("j".repeat(40), "p".repeat(40));
+        let check = |s: &Settings| s.validate_webhooks(&jwt, &pass).is_ok();
+        assert!(check(&s), "the test profile's built-in key is accepted outside production");
+        s.profile = Profile::Production;
+        assert!(!check(&s), "the test profile's INSECURE key is refused in production");
+        for (key, ok) in [("", false), ("short", false), (jwt.as_str(), false), (pass.as_str(), false)] {
+            s.webhooks.secret_key = Some(SecretString::from(key.to_owned()));
+            assert_eq!(check(&s), ok, "{key:?}");
+        }
+        s.webhooks.secret_key = None;
+        assert!(!check(&s));
+        s.webhooks.secret_key = Some(SecretString::from("k".repeat(48)));
+        assert!(check(&s));
+        s.webhooks.per_enterprise_concurrency = s.webhooks.max_in_flight;
+        assert!(!check(&s), "one enterprise may not take every place");
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub enum AppError {
     Missing { what: &'static str, id: String },
     #[error("{detail}")]
     Conflict { kind: &'static str, detail: String },
+    /// A refusal of its own type and status that names what it concerns
+    /// (`members`, a JSON object, become members of the problem).
+    #[error("{detail}")]
+    Described { status: StatusCode, kind: &'static str, detail: String, members: serde_json::Value },
     #[error("precondition failed")]
     PreconditionFailed(String),
     #[error("precondition required")]
@@ -152,6 +156,7 @@ impl AppError {
         use serde_json::json;
         let value = match self {
             AppError::Missing { what, id } => json!({ format!("{what}_id"): id }),
+            AppError::Described { members, .. } => members.clone(),
             AppError::Refused(Refusal::AlreadyBooked { declaration_id }) => json!({"declaration_id": declaration_id}),
             // The limits of the slot's site that refused it (they differ by site).
             AppError::Refused(Refusal::ShareExceeded { limit }) => json!({"limit": limit}),
@@ -220,6 +225,8 @@ impl AppError {
             AppError::Forbidden(_) => ("forbidden", "Not allowed"),
             AppError::NotFound | AppError::Missing { .. } => ("not-found", "Not found"),
             AppError::Conflict { kind, .. } => (kind, "Conflict with the current state"),
+            AppError::Described { status, kind, .. } if *status == StatusCode::FORBIDDEN => (kind, "Not allowed"),
+            AppError::Described { kind, .. } => (kind, "Conflict with the current state"),
             AppError::PreconditionFailed(_) => ("stale-version", "Precondition failed"),
             AppError::PreconditionRequired(_) => ("if-match-required", "Precondition required"),
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
@@ -241,7 +248,9 @@ impl AppError {
             | AppError::PreconditionRequired(d)
             | AppError::PayloadTooLarge(d)
             | AppError::UnsupportedMediaType(d) => d.clone(),
-            AppError::Unprocessable { detail, .. } | AppError::Conflict { detail, .. } => detail.clone(),
+            AppError::Unprocessable { detail, .. }
+            | AppError::Conflict { detail, .. }
+            | AppError::Described { detail, .. } => detail.clone(),
             AppError::Unauthorized(d) => (*d).to_owned(),
             AppError::Validation(errs) => format!("{} field(s) are invalid", errs.len()),
             AppError::NotFound => "no such resource".to_owned(),
@@ -320,6 +329,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound | AppError::Missing { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Described { status, .. } => *status,
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

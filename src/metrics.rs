@@ -34,18 +34,47 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// The `method` label: the standard methods by name, anything else `other`
+/// (a client chooses the method: its text must never become a label).
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    const KNOWN: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    KNOWN.iter().copied().find(|m| *m == method.as_str()).unwrap_or("other")
+}
+
+/// The `route` label: the template of the route that answered (a route
+/// table entry, so a fixed set), or `unmatched`.
+pub fn route_label(pattern: Option<String>) -> String {
+    pattern.unwrap_or_else(|| "unmatched".to_owned())
+}
+
+/// The `status` label: the code when it is one of those the server answers
+/// with, else its class (`2xx` … `5xx`): a fixed set either way.
+pub fn status_label(status: actix_web::http::StatusCode) -> String {
+    const KNOWN: &[u16] = &[
+        200, 201, 202, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413,
+        414, 415, 416, 422, 428, 429, 431, 500, 501, 502, 503, 504,
+    ];
+    let code = status.as_u16();
+    if KNOWN.contains(&code) {
+        code.to_string()
+    } else {
+        format!("{}xx", (code / 100).clamp(1, 5))
+    }
+}
+
 /// Middleware: counts and times every request by method, route template
-/// (never the raw path: ids would explode the label set) and status.
+/// (never the raw path: ids would explode the label set) and status, each
+/// label from a fixed set.
 pub async fn track_http(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let res = next.call(req).await?;
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-    let status = res.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
+    let route = route_label(res.request().match_pattern());
+    let status = status_label(res.status());
+    let labels = [("method", method.to_owned()), ("route", route), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     Ok(res)
@@ -106,4 +135,22 @@ pub fn render(db: &crate::db::Db) -> String {
         metrics::gauge!("db_pool_connections_idle", "pool" => pool).set(f64::from(state.idle_connections));
     }
     handle().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use actix_web::http::{Method, StatusCode};
+
+    #[test]
+    fn labels_come_from_fixed_sets() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
+        assert_eq!(method_label(&Method::from_bytes("X".repeat(6000).as_bytes()).unwrap()), "other");
+        assert_eq!(status_label(StatusCode::OK), "200");
+        assert_eq!(status_label(StatusCode::from_u16(299).unwrap()), "2xx");
+        assert_eq!(status_label(StatusCode::from_u16(599).unwrap()), "5xx");
+        assert_eq!(route_label(None), "unmatched");
+    }
 }

@@ -150,7 +150,9 @@ pub fn configure_ui(cfg: &mut web::ServiceConfig) {
     let config = Config::new([OPENAPI_JSON_PATH])
         // The default validator badge would call validator.swagger.io.
         .validator_url("none")
-        .persist_authorization(true);
+        // A token pasted into "Authorize" stays in the page's memory, never
+        // in localStorage where any script of the origin could read it later.
+        .persist_authorization(false);
     cfg.service(web::resource("/docs").route(web::get().to(docs_redirect)))
         .service(SwaggerUi::new("/docs/{_:.*}").config(config));
 }

@@ -175,6 +175,30 @@ pub const PROBLEMS: &[ProblemType] = &[
          shows how it got there).",
     ),
     p(
+        "claimed-by-another",
+        "Claimed by another officer",
+        Some(409),
+        "Another officer claimed the declaration for review (`claimed_by`, `claimed_by_name`); only they, \
+         or a supervisor, may approve, reject or request an amendment of it.",
+        "Leave it to the officer who holds it, or ask a supervisor to decide it.",
+    ),
+    p(
+        "declaration-booked",
+        "Declaration is booked",
+        Some(409),
+        "The amendment would move a declaration to another site or transport mode while its booking \
+         (`booking_id`) holds a place at the old one.",
+        "Cancel the booking first, then amend the declaration and book a slot at the new site.",
+    ),
+    p(
+        "webhook-limit",
+        "Too many webhook endpoints",
+        Some(409),
+        "The enterprise already has the most webhook endpoints one enterprise may have \
+         (`webhooks.max_per_enterprise`, 10 by default).",
+        "Delete an endpoint you no longer use (one endpoint may subscribe to many event types), then register again.",
+    ),
+    p(
         "concurrent-change",
         "Changed meanwhile",
         Some(409),

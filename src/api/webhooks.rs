@@ -37,10 +37,12 @@ pub struct WebhookView {
 }
 
 impl WebhookView {
-    fn new(w: WebhookRow, with_secret: bool) -> Self {
+    /// The endpoint as listed; `secret` only in the answer that created it
+    /// (the stored one is sealed).
+    fn new(w: WebhookRow, secret: Option<String>) -> Self {
         super::from_row!(w => Self {
             id, url;
-            events: w.event_list(), created_at: w.created_at.and_utc(), secret: with_secret.then_some(w.secret)
+            events: w.event_list(), created_at: w.created_at.and_utc(), secret: secret
         })
     }
 }
@@ -64,30 +66,38 @@ pub struct NewWebhook {
         example = json!({"url": "https://erp.example.com/clearway/events", "events": ["booking.confirmed", "declaration.approved"]}),
     ),
     responses(
-        (status = 201, description = "The endpoint, with its signing secret (shown once)", body = WebhookView),
+        (status = 201, description = "The endpoint, with its signing secret (shown once; the answer is `Cache-Control: no-store`)", body = WebhookView),
         doc::JsonBody, doc::Restricted,
-        (status = 403, description = "Not a company admin, or the enterprise is suspended", body = Problem, content_type = PROBLEM_JSON),
+        (status = 403, description = "Not a company admin, or the enterprise is not verified (pending) or suspended", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "`webhook-limit`: the enterprise has `webhooks.max_per_enterprise` endpoints already", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
 async fn create(state: State, who: CompanyAdmin, ApiJson(body): ApiJson<NewWebhook>) -> Reply {
-    let allow_private = state.settings.webhooks.allow_private_targets;
-    let wanted = WebhookSubscription::parse(&body.url, &body.events, allow_private, &event_types())?;
-    let hook =
-        services::write(&state.db, &who, move |conn, ctx| register(conn, ctx, wanted.url(), wanted.events())).await?;
-    Ok(HttpResponse::Created().json(WebhookView::new(hook, true)))
+    let settings = state.settings.webhooks.clone();
+    let wanted = WebhookSubscription::parse(&body.url, &body.events, settings.allow_private_targets, &event_types())?;
+    let (hook, secret) = services::write(&state.db, &who, move |conn, ctx| {
+        register(conn, ctx, &settings, wanted.url(), wanted.events())
+    })
+    .await?;
+    // The secret must not stay in a cache on the way.
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(WebhookView::new(hook, Some(secret))))
 }
 
 #[utoipa::path(
     get, path = "/api/v1/webhooks", operation_id = "list_webhooks",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The enterprise's active endpoints (without secrets)", body = WebhookPage),
-        doc::Restricted,
+        (status = 200, description = "The enterprise's active endpoints (without secrets), in id order", body = WebhookPage),
+        doc::Query, doc::Restricted,
     ),
 )]
-async fn list(state: State, who: CompanyAdmin) -> Reply {
+async fn list(state: State, who: CompanyAdmin, q: web::Query<PageQuery>) -> Reply {
+    let (limit, after) = q.window()?;
     let ent = who.enterprise_id().to_owned();
-    let hooks = state.db.read(move |conn| rows::list_for(conn, &ent)).await?;
-    Ok(HttpResponse::Ok().json(Page::all(hooks.into_iter().map(|h| WebhookView::new(h, false)))))
+    let hooks = state.db.read(move |conn| rows::page_for(conn, &ent, after.as_deref(), limit + 1)).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(hooks, limit, |h| h.id.clone(), |h| WebhookView::new(h, None))))
 }
 
 #[utoipa::path(
@@ -107,7 +117,7 @@ async fn get(state: State, who: CompanyAdmin, path: web::Path<String>) -> Reply 
         .await?
         .filter(|h| h.active)
         .ok_or(AppError::NotFound)?;
-    Ok(HttpResponse::Ok().json(WebhookView::new(hook, false)))
+    Ok(HttpResponse::Ok().json(WebhookView::new(hook, None)))
 }
 
 #[utoipa::path(
@@ -202,12 +212,15 @@ async fn deliveries(state: State, who: CompanyAdmin, path: web::Path<String>, q:
     responses(
         (status = 202, description = "Queued again; the same event (same id) will be sent", body = DeliveryView),
         doc::Restricted, doc::NotFound,
+        (status = 429, description = "`too-many-requests`: the endpoint had `webhooks.redeliveries_per_hour` redeliveries this hour (`Retry-After` says when to try again)", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
 async fn redeliver(state: State, who: CompanyAdmin, path: web::Path<(String, String)>) -> Reply {
     let (id, delivery_id) = path.into_inner();
     let id = WebhookId::new(id);
+    let settings = state.settings.webhooks.clone();
     let (d, event_type, log) =
-        services::write(&state.db, &who, move |conn, ctx| svc::redeliver(conn, ctx, &id, &delivery_id)).await?;
+        services::write(&state.db, &who, move |conn, ctx| svc::redeliver(conn, ctx, &settings, &id, &delivery_id))
+            .await?;
     Ok(HttpResponse::Accepted().json(DeliveryView::new(d, event_type, log)))
 }

@@ -1,9 +1,11 @@
-//! The `audit_events` table: append-only, hash-chained per entity.
+//! The `audit_events` table: append-only, hash-chained per entity; and
+//! `audit_heads`, each chain's last (seq, hash), written in the transaction
+//! of every event, so that a deleted or rewritten tail is detected.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::audit_events;
+use super::schema::{audit_events, audit_heads};
 use super::DbConnection;
 use crate::domain::audit::{event_hash, EventFields, GENESIS};
 
@@ -160,7 +162,40 @@ fn write_event(
         hash: String::new(),
     };
     row.hash = row.content_hash();
+    let hash = row.hash.clone();
     diesel::insert_into(audit_events::table).values(row).execute(conn)?;
+    advance_head(conn, change.entity_type, change.entity_id, seq, &hash)
+}
+
+/// Moves the chain's head to the event just written (seq follows the head's).
+/// A head that does not match (the chain was altered outside the
+/// application) is left as it is, so that verification reports it.
+fn advance_head(conn: &mut DbConnection, entity_type: &str, entity_id: &str, seq: i64, hash: &str) -> QueryResult<()> {
+    let head = audit_heads::table
+        .filter(audit_heads::entity_type.eq(entity_type))
+        .filter(audit_heads::entity_id.eq(entity_id));
+    let moved = diesel::update(head.filter(audit_heads::last_seq.eq(seq - 1)))
+        .set((audit_heads::last_seq.eq(seq), audit_heads::last_hash.eq(hash)))
+        .execute(conn)?;
+    if moved == 0 {
+        if head.count().get_result::<i64>(conn)? == 0 {
+            diesel::insert_into(audit_heads::table)
+                .values((
+                    audit_heads::entity_type.eq(entity_type),
+                    audit_heads::entity_id.eq(entity_id),
+                    audit_heads::last_seq.eq(seq),
+                    audit_heads::last_hash.eq(hash),
+                ))
+                .execute(conn)?;
+        } else {
+            tracing::error!(
+                entity_type,
+                entity_id,
+                seq,
+                "audit chain head does not match its tail: altered outside the application"
+            );
+        }
+    }
     Ok(())
 }
 
@@ -235,47 +270,113 @@ pub struct BrokenLink {
     pub entity_type: String,
     pub entity_id: String,
     pub seq: i64,
-    pub event_id: String,
+    /// The event at fault; `null` when the events the chain's head names are gone.
+    pub event_id: Option<String>,
     /// What is wrong, e.g. `event content does not match its hash`.
     pub problem: &'static str,
 }
 
-/// Walks every chain (optionally of one entity type) and reports the first
-/// broken link, plus how many events were checked.
+/// Events read per query while verifying (memory stays bounded by it).
+const VERIFY_PAGE: i64 = 1000;
+
+/// Walks every chain (optionally of one entity type) a page at a time and
+/// reports the first broken link, plus how many events were checked; then
+/// checks each chain's tail against its head (a deleted or rewritten tail,
+/// or an event appended outside the application).
 pub fn verify(conn: &mut DbConnection, entity_type: Option<&str>) -> QueryResult<(u64, Option<BrokenLink>)> {
-    let mut q = audit_events::table.select(AuditEventRow::as_select()).into_boxed();
+    let (kind, id, seq) = (audit_events::entity_type, audit_events::entity_id, audit_events::seq);
+    let mut checked = 0u64;
+    let mut prev: Option<AuditEventRow> = None;
+    loop {
+        let mut q = audit_events::table.select(AuditEventRow::as_select()).into_boxed();
+        if let Some(t) = entity_type {
+            q = q.filter(kind.eq(t.to_owned()));
+        }
+        if let Some(p) = &prev {
+            let (t, i) = (p.entity_type.clone(), p.entity_id.clone());
+            q = q.filter(
+                kind.gt(t.clone())
+                    .or(kind.eq(t.clone()).and(id.gt(i.clone())))
+                    .or(kind.eq(t).and(id.eq(i)).and(seq.gt(p.seq))),
+            );
+        }
+        let rows = q.order((kind.asc(), id.asc(), seq.asc())).limit(VERIFY_PAGE).load(conn)?;
+        let last_page = (rows.len() as i64) < VERIFY_PAGE;
+        for row in rows {
+            checked += 1;
+            let same_chain =
+                prev.as_ref().is_some_and(|p| p.entity_type == row.entity_type && p.entity_id == row.entity_id);
+            let (expected_seq, expected_prev) = match (same_chain, &prev) {
+                (true, Some(p)) => (p.seq + 1, p.hash.as_str()),
+                _ => (1, GENESIS),
+            };
+            let problem = if row.seq != expected_seq {
+                Some("missing or reordered event")
+            } else if row.prev_hash != expected_prev {
+                Some("previous-hash link does not match")
+            } else if row.content_hash() != row.hash {
+                Some("event content does not match its hash")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Ok((checked, Some(broken_at(&row, problem))));
+            }
+            prev = Some(row);
+        }
+        if last_page {
+            break;
+        }
+    }
+    Ok((checked, tail_mismatch(conn, entity_type)?))
+}
+
+fn broken_at(row: &AuditEventRow, problem: &'static str) -> BrokenLink {
+    BrokenLink {
+        entity_type: row.entity_type.clone(),
+        entity_id: row.entity_id.clone(),
+        seq: row.seq,
+        event_id: Some(row.id.clone()),
+        problem,
+    }
+}
+
+/// A chain whose head names an event that is not there as it was (its tail
+/// was deleted or rewritten), or an event its head does not cover.
+fn tail_mismatch(conn: &mut DbConnection, entity_type: Option<&str>) -> QueryResult<Option<BrokenLink>> {
+    let tail = audit_events::table
+        .filter(audit_events::entity_type.eq(audit_heads::entity_type))
+        .filter(audit_events::entity_id.eq(audit_heads::entity_id))
+        .filter(audit_events::seq.eq(audit_heads::last_seq))
+        .filter(audit_events::hash.eq(audit_heads::last_hash));
+    let mut q = audit_heads::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(tail)))
+        .select((audit_heads::entity_type, audit_heads::entity_id, audit_heads::last_seq))
+        .into_boxed();
+    if let Some(t) = entity_type {
+        q = q.filter(audit_heads::entity_type.eq(t.to_owned()));
+    }
+    if let Some((entity_type, entity_id, seq)) = q.first::<(String, String, i64)>(conn).optional()? {
+        return Ok(Some(BrokenLink {
+            entity_type,
+            entity_id,
+            seq,
+            event_id: None,
+            problem: "the chain's last events were deleted or rewritten (its head does not match)",
+        }));
+    }
+    let head = audit_heads::table
+        .filter(audit_heads::entity_type.eq(audit_events::entity_type))
+        .filter(audit_heads::entity_id.eq(audit_events::entity_id))
+        .filter(audit_heads::last_seq.ge(audit_events::seq));
+    let mut q = audit_events::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(head)))
+        .select(AuditEventRow::as_select())
+        .into_boxed();
     if let Some(t) = entity_type {
         q = q.filter(audit_events::entity_type.eq(t.to_owned()));
     }
-    let rows = q
-        .order((audit_events::entity_type.asc(), audit_events::entity_id.asc(), audit_events::seq.asc()))
-        .load(conn)?;
-    let mut checked = 0u64;
-    let mut prev: Option<&AuditEventRow> = None;
-    for row in &rows {
-        checked += 1;
-        let same_chain = prev.is_some_and(|p| p.entity_type == row.entity_type && p.entity_id == row.entity_id);
-        let (expected_seq, expected_prev) = match (same_chain, prev) {
-            (true, Some(p)) => (p.seq + 1, p.hash.as_str()),
-            _ => (1, GENESIS),
-        };
-        let broken = |problem| BrokenLink {
-            entity_type: row.entity_type.clone(),
-            entity_id: row.entity_id.clone(),
-            seq: row.seq,
-            event_id: row.id.clone(),
-            problem,
-        };
-        if row.seq != expected_seq {
-            return Ok((checked, Some(broken("missing or reordered event"))));
-        }
-        if row.prev_hash != expected_prev {
-            return Ok((checked, Some(broken("previous-hash link does not match"))));
-        }
-        if row.content_hash() != row.hash {
-            return Ok((checked, Some(broken("event content does not match its hash"))));
-        }
-        prev = Some(row);
-    }
-    Ok((checked, None))
+    Ok(q.first(conn)
+        .optional()?
+        .map(|row| broken_at(&row, "event not covered by its chain's head (added outside the application)")))
 }

@@ -118,13 +118,33 @@ pub fn set_status(
     to: DeclarationStatus,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(declarations::table.filter(declarations::id.eq(id)).filter(declarations::status.eq(from)))
-        .set((
-            declarations::status.eq(to),
-            declarations::version.eq(declarations::version + 1),
-            declarations::updated_at.eq(now),
-        ))
-        .execute(conn)
+    set_status_at_version(conn, id, from, to, None, now)
+}
+
+/// [`set_status`], and with `Some(version)` only if the declaration is still
+/// at that version (nothing changed it since it was read).
+pub fn set_status_at_version(
+    conn: &mut DbConnection,
+    id: &str,
+    from: DeclarationStatus,
+    to: DeclarationStatus,
+    version: Option<i32>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    // Any version, or exactly the one given (one statement shape either way).
+    let (lowest, highest) = version.map_or((i32::MIN, i32::MAX), |v| (v, v));
+    diesel::update(
+        declarations::table
+            .filter(declarations::id.eq(id))
+            .filter(declarations::status.eq(from))
+            .filter(declarations::version.between(lowest, highest)),
+    )
+    .set((
+        declarations::status.eq(to),
+        declarations::version.eq(declarations::version + 1),
+        declarations::updated_at.eq(now),
+    ))
+    .execute(conn)
 }
 
 /// The extra facts a transition records.

@@ -12,6 +12,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        webhook_count -> Integer,
     }
 }
 
@@ -39,6 +40,15 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_heads (entity_type, entity_id) {
+        entity_type -> Text,
+        entity_id -> Text,
+        last_seq -> BigInt,
+        last_hash -> Text,
     }
 }
 
@@ -283,6 +293,8 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        redeliver_window_start -> Nullable<Timestamp>,
+        redeliver_count -> Integer,
     }
 }
 
@@ -293,6 +305,7 @@ diesel::table! {
         enterprise_id -> Text,
         payload -> Text,
         occurred_at -> Timestamp,
+        fanned_out -> Bool,
     }
 }
 
@@ -345,6 +358,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
     audit_events,
+    audit_heads,
     sites,
     officer_sites,
     schedules,

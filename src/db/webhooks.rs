@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{outbox_events, webhook_attempts, webhook_deliveries, webhooks};
+use super::schema::{enterprises, outbox_events, webhook_attempts, webhook_deliveries, webhooks};
 use super::DbConnection;
 use crate::domain::webhook::DeliveryStatus;
 
@@ -19,6 +19,8 @@ pub struct WebhookRow {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub redeliver_window_start: Option<NaiveDateTime>,
+    pub redeliver_count: i32,
 }
 
 impl WebhookRow {
@@ -42,6 +44,7 @@ pub fn find_for(conn: &mut DbConnection, id: &str, enterprise_id: &str) -> Query
         .optional()
 }
 
+/// The active endpoints of one enterprise (at most `webhooks.max_per_enterprise`).
 pub fn list_for(conn: &mut DbConnection, enterprise_id: &str) -> QueryResult<Vec<WebhookRow>> {
     webhooks::table
         .filter(webhooks::enterprise_id.eq(enterprise_id))
@@ -49,6 +52,79 @@ pub fn list_for(conn: &mut DbConnection, enterprise_id: &str) -> QueryResult<Vec
         .select(WebhookRow::as_select())
         .order(webhooks::id.asc())
         .load(conn)
+}
+
+/// One page of an enterprise's active endpoints in id order, after `after`.
+pub fn page_for(
+    conn: &mut DbConnection,
+    enterprise_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<WebhookRow>> {
+    let mut q = webhooks::table
+        .filter(webhooks::enterprise_id.eq(enterprise_id.to_owned()))
+        .filter(webhooks::active.eq(true))
+        .select(WebhookRow::as_select())
+        .into_boxed();
+    if let Some(a) = after {
+        q = q.filter(webhooks::id.gt(a.to_owned()));
+    }
+    q.order(webhooks::id.asc()).limit(limit).load(conn)
+}
+
+/// Takes one of the enterprise's endpoint places: 1 = taken, 0 = it has
+/// `max` already (a guarded UPDATE, so concurrent registrations cannot pass the cap).
+pub fn take_place(conn: &mut DbConnection, enterprise_id: &str, max: i32) -> QueryResult<usize> {
+    diesel::update(
+        enterprises::table.filter(enterprises::id.eq(enterprise_id)).filter(enterprises::webhook_count.lt(max)),
+    )
+    .set(enterprises::webhook_count.eq(enterprises::webhook_count + 1))
+    .execute(conn)
+}
+
+/// Gives back the place of a removed endpoint.
+pub fn give_back_place(conn: &mut DbConnection, enterprise_id: &str) -> QueryResult<usize> {
+    diesel::update(
+        enterprises::table.filter(enterprises::id.eq(enterprise_id)).filter(enterprises::webhook_count.gt(0)),
+    )
+    .set(enterprises::webhook_count.eq(enterprises::webhook_count - 1))
+    .execute(conn)
+}
+
+/// Opens a new redelivery window for the endpoint if the last one is over.
+pub fn open_redeliver_window(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+    window_start_before: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(webhooks::table.filter(webhooks::id.eq(id)).filter(
+        webhooks::redeliver_window_start.is_null().or(webhooks::redeliver_window_start.le(window_start_before)),
+    ))
+    .set((webhooks::redeliver_window_start.eq(now), webhooks::redeliver_count.eq(0)))
+    .execute(conn)
+}
+
+/// Counts one redelivery in the current window: 1 = allowed, 0 = `max` reached.
+pub fn take_redelivery(conn: &mut DbConnection, id: &str, max: i32) -> QueryResult<usize> {
+    diesel::update(webhooks::table.filter(webhooks::id.eq(id)).filter(webhooks::redeliver_count.lt(max)))
+        .set(webhooks::redeliver_count.eq(webhooks::redeliver_count + 1))
+        .execute(conn)
+}
+
+/// Endpoints whose secret is still stored in clear (written before sealing).
+pub fn unsealed(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
+    webhooks::table
+        .filter(webhooks::secret.not_like(format!("{}%", crate::domain::webhook_secret::SEALED_PREFIX)))
+        .select((webhooks::id, webhooks::secret))
+        .load(conn)
+}
+
+/// Replaces a clear secret by its sealed form (only if it is still the clear one).
+pub fn seal_secret(conn: &mut DbConnection, id: &str, clear: &str, sealed: &str) -> QueryResult<usize> {
+    diesel::update(webhooks::table.filter(webhooks::id.eq(id)).filter(webhooks::secret.eq(clear)))
+        .set(webhooks::secret.eq(sealed))
+        .execute(conn)
 }
 
 pub fn deactivate(conn: &mut DbConnection, id: &str, enterprise_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
@@ -70,6 +146,8 @@ pub struct EventRow {
     pub enterprise_id: String,
     pub payload: String,
     pub occurred_at: NaiveDateTime,
+    /// Its deliveries were written (by the worker).
+    pub fanned_out: bool,
 }
 
 pub fn insert_event(conn: &mut DbConnection, row: &EventRow) -> QueryResult<usize> {
@@ -78,6 +156,49 @@ pub fn insert_event(conn: &mut DbConnection, row: &EventRow) -> QueryResult<usiz
 
 pub fn find_event(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EventRow>> {
     outbox_events::table.find(id).select(EventRow::as_select()).first(conn).optional()
+}
+
+/// Events not yet expanded to deliveries, oldest first.
+pub fn not_fanned_out(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<EventRow>> {
+    outbox_events::table
+        .filter(outbox_events::fanned_out.eq(false))
+        .order((outbox_events::occurred_at.asc(), outbox_events::id.asc()))
+        .select(EventRow::as_select())
+        .limit(limit)
+        .load(conn)
+}
+
+/// Marks an event expanded: 1 = this transaction expands it, 0 = another
+/// worker did (the guard makes the expansion happen once).
+pub fn mark_fanned_out(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::update(outbox_events::table.filter(outbox_events::id.eq(id)).filter(outbox_events::fanned_out.eq(false)))
+        .set(outbox_events::fanned_out.eq(true))
+        .execute(conn)
+}
+
+/// Up to `limit` events older than `before` that are expanded and have no
+/// pending delivery: what retention may delete.
+pub fn expired_events(conn: &mut DbConnection, before: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
+    let pending = webhook_deliveries::table
+        .filter(webhook_deliveries::event_id.eq(outbox_events::id))
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending));
+    outbox_events::table
+        .filter(outbox_events::occurred_at.lt(before))
+        .filter(outbox_events::fanned_out.eq(true))
+        .filter(diesel::dsl::not(diesel::dsl::exists(pending)))
+        .order(outbox_events::occurred_at.asc())
+        .select(outbox_events::id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Deletes events with their deliveries and attempts; returns the events deleted.
+pub fn delete_events(conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {
+    let deliveries =
+        webhook_deliveries::table.filter(webhook_deliveries::event_id.eq_any(ids)).select(webhook_deliveries::id);
+    diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries))).execute(conn)?;
+    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::event_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(outbox_events::table.filter(outbox_events::id.eq_any(ids))).execute(conn)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -102,16 +223,38 @@ pub fn insert_delivery(conn: &mut DbConnection, row: &DeliveryRow) -> QueryResul
     diesel::insert_into(webhook_deliveries::table).values(row.clone()).execute(conn)
 }
 
-/// Deliveries due now and not held by a live lease, oldest first.
-pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
-    webhook_deliveries::table
+/// A due delivery with the endpoint and enterprise it goes to.
+#[derive(Debug, Clone, Queryable)]
+pub struct Due {
+    pub id: String,
+    pub webhook_id: String,
+    pub enterprise_id: String,
+}
+
+/// Deliveries due now and not held by a live lease, oldest first, leaving
+/// out the endpoints and enterprises in `busy_*` (those this worker has at
+/// their limit), so that a backlog of a few slow endpoints never fills the window.
+pub fn due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    busy_endpoints: &[String],
+    busy_enterprises: &[String],
+    limit: i64,
+) -> QueryResult<Vec<Due>> {
+    let mut q = webhook_deliveries::table
+        .inner_join(webhooks::table)
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .filter(webhook_deliveries::leased_until.is_null().or(webhook_deliveries::leased_until.lt(now)))
-        .order(webhook_deliveries::next_attempt_at.asc())
-        .select(webhook_deliveries::id)
-        .limit(limit)
-        .load(conn)
+        .select((webhook_deliveries::id, webhook_deliveries::webhook_id, webhooks::enterprise_id))
+        .into_boxed();
+    if !busy_endpoints.is_empty() {
+        q = q.filter(webhook_deliveries::webhook_id.ne_all(busy_endpoints.to_vec()));
+    }
+    if !busy_enterprises.is_empty() {
+        q = q.filter(webhooks::enterprise_id.ne_all(busy_enterprises.to_vec()));
+    }
+    q.order((webhook_deliveries::next_attempt_at.asc(), webhook_deliveries::id.asc())).limit(limit).load(conn)
 }
 
 /// Takes a lease on one due delivery; 1 = this worker holds it, 0 = another

@@ -23,3 +23,4 @@ pub mod site_policy;
 pub mod slot;
 pub mod vehicle;
 pub mod webhook;
+pub mod webhook_secret;

@@ -84,7 +84,9 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, &'static st
     }
     let host = url.host_str().ok_or("url needs a host")?;
     if !allow_private {
-        if host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") {
+        // `localhost.` is `localhost` (a trailing dot only makes the name absolute).
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if host == "localhost" || host.ends_with(".localhost") {
             return Err("url must not point at this machine");
         }
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
@@ -96,8 +98,11 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, &'static st
     Ok(url)
 }
 
-/// Whether an address is reachable on the public internet (not loopback,
-/// private, link-local, carrier-grade NAT, unspecified or multicast).
+/// Whether an address is reachable on the public internet: not loopback,
+/// private, link-local, carrier-grade NAT, benchmarking (198.18.0.0/15),
+/// reserved (240.0.0.0/4), documentation, unspecified or multicast, and
+/// no IPv6 form that carries an IPv4 address (mapped, NAT64 64:ff9b::/96,
+/// 6to4 2002::/16) to one of those; IPv6 unique-local and link-local too.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -110,6 +115,9 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || o[0] >= 240
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
                 || o[0] == 0)
         }
         IpAddr::V6(v6) => {
@@ -117,11 +125,23 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let seg = v6.segments();
+            // NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48) and 6to4
+            // (2002::/16) reach IPv4 addresses through a gateway: refused
+            // outright rather than trusting the embedded address.
+            let nat64 = seg[0] == 0x64 && seg[1] == 0xff9b;
+            let six_to_four = seg[0] == 0x2002;
+            // IPv4-compatible (::a.b.c.d, deprecated) addresses.
+            let compatible = seg[..6].iter().all(|&s| s == 0);
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || nat64
+                || six_to_four
+                || compatible
                 || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80)
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] & 0xffc0) == 0xfec0
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8))
         }
     }
 }
@@ -145,6 +165,14 @@ mod tests {
             "https://[fd00::1]/h",
             "https://localhost/h",
             "https://user:pw@example.com/h",
+            "https://localhost./h",
+            "https://[64:ff9b::a00:1]/h",
+            "https://[2002:a00:1::1]/h",
+            "https://198.18.0.1/h",
+            "https://198.19.255.1/h",
+            "https://240.0.0.1/h",
+            "https://255.255.255.255/h",
+            "https://[::ffff:10.0.0.1]/h",
             "ftp://example.com/h",
             "not a url",
         ] {

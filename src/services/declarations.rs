@@ -199,6 +199,7 @@ pub fn edit(
     let merged = patch.apply(input_of(&row, &items));
     let valid = crate::domain::declaration_form::validate(&merged).map_err(AppError::Validation)?;
     check_site(conn, &valid)?;
+    refuse_moving_a_booked_declaration(conn, &row, &valid)?;
     if rows::update_data(conn, id, version, DeclarationStatus::EDITABLE, &data_of(&valid), now)? == 0 {
         // Somebody else changed it since we read it: stale version or state.
         let current = rows::find(conn, id)?.ok_or(AppError::NotFound)?;
@@ -216,6 +217,54 @@ pub fn edit(
         Change::new("declaration", id, "edit", Some(status.as_str()), Some(status.as_str())),
     )?;
     load_full(conn, id)
+}
+
+/// A declaration with an active booking keeps its site and transport mode:
+/// the booking holds a place at that site's gate for that mode, and would
+/// otherwise stay there for goods now declared elsewhere. The company
+/// cancels the booking first, then amends and books again.
+fn refuse_moving_a_booked_declaration(
+    conn: &mut DbConnection,
+    row: &DeclarationRow,
+    valid: &ValidDeclaration,
+) -> Result<(), AppError> {
+    if valid.site_id == row.data.site_id && valid.transport_mode == row.data.transport_mode {
+        return Ok(());
+    }
+    let Some(booking) = crate::db::bookings::active_for_declaration(conn, &row.id)? else {
+        return Ok(());
+    };
+    Err(AppError::Described {
+        status: actix_web::http::StatusCode::CONFLICT,
+        kind: "declaration-booked",
+        detail: format!(
+            "declaration {} is booked (booking {}) at its current site and mode; cancel the booking \
+             before moving the declaration to another site or mode",
+            row.id, booking.id
+        ),
+        members: serde_json::json!({"declaration_id": row.id, "booking_id": booking.id}),
+    })
+}
+
+/// An officer deciding a declaration another officer claimed (supervisors
+/// may take over any review).
+fn refuse_anothers_claim(conn: &mut DbConnection, who: &Principal, row: &DeclarationRow) -> Result<(), AppError> {
+    let Some(holder) = row.assigned_officer_id.as_deref().filter(|h| *h != who.user_id) else {
+        return Ok(());
+    };
+    if who.role == crate::domain::identity::Role::Supervisor {
+        return Ok(());
+    }
+    let name = crate::db::users::find(conn, holder)?.map(|u| u.display_name).unwrap_or_default();
+    Err(AppError::Described {
+        status: actix_web::http::StatusCode::CONFLICT,
+        kind: "claimed-by-another",
+        detail: format!(
+            "declaration {} is under review by {name} ({holder}); only they or a supervisor may decide it",
+            row.id
+        ),
+        members: serde_json::json!({"declaration_id": row.id, "claimed_by": holder, "claimed_by_name": name}),
+    })
 }
 
 fn stale(current: i32) -> AppError {
@@ -250,7 +299,14 @@ pub fn act(
     if party == Party::Company && action == DeclarationAction::Submit {
         require_trading(conn, &row.enterprise_id)?;
     }
-    if rows::set_status(conn, id, from, to, now)? == 0 {
+    // Deciding a claimed declaration: the claim read above must still be the
+    // claim when the status changes (a release and another officer's claim in
+    // between bump the version), so the UPDATE is guarded by the version too.
+    let claimed = party == Party::Customs && from == DeclarationStatus::UnderReview;
+    if claimed {
+        refuse_anothers_claim(conn, who, &row)?;
+    }
+    if rows::set_status_at_version(conn, id, from, to, claimed.then_some(row.version), now)? == 0 {
         let current = rows::find(conn, id)?.map_or_else(|| "gone".to_owned(), |r| r.status.to_string());
         return Err(AppError::conflict(
             "illegal-transition",

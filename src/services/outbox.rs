@@ -1,7 +1,9 @@
 //! Events for webhooks, written in the transaction of the change they
-//! describe, with one delivery row per subscribed endpoint: an event is
-//! never lost (it commits with the change) and never sent for a change
-//! that rolled back.
+//! describe: an event is never lost (it commits with the change) and never
+//! sent for a change that rolled back. The business transaction writes one
+//! row whatever the number of endpoints; the delivery worker expands it to
+//! one delivery per subscribed endpoint ([`fan_out`]), outside that
+//! transaction (on SQLite it would otherwise hold the only writer).
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -39,7 +41,7 @@ struct Envelope<'a, T: Serialize> {
     data: &'a T,
 }
 
-/// Writes one event and its deliveries. Returns the event id.
+/// Writes one event (its deliveries are written by the worker). Returns the event id.
 pub fn record<T: Serialize>(
     conn: &mut DbConnection,
     enterprise_id: &str,
@@ -58,29 +60,50 @@ pub fn record<T: Serialize>(
             enterprise_id: enterprise_id.to_owned(),
             payload,
             occurred_at: now,
+            fanned_out: false,
         },
     )?;
-    for hook in rows::list_for(conn, enterprise_id)?.into_iter().filter(|h| h.wants(event_type)) {
-        rows::insert_delivery(
-            conn,
-            &DeliveryRow {
-                id: new_id(),
-                event_id: id.clone(),
-                webhook_id: hook.id,
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                next_attempt_at: now,
-                lease_owner: None,
-                leased_until: None,
-                last_status_code: None,
-                last_error: None,
-                delivered_at: None,
-                created_at: now,
-                updated_at: now,
-            },
-        )?;
-    }
     Ok(id)
+}
+
+/// Expands up to `limit` events to one pending delivery per active endpoint
+/// of their enterprise that subscribes to their type (the worker's step, in
+/// its own transaction). Returns how many events were expanded.
+pub fn fan_out(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> Result<usize, AppError> {
+    let mut expanded = 0;
+    let mut endpoints: std::collections::HashMap<String, Vec<crate::db::webhooks::WebhookRow>> = Default::default();
+    for event in rows::not_fanned_out(conn, limit)? {
+        if rows::mark_fanned_out(conn, &event.id)? == 0 {
+            continue;
+        }
+        expanded += 1;
+        if !endpoints.contains_key(&event.enterprise_id) {
+            let hooks = rows::list_for(conn, &event.enterprise_id)?;
+            endpoints.insert(event.enterprise_id.clone(), hooks);
+        }
+        let hooks = endpoints.get(&event.enterprise_id).map(Vec::as_slice).unwrap_or_default();
+        for hook in hooks.iter().filter(|h| h.wants(&event.event_type)) {
+            rows::insert_delivery(
+                conn,
+                &DeliveryRow {
+                    id: new_id(),
+                    event_id: event.id.clone(),
+                    webhook_id: hook.id.clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    next_attempt_at: now,
+                    lease_owner: None,
+                    leased_until: None,
+                    last_status_code: None,
+                    last_error: None,
+                    delivered_at: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+        }
+    }
+    Ok(expanded)
 }
 
 #[derive(Serialize)]

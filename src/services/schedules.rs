@@ -381,14 +381,32 @@ pub fn change_schedule(
         if !fits {
             if slots::delete_if_unbooked(conn, &slot.id)? == 1 {
                 report.slots_removed += 1;
+                let from = slot.capacity.to_string();
+                let why = format!("schedule {schedule_id} changed");
+                super::record_change(
+                    conn,
+                    ctx,
+                    Change::new("slot", &slot.id, "remove", Some(&from), None).because(Some(&why)),
+                )?;
             } else {
                 report.booked_slots_kept += 1;
             }
         } else {
             // A closure binding the slot keeps it lower (and gives the new capacity back when lifted).
             let capacity = crate::services::closures::reshape(conn, &closures, &slot, capacity)?;
-            if slot.capacity != capacity && slots::set_capacity(conn, &slot.id, capacity, stamp)? == 0 {
-                report.booked_slots_kept += 1;
+            if slot.capacity != capacity {
+                if slots::set_capacity(conn, &slot.id, capacity, stamp)? == 0 {
+                    report.booked_slots_kept += 1;
+                } else {
+                    // Every capacity change is in the slot's own trail, with its actor.
+                    let (from, to) = (slot.capacity.to_string(), capacity.to_string());
+                    let why = format!("schedule {schedule_id} changed");
+                    super::record_change(
+                        conn,
+                        ctx,
+                        Change::new("slot", &slot.id, "capacity", Some(&from), Some(&to)).because(Some(&why)),
+                    )?;
+                }
             }
             let (from, to) = ((slot.reserved_advanced, slot.release_minutes), (reserved_advanced, release_minutes));
             if from != to {
