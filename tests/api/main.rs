@@ -18,6 +18,7 @@ mod openapi;
 mod platform;
 mod problems;
 mod quickstart;
+mod abuse_auth;
 mod reserved;
 mod site_policy;
 mod slots;
