@@ -394,7 +394,12 @@ struct PasswordChange {
         (status = 503, description = "Too many password hashes queued; retry after `Retry-After`", body = Problem, content_type = PROBLEM_JSON),
     ),
 )]
-async fn change_password(req: HttpRequest, state: State, who: AnyUser, ApiJson(body): ApiJson<PasswordChange>) -> Reply {
+async fn change_password(
+    req: HttpRequest,
+    state: State,
+    who: AnyUser,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Reply {
     check_sizes("", &body.current_password, "current_password")?;
     let id = who.user_id.clone();
     let user = state

@@ -171,14 +171,18 @@ super::actions! {
 }
 
 /// Rejects a pending enterprise, then forgets its users' cached sessions.
-async fn reject_enterprise(state: State, who: Officer, id: String, OptionalJson(body): OptionalJson<ReasonBody>) -> Reply {
+async fn reject_enterprise(
+    state: State,
+    who: Officer,
+    id: String,
+    OptionalJson(body): OptionalJson<ReasonBody>,
+) -> Reply {
     let raw = body.unwrap_or_default().reason;
     let reason = Reason::required(raw.as_deref(), "a rejection needs a reason")?;
     let id = EnterpriseId::new(id);
-    let (row, users) = services::write(&state.db, &who, move |conn, ctx| {
-        identity::reject_enterprise(conn, ctx, &id, reason.as_str())
-    })
-    .await?;
+    let (row, users) =
+        services::write(&state.db, &who, move |conn, ctx| identity::reject_enterprise(conn, ctx, &id, reason.as_str()))
+            .await?;
     for user in &users {
         state.sessions.forget_user(user);
     }

@@ -49,7 +49,11 @@ fn request_id(req: &HttpRequest) -> Option<String> {
 }
 
 /// The context of a signed-in request.
-async fn context(state: web::Data<AppState>, token: Result<String, AppError>, request_id: Option<String>) -> Result<RequestContext, AppError> {
+async fn context(
+    state: web::Data<AppState>,
+    token: Result<String, AppError>,
+    request_id: Option<String>,
+) -> Result<RequestContext, AppError> {
     let caller = authenticate(&state, &token?).await?;
     Ok(RequestContext { caller, request_id, now: state.clock.now() })
 }

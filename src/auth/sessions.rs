@@ -63,8 +63,11 @@ impl SessionCache {
         let state = db.read(move |conn| sessions::state(conn, &id)).await.map_err(AppError::from)?;
         let now = crate::db::now();
         let Some(state) = state else { return Err(refused()) };
-        let principal = (state.revoked_at.is_none() && state.expires_at > now && state.active)
-            .then(|| Principal { user_id: state.user_id.clone(), role: state.role, enterprise_id: state.enterprise_id });
+        let principal = (state.revoked_at.is_none() && state.expires_at > now && state.active).then(|| Principal {
+            user_id: state.user_id.clone(),
+            role: state.role,
+            enterprise_id: state.enterprise_id,
+        });
         self.put(sid, &state.user_id, principal.clone(), generation);
         match principal {
             Some(p) if state.user_id == user_id => Ok(p),

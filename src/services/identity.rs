@@ -217,8 +217,7 @@ pub fn rotate_refresh(
     let Some(session) = sessions::find(conn, &row.family_id)? else {
         return Ok(Rotation::Refused);
     };
-    if row.revoked_at.is_some() || row.expires_at <= now || session.revoked_at.is_some() || session.expires_at <= now
-    {
+    if row.revoked_at.is_some() || row.expires_at <= now || session.revoked_at.is_some() || session.expires_at <= now {
         return Ok(Rotation::Refused);
     }
     if row.used_at.is_some() || refresh_tokens::mark_used(conn, &row.id, now)? == 0 {

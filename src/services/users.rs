@@ -195,7 +195,10 @@ pub fn set_customs_active(
     active: bool,
 ) -> Result<CustomsAccount, AppError> {
     if user_id.as_str() == ctx.caller.user_id {
-        return Err(AppError::conflict("self-deactivation", "a supervisor cannot deactivate or reactivate their own account"));
+        return Err(AppError::conflict(
+            "self-deactivation",
+            "a supervisor cannot deactivate or reactivate their own account",
+        ));
     }
     let now = ctx.stamp();
     if users::set_customs_active(conn, user_id.as_str(), active, now)? == 0 {

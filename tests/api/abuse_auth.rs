@@ -35,7 +35,10 @@ fn wrong(email: &str) -> Value {
 }
 
 async fn login_from(app: &TestApp, body: Value, addr: &str) -> u16 {
-    app.call_with(Method::POST, "/api/v1/auth/login", None, Some(body), &[("X-Forwarded-For", addr)]).await.status.as_u16()
+    app.call_with(Method::POST, "/api/v1/auth/login", None, Some(body), &[("X-Forwarded-For", addr)])
+        .await
+        .status
+        .as_u16()
 }
 
 fn problem_type(r: &crate::helpers::Resp) -> String {
@@ -90,7 +93,8 @@ async fn logout_all_and_password_change_end_every_session(app: TestApp) {
 
     // Password change: the current password is checked, the new one meets the policy.
     let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
-    let r = app.post("/api/v1/me/password", Some(&token), change("Wrong-Password-000", "Staple-Orbit-Lantern-4410")).await;
+    let r =
+        app.post("/api/v1/me/password", Some(&token), change("Wrong-Password-000", "Staple-Orbit-Lantern-4410")).await;
     assert_eq!(problem_type(&r.problem(401)), "unauthorized");
     let r = app.post("/api/v1/me/password", Some(&token), change(PASSWORD, "password123456")).await.problem(422);
     assert_eq!(r.fields(), vec!["new_password"]);
@@ -187,7 +191,8 @@ async fn role_and_enterprise_come_from_the_database(app: TestApp) {
     };
     // A token that claims supervisor for an officer's session acts as the officer.
     let forged = forge("supervisor", claims["sid"].as_str().map(str::to_owned));
-    let body = json!({"email": "rogue@customs.test", "password": PASSWORD, "display_name": "Rogue", "role": "supervisor"});
+    let body =
+        json!({"email": "rogue@customs.test", "password": PASSWORD, "display_name": "Rogue", "role": "supervisor"});
     let r = app.post("/api/v1/officers", Some(&forged), body).await.problem(403);
     assert_eq!(problem_type(&r), "forbidden");
     // A token without a session, or with a made-up one, is no token.
@@ -306,8 +311,10 @@ async fn an_officer_rejects_a_squatted_registration(app: TestApp) {
     // The rightful owner is refused, and the answer is the same whether the
     // code or the email is the one taken.
     let by_code = app.post("/api/v1/auth/register", None, registration(code, "owner@real.test")).await.problem(409);
-    let by_email =
-        app.post("/api/v1/auth/register", None, registration("DE200000000001", "squatter@evil.test")).await.problem(409);
+    let by_email = app
+        .post("/api/v1/auth/register", None, registration("DE200000000001", "squatter@evil.test"))
+        .await
+        .problem(409);
     assert_eq!(by_code.body["detail"], by_email.body["detail"]);
     assert_eq!(problem_type(&by_code), "duplicate");
 
@@ -315,13 +322,16 @@ async fn an_officer_rejects_a_squatted_registration(app: TestApp) {
     app.post(&path, Some(&squatter), json!({"reason": "x"})).await.problem(403);
     let r = app.post(&path, Some(&customs.officer), json!({})).await.problem(422);
     assert_eq!(problem_type(&r), "validation");
-    let r = app.post(&path, Some(&customs.officer), json!({"reason": "not authorised by the company"})).await.expect(200);
+    let r =
+        app.post(&path, Some(&customs.officer), json!({"reason": "not authorised by the company"})).await.expect(200);
     assert_eq!(r.body["status"], "rejected");
     // Only a pending registration can be rejected.
     app.post(&path, Some(&customs.officer), json!({"reason": "again"})).await.problem(409);
     // The squatter is signed out and cannot sign in; code and email are free again.
     app.get("/api/v1/me", Some(&squatter)).await.problem(401);
-    app.post("/api/v1/auth/login", None, json!({"email": "squatter@evil.test", "password": PASSWORD})).await.problem(401);
+    app.post("/api/v1/auth/login", None, json!({"email": "squatter@evil.test", "password": PASSWORD}))
+        .await
+        .problem(401);
     let owner = app.post("/api/v1/auth/register", None, registration(code, "owner@real.test")).await.expect(201);
     assert_eq!(owner.body["enterprise"]["registration_code"], code);
     app.post("/api/v1/auth/register", None, registration("DE200000000002", "squatter@evil.test")).await.expect(201);
@@ -332,17 +342,15 @@ async fn an_officer_rejects_a_squatted_registration(app: TestApp) {
 async fn sessions_have_an_absolute_lifetime(app: TestApp) {
     let c = app.register_company("lifetime").await;
     let first = app.login_full(&c.admin_email).await;
-    let rotated = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": first.str("/refresh_token")}))
-        .await
-        .expect(200);
+    let rotated =
+        app.post("/api/v1/auth/refresh", None, json!({"refresh_token": first.str("/refresh_token")})).await.expect(200);
     // The session reaches its absolute end (as if session_max_days passed).
     let past = clearway::db::now() - chrono::Duration::seconds(1);
     app.state
         .db
         .write(move |conn| {
-            use diesel::prelude::*;
             use clearway::db::schema::sessions;
+            use diesel::prelude::*;
             diesel::update(sessions::table).set(sessions::expires_at.eq(past)).execute(conn)
         })
         .await

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse_auth;
 mod bookings;
 mod closures;
 mod console;
@@ -18,7 +19,6 @@ mod openapi;
 mod platform;
 mod problems;
 mod quickstart;
-mod abuse_auth;
 mod reserved;
 mod site_policy;
 mod slots;
