@@ -495,6 +495,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::expect_used)]
     fn development_and_test_listen_on_loopback_only() {
         let mut s = Settings::load_profile(Profile::Test).expect("test settings");
         for ok in ["127.0.0.1", "localhost", "::1", "127.0.0.2"] {
@@ -509,6 +510,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::expect_used)]
     fn trusted_proxies_must_be_cidrs() {
         let mut s = Settings::load_profile(Profile::Test).expect("test settings");
         s.server.trusted_proxies = vec!["10.0.0.0/8".into(), "127.0.0.1".into()];

@@ -56,6 +56,7 @@ pub fn service_client_addr(req: &ServiceRequest) -> Option<IpAddr> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
     use actix_web::http::header::{HeaderName, HeaderValue};

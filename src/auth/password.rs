@@ -194,6 +194,7 @@ impl Hasher {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 

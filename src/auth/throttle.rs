@@ -109,7 +109,7 @@ impl Throttle {
     /// wait when one is empty. Run it in a write transaction, which the
     /// error rolls back (undoing the budgets spent before the empty one).
     pub fn spend(&self, conn: &mut DbConnection, charge: Charge, now_us: i64) -> Result<Charge, AppError> {
-        if self.spends.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0 {
+        if self.spends.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY) {
             login_throttle::prune(conn, now_us, self.cap)?;
         }
         for (key, q) in &charge.0 {
