@@ -367,6 +367,17 @@ async fn logout_all(state: State, who: AnyUser) -> Reply {
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The caller's user row, if the account is still active (401 otherwise).
+async fn signed_in_user(state: &State, who: &AnyUser) -> Result<crate::db::users::UserRow, AppError> {
+    let id = who.user_id.clone();
+    state
+        .db
+        .read(move |conn| crate::db::users::find(conn, &id))
+        .await?
+        .filter(|u| u.active)
+        .ok_or(AppError::Unauthorized("the account no longer exists or is deactivated"))
+}
+
 /// A password change.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -401,13 +412,7 @@ async fn change_password(
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Reply {
     check_sizes("", &body.current_password, "current_password")?;
-    let id = who.user_id.clone();
-    let user = state
-        .db
-        .read(move |conn| crate::db::users::find(conn, &id))
-        .await?
-        .filter(|u| u.active)
-        .ok_or(AppError::Unauthorized("the account no longer exists or is deactivated"))?;
+    let user = signed_in_user(&state, &who).await?;
     check_password(&body.new_password, &user.email, &user.display_name)
         .map_err(|m| AppError::field("new_password", "weak_password", m))?;
     let charge = spend(&state, state.throttle.login_keys(&user.email, client_addr(&req))).await?;
@@ -447,13 +452,7 @@ struct MeResponse {
     responses((status = 200, description = "The signed-in user", body = MeResponse), doc::Unauthorized),
 )]
 async fn me(state: State, who: AnyUser) -> Reply {
-    let id = who.user_id.clone();
-    let user = state
-        .db
-        .read(move |conn| crate::db::users::find(conn, &id))
-        .await?
-        .filter(|u| u.active)
-        .ok_or(AppError::Unauthorized("the account no longer exists or is deactivated"))?;
+    let user = signed_in_user(&state, &who).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         id: user.id,
         email: user.email,
