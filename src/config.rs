@@ -122,9 +122,37 @@ pub struct ServerSettings {
     pub request_timeout_secs: u64,
     pub shutdown_timeout_secs: u64,
     pub workers: usize,
+    /// Proxies (CIDRs or addresses) whose `X-Forwarded-For` is believed;
+    /// empty: none, the peer address is the client's.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl ServerSettings {
+    /// `trusted_proxies` parsed (a bare address is a one-address network);
+    /// the error names the entry that is not a CIDR.
+    pub fn trusted_proxy_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|raw| {
+                let raw = raw.trim();
+                raw.parse::<ipnet::IpNet>()
+                    .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "server.trusted_proxies: {raw:?} is not an address or CIDR (e.g. 10.0.0.0/8, 127.0.0.1)"
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// Whether `host` is a loopback interface (`127.0.0.0/8`, `::1`, `localhost`).
+    pub fn listens_on_loopback_only(&self) -> bool {
+        let host = self.host.trim().trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// `http://<host>:<port>` as seen from this machine: the default public URL
     /// outside production.
     pub fn local_url(&self) -> String {
@@ -159,8 +187,26 @@ pub struct AuthSettings {
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
     pub leeway_secs: u64,
+    /// Failed logins per minute for one account from one client address.
     pub failed_logins_per_minute: u32,
+    /// Failed logins per minute from one client address, all accounts.
+    pub failed_logins_per_address_per_minute: u32,
+    /// Failed logins per minute for one account, all addresses (generous:
+    /// above what one address may spend, so one address never locks it).
+    pub failed_logins_per_account_per_minute: u32,
+    /// Throttle rows kept at most (oldest dropped first beyond it).
+    pub throttle_max_keys: i64,
+    /// Accepted registrations per client address per hour.
+    pub registrations_per_hour: u32,
+    /// Argon2id hashes running at once; each holds 19 MiB while it runs.
     pub max_concurrent_hashes: usize,
+    /// Hash requests allowed to wait for a permit; beyond them 503.
+    pub hash_queue: usize,
+    /// Absolute lifetime of a session (a sign-in and its refresh tokens).
+    pub session_max_days: i64,
+    /// How long a session's state is cached per process, in milliseconds:
+    /// the most another instance may lag behind a revocation (0: no cache).
+    pub session_cache_ms: u64,
 }
 
 impl fmt::Debug for AuthSettings {
@@ -297,7 +343,14 @@ impl Settings {
         let raw = Config::builder()
             .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
             .add_source(File::from_str(profile.toml(), FileFormat::Toml))
-            .add_source(Environment::with_prefix("CLEARWAY").prefix_separator("__").separator("__").try_parsing(true))
+            .add_source(
+                Environment::with_prefix("CLEARWAY")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_proxies"),
+            )
             .build()
             .context("reading configuration")?;
         let mut settings: Settings = raw.try_deserialize().context("configuration has a missing or mistyped value")?;
@@ -371,6 +424,7 @@ impl Settings {
         if self.auth.jwt_previous_secret.is_some() != self.auth.jwt_previous_key_id.is_some() {
             bail!("jwt_previous_secret and jwt_previous_key_id go together");
         }
+        self.validate_auth(&secret, &pass)?;
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");
         }
@@ -437,6 +491,66 @@ impl Settings {
         }
         Ok(())
     }
+
+    /// Session, throttle and proxy settings; the previous JWT secret meets the
+    /// rules of the current one; development and test listen on loopback only.
+    fn validate_auth(&self, secret: &str, pass: &str) -> anyhow::Result<()> {
+        let auth = &self.auth;
+        if !self.profile.is_production() && !self.server.listens_on_loopback_only() {
+            bail!(
+                "the {} profile listens on loopback only (its secrets are published); server.host={:?} is not \
+                 loopback: use 127.0.0.1, or CLEARWAY_PROFILE=production with your own secrets",
+                self.profile,
+                self.server.host
+            );
+        }
+        if self.profile.is_production() {
+            if let Some(prev) = &auth.jwt_previous_secret {
+                let prev = prev.expose_secret();
+                if prev.len() < MIN_PRODUCTION_SECRET_BYTES || prev.contains("INSECURE") {
+                    bail!(
+                        "the production profile needs a previous JWT secret (CLEARWAY__AUTH__JWT_PREVIOUS_SECRET) of \
+                         at least {MIN_PRODUCTION_SECRET_BYTES} bytes and not a development/test one"
+                    );
+                }
+                if prev == pass {
+                    bail!("the previous JWT secret must differ from the gate pass secret");
+                }
+                if prev == secret && auth.jwt_previous_key_id.as_deref() != Some(auth.jwt_key_id.as_str()) {
+                    bail!("the previous JWT secret equals the current one under another key id");
+                }
+            }
+        }
+        if auth.jwt_previous_key_id.as_deref() == Some(auth.jwt_key_id.as_str()) {
+            bail!("jwt_previous_key_id must differ from jwt_key_id (a token names its key)");
+        }
+        self.server.trusted_proxy_nets()?;
+        let budgets = [
+            ("failed_logins_per_minute", auth.failed_logins_per_minute),
+            ("failed_logins_per_address_per_minute", auth.failed_logins_per_address_per_minute),
+            ("failed_logins_per_account_per_minute", auth.failed_logins_per_account_per_minute),
+            ("registrations_per_hour", auth.registrations_per_hour),
+        ];
+        if let Some((name, _)) = budgets.iter().find(|(_, v)| *v == 0) {
+            bail!("auth.{name} must be at least 1");
+        }
+        if auth.failed_logins_per_account_per_minute <= auth.failed_logins_per_minute {
+            bail!(
+                "auth.failed_logins_per_account_per_minute must exceed auth.failed_logins_per_minute, so that \
+                 guesses from one address never lock the account out for everyone"
+            );
+        }
+        if auth.session_cache_ms > 1000 {
+            bail!("auth.session_cache_ms must be at most 1000 (a revocation reaches every instance within it)");
+        }
+        if auth.session_max_days < 1 || auth.max_concurrent_hashes == 0 || auth.throttle_max_keys < 1000 {
+            bail!(
+                "auth.session_max_days and auth.max_concurrent_hashes must be at least 1, \
+                 auth.throttle_max_keys at least 1000"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `server.public_url` must be an absolute http(s) URL without query or
@@ -474,6 +588,31 @@ mod tests {
         assert!(err.contains("valid profiles: development, test, production"), "{err}");
         let err = "staging".parse::<Profile>().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("is not a profile; valid profiles"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::expect_used)]
+    fn development_and_test_listen_on_loopback_only() {
+        let mut s = Settings::load_profile(Profile::Test).expect("test settings");
+        for ok in ["127.0.0.1", "localhost", "::1", "127.0.0.2"] {
+            s.server.host = ok.into();
+            assert!(s.validate().is_ok(), "{ok}");
+        }
+        for bad in ["0.0.0.0", "::", "192.168.1.10", "example.com"] {
+            s.server.host = bad.into();
+            let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("loopback only"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::expect_used)]
+    fn trusted_proxies_must_be_cidrs() {
+        let mut s = Settings::load_profile(Profile::Test).expect("test settings");
+        s.server.trusted_proxies = vec!["10.0.0.0/8".into(), "127.0.0.1".into()];
+        assert_eq!(s.server.trusted_proxy_nets().map(|v| v.len()).ok(), Some(2));
+        s.server.trusted_proxies = vec!["10.0.0.0/33".into()];
+        assert!(s.validate().is_err());
     }
 
     #[test]

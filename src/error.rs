@@ -83,6 +83,9 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable,
+    /// Too much work of one kind is queued (e.g. password hashes): 503.
+    #[error("overloaded: {0}")]
+    Overloaded(&'static str),
     /// The request took longer than the server's deadline.
     #[error("request timed out")]
     RequestTimeout(u64),
@@ -233,6 +236,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             AppError::Unavailable => ("unavailable", "Service temporarily unavailable"),
+            AppError::Overloaded(_) => ("overloaded", "Service temporarily overloaded"),
             AppError::RequestTimeout(_) => ("timeout", "Request timed out"),
             AppError::Refused(r) => (r.kind(), "Booking refused"),
             AppError::Gate(r) => (r.kind(), "Not admitted at the gate"),
@@ -251,7 +255,7 @@ impl AppError {
             AppError::Unprocessable { detail, .. }
             | AppError::Conflict { detail, .. }
             | AppError::Described { detail, .. } => detail.clone(),
-            AppError::Unauthorized(d) => (*d).to_owned(),
+            AppError::Unauthorized(d) | AppError::Overloaded(d) => (*d).to_owned(),
             AppError::Validation(errs) => format!("{} field(s) are invalid", errs.len()),
             AppError::NotFound => "no such resource".to_owned(),
             AppError::Missing { what, id } => format!("there is no {what} with id {id} that you may use"),
@@ -335,7 +339,9 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable | AppError::RequestTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Overloaded(_) | AppError::RequestTimeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Refused(r) => Self::refusal_status(r),
             AppError::Gate(r) => Self::gate_status(r),
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -380,7 +386,7 @@ impl ResponseError for AppError {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
             }
-            AppError::Unavailable | AppError::RequestTimeout(_) => {
+            AppError::Unavailable | AppError::Overloaded(_) | AppError::RequestTimeout(_) => {
                 resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             }
             AppError::Unauthorized(_) => {

@@ -2,7 +2,8 @@
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Hasher;
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::sessions::SessionCache;
+use crate::auth::throttle::Throttle;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -22,7 +23,12 @@ pub struct AppState {
     pub clock: Clock,
     pub jwt: JwtKeys,
     pub hasher: Hasher,
-    pub login_throttle: LoginThrottle,
+    /// Failed-login and registration budgets (kept in the database).
+    pub throttle: Throttle,
+    /// Per-request session checks, cached for `auth.session_cache_ms`.
+    pub sessions: SessionCache,
+    /// `server.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The booking rules and the gate pass key.
     pub bookings: Arc<BookingRules>,
     /// Idempotency keys whose first request is running in this process.
@@ -35,8 +41,10 @@ impl AppState {
     pub fn new(settings: Settings, db: Db) -> anyhow::Result<Self> {
         Ok(Self {
             jwt: JwtKeys::from_settings(&settings.auth)?,
-            hasher: Hasher::new(settings.auth.max_concurrent_hashes),
-            login_throttle: LoginThrottle::new(settings.auth.failed_logins_per_minute),
+            hasher: Hasher::new(settings.auth.max_concurrent_hashes, settings.auth.hash_queue),
+            throttle: Throttle::new(&settings.auth),
+            sessions: SessionCache::new(settings.auth.session_cache_ms),
+            trusted_proxies: settings.server.trusted_proxy_nets()?,
             bookings: Arc::new(rules_of(&settings)),
             in_flight: InFlight::default(),
             public_limiter: crate::services::public_board::PublicLimiter::new(settings.public.requests_per_minute),

@@ -41,8 +41,32 @@ const QUIET_MIDDLEWARE: &str = "tracing_actix_web::middleware=off";
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
+    /// tracing-actix-web's fields, except `http.client_ip`: the address
+    /// `auth::client` resolves (X-Forwarded-For only from a trusted proxy),
+    /// never a header a client may forge.
     fn on_request_start(request: &ServiceRequest) -> Span {
-        DefaultRootSpanBuilder::on_request_start(request)
+        use actix_web::HttpMessage;
+        let client_ip = crate::auth::client::service_client_addr(request).map(|ip| ip.to_string()).unwrap_or_default();
+        let route = request.match_pattern().unwrap_or_else(|| "default".into());
+        let method = request.method().as_str().to_owned();
+        let request_id =
+            request.extensions().get::<tracing_actix_web::RequestId>().map(|id| id.to_string()).unwrap_or_default();
+        let user_agent = request.headers().get("User-Agent").and_then(|h| h.to_str().ok()).unwrap_or("").to_owned();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %method,
+            http.route = %route,
+            http.client_ip = %client_ip,
+            http.user_agent = %user_agent,
+            http.target = %request.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""),
+            http.status_code = tracing::field::Empty,
+            otel.name = %format!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {

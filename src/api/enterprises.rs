@@ -19,7 +19,7 @@ use crate::error::{AppError, Problem, PROBLEM_JSON};
 use crate::services;
 use crate::services::identity;
 
-super::route_table!("enterprises", bearer: list, get, verify, suspend, reinstate, classify);
+super::route_table!("enterprises", bearer: list, get, verify, suspend, reinstate, reject, classify);
 
 super::pagination::page_schema!(EnterprisePage, EnterpriseView, "One page of enterprises.");
 
@@ -55,7 +55,7 @@ impl From<EnterpriseRow> for EnterpriseView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// Only enterprises in this status: `pending`, `verified` or `suspended`.
+    /// Only enterprises in this status: `pending`, `verified`, `suspended` or `rejected`.
     #[param(inline, value_type = Option<crate::domain::identity::EnterpriseStatus>)]
     status: Option<String>,
 }
@@ -154,11 +154,39 @@ super::actions! {
     reinstate: Officer => change_status(EnterpriseAction::Reinstate);
     post "/api/v1/enterprises/{id}/reinstate" as "reinstate_enterprise", "The enterprise in its new status";
 
+    /// Reject a pending registration (officers). Needs a reason.
+    ///
+    /// The enterprise becomes `rejected` (read-only, for good), its users are
+    /// deactivated and signed out, and its registration code and emails are
+    /// freed: the rightful owner of a squatted code can then register it.
+    reject: Officer => reject_enterprise;
+    post "/api/v1/enterprises/{id}/reject" as "reject_enterprise", "The rejected enterprise"
+    request_body(content = SuspensionBody, description = "The reason (required)", example = json!({"reason": "registered without the authority of the company named"}));
+
     /// Set an enterprise's credit class (officers).
     classify: Officer, ApiJson<ClassifyBody> => classify_enterprise;
     post "/api/v1/enterprises/{id}/credit-class" as "classify_enterprise", "The reclassified enterprise"
     request_body(content = ClassifyBody)
     responses(doc::Conflict);
+}
+
+/// Rejects a pending enterprise, then forgets its users' cached sessions.
+async fn reject_enterprise(
+    state: State,
+    who: Officer,
+    id: String,
+    OptionalJson(body): OptionalJson<ReasonBody>,
+) -> Reply {
+    let raw = body.unwrap_or_default().reason;
+    let reason = Reason::required(raw.as_deref(), "a rejection needs a reason")?;
+    let id = EnterpriseId::new(id);
+    let (row, users) =
+        services::write(&state.db, &who, move |conn, ctx| identity::reject_enterprise(conn, ctx, &id, reason.as_str()))
+            .await?;
+    for user in &users {
+        state.sessions.forget_user(user);
+    }
+    Ok(HttpResponse::Ok().json(EnterpriseView::from(row)))
 }
 
 /// A new credit class (and optionally the customs code).

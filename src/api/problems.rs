@@ -136,6 +136,14 @@ pub const PROBLEMS: &[ProblemType] = &[
         "Retry after the Retry-After header's seconds. Retry a booking with the same Idempotency-Key.",
     ),
     p(
+        "overloaded",
+        "Service temporarily overloaded",
+        Some(503),
+        "Too many password checks were already waiting (sign-in, registration, password change): the server \
+         bounds them so that its memory stays within its stated ceiling.",
+        "Retry after the Retry-After header's seconds.",
+    ),
+    p(
         "timeout",
         "Request timed out",
         Some(503),

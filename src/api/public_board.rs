@@ -27,7 +27,7 @@ const CACHE_CONTROL: &str = "public, max-age=15";
 
 /// Takes one request from the client address's budget (429 past it).
 fn admit(req: &HttpRequest, state: &State) -> Result<(), AppError> {
-    let addr = super::auth::client_ip(req).parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let addr = crate::auth::client::client_addr(req).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
     state.public_limiter.check(addr).map_err(|retry_after_secs| AppError::TooManyRequests { retry_after_secs })
 }
 

@@ -20,7 +20,8 @@ use crate::state::AppState;
 
 super::route_table!(
     "users",
-    bearer: list_own, add_clerk, deactivate, list_officers, create_officer, get_officer, change_officer
+    bearer: list_own, add_clerk, deactivate, list_officers, create_officer, get_officer, change_officer,
+    deactivate_officer, reactivate_officer
 );
 
 /// A user as the API shows it (never the password hash).
@@ -118,7 +119,48 @@ async fn add_clerk(state: State, who: CompanyAdmin, ApiJson(body): ApiJson<NewAc
 async fn deactivate(state: State, who: CompanyAdmin, path: web::Path<String>) -> Reply {
     let id = UserId::new(path.into_inner());
     let user = services::write(&state.db, &who, move |conn, ctx| users::deactivate(conn, ctx, &id)).await?;
+    // After the commit: from now on every token of the user is refused.
+    state.sessions.forget_user(&user.id);
     Ok(HttpResponse::Ok().json(UserView::from(user)))
+}
+
+/// Deactivate a customs account and end its sessions (supervisors).
+///
+/// Every access token of the account is refused from this answer on; it
+/// cannot sign in until a supervisor reactivates it.
+#[utoipa::path(
+    post, path = "/api/v1/officers/{id}/deactivate", operation_id = "deactivate_officer",
+    params(("id" = String, Path, description = "User id of the customs account")),
+    responses(
+        (status = 200, description = "The deactivated account", body = OfficerView),
+        doc::Restricted, doc::NotFound,
+        (status = 409, description = "A supervisor cannot deactivate their own account", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
+async fn deactivate_officer(state: State, who: Supervisor, path: web::Path<String>) -> Reply {
+    set_officer_active(state, who, path.into_inner(), false).await
+}
+
+/// Reactivate a deactivated customs account (supervisors); it signs in anew.
+#[utoipa::path(
+    post, path = "/api/v1/officers/{id}/reactivate", operation_id = "reactivate_officer",
+    params(("id" = String, Path, description = "User id of the customs account")),
+    responses(
+        (status = 200, description = "The reactivated account", body = OfficerView),
+        doc::Restricted, doc::NotFound,
+        (status = 409, description = "A supervisor cannot reactivate their own account", body = Problem, content_type = PROBLEM_JSON),
+    ),
+)]
+async fn reactivate_officer(state: State, who: Supervisor, path: web::Path<String>) -> Reply {
+    set_officer_active(state, who, path.into_inner(), true).await
+}
+
+async fn set_officer_active(state: State, who: Supervisor, id: String, active: bool) -> Reply {
+    let id = UserId::new(id);
+    let account =
+        services::write(&state.db, &who, move |conn, ctx| users::set_customs_active(conn, ctx, &id, active)).await?;
+    state.sessions.forget_user(&account.user.id);
+    Ok(HttpResponse::Ok().json(OfficerView::from(account)))
 }
 
 /// A customs account as the API shows it: the user and the sites it is

@@ -1,10 +1,13 @@
 //! Typed extractors: a handler names the role it needs in its signature
 //! and receives the request's context (caller, request id, one reading of
-//! the clock). No token → 401; a valid token of another role → 403.
+//! the clock). No token, or a token whose session ended → 401; a valid
+//! token of another role → 403. The caller's role and enterprise are the
+//! user's as stored (through the session cache), not the token's.
 
 use std::future::{ready, Ready};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use tracing_actix_web::RequestId;
 
 use crate::context::{PublicRequest, RequestContext};
@@ -46,29 +49,39 @@ fn request_id(req: &HttpRequest) -> Option<String> {
 }
 
 /// The context of a signed-in request.
-fn context(req: &HttpRequest) -> Result<RequestContext, AppError> {
-    let caller = authenticate(req)?;
-    let now = app_state(req)?.clock.now();
-    Ok(RequestContext { caller, request_id: request_id(req), now })
+async fn context(
+    state: web::Data<AppState>,
+    token: Result<String, AppError>,
+    request_id: Option<String>,
+) -> Result<RequestContext, AppError> {
+    let caller = authenticate(&state, &token?).await?;
+    Ok(RequestContext { caller, request_id, now: state.clock.now() })
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Principal, AppError> {
-    let state = app_state(req)?;
+/// The bearer token of a request, or why there is none.
+fn bearer(req: &HttpRequest) -> Result<String, AppError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or(AppError::Unauthorized("missing bearer token"))?;
     let value = value.to_str().map_err(|_| AppError::Unauthorized("malformed Authorization header"))?;
     let (scheme, token) = value.split_once(' ').ok_or(AppError::Unauthorized("malformed Authorization header"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(AppError::Unauthorized("expected a Bearer token"));
     }
-    let claims = state.jwt.verify(token.trim()).map_err(|e| {
+    Ok(token.trim().to_owned())
+}
+
+async fn authenticate(state: &AppState, token: &str) -> Result<Principal, AppError> {
+    let claims = state.jwt.verify(token).map_err(|e| {
         tracing::info!(reason = %e, "access token refused");
         AppError::Unauthorized("invalid or expired token")
     })?;
-    // A company token must name its enterprise, a customs token must not.
-    if claims.role.is_company() != claims.ent.is_some() {
-        return Err(AppError::Unauthorized("invalid or expired token"));
-    }
-    Ok(Principal { user_id: claims.sub, role: claims.role, enterprise_id: claims.ent })
+    let sid = claims.sid.as_deref().ok_or(AppError::Unauthorized("invalid or expired token"))?;
+    state.sessions.principal(&state.db, sid, &claims.sub).await
+}
+
+/// The session id of the request's (already authenticated) access token.
+pub fn session_id(req: &HttpRequest) -> Option<String> {
+    let state = app_state(req).ok()?;
+    state.jwt.verify(&bearer(req).ok()?).ok()?.sid
 }
 
 macro_rules! role_extractor {
@@ -92,16 +105,20 @@ macro_rules! role_extractor {
 
         impl FromRequest for $name {
             type Error = AppError;
-            type Future = Ready<Result<Self, AppError>>;
+            type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
             fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
                 let allowed: fn(Role) -> bool = $allowed;
-                ready(context(req).and_then(|ctx| {
+                let state = app_state(req).cloned();
+                let token = bearer(req);
+                let request_id = request_id(req);
+                Box::pin(async move {
+                    let ctx = context(state?, token, request_id).await?;
                     if allowed(ctx.caller.role) {
                         Ok($name(ctx))
                     } else {
                         Err(AppError::forbidden(concat!("this action is for ", $what)))
                     }
-                }))
+                })
             }
         }
     };

@@ -26,6 +26,10 @@ pub struct Claims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// The session (sign-in) the token belongs to: revoking it refuses the
+    /// token at once. A token without one is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 struct Key {
@@ -94,8 +98,14 @@ impl JwtKeys {
         self.ttl_secs
     }
 
-    /// Signs a new access token for a user.
-    pub fn issue(&self, user_id: &str, role: Role, enterprise_id: Option<&str>) -> anyhow::Result<String> {
+    /// Signs a new access token for a user's session.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        role: Role,
+        enterprise_id: Option<&str>,
+        session_id: &str,
+    ) -> anyhow::Result<String> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_owned(),
@@ -107,6 +117,7 @@ impl JwtKeys {
             nbf: now,
             exp: now + self.ttl_secs,
             jti: uuid::Uuid::now_v7().to_string(),
+            sid: Some(session_id.to_owned()),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.current_kid.clone());

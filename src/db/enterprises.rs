@@ -81,3 +81,11 @@ pub fn update_classification(
         ))
         .execute(conn)
 }
+
+/// Replaces an enterprise's registration code (a rejected registration's
+/// code is moved aside, freeing it); rows changed.
+pub fn set_registration_code(conn: &mut DbConnection, id: &str, code: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(enterprises::table.find(id))
+        .set((enterprises::registration_code.eq(code), enterprises::updated_at.eq(now)))
+        .execute(conn)
+}

@@ -26,6 +26,7 @@ pub(crate) use row_access;
 pub mod connection;
 pub mod migrations;
 pub mod schema;
+pub mod sessions;
 
 pub use connection::{Backend, Db, DbConnection, DbError};
 pub mod audit;
@@ -34,6 +35,7 @@ pub mod calendar_tokens;
 pub mod closures;
 pub mod declarations;
 pub mod enterprises;
+pub mod login_throttle;
 pub mod officer_sites;
 pub mod refresh_tokens;
 pub mod reports;

@@ -71,6 +71,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        tat_us -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(users -> enterprises (enterprise_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
@@ -357,6 +375,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     enterprises,
     users,
     refresh_tokens,
+    sessions,
+    login_throttle,
     audit_events,
     audit_heads,
     sites,

@@ -66,3 +66,26 @@ pub fn set_active(
         .set((users::active.eq(active), users::updated_at.eq(now)))
         .execute(conn)
 }
+
+/// Replaces an active user's password hash; rows changed.
+pub fn set_password(conn: &mut DbConnection, id: &str, password_hash: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.filter(users::id.eq(id)).filter(users::active.eq(true)))
+        .set((users::password_hash.eq(password_hash), users::updated_at.eq(now)))
+        .execute(conn)
+}
+
+/// Deactivates a user and moves their email aside (a rejected
+/// registration), so that the address can be registered again.
+pub fn retire(conn: &mut DbConnection, id: &str, moved_email: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::active.eq(false), users::email.eq(moved_email), users::updated_at.eq(now)))
+        .execute(conn)
+}
+
+/// Activates or deactivates a customs account (officer or supervisor);
+/// rows changed (0: no such customs account).
+pub fn set_customs_active(conn: &mut DbConnection, id: &str, active: bool, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.filter(users::id.eq(id)).filter(users::enterprise_id.is_null()))
+        .set((users::active.eq(active), users::updated_at.eq(now)))
+        .execute(conn)
+}

@@ -35,6 +35,7 @@ text_enum!(
         Pending => "pending",
         Verified => "verified",
         Suspended => "suspended",
+        Rejected => "rejected",
     }
 );
 
@@ -53,6 +54,8 @@ pub enum EnterpriseAction {
     Verify,
     Suspend,
     Reinstate,
+    /// A pending registration refused: its code and email are freed.
+    Reject,
 }
 
 impl EnterpriseAction {
@@ -61,6 +64,7 @@ impl EnterpriseAction {
             EnterpriseAction::Verify => "verify",
             EnterpriseAction::Suspend => "suspend",
             EnterpriseAction::Reinstate => "reinstate",
+            EnterpriseAction::Reject => "reject",
         }
     }
 
@@ -72,6 +76,7 @@ impl EnterpriseAction {
             (EnterpriseAction::Verify, Pending) => Some(Verified),
             (EnterpriseAction::Suspend, Pending | Verified) => Some(Suspended),
             (EnterpriseAction::Reinstate, Suspended) => Some(Verified),
+            (EnterpriseAction::Reject, Pending) => Some(Rejected),
             _ => None,
         }
     }
@@ -85,7 +90,7 @@ impl EnterpriseStatus {
     }
     /// Whether the enterprise may change anything at all.
     pub fn may_write(self) -> bool {
-        self != EnterpriseStatus::Suspended
+        !matches!(self, EnterpriseStatus::Suspended | EnterpriseStatus::Rejected)
     }
 }
 
@@ -153,7 +158,24 @@ pub fn check_password(password: &str, email: &str, display_name: &str) -> Result
     if password.chars().all(|c| c == password.chars().next().unwrap_or(' ')) {
         return Err("password must not be one repeated character");
     }
+    if is_common_password(&lower) {
+        return Err("password is too common: it is on the lists attackers try first; choose another");
+    }
     Ok(())
+}
+
+/// The 10,000 most common passwords of leaked lists, one a line, lower-case
+/// (the frequency list of zxcvbn, MIT licence, Copyright (c) 2016 Joshua
+/// Holmer; taken from the crate `zxcvbn` 2.2.2, not a dependency).
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Whether a (lower-cased) password is on the common list, as it is or
+/// with the digits and punctuation people append removed (`password2024!`).
+fn is_common_password(lower: &str) -> bool {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    let set = SET.get_or_init(|| COMMON_PASSWORDS.lines().filter(|l| !l.is_empty()).collect());
+    let base = lower.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
+    set.contains(lower) || (base.chars().count() >= 6 && set.contains(base))
 }
 
 /// ISO 3166-1 alpha-2 country code, upper-case.
@@ -169,6 +191,14 @@ pub fn parse_country(raw: &str) -> Result<String, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_passwords_are_refused_with_or_without_a_suffix() {
+        for weak in ["qwertyuiop123", "Password2024!", "1qaz2wsx3edc", "iloveyou1234", "Superman123456"] {
+            assert!(check_password(weak, "a@b.example", "Someone Else").is_err(), "{weak}");
+        }
+        assert!(check_password("Correct-Horse-Battery-9271", "a@b.example", "Someone Else").is_ok());
+    }
 
     #[test]
     fn enterprise_actions_follow_the_lifecycle() {

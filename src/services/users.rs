@@ -5,11 +5,11 @@
 use crate::context::RequestContext;
 use crate::db::audit::Change;
 use crate::db::users::{self, UserRow};
-use crate::db::{officer_sites, refresh_tokens, sites, DbConnection};
+use crate::db::{officer_sites, sites, DbConnection};
 use crate::domain::identity::Role;
 use crate::domain::ids::UserId;
 use crate::error::{AppError, FieldError};
-use crate::services::identity::create_user;
+use crate::services::identity::{create_user, end_all_sessions};
 
 /// A validated account with its password already hashed.
 #[derive(Debug, Clone)]
@@ -178,10 +178,38 @@ pub fn deactivate(conn: &mut DbConnection, ctx: &RequestContext, user_id: &UserI
     if users::set_active(conn, user_id.as_str(), enterprise_id, false, now)? == 0 {
         return Err(AppError::NotFound);
     }
-    refresh_tokens::revoke_user(conn, user_id.as_str(), now)?;
+    end_all_sessions(conn, user_id.as_str(), now)?;
     let user = users::find(conn, user_id.as_str())?.ok_or(AppError::NotFound)?;
     audit_user(conn, ctx, &user, "deactivate")?;
     Ok(user)
+}
+
+/// Deactivates (ending every session) or reactivates a customs account
+/// (supervisors; never their own). Anything that is not a customs account
+/// is 404. A reactivated account signs in again: its old sessions stay ended.
+#[tracing::instrument(skip_all, fields(user = %user_id, active))]
+pub fn set_customs_active(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    user_id: &UserId,
+    active: bool,
+) -> Result<CustomsAccount, AppError> {
+    if user_id.as_str() == ctx.caller.user_id {
+        return Err(AppError::conflict(
+            "self-deactivation",
+            "a supervisor cannot deactivate or reactivate their own account",
+        ));
+    }
+    let now = ctx.stamp();
+    if users::set_customs_active(conn, user_id.as_str(), active, now)? == 0 {
+        return Err(AppError::NotFound);
+    }
+    if !active {
+        end_all_sessions(conn, user_id.as_str(), now)?;
+    }
+    let account = customs_account(conn, user_id)?;
+    audit_user(conn, ctx, &account.user, if active { "reactivate" } else { "deactivate" })?;
+    Ok(account)
 }
 
 fn audit_user(conn: &mut DbConnection, ctx: &RequestContext, user: &UserRow, action: &str) -> Result<(), AppError> {

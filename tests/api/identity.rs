@@ -108,10 +108,14 @@ fn sign(claims: &Value, secret: &[u8], kid: Option<&str>) -> String {
 async fn malformed_tokens_are_401(app: TestApp) {
     let secret = b"TEST-ONLY-INSECURE-JWT-SECRET-never-use-in-production-0000";
     let now = chrono::Utc::now().timestamp();
-    // The control: a well-formed token with the right key is accepted
-    // (the user doesn't exist, but /enterprises only checks the role).
+    // The control: a real supervisor's token is accepted. A well-formed,
+    // correctly signed token that names no session (and no user) is not:
+    // every request checks its session and takes the role from the
+    // database (issue 17; tests/api/abuse_auth.rs has the forged-role case).
+    let customs = app.customs().await;
+    app.get("/api/v1/enterprises", Some(&customs.supervisor)).await.expect(200);
     let good = sign(&claims(now), secret, Some("k1"));
-    app.get("/api/v1/enterprises", Some(&good)).await.expect(200);
+    app.get("/api/v1/enterprises", Some(&good)).await.problem(401);
 
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse_auth;
 mod abuse_hooks;
 mod batch;
 mod bookings;
