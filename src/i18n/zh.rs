@@ -109,4 +109,26 @@ pub const PROBLEMS: &[(&str, &str, &str)] = &[
     ("too-early", "到达卡口过早", "太早：到达时间窗于 {window_opens_at} 开放，{window_closes_at} 关闭；请司机等候。"),
     ("vehicle-missing", "预约未填写车辆", "该预约未填写车辆：企业须在入场前为预约添加车辆。"),
     ("declarations-not-cleared", "报关单尚未放行", "海关尚未放行此车辆的全部报关单，须先批准这些报关单。"),
+    // Hardening, webhooks and calendar feeds (wave 2).
+    (
+        "overloaded",
+        "服务暂时繁忙",
+        "等待校验密码的请求过多（登录、注册或修改密码）。请在 Retry-After 头给出的秒数后重试。",
+    ),
+    (
+        "claimed-by-another",
+        "已由其他关员认领",
+        "该报关单已由另一位关员认领审核，只有该关员或科长可以批准、退回或要求修改。",
+    ),
+    (
+        "declaration-booked",
+        "报关单已预约",
+        "该报关单的预约占用着原场站的车位，修改不能将其改到其他场站或运输方式。请先取消预约，再修改并在新场站预约。",
+    ),
+    (
+        "webhook-limit",
+        "Webhook 端点过多",
+        "本企业的 Webhook 端点已达上限。请删除不再使用的端点后再登记（一个端点可订阅多种事件）。",
+    ),
+    ("too-many-calendar-tokens", "日历令牌过多", "本企业有效的日历订阅令牌已达上限。请撤销不再使用的令牌后再创建。"),
 ];
