@@ -100,6 +100,10 @@ pub struct Settings {
     pub gate: GateSettings,
     pub demo: DemoSettings,
     pub webhooks: WebhookSettings,
+    #[serde(default)]
+    pub holds: HoldSettings,
+    #[serde(default)]
+    pub waitlist: WaitlistSettings,
 }
 
 fn default_profile() -> Profile {
@@ -232,6 +236,38 @@ pub struct WebhookSettings {
     pub request_timeout_secs: u64,
     pub lease_secs: i64,
     pub allow_private_targets: bool,
+}
+
+/// Holds: a place kept for a short time before it is booked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct HoldSettings {
+    /// A hold's lifetime when the request gives none (30 to 1800).
+    pub ttl_seconds: i64,
+    /// Live holds one enterprise may keep at once (offers not counted).
+    pub max_per_enterprise: i32,
+    /// Seconds between sweeps that free the places of expired holds.
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for HoldSettings {
+    fn default() -> Self {
+        Self { ttl_seconds: 600, max_per_enterprise: 3, sweep_interval_secs: 5 }
+    }
+}
+
+/// Waitlists: freed places offered to those waiting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WaitlistSettings {
+    /// How long an offer's hold lasts, in minutes.
+    pub offer_minutes: i64,
+}
+
+impl Default for WaitlistSettings {
+    fn default() -> Self {
+        Self { offer_minutes: 15 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -16,6 +16,7 @@ pub mod declarations;
 pub mod enterprises;
 pub mod gate;
 pub mod health;
+pub mod holds;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
@@ -25,6 +26,7 @@ pub mod query;
 pub mod sites;
 pub mod slots;
 pub mod users;
+pub mod waitlist;
 pub mod webhooks;
 
 use actix_web::http::Method;
@@ -260,6 +262,8 @@ const TABLES: &[Endpoints] = &[
     closures::endpoints,
     declarations::endpoints,
     bookings::endpoints,
+    holds::endpoints,
+    waitlist::endpoints,
     gate::endpoints,
     webhooks::endpoints,
     audit::endpoints,

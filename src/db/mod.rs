@@ -33,12 +33,14 @@ pub mod bookings;
 pub mod closures;
 pub mod declarations;
 pub mod enterprises;
+pub mod holds;
 pub mod officer_sites;
 pub mod refresh_tokens;
 pub mod schedules;
 pub mod sites;
 pub mod slots;
 pub mod users;
+pub mod waitlist;
 pub mod webhooks;
 
 /// The current time as stored: UTC, truncated to microseconds (what
