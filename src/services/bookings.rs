@@ -413,6 +413,17 @@ fn reserved(slot: &SlotRow) -> AppError {
     Refusal::Reserved { slot_id: slot.id.clone(), reserved_until: slot.reserved_until().and_utc() }.into()
 }
 
+/// The slot as it will be once its expired holds are freed (which the
+/// booking does just before it takes its place): an expired hold never
+/// makes the early checks refuse a slot. A read, no lock.
+fn without_expired_holds(conn: &mut DbConnection, mut slot: SlotRow, now: NaiveDateTime) -> Result<SlotRow, AppError> {
+    if slot.held > 0 {
+        let due = crate::db::holds::expired_in_slot(conn, &slot.id, now)?.len() as i32;
+        slot.held = (slot.held - due).max(0);
+    }
+    Ok(slot)
+}
+
 /// Why the guarded UPDATE took no place, from the slot as it reads after
 /// it: closed, full, or reserved for advanced-certified enterprises. (On
 /// PostgreSQL a place freed since the UPDATE may read as none of these:
@@ -635,6 +646,7 @@ pub fn book(
     // (one joined statement): does it fit at all?
     let (slot, site) = slots::find_with_site(conn, slot_id)?.ok_or_else(|| AppError::missing("slot", slot_id))?;
     let policy = &rules.for_site(&site);
+    let slot = without_expired_holds(conn, slot, now)?;
     for declaration in &locked {
         match &hold {
             // The hold's place is taken already: the slot's timing still applies.
@@ -872,6 +884,7 @@ pub fn reschedule(
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
     let (new_slot, new_site) =
         slots::find_with_site(conn, new_slot_id)?.ok_or_else(|| AppError::missing("slot", new_slot_id))?;
+    let new_slot = without_expired_holds(conn, new_slot, now)?;
     let policy = &rules.for_site(&new_site);
     check_slot(&new_slot, (&declaration.data.site_id, declaration.data.transport_mode), credit, policy, clock)?;
     let details = stored_details(&booking);

@@ -11,6 +11,7 @@ mod contract;
 mod declarations;
 mod edge;
 mod gate;
+mod holds;
 mod helpers;
 mod identity;
 mod officer_sites;
