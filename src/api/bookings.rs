@@ -160,6 +160,10 @@ async fn create(req: HttpRequest, state: State, who: CompanyUser, ApiJson(raw): 
     };
     let key = key.map(|k| svc::IdempotencyKey { key: k.as_str().to_owned(), request_hash: hash });
     let rules = state.bookings.clone();
+    if let Some(slot) = body.slot_id.as_deref().filter(|_| body.hold_id.is_none()) {
+        // An expired hold never blocks: freed first, in its own transaction.
+        services::holds::free_expired_in_slot(&state.db, slot, state.clock.now(), rules.clone()).await?;
+    }
     let visit = svc::NewVisit {
         declaration_ids,
         slot_id: SlotId::new(body.slot_id.unwrap_or_default()),
@@ -392,6 +396,7 @@ struct RescheduleBody {
 /// Moves a booking of the caller's enterprise.
 async fn move_booking(state: State, who: CompanyUser, id: String, ApiJson(body): ApiJson<RescheduleBody>) -> Reply {
     let rules = state.bookings.clone();
+    services::holds::free_expired_in_slot(&state.db, &body.slot_id, state.clock.now(), rules.clone()).await?;
     let (id, slot_id) = (BookingId::new(id), SlotId::new(body.slot_id));
     let v =
         services::write(&state.db, &who, move |conn, ctx| svc::reschedule(conn, ctx, &id, &slot_id, &rules)).await?;

@@ -54,6 +54,7 @@ async fn create(state: State, who: CompanyUser, ApiJson(body): ApiJson<NewHold>)
         return Err(AppError::field("slot_id", "required", "slot_id must be a slot id"));
     }
     let rules = state.bookings.clone();
+    svc::free_expired_in_slot(&state.db, &body.slot_id, state.clock.now(), rules.clone()).await?;
     let slot_id = body.slot_id;
     let v = services::write(&state.db, &who, move |conn, ctx| svc::create(conn, ctx, &slot_id, ttl, &rules)).await?;
     Ok(HttpResponse::Created().json(v))

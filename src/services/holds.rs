@@ -299,6 +299,29 @@ fn expire(conn: &mut DbConnection, due: Vec<HoldRow>, now: DateTime<Utc>, rules:
     Ok(ended.len())
 }
 
+/// Frees a slot's expired holds in a transaction of their own, before a
+/// booking or hold attempt on the slot: the places are freed (and offered
+/// on) whether or not the attempt then succeeds. One indexed read when
+/// there is nothing to free.
+pub async fn free_expired_in_slot(
+    db: &crate::db::Db,
+    slot_id: &str,
+    now: DateTime<Utc>,
+    rules: std::sync::Arc<BookingRules>,
+) -> Result<(), AppError> {
+    let id = slot_id.to_owned();
+    let stamp = now.naive_utc();
+    let due = db
+        .read(move |conn| rows::expired_in_slot(conn, &id, stamp).map(|v| !v.is_empty()).map_err(AppError::from))
+        .await
+        .map_err(AppError::from)?;
+    if due {
+        let id = slot_id.to_owned();
+        db.write(move |conn| expire_in_slot(conn, &id, now, &rules)).await.map_err(AppError::from)?;
+    }
+    Ok(())
+}
+
 /// Holds expired per transaction of the sweep.
 pub const SWEEP_BATCH: i64 = 200;
 

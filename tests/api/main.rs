@@ -24,4 +24,5 @@ mod site_policy;
 mod slots;
 #[path = "../support/mod.rs"]
 mod support;
+mod waitlist;
 mod webhooks;
