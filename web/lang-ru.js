@@ -1,4 +1,26 @@
 // Сообщения консоли на русском. Ключи те же, что в lang-en.js.
 export default {
   'language.label': 'Язык',
+  // Holds and waitlists (issue 16).
+  'holds.hold': 'Придержать это окно',
+  'holds.held': 'Место придержано для вас.',
+  'holds.not_held': 'Окно не удалось придержать',
+  'holds.title': 'Место придержано',
+  'holds.until': 'Придержано до {when}.',
+  'holds.left': 'осталось {time}',
+  'holds.expired': 'истекло',
+  'holds.ran_out': 'Время удержания истекло, место освобождено.',
+  'holds.hint': 'Выберите декларации и грузовик, затем забронируйте: придержанное место станет бронью.',
+  'holds.release': 'Отпустить место',
+  'holds.released': 'Удержание снято.',
+  'waitlist.join': 'Встать в лист ожидания',
+  'waitlist.joined': 'Вы в листе ожидания',
+  'waitlist.not_joined': 'Не удалось встать в лист ожидания',
+  'waitlist.full_title': 'Это окно занято',
+  'waitlist.full_text': 'Встаньте в лист ожидания на {slot}: когда место освободится, оно будет придержано для вас и показано здесь.',
+  'waitlist.position': 'Место в очереди: {n}',
+  'waitlist.title': 'Ваш лист ожидания',
+  'waitlist.offered': 'Вам предложено место:',
+  'waitlist.book_offer': 'Забронировать предложенное место',
+  'waitlist.withdraw': 'Выйти из листа ожидания',
 };

@@ -1,4 +1,26 @@
 // 控制台的中文消息（简体）。键与 lang-en.js 相同。
 export default {
   'language.label': '语言',
+  // Holds and waitlists (issue 16).
+  'holds.hold': '保留此时段',
+  'holds.held': '名额已为您保留。',
+  'holds.not_held': '未能保留该时段',
+  'holds.title': '名额已保留',
+  'holds.until': '保留至 {when}。',
+  'holds.left': '剩余 {time}',
+  'holds.expired': '已过期',
+  'holds.ran_out': '保留已到期，名额已释放。',
+  'holds.hint': '请选择报关单和车辆后预约：保留的名额将转为预约。',
+  'holds.release': '取消保留',
+  'holds.released': '保留已取消。',
+  'waitlist.join': '加入候补名单',
+  'waitlist.joined': '您已加入候补名单',
+  'waitlist.not_joined': '未能加入候补名单',
+  'waitlist.full_title': '该时段已满',
+  'waitlist.full_text': '加入 {slot} 的候补名单：有名额释放时将为您保留并在此显示。',
+  'waitlist.position': '排队第 {n} 位',
+  'waitlist.title': '您的候补名单',
+  'waitlist.offered': '有名额提供给您：',
+  'waitlist.book_offer': '预约提供的名额',
+  'waitlist.withdraw': '退出候补名单',
 };
