@@ -327,7 +327,10 @@ pub fn release_held(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
 /// (the place is the hold's): `held - 1, booked + 1`, one statement.
 pub fn convert_held(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
     diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::held.gt(0)))
-        .set((clearance_slots::held.eq(clearance_slots::held - 1), clearance_slots::booked.eq(clearance_slots::booked + 1)))
+        .set((
+            clearance_slots::held.eq(clearance_slots::held - 1),
+            clearance_slots::booked.eq(clearance_slots::booked + 1),
+        ))
         .execute(conn)
 }
 

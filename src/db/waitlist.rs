@@ -90,13 +90,11 @@ pub fn set_status(
     hold_id: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(waitlist_entries::table.filter(waitlist_entries::id.eq(id)).filter(waitlist_entries::status.eq(from)))
-        .set((
-            waitlist_entries::status.eq(to),
-            waitlist_entries::hold_id.eq(hold_id),
-            waitlist_entries::updated_at.eq(now),
-        ))
-        .execute(conn)
+    diesel::update(
+        waitlist_entries::table.filter(waitlist_entries::id.eq(id)).filter(waitlist_entries::status.eq(from)),
+    )
+    .set((waitlist_entries::status.eq(to), waitlist_entries::hold_id.eq(hold_id), waitlist_entries::updated_at.eq(now)))
+    .execute(conn)
 }
 
 /// The live (waiting or offered) entries of these declarations.

@@ -286,7 +286,12 @@ pub fn expire_in_slot(
 
 /// Ends `due` holds as expired: every status change (and enterprise count)
 /// first, then every place (lock order).
-fn expire(conn: &mut DbConnection, due: Vec<HoldRow>, now: DateTime<Utc>, rules: &BookingRules) -> Result<usize, AppError> {
+fn expire(
+    conn: &mut DbConnection,
+    due: Vec<HoldRow>,
+    now: DateTime<Utc>,
+    rules: &BookingRules,
+) -> Result<usize, AppError> {
     let stamp = now.naive_utc();
     let mut ended = Vec::new();
     for hold in due {
@@ -393,12 +398,7 @@ pub fn release_for_closure(
 /// `booking_id` (its place goes from `held` to `booked`, no capacity check:
 /// the place is the hold's). Refused as `hold-expired` if it no longer
 /// keeps its place.
-pub fn convert(
-    conn: &mut DbConnection,
-    hold: &HoldRow,
-    booking_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub fn convert(conn: &mut DbConnection, hold: &HoldRow, booking_id: &str, now: DateTime<Utc>) -> Result<(), AppError> {
     let stamp = now.naive_utc();
     if hold.status != HoldStatus::Active || hold.expires_at <= stamp {
         return Err(expired_refusal(hold));

@@ -208,8 +208,14 @@ fn offer_free_places(
             }
             let expires_at = stamp + rules.holds.offer;
             let hold = holds::insert_offer(conn, &slot, &entry.enterprise_id, &entry.id, expires_at, stamp)?;
-            if rows::set_status(conn, &entry.id, WaitlistStatus::Waiting, WaitlistStatus::Offered, Some(&hold.id), stamp)?
-                == 0
+            if rows::set_status(
+                conn,
+                &entry.id,
+                WaitlistStatus::Waiting,
+                WaitlistStatus::Offered,
+                Some(&hold.id),
+                stamp,
+            )? == 0
             {
                 return Err(AppError::internal(format!("waitlist entry {} changed under its lock", entry.id)));
             }
@@ -235,8 +241,12 @@ struct Offered<'a> {
 }
 
 fn record_offer(conn: &mut DbConnection, entry: &EntryRow, hold: &HoldRow, now: NaiveDateTime) -> Result<(), AppError> {
-    let data =
-        Offered { entry_id: &entry.id, hold_id: &hold.id, slot_id: &hold.slot_id, expires_at: hold.expires_at.and_utc() };
+    let data = Offered {
+        entry_id: &entry.id,
+        hold_id: &hold.id,
+        slot_id: &hold.slot_id,
+        expires_at: hold.expires_at.and_utc(),
+    };
     outbox::record(conn, &entry.enterprise_id, "waitlist.offered", &data, now)?;
     let system = Actor { user_id: None, role: Some("system".into()), request_id: None };
     audit::start_chain(
@@ -282,7 +292,8 @@ pub fn offer_withdrawn(conn: &mut DbConnection, entry_id: &str, now: NaiveDateTi
 /// An offer's hold became a booking: the entry is fulfilled.
 pub fn offer_taken(conn: &mut DbConnection, entry_id: &str, now: NaiveDateTime) -> Result<(), AppError> {
     let hold = rows::find(conn, entry_id)?.and_then(|e| e.hold_id);
-    if rows::set_status(conn, entry_id, WaitlistStatus::Offered, WaitlistStatus::Fulfilled, hold.as_deref(), now)? == 1 {
+    if rows::set_status(conn, entry_id, WaitlistStatus::Offered, WaitlistStatus::Fulfilled, hold.as_deref(), now)? == 1
+    {
         crate::metrics::offer_event("taken");
     }
     Ok(())

@@ -321,9 +321,7 @@ async fn a_closure_releases_live_holds_first(app: TestApp) {
     let slot2 = tomorrow_slot(&app, &w, 3).await;
     let h2 = hold(&app, &a.admin, &slot2, None).await.expect(201).str("/id");
     let close = json!({"status": "closed", "reason": "storm"});
-    app.call(Method::PATCH, &format!("/api/v1/slots/{slot2}"), Some(&w.customs.officer), Some(close))
-        .await
-        .expect(200);
+    app.call(Method::PATCH, &format!("/api/v1/slots/{slot2}"), Some(&w.customs.officer), Some(close)).await.expect(200);
     assert_eq!(app.get(&format!("/api/v1/holds/{h2}"), Some(&a.admin)).await.expect(200).str("/status"), "released");
     assert_eq!(counted(&app, &slot2).await, (2, 0, 0));
     let r = hold(&app, &a.admin, &slot2, None).await.problem(409);
@@ -350,9 +348,10 @@ async fn sixty_four_clients_mixing_holds_and_bookings_never_exceed_capacity(app:
         let (app, slot) = (&app, slot.clone());
         async move {
             match declaration {
-                Some(d) => {
-                    ("booking", app.post("/api/v1/bookings", Some(token), json!({"declaration_id": d, "slot_id": slot})).await)
-                }
+                Some(d) => (
+                    "booking",
+                    app.post("/api/v1/bookings", Some(token), json!({"declaration_id": d, "slot_id": slot})).await,
+                ),
                 None => ("hold", hold(app, token, &slot, None).await),
             }
         }

@@ -73,7 +73,11 @@ async fn offered_events(app: &TestApp) -> Vec<(String, String, String)> {
             let v: Value = serde_json::from_str(p).unwrap();
             let d = &v["data"];
             assert!(d["expires_at"].is_string(), "{v}");
-            (d["entry_id"].as_str().unwrap().into(), d["hold_id"].as_str().unwrap().into(), d["slot_id"].as_str().unwrap().into())
+            (
+                d["entry_id"].as_str().unwrap().into(),
+                d["hold_id"].as_str().unwrap().into(),
+                d["slot_id"].as_str().unwrap().into(),
+            )
         })
         .collect()
 }
@@ -93,7 +97,10 @@ async fn joining_gives_a_position_and_refusals_say_why(app: TestApp) {
     let b = app.verified_company("wl-b", &w.customs.officer).await;
     let (da, r) = join(&app, &a, &w.site, starts, 2).await;
     let r = r.expect(201);
-    assert_eq!((r.str("/status"), r.body["position"].as_i64(), r.str("/declaration_id")), ("waiting".into(), Some(1), da.clone()));
+    assert_eq!(
+        (r.str("/status"), r.body["position"].as_i64(), r.str("/declaration_id")),
+        ("waiting".into(), Some(1), da.clone())
+    );
     let ea = r.str("/id");
     let (_, r) = join(&app, &b, &w.site, starts, 2).await;
     let eb = r.expect(201).str("/id");
@@ -116,14 +123,23 @@ async fn joining_gives_a_position_and_refusals_say_why(app: TestApp) {
     assert_eq!(r.body["declaration_id"], da.as_str());
     let d = submitted_declaration(&app, &a.admin, &w.site).await;
     let backwards = json!({"declaration_id": d, "site_id": w.site, "mode": "road", "from": to, "to": from});
-    assert_eq!(app.post("/api/v1/waitlist", Some(&a.admin), backwards).await.problem(422).fields(), vec!["to".to_owned()]);
+    assert_eq!(
+        app.post("/api/v1/waitlist", Some(&a.admin), backwards).await.problem(422).fields(),
+        vec!["to".to_owned()]
+    );
     let rail = json!({"declaration_id": d, "site_id": w.site, "mode": "rail", "from": from, "to": to});
     assert_eq!(slug(&app.post("/api/v1/waitlist", Some(&a.admin), rail).await.problem(422)), "wrong-site-or-mode");
     let past = window(Utc::now() - Duration::days(3), 2);
     let old = json!({"declaration_id": d, "site_id": w.site, "mode": "road", "from": past.0, "to": past.1});
     app.post("/api/v1/waitlist", Some(&a.admin), old).await.problem(422);
-    let r = app.post("/api/v1/waitlist", Some(&w.customs.officer), json!({"declaration_id": d, "site_id": w.site,
-        "mode": "road", "from": from, "to": to})).await;
+    let r = app
+        .post(
+            "/api/v1/waitlist",
+            Some(&w.customs.officer),
+            json!({"declaration_id": d, "site_id": w.site,
+        "mode": "road", "from": from, "to": to}),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), 403);
     // A withdraws: B moves up.
     app.call(Method::DELETE, &format!("/api/v1/waitlist/{ea}"), Some(&a.admin), None).await.expect(204);
@@ -168,9 +184,13 @@ async fn a_freed_place_is_offered_in_the_same_transaction(app: TestApp) {
 }
 
 async fn set_credit(app: &TestApp, officer: &str, c: &Company, class: &str) {
-    app.post(&format!("/api/v1/enterprises/{}/credit-class", c.enterprise_id), Some(officer), json!({"credit_class": class}))
-        .await
-        .expect(200);
+    app.post(
+        &format!("/api/v1/enterprises/{}/credit-class", c.enterprise_id),
+        Some(officer),
+        json!({"credit_class": class}),
+    )
+    .await
+    .expect(200);
 }
 
 async fn advanced_certified_enterprises_come_first(app: TestApp) {
@@ -237,9 +257,13 @@ async fn entries_are_fulfilled_closed_and_withdrawn(app: TestApp) {
     // Closed: its declaration is rejected.
     let (db, r) = join(&app, &a, &w.site, starts, 2).await;
     let eb = r.expect(201).str("/id");
-    app.post(&format!("/api/v1/declarations/{db}/reject"), Some(&w.customs.officer), json!({"reason": "wrong HS code"}))
-        .await
-        .expect(200);
+    app.post(
+        &format!("/api/v1/declarations/{db}/reject"),
+        Some(&w.customs.officer),
+        json!({"reason": "wrong HS code"}),
+    )
+    .await
+    .expect(200);
     assert_eq!(entry(&app, &a, &eb).await["status"], "closed");
     // Closed: an offered entry whose declaration is cancelled gives its place on.
     let b = app.verified_company("wl-b", &w.customs.officer).await;
@@ -294,7 +318,9 @@ async fn every_way_of_freeing_a_place_offers_it(app: TestApp) {
     // Rescheduled away.
     let b0 = book(&app, &x, &w.site, &slot(0)).await.expect(201).str("/id");
     let (c, e) = waiter(0).await;
-    app.post(&format!("/api/v1/bookings/{b0}/reschedule"), Some(&x.admin), json!({"slot_id": slot(5)})).await.expect(200);
+    app.post(&format!("/api/v1/bookings/{b0}/reschedule"), Some(&x.admin), json!({"slot_id": slot(5)}))
+        .await
+        .expect(200);
     assert_eq!(entry(&app, &c, &e).await["status"], "offered", "reschedule");
     // Capacity raised.
     book(&app, &x, &w.site, &slot(1)).await.expect(201);
@@ -307,14 +333,20 @@ async fn every_way_of_freeing_a_place_offers_it(app: TestApp) {
     let (c, e) = waiter(2).await;
     let closure = json!({"mode": "road", "from": start(2).to_rfc3339(), "to": (start(2) + Duration::hours(1)).to_rfc3339(),
         "reason": "storm", "rebook": "cancel"});
-    let id = app.post(&format!("/api/v1/sites/{}/closures", w.site), Some(officer), closure).await.expect(201).str("/id");
+    let id =
+        app.post(&format!("/api/v1/sites/{}/closures", w.site), Some(officer), closure).await.expect(201).str("/id");
     assert_eq!(entry(&app, &c, &e).await["status"], "waiting");
     app.call(Method::DELETE, &format!("/api/v1/closures/{id}"), Some(officer), None).await.expect(204);
     assert_eq!(entry(&app, &c, &e).await["status"], "offered", "closure lifted");
     // Slot reopened.
-    app.call(Method::PATCH, &format!("/api/v1/slots/{}", slot(3)), Some(officer), Some(json!({"status": "closed", "reason": "x"})))
-        .await
-        .expect(200);
+    app.call(
+        Method::PATCH,
+        &format!("/api/v1/slots/{}", slot(3)),
+        Some(officer),
+        Some(json!({"status": "closed", "reason": "x"})),
+    )
+    .await
+    .expect(200);
     let (c, e) = waiter(3).await;
     app.call(Method::PATCH, &format!("/api/v1/slots/{}", slot(3)), Some(officer), Some(json!({"status": "open"})))
         .await
@@ -348,10 +380,15 @@ async fn an_offer_and_direct_bookings_race_for_one_place(app: TestApp) {
         racers.push((c, d));
     }
     let cancel_it = async { cancel(&app, &x, &booking).await };
-    let direct = futures_util::future::join_all(racers.iter().map(|(c, d)| {
-        let (app, slot) = (&app, slot.clone());
-        async move { app.post("/api/v1/bookings", Some(&c.admin), json!({"declaration_id": d, "slot_id": slot})).await }
-    }));
+    let direct =
+        futures_util::future::join_all(
+            racers.iter().map(|(c, d)| {
+                let (app, slot) = (&app, slot.clone());
+                async move {
+                    app.post("/api/v1/bookings", Some(&c.admin), json!({"declaration_id": d, "slot_id": slot})).await
+                }
+            }),
+        );
     let (_, results) = tokio::join!(cancel_it, direct);
     let won: Vec<&Resp> = results.iter().filter(|r| r.status.as_u16() == 201).collect();
     for r in results.iter().filter(|r| r.status.as_u16() != 201) {
