@@ -323,6 +323,18 @@ impl Settings {
                 bail!("the production profile refuses the development/test JWT secret; set CLEARWAY__AUTH__JWT_SECRET");
             }
         }
+        if !(30..=1800).contains(&self.holds.ttl_seconds) {
+            bail!("holds.ttl_seconds must be within 30..=1800 (the bounds a client may ask for)");
+        }
+        if self.holds.max_per_enterprise < 1 {
+            bail!("holds.max_per_enterprise must be at least 1");
+        }
+        if self.holds.sweep_interval_secs == 0 || self.holds.sweep_interval_secs > 60 {
+            bail!("holds.sweep_interval_secs must be within 1..=60 (an expired hold is freed within it)");
+        }
+        if !(1..=1440).contains(&self.waitlist.offer_minutes) {
+            bail!("waitlist.offer_minutes must be within 1..=1440");
+        }
         let pass = self.gate.pass_secret.as_ref().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
         if pass.is_empty() {
             bail!(

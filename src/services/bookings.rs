@@ -745,7 +745,7 @@ pub fn book(
     // slot's expired holds are freed first (offered on to the waitlist, in
     // this transaction), then a place is taken.
     match &hold {
-        Some(h) => crate::services::holds::convert(conn, h, &booking.id, ctx.now)?,
+        Some(h) => crate::services::holds::convert(conn, h, &booking.id, &ctx.actor(), ctx.now)?,
         None => {
             crate::services::holds::expire_in_slot(conn, slot_id, ctx.now, rules)?;
             let taker = Taker { enterprise_id, credit, now: ctx.now };

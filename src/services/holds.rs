@@ -398,7 +398,13 @@ pub fn release_for_closure(
 /// `booking_id` (its place goes from `held` to `booked`, no capacity check:
 /// the place is the hold's). Refused as `hold-expired` if it no longer
 /// keeps its place.
-pub fn convert(conn: &mut DbConnection, hold: &HoldRow, booking_id: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+pub fn convert(
+    conn: &mut DbConnection,
+    hold: &HoldRow,
+    booking_id: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let stamp = now.naive_utc();
     if hold.status != HoldStatus::Active || hold.expires_at <= stamp {
         return Err(expired_refusal(hold));
@@ -413,6 +419,19 @@ pub fn convert(conn: &mut DbConnection, hold: &HoldRow, booking_id: &str, now: D
     if let Some(entry_id) = &hold.entry_id {
         waitlist::offer_taken(conn, entry_id, stamp)?;
     }
+    audit::append(
+        conn,
+        actor,
+        &Change::new(
+            "hold",
+            &hold.id,
+            "convert",
+            Some(HoldStatus::Active.as_str()),
+            Some(HoldStatus::Converted.as_str()),
+        )
+        .because(Some(&format!("booking {booking_id}"))),
+        stamp,
+    )?;
     crate::metrics::hold_event("converted");
     Ok(())
 }

@@ -180,6 +180,15 @@ async fn a_freed_place_is_offered_in_the_same_transaction(app: TestApp) {
     convert(&app, &a.admin, &h, &[&da]).await.expect(201);
     assert_eq!(entry(&app, &a, &ea).await["status"], "fulfilled");
     assert_eq!(counted(&app, &slot).await, (1, 1, 0));
+    // Counted in /metrics.
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "waitlist_offers_total{event=\"made\"}",
+        "waitlist_offers_total{event=\"taken\"}",
+        "holds_total{event=\"converted\"}",
+    ] {
+        assert!(text.contains(line), "{line} missing from /metrics");
+    }
     assert_eq!(entry(&app, &b, &eb).await["status"], "waiting");
 }
 
