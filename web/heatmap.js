@@ -377,6 +377,7 @@ export async function heatmapPage(ctx) {
   const mapBox = h('div', { class: 'map-box' });
   const outcome = h('div', { class: 'form-result', 'aria-live': 'polite' });
   const formBox = h('div', { class: 'truck-form-box' });
+  const waitBox = h('div', { class: 'waitlist-join-box' });
 
   // ---- controls ----
   const declSelect = h(
@@ -506,7 +507,8 @@ export async function heatmapPage(ctx) {
     replace(outcome);
     const d = chosenDecl();
     if (!d) return;
-    replace(formBox, waitlistControl({ ...slot, timezone: sitesById[state.siteId]?.timezone }, d, () => waiting.refresh()));
+    // Below the map: nothing above it moves while the cell's tip is shown.
+    replace(waitBox, waitlistControl({ ...slot, timezone: sitesById[state.siteId]?.timezone }, d, () => waiting.refresh()));
   }
 
   /** An offer from the waitlist: book its held place. */
@@ -751,5 +753,6 @@ export async function heatmapPage(ctx) {
     formBox,
     rescheduling ? null : waiting,
     mapBox,
+    waitBox,
   );
 }
