@@ -433,6 +433,7 @@ fn direct_run(db: &Db, rules: &BookingRules, principals: &[Principal], jobs: &[J
                             declaration_ids: vec![DeclarationId::new(job.declaration.clone())],
                             slot_id: SlotId::new(job.slot.clone()),
                             details: VisitDetails { vehicle: None, driver: None, containers: vec![] },
+                            hold_id: None,
                         };
                         let t0 = Instant::now();
                         let outcome = match db.write_conn() {

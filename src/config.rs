@@ -103,6 +103,10 @@ pub struct Settings {
     /// The public board (`/public/...`).
     #[serde(default)]
     pub public: PublicSettings,
+    #[serde(default)]
+    pub holds: HoldSettings,
+    #[serde(default)]
+    pub waitlist: WaitlistSettings,
 }
 
 fn default_profile() -> Profile {
@@ -326,6 +330,38 @@ impl Default for PublicSettings {
     }
 }
 
+/// Holds: a place kept for a short time before it is booked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct HoldSettings {
+    /// A hold's lifetime when the request gives none (30 to 1800).
+    pub ttl_seconds: i64,
+    /// Live holds one enterprise may keep at once (offers not counted).
+    pub max_per_enterprise: i32,
+    /// Seconds between sweeps that free the places of expired holds.
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for HoldSettings {
+    fn default() -> Self {
+        Self { ttl_seconds: 600, max_per_enterprise: 3, sweep_interval_secs: 5 }
+    }
+}
+
+/// Waitlists: freed places offered to those waiting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WaitlistSettings {
+    /// How long an offer's hold lasts, in minutes.
+    pub offer_minutes: i64,
+}
+
+impl Default for WaitlistSettings {
+    fn default() -> Self {
+        Self { offer_minutes: 15 }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct DemoSettings {
     pub seed_on_start: bool,
@@ -385,6 +421,18 @@ impl Settings {
             if secret.contains("INSECURE") {
                 bail!("the production profile refuses the development/test JWT secret; set CLEARWAY__AUTH__JWT_SECRET");
             }
+        }
+        if !(30..=1800).contains(&self.holds.ttl_seconds) {
+            bail!("holds.ttl_seconds must be within 30..=1800 (the bounds a client may ask for)");
+        }
+        if self.holds.max_per_enterprise < 1 {
+            bail!("holds.max_per_enterprise must be at least 1");
+        }
+        if self.holds.sweep_interval_secs == 0 || self.holds.sweep_interval_secs > 60 {
+            bail!("holds.sweep_interval_secs must be within 1..=60 (an expired hold is freed within it)");
+        }
+        if !(1..=1440).contains(&self.waitlist.offer_minutes) {
+            bail!("waitlist.offer_minutes must be within 1..=1440");
         }
         let pass = self.gate.pass_secret.as_ref().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
         if pass.is_empty() {

@@ -101,6 +101,16 @@ pub fn booking_displaced(how: &'static str) {
     metrics::counter!("bookings_displaced_total", "how" => how).increment(1);
 }
 
+/// A hold changed: `created`, `converted`, `released` or `expired`.
+pub fn hold_event(what: &'static str) {
+    metrics::counter!("holds_total", "event" => what).increment(1);
+}
+
+/// A waitlist offer: `made`, `taken` or `lapsed`.
+pub fn offer_event(what: &'static str) {
+    metrics::counter!("waitlist_offers_total", "event" => what).increment(1);
+}
+
 /// A closure was applied.
 pub fn closure_applied() {
     metrics::counter!("closures_applied_total").increment(1);

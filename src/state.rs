@@ -58,7 +58,15 @@ impl AppState {
 /// The booking rules from the `[booking]` and `[gate]` settings.
 pub fn rules_of(settings: &Settings) -> BookingRules {
     let secret = settings.gate.pass_secret.as_ref().map(|s| s.expose_secret().as_bytes().to_vec()).unwrap_or_default();
-    BookingRules { defaults: policy_of(&settings.booking), passes: GatePassKey::new(&secret) }
+    BookingRules {
+        defaults: policy_of(&settings.booking),
+        passes: GatePassKey::new(&secret),
+        holds: crate::services::holds::HoldRules {
+            default_ttl_seconds: settings.holds.ttl_seconds,
+            max_per_enterprise: settings.holds.max_per_enterprise,
+            offer: chrono::Duration::minutes(settings.waitlist.offer_minutes),
+        },
+    }
 }
 
 /// The booking policy from the `[booking]` settings.

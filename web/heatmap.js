@@ -7,6 +7,7 @@ import { h, replace, announce, errorBox, pageTitle, dialog, loading, describe, b
 import { localParts, shortDay, longDay, addDays, todayIn, midnight, slotSpan, slotSpanLong, zoneLabel, zoneName, currentOffset, timeParts } from './time.js';
 import { t, formatNumber } from './i18n.js';
 import { activeBookings, byId, declarationName, truckFields, bookingProblemText, plateText, declIds } from './company.js';
+import { holdControl, waitlistControl, waitlistPanel, countdown } from './holds.js';
 
 // ---- one colour scale for free capacity -------------------------------------
 // Shared by the company's heat map and the officers' capacity board: a slot's
@@ -183,7 +184,7 @@ export function slotView(s, { now, policy, advanced, timezone }) {
  * The heat map table. `onPick(slot, button)` runs when a slot is chosen.
  * Arrow keys move between cells (one tab stop for the whole grid).
  */
-export function heatmap({ slots, days, timezone, now, onPick, highlight, policy = null, advanced = false }) {
+export function heatmap({ slots, days, timezone, now, onPick, highlight, policy = null, advanced = false, onFull = null }) {
   const byCell = new Map();
   const times = new Set();
   for (const s of slots) {
@@ -253,6 +254,8 @@ export function heatmap({ slots, days, timezone, now, onPick, highlight, policy 
             else {
               showTip(btn, true);
               announce(v.refusal, 'warning');
+              // A full slot may still be waited for.
+              if (onFull && s.status === 'open' && s.reason === 'full') onFull(s, btn);
             }
           },
         },
@@ -373,6 +376,7 @@ export async function heatmapPage(ctx) {
   const mapBox = h('div', { class: 'map-box' });
   const outcome = h('div', { class: 'form-result', 'aria-live': 'polite' });
   const formBox = h('div', { class: 'truck-form-box' });
+  const waitBox = h('div', { class: 'waitlist-join-box' });
 
   // ---- controls ----
   const declSelect = h(
@@ -469,7 +473,7 @@ export async function heatmapPage(ctx) {
       const slots = await weekSlots(site.id, state.mode, midnight(site.timezone, days[0]), midnight(site.timezone, addDays(days[6], 1)));
       replace(
         mapBox,
-        heatmap({ slots, days, timezone: site.timezone, now: new Date(), onPick: pick, highlight: rescheduling && rescheduling.slot_id, policy: site.policy || null, advanced }),
+        heatmap({ slots, days, timezone: site.timezone, now: new Date(), onPick: pick, highlight: rescheduling && rescheduling.slot_id, policy: site.policy || null, advanced, onFull: rescheduling ? null : full }),
         legend(['4', '3', '2', '1', '0', 'closed', 'past'], [
           ...(slots.some((x) => x.bookable === false && !['full', 'closed', 'started'].includes(x.reason)) ? [['blocked', t('book.legend_blocked')]] : []),
           ...(slots.some((x) => x.reserved_advanced > 0) ? [['reserved-key', advanced ? t('book.legend_reserved_yours') : t('book.legend_reserved')]] : []),
@@ -496,6 +500,25 @@ export async function heatmapPage(ctx) {
     }
     truckForm(slot, button, d);
   }
+
+  /** A full slot: join its waitlist with the chosen declaration. */
+  function full(slot) {
+    replace(outcome);
+    const d = chosenDecl();
+    if (!d) return;
+    // Below the map: nothing above it moves while the cell's tip is shown.
+    replace(waitBox, waitlistControl({ ...slot, timezone: sitesById[state.siteId]?.timezone }, d, () => waiting.refresh()));
+  }
+
+  /** An offer from the waitlist: book its held place. */
+  function bookOffer(hold, entry) {
+    const site = sitesById[hold.site_id];
+    const d = declsById[entry.declaration_id];
+    if (!site || !d) return;
+    state.siteId = hold.site_id;
+    truckForm({ id: hold.slot_id, site_id: hold.site_id, mode: hold.mode, starts_at: hold.starts_at, ends_at: hold.ends_at, timezone: site.timezone, available: 0, capacity: '—' }, null, d, hold);
+  }
+  const waiting = waitlistPanel(bookOffer);
 
   /** Rescheduling: confirm, then move the booking (its truck and declarations stay). */
   async function move(slot, button) {
@@ -557,8 +580,10 @@ export async function heatmapPage(ctx) {
    * (the chosen one and any other of the same site and mode without a booking),
    * the vehicle, the driver and the containers.
    */
-  function truckForm(slot, button, d) {
+  function truckForm(slot, button, d, offered = null) {
     const site = sitesById[state.siteId];
+    // The hold the booking turns into: an offer from the waitlist, or one taken here.
+    let hold = offered;
     const candidates = decls.filter(
       (x) => x.bookable && !activeByDecl[x.id] && x.site_id === slot.site_id && x.transport_mode === slot.mode,
     );
@@ -596,7 +621,10 @@ export async function heatmapPage(ctx) {
     const truck = truckFields();
     const result = h('div', { class: 'form-result', 'aria-live': 'polite' });
     const submit = h('button', { type: 'submit', class: 'primary' }, t('book.submit'));
-    const other = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(formBox); button.focus(); } }, t('book.other_slot'));
+    const other = h('button', { type: 'button', class: 'secondary', onclick: () => { replace(formBox); button?.focus(); } }, t('book.other_slot'));
+    const holding = offered
+      ? h('div', { class: 'alert info hold-banner', role: 'status' }, h('p', { class: 'alert-title' }, t('waitlist.offered')), h('p', {}, countdown(offered.expires_at)), h('p', { class: 'hint' }, t('holds.hint')))
+      : holdControl(slot, (x) => { hold = x; });
     const form = h(
       'form',
       { class: 'card truck-form', novalidate: true, 'aria-labelledby': 'truck-form-h' },
@@ -611,6 +639,7 @@ export async function heatmapPage(ctx) {
         h('dt', {}, t('book.free_places')),
         h('dd', {}, `${slot.available} of ${slot.capacity}`),
       ),
+      holding,
       declSet,
       truck.el,
       result,
@@ -631,6 +660,7 @@ export async function heatmapPage(ctx) {
         return;
       }
       const body = { declaration_ids: ids, slot_id: slot.id, containers: members.containers };
+      if (hold) body.hold_id = hold.id;
       if (members.vehicle) body.vehicle = members.vehicle;
       if (members.driver) body.driver = members.driver;
       // The same request again (a retry) keeps its key; a changed one gets a new key.
@@ -642,6 +672,7 @@ export async function heatmapPage(ctx) {
       try {
         const booking = await busy(submit, () => api.post('/bookings', body, { 'Idempotency-Key': lastKey }));
         booked(booking, site);
+        waiting.refresh();
       } catch (err) {
         announce(t('book.not_booked_because', { why: describe(err) }), 'error');
         const rest = truck.showServerErrors(err.fieldErrors).filter((fe) => {
@@ -719,6 +750,8 @@ export async function heatmapPage(ctx) {
     h('div', { class: 'week-nav' }, prev, thisWeek, next, weekLabel, h('div', { class: 'toast-host', 'data-toast-host': '' })),
     outcome,
     formBox,
+    rescheduling ? null : waiting,
     mapBox,
+    waitBox,
   );
 }

@@ -39,8 +39,13 @@ struct NewBooking {
     /// `under_review` or `approved`, of the caller's enterprise, at the slot's
     /// site and mode, without an active booking. The visit takes one place.
     declaration_ids: Option<Vec<String>>,
-    /// An open slot at the declarations' site and transport mode.
-    slot_id: String,
+    /// An open slot at the declarations' site and transport mode. With
+    /// `hold_id` it may be left out (the hold's slot).
+    slot_id: Option<String>,
+    /// A live hold of the caller's enterprise (`POST /holds`, or a waitlist
+    /// offer) to turn into this booking: its place becomes the booking's
+    /// (status `converted`). An expired or released hold: 409 `hold-expired`.
+    hold_id: Option<String>,
     /// The vehicle; a vehicle may hold one active booking at a time whose
     /// slot overlaps, at any site.
     vehicle: Option<Vehicle>,
@@ -125,7 +130,8 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, AppError
         (status = 403, description = "Not a company user, or the enterprise is not verified, is suspended or is discredited", body = Problem, content_type = PROBLEM_JSON),
         (status = 409, description = "Slot full or closed, its free places reserved for advanced_certified \
             enterprises (`reserved`), the enterprise's share reached, the declaration already booked \
-            or not bookable, or a request with this Idempotency-Key still in progress", body = Problem, content_type = PROBLEM_JSON),
+            or not bookable, the hold expired or released (`hold-expired`), or a request with this \
+            Idempotency-Key still in progress", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, description = "Invalid input, too late or too early to book, wrong site or mode, \
             or the Idempotency-Key reused with another body", body = Problem, content_type = PROBLEM_JSON),
     ),
@@ -159,8 +165,11 @@ pub(super) async fn book_one(
     let body: NewBooking = parse(raw)?;
     let mut errors = FieldErrors::new();
     let declaration_ids = declarations_of(&body, &mut errors);
-    if !id_shaped(&body.slot_id) {
-        errors.add("slot_id", "required", "slot_id must be an id");
+    match (&body.slot_id, &body.hold_id) {
+        (Some(slot), _) if !id_shaped(slot) => errors.add("slot_id", "required", "slot_id must be an id"),
+        (_, Some(hold)) if !id_shaped(hold) => errors.add("hold_id", "required", "hold_id must be a hold id"),
+        (None, None) => errors.add("slot_id", "required", "give the slot to book (slot_id) or a hold (hold_id)"),
+        _ => {}
     }
     let details = errors.gather(parse_visit(body.vehicle, body.driver, body.containers));
     errors.into_result()?;
@@ -174,7 +183,16 @@ pub(super) async fn book_one(
     };
     let key = key.map(|k| svc::IdempotencyKey { key: k.as_str().to_owned(), request_hash: hash });
     let rules = state.bookings.clone();
-    let visit = svc::NewVisit { declaration_ids, slot_id: SlotId::new(body.slot_id), details };
+    if let Some(slot) = body.slot_id.as_deref().filter(|_| body.hold_id.is_none()) {
+        // An expired hold never blocks: freed first, in its own transaction.
+        services::holds::free_expired_in_slot(&state.db, slot, state.clock.now(), rules.clone()).await?;
+    }
+    let visit = svc::NewVisit {
+        declaration_ids,
+        slot_id: SlotId::new(body.slot_id.unwrap_or_default()),
+        details,
+        hold_id: body.hold_id,
+    };
     let answer =
         services::write(&state.db, who, move |conn, ctx| svc::book(conn, ctx, &visit, key.as_ref(), &rules)).await;
     match &answer {
@@ -392,6 +410,7 @@ struct RescheduleBody {
 /// Moves a booking of the caller's enterprise.
 async fn move_booking(state: State, who: CompanyUser, id: String, ApiJson(body): ApiJson<RescheduleBody>) -> Reply {
     let rules = state.bookings.clone();
+    services::holds::free_expired_in_slot(&state.db, &body.slot_id, state.clock.now(), rules.clone()).await?;
     let (id, slot_id) = (BookingId::new(id), SlotId::new(body.slot_id));
     let v =
         services::write(&state.db, &who, move |conn, ctx| svc::reschedule(conn, ctx, &id, &slot_id, &rules)).await?;

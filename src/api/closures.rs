@@ -156,6 +156,7 @@ async fn list(state: State, who: Officer, path: web::Path<String>, q: web::Query
 )]
 async fn lift(state: State, who: Officer, path: web::Path<String>) -> Reply {
     let id = path.into_inner();
-    services::write(&state.db, &who, move |conn, ctx| svc::lift(conn, ctx, &id).map(|_| ())).await?;
+    let rules = state.bookings.clone();
+    services::write(&state.db, &who, move |conn, ctx| svc::lift(conn, ctx, &id, &rules).map(|_| ())).await?;
     Ok(HttpResponse::NoContent().finish())
 }

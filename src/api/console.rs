@@ -48,6 +48,7 @@ const ASSETS: &[Asset] = &[
     Asset { name: "company.js", content_type: JS, body: include_str!("../../web/company.js") },
     Asset { name: "declaration-form.js", content_type: JS, body: include_str!("../../web/declaration-form.js") },
     Asset { name: "heatmap.js", content_type: JS, body: include_str!("../../web/heatmap.js") },
+    Asset { name: "holds.js", content_type: JS, body: include_str!("../../web/holds.js") },
     Asset { name: "officer.js", content_type: JS, body: include_str!("../../web/officer.js") },
     Asset { name: "i18n.js", content_type: JS, body: include_str!("../../web/i18n.js") },
     Asset { name: "charts.js", content_type: JS, body: include_str!("../../web/charts.js") },

@@ -18,6 +18,7 @@ pub mod declarations;
 pub mod enterprises;
 pub mod gate;
 pub mod health;
+pub mod holds;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
@@ -29,6 +30,7 @@ pub mod reports;
 pub mod sites;
 pub mod slots;
 pub mod users;
+pub mod waitlist;
 pub mod webhooks;
 
 use actix_web::http::Method;
@@ -266,6 +268,8 @@ const TABLES: &[Endpoints] = &[
     // Before `bookings`: `/bookings/batch` must be matched before `/bookings/{id}`.
     bookings_batch::endpoints,
     bookings::endpoints,
+    holds::endpoints,
+    waitlist::endpoints,
     gate::endpoints,
     webhooks::endpoints,
     audit::endpoints,

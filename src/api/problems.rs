@@ -267,6 +267,37 @@ pub const PROBLEMS: &[ProblemType] = &[
         "Choose another slot (GET /api/v1/slots?available=true lists the slots with places your enterprise may \
          take), or book this one from `reserved_until` on, when the reserved places are released to everyone.",
     ),
+    // Holds and waitlists.
+    p(
+        "too-many-holds",
+        "Too many live holds",
+        Some(409),
+        "Your enterprise keeps the most live holds allowed at once (holds.max_per_enterprise, 3 by default). \
+         Offers from the waitlist are not counted.",
+        "Book one of your holds (POST /api/v1/bookings with hold_id) or release one (DELETE /api/v1/holds/{id}), \
+         then hold again.",
+    ),
+    p(
+        "hold-expired",
+        "Hold no longer active",
+        Some(409),
+        "The hold expired, was released or was already converted into a booking: its place is no longer kept.",
+        "Hold the slot again (POST /api/v1/holds) or book it directly, if it still has a free place.",
+    ),
+    p(
+        "already-waiting",
+        "Declaration already on the waitlist",
+        Some(409),
+        "The declaration has a waiting or offered waitlist entry already.",
+        "See GET /api/v1/waitlist; withdraw that entry (DELETE /api/v1/waitlist/{id}) to wait with another window.",
+    ),
+    p(
+        "waitlist-entry-state",
+        "Waitlist entry not waiting",
+        Some(409),
+        "Only a waiting or offered waitlist entry can be withdrawn; the detail names its status.",
+        "Nothing to do: the entry is already fulfilled, lapsed, closed or withdrawn.",
+    ),
     p(
         "share-exceeded",
         "Share of the slot exceeded",

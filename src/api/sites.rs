@@ -587,8 +587,9 @@ async fn change_schedule(
     let horizon = state.settings.slots.horizon_days;
     let (site_id, schedule_id) = path.into_inner();
     let site_id = SiteId::new(site_id);
+    let rules = state.bookings.clone();
     let (schedule, reshape) = services::write(&state.db, &who, move |conn, ctx| {
-        svc::change_schedule(conn, ctx, &site_id, &schedule_id, &change, horizon)
+        svc::change_schedule(conn, ctx, &site_id, &schedule_id, &change, horizon, &rules)
     })
     .await?;
     Ok(HttpResponse::Ok().json(ScheduleChanged { schedule: schedule.into(), reshape }))

@@ -64,7 +64,9 @@ pub struct SlotView {
     pub display_times: Vec<DisplayTime>,
     pub capacity: i32,
     pub booked: i32,
-    /// Free places the caller may take: `capacity - booked` while open, else
+    /// Places kept by live holds (not yet booked).
+    pub held: i32,
+    /// Free places the caller may take: `capacity - booked - held` while open, else
     /// 0. For a company that is not `advanced_certified`, the places still
     /// reserved (`reserved_available`) are not counted.
     pub available: i32,
@@ -150,6 +152,7 @@ impl SlotView {
             timezone,
             capacity: s.capacity,
             booked: s.booked,
+            held: s.held,
             available,
             reserved_available,
             reserved_advanced: s.reserved_advanced,

@@ -35,6 +35,7 @@ pub mod calendar_tokens;
 pub mod closures;
 pub mod declarations;
 pub mod enterprises;
+pub mod holds;
 pub mod login_throttle;
 pub mod officer_sites;
 pub mod refresh_tokens;
@@ -43,6 +44,7 @@ pub mod schedules;
 pub mod sites;
 pub mod slots;
 pub mod users;
+pub mod waitlist;
 pub mod webhooks;
 
 /// The current time as stored: UTC, truncated to microseconds (what

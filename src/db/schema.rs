@@ -12,6 +12,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        live_holds -> Integer,
         webhook_count -> Integer,
     }
 }
@@ -145,6 +146,7 @@ diesel::table! {
         reserved_advanced -> Integer,
         release_minutes -> Integer,
         reserved_until -> Nullable<Timestamp>,
+        held -> Integer,
     }
 }
 
@@ -371,7 +373,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    holds (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        slot_id -> Text,
+        status -> Text,
+        entry_id -> Nullable<Text>,
+        booking_id -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    waitlist_entries (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        declaration_id -> Text,
+        site_id -> Text,
+        mode -> Text,
+        window_from -> Timestamp,
+        window_to -> Timestamp,
+        status -> Text,
+        hold_id -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(holds -> clearance_slots (slot_id));
+diesel::joinable!(holds -> enterprises (enterprise_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    holds,
+    waitlist_entries,
     enterprises,
     users,
     refresh_tokens,

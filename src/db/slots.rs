@@ -3,6 +3,10 @@
 //! the table's CHECK refuses `booked > capacity` whatever happens. The
 //! reserve for advanced-certified enterprises (`domain::reserve`) is part of
 //! the same guard.
+//!
+//! Holds (issue 16) take places too: `held` counts them beside `booked`,
+//! every guard reads `booked + held` as the places taken, and the CHECK is
+//! `booked + held <= capacity`.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -35,9 +39,16 @@ pub struct SlotRow {
     /// `starts_at - release_minutes`, kept in step by every writer of
     /// either; `None` (rows older than the column) reads as `starts_at`.
     pub reserved_until: Option<NaiveDateTime>,
+    /// Places taken by live holds (not yet bookings).
+    pub held: i32,
 }
 
 impl SlotRow {
+    /// Places taken: booked or held.
+    pub fn taken(&self) -> i32 {
+        self.booked + self.held
+    }
+
     /// When the reserve is released.
     pub fn reserved_until(&self) -> NaiveDateTime {
         self.reserved_until.unwrap_or(self.starts_at)
@@ -48,7 +59,7 @@ impl SlotRow {
         SlotPlaces {
             status: self.status,
             capacity: self.capacity,
-            booked: self.booked,
+            booked: self.taken(),
             reserved_advanced: self.reserved_advanced,
             reserved_until: self.reserved_until().and_utc(),
         }
@@ -105,7 +116,7 @@ impl SlotRow {
             open: self.status == SlotStatus::Open,
             starts_at: self.starts_at.and_utc(),
             capacity: i64::from(self.capacity),
-            booked: i64::from(self.booked),
+            booked: i64::from(self.taken()),
         }
     }
 }
@@ -150,10 +161,10 @@ pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow
     if f.only_available {
         q = q
             .filter(clearance_slots::status.eq(SlotStatus::Open))
-            .filter(clearance_slots::booked.lt(clearance_slots::capacity));
+            .filter((clearance_slots::booked + clearance_slots::held).lt(clearance_slots::capacity));
         if let Some(now) = f.reserve_applies_at {
             q = q.filter(
-                clearance_slots::booked
+                (clearance_slots::booked + clearance_slots::held)
                     .lt(clearance_slots::capacity - clearance_slots::reserved_advanced)
                     .nullable()
                     .or(clearance_slots::reserved_until.le(now)),
@@ -170,11 +181,13 @@ pub fn list(conn: &mut DbConnection, f: &SlotFilter) -> QueryResult<Vec<(SlotRow
     q.order((clearance_slots::starts_at.asc(), clearance_slots::id.asc())).limit(f.limit).load(conn)
 }
 
-/// Sets a slot's capacity if it is not below the booked count; 0 rows =
-/// more is booked than the new capacity.
+/// Sets a slot's capacity if it is not below the places taken (booked or
+/// held); 0 rows = more is taken than the new capacity.
 pub fn set_capacity(conn: &mut DbConnection, id: &str, capacity: i32, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
-        clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::booked.le(capacity)),
+        clearance_slots::table
+            .filter(clearance_slots::id.eq(id))
+            .filter((clearance_slots::booked + clearance_slots::held).le(capacity)),
     )
     .set((clearance_slots::capacity.eq(capacity), clearance_slots::updated_at.eq(now)))
     .execute(conn)
@@ -198,6 +211,23 @@ pub fn set_status(
 pub struct Places {
     pub capacity: i32,
     pub booked: i32,
+    pub held: i32,
+}
+
+impl Places {
+    /// Places taken: booked or held.
+    pub fn taken(&self) -> i32 {
+        self.booked + self.held
+    }
+}
+
+/// Which count a taken place goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// A booking.
+    Booked,
+    /// A hold.
+    Held,
 }
 
 /// Sets a slot's reserve for advanced-certified enterprises, `(places,
@@ -233,7 +263,7 @@ pub fn set_reserve(
 /// statement,
 ///
 /// `UPDATE clearance_slots SET booked = booked + 1 WHERE id = ? AND status =
-/// 'open' AND booked < capacity AND (? OR booked < capacity -
+/// 'open' AND booked + held < capacity AND (? OR booked + held < capacity -
 /// reserved_advanced OR reserved_until <= ?)`
 ///
 /// with `advanced` (the caller's enterprise is advanced-certified) and
@@ -246,24 +276,62 @@ pub fn take_place(
     advanced: bool,
     now: NaiveDateTime,
 ) -> QueryResult<Option<Places>> {
+    take(conn, id, advanced, now, Counter::Booked)
+}
+
+/// [`take_place`] for either count: a booking (`booked + 1`) or a hold
+/// (`held + 1`), under the same guard on `booked + held`.
+pub fn take(
+    conn: &mut DbConnection,
+    id: &str,
+    advanced: bool,
+    now: NaiveDateTime,
+    into: Counter,
+) -> QueryResult<Option<Places>> {
     use diesel::sql_types::Bool;
-    diesel::update(
-        clearance_slots::table
-            .filter(clearance_slots::id.eq(id))
-            .filter(clearance_slots::status.eq(SlotStatus::Open))
-            .filter(clearance_slots::booked.lt(clearance_slots::capacity))
-            .filter(
-                advanced
-                    .into_sql::<Bool>()
-                    .or(clearance_slots::booked.lt(clearance_slots::capacity - clearance_slots::reserved_advanced))
-                    .nullable()
-                    .or(clearance_slots::reserved_until.le(now)),
-            ),
-    )
-    .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
-    .returning((clearance_slots::capacity, clearance_slots::booked))
-    .get_result(conn)
-    .optional()
+    let guarded = clearance_slots::table
+        .filter(clearance_slots::id.eq(id))
+        .filter(clearance_slots::status.eq(SlotStatus::Open))
+        .filter((clearance_slots::booked + clearance_slots::held).lt(clearance_slots::capacity))
+        .filter(
+            advanced
+                .into_sql::<Bool>()
+                .or((clearance_slots::booked + clearance_slots::held)
+                    .lt(clearance_slots::capacity - clearance_slots::reserved_advanced))
+                .nullable()
+                .or(clearance_slots::reserved_until.le(now)),
+        );
+    let returned = (clearance_slots::capacity, clearance_slots::booked, clearance_slots::held);
+    match into {
+        Counter::Booked => diesel::update(guarded)
+            .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
+            .returning(returned)
+            .get_result(conn)
+            .optional(),
+        Counter::Held => diesel::update(guarded)
+            .set(clearance_slots::held.eq(clearance_slots::held + 1))
+            .returning(returned)
+            .get_result(conn)
+            .optional(),
+    }
+}
+
+/// Gives one held place back (never below zero).
+pub fn release_held(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::held.gt(0)))
+        .set(clearance_slots::held.eq(clearance_slots::held - 1))
+        .execute(conn)
+}
+
+/// Turns one held place into a booked one, without checking capacity again
+/// (the place is the hold's): `held - 1, booked + 1`, one statement.
+pub fn convert_held(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::held.gt(0)))
+        .set((
+            clearance_slots::held.eq(clearance_slots::held - 1),
+            clearance_slots::booked.eq(clearance_slots::booked + 1),
+        ))
+        .execute(conn)
 }
 
 /// Gives one place back (never below zero).
@@ -298,11 +366,13 @@ pub fn delete_if_unbooked(conn: &mut DbConnection, id: &str) -> QueryResult<usiz
     // `booked` counts the active bookings only: a cancelled (or completed,
     // no-show) booking still references its slot, so that slot is kept.
     let referenced = diesel::dsl::exists(bookings::table.filter(bookings::slot_id.eq(id)));
+    let held = diesel::dsl::exists(super::schema::holds::table.filter(super::schema::holds::slot_id.eq(id)));
     diesel::delete(
         clearance_slots::table
             .filter(clearance_slots::id.eq(id))
             .filter(clearance_slots::booked.eq(0))
-            .filter(diesel::dsl::not(referenced)),
+            .filter(diesel::dsl::not(referenced))
+            .filter(diesel::dsl::not(held)),
     )
     .execute(conn)
 }

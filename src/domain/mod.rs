@@ -11,6 +11,7 @@ pub mod gate;
 pub mod gate_pass;
 pub mod gather;
 pub mod goods;
+pub mod hold;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;

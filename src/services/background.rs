@@ -26,6 +26,7 @@ pub fn spawn(state: web::Data<AppState>) -> JoinSet<()> {
         set.spawn(crate::services::webhooks::run_worker(state.clone()));
     }
     set.spawn(no_show_sweep(state.clone()));
+    set.spawn(hold_sweep(state.clone()));
     set.spawn(housekeeping(state));
     set
 }
@@ -70,6 +71,34 @@ async fn no_show_sweep(state: web::Data<AppState>) {
         }
         if swept {
             since = since.max(round - SWEEP_MARGIN);
+        }
+    }
+}
+
+/// Frees the places of expired holds (offering them on to the waitlist,
+/// lapsing expired offers) and closes waitlist entries whose window passed,
+/// every `holds.sweep_interval_secs`. Every instance may run it: each hold
+/// is ended by one guarded status change, so no place is freed twice.
+async fn hold_sweep(state: web::Data<AppState>) {
+    let every = Duration::from_secs(state.settings.holds.sweep_interval_secs.max(1));
+    loop {
+        tokio::time::sleep(every).await;
+        loop {
+            let (now, rules) = (state.clock.now(), state.bookings.clone());
+            let result = state.db.write(move |conn| crate::services::holds::sweep(conn, now, &rules)).await;
+            match result {
+                Ok(n) if n as i64 >= crate::services::holds::SWEEP_BATCH => continue,
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(holds = n, "expired holds freed");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    report_failure("hold sweep", e);
+                    break;
+                }
+            }
         }
     }
 }

@@ -65,6 +65,8 @@ pub struct BookingRules {
     /// [`BookingRules::for_site`].
     pub defaults: BookingPolicy,
     pub passes: GatePassKey,
+    /// Holds and waitlist offers (`[holds]`, `[waitlist]`).
+    pub holds: crate::services::holds::HoldRules,
 }
 
 impl BookingRules {
@@ -354,7 +356,7 @@ pub struct Answer {
     pub replayed: bool,
 }
 
-fn enterprise_may_book(
+pub(crate) fn enterprise_may_book(
     conn: &mut DbConnection,
     enterprise_id: &str,
     policy: &BookingPolicy,
@@ -392,6 +394,17 @@ fn check_slot(
     if slot.site_id != site_id || slot.mode != mode {
         return Err(Refusal::WrongSiteOrMode.into());
     }
+    check_slot_rules(slot, credit, policy, now)
+}
+
+/// The slot's own rules for a caller of this credit class (closed, timing,
+/// full, reserved): [`check_slot`] without the declaration's site and mode.
+pub(crate) fn check_slot_rules(
+    slot: &SlotRow,
+    credit: CreditClass,
+    policy: &BookingPolicy,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     policy.check_slot(&slot.facts(), credit, now)?;
     if reserved_blocks(credit, &slot.places(), now) {
         return Err(reserved(slot));
@@ -404,11 +417,22 @@ fn reserved(slot: &SlotRow) -> AppError {
     Refusal::Reserved { slot_id: slot.id.clone(), reserved_until: slot.reserved_until().and_utc() }.into()
 }
 
+/// The slot as it will be once its expired holds are freed (which the
+/// booking does just before it takes its place): an expired hold never
+/// makes the early checks refuse a slot. A read, no lock.
+fn without_expired_holds(conn: &mut DbConnection, mut slot: SlotRow, now: NaiveDateTime) -> Result<SlotRow, AppError> {
+    if slot.held > 0 {
+        let due = crate::db::holds::expired_in_slot(conn, &slot.id, now)?.len() as i32;
+        slot.held = (slot.held - due).max(0);
+    }
+    Ok(slot)
+}
+
 /// Why the guarded UPDATE took no place, from the slot as it reads after
 /// it: closed, full, or reserved for advanced-certified enterprises. (On
 /// PostgreSQL a place freed since the UPDATE may read as none of these:
 /// that is answered as full, which it was.)
-fn no_place(slot: &SlotRow, credit: CreditClass, now: DateTime<Utc>) -> AppError {
+pub(crate) fn no_place(slot: &SlotRow, credit: CreditClass, now: DateTime<Utc>) -> AppError {
     if slot.status != SlotStatus::Open {
         Refusal::SlotClosed.into()
     } else if reserved_blocks(credit, &slot.places(), now) {
@@ -459,10 +483,12 @@ fn take_place(
     let limit = policy.share_limit(i64::from(taken.capacity));
     // The enterprise holds at most every other place taken: only when those
     // could reach the limit is it worth counting its own.
-    if i64::from(taken.booked) - 1 < limit {
+    if i64::from(taken.taken()) - 1 < limit {
         return Ok(());
     }
-    let mut held = rows::active_in_slot_for(conn, slot_id, enterprise_id)?;
+    // Its live holds of the slot count toward its share too.
+    let mut held = rows::active_in_slot_for(conn, slot_id, enterprise_id)?
+        + crate::db::holds::active_in_slot_for(conn, slot_id, enterprise_id)?;
     if own == OwnBooking::InSlot {
         held -= 1;
     }
@@ -503,6 +529,9 @@ pub struct NewVisit {
     pub declaration_ids: Vec<DeclarationId>,
     pub slot_id: SlotId,
     pub details: VisitDetails,
+    /// A hold of the caller's enterprise on that slot, to turn into the
+    /// booking (its place is taken already).
+    pub hold_id: Option<String>,
 }
 
 /// The visit's vehicle, driver and containers as stored.
@@ -585,7 +614,6 @@ pub fn book(
     rules: &BookingRules,
 ) -> Result<Answer, AppError> {
     let enterprise_id = ctx.caller.enterprise()?;
-    let slot_id = visit.slot_id.as_str();
     let ids: Vec<&str> = visit.declaration_ids.iter().map(DeclarationId::as_str).collect();
     if let Some(k) = key {
         if let Some(stored) = rows::find_key(conn, enterprise_id, &k.key)? {
@@ -599,6 +627,22 @@ pub fn book(
         }
     }
     let now = ctx.stamp();
+    // A hold names its slot (an empty `slot_id` means the hold's).
+    let hold = match &visit.hold_id {
+        Some(h) => Some(crate::services::holds::own(conn, enterprise_id, h)?),
+        None => None,
+    };
+    let slot_id = match &hold {
+        Some(h) if visit.slot_id.as_str().is_empty() || visit.slot_id.as_str() == h.slot_id => h.slot_id.as_str(),
+        Some(h) => {
+            return Err(AppError::field(
+                "slot_id",
+                "hold",
+                format!("hold {} is on slot {}: leave slot_id out or give that slot", h.id, h.slot_id),
+            ))
+        }
+        None => visit.slot_id.as_str(),
+    };
     // 1. The declarations: their row locks first (see the module comment),
     // and what the booking needs to know of them, in one statement.
     let (credit, locked) = lock_declarations_for(conn, enterprise_id, &ids, &rules.defaults)?;
@@ -606,8 +650,21 @@ pub fn book(
     // (one joined statement): does it fit at all?
     let (slot, site) = slots::find_with_site(conn, slot_id)?.ok_or_else(|| AppError::missing("slot", slot_id))?;
     let policy = &rules.for_site(&site);
+    let slot = without_expired_holds(conn, slot, now)?;
     for declaration in &locked {
-        check_slot(&slot, (&declaration.site_id, declaration.transport_mode), credit, policy, ctx.now)?;
+        match &hold {
+            // The hold's place is taken already: the slot's timing still applies.
+            Some(h) => {
+                if h.status != crate::domain::hold::HoldStatus::Active || h.expires_at <= now {
+                    return Err(crate::services::holds::expired_refusal(h));
+                }
+                if slot.site_id != declaration.site_id || slot.mode != declaration.transport_mode {
+                    return Err(Refusal::WrongSiteOrMode.into());
+                }
+                policy.check_timing(credit, ctx.now, slot.starts_at.and_utc())?;
+            }
+            None => check_slot(&slot, (&declaration.site_id, declaration.transport_mode), credit, policy, ctx.now)?,
+        }
     }
     // 3. The vehicle, before any slot lock.
     vehicle_free(conn, visit.details.vehicle.as_ref(), &slot, None, now)?;
@@ -662,7 +719,7 @@ pub fn book(
         now,
     )?;
     let declaration_ids = ids.iter().map(|d| (*d).to_owned()).collect();
-    let view = BookingView::new(booking, &slot, &site, declaration_ids, Party::Company, rules);
+    let view = BookingView::new(booking.clone(), &slot, &site, declaration_ids, Party::Company, rules);
     outbox::booking_event(conn, "booking.confirmed", &view, now)?;
     let body = serde_json::to_string(&view).map_err(|e| AppError::internal(format!("serialising booking: {e}")))?;
     if let Some(k) = key {
@@ -688,9 +745,27 @@ pub fn book(
     }
     // 5. The place, last: the slot's row lock is held from here to commit
     // only, so that bookings of one busy slot queue for as short a time as
-    // can be.
-    let taker = Taker { enterprise_id, credit, now: ctx.now };
-    take_place(conn, slot_id, taker, OwnBooking::InSlot, policy)?;
+    // can be. A hold's place turns from held into booked; otherwise the
+    // slot's expired holds are freed first (offered on to the waitlist, in
+    // this transaction), then a place is taken.
+    match &hold {
+        Some(h) => crate::services::holds::convert(conn, h, &booking.id, &ctx.actor(), ctx.now)?,
+        None => {
+            crate::services::holds::expire_in_slot(conn, slot_id, ctx.now, rules)?;
+            let taker = Taker { enterprise_id, credit, now: ctx.now };
+            take_place(conn, slot_id, taker, OwnBooking::InSlot, policy)?;
+        }
+    }
+    // Waitlist entries of these declarations are fulfilled.
+    crate::services::waitlist::end_for_declarations(
+        conn,
+        &ids,
+        crate::domain::hold::WaitlistStatus::Fulfilled,
+        visit.hold_id.as_deref(),
+        &ctx.actor(),
+        ctx.now,
+        rules,
+    )?;
     Ok(Answer { status: 201, body, replayed: false })
 }
 
@@ -707,16 +782,25 @@ fn cancel_one(
     now: NaiveDateTime,
     rules: &BookingRules,
 ) -> Result<bool, AppError> {
-    // Slot before booking (lock order). If the booking turns out to be
-    // cancelled already (or moved), the place is put back while we still
-    // hold the lock.
-    let released = slots::release_place(conn, &booking.slot_id)? == 1;
+    // Slot before booking (lock order): its row lock first, then the
+    // guarded status change; only a booking that was still confirmed frees
+    // its place, offered on to the waitlist in this transaction (not when
+    // displaced: that slot is losing places).
+    slots::lock(conn, &booking.slot_id)?;
     let (from, to) = (BookingStatus::Confirmed, BookingStatus::Cancelled);
     if rows::set_status(conn, &booking.id, &booking.slot_id, from, to, reason, Some(by_role), now)? == 0 {
-        if released {
-            slots::restore_place(conn, &booking.slot_id)?;
-        }
         return Ok(false);
+    }
+    if event == "booking.displaced" {
+        slots::release_place(conn, &booking.slot_id)?;
+    } else {
+        crate::services::waitlist::free_and_offer(
+            conn,
+            &booking.slot_id,
+            Some(slots::Counter::Booked),
+            now.and_utc(),
+            rules,
+        )?;
     }
     crate::metrics::booking_cancelled(match (event, by_role) {
         ("booking.displaced", _) => "displacement",
@@ -804,17 +888,22 @@ pub fn reschedule(
     let declaration = declarations::find(conn, &booking.declaration_id)?.ok_or(AppError::NotFound)?;
     let (new_slot, new_site) =
         slots::find_with_site(conn, new_slot_id)?.ok_or_else(|| AppError::missing("slot", new_slot_id))?;
+    let new_slot = without_expired_holds(conn, new_slot, now)?;
     let policy = &rules.for_site(&new_site);
     check_slot(&new_slot, (&declaration.data.site_id, declaration.data.transport_mode), credit, policy, clock)?;
     let details = stored_details(&booking);
     vehicle_free(conn, details.vehicle.as_ref(), &new_slot, Some(&booking.id), now)?;
     // Both slot rows in id order, so two opposite moves cannot deadlock.
     let taker = Taker { enterprise_id: &enterprise_id, credit, now: clock };
+    crate::services::holds::expire_in_slot(conn, new_slot_id, clock, rules)?;
+    let leave = |conn: &mut DbConnection| {
+        crate::services::waitlist::free_and_offer(conn, &booking.slot_id, Some(slots::Counter::Booked), clock, rules)
+    };
     if new_slot_id < booking.slot_id.as_str() {
         take_place(conn, new_slot_id, taker, OwnBooking::NotInSlot, policy)?;
-        slots::release_place(conn, &booking.slot_id)?;
+        leave(conn)?;
     } else {
-        slots::release_place(conn, &booking.slot_id)?;
+        leave(conn)?;
         take_place(conn, new_slot_id, taker, OwnBooking::NotInSlot, policy)?;
     }
     if rows::move_slot(conn, id.as_str(), &booking.slot_id, new_slot_id, now)? == 0 {

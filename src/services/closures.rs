@@ -255,7 +255,12 @@ pub fn read(conn: &mut DbConnection, id: &str) -> Result<ClosureRow, AppError> {
 /// with the other active closures still applied. Moved bookings stay where
 /// they are.
 #[tracing::instrument(skip_all, fields(closure = %id))]
-pub fn lift(conn: &mut DbConnection, ctx: &RequestContext, id: &str) -> Result<ClosureRow, AppError> {
+pub fn lift(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    id: &str,
+    rules: &crate::services::bookings::BookingRules,
+) -> Result<ClosureRow, AppError> {
     let stamp = ctx.stamp();
     let closure = read(conn, id)?;
     access::site_visible(conn, &ctx.caller, &closure.site_id)?;
@@ -281,7 +286,9 @@ pub fn lift(conn: &mut DbConnection, ctx: &RequestContext, id: &str) -> Result<C
                 (capacity, status) = (c, s);
             }
         }
-        slots::set_shape(conn, &slot.id, capacity.max(slot.booked), status, stamp)?;
+        slots::set_shape(conn, &slot.id, capacity.max(slot.taken()), status, stamp)?;
+        // Places given back go to the waitlist first.
+        crate::services::waitlist::free_and_offer(conn, &slot.id, None, ctx.now, rules)?;
         let (from, to) = (format!("{} {}", slot.status, slot.capacity), format!("{status} {capacity}"));
         super::record_change(conn, ctx, Change::new("slot", &slot.id, "reopen", Some(&from), Some(&to)))?;
     }

@@ -350,6 +350,16 @@ pub fn act(
     if ends_booking(to) {
         let reason = format!("declaration {}", to.as_str());
         crate::services::bookings::cancel_for_declaration(conn, id, &reason, actor, now, rules)?;
+        // Its waitlist entries close (an open offer's place is offered on).
+        crate::services::waitlist::end_for_declarations(
+            conn,
+            &[id],
+            crate::domain::hold::WaitlistStatus::Closed,
+            None,
+            actor,
+            now.and_utc(),
+            rules,
+        )?;
     }
     crate::services::outbox::declaration_changed(conn, id, to, now)?;
     load_full(conn, id)

@@ -227,7 +227,8 @@ fn seed_declaration_and_booking(
             driver: Some(Driver { name: "Nurlan Abenov".into(), document_number: "N12345678".into() }),
             containers: vec!["CSQU3054383".into()],
         };
-        let visit = NewVisit { declaration_ids: vec![declaration_id], slot_id: SlotId::new(slot.id), details };
+        let visit =
+            NewVisit { declaration_ids: vec![declaration_id], slot_id: SlotId::new(slot.id), details, hold_id: None };
         crate::services::bookings::book(conn, admin, &visit, None, rules)?;
     }
     Ok(())

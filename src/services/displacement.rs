@@ -60,6 +60,12 @@ pub fn displace(
     }
     let site = crate::db::sites::find(conn, d.site_id)?.ok_or(AppError::NotFound)?;
     let policy = &rules.defaults.with(&site.policy.into());
+    // Live holds in the slots that lose places are released first (their
+    // owners get `hold.released`); then bookings are displaced.
+    if !d.dry_run {
+        let changed: Vec<&str> = d.changed.iter().map(|(s, _)| s.id.as_str()).collect();
+        crate::services::holds::release_for_closure(conn, &changed, actor, now)?;
+    }
     // Every slot that may take a displaced booking, locked too (id order).
     let mut all: HashMap<String, SlotRow> = d.changed.iter().map(|(s, _)| (s.id.clone(), s.clone())).collect();
     if d.rebook == Rebook::NextAvailable {
@@ -97,10 +103,11 @@ pub fn displace(
                     bookings: placed,
                 },
                 // A slot that already started takes nobody.
+                // Places held there are not free to move into.
                 None => PlanSlot {
                     id: s.id.clone(),
                     starts_at: s.starts_at,
-                    capacity: s.capacity,
+                    capacity: s.capacity - s.held,
                     open: open && s.starts_at.and_utc() > now,
                     bookings: placed,
                 },

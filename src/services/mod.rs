@@ -11,11 +11,13 @@ pub mod declarations;
 pub mod demo;
 pub mod displacement;
 pub mod gate;
+pub mod holds;
 pub mod identity;
 pub mod outbox;
 pub mod public_board;
 pub mod schedules;
 pub mod users;
+pub mod waitlist;
 pub mod webhooks;
 
 use crate::context::RequestContext;

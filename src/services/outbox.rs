@@ -26,6 +26,8 @@ pub fn event_types() -> Vec<String> {
         "booking.checked_in",
         "booking.completed",
         "booking.no_show",
+        "hold.released",
+        "waitlist.offered",
     ] {
         types.push(t.to_owned());
     }

@@ -292,6 +292,7 @@ pub fn generate(
             reserved_advanced: schedule.reserved_advanced,
             release_minutes: schedule.release_minutes,
             reserved_until: Some(reserved_until(w.starts_at.naive_utc(), schedule.release_minutes)),
+            held: 0,
         })
         .collect();
     // Closures bind the slots of their range made after them too.
@@ -336,6 +337,7 @@ pub fn change_schedule(
     schedule_id: &str,
     change: &ScheduleChange,
     horizon_days: u32,
+    rules: &crate::services::bookings::BookingRules,
 ) -> Result<(ScheduleRow, Reshape), AppError> {
     let (now, stamp, site_id) = (ctx.now, ctx.stamp(), site_id.as_str());
     let site = sites::lock(conn, site_id, stamp)?.ok_or(AppError::NotFound)?;
@@ -406,6 +408,10 @@ pub fn change_schedule(
                         ctx,
                         Change::new("slot", &slot.id, "capacity", Some(&from), Some(&to)).because(Some(&why)),
                     )?;
+                    if capacity > slot.capacity {
+                        // Places added go to the waitlist first.
+                        crate::services::waitlist::free_and_offer(conn, &slot.id, None, now, rules)?;
+                    }
                 }
             }
             let (from, to) = ((slot.reserved_advanced, slot.release_minutes), (reserved_advanced, release_minutes));
@@ -489,15 +495,20 @@ pub fn change_slot(
     );
     if let Some(capacity) = change.capacity {
         if capacity != slot.capacity {
-            if capacity >= slot.booked {
+            if capacity >= slot.taken() {
                 slots::set_capacity(conn, id, capacity, now)?;
+                if capacity > slot.capacity {
+                    // Places added go to the waitlist first.
+                    crate::services::waitlist::free_and_offer(conn, id, None, ctx.now, rules)?;
+                }
             } else if !change.displace {
                 return Err(AppError::conflict(
                     "capacity-below-booked",
                     format!(
-                        "{} places are booked; capacity {capacity} would displace bookings (set \"displace\": true, \
-                         and \"rebook\": \"next_available\" to move them rather than cancel them)",
-                        slot.booked
+                        "{} places are booked and {} held; capacity {capacity} would displace bookings (set \
+                         \"displace\": true, and \"rebook\": \"next_available\" to move them rather than cancel \
+                         them; live holds are released first)",
+                        slot.booked, slot.held
                     ),
                 ));
             } else {
@@ -529,6 +540,9 @@ pub fn change_slot(
                 displace(conn, Effect::Close)?;
             } else if slots::set_status(conn, id, slot.status, status, now)? == 0 {
                 return Err(AppError::conflict("concurrent-change", "the slot changed meanwhile; retry"));
+            } else {
+                // A reopened slot's free places go to the waitlist first.
+                crate::services::waitlist::free_and_offer(conn, id, None, ctx.now, rules)?;
             }
             super::record_change(
                 conn,

@@ -16,6 +16,7 @@ mod declarations;
 mod edge;
 mod gate;
 mod helpers;
+mod holds;
 mod identity;
 mod languages;
 mod officer_sites;
@@ -30,4 +31,5 @@ mod site_policy;
 mod slots;
 #[path = "../support/mod.rs"]
 mod support;
+mod waitlist;
 mod webhooks;

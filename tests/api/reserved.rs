@@ -409,6 +409,7 @@ async fn the_guarded_update_is_the_domain_rule(app: TestApp) {
                                     reserved_advanced,
                                     release_minutes: 0,
                                     reserved_until: Some(until.naive_utc()),
+                                    held: 0,
                                 };
                                 slots::insert_all(conn, std::slice::from_ref(&row))?;
                                 let advanced = credit == CreditClass::AdvancedCertified;
