@@ -53,7 +53,7 @@ export function legend(levels = ['4', '3', '2', '1', '0', 'closed', 'past'], ext
 export function usageBar(slot, ended = false) {
   const level = ended ? 'past' : heatLevel(slot);
   const fill = h('span', { class: `usage-fill heat-${level}` });
-  const share = slot.capacity ? Math.min(1, Math.max(0, slot.booked / slot.capacity)) : slot.status === 'open' ? 0 : 1;
+  const share = slot.capacity ? Math.min(1, Math.max(0, (slot.booked + (slot.held || 0)) / slot.capacity)) : slot.status === 'open' ? 0 : 1;
   // CSSOM (not a style attribute): allowed by the console's CSP.
   fill.style.width = `${Math.round(share * 100)}%`;
   return h('span', { class: 'usage-bar', 'aria-hidden': 'true', dataset: { level } }, fill);

@@ -831,4 +831,6 @@ export default {
   'waitlist.offered': 'A place is offered to you:',
   'waitlist.book_offer': 'Book the offered place',
   'waitlist.withdraw': 'Leave the waitlist',
+  // Capacity board: places held (holds and waitlist offers).
+  'off.held_note': '{n} held',
 };

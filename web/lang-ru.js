@@ -830,4 +830,6 @@ export default {
   'waitlist.offered': 'Вам предложено место:',
   'waitlist.book_offer': 'Забронировать предложенное место',
   'waitlist.withdraw': 'Выйти из листа ожидания',
+  // Capacity board: places held (holds and waitlist offers).
+  'off.held_note': 'удержано: {n}',
 };

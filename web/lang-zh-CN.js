@@ -830,4 +830,6 @@ export default {
   'waitlist.offered': '有名额提供给您：',
   'waitlist.book_offer': '预约提供的名额',
   'waitlist.withdraw': '退出候补名单',
+  // Capacity board: places held (holds and waitlist offers).
+  'off.held_note': '保留 {n} 个',
 };

@@ -390,7 +390,8 @@ export async function capacityPage(ctx) {
       const e = localParts(s.ends_at_local);
       const span = `${p.time}–${e.time}`;
       const isEnded = new Date(s.ends_at) <= now;
-      const pct = s.capacity ? Math.round((100 * s.booked) / s.capacity) : 0;
+      // Held places (holds, waitlist offers) are taken too, though not booked yet.
+      const pct = s.capacity ? Math.round((100 * (s.booked + (s.held || 0))) / s.capacity) : 0;
       const btn = isEnded
         ? h('span', { class: 'muted' }, t('off.ended'))
         : h('button', { type: 'button', class: 'secondary small', onclick: (ev) => change(s, span, ev.currentTarget) }, t('off.change'), h('span', { class: 'visually-hidden' }, ` ${t('off.slot_span', { span })}`));
@@ -407,6 +408,7 @@ export async function capacityPage(ctx) {
               { class: 'usage-text' },
               `${s.booked} / ${s.capacity}`,
               h('span', { class: 'visually-hidden' }, ` ${t('off.booked_word')}`),
+              s.held > 0 ? h('span', { class: 'muted' }, ` · ${t('off.held_note', { n: s.held })}`) : null,
               h('span', { class: 'muted' }, ` ${pct} %`),
               s.reserved_advanced > 0 ? h('span', { class: 'muted reserved-note' }, ` · ${reservedText(s, now)}`) : null,
             ),

@@ -25,7 +25,6 @@ import {
   pages,
   shot,
   step,
-  stepIf,
   textOf,
 } from './lib.mjs';
 import { catalogProblems, hardCoded, sources } from './i18n-lint.mjs';
@@ -217,10 +216,27 @@ try {
     noErrors(ru);
   });
 
-  // The officer's report page comes with the reports feature (another branch):
-  // the lead wires this step after the merge (open #/reports in zh and ru,
-  // check its heading and chart labels).
-  await stepIf(false, 'LEAD: the officer’s report page in zh and ru (after the reports merge)', async () => {});
+  await step('ru, then zh: the officer’s report page — heading, chart, table and CSV link in the reader’s language', async () => {
+    const day = (n) => new Date(Date.now() + 8 * 3600 * 1000 + n * 86400 * 1000).toISOString().slice(0, 10);
+    await ru.getByRole('link', { name: 'Отчёты' }).click();
+    await expectText(ru.locator('main h1'), 'Отчёты');
+    await ru.evaluate((h) => { location.hash = h; }, `#/reports?site=CNHGS&bucket=day&from=${day(0)}&to=${day(7)}`);
+    await ru.locator('svg.chart').waitFor();
+    await expectText(ru.locator('main table.data thead'), 'Забронировано');
+    await expectText(ru.locator('main'), 'Скачать CSV');
+    await expectText(ru.locator('main'), 'Загрузка CNHGS');
+    // The bookings made in Chinese above are on the chart.
+    const booked = await ru.evaluate(() => [...document.querySelectorAll('svg.chart rect.bar-booked')].filter((r) => Number(r.getAttribute('height')) > 0).length);
+    assert(booked >= 1, `booked bars drawn: ${booked}`);
+    await accessibility(ru, 'reports in Russian');
+    // The same page in Chinese, switched in the header.
+    await ru.locator('#lang-select').selectOption('zh-CN');
+    await expectText(ru.locator('main h1'), '报表');
+    await ru.locator('svg.chart').waitFor();
+    await expectText(ru.locator('main table.data thead'), '已预约');
+    await expectText(ru.locator('main'), '下载 CSV');
+    noErrors(ru);
+  });
 } finally {
   await browser.close();
 }
