@@ -518,7 +518,7 @@ export async function heatmapPage(ctx) {
     state.siteId = hold.site_id;
     truckForm({ id: hold.slot_id, site_id: hold.site_id, mode: hold.mode, starts_at: hold.starts_at, ends_at: hold.ends_at, timezone: site.timezone, available: 0, capacity: '—' }, null, d, hold);
   }
-  const waiting = waitlistPanel(bookOffer);
+  const waiting = waitlistPanel(bookOffer, (siteId) => sitesById[siteId]?.timezone);
 
   /** Rescheduling: confirm, then move the booking (its truck and declarations stay). */
   async function move(slot, button) {

@@ -5,7 +5,7 @@
 
 import * as api from './api.js';
 import { h, replace, announce, errorBox, busy } from './ui.js';
-import { slotSpan } from './time.js';
+import { slotSpan, spanInZone } from './time.js';
 import { t } from './i18n.js';
 
 /** `m:ss` left until `iso`, or null once it has passed. */
@@ -115,7 +115,7 @@ export function waitlistControl(slot, d, onJoined) {
  * The caller's live waitlist entries: position while waiting; an offer with
  * its countdown and a button that books the offered place (`onBook(hold)`).
  */
-export function waitlistPanel(onBook) {
+export function waitlistPanel(onBook, zoneOf = () => 'UTC') {
   const box = h('section', { class: 'waitlist-panel', 'aria-labelledby': 'waitlist-h' });
   async function refresh() {
     let entries;
@@ -140,7 +140,7 @@ export function waitlistPanel(onBook) {
             { class: 'waitlist-offer', dataset: { entry: e.id } },
             h('strong', {}, t('waitlist.offered')),
             ' ',
-            hold ? slotSpan(hold) : '',
+            hold ? (hold.starts_at_local ? slotSpan(hold) : spanInZone(hold.starts_at, hold.ends_at, zoneOf(hold.site_id))) : '',
             ' — ',
             countdown(e.offer_expires_at, refresh),
             ' ',
@@ -157,7 +157,7 @@ export function waitlistPanel(onBook) {
           { class: 'waitlist-waiting', dataset: { entry: e.id } },
           t('waitlist.position', { n: e.position }),
           ' · ',
-          slotSpan({ starts_at: e.from, ends_at: e.to }),
+          spanInZone(e.from, e.to, zoneOf(e.site_id)),
           ' ',
           withdraw,
         );

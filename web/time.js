@@ -36,23 +36,29 @@ export function zoneLabel(offset, timezone) {
 }
 
 function dateOf(ymd) {
-  const [y, m, d] = ymd.split('-').map(Number);
+  const [y, m, d] = (ymd || '').split('-').map(Number);
   return new Date(Date.UTC(y, m - 1, d));
+}
+
+/** A day in the console's language; '—' for a missing or unreadable date (Intl throws on those). */
+function formatDay(options, ymd) {
+  const d = dateOf(ymd);
+  return Number.isNaN(d.getTime()) ? '—' : dayFormat(options).format(d);
 }
 
 /** `Tue 1 Dec` (`12月1日周二`, `вт, 1 дек.`). */
 export function shortDay(ymd) {
-  return dayFormat({ weekday: 'short', day: 'numeric', month: 'short' }).format(dateOf(ymd));
+  return formatDay({ weekday: 'short', day: 'numeric', month: 'short' }, ymd);
 }
 
 /** `Tuesday 1 December 2026` in the console's language. */
 export function longDay(ymd) {
-  return dayFormat({ weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(dateOf(ymd));
+  return formatDay({ weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }, ymd);
 }
 
 /** `1 Dec 2026` in the console's language. */
 export function mediumDay(ymd) {
-  return dayFormat({ day: 'numeric', month: 'short', year: 'numeric' }).format(dateOf(ymd));
+  return formatDay({ day: 'numeric', month: 'short', year: 'numeric' }, ymd);
 }
 
 /** `YYYY-MM-DD` n days after `ymd`. */
@@ -71,7 +77,7 @@ export function slotSpan(slot) {
 
 /** `Tue, 1 Dec 2026` in the console's language. */
 export function dayWithWeekday(ymd) {
-  return dayFormat({ weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }).format(dateOf(ymd));
+  return formatDay({ weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }, ymd);
 }
 
 /**
