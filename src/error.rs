@@ -418,6 +418,17 @@ impl From<diesel::result::Error> for AppError {
                 tracing::warn!(error = %info.message(), "database connection ended by the server");
                 AppError::Unavailable
             }
+            // Two transactions locked the same rows in opposite orders (or a
+            // serializable conflict): PostgreSQL rolled this one back whole,
+            // so nothing is half-done and the client may simply retry.
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, info) => {
+                tracing::warn!(error = %info.message(), "transaction rolled back by a serialization failure");
+                AppError::Unavailable
+            }
+            diesel::result::Error::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
+                tracing::warn!(error = %info.message(), "transaction rolled back to break a deadlock");
+                AppError::Unavailable
+            }
             other => AppError::Internal(anyhow::Error::new(other).context("database")),
         }
     }
@@ -445,5 +456,52 @@ impl From<Refusal> for AppError {
 impl From<Invalid> for AppError {
     fn from(Invalid(errors): Invalid) -> Self {
         AppError::Validation(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppError;
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+
+    struct Info(&'static str);
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    /// A transaction PostgreSQL rolled back to break a deadlock, or for a
+    /// serialization conflict, is a retryable 503, not a 500.
+    #[test]
+    fn a_deadlock_victim_may_retry() {
+        let deadlock = Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(Info("deadlock detected: Process 1 waits for ShareLock on transaction 2")),
+        );
+        assert!(matches!(AppError::from(deadlock), AppError::Unavailable));
+        let serialization =
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, Box::new(Info("could not serialize access")));
+        assert!(matches!(AppError::from(serialization), AppError::Unavailable));
+        let other = Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(Info("division by zero")));
+        assert!(matches!(AppError::from(other), AppError::Internal(_)));
     }
 }

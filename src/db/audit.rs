@@ -171,6 +171,31 @@ fn write_event(
 /// A head that does not match (the chain was altered outside the
 /// application) is left as it is, so that verification reports it.
 fn advance_head(conn: &mut DbConnection, entity_type: &str, entity_id: &str, seq: i64, hash: &str) -> QueryResult<()> {
+    if seq == 1 {
+        // A new chain has no head yet: one INSERT (not an UPDATE that finds
+        // nothing, a count and then the INSERT; this runs in every booking).
+        // A head already there means events were deleted outside the
+        // application: it is left as it is, so that verification reports it.
+        let row = (
+            audit_heads::entity_type.eq(entity_type),
+            audit_heads::entity_id.eq(entity_id),
+            audit_heads::last_seq.eq(seq),
+            audit_heads::last_hash.eq(hash),
+        );
+        let insert = diesel::insert_into(audit_heads::table).values(row).on_conflict_do_nothing();
+        let inserted = match conn {
+            DbConnection::Postgres(pg) => insert.execute(pg),
+            DbConnection::Sqlite(lite) => insert.execute(lite),
+        }?;
+        if inserted == 0 {
+            tracing::error!(
+                entity_type,
+                entity_id,
+                "audit chain head without its events: altered outside the application"
+            );
+        }
+        return Ok(());
+    }
     let head = audit_heads::table
         .filter(audit_heads::entity_type.eq(entity_type))
         .filter(audit_heads::entity_id.eq(entity_id));

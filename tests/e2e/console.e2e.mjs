@@ -884,12 +884,12 @@ try {
     await pageS.getByRole('link', { name: 'Sites & schedules' }).click();
     await expectText(pageS.locator('main h1'), 'Sites and schedules');
     await expectText(pageS.locator('main'), 'CNKHG · Kashgar Comprehensive Bonded Zone');
-    await pageS.getByLabel('Code (UN/LOCODE)').fill('CNALA');
-    await pageS.getByLabel(/^Name/).fill('Alashankou Rail Port');
+    await pageS.getByLabel('Code (UN/LOCODE)').fill('CNKRL');
+    await pageS.getByLabel(/^Name/).fill('Korla Rail Freight Station');
     await pageS.getByRole('checkbox', { name: 'road' }).uncheck();
     await pageS.getByRole('checkbox', { name: 'rail' }).check();
     await pageS.getByRole('button', { name: 'Create site' }).click();
-    const card = pageS.locator('section.card', { hasText: 'CNALA · Alashankou Rail Port' });
+    const card = pageS.locator('section.card', { hasText: 'CNKRL · Korla Rail Freight Station' });
     await card.waitFor();
     await card.getByLabel('Slot length (min)').selectOption('120');
     await card.getByLabel('Capacity per slot').fill('4');
@@ -898,8 +898,8 @@ try {
       await card.getByLabel(/^Released/).fill('240');
     }
     await card.getByRole('button', { name: 'Add 24/7 schedule' }).click();
-    await expectText(pageS.locator('section.card', { hasText: 'CNALA' }).locator('tbody'), '120 min');
-    if (ctx.has.reserved) await expectText(pageS.locator('section.card', { hasText: 'CNALA' }).locator('tbody'), '1, released 240 min before');
+    await expectText(pageS.locator('section.card', { hasText: 'CNKRL' }).locator('tbody'), '120 min');
+    if (ctx.has.reserved) await expectText(pageS.locator('section.card', { hasText: 'CNKRL' }).locator('tbody'), '1, released 240 min before');
     await accessibility(pageS, 'sites');
     await shot(pageS, '11-supervisor-sites.png', { fullPage: true });
     noErrors(pageS);
