@@ -24,10 +24,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let value = web::Json::<serde_json::Value>::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
-            let web::Json(value) = value.await?;
-            require_object(&value)?;
-            parse(value).map(ApiJson).map_err(Into::into)
+            let parsed = match value.await {
+                Ok(web::Json(value)) => require_object(&value).and_then(|()| parse(value)).map_err(Into::into),
+                Err(e) => Err(e),
+            };
+            if parsed.is_err() {
+                // The caller's 401/403 first (see `caller_settled`).
+                crate::auth::extract::caller_settled(&req).await;
+            }
+            parsed.map(ApiJson)
         })
     }
 }
@@ -50,13 +57,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             return Box::pin(async { Ok(OptionalJson(None)) });
         }
         let value = web::Json::<serde_json::Value>::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
-            let web::Json(value) = value.await?;
-            if value.is_null() {
-                return Ok(OptionalJson(None));
+            let parsed = match value.await {
+                Ok(web::Json(value)) if value.is_null() => Ok(None),
+                Ok(web::Json(value)) => {
+                    require_object(&value).and_then(|()| parse(value)).map(Some).map_err(Into::into)
+                }
+                Err(e) => Err(e),
+            };
+            if parsed.is_err() {
+                // The caller's 401/403 first (see `caller_settled`).
+                crate::auth::extract::caller_settled(&req).await;
             }
-            require_object(&value)?;
-            parse(value).map(|v| OptionalJson(Some(v))).map_err(Into::into)
+            parsed.map(OptionalJson)
         })
     }
 }

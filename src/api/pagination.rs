@@ -3,7 +3,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -54,10 +53,18 @@ impl<F: IntoParams> IntoParams for Listed<F> {
 
 impl<F: DeserializeOwned + 'static> FromRequest for Listed<F> {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, actix_web::Error>>;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        ready(web::Query::<Self>::from_request(req, payload).into_inner().map(web::Query::into_inner))
+        let query = web::Query::<Self>::from_request(req, payload).into_inner().map(web::Query::into_inner);
+        let req = req.clone();
+        Box::pin(async move {
+            if query.is_err() {
+                // The caller's 401/403 first (see `caller_settled`).
+                crate::auth::extract::caller_settled(&req).await;
+            }
+            query
+        })
     }
 }
 

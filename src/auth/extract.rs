@@ -5,6 +5,8 @@
 //! user's as stored (through the session cache), not the token's.
 
 use std::future::{ready, Ready};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -84,6 +86,68 @@ pub fn session_id(req: &HttpRequest) -> Option<String> {
     state.jwt.verify(&bearer(req).ok()?).ok()?.sid
 }
 
+/// Set on a request while its caller is being authenticated. actix polls a
+/// handler's extractors side by side and answers the first error any of
+/// them returns: a body that fails to parse while the session check waits
+/// for the database would be answered 422 before the caller's 401 or 403.
+/// A body or query extractor therefore waits for [`caller_settled`] before
+/// it answers an error: whoever may not call the route learns nothing of
+/// its validation, and the answer does not depend on timing.
+#[derive(Clone, Default)]
+struct CallerGate(Arc<Mutex<GateState>>);
+
+#[derive(Default)]
+struct GateState {
+    settled: bool,
+    waiting: Vec<Waker>,
+}
+
+impl CallerGate {
+    fn settle(&self) {
+        let waiting = match self.0.lock() {
+            Ok(mut g) => {
+                g.settled = true;
+                std::mem::take(&mut g.waiting)
+            }
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                g.settled = true;
+                std::mem::take(&mut g.waiting)
+            }
+        };
+        waiting.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// Settles the gate when the authentication future ends or is dropped
+/// (another extractor's error ends the request first).
+struct SettleOnDrop(CallerGate);
+
+impl Drop for SettleOnDrop {
+    fn drop(&mut self) {
+        self.0.settle();
+    }
+}
+
+/// Waits until the caller of `req` is authenticated or refused (at once
+/// for a route without an authenticated caller).
+pub async fn caller_settled(req: &HttpRequest) {
+    let Some(gate) = req.extensions().get::<CallerGate>().cloned() else { return };
+    std::future::poll_fn(|cx| {
+        let mut g = match gate.0.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if g.settled {
+            Poll::Ready(())
+        } else {
+            g.waiting.push(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 macro_rules! role_extractor {
     ($(#[$m:meta])* $name:ident, $allowed:expr, $what:literal) => {
         $(#[$m])*
@@ -111,7 +175,10 @@ macro_rules! role_extractor {
                 let state = app_state(req).cloned();
                 let token = bearer(req);
                 let request_id = request_id(req);
+                let gate = CallerGate::default();
+                req.extensions_mut().insert(gate.clone());
                 Box::pin(async move {
+                    let _settle = SettleOnDrop(gate);
                     let ctx = context(state?, token, request_id).await?;
                     if allowed(ctx.caller.role) {
                         Ok($name(ctx))

@@ -28,6 +28,7 @@ api_tests!(
     sessions_have_an_absolute_lifetime,
     common_passwords_are_refused,
     revocation_reaches_another_instance_within_the_cache_time,
+    the_caller_is_refused_before_the_body_is_judged with |s| s.auth.session_cache_ms = 0,
 );
 
 fn wrong(email: &str) -> Value {
@@ -407,4 +408,28 @@ fn development_refuses_a_public_listen_address() {
         assert!(err.contains("loopback only"), "{err}");
         assert!(!db.exists(), "the database was opened");
     }
+}
+
+/// With no session cache every caller check waits for the database, while a
+/// small bad body is judged at once: the caller's 403 (or 401) must still
+/// come first, never the body's 422 or 400 (whoever may not call a route
+/// learns nothing of its validation, and the answer does not depend on
+/// timing).
+async fn the_caller_is_refused_before_the_body_is_judged(app: TestApp) {
+    let customs = app.customs().await;
+    let company = app.verified_company("gate-order", &customs.officer).await;
+    for round in 0..20 {
+        // A company admin may not create sites: 403, whatever the body.
+        let r = app.post("/api/v1/sites", Some(&company.admin), json!({"code": "bad"})).await;
+        assert_eq!(r.status, 403, "round {round}: {}", r.body);
+        let r = app.post("/api/v1/sites", Some(&company.admin), json!(["not", "an", "object"])).await;
+        assert_eq!(r.status, 403, "round {round}: {}", r.body);
+    }
+    // A session that ended: 401 before the body's 422.
+    app.post("/api/v1/auth/logout-all", Some(&company.admin), json!({})).await.expect(204);
+    let r = app.post("/api/v1/sites", Some(&company.admin), json!({"code": "bad"})).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    // An allowed caller still gets the body's answer.
+    let r = app.post("/api/v1/sites", Some(&customs.supervisor), json!({"code": "bad"})).await;
+    assert_eq!(r.status, 422, "{}", r.body);
 }
