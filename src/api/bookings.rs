@@ -183,18 +183,35 @@ pub(super) async fn book_one(
     };
     let key = key.map(|k| svc::IdempotencyKey { key: k.as_str().to_owned(), request_hash: hash });
     let rules = state.bookings.clone();
-    if let Some(slot) = body.slot_id.as_deref().filter(|_| body.hold_id.is_none()) {
-        // An expired hold never blocks: freed first, in its own transaction.
-        services::holds::free_expired_in_slot(&state.db, slot, state.clock.now(), rules.clone()).await?;
-    }
-    let visit = svc::NewVisit {
+    let visit = std::sync::Arc::new(svc::NewVisit {
         declaration_ids,
         slot_id: SlotId::new(body.slot_id.unwrap_or_default()),
         details,
         hold_id: body.hold_id,
+    });
+    let key = std::sync::Arc::new(key);
+    let first = {
+        let (visit, key, rules) = (visit.clone(), key.clone(), rules.clone());
+        services::write(&state.db, who, move |conn, ctx| {
+            svc::try_book(conn, ctx, &visit, key.as_ref().as_ref(), &rules)
+        })
+        .await
     };
-    let answer =
-        services::write(&state.db, who, move |conn, ctx| svc::book(conn, ctx, &visit, key.as_ref(), &rules)).await;
+    let answer = match first {
+        Ok(Some(answer)) => Ok(answer),
+        // The slot has expired holds: an expired hold never blocks, so they
+        // are freed (and offered on) in a transaction of their own, then the
+        // booking runs again.
+        Ok(None) => {
+            services::holds::free_expired_in_slot(&state.db, visit.slot_id.as_str(), state.clock.now(), rules.clone())
+                .await?;
+            services::write(&state.db, who, move |conn, ctx| {
+                svc::book(conn, ctx, &visit, key.as_ref().as_ref(), &rules)
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
     match &answer {
         Ok(a) if !a.replayed => crate::metrics::booking_created(),
         Ok(_) => {}

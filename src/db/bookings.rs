@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use super::schema::{
     booking_declarations, bookings, clearance_slots, declarations, enterprises, idempotency_keys, sites, vehicles,
+    waitlist_entries,
 };
 use super::sites::SiteTerms;
 use super::slots::SlotRow;
@@ -524,6 +525,27 @@ pub fn lock_for_booking(
         DbConnection::Postgres(pg) => q.for_no_key_update().load(pg),
         DbConnection::Sqlite(lite) => q.load(lite),
     }
+}
+
+/// The slot a new booking takes, with its site's time zone and policy, and
+/// whether any of the visit's declarations is live on the waitlist (the
+/// booking then fulfils that entry): one statement. Run after the
+/// declarations' row locks, so that on PostgreSQL it sees an entry committed
+/// by a `join` the lock waited for (a join locks the declaration first).
+pub fn slot_for_booking(
+    conn: &mut DbConnection,
+    slot_id: &str,
+    declaration_ids: &[&str],
+) -> QueryResult<Option<(SlotRow, SiteTerms, bool)>> {
+    let waiting = waitlist_entries::table
+        .filter(waitlist_entries::declaration_id.eq_any(declaration_ids))
+        .filter(waitlist_entries::status.eq_any(crate::domain::hold::WaitlistStatus::LIVE));
+    clearance_slots::table
+        .inner_join(sites::table)
+        .filter(clearance_slots::id.eq(slot_id))
+        .select((SlotRow::as_select(), SiteTerms::as_select(), diesel::dsl::exists(waiting)))
+        .first(conn)
+        .optional()
 }
 
 /// Takes the row locks of a visit's declarations, in id order (see

@@ -417,8 +417,8 @@ fn reserved(slot: &SlotRow) -> AppError {
     Refusal::Reserved { slot_id: slot.id.clone(), reserved_until: slot.reserved_until().and_utc() }.into()
 }
 
-/// The slot as it will be once its expired holds are freed (which the
-/// booking does just before it takes its place): an expired hold never
+/// The slot as it will be once its expired holds are freed (which a
+/// reschedule does just before it takes its place): an expired hold never
 /// makes the early checks refuse a slot. A read, no lock.
 fn without_expired_holds(conn: &mut DbConnection, mut slot: SlotRow, now: NaiveDateTime) -> Result<SlotRow, AppError> {
     if slot.held > 0 {
@@ -602,10 +602,22 @@ fn lock_declarations_for(
     Ok((credit, locked))
 }
 
+/// What a booking does with holds of its slot that have expired (places no
+/// one may use any more, until they are freed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExpiredHolds {
+    /// Free them in this transaction, before taking a place.
+    FreeHere,
+    /// Stop before any write: the caller frees them in a transaction of
+    /// their own (so that their places are freed, and offered on to the
+    /// waitlist, whether or not this booking then succeeds) and tries again.
+    FreeFirst,
+}
+
 /// Books a slot for a truck carrying one or more declarations, in one
 /// transaction with its audit event, outbox event and idempotency record.
-/// The visit takes one place whatever the number of declarations.
-#[tracing::instrument(skip_all, fields(slot = %visit.slot_id, declarations = visit.declaration_ids.len()))]
+/// The visit takes one place whatever the number of declarations. Expired
+/// holds of the slot are freed in the same transaction.
 pub fn book(
     conn: &mut DbConnection,
     ctx: &RequestContext,
@@ -613,6 +625,34 @@ pub fn book(
     key: Option<&IdempotencyKey>,
     rules: &BookingRules,
 ) -> Result<Answer, AppError> {
+    book_with(conn, ctx, visit, key, rules, ExpiredHolds::FreeHere)?
+        .ok_or_else(|| AppError::internal("booking stopped for expired holds it was to free"))
+}
+
+/// [`book`] as an API request's first try: `None`, with nothing written,
+/// when the slot has expired holds to free first
+/// ([`crate::services::holds::free_expired_in_slot`]); the caller frees
+/// them and calls [`book`]. A booking of a slot without expired holds, by
+/// far the most common, thus needs no read of holds at all.
+pub fn try_book(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    visit: &NewVisit,
+    key: Option<&IdempotencyKey>,
+    rules: &BookingRules,
+) -> Result<Option<Answer>, AppError> {
+    book_with(conn, ctx, visit, key, rules, ExpiredHolds::FreeFirst)
+}
+
+#[tracing::instrument(skip_all, fields(slot = %visit.slot_id, declarations = visit.declaration_ids.len()))]
+fn book_with(
+    conn: &mut DbConnection,
+    ctx: &RequestContext,
+    visit: &NewVisit,
+    key: Option<&IdempotencyKey>,
+    rules: &BookingRules,
+    expired: ExpiredHolds,
+) -> Result<Option<Answer>, AppError> {
     let enterprise_id = ctx.caller.enterprise()?;
     let ids: Vec<&str> = visit.declaration_ids.iter().map(DeclarationId::as_str).collect();
     if let Some(k) = key {
@@ -623,7 +663,11 @@ pub fn book(
                     "this Idempotency-Key was used with another request body",
                 ));
             }
-            return Ok(Answer { status: stored.response_status as u16, body: stored.response_body, replayed: true });
+            return Ok(Some(Answer {
+                status: stored.response_status as u16,
+                body: stored.response_body,
+                replayed: true,
+            }));
         }
     }
     let now = ctx.stamp();
@@ -646,11 +690,25 @@ pub fn book(
     // 1. The declarations: their row locks first (see the module comment),
     // and what the booking needs to know of them, in one statement.
     let (credit, locked) = lock_declarations_for(conn, enterprise_id, &ids, &rules.defaults)?;
-    // 2. The slot, as last committed, with its site's time zone and policy
-    // (one joined statement): does it fit at all?
-    let (slot, site) = slots::find_with_site(conn, slot_id)?.ok_or_else(|| AppError::missing("slot", slot_id))?;
+    // 2. The slot, as last committed, with its site's time zone and policy,
+    // and whether a declaration is on the waitlist (one joined statement):
+    // does it fit at all?
+    let (slot, site, waitlisted) =
+        rows::slot_for_booking(conn, slot_id, &ids)?.ok_or_else(|| AppError::missing("slot", slot_id))?;
     let policy = &rules.for_site(&site);
-    let slot = without_expired_holds(conn, slot, now)?;
+    // A slot holding no place holds none that expired (a hold expires
+    // minutes after it committed): most bookings read no holds at all.
+    let due = if hold.is_none() && slot.held > 0 {
+        crate::db::holds::expired_in_slot(conn, slot_id, now)?.len() as i32
+    } else {
+        0
+    };
+    if due > 0 && expired == ExpiredHolds::FreeFirst {
+        return Ok(None);
+    }
+    // The slot as it will be once those are freed (just before the place
+    // is taken): an expired hold never makes the early checks refuse it.
+    let slot = SlotRow { held: (slot.held - due).max(0), ..slot };
     for declaration in &locked {
         match &hold {
             // The hold's place is taken already: the slot's timing still applies.
@@ -751,22 +809,26 @@ pub fn book(
     match &hold {
         Some(h) => crate::services::holds::convert(conn, h, &booking.id, &ctx.actor(), ctx.now)?,
         None => {
-            crate::services::holds::expire_in_slot(conn, slot_id, ctx.now, rules)?;
+            if slot.held > 0 || due > 0 {
+                crate::services::holds::expire_in_slot(conn, slot_id, ctx.now, rules)?;
+            }
             let taker = Taker { enterprise_id, credit, now: ctx.now };
             take_place(conn, slot_id, taker, OwnBooking::InSlot, policy)?;
         }
     }
     // Waitlist entries of these declarations are fulfilled.
-    crate::services::waitlist::end_for_declarations(
-        conn,
-        &ids,
-        crate::domain::hold::WaitlistStatus::Fulfilled,
-        visit.hold_id.as_deref(),
-        &ctx.actor(),
-        ctx.now,
-        rules,
-    )?;
-    Ok(Answer { status: 201, body, replayed: false })
+    if waitlisted {
+        crate::services::waitlist::end_for_declarations(
+            conn,
+            &ids,
+            crate::domain::hold::WaitlistStatus::Fulfilled,
+            visit.hold_id.as_deref(),
+            &ctx.actor(),
+            ctx.now,
+            rules,
+        )?;
+    }
+    Ok(Some(Answer { status: 201, body, replayed: false }))
 }
 
 /// Cancels a booking that is `confirmed`, freeing its place exactly once.
