@@ -2,7 +2,7 @@
 # Clearway measured from outside the process: the release binary, wrk over
 # loopback, and the databases' own rate for the minimal booking transaction.
 #
-#   tools/loadtest.sh            # both backends, defaults (about 4-6 minutes after the build)
+#   tools/loadtest.sh            # both backends, defaults (about 3.5-4 minutes after the build)
 #   tools/loadtest.sh --quick    # small counts and short runs (a smoke test of the instrument)
 #
 # Per backend (a fresh SQLite file; a fresh PostgreSQL database
@@ -22,7 +22,7 @@
 # Knobs (environment):
 #   LOADTEST_BACKENDS     sqlite,postgres   which backends
 #   LOADTEST_CONNECTIONS  64                wrk connections (and pgbench clients)
-#   LOADTEST_BOOKINGS     3000              bookings per scenario (at most 5000)
+#   LOADTEST_BOOKINGS     2000              bookings per scenario (at most 5000)
 #   LOADTEST_WARMUP       256               warm-up bookings
 #   LOADTEST_MAX_SECS     60                bound of each wrk replay run (it ends when its requests are answered)
 #   LOADTEST_BASELINE_SECS 10               pgbench -T and the SQLite loop, per variant
@@ -48,7 +48,7 @@ done
 if [ "$QUICK" = 1 ]; then
   d_bookings=400 d_warmup=64 d_baseline=3 d_board=3
 else
-  d_bookings=3000 d_warmup=256 d_baseline=10 d_board=8
+  d_bookings=2000 d_warmup=256 d_baseline=10 d_board=8
 fi
 BACKENDS=${LOADTEST_BACKENDS:-sqlite,postgres}
 CONNS=${LOADTEST_CONNECTIONS:-64}
@@ -153,8 +153,9 @@ free_port() {
 # The server's settings: the test profile (loopback only, published secrets),
 # bookings allowed right away, 50 days of slots, the public board's per-address
 # budget raised from 120/min so that the board load is not answered 429.
+# It execs, so that `server_env … &` leaves the server's own pid in $!.
 server_env() {
-  env CLEARWAY_PROFILE=test \
+  exec env CLEARWAY_PROFILE=test \
     CLEARWAY__DATABASE__URL="$DB_URL" \
     CLEARWAY__DATABASE__POOL_SIZE="$POOL_SIZE" \
     CLEARWAY__SERVER__HOST=127.0.0.1 \
@@ -170,10 +171,11 @@ server_env() {
 }
 
 start_server() {
-  PORT=$(free_port)
-  BASE=http://127.0.0.1:$PORT
   server_env "$BIN" serve >"$WORK/server-$BACKEND.log" 2>&1 &
   SERVER_PID=$!
+  sleep 0.1
+  [ "$(readlink "/proc/$SERVER_PID/exe" 2>/dev/null)" = "$(readlink -f "$BIN")" ] ||
+    log "warning: pid $SERVER_PID is not the server binary (RSS figures would be wrong)"
   local i
   for i in $(seq 1 100); do
     curl -fsS "$BASE/health/ready" >/dev/null 2>&1 && return 0
@@ -295,6 +297,7 @@ stop_sampler() {
   wait "$SAMPLER_PID" 2>/dev/null || true
   SAMPLER_PID=''
 }
+rss_now() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
 max_rss_mib() { sort -n "$WORK/rss.$1" | tail -1 | awk '{ printf "%.1f", $1 / 1024 }'; }
 
 # ---------------------------------------------------------------- one backend
@@ -315,9 +318,12 @@ run_backend() {
 
   # --- setup, not measured
   local t0=$SECONDS
-  printf '%s\n' "$PASSWORD" | server_env "$BIN" create-supervisor --email supervisor@load.test \
-    --display-name 'Load Supervisor' >/dev/null || die "create-supervisor"
+  PORT=$(free_port)
+  BASE=http://127.0.0.1:$PORT
+  printf '%s\n' "$PASSWORD" | (server_env "$BIN" create-supervisor --email supervisor@load.test \
+    --display-name 'Load Supervisor') >/dev/null || die "create-supervisor"
   start_server
+  put "rss_start_$BACKEND" "$(rss_now VmRSS)"
   local sup officer site
   sup=$(login supervisor@load.test)
   api POST /api/v1/officers "$sup" \
@@ -370,7 +376,7 @@ run_backend() {
   [ "$(wc -l <"$slots")" -ge $((SPREAD_SLOTS + 2 + 64)) ] || die "only $(wc -l <"$slots") future slots"
   put "setup_secs_$BACKEND" $((SECONDS - t0))
   log "  setup: $ndecl submitted declarations, $COMPANIES companies, $(wc -l <"$slots") slots in $((SECONDS - t0)) s (declarations created at $(get "decl_create_${BACKEND}_rate")/s)"
-  put "rss_idle_$BACKEND" "$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status")"
+  put "rss_idle_$BACKEND" "$(rss_now VmRSS)"
 
   # Booking requests: job k of a run goes to slot (offset + k mod span) for company
   # (round + k) mod 8, with the next unused declaration of that company and a key of its own.
@@ -435,7 +441,8 @@ run_backend() {
   log "  board: $(get "board_rate_$BACKEND")/s (p99 $(get "board_p99_$BACKEND")), /health/live $(get "health_rate_$BACKEND")/s; non-2xx board $(get "board_non2xx_$BACKEND"), health $(get "health_non2xx_$BACKEND")"
   check_invariants "the board"
   [ "$(get "inv_$BACKEND")" = VIOLATED ] || put "inv_$BACKEND" OK
-  put "rss_end_$BACKEND" "$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status")"
+  put "rss_end_$BACKEND" "$(rss_now VmRSS)"
+  put "rss_hwm_$BACKEND" "$(rss_now VmHWM)"
   stop_server
   log "  server log: $(grep -c . "$WORK/server-$BACKEND.log") lines ($(grep -ci 'error' "$WORK/server-$BACKEND.log") mention an error)"
 }
@@ -513,14 +520,14 @@ for b in ${BACKENDS//,/ }; do
       base=$(get "pgbench_$([ $s = A ] && echo spread || echo hot)")
     else base=$(get sqlite_raw); fi
     printf '| %-10s | %-18s | %10s | %8s | %8s | %14s | %8s | %s\n' "$b" \
-      "$([ $s = A ] && echo "A: $SPREAD_SLOTS slots" || echo "B: one hot slot")" \
+      "$([ $s = A ] && echo "A: 1,000 slots" || echo "B: one hot slot")" \
       "$(get "${s}_${b}_rate")" "$(get "${s}_${b}_p50_ms")" "$(get "${s}_${b}_p99_ms")" "$base" \
       "$(ratio "$(get "${s}_${b}_rate")" "$base")" "$(statuses_of "${s}_$b")"
   done
 done
 echo
 for b in ${BACKENDS//,/ }; do
-  echo "$b: RSS max $(get "rss_max_$b") MiB during the booking runs (idle after setup $(get "rss_idle_$b"), during the board $(get "rss_board_$b"), at the end $(get "rss_end_$b")); board $(get "board_rate_$b")/s (p99 $(get "board_p99_$b")) vs /health/live $(get "health_rate_$b")/s = $(ratio "$(get "board_rate_$b")" "$(get "health_rate_$b")"); setup $(get "setup_secs_$b") s; invariants $(get "inv_$b")"
+  echo "$b: RSS max $(get "rss_max_$b") MiB during the booking runs (at start $(get "rss_start_$b"), after setup and sign-ins $(get "rss_idle_$b"), max during the board $(get "rss_board_$b"), at the end $(get "rss_end_$b"), peak VmHWM $(get "rss_hwm_$b")); board $(get "board_rate_$b")/s (p99 $(get "board_p99_$b")) vs /health/live $(get "health_rate_$b")/s = $(ratio "$(get "board_rate_$b")" "$(get "health_rate_$b")"); setup $(get "setup_secs_$b") s; invariants $(get "inv_$b")"
 done
 echo
 echo "Goals:"
