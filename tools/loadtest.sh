@@ -81,7 +81,10 @@ RESULTS=$WORK/results
 : >"$RESULTS"
 RAND=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
 
-SERVER_PID='' SAMPLER_PID='' WRK_PID='' PG_DBS=''
+SERVER_PID='' SAMPLER_PID='' WRK_PID=''
+# PostgreSQL databases this run created, dropped on exit.
+PG_DBS=()
+IFS=, read -ra BACKEND_LIST <<<"$BACKENDS"
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -101,7 +104,7 @@ cleanup() {
     kill -TERM "$SERVER_PID" 2>/dev/null
     wait "$SERVER_PID" 2>/dev/null
   fi
-  for db in $PG_DBS; do
+  for db in "${PG_DBS[@]}"; do
     pg_admin "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || log "could not drop $db"
   done
   if [ "${LOADTEST_KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then
@@ -270,7 +273,7 @@ replay() {
   WRK_PID=''
   grep -q '^LT sent=' "$WORK/$name.wrk" || die "wrk $name: $(tail -5 "$WORK/$name.wrk")"
   local kv
-  for kv in $(sed -n 's/^LT //p' "$WORK/$name.wrk"); do put "${name}_${kv%%=*}" "${kv#*=}"; done
+  sed -n 's/^LT //p' "$WORK/$name.wrk" | tr ' ' '\n' | while IFS='=' read -r k v; do put "${name}_$k" "$v"; done
   cat "$WORK/$name".out.[0-9]* >"$WORK/$name.answers" 2>/dev/null || : >"$WORK/$name.answers"
   if [ "$(get "${name}_sent")" != "$(get "${name}_answered")" ]; then
     log "  $name: $(get "${name}_sent") sent but $(get "${name}_answered") answered within ${MAX_SECS} s (raise LOADTEST_MAX_SECS)"
@@ -310,7 +313,7 @@ run_backend() {
   else
     local db=clearway_load_$RAND
     pg_admin "CREATE DATABASE $db" >/dev/null
-    PG_DBS="$PG_DBS $db"
+    PG_DBS+=("$db")
     DB_URL=$(pg_url_of "$db")
   fi
   ACKED=$WORK/acked.$BACKEND
@@ -461,7 +464,7 @@ plain_wrk() {
 pg_baseline() {
   local db=clearway_load_${RAND}_pgbench
   pg_admin "CREATE DATABASE $db" >/dev/null
-  PG_DBS="$PG_DBS $db"
+  PG_DBS+=("$db")
   local url
   url=$(pg_url_of "$db")
   psql "$url" -v ON_ERROR_STOP=1 -qAtX -f "$ROOT/tools/loadtest/pg_schema.sql" >/dev/null
@@ -478,7 +481,6 @@ pg_baseline() {
   psql "$url" -qAtX -c "SELECT count(*) FILTER (WHERE booked > capacity) || ' over, ' || sum(booked) || ' booked, ' || (SELECT count(*) FROM bookings) || ' bookings, ' || (SELECT count(*) FROM audit_events) || ' audit rows' FROM slots" >"$WORK/pgbench-check.txt"
   log "  pgbench tables after: $(cat "$WORK/pgbench-check.txt")"
   pg_admin "DROP DATABASE $db WITH (FORCE)" >/dev/null
-  PG_DBS=${PG_DBS/ $db/}
 }
 
 sqlite_baseline() {
@@ -491,7 +493,7 @@ sqlite_baseline() {
 # ---------------------------------------------------------------- run
 
 START=$SECONDS
-for b in ${BACKENDS//,/ }; do
+for b in "${BACKEND_LIST[@]}"; do
   case "$b" in
     sqlite | postgres) run_backend "$b" ;;
     *) die "unknown backend $b" ;;
@@ -514,7 +516,7 @@ echo "load average at start $(get load_start), at end $(get load_end); run took 
 echo
 printf '| %-10s | %-18s | %10s | %8s | %8s | %14s | %8s | %s\n' backend scenario bookings/s "p50 ms" "p99 ms" "DB alone tx/s" ratio statuses
 printf '|%s|\n' "------------|--------------------|------------|----------|----------|----------------|----------|----------"
-for b in ${BACKENDS//,/ }; do
+for b in "${BACKEND_LIST[@]}"; do
   for s in A B; do
     if [ "$b" = postgres ]; then
       base=$(get "pgbench_$([ $s = A ] && echo spread || echo hot)")
@@ -526,12 +528,12 @@ for b in ${BACKENDS//,/ }; do
   done
 done
 echo
-for b in ${BACKENDS//,/ }; do
+for b in "${BACKEND_LIST[@]}"; do
   echo "$b: RSS max $(get "rss_max_$b") MiB during the booking runs (at start $(get "rss_start_$b"), after setup and sign-ins $(get "rss_idle_$b"), max during the board $(get "rss_board_$b"), at the end $(get "rss_end_$b"), peak VmHWM $(get "rss_hwm_$b")); board $(get "board_rate_$b")/s (p99 $(get "board_p99_$b")) vs /health/live $(get "health_rate_$b")/s = $(ratio "$(get "board_rate_$b")" "$(get "health_rate_$b")"); setup $(get "setup_secs_$b") s; invariants $(get "inv_$b")"
 done
 echo
 echo "Goals:"
-for b in ${BACKENDS//,/ }; do
+for b in "${BACKEND_LIST[@]}"; do
   if [ "$b" = postgres ]; then
     a=$(get A_postgres_rate) p99=$(get A_postgres_p99_ms) spread=$(get pgbench_spread)
     ok=0
@@ -546,7 +548,7 @@ for b in ${BACKENDS//,/ }; do
     echo "  SQLite >= 1.0 x raw commit rate (A $(get A_sqlite_rate), B $(get B_sqlite_rate) vs $(get sqlite_raw)): $(met $ok)"
   fi
 done
-for b in ${BACKENDS//,/ }; do
+for b in "${BACKEND_LIST[@]}"; do
   ok=0
   ge 64 "$(get "rss_max_$b")" && ge 64 "$(get "rss_board_$b")" && ok=1
   echo "  RSS <= 64 MiB on $b (max $(get "rss_max_$b") / $(get "rss_board_$b") MiB): $(met $ok)"
