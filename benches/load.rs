@@ -21,7 +21,7 @@
 //! warm-up → scenario A (bookings spread over 1,000 slots) → scenario B (one
 //! hot slot raised to capacity 10,000) → `GET /slots` for one site-week.
 //! Each scenario runs over HTTP and straight at the database (the same
-//! `book` transaction in `write_transaction` on the app's write pool), in
+//! `book` transaction in `Db::transaction` on the app's write pool), in
 //! halves ordered HTTP, direct, direct, HTTP; the invariants are checked
 //! through SQL after every part.
 
@@ -36,7 +36,6 @@ use chrono::{NaiveDateTime, SecondsFormat, Utc};
 use clearway::auth::Principal;
 use clearway::config::Settings;
 use clearway::context::RequestContext;
-use clearway::db::connection::write_transaction;
 use clearway::db::schema::{bookings, clearance_slots};
 use clearway::db::Db;
 use clearway::domain::booking_policy::BookingStatus;
@@ -415,7 +414,7 @@ async fn http_run(w: &World, jobs: Vec<Job>, clients: usize) -> RunResult {
 }
 
 /// The same transaction without HTTP: `threads` OS threads, each taking a
-/// connection from the app's write pool and running `book` in `write_transaction`.
+/// connection from the app's write pool and running `book` in `Db::transaction`.
 fn direct_run(db: &Db, rules: &BookingRules, principals: &[Principal], jobs: &[Job], threads: usize) -> RunResult {
     let next = AtomicUsize::new(0);
     let started = Instant::now();
@@ -439,7 +438,7 @@ fn direct_run(db: &Db, rules: &BookingRules, principals: &[Principal], jobs: &[J
                         let outcome = match db.write_conn() {
                             Ok(mut conn) => {
                                 let checked_out = Instant::now();
-                                let outcome = write_transaction(&mut conn, |c| {
+                                let outcome = db.transaction(&mut conn, |c| {
                                     clearway::services::bookings::book(c, &ctx, &visit, None, rules)
                                 });
                                 r.held += checked_out.elapsed();

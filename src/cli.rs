@@ -117,18 +117,19 @@ fn create_supervisor(settings: &Settings, email: &str, display_name: Option<&str
     let hash = crate::auth::password::hash_blocking(password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = connect_migrated(settings)?;
     let mut conn = db.write_conn().context("opening a connection")?;
-    let user = crate::db::connection::write_transaction(&mut conn, |conn| {
-        crate::services::identity::create_user(
-            conn,
-            None,
-            &email,
-            display_name,
-            Role::Supervisor,
-            &hash,
-            crate::db::now(),
-        )
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = db
+        .transaction(&mut conn, |conn| {
+            crate::services::identity::create_user(
+                conn,
+                None,
+                &email,
+                display_name,
+                Role::Supervisor,
+                &hash,
+                crate::db::now(),
+            )
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("created supervisor {} ({})", user.email, user.id);
     Ok(())
 }

@@ -322,11 +322,51 @@ pub struct PublicSettings {
     /// Requests per minute per client address (a burst of that many,
     /// refilled evenly); more are answered 429 with Retry-After.
     pub requests_per_minute: u32,
+    /// Milliseconds a board answer is kept in memory and served again
+    /// (0..=10000; 0 = not kept). A change through this instance drops it
+    /// at once; this bounds how late a change made through another
+    /// instance on the same database shows.
+    pub cache_ttl_ms: u64,
+    /// Board answers kept at most (1..=100000).
+    pub cache_max_entries: usize,
+    /// Megabytes of board answers kept at most (1..=4096).
+    pub cache_max_megabytes: usize,
 }
+
+/// Longest `public.cache_ttl_ms`: answers from another instance stay at
+/// most a few seconds behind.
+pub const MAX_BOARD_CACHE_TTL_MS: u64 = 10_000;
 
 impl Default for PublicSettings {
     fn default() -> Self {
-        Self { requests_per_minute: 120 }
+        Self { requests_per_minute: 120, cache_ttl_ms: 2_000, cache_max_entries: 1_024, cache_max_megabytes: 64 }
+    }
+}
+
+impl PublicSettings {
+    /// The board cache's limits.
+    pub fn cache_limits(&self) -> crate::services::board_cache::CacheLimits {
+        crate::services::board_cache::CacheLimits {
+            ttl: std::time::Duration::from_millis(self.cache_ttl_ms),
+            max_entries: self.cache_max_entries,
+            max_bytes: self.cache_max_megabytes.saturating_mul(1 << 20),
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.cache_ttl_ms > MAX_BOARD_CACHE_TTL_MS {
+            bail!(
+                "public.cache_ttl_ms must be within 0..={MAX_BOARD_CACHE_TTL_MS} \
+                 (another instance's changes show on this one's board after at most that long)"
+            );
+        }
+        if !(1..=100_000).contains(&self.cache_max_entries) {
+            bail!("public.cache_max_entries must be within 1..=100000");
+        }
+        if !(1..=4096).contains(&self.cache_max_megabytes) {
+            bail!("public.cache_max_megabytes must be within 1..=4096");
+        }
+        Ok(())
     }
 }
 
@@ -486,6 +526,7 @@ impl Settings {
         if self.slots.horizon_days == 0 || self.slots.horizon_days > 366 {
             bail!("slots.horizon_days must be within 1..=366");
         }
+        self.public.validate()?;
         check_public_url(&self.server.public_url, self.profile)
     }
 }
@@ -650,6 +691,27 @@ mod tests {
             s.server.host = bad.into();
             let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("loopback only"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::expect_used)]
+    fn the_board_cache_has_bounds() {
+        let mut s = Settings::load_profile(Profile::Test).expect("test settings");
+        assert_eq!((s.public.cache_ttl_ms, s.public.cache_max_entries), (2_000, 1_024));
+        for (ttl, entries, mb, ok) in [
+            (0, 1, 1, true),
+            (10_000, 100_000, 4096, true),
+            (10_001, 10, 10, false),
+            (10, 0, 10, false),
+            (10, 10, 0, false),
+        ] {
+            s.public.cache_ttl_ms = ttl;
+            s.public.cache_max_entries = entries;
+            s.public.cache_max_megabytes = mb;
+            let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+            assert_eq!(err.is_empty(), ok, "{ttl} {entries} {mb}: {err}");
+            assert!(ok || err.contains("public.cache_"), "{err}");
         }
     }
 

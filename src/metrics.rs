@@ -1,6 +1,6 @@
 //! Prometheus metrics through the `metrics` facade: HTTP requests by route
 //! template and status, booking and declaration outcomes, database pools,
-//! slot generation. Rendered by `GET /metrics`.
+//! slot generation, the public board's cache. Rendered by `GET /metrics`.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -135,6 +135,13 @@ pub fn declaration_transition(action: &'static str, to: &'static str) {
 pub fn slot_generation(created: usize) {
     metrics::counter!("slot_generation_runs_total").increment(1);
     metrics::counter!("slots_generated_total").increment(created as u64);
+}
+
+/// A public board answer: `hit` (a kept answer), `shared` (another
+/// request's database read, made at the same time) or `miss` (a read of
+/// its own).
+pub fn board_cache(result: &'static str) {
+    metrics::counter!("public_board_cache_total", "result" => result).increment(1);
 }
 
 /// Sets the pool gauges and renders the text exposition.

@@ -35,6 +35,8 @@ pub struct AppState {
     pub in_flight: InFlight,
     /// Per-address request budget of the public board.
     pub public_limiter: crate::services::public_board::PublicLimiter,
+    /// The public board's answers, kept until a count of their site moves.
+    pub board_cache: crate::services::board_cache::BoardCache,
 }
 
 impl AppState {
@@ -48,6 +50,10 @@ impl AppState {
             bookings: Arc::new(rules_of(&settings)),
             in_flight: InFlight::default(),
             public_limiter: crate::services::public_board::PublicLimiter::new(settings.public.requests_per_minute),
+            board_cache: crate::services::board_cache::BoardCache::new(
+                settings.public.cache_limits(),
+                db.site_versions(),
+            ),
             settings,
             db,
             clock: Clock::system(),

@@ -2,7 +2,9 @@
 //! carry an `ETag` and `Cache-Control: public, max-age=15`; a client that
 //! sends the ETag back in `If-None-Match` gets `304` without a body. Each
 //! client address has a request budget (`[public] requests_per_minute`);
-//! past it the answer is 429 with `Retry-After`.
+//! past it the answer is 429 with `Retry-After`. Availability answers come
+//! from the in-memory cache (`services::board_cache`) while no count of
+//! their site has moved.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -146,7 +148,11 @@ async fn availability(
         return Err(AppError::internal("validated range lost"));
     };
     let query = BoardQuery { code, mode, from, to };
-    let answer = state.db.read(move |conn| board::load(conn, &query)).await?;
+    let load = || {
+        let (db, q, versions) = (state.db.clone(), query.clone(), state.db.site_versions());
+        async move { db.read(move |conn| board::load(conn, &q, &versions)).await.map_err(AppError::from) }
+    };
+    let answer = state.board_cache.answer(&query, load).await?;
     let answer = answer.ok_or_else(|| AppError::missing("site", code_of(&req)))?;
     Ok(respond(&req, answer))
 }

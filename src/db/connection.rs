@@ -19,6 +19,7 @@ use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 
+use super::changes::{self, SiteVersions};
 use crate::config::DatabaseSettings;
 
 /// One connection to either backend; queries are written once against it.
@@ -153,6 +154,9 @@ pub struct Db {
     read_permits: Arc<Semaphore>,
     write_permits: Arc<Semaphore>,
     acquire_timeout: Duration,
+    /// Per-site versions, bumped after each write transaction that changed
+    /// a site's slots (`db::changes`).
+    versions: Arc<SiteVersions>,
 }
 
 impl Db {
@@ -195,11 +199,31 @@ impl Db {
             read_permits: Arc::new(Semaphore::new(settings.pool_size as usize)),
             write_permits: Arc::new(Semaphore::new(write_size)),
             acquire_timeout: Duration::from_secs(settings.acquire_timeout_secs.max(1)),
+            versions: Arc::default(),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The per-site versions this handle's write transactions bump.
+    pub fn site_versions(&self) -> Arc<SiteVersions> {
+        self.versions.clone()
+    }
+
+    /// [`write_transaction`] on a connection of this handle's write pool,
+    /// on the calling (blocking) thread, then a bump of the versions of
+    /// the sites whose slots it changed: after the commit, and before the
+    /// caller can answer anyone. After a rollback the bump is harmless.
+    pub fn transaction<T, E, F>(&self, conn: &mut DbConnection, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        let (result, sites) = changes::collect(|| write_transaction(conn, f));
+        self.versions.bump(&sites);
+        result
     }
 
     /// Connections of each pool (`read`, and `write` on SQLite), for metrics.
@@ -251,19 +275,20 @@ impl Db {
 
     /// Runs `f` in one write transaction (IMMEDIATE on SQLite), off the async
     /// executor, inside the caller's tracing span. Commits on `Ok`, rolls back
-    /// on `Err`.
+    /// on `Err`; either way bumps the versions of the sites whose slots it
+    /// changed before returning (see [`Db::transaction`]).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<diesel::result::Error> + Send + 'static,
     {
-        let pool = self.write.clone();
+        let db = self.clone();
         let permit = self.permit(&self.write_permits).await?;
         crate::telemetry::spawn_blocking_in_span(move || {
             let _permit = permit;
-            let mut conn = pool.get().map_err(|_| RunError::PoolTimeout)?;
-            write_transaction(&mut conn, f).map_err(RunError::Inner)
+            let mut conn = db.write.get().map_err(|_| RunError::PoolTimeout)?;
+            db.transaction(&mut conn, f).map_err(RunError::Inner)
         })
         .await
         .map_err(|_| RunError::Canceled)?

@@ -32,6 +32,7 @@ pub use connection::{Backend, Db, DbConnection, DbError};
 pub mod audit;
 pub mod bookings;
 pub mod calendar_tokens;
+pub mod changes;
 pub mod closures;
 pub mod declarations;
 pub mod enterprises;

@@ -143,8 +143,10 @@ pub fn existing(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Stri
     sites::table.filter(sites::id.eq_any(ids)).select(sites::id).load(conn)
 }
 
+/// Changes what a site shows; reported to `db::changes` like a slot
+/// write, since the public board shows the site's name, zone and modes.
 pub fn update(conn: &mut DbConnection, id: &str, changes: &SiteChanges) -> QueryResult<usize> {
-    diesel::update(sites::table.find(id)).set(changes).execute(conn)
+    diesel::update(sites::table.find(id)).set(changes).returning(sites::id).get_results(conn).map(super::changes::noted)
 }
 
 /// Replaces a site's policy columns (all seven: NULL for a default).

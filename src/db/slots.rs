@@ -7,10 +7,16 @@
 //! Holds (issue 16) take places too: `held` counts them beside `booked`,
 //! every guard reads `booked + held` as the places taken, and the CHECK is
 //! `booked + held <= capacity`.
+//!
+//! Every statement here that writes a slot returns the `site_id` of the
+//! rows it changed and hands them to `changes::noted` (a test checks each
+//! writing function does), so that cached boards of those sites are
+//! dropped when the transaction ends (`db::changes`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::changes::noted;
 use super::schema::clearance_slots;
 use super::sites::SiteTerms;
 use super::DbConnection;
@@ -77,6 +83,9 @@ pub fn insert_all(conn: &mut DbConnection, slots: &[SlotRow]) -> QueryResult<usi
             DbConnection::Postgres(c) => diesel::insert_into(clearance_slots::table).values(rows).execute(c)?,
         };
     }
+    let mut sites: Vec<String> = slots.iter().map(|s| s.site_id.clone()).collect();
+    sites.dedup();
+    noted(sites);
     Ok(n)
 }
 
@@ -190,7 +199,9 @@ pub fn set_capacity(conn: &mut DbConnection, id: &str, capacity: i32, now: Naive
             .filter((clearance_slots::booked + clearance_slots::held).le(capacity)),
     )
     .set((clearance_slots::capacity.eq(capacity), clearance_slots::updated_at.eq(now)))
-    .execute(conn)
+    .returning(clearance_slots::site_id)
+    .get_results(conn)
+    .map(noted)
 }
 
 /// Opens or closes a slot; returns rows changed (0 if already so).
@@ -203,7 +214,9 @@ pub fn set_status(
 ) -> QueryResult<usize> {
     diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::status.eq(from)))
         .set((clearance_slots::status.eq(to), clearance_slots::updated_at.eq(now)))
-        .execute(conn)
+        .returning(clearance_slots::site_id)
+        .get_results(conn)
+        .map(noted)
 }
 
 /// A slot's capacity and places taken, as of a change to them.
@@ -254,7 +267,9 @@ pub fn set_reserve(
         clearance_slots::reserved_until.eq(Some(reserved_until)),
         clearance_slots::updated_at.eq(now),
     ))
-    .execute(conn)
+    .returning(clearance_slots::site_id)
+    .get_results(conn)
+    .map(noted)
 }
 
 /// Takes one place if the slot is open and not full, and the place is not
@@ -301,26 +316,33 @@ pub fn take(
                 .nullable()
                 .or(clearance_slots::reserved_until.le(now)),
         );
-    let returned = (clearance_slots::capacity, clearance_slots::booked, clearance_slots::held);
-    match into {
+    let returned =
+        (clearance_slots::capacity, clearance_slots::booked, clearance_slots::held, clearance_slots::site_id);
+    let taken: Option<(i32, i32, i32, String)> = match into {
         Counter::Booked => diesel::update(guarded)
             .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
             .returning(returned)
             .get_result(conn)
-            .optional(),
+            .optional()?,
         Counter::Held => diesel::update(guarded)
             .set(clearance_slots::held.eq(clearance_slots::held + 1))
             .returning(returned)
             .get_result(conn)
-            .optional(),
-    }
+            .optional()?,
+    };
+    Ok(taken.map(|(capacity, booked, held, site_id)| {
+        noted(vec![site_id]);
+        Places { capacity, booked, held }
+    }))
 }
 
 /// Gives one held place back (never below zero).
 pub fn release_held(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
     diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::held.gt(0)))
         .set(clearance_slots::held.eq(clearance_slots::held - 1))
-        .execute(conn)
+        .returning(clearance_slots::site_id)
+        .get_results(conn)
+        .map(noted)
 }
 
 /// Turns one held place into a booked one, without checking capacity again
@@ -331,14 +353,18 @@ pub fn convert_held(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
             clearance_slots::held.eq(clearance_slots::held - 1),
             clearance_slots::booked.eq(clearance_slots::booked + 1),
         ))
-        .execute(conn)
+        .returning(clearance_slots::site_id)
+        .get_results(conn)
+        .map(noted)
 }
 
 /// Gives one place back (never below zero).
 pub fn release_place(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
     diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)).filter(clearance_slots::booked.gt(0)))
         .set(clearance_slots::booked.eq(clearance_slots::booked - 1))
-        .execute(conn)
+        .returning(clearance_slots::site_id)
+        .get_results(conn)
+        .map(noted)
 }
 
 /// Puts back a place released earlier in the same transaction (the slot's
@@ -346,7 +372,9 @@ pub fn release_place(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
 pub fn restore_place(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
     diesel::update(clearance_slots::table.filter(clearance_slots::id.eq(id)))
         .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
-        .execute(conn)
+        .returning(clearance_slots::site_id)
+        .get_results(conn)
+        .map(noted)
 }
 
 /// Future slots of a schedule from `from` on, for reshaping.
@@ -374,7 +402,9 @@ pub fn delete_if_unbooked(conn: &mut DbConnection, id: &str) -> QueryResult<usiz
             .filter(diesel::dsl::not(referenced))
             .filter(diesel::dsl::not(held)),
     )
-    .execute(conn)
+    .returning(clearance_slots::site_id)
+    .get_results(conn)
+    .map(noted)
 }
 
 /// Takes the row locks of the slots of a site and mode starting in
@@ -414,7 +444,9 @@ pub fn set_shape(
             clearance_slots::status.eq(status),
             clearance_slots::updated_at.eq(now),
         ))
-        .execute(conn)
+        .returning(clearance_slots::site_id)
+        .get_results(conn)
+        .map(noted)
 }
 
 /// Takes one slot's row lock and reads it (SQLite: the single writer).

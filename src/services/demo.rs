@@ -5,7 +5,6 @@ use anyhow::Context;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::context::RequestContext;
-use crate::db::connection::write_transaction;
 use crate::db::{sites, users, Db, DbConnection};
 use crate::domain::goods::TransportMode;
 use crate::domain::identity::{EnterpriseAction, Role};
@@ -35,7 +34,7 @@ pub fn seed(db: &Db, rules: &BookingRules) -> anyhow::Result<Vec<DemoAccount>> {
     let clock = Clock::system();
     let mut conn = db.write_conn().context("opening a connection for demo data")?;
     let hash = crate::auth::password::hash_blocking(DEMO_PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
-    write_transaction(&mut conn, |conn| -> Result<(), AppError> {
+    db.transaction(&mut conn, |conn| -> Result<(), AppError> {
         let at = clock.now();
         let now = at.naive_utc();
         let actor = crate::db::audit::Actor { user_id: None, role: Some("system".into()), request_id: None };

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod background;
+pub mod board_cache;
 pub mod bookings;
 pub mod calendar;
 pub mod closures;

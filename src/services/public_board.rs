@@ -3,14 +3,19 @@
 //!
 //! One query of the board is a [`BoardQuery`] (site code, mode, a period
 //! whose default ends are whole hours), answered by [`load`] as the finished
-//! JSON body and its ETag. That pair is what an in-memory cache keeps: put a
-//! map from `BoardQuery` to `BoardAnswer` in front of `load`, and drop the
-//! entries of a site when a count of one of its slots moves (issue 19).
+//! JSON body and its ETag. That pair is what the in-memory cache
+//! (`services::board_cache`, issue 19) keeps, with the version of the site
+//! that `load` reads before the slots: a write that moves a count of one of
+//! the site's slots bumps it (`db::changes`), and the kept answer is no
+//! longer served.
 //! Free places are computed in one function, [`available`], so that a new
 //! counter (places held) changes one line.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::time::Instant;
+
+use actix_web::web::Bytes;
 
 use chrono::{DateTime, Duration, DurationRound, FixedOffset, TimeDelta, Utc};
 use governor::clock::{Clock, DefaultClock};
@@ -18,6 +23,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::board_cache::Stamped;
+use crate::db::changes::SiteVersions;
 use crate::db::sites::{self, SiteRow};
 use crate::db::slots::{self, SlotFilter, SlotRow};
 use crate::db::DbConnection;
@@ -104,7 +111,8 @@ pub struct BoardQuery {
 /// A finished answer: the JSON body and its ETag (a digest of the body).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoardAnswer {
-    pub body: String,
+    /// Shared, not copied, by every request served from the cache.
+    pub body: Bytes,
     pub etag: String,
 }
 
@@ -114,7 +122,7 @@ impl BoardAnswer {
         let body = serde_json::to_string(value).map_err(|e| AppError::internal(format!("board answer: {e}")))?;
         let digest = Sha256::digest(body.as_bytes());
         let etag = format!("\"{}\"", hex::encode(&digest[..16]));
-        Ok(BoardAnswer { body, etag })
+        Ok(BoardAnswer { body: Bytes::from(body), etag })
     }
 }
 
@@ -130,11 +138,16 @@ pub fn sites(conn: &mut DbConnection) -> Result<Vec<PublicSite>, AppError> {
     Ok(sites::list(conn, None, None, 1_000)?.into_iter().map(PublicSite::from).collect())
 }
 
-/// The board of one site (`None`: no site has that code).
-pub fn load(conn: &mut DbConnection, q: &BoardQuery) -> Result<Option<BoardAnswer>, AppError> {
+/// The board of one site (`None`: no site has that code), stamped with
+/// the site's version as it was before the slots were read: an answer is
+/// stale exactly when the version has moved since.
+pub fn load(conn: &mut DbConnection, q: &BoardQuery, versions: &SiteVersions) -> Result<Option<Stamped>, AppError> {
+    let read_at = Instant::now();
     let Some(site) = sites::find_by_code(conn, &q.code)? else {
         return Ok(None);
     };
+    let version = versions.of(&site.id);
+    let site_id = site.id.clone();
     let tz = parse_timezone(&site.timezone).map_err(AppError::internal)?;
     let filter = SlotFilter {
         site_id: Some(site.id.clone()),
@@ -160,7 +173,8 @@ pub fn load(conn: &mut DbConnection, q: &BoardQuery) -> Result<Option<BoardAnswe
         })
         .collect();
     let board = Board { site: site.into(), from: q.from, to: q.to, items };
-    BoardAnswer::of(&board).map(Some)
+    let answer = BoardAnswer::of(&board)?;
+    Ok(Some(Stamped { answer, site_id, version, read_at }))
 }
 
 /// Requests per minute per client address on the public routes, in

@@ -7,6 +7,7 @@
 mod abuse_auth;
 mod abuse_hooks;
 mod batch;
+mod board_cache;
 mod bookings;
 mod calendar;
 mod closures;
