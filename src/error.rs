@@ -437,7 +437,7 @@ impl From<diesel::result::Error> for AppError {
 impl<E: Into<AppError>> From<RunError<E>> for AppError {
     fn from(e: RunError<E>) -> Self {
         match e {
-            RunError::PoolTimeout => AppError::Unavailable,
+            RunError::PoolTimeout | RunError::Unavailable => AppError::Unavailable,
             RunError::Canceled => AppError::internal("blocking task canceled"),
             RunError::Inner(inner) => inner.into(),
         }

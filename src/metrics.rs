@@ -144,6 +144,13 @@ pub fn board_cache(result: &'static str) {
     metrics::counter!("public_board_cache_total", "result" => result).increment(1);
 }
 
+/// One COMMIT of SQLite's group-commit writer, covering `jobs` write
+/// transactions (jobs ÷ commits = the mean batch size).
+pub fn group_commit(jobs: u64) {
+    metrics::counter!("sqlite_group_commit_commits_total").increment(1);
+    metrics::counter!("sqlite_group_commit_jobs_total").increment(jobs);
+}
+
 /// Sets the pool gauges and renders the text exposition.
 pub fn render(db: &crate::db::Db) -> String {
     for (pool, state) in db.pool_states() {

@@ -2,8 +2,10 @@
 //!
 //! The backend is picked from the URL scheme by our own r2d2 manager (never by
 //! trying each backend in turn). SQLite has one writer at a time, so writes go
-//! through a pool of exactly one connection and begin `IMMEDIATE`: writers
-//! queue in the pool instead of fighting over the file lock (SQLITE_BUSY).
+//! through a pool of exactly one connection, which one writer thread uses to
+//! group queued transactions into one `BEGIN IMMEDIATE … COMMIT` (see
+//! `group_commit`): writers queue instead of fighting over the file lock
+//! (SQLITE_BUSY), and share one fsync per batch.
 //! Reads get their own pool (WAL lets them run beside the writer).
 //! PostgreSQL uses one pool for both, at READ COMMITTED.
 
@@ -20,6 +22,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 
 use super::changes::{self, SiteVersions};
+use super::group_commit::{GroupCommit, Limits};
 use crate::config::DatabaseSettings;
 
 /// One connection to either backend; queries are written once against it.
@@ -139,6 +142,10 @@ pub enum RunError<E> {
     /// The blocking thread pool was shut down or the closure panicked.
     #[error("blocking task failed")]
     Canceled,
+    /// The work was rolled back with the group-commit batch it ran in (the
+    /// batch's COMMIT failed): nothing of it was kept, a retry may succeed.
+    #[error("database unavailable: the write was rolled back")]
+    Unavailable,
     #[error(transparent)]
     Inner(E),
 }
@@ -157,6 +164,8 @@ pub struct Db {
     /// Per-site versions, bumped after each write transaction that changed
     /// a site's slots (`db::changes`).
     versions: Arc<SiteVersions>,
+    /// SQLite's single writer, batching transactions into one COMMIT.
+    group: Option<Arc<GroupCommit>>,
 }
 
 impl Db {
@@ -192,14 +201,24 @@ impl Db {
             Backend::Postgres => read.clone(),
         };
         let write_size = if backend == Backend::Sqlite { 1 } else { settings.pool_size as usize };
+        let acquire_timeout = Duration::from_secs(settings.acquire_timeout_secs.max(1));
+        let versions: Arc<SiteVersions> = Arc::default();
+        let group = match backend {
+            Backend::Sqlite => Some(Arc::new(
+                GroupCommit::start(write.clone(), versions.clone(), acquire_timeout, Limits::default())
+                    .context("starting the SQLite writer thread")?,
+            )),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             backend,
             read,
             write,
             read_permits: Arc::new(Semaphore::new(settings.pool_size as usize)),
             write_permits: Arc::new(Semaphore::new(write_size)),
-            acquire_timeout: Duration::from_secs(settings.acquire_timeout_secs.max(1)),
-            versions: Arc::default(),
+            acquire_timeout,
+            versions,
+            group,
         })
     }
 
@@ -239,7 +258,16 @@ impl Db {
         self.read.get()
     }
 
-    /// The write connection (the single writer on SQLite).
+    /// Jobs and COMMITs of SQLite's group-commit writer (None on PostgreSQL).
+    pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
+        self.group.as_ref().map(|g| g.stats().snapshot())
+    }
+
+    /// The write connection (the single writer on SQLite), for work outside
+    /// a request (migrations, the CLI). On SQLite the group-commit writer
+    /// borrows the same connection for each batch: hold it briefly, and
+    /// never call [`Db::write`] while holding it (the writer would wait for
+    /// it, up to the acquire timeout).
     pub fn write_conn(&self) -> Result<PooledConn, r2d2::PoolError> {
         self.write.get()
     }
@@ -273,16 +301,23 @@ impl Db {
         .map_err(|_| RunError::Canceled)?
     }
 
-    /// Runs `f` in one write transaction (IMMEDIATE on SQLite), off the async
-    /// executor, inside the caller's tracing span. Commits on `Ok`, rolls back
-    /// on `Err`; either way bumps the versions of the sites whose slots it
-    /// changed before returning (see [`Db::transaction`]).
+    /// Runs `f` as one write transaction, off the async executor, inside the
+    /// caller's tracing span; its changes are kept on `Ok`, rolled back on
+    /// `Err`. On PostgreSQL that is its own `BEGIN … COMMIT`. On SQLite it is
+    /// a savepoint in the single writer's current batch (see
+    /// [`group_commit`](super::group_commit)); either way the answer comes
+    /// after the COMMIT that made `f`'s changes durable, and after the
+    /// versions of the sites whose slots it changed were bumped (see
+    /// [`Db::transaction`]).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<diesel::result::Error> + Send + 'static,
     {
+        if let Some(group) = &self.group {
+            return group.write(f).await;
+        }
         let db = self.clone();
         let permit = self.permit(&self.write_permits).await?;
         crate::telemetry::spawn_blocking_in_span(move || {

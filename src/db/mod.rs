@@ -24,6 +24,7 @@ macro_rules! row_access {
 pub(crate) use row_access;
 
 pub mod connection;
+pub mod group_commit;
 pub mod migrations;
 pub mod schema;
 pub mod sessions;

@@ -16,6 +16,7 @@ mod contract;
 mod declarations;
 mod edge;
 mod gate;
+mod group_commit;
 mod helpers;
 mod holds;
 mod identity;
