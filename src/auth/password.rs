@@ -2,9 +2,8 @@
 //! reused working memory, behind a bounded queue.
 //!
 //! Memory is what this bounds: a hash needs 19 MiB. Hashes run only on the
-//! `permits` threads of the [`Hasher`], each hashing into one buffer that
-//! it reuses while sign-ins queue and gives back when none is left, so
-//! hashing never holds more than `permits` × 19 MiB
+//! `permits` threads of the [`Hasher`], each hashing into one buffer it
+//! allocated once, so hashing never holds more than `permits` × 19 MiB
 //! whatever the number of concurrent logins (a blocking-pool thread per
 //! hash would keep up to one allocator arena of 19 MiB per thread). Requests
 //! beyond `permits + queue` are refused at once (503 with `Retry-After`).
@@ -125,34 +124,16 @@ impl Hasher {
         for i in 0..permits {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
-                // Allocated at the first hash of a burst, reused by every
-                // hash queued behind it, and given back when none is left.
+                // Allocated at the first hash, then reused by every later one.
                 let mut memory: Vec<Block> = Vec::new();
-                let mut queued: Option<Job> = None;
                 loop {
-                    let job = match queued.take() {
-                        Some(job) => Ok(job),
-                        None => match rx.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(poisoned) => poisoned.into_inner().recv(),
-                        },
+                    let job = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
                     };
                     match job {
                         Ok(job) => job(&mut memory),
                         Err(_) => break,
-                    }
-                    let next = match rx.lock() {
-                        Ok(guard) => guard.try_recv(),
-                        Err(poisoned) => poisoned.into_inner().try_recv(),
-                    };
-                    match next {
-                        Ok(job) => queued = Some(job),
-                        // Nothing waiting: free the 19 MiB. An allocation
-                        // this large is a mapping of its own, unmapped when
-                        // freed, so a burst of sign-ins leaves nothing
-                        // resident (a lone sign-in pays a few milliseconds
-                        // of page faults for it).
-                        Err(_) => memory = Vec::new(),
                     }
                 }
             });
