@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::api_tests;
 use crate::bookings::submitted_declaration;
 use crate::helpers::{spawn_app_on, TestApp};
-use crate::slots::{create_schedule, create_site};
+use crate::public_board::board_world;
 
 api_tests!(
     every_change_through_this_instance_shows_at_once
@@ -22,33 +22,13 @@ api_tests!(
     another_instance_catches_up_within_the_ttl,
 );
 
-fn enc(t: DateTime<Utc>) -> String {
-    t.to_rfc3339().replace('+', "%2B")
-}
-
-/// A site with hourly road slots of 4 places, a verified company, and the
-/// first three slots a day ahead: (officer, company admin, site id, slots).
+/// The cache tests' site and its board (see `public_board::board_world`).
 async fn world(app: &TestApp) -> (String, String, String, Vec<Value>) {
-    let customs = app.customs().await;
-    let site = create_site(app, &customs.supervisor, "CNKRL", "Asia/Shanghai").await;
-    create_schedule(app, &customs.supervisor, &site, json!({"mode": "road", "slot_minutes": 60, "capacity": 4}))
-        .await
-        .expect(201);
-    let c = app.verified_company("cache", &customs.officer).await;
-    let from = enc(Utc::now() + Duration::days(1));
-    let r =
-        app.get(&format!("/api/v1/slots?site_id={site}&mode=road&from={from}&limit=3"), Some(&customs.officer)).await;
-    let slots = r.expect(200).body["items"].as_array().unwrap().clone();
-    (customs.officer, c.admin, site, slots)
+    board_world(app, "CNKRL", "cache").await
 }
 
 fn board_path(slots: &[Value]) -> String {
-    let from: DateTime<Utc> = slots[0]["starts_at"].as_str().unwrap().parse().unwrap();
-    format!(
-        "/api/v1/public/sites/CNKRL/availability?mode=road&from={}&to={}",
-        enc(from),
-        enc(from + Duration::hours(3))
-    )
+    crate::public_board::board_path("CNKRL", slots)
 }
 
 /// `(capacity, available, open)` of the first slot on the board.

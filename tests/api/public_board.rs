@@ -22,20 +22,20 @@ fn slug(r: &Resp) -> String {
     r.body["type"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_owned()
 }
 
-fn enc(t: DateTime<Utc>) -> String {
+pub(crate) fn enc(t: DateTime<Utc>) -> String {
     t.to_rfc3339().replace('+', "%2B")
 }
 
-/// A Beijing-time site with hourly road slots of 4 places, a verified
-/// company, and the first three slots a day ahead: (officer, company admin,
-/// site id, slots).
-async fn board_world(app: &TestApp) -> (String, String, String, Vec<Value>) {
+/// A Beijing-time site `code` with hourly road slots of 4 places, a
+/// verified company (named after `tag`), and the first three slots a day
+/// ahead: (officer, company admin, site id, slots).
+pub(crate) async fn board_world(app: &TestApp, code: &str, tag: &str) -> (String, String, String, Vec<Value>) {
     let customs = app.customs().await;
-    let site = create_site(app, &customs.supervisor, "CNURC", "Asia/Shanghai").await;
+    let site = create_site(app, &customs.supervisor, code, "Asia/Shanghai").await;
     create_schedule(app, &customs.supervisor, &site, json!({"mode": "road", "slot_minutes": 60, "capacity": 4}))
         .await
         .expect(201);
-    let c = app.verified_company("board", &customs.officer).await;
+    let c = app.verified_company(tag, &customs.officer).await;
     let from = enc(Utc::now() + Duration::days(1));
     let r =
         app.get(&format!("/api/v1/slots?site_id={site}&mode=road&from={from}&limit=3"), Some(&customs.officer)).await;
@@ -43,10 +43,11 @@ async fn board_world(app: &TestApp) -> (String, String, String, Vec<Value>) {
     (customs.officer, c.admin, site, slots)
 }
 
-fn board_path(slots: &[Value]) -> String {
+/// The board of site `code` for the three hours from the first of `slots`.
+pub(crate) fn board_path(code: &str, slots: &[Value]) -> String {
     let from: DateTime<Utc> = slots[0]["starts_at"].as_str().unwrap().parse().unwrap();
     format!(
-        "/api/v1/public/sites/CNURC/availability?mode=road&from={}&to={}",
+        "/api/v1/public/sites/{code}/availability?mode=road&from={}&to={}",
         enc(from),
         enc(from + Duration::hours(3))
     )
@@ -59,7 +60,7 @@ async fn book(app: &TestApp, admin: &str, site: &str, slot: &Value) -> String {
 }
 
 async fn the_board_shows_free_places_and_nothing_about_who_booked(app: TestApp) {
-    let (officer, admin, site, slots) = board_world(&app).await;
+    let (officer, admin, site, slots) = board_world(&app, "CNURC", "board").await;
     let booking = book(&app, &admin, &site, &slots[0]).await;
     // The sites, without a token.
     let r = app.get("/api/v1/public/sites", None).await.expect(200);
@@ -68,7 +69,7 @@ async fn the_board_shows_free_places_and_nothing_about_who_booked(app: TestApp) 
         json!([{"code": "CNURC", "name": "CNURC bonded zone", "timezone": "Asia/Shanghai", "modes": ["road", "rail"]}])
     );
     // Free places per slot, in the site's time.
-    let r = app.get(&board_path(&slots), None).await.expect(200);
+    let r = app.get(&board_path("CNURC", &slots), None).await.expect(200);
     let items = r.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 3, "{}", r.text);
     assert_eq!(items[0]["starts_at"], slots[0]["starts_at"]);
@@ -88,7 +89,7 @@ async fn the_board_shows_free_places_and_nothing_about_who_booked(app: TestApp) 
     app.call(Method::PATCH, &path, Some(&officer), Some(json!({"status": "closed", "reason": "lane repairs"})))
         .await
         .expect(200);
-    let r = app.get(&board_path(&slots), None).await.expect(200);
+    let r = app.get(&board_path("CNURC", &slots), None).await.expect(200);
     let closed = &r.body["items"][1];
     assert_eq!(
         (&closed["capacity"], &closed["available"], &closed["open"]),
@@ -102,8 +103,8 @@ async fn the_board_shows_free_places_and_nothing_about_who_booked(app: TestApp) 
 }
 
 async fn the_board_is_cacheable_and_answers_304_until_a_count_moves(app: TestApp) {
-    let (_, admin, site, slots) = board_world(&app).await;
-    let path = board_path(&slots);
+    let (_, admin, site, slots) = board_world(&app, "CNURC", "board").await;
+    let path = board_path("CNURC", &slots);
     let first = app.get(&path, None).await.expect(200);
     let etag = first.header("etag").expect("an ETag");
     assert_eq!(first.header("cache-control").as_deref(), Some("public, max-age=15"));
@@ -126,7 +127,7 @@ async fn the_board_is_cacheable_and_answers_304_until_a_count_moves(app: TestApp
 }
 
 async fn the_board_refuses_bad_periods_and_unknown_sites(app: TestApp) {
-    let (_, _, _, slots) = board_world(&app).await;
+    let (_, _, _, slots) = board_world(&app, "CNURC", "board").await;
     let from: DateTime<Utc> = slots[0]["starts_at"].as_str().unwrap().parse().unwrap();
     let base = "/api/v1/public/sites/CNURC/availability";
     for (q, field, code) in [
