@@ -192,7 +192,7 @@ pub(super) async fn book_one(
     let key = std::sync::Arc::new(key);
     let first = {
         let (visit, key, rules) = (visit.clone(), key.clone(), rules.clone());
-        services::write(&state.db, who, move |conn, ctx| {
+        services::write_checked_within(&state.db, who, move |conn, ctx| {
             svc::try_book(conn, ctx, &visit, key.as_ref().as_ref(), &rules)
         })
         .await
@@ -205,7 +205,7 @@ pub(super) async fn book_one(
         Ok(None) => {
             services::holds::free_expired_in_slot(&state.db, visit.slot_id.as_str(), state.clock.now(), rules.clone())
                 .await?;
-            services::write(&state.db, who, move |conn, ctx| {
+            services::write_checked_within(&state.db, who, move |conn, ctx| {
                 svc::book(conn, ctx, &visit, key.as_ref().as_ref(), &rules)
             })
             .await

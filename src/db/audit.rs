@@ -134,17 +134,23 @@ pub fn append(conn: &mut DbConnection, actor: &Actor, change: &Change<'_>, now: 
 /// its chain is known to be empty, so there is nothing to look up (the
 /// unique (entity, seq) key would refuse a second first event).
 pub fn start_chain(conn: &mut DbConnection, actor: &Actor, change: &Change<'_>, now: NaiveDateTime) -> QueryResult<()> {
-    write_event(conn, actor, change, 1, GENESIS, now)
+    write_first(conn, &first_event(actor, change, now))
 }
 
-fn write_event(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    change: &Change<'_>,
-    seq: i64,
-    prev_hash: &str,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+/// The first event of a new entity's chain, hashed, to be written by
+/// [`write_first`] or with other statements (a booking's, on PostgreSQL:
+/// `db::bookings::NewBooking`, with its head row [`first_head`]).
+pub fn first_event(actor: &Actor, change: &Change<'_>, now: NaiveDateTime) -> AuditEventRow {
+    event_row(actor, change, 1, GENESIS, now)
+}
+
+/// Writes a chain's first event (from [`first_event`]) and its head.
+pub fn write_first(conn: &mut DbConnection, row: &AuditEventRow) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table).values(row.clone()).execute(conn)?;
+    advance_head(conn, &row.entity_type, &row.entity_id, 1, &row.hash)
+}
+
+fn event_row(actor: &Actor, change: &Change<'_>, seq: i64, prev_hash: &str, now: NaiveDateTime) -> AuditEventRow {
     let mut row = AuditEventRow {
         id: uuid::Uuid::now_v7().to_string(),
         entity_type: change.entity_type.to_owned(),
@@ -162,6 +168,18 @@ fn write_event(
         hash: String::new(),
     };
     row.hash = row.content_hash();
+    row
+}
+
+fn write_event(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    change: &Change<'_>,
+    seq: i64,
+    prev_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let row = event_row(actor, change, seq, prev_hash, now);
     let hash = row.hash.clone();
     diesel::insert_into(audit_events::table).values(row).execute(conn)?;
     advance_head(conn, change.entity_type, change.entity_id, seq, &hash)

@@ -3,14 +3,19 @@
 //! and frees the place.
 
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::AstPass;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
+use super::audit::AuditEventRow;
 use super::schema::{
     booking_declarations, bookings, clearance_slots, declarations, enterprises, idempotency_keys, sites, vehicles,
     waitlist_entries,
 };
 use super::sites::SiteTerms;
-use super::slots::SlotRow;
+use super::slots::{SlotRow, WithPlace};
+use super::webhooks::EventRow;
 use super::DbConnection;
 use crate::domain::booking_policy::BookingStatus;
 use crate::domain::declaration::DeclarationStatus;
@@ -70,6 +75,189 @@ pub fn insert_declarations(conn: &mut DbConnection, rows: &[VisitDeclarationRow]
     match conn {
         DbConnection::Postgres(pg) => diesel::insert_into(booking_declarations::table).values(rows).execute(pg),
         DbConnection::Sqlite(lite) => diesel::insert_into(booking_declarations::table).values(rows).execute(lite),
+    }
+}
+
+/// Every row a new booking writes besides its place: the booking, its
+/// declarations (in the caller's order), the first event of its audit
+/// chain with the chain's head, its outbox event and, for a request with an
+/// Idempotency-Key, the stored answer. Written with the place by
+/// `slots::take_place_with`: on PostgreSQL all in the UPDATE's statement.
+pub struct NewBooking<'a> {
+    pub booking: &'a BookingRow,
+    pub declaration_ids: &'a [&'a str],
+    pub audit: &'a AuditEventRow,
+    pub event: &'a EventRow,
+    pub key: Option<&'a IdempotencyRow>,
+}
+
+impl NewBooking<'_> {
+    fn declaration_rows(&self) -> Vec<VisitDeclarationRow> {
+        self.declaration_ids
+            .iter()
+            .enumerate()
+            .map(|(position, declaration_id)| VisitDeclarationRow {
+                booking_id: self.booking.id.clone(),
+                declaration_id: (*declaration_id).to_owned(),
+                position: position as i32,
+                active: true,
+                left_at: None,
+            })
+            .collect()
+    }
+}
+
+impl WithPlace for NewBooking<'_> {
+    fn walk_with<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let b = self.booking;
+        out.push_sql(
+            "WITH new_booking AS (INSERT INTO bookings (id, enterprise_id, declaration_id, slot_id, status, \
+             created_by, cancel_reason, cancelled_by_role, created_at, updated_at, version, gate_pass_version, \
+             vehicle_plate, vehicle_country, trailer_plate, driver_name, driver_document, containers, \
+             checked_in_at, checked_in_by) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(&b.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&b.enterprise_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&b.declaration_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&b.slot_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(b.status.as_str())?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&b.created_by)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&b.cancel_reason)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&b.cancelled_by_role)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&b.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&b.updated_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&b.version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&b.gate_pass_version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&b.vehicle_plate)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&b.vehicle_country)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&b.trailer_plate)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&b.driver_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&b.driver_document)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&b.containers)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Timestamp>, _>(&b.checked_in_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&b.checked_in_by)?;
+        // The declarations as one array: the statement's text is the same
+        // for any number of them, so it stays one prepared statement.
+        out.push_sql(
+            ")), new_visit AS (INSERT INTO booking_declarations (booking_id, declaration_id, position, active, \
+             left_at) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(&b.id)?;
+        out.push_sql(", d.id, (d.n - 1)::integer, TRUE, NULL FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(self.declaration_ids)?;
+        let a = self.audit;
+        out.push_sql(
+            ") WITH ORDINALITY AS d(id, n)), new_event AS (INSERT INTO audit_events (id, entity_type, entity_id, \
+             seq, occurred_at, actor_id, actor_role, action, from_state, to_state, reason, request_id, prev_hash, \
+             hash) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(&a.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&a.entity_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&a.entity_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&a.seq)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&a.occurred_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&a.actor_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&a.actor_role)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&a.action)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&a.from_state)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&a.to_state)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&a.reason)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&a.request_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&a.prev_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&a.hash)?;
+        // A head already there (events deleted outside the application) is
+        // left as it is, so that verification reports it (`audit::write_first`).
+        out.push_sql(")), new_head AS (INSERT INTO audit_heads (entity_type, entity_id, last_seq, last_hash) VALUES (");
+        out.push_bind_param::<Text, _>(&a.entity_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&a.entity_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&a.seq)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&a.hash)?;
+        let e = self.event;
+        out.push_sql(
+            ") ON CONFLICT DO NOTHING), new_outbox AS (INSERT INTO outbox_events (id, event_type, enterprise_id, \
+             payload, occurred_at, fanned_out) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(&e.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.event_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.enterprise_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.payload)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&e.occurred_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&e.fanned_out)?;
+        out.push_sql(")) ");
+        if let Some(k) = self.key {
+            // Only with a key: the statement with a key and the one without
+            // are each prepared once.
+            out.push_sql(
+                ", new_key AS (INSERT INTO idempotency_keys (enterprise_id, key, request_hash, response_status, \
+                 response_body, created_at, expires_at) VALUES (",
+            );
+            out.push_bind_param::<Text, _>(&k.enterprise_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&k.key)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&k.request_hash)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&k.response_status)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&k.response_body)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&k.created_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&k.expires_at)?;
+            out.push_sql(")) ");
+        }
+        Ok(())
+    }
+
+    fn write_apart(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        insert(conn, self.booking)?;
+        insert_declarations(conn, &self.declaration_rows())?;
+        super::audit::write_first(conn, self.audit)?;
+        super::webhooks::insert_event(conn, self.event)?;
+        if let Some(k) = self.key {
+            insert_key(conn, k)?;
+        }
+        Ok(())
     }
 }
 

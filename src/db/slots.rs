@@ -14,7 +14,11 @@
 //! dropped when the transaction ends (`db::changes`).
 
 use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{Bool, HasSqlType, Integer, Text, Timestamp};
 
 use super::changes::noted;
 use super::schema::clearance_slots;
@@ -303,38 +307,130 @@ pub fn take(
     now: NaiveDateTime,
     into: Counter,
 ) -> QueryResult<Option<Places>> {
-    use diesel::sql_types::Bool;
-    let guarded = clearance_slots::table
-        .filter(clearance_slots::id.eq(id))
-        .filter(clearance_slots::status.eq(SlotStatus::Open))
-        .filter((clearance_slots::booked + clearance_slots::held).lt(clearance_slots::capacity))
-        .filter(
-            advanced
-                .into_sql::<Bool>()
-                .or((clearance_slots::booked + clearance_slots::held)
-                    .lt(clearance_slots::capacity - clearance_slots::reserved_advanced))
-                .nullable()
-                .or(clearance_slots::reserved_until.le(now)),
-        );
-    let returned =
-        (clearance_slots::capacity, clearance_slots::booked, clearance_slots::held, clearance_slots::site_id);
-    let taken: Option<(i32, i32, i32, String)> = match into {
-        Counter::Booked => diesel::update(guarded)
-            .set(clearance_slots::booked.eq(clearance_slots::booked + 1))
-            .returning(returned)
-            .get_result(conn)
-            .optional()?,
-        Counter::Held => diesel::update(guarded)
-            .set(clearance_slots::held.eq(clearance_slots::held + 1))
-            .returning(returned)
-            .get_result(conn)
-            .optional()?,
+    take_with(conn, TakeStatement { id, advanced, now, into }, None)
+}
+
+/// Writes that go with a place taken (a new booking's rows): on PostgreSQL
+/// they are data-modifying `WITH` clauses of the guarded UPDATE itself, so
+/// that a booking's every write costs one round trip; on SQLite (in the
+/// process, no round trip to save) they are statements of their own, run
+/// just before it. Either way the caller's transaction is rolled back when
+/// no place is taken.
+pub trait WithPlace {
+    /// `WITH a AS (INSERT …), b AS (INSERT …) ` (a trailing space, no
+    /// RETURNING needed: PostgreSQL runs every data-modifying WITH clause).
+    fn walk_with<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()>;
+    /// The same writes as separate statements (SQLite).
+    fn write_apart(&self, conn: &mut DbConnection) -> QueryResult<()>;
+}
+
+/// [`take_place`] with `first` written in the same statement (PostgreSQL)
+/// or just before it (SQLite). See [`WithPlace`].
+pub fn take_place_with(
+    conn: &mut DbConnection,
+    id: &str,
+    advanced: bool,
+    now: NaiveDateTime,
+    first: &dyn WithPlace,
+) -> QueryResult<Option<Places>> {
+    take_with(conn, TakeStatement { id, advanced, now, into: Counter::Booked }, Some(first))
+}
+
+fn take_with(
+    conn: &mut DbConnection,
+    take: TakeStatement<'_>,
+    first: Option<&dyn WithPlace>,
+) -> QueryResult<Option<Places>> {
+    let taken: Option<(i32, i32, i32, String)> = match conn {
+        DbConnection::Postgres(pg) => WithTake { first, take }.get_result(pg).optional()?,
+        DbConnection::Sqlite(_) => {
+            if let Some(f) = first {
+                f.write_apart(conn)?;
+            }
+            let DbConnection::Sqlite(lite) = conn else { unreachable!("matched as SQLite above") };
+            take.get_result(lite).optional()?
+        }
     };
     Ok(taken.map(|(capacity, booked, held, site_id)| {
         noted(vec![site_id]);
         Places { capacity, booked, held }
     }))
 }
+
+/// The guarded UPDATE of [`take_place`], written out by hand rather than
+/// with diesel's update builder: diesel never keeps an UPDATE as a prepared
+/// statement (its changesets may vary), and this one runs in every booking
+/// and hold, so PostgreSQL would parse and plan it each time. Its text is
+/// fixed, so the connection prepares it once.
+#[derive(Clone, Copy)]
+struct TakeStatement<'a> {
+    id: &'a str,
+    advanced: bool,
+    now: NaiveDateTime,
+    into: Counter,
+}
+
+impl<DB> QueryFragment<DB> for TakeStatement<'_>
+where
+    DB: diesel::backend::Backend + HasSqlType<Bool> + HasSqlType<Timestamp>,
+    str: ToSql<Text, DB>,
+    bool: ToSql<Bool, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(match self.into {
+            Counter::Booked => "UPDATE clearance_slots SET booked = booked + 1",
+            Counter::Held => "UPDATE clearance_slots SET held = held + 1",
+        });
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Text, str>(self.id)?;
+        out.push_sql(" AND status = ");
+        out.push_bind_param::<Text, str>(SlotStatus::Open.as_str())?;
+        out.push_sql(" AND booked + held < capacity AND (");
+        out.push_bind_param::<Bool, bool>(&self.advanced)?;
+        out.push_sql(" OR booked + held < capacity - reserved_advanced OR reserved_until <= ");
+        out.push_bind_param::<Timestamp, NaiveDateTime>(&self.now)?;
+        out.push_sql(") RETURNING capacity, booked, held, site_id");
+        Ok(())
+    }
+}
+
+impl QueryId for TakeStatement<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for TakeStatement<'_> {
+    type SqlType = (Integer, Integer, Integer, Text);
+}
+
+impl<C> RunQueryDsl<C> for TakeStatement<'_> {}
+
+/// [`TakeStatement`] behind the `WITH` clauses of a [`WithPlace`] (PostgreSQL).
+struct WithTake<'a> {
+    first: Option<&'a dyn WithPlace>,
+    take: TakeStatement<'a>,
+}
+
+impl QueryFragment<Pg> for WithTake<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        if let Some(first) = self.first {
+            first.walk_with(out.reborrow())?;
+        }
+        self.take.walk_ast(out)
+    }
+}
+
+impl QueryId for WithTake<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for WithTake<'_> {
+    type SqlType = (Integer, Integer, Integer, Text);
+}
+
+impl<C> RunQueryDsl<C> for WithTake<'_> {}
 
 /// Gives one held place back (never below zero).
 pub fn release_held(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {

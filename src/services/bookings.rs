@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Principal;
 use crate::context::RequestContext;
 use crate::db::audit::{self, Actor, Change};
-use crate::db::bookings::{self as rows, BookingFilter, BookingRow, IdempotencyRow, VisitColumns, VisitDeclarationRow};
+use crate::db::bookings::{self as rows, BookingFilter, BookingRow, IdempotencyRow, VisitColumns};
 use crate::db::sites::{self, SiteTerms};
 use crate::db::slots::{self, SlotRow};
 use crate::db::{declarations, enterprises, new_id, DbConnection};
@@ -51,7 +51,7 @@ use crate::domain::schedule::{parse_timezone, to_local};
 use crate::domain::slot::SlotStatus;
 use crate::domain::vehicle::{Driver, Vehicle, VisitDetails};
 use crate::error::AppError;
-use crate::services::outbox;
+use crate::services::{identity, outbox};
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
@@ -362,6 +362,7 @@ pub(crate) fn enterprise_may_book(
     policy: &BookingPolicy,
 ) -> Result<CreditClass, AppError> {
     let e = enterprises::find(conn, enterprise_id)?.ok_or(AppError::NotFound)?;
+    identity::writable(e.status)?;
     standing_allows_booking(e.status, e.credit_class, policy)
 }
 
@@ -472,8 +473,26 @@ fn take_place(
     own: OwnBooking,
     policy: &BookingPolicy,
 ) -> Result<(), AppError> {
+    take_place_with(conn, slot_id, taker, own, policy, None)
+}
+
+/// [`take_place`] with a new booking's rows written in the same statement
+/// (PostgreSQL) or just before it (SQLite): `slots::take_place_with`.
+fn take_place_with(
+    conn: &mut DbConnection,
+    slot_id: &str,
+    taker: Taker<'_>,
+    own: OwnBooking,
+    policy: &BookingPolicy,
+    with: Option<&rows::NewBooking<'_>>,
+) -> Result<(), AppError> {
     let Taker { enterprise_id, credit, now } = taker;
-    let Some(taken) = slots::take_place(conn, slot_id, takes_reserved(credit), now.naive_utc())? else {
+    let (advanced, at) = (takes_reserved(credit), now.naive_utc());
+    let taken = match with {
+        Some(w) => slots::take_place_with(conn, slot_id, advanced, at, w).map_err(|e| new_booking_refused(e, w))?,
+        None => slots::take_place(conn, slot_id, advanced, at)?,
+    };
+    let Some(taken) = taken else {
         let slot = slots::find(conn, slot_id)?.ok_or(AppError::NotFound)?;
         return Err(no_place(&slot, credit, now));
     };
@@ -496,27 +515,34 @@ fn take_place(
     Ok(())
 }
 
-/// What a refused INSERT of a visit's declarations means: one of them got
-/// an active booking meanwhile (the unique index; PostgreSQL names the
-/// value, SQLite does not, and then the first is named).
-fn declarations_insert_refused(e: DieselError, ids: &[&str]) -> AppError {
+/// What a refused write of a new booking means (`rows::NewBooking`): one of
+/// its declarations got an active booking meanwhile (the unique index;
+/// PostgreSQL names the value, SQLite does not, and then the first is
+/// named), another instance stored the same Idempotency-Key first, or the
+/// slot was deleted meanwhile by a schedule change (foreign key; the
+/// declarations are locked, the enterprise and user are never deleted).
+fn new_booking_refused(e: DieselError, writes: &rows::NewBooking<'_>) -> AppError {
     match e {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            // PostgreSQL names the constraint, SQLite the table in its message.
+            let on = info.constraint_name().unwrap_or(info.message()).to_owned();
+            if on.contains("idempotency_keys") {
+                // Let the client retry to get its answer.
+                return AppError::conflict(
+                    "idempotency-key-in-flight",
+                    "a request with this Idempotency-Key is in progress",
+                );
+            }
+            if !on.contains("booking_declarations") && !on.contains("bookings") {
+                return DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info).into();
+            }
+            let ids = writes.declaration_ids;
             let named = info.details().and_then(|d| ids.iter().find(|id| d.contains(*id)));
             Refusal::AlreadyBooked {
                 declaration_id: named.or(ids.first()).map_or_else(String::new, |d| (*d).to_owned()),
             }
             .into()
         }
-        other => other.into(),
-    }
-}
-
-/// What a refused booking INSERT means: the slot was deleted meanwhile by
-/// a schedule change (foreign key; the declarations are locked, the
-/// enterprise and user are never deleted).
-fn booking_insert_refused(e: DieselError) -> AppError {
-    match e {
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => AppError::NotFound,
         other => other.into(),
     }
@@ -592,6 +618,7 @@ fn lock_declarations_for(
         }
     }
     let first = locked.first().ok_or_else(|| AppError::internal("no declaration locked"))?;
+    identity::writable(first.enterprise_status)?;
     let credit = standing_allows_booking(first.enterprise_status, first.credit_class, policy)?;
     // In the caller's order, so that the refusal names the first one given.
     for id in ids {
@@ -655,8 +682,12 @@ fn book_with(
 ) -> Result<Option<Answer>, AppError> {
     let enterprise_id = ctx.caller.enterprise()?;
     let ids: Vec<&str> = visit.declaration_ids.iter().map(DeclarationId::as_str).collect();
+    // The enterprise-status rule of every company write (see
+    // `services::write_checked_within`): read here, as a rule, by the
+    // declarations' locking statement; a replay and a hold read it first.
     if let Some(k) = key {
         if let Some(stored) = rows::find_key(conn, enterprise_id, &k.key)? {
+            identity::require_writable(conn, enterprise_id)?;
             if stored.request_hash != k.request_hash {
                 return Err(AppError::unprocessable(
                     "idempotency-key-reused",
@@ -673,7 +704,10 @@ fn book_with(
     let now = ctx.stamp();
     // A hold names its slot (an empty `slot_id` means the hold's).
     let hold = match &visit.hold_id {
-        Some(h) => Some(crate::services::holds::own(conn, enterprise_id, h)?),
+        Some(h) => {
+            identity::require_writable(conn, enterprise_id)?;
+            Some(crate::services::holds::own(conn, enterprise_id, h)?)
+        }
         None => None,
     };
     let slot_id = match &hold {
@@ -726,7 +760,10 @@ fn book_with(
     }
     // 3. The vehicle, before any slot lock.
     vehicle_free(conn, visit.details.vehicle.as_ref(), &slot, None, now)?;
-    // 4. Every write of the booking, before the slot's row lock is taken.
+    // 4. Every write of the booking, then the place: on PostgreSQL all in
+    // one statement with the guarded UPDATE (one round trip), so that the
+    // slot's row lock is held from that statement to commit only and
+    // bookings of one busy slot queue for as short a time as can be.
     let columns = visit_columns(&visit.details);
     let booking = BookingRow {
         id: new_id(),
@@ -750,21 +787,7 @@ fn book_with(
         checked_in_at: None,
         checked_in_by: None,
     };
-    rows::insert(conn, &booking).map_err(booking_insert_refused)?;
-    let carried: Vec<VisitDeclarationRow> = ids
-        .iter()
-        .enumerate()
-        .map(|(position, declaration_id)| VisitDeclarationRow {
-            booking_id: booking.id.clone(),
-            declaration_id: (*declaration_id).to_owned(),
-            position: position as i32,
-            active: true,
-            left_at: None,
-        })
-        .collect();
-    rows::insert_declarations(conn, &carried).map_err(|e| declarations_insert_refused(e, &ids))?;
-    audit::start_chain(
-        conn,
+    let audit_event = audit::first_event(
         &ctx.actor(),
         &Change {
             entity_type: "booking",
@@ -775,45 +798,41 @@ fn book_with(
             reason: None,
         },
         now,
-    )?;
+    );
     let declaration_ids = ids.iter().map(|d| (*d).to_owned()).collect();
     let view = BookingView::new(booking.clone(), &slot, &site, declaration_ids, Party::Company, rules);
-    outbox::booking_event(conn, "booking.confirmed", &view, now)?;
+    let event = outbox::event_row(enterprise_id, "booking.confirmed", &view, now)?;
     let body = serde_json::to_string(&view).map_err(|e| AppError::internal(format!("serialising booking: {e}")))?;
-    if let Some(k) = key {
-        rows::insert_key(
-            conn,
-            &IdempotencyRow {
-                enterprise_id: enterprise_id.to_owned(),
-                key: k.key.clone(),
-                request_hash: k.request_hash.clone(),
-                response_status: 201,
-                response_body: body.clone(),
-                created_at: now,
-                expires_at: now + Duration::hours(IDEMPOTENCY_RETENTION_HOURS),
-            },
-        )
-        .map_err(|e| match e {
-            // Another instance committed the same key first: let the client retry to get its answer.
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                AppError::conflict("idempotency-key-in-flight", "a request with this Idempotency-Key is in progress")
-            }
-            other => other.into(),
-        })?;
-    }
-    // 5. The place, last: the slot's row lock is held from here to commit
-    // only, so that bookings of one busy slot queue for as short a time as
-    // can be. A hold's place turns from held into booked; otherwise the
-    // slot's expired holds are freed first (offered on to the waitlist, in
-    // this transaction), then a place is taken.
+    let stored = key.map(|k| IdempotencyRow {
+        enterprise_id: enterprise_id.to_owned(),
+        key: k.key.clone(),
+        request_hash: k.request_hash.clone(),
+        response_status: 201,
+        response_body: body.clone(),
+        created_at: now,
+        expires_at: now + Duration::hours(IDEMPOTENCY_RETENTION_HOURS),
+    });
+    let writes = rows::NewBooking {
+        booking: &booking,
+        declaration_ids: &ids,
+        audit: &audit_event,
+        event: &event,
+        key: stored.as_ref(),
+    };
+    // 5. The place. A hold's place turns from held into booked; otherwise
+    // the slot's expired holds are freed first (offered on to the waitlist,
+    // in this transaction), then a place is taken.
     match &hold {
-        Some(h) => crate::services::holds::convert(conn, h, &booking.id, &ctx.actor(), ctx.now)?,
+        Some(h) => {
+            slots::WithPlace::write_apart(&writes, conn).map_err(|e| new_booking_refused(e, &writes))?;
+            crate::services::holds::convert(conn, h, &booking.id, &ctx.actor(), ctx.now)?
+        }
         None => {
             if slot.held > 0 || due > 0 {
                 crate::services::holds::expire_in_slot(conn, slot_id, ctx.now, rules)?;
             }
             let taker = Taker { enterprise_id, credit, now: ctx.now };
-            take_place(conn, slot_id, taker, OwnBooking::InSlot, policy)?;
+            take_place_with(conn, slot_id, taker, OwnBooking::InSlot, policy, Some(&writes))?;
         }
     }
     // Waitlist entries of these declarations are fulfilled.

@@ -369,12 +369,19 @@ fn officer_change(
 /// Called for every write a company makes, by `services::write`.
 pub fn require_writable(conn: &mut DbConnection, enterprise_id: &str) -> Result<EnterpriseRow, AppError> {
     let e = enterprises::find(conn, enterprise_id)?.ok_or(AppError::NotFound)?;
-    if !e.status.may_write() {
+    writable(e.status)?;
+    Ok(e)
+}
+
+/// The rule of [`require_writable`] on a status already read (a booking
+/// reads it in its locking statement: `services::write_checked_within`).
+pub fn writable(status: EnterpriseStatus) -> Result<(), AppError> {
+    if !status.may_write() {
         return Err(AppError::forbidden(
             "the enterprise is suspended: it may read but not change anything until customs reinstate it",
         ));
     }
-    Ok(e)
+    Ok(())
 }
 
 /// Loads an enterprise and checks it may file and book (verified).

@@ -47,6 +47,20 @@ where
     .map_err(AppError::from)
 }
 
+/// [`write`] for a write that applies the enterprise-status rule itself
+/// (`identity::writable`), on a status read by a statement it runs anyway,
+/// so as not to spend a round trip on it: a booking
+/// (`bookings::try_book`, `bookings::book`), whose locking statement reads
+/// the enterprise's standing.
+pub async fn write_checked_within<T, F>(db: &Db, ctx: &RequestContext, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &RequestContext) -> Result<T, AppError> + Send + 'static,
+{
+    let ctx = ctx.clone();
+    db.write(move |conn| f(conn, &ctx)).await.map_err(AppError::from)
+}
+
 /// Appends one entity's change to its audit trail in the caller's
 /// transaction, as done by the request's caller at the request's instant.
 pub fn record_change(conn: &mut DbConnection, ctx: &RequestContext, change: Change<'_>) -> Result<(), AppError> {

@@ -51,21 +51,30 @@ pub fn record<T: Serialize>(
     data: &T,
     now: NaiveDateTime,
 ) -> Result<String, AppError> {
+    let row = event_row(enterprise_id, event_type, data, now)?;
+    rows::insert_event(conn, &row)?;
+    Ok(row.id)
+}
+
+/// An event as [`record`] stores it, to be written with other statements
+/// (a new booking's, `db::bookings::NewBooking`).
+pub fn event_row<T: Serialize>(
+    enterprise_id: &str,
+    event_type: &str,
+    data: &T,
+    now: NaiveDateTime,
+) -> Result<EventRow, AppError> {
     let id = new_id();
     let payload = serde_json::to_string(&Envelope { id: &id, type_: event_type, occurred_at: now.and_utc(), data })
         .map_err(|e| AppError::internal(format!("serialising event: {e}")))?;
-    rows::insert_event(
-        conn,
-        &EventRow {
-            id: id.clone(),
-            event_type: event_type.to_owned(),
-            enterprise_id: enterprise_id.to_owned(),
-            payload,
-            occurred_at: now,
-            fanned_out: false,
-        },
-    )?;
-    Ok(id)
+    Ok(EventRow {
+        id,
+        event_type: event_type.to_owned(),
+        enterprise_id: enterprise_id.to_owned(),
+        payload,
+        occurred_at: now,
+        fanned_out: false,
+    })
 }
 
 /// Expands up to `limit` events to one pending delivery per active endpoint
