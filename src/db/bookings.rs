@@ -9,6 +9,7 @@ use diesel::query_builder::AstPass;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
 use super::audit::AuditEventRow;
+use super::fixed::{fixed, Condition};
 use super::schema::{
     booking_declarations, bookings, clearance_slots, declarations, enterprises, idempotency_keys, sites, vehicles,
     waitlist_entries,
@@ -18,7 +19,7 @@ use super::slots::{SlotRow, WithPlace};
 use super::webhooks::EventRow;
 use super::DbConnection;
 use crate::domain::booking_policy::BookingStatus;
-use crate::domain::declaration::DeclarationStatus;
+
 use crate::domain::goods::TransportMode;
 use crate::domain::identity::{CreditClass, EnterpriseStatus};
 
@@ -696,23 +697,51 @@ pub fn lock_for_booking(
         .filter(booking_declarations::declaration_id.eq(declarations::id))
         .filter(on_active_visit());
     let enterprise = enterprises::table.filter(enterprises::id.eq(declarations::enterprise_id));
-    let q = declarations::table
-        .filter(declarations::id.eq_any(ids))
+    let context = (
+        declarations::id,
+        declarations::site_id,
+        declarations::transport_mode,
+        enterprise.select(enterprises::status).single_value().assume_not_null(),
+        enterprise.select(enterprises::credit_class).single_value().assume_not_null(),
+        diesel::dsl::exists(active),
+    );
+    let mine = declarations::table
         .filter(declarations::enterprise_id.eq(enterprise_id))
-        .filter(declarations::status.eq_any(DeclarationStatus::BOOKABLE))
+        .filter(fixed::<Bookable>())
         .order(declarations::id)
-        .select((
-            declarations::id,
-            declarations::site_id,
-            declarations::transport_mode,
-            enterprise.select(enterprises::status).single_value().assume_not_null(),
-            enterprise.select(enterprises::credit_class).single_value().assume_not_null(),
-            diesel::dsl::exists(active),
-        ));
+        .select(context);
+    // One declaration, by far the usual visit: `= ?`, a statement SQLite
+    // keeps prepared (diesel prepares an `IN (?, …)` list anew each time).
+    if let [one] = ids {
+        let q = mine.filter(declarations::id.eq(*one));
+        return match conn {
+            DbConnection::Postgres(pg) => q.for_no_key_update().load(pg),
+            DbConnection::Sqlite(lite) => q.load(lite),
+        };
+    }
+    let q = mine.filter(declarations::id.eq_any(ids));
     match conn {
         DbConnection::Postgres(pg) => q.for_no_key_update().load(pg),
         DbConnection::Sqlite(lite) => q.load(lite),
     }
+}
+
+/// A declaration a slot may be booked for
+/// ([`crate::domain::declaration::DeclarationStatus::BOOKABLE`], in the statement's text: `db::fixed`).
+pub struct Bookable;
+
+impl Condition for Bookable {
+    const SQL: &'static str = "declarations.status IN ('submitted', 'under_review', 'approved')";
+}
+
+/// A waitlist entry still in line or holding an offer
+/// ([`crate::domain::hold::WaitlistStatus::LIVE`]), written as the WHERE of
+/// the partial unique index on `waitlist_entries (declaration_id)`, which
+/// SQLite then uses.
+pub struct LiveEntry;
+
+impl Condition for LiveEntry {
+    const SQL: &'static str = "(waitlist_entries.status = 'waiting' OR waitlist_entries.status = 'offered')";
 }
 
 /// The slot a new booking takes, with its site's time zone and policy, and
@@ -725,15 +754,20 @@ pub fn slot_for_booking(
     slot_id: &str,
     declaration_ids: &[&str],
 ) -> QueryResult<Option<(SlotRow, SiteTerms, bool)>> {
-    let waiting = waitlist_entries::table
-        .filter(waitlist_entries::declaration_id.eq_any(declaration_ids))
-        .filter(waitlist_entries::status.eq_any(crate::domain::hold::WaitlistStatus::LIVE));
-    clearance_slots::table
-        .inner_join(sites::table)
-        .filter(clearance_slots::id.eq(slot_id))
-        .select((SlotRow::as_select(), SiteTerms::as_select(), diesel::dsl::exists(waiting)))
-        .first(conn)
-        .optional()
+    let live = waitlist_entries::table.filter(fixed::<LiveEntry>());
+    let slot = clearance_slots::table.inner_join(sites::table).filter(clearance_slots::id.eq(slot_id));
+    // `load`, not `first`: the slot is found by its key anyway, and the
+    // `LIMIT ?` of `first` makes SQLite prepare a join anew on every run (it
+    // plans joins with the bound limit's value). One declaration: a
+    // statement of fixed text (see `lock_for_booking`).
+    let found: Vec<(SlotRow, SiteTerms, bool)> = if let [one] = declaration_ids {
+        let waiting = live.filter(waitlist_entries::declaration_id.eq(*one));
+        slot.select((SlotRow::as_select(), SiteTerms::as_select(), diesel::dsl::exists(waiting))).load(conn)?
+    } else {
+        let waiting = live.filter(waitlist_entries::declaration_id.eq_any(declaration_ids));
+        slot.select((SlotRow::as_select(), SiteTerms::as_select(), diesel::dsl::exists(waiting))).load(conn)?
+    };
+    Ok(found.into_iter().next())
 }
 
 /// Takes the row locks of a visit's declarations, in id order (see
@@ -774,7 +808,7 @@ pub struct IdempotencyRow {
 }
 
 pub fn find_key(conn: &mut DbConnection, enterprise_id: &str, key: &str) -> QueryResult<Option<IdempotencyRow>> {
-    idempotency_keys::table.find((enterprise_id, key)).select(IdempotencyRow::as_select()).first(conn).optional()
+    super::by_key(idempotency_keys::table.find((enterprise_id, key)).select(IdempotencyRow::as_select()), conn)
 }
 
 pub fn insert_key(conn: &mut DbConnection, row: &IdempotencyRow) -> QueryResult<usize> {
@@ -789,7 +823,9 @@ pub fn prune_keys(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<us
 #[cfg(test)]
 mod tests {
     use super::ACTIVE_BOOKING_SQL;
+    use crate::db::fixed::Condition;
     use crate::domain::booking_policy::BookingStatus;
+    use crate::domain::declaration::DeclarationStatus;
 
     /// SQLite finds a declaration's active visit through the partial unique
     /// index, with the test as the queries write it (the column, not a bound
@@ -820,11 +856,56 @@ mod tests {
         Ok(())
     }
 
+    /// A booking's waitlist test finds a declaration's live entry through
+    /// the partial unique index (its condition in the statement's text, the
+    /// index's WHERE), and the statement is one SQLite keeps prepared.
+    #[test]
+    fn sqlite_finds_a_live_waitlist_entry_by_the_partial_index() -> Result<(), Box<dyn std::error::Error>> {
+        use crate::db::fixed::fixed;
+        use crate::db::schema::waitlist_entries;
+        use diesel::prelude::*;
+        use diesel::query_builder::{QueryFragment, QueryId};
+        use diesel::sql_types::Text;
+
+        #[derive(QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        fn static_id<Q: QueryId>(_: &Q) -> bool {
+            Q::HAS_STATIC_QUERY_ID
+        }
+        let mut conn = crate::db::DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:")?);
+        crate::db::migrations::run_pending(&mut conn).map_err(|e| e.to_string())?;
+        let crate::db::DbConnection::Sqlite(lite) = &mut conn else { unreachable!() };
+        let q = waitlist_entries::table
+            .filter(fixed::<super::LiveEntry>())
+            .filter(waitlist_entries::declaration_id.eq("d"))
+            .select(waitlist_entries::id);
+        assert!(static_id(&q) && QueryFragment::is_safe_to_cache_prepared(&q, &diesel::sqlite::Sqlite)?);
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
+        let sql = sql.split(" -- binds").next().unwrap_or_default().replace('?', "'d'");
+        let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(lite)?;
+        let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+        assert!(
+            details.iter().any(|d| d.contains("USING INDEX waitlist_entries_live_declaration")),
+            "plan: {details:?}"
+        );
+        Ok(())
+    }
+
     /// The partial index's literal and the domain's set are the same set.
     #[test]
     fn the_active_booking_literal_is_the_domain_set() {
         let listed: Vec<String> = BookingStatus::ACTIVE.iter().map(|s| format!("'{s}'")).collect();
         assert_eq!(ACTIVE_BOOKING_SQL, format!("bookings.status IN ({})", listed.join(", ")));
+        let bookable: Vec<&str> = DeclarationStatus::BOOKABLE.iter().map(|d| d.as_str()).collect();
+        assert_eq!(super::Bookable::SQL, crate::db::fixed::status_in("declarations.status", &bookable));
+        let live: Vec<String> = crate::domain::hold::WaitlistStatus::LIVE
+            .iter()
+            .map(|w| format!("waitlist_entries.status = '{}'", w.as_str()))
+            .collect();
+        assert_eq!(super::LiveEntry::SQL, format!("({})", live.join(" OR ")));
         for migration in [
             include_str!("../../migrations/sqlite/2026-11-29-000004_bookings/up.sql"),
             include_str!("../../migrations/postgres/2026-11-29-000004_bookings/up.sql"),

@@ -67,6 +67,8 @@ impl Backend {
 pub struct ConnectionManager {
     backend: Backend,
     address: String,
+    /// SQLite: the writer's connection (its sub-journals in memory, see `connect`).
+    writer: bool,
 }
 
 impl ConnectionManager {
@@ -77,7 +79,12 @@ impl ConnectionManager {
             let sep = if address.contains('?') { '&' } else { '?' };
             address = format!("{address}{sep}connect_timeout={}", connect_timeout_secs.max(1));
         }
-        Ok(Self { backend, address })
+        Ok(Self { backend, address, writer: false })
+    }
+
+    /// The same, for SQLite's one writing connection.
+    fn for_writer(&self) -> Self {
+        Self { writer: true, ..self.clone() }
     }
 }
 
@@ -113,6 +120,14 @@ impl ManageConnection for ConnectionManager {
                      PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;",
                 )?;
+                if self.writer {
+                    // Group commit runs each request in a SAVEPOINT: SQLite
+                    // keeps the pages a savepoint changes, to roll it back,
+                    // in a sub-journal, by default a temporary file written
+                    // with a system call per page. In memory instead: a
+                    // request's pages, freed when it is released.
+                    conn.batch_execute("PRAGMA temp_store = MEMORY;")?;
+                }
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -197,7 +212,12 @@ impl Db {
         };
         let read = build(settings.pool_size);
         let write = match backend {
-            Backend::Sqlite => build(1),
+            Backend::Sqlite => Pool::builder()
+                .max_size(1)
+                .min_idle(Some(1))
+                .test_on_check_out(false)
+                .connection_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
+                .build_unchecked(manager.for_writer()),
             Backend::Postgres => read.clone(),
         };
         let write_size = if backend == Backend::Sqlite { 1 } else { settings.pool_size as usize };

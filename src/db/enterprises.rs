@@ -26,7 +26,7 @@ super::row_access!(enterprises, EnterpriseRow, insert);
 
 /// An enterprise's credit class alone.
 pub fn credit_class(conn: &mut DbConnection, id: &str) -> QueryResult<Option<CreditClass>> {
-    enterprises::table.find(id).select(enterprises::credit_class).first(conn).optional()
+    super::by_key(enterprises::table.find(id).select(enterprises::credit_class), conn)
 }
 
 pub fn registration_code_taken(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {

@@ -42,7 +42,7 @@ pub fn refund(conn: &mut DbConnection, key: &str, interval_us: i64) -> QueryResu
 
 /// The key's theoretical arrival time, if it has a row.
 pub fn tat(conn: &mut DbConnection, key: &str) -> QueryResult<Option<i64>> {
-    login_throttle::table.find(key).select(login_throttle::tat_us).first(conn).optional()
+    super::by_key(login_throttle::table.find(key).select(login_throttle::tat_us), conn)
 }
 
 /// Drops rows whose budget is full again (nothing to remember), then the

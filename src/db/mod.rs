@@ -9,7 +9,7 @@ macro_rules! row_access {
     ($table:ident, $row:ty) => {
         /// The row with this id, if any.
         pub fn find(conn: &mut $crate::db::DbConnection, id: &str) -> diesel::QueryResult<Option<$row>> {
-            $table::table.find(id).select(<$row>::as_select()).first(conn).optional()
+            $crate::db::by_key($table::table.find(id).select(<$row>::as_select()), conn)
         }
     };
     ($table:ident, $row:ty, insert) => {
@@ -37,6 +37,7 @@ pub mod changes;
 pub mod closures;
 pub mod declarations;
 pub mod enterprises;
+pub mod fixed;
 pub mod holds;
 pub mod login_throttle;
 pub mod officer_sites;
@@ -48,6 +49,19 @@ pub mod slots;
 pub mod users;
 pub mod waitlist;
 pub mod webhooks;
+
+/// The row a query by a unique key finds, if any: `first` without the
+/// `LIMIT ?` that `first` adds. SQLite's planner reads a bound limit, so it
+/// prepares a statement with one anew on every run (seen under load: the
+/// key lookups of every booking were parsed and planned each time); without
+/// it the statement stays prepared. Only for a query that finds one row at
+/// most: it reads every row found.
+pub fn by_key<'a, Q, U>(query: Q, conn: &mut DbConnection) -> diesel::QueryResult<Option<U>>
+where
+    Q: diesel::query_dsl::LoadQuery<'a, DbConnection, U>,
+{
+    Ok(diesel::RunQueryDsl::load(query, conn)?.into_iter().next())
+}
 
 /// The current time as stored: UTC, truncated to microseconds (what
 /// PostgreSQL keeps), so that a value reads back exactly as written.

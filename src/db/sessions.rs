@@ -36,19 +36,15 @@ pub struct SessionState {
 
 /// The session with this id joined to its user, if it exists.
 pub fn state(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SessionState>> {
-    sessions::table
-        .inner_join(users::table)
-        .filter(sessions::id.eq(id))
-        .select((
-            sessions::user_id,
-            sessions::expires_at,
-            sessions::revoked_at,
-            users::role,
-            users::enterprise_id,
-            users::active,
-        ))
-        .first(conn)
-        .optional()
+    let q = sessions::table.inner_join(users::table).filter(sessions::id.eq(id)).select((
+        sessions::user_id,
+        sessions::expires_at,
+        sessions::revoked_at,
+        users::role,
+        users::enterprise_id,
+        users::active,
+    ));
+    super::by_key(q, conn)
 }
 
 /// Revokes one session (sign-out); rows changed.

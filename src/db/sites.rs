@@ -117,7 +117,7 @@ pub struct SiteChanges {
 super::row_access!(sites, SiteRow, insert);
 
 pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<SiteRow>> {
-    sites::table.filter(sites::code.eq(code)).select(SiteRow::as_select()).first(conn).optional()
+    super::by_key(sites::table.filter(sites::code.eq(code)).select(SiteRow::as_select()), conn)
 }
 
 /// Sites in code order (a customs authority has tens, not thousands);

@@ -25,7 +25,7 @@ pub struct UserRow {
 super::row_access!(users, UserRow, insert);
 
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
-    users::table.filter(users::email.eq(email)).select(UserRow::as_select()).first(conn).optional()
+    super::by_key(users::table.filter(users::email.eq(email)).select(UserRow::as_select()), conn)
 }
 
 pub fn email_taken(conn: &mut DbConnection, email: &str) -> QueryResult<bool> {

@@ -155,7 +155,7 @@ pub fn insert_event(conn: &mut DbConnection, row: &EventRow) -> QueryResult<usiz
 }
 
 pub fn find_event(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EventRow>> {
-    outbox_events::table.find(id).select(EventRow::as_select()).first(conn).optional()
+    super::by_key(outbox_events::table.find(id).select(EventRow::as_select()), conn)
 }
 
 /// Events not yet expanded to deliveries, oldest first.
@@ -277,7 +277,7 @@ pub fn claim(
 }
 
 pub fn find_delivery(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DeliveryRow>> {
-    webhook_deliveries::table.find(id).select(DeliveryRow::as_select()).first(conn).optional()
+    super::by_key(webhook_deliveries::table.find(id).select(DeliveryRow::as_select()), conn)
 }
 
 /// Records an attempt's outcome, if this worker still holds the lease.
