@@ -882,7 +882,10 @@ mod tests {
             .filter(fixed::<super::LiveEntry>())
             .filter(waitlist_entries::declaration_id.eq("d"))
             .select(waitlist_entries::id);
-        assert!(static_id(&q) && QueryFragment::is_safe_to_cache_prepared(&q, &diesel::sqlite::Sqlite)?);
+        assert!(
+            static_id(&q)
+                && QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&q, &diesel::sqlite::Sqlite)?
+        );
         let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
         let sql = sql.split(" -- binds").next().unwrap_or_default().replace('?', "'d'");
         let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(lite)?;
