@@ -83,7 +83,7 @@ pub fn insert_declarations(conn: &mut DbConnection, rows: &[VisitDeclarationRow]
 /// declarations (in the caller's order), the first event of its audit
 /// chain with the chain's head, its outbox event and, for a request with an
 /// Idempotency-Key, the stored answer. Written with the place by
-/// `slots::take_place_with`: on PostgreSQL all in the UPDATE's statement.
+/// `slots::take_place_with`: on PostgreSQL all in one statement.
 pub struct NewBooking<'a> {
     pub booking: &'a BookingRow,
     pub declaration_ids: &'a [&'a str],
@@ -705,24 +705,25 @@ pub fn lock_for_booking(
         enterprise.select(enterprises::credit_class).single_value().assume_not_null(),
         diesel::dsl::exists(active),
     );
-    let mine = declarations::table
-        .filter(declarations::enterprise_id.eq(enterprise_id))
-        .filter(fixed::<Bookable>())
-        .order(declarations::id)
-        .select(context);
-    // One declaration, by far the usual visit: `= ?`, a statement SQLite
-    // keeps prepared (diesel prepares an `IN (?, …)` list anew each time).
-    if let [one] = ids {
-        let q = mine.filter(declarations::id.eq(*one));
-        return match conn {
-            DbConnection::Postgres(pg) => q.for_no_key_update().load(pg),
-            DbConnection::Sqlite(lite) => q.load(lite),
-        };
-    }
-    let q = mine.filter(declarations::id.eq_any(ids));
+    let mine = declarations::table.filter(declarations::enterprise_id.eq(enterprise_id)).order(declarations::id);
     match conn {
-        DbConnection::Postgres(pg) => q.for_no_key_update().load(pg),
-        DbConnection::Sqlite(lite) => q.load(lite),
+        // `= ANY($1)` lists are prepared statements on PostgreSQL already.
+        DbConnection::Postgres(pg) => mine
+            .filter(declarations::id.eq_any(ids))
+            .filter(declarations::status.eq_any(crate::domain::declaration::DeclarationStatus::BOOKABLE))
+            .select(context)
+            .for_no_key_update()
+            .load(pg),
+        // SQLite: one declaration, by far the usual visit, is `= ?` and the
+        // statuses are in the text (`db::fixed`), a statement SQLite keeps
+        // prepared (diesel prepares an `IN (?, …)` list anew each time).
+        DbConnection::Sqlite(lite) => {
+            let mine = mine.filter(fixed::<Bookable>()).select(context);
+            match ids {
+                [one] => mine.filter(declarations::id.eq(*one)).load(lite),
+                _ => mine.filter(declarations::id.eq_any(ids)).load(lite),
+            }
+        }
     }
 }
 
@@ -754,12 +755,25 @@ pub fn slot_for_booking(
     slot_id: &str,
     declaration_ids: &[&str],
 ) -> QueryResult<Option<(SlotRow, SiteTerms, bool)>> {
-    let live = waitlist_entries::table.filter(fixed::<LiveEntry>());
     let slot = clearance_slots::table.inner_join(sites::table).filter(clearance_slots::id.eq(slot_id));
-    // `load`, not `first`: the slot is found by its key anyway, and the
-    // `LIMIT ?` of `first` makes SQLite prepare a join anew on every run (it
-    // plans joins with the bound limit's value). One declaration: a
+    let conn = match conn {
+        // Prepared as it is on PostgreSQL (`= ANY($1)` lists).
+        DbConnection::Postgres(pg) => {
+            let waiting = waitlist_entries::table
+                .filter(waitlist_entries::declaration_id.eq_any(declaration_ids))
+                .filter(waitlist_entries::status.eq_any(crate::domain::hold::WaitlistStatus::LIVE));
+            return slot
+                .select((SlotRow::as_select(), SiteTerms::as_select(), diesel::dsl::exists(waiting)))
+                .first(pg)
+                .optional();
+        }
+        DbConnection::Sqlite(lite) => lite,
+    };
+    // SQLite: `load`, not `first`: the slot is found by its key anyway, and
+    // the `LIMIT ?` of `first` makes SQLite prepare a join anew on every run
+    // (it plans joins with the bound limit's value). One declaration: a
     // statement of fixed text (see `lock_for_booking`).
+    let live = waitlist_entries::table.filter(fixed::<LiveEntry>());
     let found: Vec<(SlotRow, SiteTerms, bool)> = if let [one] = declaration_ids {
         let waiting = live.filter(waitlist_entries::declaration_id.eq(*one));
         slot.select((SlotRow::as_select(), SiteTerms::as_select(), diesel::dsl::exists(waiting))).load(conn)?

@@ -310,12 +310,13 @@ pub fn take(
     take_with(conn, TakeStatement { id, advanced, now, into }, None)
 }
 
-/// Writes that go with a place taken (a new booking's rows): on PostgreSQL
-/// they are data-modifying `WITH` clauses of the guarded UPDATE itself, so
-/// that a booking's every write costs one round trip; on SQLite (in the
-/// process, no round trip to save) they are statements of their own, run
-/// just before it. Either way the caller's transaction is rolled back when
-/// no place is taken.
+/// Writes that go with a place taken (a new booking's rows), run just
+/// before the guarded UPDATE: on PostgreSQL as one statement of
+/// data-modifying `WITH` clauses, so that a booking's every row costs one
+/// round trip ([`AllOf`] says why not in the UPDATE's own statement); on
+/// SQLite (in the process, no round trip to save) as statements of their
+/// own. Either way the caller's transaction is rolled back when no place
+/// is taken.
 pub trait WithPlace {
     /// `WITH a AS (INSERT …), b AS (INSERT …) ` (a trailing space, no
     /// RETURNING needed: PostgreSQL runs every data-modifying WITH clause).
@@ -324,8 +325,7 @@ pub trait WithPlace {
     fn write_apart(&self, conn: &mut DbConnection) -> QueryResult<()>;
 }
 
-/// [`take_place`] with `first` written in the same statement (PostgreSQL)
-/// or just before it (SQLite). See [`WithPlace`].
+/// [`take_place`] with `first` written just before it. See [`WithPlace`].
 pub fn take_place_with(
     conn: &mut DbConnection,
     id: &str,
@@ -342,7 +342,12 @@ fn take_with(
     first: Option<&dyn WithPlace>,
 ) -> QueryResult<Option<Places>> {
     let taken: Option<(i32, i32, i32, String)> = match conn {
-        DbConnection::Postgres(pg) => WithTake { first, take }.get_result(pg).optional()?,
+        DbConnection::Postgres(pg) => {
+            if let Some(first) = first {
+                AllOf(first).execute(pg)?;
+            }
+            take.get_result(pg).optional()?
+        }
         DbConnection::Sqlite(_) => {
             if let Some(f) = first {
                 f.write_apart(conn)?;
@@ -406,31 +411,28 @@ impl Query for TakeStatement<'_> {
 
 impl<C> RunQueryDsl<C> for TakeStatement<'_> {}
 
-/// [`TakeStatement`] behind the `WITH` clauses of a [`WithPlace`] (PostgreSQL).
-struct WithTake<'a> {
-    first: Option<&'a dyn WithPlace>,
-    take: TakeStatement<'a>,
-}
+/// The `WITH` clauses of a [`WithPlace`] as one statement of their own
+/// (PostgreSQL), run before the place's UPDATE rather than as part of it:
+/// PostgreSQL runs the WITH clauses a statement does not read after its
+/// main part, and their foreign-key checks at its end, so that in one
+/// statement they would all run while the slot's row lock is held, and on
+/// a busy slot every other booking would queue for that time too.
+struct AllOf<'a>(&'a dyn WithPlace);
 
-impl QueryFragment<Pg> for WithTake<'_> {
+impl QueryFragment<Pg> for AllOf<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        if let Some(first) = self.first {
-            first.walk_with(out.reborrow())?;
-        }
-        self.take.walk_ast(out)
+        self.0.walk_with(out.reborrow())?;
+        out.push_sql("SELECT 1");
+        Ok(())
     }
 }
 
-impl QueryId for WithTake<'_> {
+impl QueryId for AllOf<'_> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl Query for WithTake<'_> {
-    type SqlType = (Integer, Integer, Integer, Text);
-}
-
-impl<C> RunQueryDsl<C> for WithTake<'_> {}
+impl<C> RunQueryDsl<C> for AllOf<'_> {}
 
 /// Gives one held place back (never below zero).
 pub fn release_held(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {

@@ -476,8 +476,8 @@ fn take_place(
     take_place_with(conn, slot_id, taker, own, policy, None)
 }
 
-/// [`take_place`] with a new booking's rows written in the same statement
-/// (PostgreSQL) or just before it (SQLite): `slots::take_place_with`.
+/// [`take_place`] with a new booking's rows written just before it (on
+/// PostgreSQL in one statement): `slots::take_place_with`.
 fn take_place_with(
     conn: &mut DbConnection,
     slot_id: &str,
@@ -760,10 +760,10 @@ fn book_with(
     }
     // 3. The vehicle, before any slot lock.
     vehicle_free(conn, visit.details.vehicle.as_ref(), &slot, None, now)?;
-    // 4. Every write of the booking, then the place: on PostgreSQL all in
-    // one statement with the guarded UPDATE (one round trip), so that the
-    // slot's row lock is held from that statement to commit only and
-    // bookings of one busy slot queue for as short a time as can be.
+    // 4. Every write of the booking (on PostgreSQL one statement), then the
+    // place, last: the slot's row lock is held from its UPDATE to commit
+    // only, so that bookings of one busy slot queue for as short a time as
+    // can be.
     let columns = visit_columns(&visit.details);
     let booking = BookingRow {
         id: new_id(),
