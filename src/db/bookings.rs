@@ -108,144 +108,78 @@ impl NewBooking<'_> {
     }
 }
 
+/// Pushes `(v1, v2, …)`, each value bound with its SQL type.
+macro_rules! bound_values {
+    ($out:ident; $t0:ty => $v0:expr $(, $t:ty => $v:expr)* $(,)?) => {
+        $out.push_sql("(");
+        $out.push_bind_param::<$t0, _>($v0)?;
+        $(
+            $out.push_sql(", ");
+            $out.push_bind_param::<$t, _>($v)?;
+        )*
+        $out.push_sql(")");
+    };
+}
+
 impl WithPlace for NewBooking<'_> {
     fn walk_with<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let b = self.booking;
+        let (b, a, e) = (self.booking, self.audit, self.event);
         out.push_sql(
             "WITH new_booking AS (INSERT INTO bookings (id, enterprise_id, declaration_id, slot_id, status, \
              created_by, cancel_reason, cancelled_by_role, created_at, updated_at, version, gate_pass_version, \
              vehicle_plate, vehicle_country, trailer_plate, driver_name, driver_document, containers, \
-             checked_in_at, checked_in_by) VALUES (",
+             checked_in_at, checked_in_by) VALUES ",
         );
-        out.push_bind_param::<Text, _>(&b.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&b.enterprise_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&b.declaration_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&b.slot_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(b.status.as_str())?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&b.created_by)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&b.cancel_reason)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&b.cancelled_by_role)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&b.created_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&b.updated_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&b.version)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&b.gate_pass_version)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&b.vehicle_plate)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&b.vehicle_country)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&b.trailer_plate)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&b.driver_name)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&b.driver_document)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&b.containers)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Timestamp>, _>(&b.checked_in_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&b.checked_in_by)?;
+        bound_values!(out;
+            Text => &b.id, Text => &b.enterprise_id, Text => &b.declaration_id, Text => &b.slot_id,
+            Text => b.status.as_str(), Text => &b.created_by, Nullable<Text> => &b.cancel_reason,
+            Nullable<Text> => &b.cancelled_by_role, Timestamp => &b.created_at, Timestamp => &b.updated_at,
+            Integer => &b.version, Integer => &b.gate_pass_version, Nullable<Text> => &b.vehicle_plate,
+            Nullable<Text> => &b.vehicle_country, Nullable<Text> => &b.trailer_plate,
+            Nullable<Text> => &b.driver_name, Nullable<Text> => &b.driver_document, Text => &b.containers,
+            Nullable<Timestamp> => &b.checked_in_at, Nullable<Text> => &b.checked_in_by);
         // The declarations as one array: the statement's text is the same
         // for any number of them, so it stays one prepared statement.
         out.push_sql(
-            ")), new_visit AS (INSERT INTO booking_declarations (booking_id, declaration_id, position, active, \
+            "), new_visit AS (INSERT INTO booking_declarations (booking_id, declaration_id, position, active, \
              left_at) SELECT ",
         );
         out.push_bind_param::<Text, _>(&b.id)?;
         out.push_sql(", d.id, (d.n - 1)::integer, TRUE, NULL FROM unnest(");
         out.push_bind_param::<Array<Text>, _>(self.declaration_ids)?;
-        let a = self.audit;
         out.push_sql(
             ") WITH ORDINALITY AS d(id, n)), new_event AS (INSERT INTO audit_events (id, entity_type, entity_id, \
              seq, occurred_at, actor_id, actor_role, action, from_state, to_state, reason, request_id, prev_hash, \
-             hash) VALUES (",
+             hash) VALUES ",
         );
-        out.push_bind_param::<Text, _>(&a.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&a.entity_type)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&a.entity_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&a.seq)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&a.occurred_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&a.actor_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&a.actor_role)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&a.action)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&a.from_state)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&a.to_state)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&a.reason)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&a.request_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&a.prev_hash)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&a.hash)?;
+        bound_values!(out;
+            Text => &a.id, Text => &a.entity_type, Text => &a.entity_id, BigInt => &a.seq,
+            Timestamp => &a.occurred_at, Nullable<Text> => &a.actor_id, Nullable<Text> => &a.actor_role,
+            Text => &a.action, Nullable<Text> => &a.from_state, Nullable<Text> => &a.to_state,
+            Nullable<Text> => &a.reason, Nullable<Text> => &a.request_id, Text => &a.prev_hash, Text => &a.hash);
         // A head already there (events deleted outside the application) is
         // left as it is, so that verification reports it (`audit::write_first`).
-        out.push_sql(")), new_head AS (INSERT INTO audit_heads (entity_type, entity_id, last_seq, last_hash) VALUES (");
-        out.push_bind_param::<Text, _>(&a.entity_type)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&a.entity_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&a.seq)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&a.hash)?;
-        let e = self.event;
+        out.push_sql("), new_head AS (INSERT INTO audit_heads (entity_type, entity_id, last_seq, last_hash) VALUES ");
+        bound_values!(out; Text => &a.entity_type, Text => &a.entity_id, BigInt => &a.seq, Text => &a.hash);
         out.push_sql(
-            ") ON CONFLICT DO NOTHING), new_outbox AS (INSERT INTO outbox_events (id, event_type, enterprise_id, \
-             payload, occurred_at, fanned_out) VALUES (",
+            " ON CONFLICT DO NOTHING), new_outbox AS (INSERT INTO outbox_events (id, event_type, enterprise_id, \
+             payload, occurred_at, fanned_out) VALUES ",
         );
-        out.push_bind_param::<Text, _>(&e.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&e.event_type)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&e.enterprise_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&e.payload)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&e.occurred_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&e.fanned_out)?;
-        out.push_sql(")) ");
+        bound_values!(out;
+            Text => &e.id, Text => &e.event_type, Text => &e.enterprise_id, Text => &e.payload,
+            Timestamp => &e.occurred_at, Bool => &e.fanned_out);
+        out.push_sql(") ");
         if let Some(k) = self.key {
             // Only with a key: the statement with a key and the one without
             // are each prepared once.
             out.push_sql(
                 ", new_key AS (INSERT INTO idempotency_keys (enterprise_id, key, request_hash, response_status, \
-                 response_body, created_at, expires_at) VALUES (",
+                 response_body, created_at, expires_at) VALUES ",
             );
-            out.push_bind_param::<Text, _>(&k.enterprise_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&k.key)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&k.request_hash)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Integer, _>(&k.response_status)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&k.response_body)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&k.created_at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&k.expires_at)?;
-            out.push_sql(")) ");
+            bound_values!(out;
+                Text => &k.enterprise_id, Text => &k.key, Text => &k.request_hash, Integer => &k.response_status,
+                Text => &k.response_body, Timestamp => &k.created_at, Timestamp => &k.expires_at);
+            out.push_sql(") ");
         }
         Ok(())
     }

@@ -460,6 +460,16 @@ mod tests {
 
     /// Holds the writer for a while, so that what is queued meanwhile
     /// forms the next batch.
+    /// A writer over `pool` (batches of up to 64, no time limit) with its
+    /// first batch held open, so that jobs queued now all join it.
+    async fn writer_held(pool: &DbPool) -> (Arc<GroupCommit>, tokio::task::JoinHandle<Answer>) {
+        let limits = Limits { max_jobs: 64, max_time: Duration::from_secs(10) };
+        let gc = Arc::new(GroupCommit::start(pool.clone(), Arc::default(), Duration::from_secs(10), limits).unwrap());
+        let holder = hold_writer(&gc);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (gc, holder)
+    }
+
     fn hold_writer(gc: &Arc<GroupCommit>) -> tokio::task::JoinHandle<Answer> {
         let gc = gc.clone();
         tokio::spawn(async move {
@@ -495,10 +505,7 @@ mod tests {
     async fn a_failing_or_panicking_job_rolls_back_alone_and_one_commit_serves_the_batch() {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir);
-        let limits = Limits { max_jobs: 64, max_time: Duration::from_secs(10) };
-        let gc = Arc::new(GroupCommit::start(pool.clone(), Arc::default(), Duration::from_secs(10), limits).unwrap());
-        let holder = hold_writer(&gc);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (gc, holder) = writer_held(&pool).await;
         // Every job writes its row; job 7 then fails, job 11 panics inside a
         // nested transaction (a savepoint of its own savepoint).
         let handles = queue(&gc, 0..20, |conn, id| {
@@ -530,10 +537,7 @@ mod tests {
     async fn a_failed_commit_fails_every_job_of_its_batch_and_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir);
-        let limits = Limits { max_jobs: 64, max_time: Duration::from_secs(10) };
-        let gc = Arc::new(GroupCommit::start(pool.clone(), Arc::default(), Duration::from_secs(10), limits).unwrap());
-        let holder = hold_writer(&gc);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (gc, holder) = writer_held(&pool).await;
         // Job 3 names a parent that does not exist: each job's own work
         // succeeds, the COMMIT's deferred foreign-key check fails.
         let handles = queue(&gc, 0..6, |conn, id| insert(conn, id, (id == 3).then_some(999)).map(drop));

@@ -341,6 +341,9 @@ fn take_with(
     take: TakeStatement<'_>,
     first: Option<&dyn WithPlace>,
 ) -> QueryResult<Option<Places>> {
+    if let (Some(first), DbConnection::Sqlite(_)) = (first, &*conn) {
+        first.write_apart(conn)?;
+    }
     let taken: Option<(i32, i32, i32, String)> = match conn {
         DbConnection::Postgres(pg) => {
             if let Some(first) = first {
@@ -348,13 +351,7 @@ fn take_with(
             }
             take.get_result(pg).optional()?
         }
-        DbConnection::Sqlite(_) => {
-            if let Some(f) = first {
-                f.write_apart(conn)?;
-            }
-            let DbConnection::Sqlite(lite) = conn else { unreachable!("matched as SQLite above") };
-            take.get_result(lite).optional()?
-        }
+        DbConnection::Sqlite(lite) => take.get_result(lite).optional()?,
     };
     Ok(taken.map(|(capacity, booked, held, site_id)| {
         noted(vec![site_id]);

@@ -36,15 +36,13 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection, &RequestContext) -> Result<T, AppError> + Send + 'static,
 {
-    let ctx = ctx.clone();
-    db.write(move |conn| {
+    write_checked_within(db, ctx, move |conn, ctx| {
         if let Some(enterprise_id) = ctx.caller.enterprise_id.as_deref() {
             identity::require_writable(conn, enterprise_id)?;
         }
-        f(conn, &ctx)
+        f(conn, ctx)
     })
     .await
-    .map_err(AppError::from)
 }
 
 /// [`write`] for a write that applies the enterprise-status rule itself
