@@ -81,14 +81,15 @@ pub fn insert_declarations(conn: &mut DbConnection, rows: &[VisitDeclarationRow]
 
 /// Every row a new booking writes besides its place: the booking, its
 /// declarations (in the caller's order), the first event of its audit
-/// chain with the chain's head, its outbox event and, for a request with an
-/// Idempotency-Key, the stored answer. Written with the place by
+/// chain with the chain's head, its outbox event (when the enterprise has
+/// an endpoint to send it to) and, for a request with an Idempotency-Key,
+/// the stored answer. Written with the place by
 /// `slots::take_place_with`: on PostgreSQL all in one statement.
 pub struct NewBooking<'a> {
     pub booking: &'a BookingRow,
     pub declaration_ids: &'a [&'a str],
     pub audit: &'a AuditEventRow,
-    pub event: &'a EventRow,
+    pub event: Option<&'a EventRow>,
     pub key: Option<&'a IdempotencyRow>,
 }
 
@@ -123,7 +124,7 @@ macro_rules! bound_values {
 
 impl WithPlace for NewBooking<'_> {
     fn walk_with<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let (b, a, e) = (self.booking, self.audit, self.event);
+        let (b, a) = (self.booking, self.audit);
         out.push_sql(
             "WITH new_booking AS (INSERT INTO bookings (id, enterprise_id, declaration_id, slot_id, status, \
              created_by, cancel_reason, cancelled_by_role, created_at, updated_at, version, gate_pass_version, \
@@ -161,17 +162,20 @@ impl WithPlace for NewBooking<'_> {
         // left as it is, so that verification reports it (`audit::write_first`).
         out.push_sql("), new_head AS (INSERT INTO audit_heads (entity_type, entity_id, last_seq, last_hash) VALUES ");
         bound_values!(out; Text => &a.entity_type, Text => &a.entity_id, BigInt => &a.seq, Text => &a.hash);
-        out.push_sql(
-            " ON CONFLICT DO NOTHING), new_outbox AS (INSERT INTO outbox_events (id, event_type, enterprise_id, \
-             payload, occurred_at, fanned_out) VALUES ",
-        );
-        bound_values!(out;
-            Text => &e.id, Text => &e.event_type, Text => &e.enterprise_id, Text => &e.payload,
-            Timestamp => &e.occurred_at, Bool => &e.fanned_out);
-        out.push_sql(") ");
+        out.push_sql(" ON CONFLICT DO NOTHING) ");
+        // Each part that may be left out makes a statement of its own text,
+        // each prepared once.
+        if let Some(e) = self.event {
+            out.push_sql(
+                ", new_outbox AS (INSERT INTO outbox_events (id, event_type, enterprise_id, payload, occurred_at, \
+                 fanned_out) VALUES ",
+            );
+            bound_values!(out;
+                Text => &e.id, Text => &e.event_type, Text => &e.enterprise_id, Text => &e.payload,
+                Timestamp => &e.occurred_at, Bool => &e.fanned_out);
+            out.push_sql(") ");
+        }
         if let Some(k) = self.key {
-            // Only with a key: the statement with a key and the one without
-            // are each prepared once.
             out.push_sql(
                 ", new_key AS (INSERT INTO idempotency_keys (enterprise_id, key, request_hash, response_status, \
                  response_body, created_at, expires_at) VALUES ",
@@ -188,7 +192,9 @@ impl WithPlace for NewBooking<'_> {
         insert(conn, self.booking)?;
         insert_declarations(conn, &self.declaration_rows())?;
         super::audit::write_first(conn, self.audit)?;
-        super::webhooks::insert_event(conn, self.event)?;
+        if let Some(e) = self.event {
+            super::webhooks::insert_event(conn, e)?;
+        }
         if let Some(k) = self.key {
             insert_key(conn, k)?;
         }
@@ -607,6 +613,8 @@ pub struct BookingContext {
     pub transport_mode: TransportMode,
     pub enterprise_status: EnterpriseStatus,
     pub credit_class: CreditClass,
+    /// The enterprise's active webhook endpoints.
+    pub webhook_count: i32,
     pub has_active_booking: bool,
 }
 
@@ -637,6 +645,7 @@ pub fn lock_for_booking(
         declarations::transport_mode,
         enterprise.select(enterprises::status).single_value().assume_not_null(),
         enterprise.select(enterprises::credit_class).single_value().assume_not_null(),
+        enterprise.select(enterprises::webhook_count).single_value().assume_not_null(),
         diesel::dsl::exists(active),
     );
     let mine = declarations::table.filter(declarations::enterprise_id.eq(enterprise_id)).order(declarations::id);

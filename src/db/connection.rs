@@ -350,9 +350,12 @@ impl Db {
     }
 }
 
+/// How a PostgreSQL write transaction begins (see [`write_transaction`]).
+pub const PG_BEGIN: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
+
 /// One write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is
 /// taken up front, so a transaction never fails half-way on lock upgrade),
-/// plain `BEGIN` (READ COMMITTED) on PostgreSQL.
+/// plain `BEGIN` (READ COMMITTED) with generic plans on PostgreSQL.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -360,9 +363,12 @@ where
 {
     match conn {
         DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
-        DbConnection::Postgres(inner) => {
-            <AnsiTransactionManager as TransactionManager<PgConnection>>::begin_transaction(inner)?
-        }
+        // Generic plans: a write's statements find their rows by key, and
+        // PostgreSQL would otherwise keep re-planning those whose custom
+        // plan looks cheaper (the booking's declaration lock, with its
+        // `= ANY($1)` list and subqueries), a planning run per booking that
+        // cost more than the statement itself. One round trip with BEGIN.
+        DbConnection::Postgres(inner) => AnsiTransactionManager::begin_transaction_sql(inner, PG_BEGIN)?,
     }
     match f(conn) {
         Ok(value) => {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::fixed::{fixed, Condition};
 use super::schema::{audit_events, booking_declarations, bookings, clearance_slots, declarations, sites};
 use super::DbConnection;
 use crate::domain::booking_policy::BookingStatus;
@@ -66,6 +67,15 @@ pub fn slot_usage(
     Ok(by_slot.into_values().collect())
 }
 
+/// An audit event of a declaration, written as the WHERE of the partial
+/// index `audit_events_decisions` (to_state, occurred_at), which both
+/// databases then use.
+pub struct OnDeclaration;
+
+impl Condition for OnDeclaration {
+    const SQL: &'static str = "audit_events.entity_type = 'declaration'";
+}
+
 /// The final decisions (approved or rejected) on declarations made in
 /// `[from, to)`, as (declaration id, submitted at, decided at), of the
 /// given sites (or all): read from the audit trail, where every transition
@@ -78,7 +88,7 @@ pub fn decisions(
 ) -> QueryResult<Vec<(String, NaiveDateTime, NaiveDateTime)>> {
     let mut q = audit_events::table
         .inner_join(declarations::table.on(declarations::id.eq(audit_events::entity_id)))
-        .filter(audit_events::entity_type.eq("declaration"))
+        .filter(fixed::<OnDeclaration>())
         .filter(audit_events::to_state.eq_any(["approved", "rejected"]))
         .filter(audit_events::occurred_at.ge(from))
         .filter(audit_events::occurred_at.lt(to))
@@ -156,4 +166,50 @@ pub fn active_for_feed(conn: &mut DbConnection, enterprise_id: &str) -> QueryRes
             (r, n)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OnDeclaration;
+    use crate::db::fixed::Condition;
+
+    /// The report's decisions are read through the partial index, whose
+    /// WHERE the statement repeats; a booking's audit event takes no entry.
+    #[test]
+    fn sqlite_reads_decisions_by_the_partial_index() -> Result<(), Box<dyn std::error::Error>> {
+        use diesel::prelude::*;
+        use diesel::sql_types::Text;
+
+        #[derive(QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let mut conn = crate::db::DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:")?);
+        crate::db::migrations::run_pending(&mut conn).map_err(|e| e.to_string())?;
+        let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).ok_or("date")?;
+        let q = super::decisions(&mut conn, None, from, from + chrono::Duration::days(7));
+        assert!(q?.is_empty());
+        let crate::db::DbConnection::Sqlite(lite) = &mut conn else { unreachable!() };
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT audit_events.id FROM audit_events WHERE {} \
+             AND audit_events.to_state IN ('approved', 'rejected') \
+             AND audit_events.occurred_at >= '2026-01-01' AND audit_events.occurred_at < '2026-01-08'",
+            OnDeclaration::SQL
+        );
+        let plan: Vec<Plan> = diesel::sql_query(sql).load(lite)?;
+        let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+        assert!(details.iter().any(|d| d.contains("USING INDEX audit_events_decisions")), "plan: {details:?}");
+        let index_where = OnDeclaration::SQL.replace("audit_events.", "");
+        for migration in [
+            include_str!("../../migrations/sqlite/2026-12-08-000016_fewer_index_entries/up.sql"),
+            include_str!("../../migrations/postgres/2026-12-08-000016_fewer_index_entries/up.sql"),
+        ] {
+            assert!(
+                migration.contains(&format!("WHERE {index_where};")),
+                "the partial index's WHERE must be {index_where}"
+            );
+        }
+        Ok(())
+    }
 }

@@ -158,22 +158,30 @@ pub fn find_event(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Event
     super::by_key(outbox_events::table.find(id).select(EventRow::as_select()), conn)
 }
 
-/// Events not yet expanded to deliveries, oldest first.
-pub fn not_fanned_out(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<EventRow>> {
-    outbox_events::table
+/// Takes up to `limit` events not yet expanded to deliveries, oldest
+/// first, and marks them expanded: one UPDATE for the batch, in the
+/// caller's transaction, which writes their deliveries. On PostgreSQL the
+/// rows are locked, skipping those another worker holds, and an event that
+/// worker committed meanwhile is re-checked and left out; SQLite has one
+/// writer. Each event is thus expanded once.
+pub fn take_unexpanded(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<EventRow>> {
+    let pending = outbox_events::table
         .filter(outbox_events::fanned_out.eq(false))
         .order((outbox_events::occurred_at.asc(), outbox_events::id.asc()))
-        .select(EventRow::as_select())
-        .limit(limit)
-        .load(conn)
-}
-
-/// Marks an event expanded: 1 = this transaction expands it, 0 = another
-/// worker did (the guard makes the expansion happen once).
-pub fn mark_fanned_out(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
-    diesel::update(outbox_events::table.filter(outbox_events::id.eq(id)).filter(outbox_events::fanned_out.eq(false)))
-        .set(outbox_events::fanned_out.eq(true))
-        .execute(conn)
+        .limit(limit);
+    let events = match conn {
+        DbConnection::Postgres(pg) => {
+            pending.select(EventRow::as_select()).for_no_key_update().skip_locked().load(pg)?
+        }
+        DbConnection::Sqlite(lite) => pending.select(EventRow::as_select()).load(lite)?,
+    };
+    if !events.is_empty() {
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        diesel::update(outbox_events::table.filter(outbox_events::id.eq_any(ids)))
+            .set(outbox_events::fanned_out.eq(true))
+            .execute(conn)?;
+    }
+    Ok(events)
 }
 
 /// Up to `limit` events older than `before` that are expanded and have no

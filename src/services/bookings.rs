@@ -801,7 +801,12 @@ fn book_with(
     );
     let declaration_ids = ids.iter().map(|d| (*d).to_owned()).collect();
     let view = BookingView::new(booking.clone(), &slot, &site, declaration_ids, Party::Company, rules);
-    let event = outbox::event_row(enterprise_id, "booking.confirmed", &view, now)?;
+    // No endpoint, no event: the worker would expand it to no delivery
+    // (an endpoint registered from now on receives the events from now on).
+    let event = match locked.first() {
+        Some(c) if c.webhook_count > 0 => Some(outbox::event_row(enterprise_id, "booking.confirmed", &view, now)?),
+        _ => None,
+    };
     let body = serde_json::to_string(&view).map_err(|e| AppError::internal(format!("serialising booking: {e}")))?;
     let stored = key.map(|k| IdempotencyRow {
         enterprise_id: enterprise_id.to_owned(),
@@ -816,7 +821,7 @@ fn book_with(
         booking: &booking,
         declaration_ids: &ids,
         audit: &audit_event,
-        event: &event,
+        event: event.as_ref(),
         key: stored.as_ref(),
     };
     // 5. The place. A hold's place turns from held into booked; otherwise

@@ -83,10 +83,7 @@ pub fn event_row<T: Serialize>(
 pub fn fan_out(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> Result<usize, AppError> {
     let mut expanded = 0;
     let mut endpoints: std::collections::HashMap<String, Vec<crate::db::webhooks::WebhookRow>> = Default::default();
-    for event in rows::not_fanned_out(conn, limit)? {
-        if rows::mark_fanned_out(conn, &event.id)? == 0 {
-            continue;
-        }
+    for event in rows::take_unexpanded(conn, limit)? {
         expanded += 1;
         if !endpoints.contains_key(&event.enterprise_id) {
             let hooks = rows::list_for(conn, &event.enterprise_id)?;
