@@ -616,6 +616,8 @@ pub struct BookingContext {
     /// The enterprise's active webhook endpoints.
     pub webhook_count: i32,
     pub has_active_booking: bool,
+    /// The request's Idempotency-Key is stored already (a replay).
+    pub key_used: bool,
 }
 
 /// Takes the row locks of those declarations that belong to the enterprise
@@ -630,14 +632,22 @@ pub struct BookingContext {
 /// the statement's snapshot, which may predate a booking committed by the
 /// transaction this one queued behind: the unique index on active visit
 /// declarations catches that one when the booking is inserted.
+///
+/// Whether the request's Idempotency-Key (`""` for none: a key is never
+/// empty) is stored already is read by the same statement, which spares
+/// every new booking a round trip to look it up.
 pub fn lock_for_booking(
     conn: &mut DbConnection,
     ids: &[&str],
     enterprise_id: &str,
+    key: &str,
 ) -> QueryResult<Vec<BookingContext>> {
     let active = booking_declarations::table
         .filter(booking_declarations::declaration_id.eq(declarations::id))
         .filter(on_active_visit());
+    let stored_key = idempotency_keys::table
+        .filter(idempotency_keys::enterprise_id.eq(enterprise_id))
+        .filter(idempotency_keys::key.eq(key));
     let enterprise = enterprises::table.filter(enterprises::id.eq(declarations::enterprise_id));
     let context = (
         declarations::id,
@@ -647,6 +657,7 @@ pub fn lock_for_booking(
         enterprise.select(enterprises::credit_class).single_value().assume_not_null(),
         enterprise.select(enterprises::webhook_count).single_value().assume_not_null(),
         diesel::dsl::exists(active),
+        diesel::dsl::exists(stored_key),
     );
     let mine = declarations::table.filter(declarations::enterprise_id.eq(enterprise_id)).order(declarations::id);
     match conn {

@@ -595,14 +595,24 @@ fn vehicle_free(
 
 /// Locks the requested declarations and checks each may be booked onto
 /// the slot: the caller's, bookable, at the slot's site and mode, without
-/// an active booking. Returns the enterprise's credit class.
+/// an active booking. Returns the enterprise's credit class, or the stored
+/// answer when the request is a replay of one that booked (checked before
+/// any refusal, since the booking it made would cause one).
 fn lock_declarations_for(
     conn: &mut DbConnection,
     enterprise_id: &str,
     ids: &[&str],
+    key: Option<&IdempotencyKey>,
     policy: &BookingPolicy,
-) -> Result<(CreditClass, Vec<rows::BookingContext>), AppError> {
-    let locked = rows::lock_for_booking(conn, ids, enterprise_id)?;
+) -> Result<Result<(CreditClass, Vec<rows::BookingContext>), Answer>, AppError> {
+    let locked = rows::lock_for_booking(conn, ids, enterprise_id, key.map_or("", |k| k.key.as_str()))?;
+    // Declarations missing from the answer may have moved on since the
+    // request booked them: look the key up then too.
+    if locked.iter().any(|c| c.key_used) || locked.len() < ids.len() {
+        if let Some(answer) = replay(conn, enterprise_id, key)? {
+            return Ok(Err(answer));
+        }
+    }
     if locked.len() < ids.len() {
         // Which one, and why: the enterprise's standing first, then the
         // first declaration (in the caller's order) that is missing or not bookable.
@@ -626,7 +636,26 @@ fn lock_declarations_for(
             return Err(Refusal::AlreadyBooked { declaration_id: (*id).to_owned() }.into());
         }
     }
-    Ok((credit, locked))
+    Ok(Ok((credit, locked)))
+}
+
+/// The stored answer to an earlier request with this Idempotency-Key, if
+/// there was one; refused if that request had another body.
+fn replay(
+    conn: &mut DbConnection,
+    enterprise_id: &str,
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<Answer>, AppError> {
+    let Some(k) = key else { return Ok(None) };
+    let Some(stored) = rows::find_key(conn, enterprise_id, &k.key)? else { return Ok(None) };
+    identity::require_writable(conn, enterprise_id)?;
+    if stored.request_hash != k.request_hash {
+        return Err(AppError::unprocessable(
+            "idempotency-key-reused",
+            "this Idempotency-Key was used with another request body",
+        ));
+    }
+    Ok(Some(Answer { status: stored.response_status as u16, body: stored.response_body, replayed: true }))
 }
 
 /// What a booking does with holds of its slot that have expired (places no
@@ -685,20 +714,11 @@ fn book_with(
     // The enterprise-status rule of every company write (see
     // `services::write_checked_within`): read here, as a rule, by the
     // declarations' locking statement; a replay and a hold read it first.
-    if let Some(k) = key {
-        if let Some(stored) = rows::find_key(conn, enterprise_id, &k.key)? {
-            identity::require_writable(conn, enterprise_id)?;
-            if stored.request_hash != k.request_hash {
-                return Err(AppError::unprocessable(
-                    "idempotency-key-reused",
-                    "this Idempotency-Key was used with another request body",
-                ));
-            }
-            return Ok(Some(Answer {
-                status: stored.response_status as u16,
-                body: stored.response_body,
-                replayed: true,
-            }));
+    // The Idempotency-Key is looked up by that statement too, except for a
+    // hold's booking, whose hold a replay would find converted already.
+    if visit.hold_id.is_some() {
+        if let Some(answer) = replay(conn, enterprise_id, key)? {
+            return Ok(Some(answer));
         }
     }
     let now = ctx.stamp();
@@ -723,7 +743,10 @@ fn book_with(
     };
     // 1. The declarations: their row locks first (see the module comment),
     // and what the booking needs to know of them, in one statement.
-    let (credit, locked) = lock_declarations_for(conn, enterprise_id, &ids, &rules.defaults)?;
+    let (credit, locked) = match lock_declarations_for(conn, enterprise_id, &ids, key, &rules.defaults)? {
+        Ok(locked) => locked,
+        Err(replayed) => return Ok(Some(replayed)),
+    };
     // 2. The slot, as last committed, with its site's time zone and policy,
     // and whether a declaration is on the waitlist (one joined statement):
     // does it fit at all?

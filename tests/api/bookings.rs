@@ -195,9 +195,16 @@ async fn idempotency_keys_replay_refuse_and_scope(app: TestApp) {
     assert_ne!(rb.str("/id"), first.str("/id"));
     assert_eq!(slot_state(&app, &a.admin, &slot).await.1, 3);
     // A malformed key is refused.
-    app.call_with(Method::POST, "/api/v1/bookings", Some(&a.admin), Some(body), &[("Idempotency-Key", "")])
+    app.call_with(Method::POST, "/api/v1/bookings", Some(&a.admin), Some(body.clone()), &[("Idempotency-Key", "")])
         .await
         .problem(422);
+    // Once the booking is cancelled, its declaration is bookable again: a
+    // late retry with the key still gets the first answer, and books nothing.
+    app.post(&format!("/api/v1/bookings/{}/cancel", first.str("/id")), Some(&a.admin), json!({})).await.expect(200);
+    let late = app.call_with(Method::POST, "/api/v1/bookings", Some(&a.admin), Some(body), &key).await.expect(201);
+    assert_eq!(late.text, first.text);
+    assert_eq!(late.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(slot_state(&app, &a.admin, &slot).await.1, 2);
 }
 
 async fn concurrent_retries_with_one_key_book_once(app: TestApp) {
