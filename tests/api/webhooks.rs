@@ -19,6 +19,7 @@ api_tests!(
     events_are_delivered_signed,
     a_receiver_that_fails_twice_gets_the_event_on_the_third_try,
     redelivery_sends_the_same_event_again,
+    an_endpoint_gets_the_bookings_made_after_its_registration,
 );
 
 /// One request the receiver got.
@@ -179,6 +180,32 @@ async fn events_are_delivered_signed(app: TestApp) {
     let items = log.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     assert!(items.iter().all(|d| d["status"] == "delivered" && d["attempts"] == 1), "{}", log.text);
+}
+
+/// A booking made while the enterprise had no endpoint records no event
+/// (nothing would receive it); one made after the registration is delivered.
+async fn an_endpoint_gets_the_bookings_made_after_its_registration(app: TestApp) {
+    let rx = receiver(0).await;
+    let w = world(&app, 4, 60).await;
+    let a = app.verified_company("late-hook", &w.customs.officer).await;
+    let slot = tomorrow_slot(&app, &w, 0).await;
+    let before = submitted_declaration(&app, &a.admin, &w.site).await;
+    let after = submitted_declaration(&app, &a.admin, &w.site).await;
+    let early = book_slot(&app, &a.admin, &before, &slot).await.expect(201).str("/id");
+    let hook = app
+        .post("/api/v1/webhooks", Some(&a.admin), json!({"url": rx.url, "events": ["booking.confirmed"]}))
+        .await
+        .expect(201);
+    let late = book_slot(&app, &a.admin, &after, &slot).await.expect(201).str("/id");
+    let got = wait_for(&rx, 1).await;
+    let v: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!((v["type"].as_str(), v["data"]["id"].as_str()), (Some("booking.confirmed"), Some(late.as_str())));
+    // Give the worker a few rounds: the early booking never becomes a delivery.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = settled_log(&app, &a.admin, &hook.str("/id"), 1).await;
+    let items = log.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", log.text);
+    assert!(rx.got.lock().unwrap().iter().all(|r| !r.body.contains(&early)));
 }
 
 /// The delivery log once `n` deliveries are delivered: the worker records
