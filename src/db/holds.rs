@@ -6,9 +6,20 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::fixed::{fixed, Condition};
 use super::schema::{enterprises, holds};
 use super::DbConnection;
 use crate::domain::hold::HoldStatus;
+
+/// A live hold, written as the WHERE of the partial indexes
+/// `holds_active_slot` and `holds_active_expiry`: in the statement's text,
+/// so that PostgreSQL's generic plans (every write transaction's) and
+/// SQLite use them; a bound `status = $1` could not.
+pub struct LiveHold;
+
+impl Condition for LiveHold {
+    const SQL: &'static str = "holds.status = 'active'";
+}
 
 /// A hold as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -64,7 +75,7 @@ pub fn end(
 pub fn expired_in_slot(conn: &mut DbConnection, slot_id: &str, now: NaiveDateTime) -> QueryResult<Vec<HoldRow>> {
     holds::table
         .filter(holds::slot_id.eq(slot_id))
-        .filter(holds::status.eq(HoldStatus::Active))
+        .filter(fixed::<LiveHold>())
         .filter(holds::expires_at.le(now))
         .select(HoldRow::as_select())
         .load(conn)
@@ -73,7 +84,7 @@ pub fn expired_in_slot(conn: &mut DbConnection, slot_id: &str, now: NaiveDateTim
 /// Live holds past their expiry at `now`, oldest expiry first, at most `batch`.
 pub fn expired(conn: &mut DbConnection, now: NaiveDateTime, batch: i64) -> QueryResult<Vec<HoldRow>> {
     holds::table
-        .filter(holds::status.eq(HoldStatus::Active))
+        .filter(fixed::<LiveHold>())
         .filter(holds::expires_at.le(now))
         .order((holds::expires_at.asc(), holds::id.asc()))
         .limit(batch)
@@ -85,7 +96,7 @@ pub fn expired(conn: &mut DbConnection, now: NaiveDateTime, batch: i64) -> Query
 pub fn active_in_slots(conn: &mut DbConnection, slot_ids: &[&str]) -> QueryResult<Vec<HoldRow>> {
     holds::table
         .filter(holds::slot_id.eq_any(slot_ids))
-        .filter(holds::status.eq(HoldStatus::Active))
+        .filter(fixed::<LiveHold>())
         .order(holds::id.asc())
         .select(HoldRow::as_select())
         .load(conn)
@@ -96,7 +107,7 @@ pub fn active_in_slot_for(conn: &mut DbConnection, slot_id: &str, enterprise_id:
     holds::table
         .filter(holds::slot_id.eq(slot_id))
         .filter(holds::enterprise_id.eq(enterprise_id))
-        .filter(holds::status.eq(HoldStatus::Active))
+        .filter(fixed::<LiveHold>())
         .count()
         .get_result(conn)
 }
@@ -117,4 +128,24 @@ pub fn list_for(
         q = q.filter(holds::id.lt(a.to_owned()));
     }
     q.order(holds::id.desc()).limit(limit).load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LiveHold;
+    use crate::db::fixed::Condition;
+    use crate::domain::hold::HoldStatus;
+
+    /// The literal is the domain's live status and the partial indexes' WHERE.
+    #[test]
+    fn the_live_hold_literal_is_the_index_where() {
+        assert_eq!(LiveHold::SQL, format!("holds.status = '{}'", HoldStatus::Active.as_str()));
+        for migration in [
+            include_str!("../../migrations/sqlite/2026-12-07-000011_holds_waitlist/up.sql"),
+            include_str!("../../migrations/postgres/2026-12-07-000011_holds_waitlist/up.sql"),
+        ] {
+            assert!(migration.contains("ON holds (slot_id, expires_at) WHERE status = 'active';"));
+            assert!(migration.contains("ON holds (expires_at) WHERE status = 'active';"));
+        }
+    }
 }
