@@ -802,24 +802,15 @@ mod tests {
     fn sqlite_finds_an_active_visit_by_the_partial_index() -> Result<(), Box<dyn std::error::Error>> {
         use crate::db::schema::booking_declarations;
         use diesel::prelude::*;
-        use diesel::sql_types::Text;
 
-        #[derive(QueryableByName)]
-        struct Plan {
-            #[diesel(sql_type = Text)]
-            detail: String,
-        }
-        let mut conn = crate::db::DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:")?);
-        crate::db::migrations::run_pending(&mut conn).map_err(|e| e.to_string())?;
+        let mut conn = crate::db::fixed::plan::migrated_sqlite()?;
         let q = booking_declarations::table
             .filter(booking_declarations::declaration_id.eq("d"))
             .filter(super::on_active_visit())
             .select(booking_declarations::booking_id);
         let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
         let sql = sql.split(" -- binds").next().unwrap_or_default().replace('?', "'d'");
-        let crate::db::DbConnection::Sqlite(lite) = &mut conn else { unreachable!() };
-        let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(lite)?;
-        let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+        let details = crate::db::fixed::plan::sqlite_plan(&mut conn, &sql)?;
         assert!(details.iter().any(|d| d.contains("USING INDEX booking_declarations_one_active")), "plan: {details:?}");
         Ok(())
     }
@@ -833,19 +824,11 @@ mod tests {
         use crate::db::schema::waitlist_entries;
         use diesel::prelude::*;
         use diesel::query_builder::{QueryFragment, QueryId};
-        use diesel::sql_types::Text;
 
-        #[derive(QueryableByName)]
-        struct Plan {
-            #[diesel(sql_type = Text)]
-            detail: String,
-        }
         fn static_id<Q: QueryId>(_: &Q) -> bool {
             Q::HAS_STATIC_QUERY_ID
         }
-        let mut conn = crate::db::DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:")?);
-        crate::db::migrations::run_pending(&mut conn).map_err(|e| e.to_string())?;
-        let crate::db::DbConnection::Sqlite(lite) = &mut conn else { unreachable!() };
+        let mut conn = crate::db::fixed::plan::migrated_sqlite()?;
         let q = waitlist_entries::table
             .filter(fixed::<super::LiveEntry>())
             .filter(waitlist_entries::declaration_id.eq("d"))
@@ -856,8 +839,7 @@ mod tests {
         );
         let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
         let sql = sql.split(" -- binds").next().unwrap_or_default().replace('?', "'d'");
-        let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(lite)?;
-        let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+        let details = crate::db::fixed::plan::sqlite_plan(&mut conn, &sql)?;
         assert!(
             details.iter().any(|d| d.contains("USING INDEX waitlist_entries_live_declaration")),
             "plan: {details:?}"

@@ -68,3 +68,34 @@ pub fn status_in(column: &str, statuses: &[&str]) -> String {
     let listed: Vec<String> = statuses.iter().map(|s| format!("'{s}'")).collect();
     format!("{column} IN ({})", listed.join(", "))
 }
+
+/// For tests of query plans: a migrated in-memory SQLite database, and the
+/// `EXPLAIN QUERY PLAN` details of a statement.
+#[cfg(test)]
+pub mod plan {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    #[derive(QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    /// A new in-memory SQLite database with every migration applied.
+    pub fn migrated_sqlite() -> Result<crate::db::DbConnection, Box<dyn std::error::Error>> {
+        let mut conn = crate::db::DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:")?);
+        crate::db::migrations::run_pending(&mut conn).map_err(|e| e.to_string())?;
+        Ok(conn)
+    }
+
+    /// SQLite's plan of `sql`, one detail per step.
+    pub fn sqlite_plan(
+        conn: &mut crate::db::DbConnection,
+        sql: &str,
+    ) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        let crate::db::DbConnection::Sqlite(lite) = conn else { return Err("not SQLite".into()) };
+        let steps: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(lite)?;
+        Ok(steps.into_iter().map(|s| s.detail).collect())
+    }
+}

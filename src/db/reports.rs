@@ -177,28 +177,17 @@ mod tests {
     /// WHERE the statement repeats; a booking's audit event takes no entry.
     #[test]
     fn sqlite_reads_decisions_by_the_partial_index() -> Result<(), Box<dyn std::error::Error>> {
-        use diesel::prelude::*;
-        use diesel::sql_types::Text;
-
-        #[derive(QueryableByName)]
-        struct Plan {
-            #[diesel(sql_type = Text)]
-            detail: String,
-        }
-        let mut conn = crate::db::DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:")?);
-        crate::db::migrations::run_pending(&mut conn).map_err(|e| e.to_string())?;
+        let mut conn = crate::db::fixed::plan::migrated_sqlite()?;
         let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).ok_or("date")?;
         let q = super::decisions(&mut conn, None, from, from + chrono::Duration::days(7));
         assert!(q?.is_empty());
-        let crate::db::DbConnection::Sqlite(lite) = &mut conn else { unreachable!() };
         let sql = format!(
-            "EXPLAIN QUERY PLAN SELECT audit_events.id FROM audit_events WHERE {} \
+            "SELECT audit_events.id FROM audit_events WHERE {} \
              AND audit_events.to_state IN ('approved', 'rejected') \
              AND audit_events.occurred_at >= '2026-01-01' AND audit_events.occurred_at < '2026-01-08'",
             OnDeclaration::SQL
         );
-        let plan: Vec<Plan> = diesel::sql_query(sql).load(lite)?;
-        let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+        let details = crate::db::fixed::plan::sqlite_plan(&mut conn, &sql)?;
         assert!(details.iter().any(|d| d.contains("USING INDEX audit_events_decisions")), "plan: {details:?}");
         let index_where = OnDeclaration::SQL.replace("audit_events.", "");
         for migration in [
