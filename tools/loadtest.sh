@@ -2,7 +2,7 @@
 # Clearway measured from outside the process: the release binary, wrk over
 # loopback, and the databases' own rate for the minimal booking transaction.
 #
-#   tools/loadtest.sh            # both backends, defaults (about 3.5-4 minutes after the build)
+#   tools/loadtest.sh            # both backends, defaults (about 5 minutes after the build)
 #   tools/loadtest.sh --quick    # small counts and short runs (a smoke test of the instrument)
 #
 # Per backend (a fresh SQLite file; a fresh PostgreSQL database
@@ -26,7 +26,8 @@
 # Knobs (environment):
 #   LOADTEST_BACKENDS     sqlite,postgres   which backends
 #   LOADTEST_CONNECTIONS  64                wrk connections (and pgbench clients)
-#   LOADTEST_BOOKINGS     2000              bookings per scenario (at most 5000)
+#   LOADTEST_BOOKINGS     5000              bookings per scenario (at most 5000; fewer make runs
+#                                           of a second or two, whose start weighs on the rate)
 #   LOADTEST_WARMUP       256               warm-up bookings
 #   LOADTEST_MAX_SECS     60                bound of each wrk replay run (it ends when its requests are answered)
 #   LOADTEST_BASELINE_SECS 10               pgbench -T and the SQLite loop, per variant
@@ -53,7 +54,7 @@ done
 if [ "$QUICK" = 1 ]; then
   d_bookings=400 d_warmup=64 d_baseline=3 d_board=3
 else
-  d_bookings=2000 d_warmup=256 d_baseline=10 d_board=8
+  d_bookings=5000 d_warmup=256 d_baseline=10 d_board=8
 fi
 BACKENDS=${LOADTEST_BACKENDS:-sqlite,postgres}
 CONNS=${LOADTEST_CONNECTIONS:-64}
@@ -389,6 +390,10 @@ run_backend() {
     sql "CHECKPOINT" >/dev/null
   fi
   [ "$(wc -l <"$slots")" -ge $((SPREAD_SLOTS + 2 + 64)) ] || die "only $(wc -l <"$slots") future slots"
+  # Dirty pages of the setup (and of an earlier backend's run) would be
+  # written back during the measured runs, beside their own fsyncs: on this
+  # kind of VM that took a third off PostgreSQL's rate when it ran after SQLite.
+  sync
   put "setup_secs_$BACKEND" $((SECONDS - t0))
   log "  setup: $ndecl submitted declarations, $COMPANIES companies, $(wc -l <"$slots") slots in $((SECONDS - t0)) s (declarations created at $(get "decl_create_${BACKEND}_rate")/s)"
   put "rss_idle_$BACKEND" "$(rss_now VmRSS)"
