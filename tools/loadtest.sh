@@ -35,7 +35,7 @@
 #   LOADTEST_POOL_SIZE    8                 database.pool_size of the server
 #   LOADTEST_WORKERS      2                 server.workers
 #   LOADTEST_PG_URL       postgres://root@127.0.0.1:5432/postgres   admin connection
-#   LOADTEST_PG_OWN       16000             transactions of Clearway's own booking run by pgbench (0: skip)
+#   LOADTEST_PG_OWN       16000             transactions of Clearway's own booking run by pgbench (0: skip; --quick 3200)
 #   LOADTEST_SKIP_BUILD   0                 1: use the binary already built
 #   LOADTEST_KEEP         0                 1: keep the work directory (logs, request files)
 set -euo pipefail
@@ -52,9 +52,9 @@ for arg in "$@"; do
 done
 
 if [ "$QUICK" = 1 ]; then
-  d_bookings=400 d_warmup=64 d_baseline=3 d_board=3
+  d_bookings=400 d_warmup=64 d_baseline=3 d_board=3 d_pg_own=3200
 else
-  d_bookings=5000 d_warmup=256 d_baseline=10 d_board=8
+  d_bookings=5000 d_warmup=256 d_baseline=10 d_board=8 d_pg_own=16000
 fi
 BACKENDS=${LOADTEST_BACKENDS:-sqlite,postgres}
 CONNS=${LOADTEST_CONNECTIONS:-64}
@@ -66,7 +66,7 @@ BOARD_SECS=${LOADTEST_BOARD_SECS:-$d_board}
 POOL_SIZE=${LOADTEST_POOL_SIZE:-8}
 WORKERS=${LOADTEST_WORKERS:-2}
 PG_ADMIN=${LOADTEST_PG_URL:-postgres://root@127.0.0.1:5432/postgres}
-PG_OWN=${LOADTEST_PG_OWN:-16000}
+PG_OWN=${LOADTEST_PG_OWN:-$d_pg_own}
 THREADS=2
 COMPANIES=8
 SPREAD_SLOTS=1000
@@ -473,6 +473,7 @@ run_backend() {
 # on the first 1,000 slots of SLOTS; then the slots' counts are checked.
 pg_own_transaction() {
   local per=$((PG_OWN / CONNS)) out=$WORK/pgbench-own.txt spread
+  [ "$per" -ge 1 ] || per=1
   spread=$(head -n "$SPREAD_SLOTS" "$1" | paste -sd, -)
   psql "$DB_URL" -v ON_ERROR_STOP=1 -qAtX -v clients="$CONNS" -v per_client="$per" -v slots="$spread" \
     -f "$ROOT/tools/loadtest/pgbench_clearway_setup.sql" >/dev/null || die "pgbench_clearway_setup.sql"
