@@ -2,7 +2,7 @@
 # Clearway measured from outside the process: the release binary, wrk over
 # loopback, and the databases' own rate for the minimal booking transaction.
 #
-#   tools/loadtest.sh            # both backends, defaults (about 5 minutes after the build)
+#   tools/loadtest.sh            # both backends, defaults (about 2-3 minutes after the build)
 #   tools/loadtest.sh --quick    # small counts and short runs (a smoke test of the instrument)
 #
 # Per backend (a fresh SQLite file; a fresh PostgreSQL database
