@@ -222,12 +222,18 @@ sql() {
   fi
 }
 
+# Slots whose booked is not their active bookings, or whose booked + held
+# exceeds their capacity.
+inconsistent_slots() {
+  sql "SELECT count(*) FROM clearance_slots s WHERE s.booked + s.held > s.capacity OR s.booked <> (SELECT count(*) FROM bookings b WHERE b.slot_id = s.id AND b.status IN ('confirmed', 'checked_in'))"
+}
+
 # Invariants: every slot's booked = its active bookings and booked + held <=
 # capacity; the bookings stored are exactly the 2xx answers so far, each once
 # (ACKED holds the ids of every 2xx booking answer of this backend).
 check_invariants() {
   local label=$1 bad rows stored dup_acks
-  bad=$(sql "SELECT count(*) FROM clearance_slots s WHERE s.booked + s.held > s.capacity OR s.booked <> (SELECT count(*) FROM bookings b WHERE b.slot_id = s.id AND b.status IN ('confirmed', 'checked_in'))")
+  bad=$(inconsistent_slots)
   rows=$(sql "SELECT count(*) FROM bookings")
   dup_acks=$(sort "$ACKED" | uniq -d | wc -l)
   local acked
@@ -483,7 +489,7 @@ pg_own_transaction() {
   put pgbench_own "$(awk '/^tps = / { printf "%.0f", $3 }' "$out")"
   local made bad
   made=$(sql "SELECT count(*) FROM bookings WHERE id LIKE 'pgb-%'")
-  bad=$(sql "SELECT count(*) FROM clearance_slots s WHERE s.booked + s.held > s.capacity OR s.booked <> (SELECT count(*) FROM bookings b WHERE b.slot_id = s.id AND b.status IN ('confirmed', 'checked_in'))")
+  bad=$(inconsistent_slots)
   [ "$made" = $((per * CONNS)) ] && [ "$bad" = 0 ] ||
     die "pgbench own: $made bookings of $((per * CONNS)), $bad slots inconsistent"
   log "  Clearway's booking transaction alone (pgbench, $((per * CONNS)) bookings): $(get pgbench_own) tx/s; slots consistent"
